@@ -1,0 +1,32 @@
+"""Typed dependencies: the Ledger and the authenticated Actor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.access import Actor
+from ledger.application import Ledger
+from ledger.errors import Unauthenticated
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `custody init` or `custody token create`")
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def current_actor(
+    ledger: Annotated[Ledger, Depends(get_ledger)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    return ledger.authenticate(credentials.credentials)
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,61 @@
+"""The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
+from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve` (table creation off: `custody init` made them)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from api import errors
+from api.errors import error_body
+from api.routes import items, parties
+from api.schemas import ErrorOut
+from ledger.application import Ledger
+from ledger.config import Config
+from ledger.times import system_clock
+
+MAX_BODY_BYTES = 1024 * 1024
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "malformed JSON"), (401, "no valid token"), (403, "the token's role may not do this"),
+        (404, "no such item, party or agreement"),
+        (409, "refused by a custody rule, or a concurrent write won (retry)"),
+        (413, "body too large"), (422, "invalid input"),
+    )
+}
+
+
+def create_app(ledger: Ledger) -> FastAPI:
+    app = FastAPI(
+        title="Custody",
+        version="0.1.0",
+        description="A tamper-evident, event-sourced ledger of weapon custody.",
+        responses=ERROR_RESPONSES,
+    )
+    app.state.ledger = ledger
+    errors.install(app)
+    app.middleware("http")(_limit_body_size)
+    app.include_router(parties.router)
+    app.include_router(items.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    config = Config.from_env()
+    return create_app(Ledger(clock=system_clock, db=config.db, origin=config.origin))
+
+
+async def _limit_body_size(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return JSONResponse(
+            error_body("too_large", f"the body is over {MAX_BODY_BYTES} bytes"), status_code=413
+        )
+    return await call_next(request)

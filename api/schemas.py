@@ -1,0 +1,201 @@
+"""The pydantic models of the HTTP contract (DESIGN.md, "Public contract").
+
+Times must be RFC 3339 with a zone (`AwareDatetime`); text fields have lengths; lists have limits.
+The ledger checks everything again (it serves the CLI too); these models make the OpenAPI schema
+say what is accepted and reject the obvious early with 422.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ledger.items import (
+    Category,
+    DisposalMethod,
+    InspectionMethod,
+    InspectionResult,
+    LossCircumstances,
+)
+from ledger.parties import PartyKind
+
+PartyId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=2000)]
+Serial = Annotated[str, Field(min_length=1, max_length=64)]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+Signature = Annotated[str, Field(max_length=200, description="the reporter's signature (base64)")]
+
+CategoryName = Literal[tuple(c.value for c in Category)]  # type: ignore[valid-type]
+KindName = Literal[tuple(k.value for k in PartyKind if k is not PartyKind.OPERATOR)]  # type: ignore[valid-type]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class PartyIn(Body):
+    id: PartyId
+    name: Text
+    kind: KindName
+    parent: PartyId | None = None
+
+
+class AgreementIn(Body):
+    id: PartyId
+    supplier: PartyId
+    programme: Text
+    authorized_holders: Annotated[list[PartyId], Field(max_length=1000)]
+    retransfer_requires_consent: bool = True
+    areas: Annotated[list[Text], Field(max_length=100)] = []
+
+
+class ItemIn(Body):
+    serial: Serial
+    manufacturer: Text
+    model: Text
+    category: CategoryName
+    agreement: PartyId
+    recipient: PartyId
+    occurred_at: AwareDatetime
+    registry_serial: bool = Field(False, description="true when the registry assigned the serial")
+    calibre: Text | None = None
+    country_of_manufacture: Text | None = None
+    year: Annotated[int, Field(ge=1800, le=2200)] | None = None
+    value: Annotated[str, Field(pattern=r"^\d{1,15}(\.\d{1,4})?$")] | None = None
+    lot_size: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    description: LongText | None = None
+    signature: Signature | None = None
+
+    def details(self) -> dict[str, Any]:
+        names = ("calibre", "country_of_manufacture", "year", "value", "lot_size", "description")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+class TransferIn(Body):
+    to: PartyId
+    occurred_at: AwareDatetime
+    authority: Text | None = None
+    from_holder: PartyId | None = Field(
+        None, alias="from", description="if given, the transfer is refused unless this is the holder"
+    )
+    signature: Signature | None = None
+
+
+class InspectionIn(Body):
+    result: Literal[tuple(r.value for r in InspectionResult)]  # type: ignore[valid-type]
+    method: Literal[tuple(m.value for m in InspectionMethod)]  # type: ignore[valid-type]
+    occurred_at: AwareDatetime
+    inspector: PartyId | None = None
+    observed_serial: Serial | None = None
+    location: Text | None = None
+    signature: Signature | None = None
+
+
+class LossIn(Body):
+    circumstances: Literal[tuple(c.value for c in LossCircumstances)]  # type: ignore[valid-type]
+    occurred_at: AwareDatetime
+    discovered_at: AwareDatetime | None = None
+    signature: Signature | None = None
+
+
+class RecoveryIn(Body):
+    by: PartyId
+    occurred_at: AwareDatetime
+    location: Text | None = None
+    condition: Text | None = None
+    signature: Signature | None = None
+
+
+class SightingIn(Body):
+    observer: PartyId
+    location: Text
+    occurred_at: AwareDatetime
+    held_by: Text | None = None
+    serial_as_read: Serial | None = None
+    evidence: Annotated[list[Sha256Hex], Field(max_length=50)] = []
+    signature: Signature | None = None
+
+
+class DisposalIn(Body):
+    method: Literal[tuple(m.value for m in DisposalMethod)]  # type: ignore[valid-type]
+    occurred_at: AwareDatetime
+    certificate: Text | None = None
+    witnesses: Annotated[list[Text], Field(max_length=20)] = []
+    signature: Signature | None = None
+
+
+class CorrectionIn(Body):
+    entry: Annotated[int, Field(ge=0, description="the log index of the entry being corrected")]
+    reason: LongText
+    occurred_at: AwareDatetime | None = None
+    signature: Signature | None = None
+
+
+class RecordedOut(BaseModel):
+    id: str
+    version: int
+    log_index: int
+
+
+class ItemRecordedOut(BaseModel):
+    item_id: UUID
+    version: int
+    log_index: int
+
+
+class ItemOut(BaseModel):
+    item_id: UUID
+    version: int
+    serial: str
+    normalised_serial: str
+    registry_serial: bool
+    manufacturer: str
+    model: str
+    category: str
+    agreement: str
+    programme: str
+    supplier: str
+    holder: str
+    status: Literal["in_custody", "lost", "disposed"]
+    issued_at: datetime
+    last_inspection: dict[str, str] | None
+    loss: dict[str, str] | None
+    details: dict[str, Any]
+
+
+class EntryOut(BaseModel):
+    log_index: int
+    version: int
+    type: str
+    occurred_at: str
+    recorded_at: str
+    leaf_hash: str = Field(description="hex SHA-256(0x00 || entry), RFC 6962 leaf hash")
+    entry: str = Field(description="base64 of the exact entry bytes")
+
+
+class HistoryOut(BaseModel):
+    item_id: UUID
+    entries: list[EntryOut]
+
+
+class CustodyOut(BaseModel):
+    item_id: UUID
+    at: datetime
+    known_at: datetime | None
+    holder: str
+    status: Literal["in_custody", "lost", "disposed"]
+    last_event_at: datetime
+    log_indexes: list[int] = Field(description="the entries this answer rests on")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

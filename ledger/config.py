@@ -1,0 +1,78 @@
+"""Configuration: `CUSTODY_DB`, `CUSTODY_KEY`, `CUSTODY_ORIGIN`, mapped onto eventsourcing's own settings.
+
+See docs/decisions/0001-persistence-mapping.md for why the mapping looks like this.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import uuid4
+
+from ledger.errors import InvalidInput
+
+DEFAULT_DB = "sqlite:///custody.db"
+DEFAULT_KEY = "custody.key"
+DEFAULT_ORIGIN = "localhost/custody"
+SQLITE_LOCK_TIMEOUT_SECONDS = "10"
+POSTGRES_LOCK_TIMEOUT_SECONDS = "5"
+
+
+@dataclass(frozen=True)
+class Config:
+    db: str = DEFAULT_DB
+    key: str = DEFAULT_KEY
+    origin: str = DEFAULT_ORIGIN
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
+        return cls(
+            db=db or environ.get("CUSTODY_DB") or DEFAULT_DB,
+            key=environ.get("CUSTODY_KEY") or DEFAULT_KEY,
+            origin=environ.get("CUSTODY_ORIGIN") or DEFAULT_ORIGIN,
+        )
+
+
+def persistence_env(db: str, *, create_tables: bool) -> dict[str, str]:
+    """The eventsourcing environment for a `CUSTODY_DB` URL."""
+    url = urlsplit(db)
+    common = {"CREATE_TABLE": "y" if create_tables else "n", "IS_SNAPSHOTTING_ENABLED": "n"}
+    if url.scheme == "sqlite":
+        return common | _sqlite_env(db)
+    if url.scheme in ("postgresql", "postgres"):
+        return common | _postgres_env(db)
+    raise InvalidInput(f"CUSTODY_DB {db!r} must start with sqlite:/// or postgresql://")
+
+
+def _sqlite_env(db: str) -> dict[str, str]:
+    path = db.removeprefix("sqlite:///")
+    if not path or path == db:
+        raise InvalidInput(f"CUSTODY_DB {db!r} must look like sqlite:///path/to/custody.db")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": f"file:custody-{uuid4().hex}?mode=memory&cache=shared" if path == ":memory:" else path,
+        "SQLITE_LOCK_TIMEOUT": SQLITE_LOCK_TIMEOUT_SECONDS,
+        "APPLICATION_RECORDER_TOPIC": "ledger.log:SQLiteLogRecorder",
+    }
+
+
+def _postgres_env(db: str) -> dict[str, str]:
+    url = urlsplit(db)
+    dbname = url.path.lstrip("/")
+    if not dbname or not url.hostname:
+        raise InvalidInput(f"CUSTODY_DB {db!r} must look like postgresql://user@host:5432/dbname")
+    schema = parse_qs(url.query).get("schema", [""])[0]
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": url.hostname,
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_LOCK_TIMEOUT": POSTGRES_LOCK_TIMEOUT_SECONDS,
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "APPLICATION_RECORDER_TOPIC": "ledger.log:PostgresLogRecorder",
+    }

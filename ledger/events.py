@@ -1,0 +1,19 @@
+"""The base of every event the ledger records: when it happened, who reported it, their signature."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from eventsourcing.domain import Aggregate
+
+
+class Reported(Aggregate.Event):
+    """`occurred_at` is field time (given by the reporter); the library's `timestamp` is recording time.
+
+    `actor` is the party id of whoever recorded the event; `signature` is their signature over the
+    submission, if they signed it (base64), else None.
+    """
+
+    occurred_at: datetime
+    actor: str
+    signature: str | None

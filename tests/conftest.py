@@ -1,0 +1,96 @@
+"""Shared fixtures: a settable clock, ledgers on SQLite and on the real PostgreSQL, an admin actor.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (trust auth, database `test`), each test in a schema
+of its own that is dropped afterwards. CI runs them; set CUSTODY_TEST_POSTGRES to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from ledger.access import Actor
+from ledger.application import Ledger
+from ledger.tokens import Role
+
+POSTGRES = os.environ.get("CUSTODY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+ADMIN = Actor("operator", Role.ADMIN)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'custody.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    schema = f"t_{uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{POSTGRES}?schema={schema}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The same contract, run against both stores."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+LedgerFactory = Callable[..., Ledger]
+
+
+@pytest.fixture
+def make_ledger(clock: Clock) -> Iterator[LedgerFactory]:
+    """Open ledgers on a URL (creating tables), closing them all at the end of the test."""
+    opened: list[Ledger] = []
+
+    def make(url: str, **kwargs: object) -> Ledger:
+        ledger = Ledger(clock=clock, db=url, create_tables=True, **kwargs)  # type: ignore[arg-type]
+        opened.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: LedgerFactory) -> Ledger:
+    """A fast in-memory SQLite ledger for unit tests of rules."""
+    return make_ledger("sqlite:///:memory:")
+
+
+@pytest.fixture
+def store_ledger(make_ledger: LedgerFactory, db_url: str) -> Ledger:
+    """A ledger on a real store: a SQLite file, then PostgreSQL."""
+    return make_ledger(db_url)

@@ -1,0 +1,45 @@
+"""A tiny programme for tests: a supplier, three units, an inspector, an agreement, and helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ledger.access import Actor
+from ledger.application import Ledger
+from ledger.tokens import Role
+
+ADMIN = Actor("operator", Role.ADMIN)
+UNITS = ("unit-1", "unit-2", "unit-3")
+
+
+def register(ledger: Ledger) -> None:
+    ledger.bootstrap()
+    ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
+    ledger.register_party(party_id="force", name="Partner force", kind="recipient", actor=ADMIN)
+    for unit in UNITS:
+        ledger.register_party(party_id=unit, name=unit, kind="recipient", parent="force", actor=ADMIN)
+    ledger.register_party(party_id="outsider", name="Not in the agreement", kind="recipient",
+                          actor=ADMIN)
+    ledger.register_party(party_id="inspectorate", name="Inspectorate", kind="inspector", actor=ADMIN)
+    ledger.register_party(party_id="investigator", name="Investigator", kind="investigator",
+                          actor=ADMIN)
+    ledger.conclude_agreement(
+        agreement_id="eua-1", supplier="supplier", programme="Programme One",
+        authorized_holders=["force", *UNITS], actor=ADMIN,
+    )
+
+
+def issue(ledger: Ledger, serial: str = "AK-0001", *, days_ago: float = 30, **extra: Any) -> UUID:
+    fields: dict[str, Any] = {
+        "manufacturer": "Maker", "model": "M1", "category": "rifle", "agreement": "eua-1",
+        "recipient": "unit-1",
+    } | extra
+    return ledger.issue(
+        serial=serial, occurred_at=ago(ledger, days=days_ago), actor=ADMIN, **fields
+    ).id
+
+
+def ago(ledger: Ledger, **delta: float) -> datetime:
+    return ledger.clock() - timedelta(**delta)
