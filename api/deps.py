@@ -11,7 +11,9 @@ from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.errors import Unauthenticated
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `custody init` or `custody token create`")
+_bearer = HTTPBearer(
+    auto_error=False, description="a token from `custody init` or `custody token create`"
+)
 
 
 def get_ledger(request: Request) -> Ledger:

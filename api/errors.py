@@ -1,6 +1,6 @@
 """The one place where errors become HTTP status codes and the contract's error body:
 
-    {"error": {"code": "...", "message": "..."}}
+{"error": {"code": "...", "message": "..."}}
 """
 
 from __future__ import annotations
@@ -69,8 +69,12 @@ def _describe(problem: Any) -> str:
 
 def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    code = {401: "unauthenticated", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large"}.get(error.status_code, "http_error")
+    code = {
+        401: "unauthenticated",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+    }.get(error.status_code, "http_error")
     return JSONResponse(
         error_body(code, str(error.detail)), error.status_code, headers=error.headers
     )

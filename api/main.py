@@ -1,10 +1,10 @@
 """The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
-from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve` (table creation off: `custody init` made them)."""
+from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve`, with table creation off (`custody init`
+made the tables)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -22,10 +22,13 @@ MAX_BODY_BYTES = 1024 * 1024
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in (
-        (400, "malformed JSON"), (401, "no valid token"), (403, "the token's role may not do this"),
+        (400, "malformed JSON"),
+        (401, "no valid token"),
+        (403, "the token's role may not do this"),
         (404, "no such item, party or agreement"),
         (409, "refused by a custody rule, or a concurrent write won (retry)"),
-        (413, "body too large"), (422, "invalid input"),
+        (413, "body too large"),
+        (422, "invalid input"),
     )
 }
 

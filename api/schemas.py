@@ -22,7 +22,9 @@ from ledger.items import (
 )
 from ledger.parties import PartyKind
 
-PartyId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+PartyId = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -80,7 +82,9 @@ class TransferIn(Body):
     occurred_at: AwareDatetime
     authority: Text | None = None
     from_holder: PartyId | None = Field(
-        None, alias="from", description="if given, the transfer is refused unless this is the holder"
+        None,
+        alias="from",
+        description="if given, the transfer is refused unless this is the holder",
     )
     signature: Signature | None = None
 

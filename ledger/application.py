@@ -81,7 +81,9 @@ class Ledger(Application[UUID]):
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
         super().__init__(env=persistence_env(db, create_tables=create_tables))
-        assert isinstance(self.recorder, LogStore), "APPLICATION_RECORDER_TOPIC must name a log store"
+        assert isinstance(self.recorder, LogStore), (
+            "APPLICATION_RECORDER_TOPIC must name a log store"
+        )
         self.log_store: LogStore = self.recorder
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -92,8 +94,9 @@ class Ledger(Application[UUID]):
         """First run: register the operator party and return its first admin token (shown once)."""
         operator = Actor(OPERATOR, Role.ADMIN)
         try:
-            self.register_party(party_id=OPERATOR, name="Ledger operator", kind="operator",
-                                actor=operator)
+            self.register_party(
+                party_id=OPERATOR, name="Ledger operator", kind="operator", actor=operator
+            )
         except AlreadyExists:
             raise AlreadyExists("this ledger is initialised already") from None
         token, _ = self.grant_token(party=OPERATOR, role=Role.ADMIN.value, actor=operator)
@@ -115,26 +118,40 @@ class Ledger(Application[UUID]):
         if parent is not None:
             self.party(parent)
         party = Party.register(
-            party_id=check_party_id(party_id), name=clean_text(name, field="name"),
-            kind=_member(PartyKind, kind, "kind").value, parent=parent, now=self.clock(),
-            actor=actor.party, signature=None,
+            party_id=check_party_id(party_id),
+            name=clean_text(name, field="name"),
+            kind=_member(PartyKind, kind, "kind").value,
+            parent=parent,
+            now=self.clock(),
+            actor=actor.party,
+            signature=None,
         )
         return self._create(party, AlreadyExists(f"party {party_id} is registered already"))
 
     def conclude_agreement(
-        self, *, agreement_id: str, supplier: str, programme: str, authorized_holders: Sequence[str],
-        retransfer_requires_consent: bool = True, areas: Sequence[str] = (), actor: Actor,
+        self,
+        *,
+        agreement_id: str,
+        supplier: str,
+        programme: str,
+        authorized_holders: Sequence[str],
+        retransfer_requires_consent: bool = True,
+        areas: Sequence[str] = (),
+        actor: Actor,
     ) -> Recorded:
         actor.require(Action.CONCLUDE_AGREEMENT)
         for party in (supplier, *authorized_holders):
             self.party(party)
         agreement = Agreement.conclude(
-            agreement_id=check_party_id(agreement_id, field="agreement id"), supplier=supplier,
+            agreement_id=check_party_id(agreement_id, field="agreement id"),
+            supplier=supplier,
             programme=clean_text(programme, field="programme"),
             authorized_holders=list(dict.fromkeys(authorized_holders)),
             retransfer_requires_consent=retransfer_requires_consent,
-            areas=[clean_text(a, field="area") for a in areas], now=self.clock(),
-            actor=actor.party, signature=None,
+            areas=[clean_text(a, field="area") for a in areas],
+            now=self.clock(),
+            actor=actor.party,
+            signature=None,
         )
         return self._create(agreement, AlreadyExists(f"agreement {agreement_id} exists already"))
 
@@ -144,14 +161,17 @@ class Ledger(Application[UUID]):
         self.party(party)
         token = new_token()
         granted = Token.grant(
-            digest=token_hash(token), party=party, role=_member(Role, role, "role"),
-            actor=actor.party, now=self.clock(),
+            digest=token_hash(token),
+            party=party,
+            role=_member(Role, role, "role"),
+            actor=actor.party,
+            now=self.clock(),
         )
         return token, self._create(granted, Conflict("token collision; try again"))
 
     def authenticate(self, token: str) -> Actor:
         try:
-            granted = self.repository.get(token_uuid(token_hash(token)))
+            granted: object = self.repository.get(token_uuid(token_hash(token)))
         except AggregateNotFoundError:
             raise Unauthenticated("unknown token") from None
         if not isinstance(granted, Token) or granted.revoked:
@@ -166,23 +186,40 @@ class Ledger(Application[UUID]):
 
     # Items: writes -------------------------------------------------------------------------------
 
-    def issue(  # noqa: PLR0913 - the marking standard's fields
-        self, *, serial: str, manufacturer: str, model: str, category: str, agreement: str,
-        recipient: str, occurred_at: datetime, actor: Actor, registry_serial: bool = False,
-        details: dict[str, Any] | None = None, signature: str | None = None,
+    def issue(
+        self,
+        *,
+        serial: str,
+        manufacturer: str,
+        model: str,
+        category: str,
+        agreement: str,
+        recipient: str,
+        occurred_at: datetime,
+        actor: Actor,
+        registry_serial: bool = False,
+        details: dict[str, Any] | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.ISSUE)
         terms = self.agreement(agreement)
         self.party(recipient)
         item = Item.issue(
-            item_id=item_id(manufacturer, model, serial), now=self.clock(),
+            item_id=item_id(manufacturer, model, serial),
+            now=self.clock(),
             serial=clean_text(serial, field="serial", max_length=64),
-            normalised_serial=normalise_serial(serial), registry_serial=registry_serial,
+            normalised_serial=normalise_serial(serial),
+            registry_serial=registry_serial,
             manufacturer=clean_text(manufacturer, field="manufacturer"),
             model=clean_text(model, field="model"),
-            category=_member(Category, category, "category").value, agreement=agreement,
-            programme=terms.programme, supplier=terms.supplier, recipient=recipient,
-            details=_details(details or {}), occurred_at=occurred_at, actor=actor.party,
+            category=_member(Category, category, "category").value,
+            agreement=agreement,
+            programme=terms.programme,
+            supplier=terms.supplier,
+            recipient=recipient,
+            details=_details(details or {}),
+            occurred_at=occurred_at,
+            actor=actor.party,
             signature=signature,
         )
         duplicate = DuplicateItem(
@@ -192,22 +229,42 @@ class Ledger(Application[UUID]):
         return self._create(item, duplicate)
 
     def transfer(
-        self, item: UUID | str, *, to: str, occurred_at: datetime, actor: Actor,
-        authority: str | None = None, from_holder: str | None = None, signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        to: str,
+        occurred_at: datetime,
+        actor: Actor,
+        authority: str | None = None,
+        from_holder: str | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.TRANSFER)
         self.party(to)
         found = self.item(item)
         found.transfer(
-            to=to, from_holder=from_holder, authority=_optional(authority, "authority"),
-            occurred_at=occurred_at, actor=actor.party, signature=signature, now=self.clock(),
+            to=to,
+            from_holder=from_holder,
+            authority=_optional(authority, "authority"),
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def inspect(
-        self, item: UUID | str, *, result: str, method: str, occurred_at: datetime, actor: Actor,
-        inspector: str | None = None, observed_serial: str | None = None,
-        location: str | None = None, signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        result: str,
+        method: str,
+        occurred_at: datetime,
+        actor: Actor,
+        inspector: str | None = None,
+        observed_serial: str | None = None,
+        location: str | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.INSPECT)
         self.party(inspector or actor.party)
@@ -217,58 +274,99 @@ class Ledger(Application[UUID]):
             result=_member(InspectionResult, result, "result").value,
             method=_member(InspectionMethod, method, "method").value,
             observed_serial=_optional(observed_serial, "observed_serial"),
-            location=_optional(location, "location"), occurred_at=occurred_at,
-            actor=actor.party, signature=signature, now=self.clock(),
+            location=_optional(location, "location"),
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def report_lost(
-        self, item: UUID | str, *, circumstances: str, occurred_at: datetime, actor: Actor,
-        discovered_at: datetime | None = None, signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        circumstances: str,
+        occurred_at: datetime,
+        actor: Actor,
+        discovered_at: datetime | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.REPORT_LOST)
         found = self.item(item)
         found.report_lost(
             circumstances=_member(LossCircumstances, circumstances, "circumstances").value,
-            discovered_at=discovered_at, occurred_at=occurred_at, actor=actor.party,
-            signature=signature, now=self.clock(),
+            discovered_at=discovered_at,
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def recover(
-        self, item: UUID | str, *, by: str, occurred_at: datetime, actor: Actor,
-        location: str | None = None, condition: str | None = None, signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        by: str,
+        occurred_at: datetime,
+        actor: Actor,
+        location: str | None = None,
+        condition: str | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.RECOVER)
         self.party(by)
         found = self.item(item)
         found.recover(
-            by=by, location=_optional(location, "location"),
-            condition=_optional(condition, "condition"), occurred_at=occurred_at,
-            actor=actor.party, signature=signature, now=self.clock(),
+            by=by,
+            location=_optional(location, "location"),
+            condition=_optional(condition, "condition"),
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def sight(
-        self, item: UUID | str, *, observer: str, location: str, occurred_at: datetime,
-        actor: Actor, held_by: str | None = None, serial_as_read: str | None = None,
-        evidence: Sequence[str] = (), signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        observer: str,
+        location: str,
+        occurred_at: datetime,
+        actor: Actor,
+        held_by: str | None = None,
+        serial_as_read: str | None = None,
+        evidence: Sequence[str] = (),
+        signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.SIGHT)
         self.party(observer)
         found = self.item(item)
         found.sight(
-            observer=observer, held_by=_optional(held_by, "held_by"),
+            observer=observer,
+            held_by=_optional(held_by, "held_by"),
             location=clean_text(location, field="location"),
             serial_as_read=_optional(serial_as_read, "serial_as_read"),
-            evidence=[_sha256_hex(e) for e in evidence], occurred_at=occurred_at,
-            actor=actor.party, signature=signature, now=self.clock(),
+            evidence=[_sha256_hex(e) for e in evidence],
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def dispose(
-        self, item: UUID | str, *, method: str, occurred_at: datetime, actor: Actor,
-        certificate: str | None = None, witnesses: Sequence[str] = (),
+        self,
+        item: UUID | str,
+        *,
+        method: str,
+        occurred_at: datetime,
+        actor: Actor,
+        certificate: str | None = None,
+        witnesses: Sequence[str] = (),
         signature: str | None = None,
     ) -> Recorded:
         actor.require(Action.DISPOSE)
@@ -277,13 +375,22 @@ class Ledger(Application[UUID]):
             method=_member(DisposalMethod, method, "method").value,
             certificate=_optional(certificate, "certificate"),
             witnesses=[clean_text(w, field="witness") for w in witnesses],
-            occurred_at=occurred_at, actor=actor.party, signature=signature, now=self.clock(),
+            occurred_at=occurred_at,
+            actor=actor.party,
+            signature=signature,
+            now=self.clock(),
         )
         return self._save(found)
 
     def correct(
-        self, item: UUID | str, *, entry: int, reason: str, actor: Actor,
-        occurred_at: datetime | None = None, signature: str | None = None,
+        self,
+        item: UUID | str,
+        *,
+        entry: int,
+        reason: str,
+        actor: Actor,
+        occurred_at: datetime | None = None,
+        signature: str | None = None,
     ) -> Recorded:
         """Annotate an earlier entry of this item (history is never edited); `occurred_at`
         defaults to now."""
@@ -292,8 +399,11 @@ class Ledger(Application[UUID]):
         if entry not in self.log_store.log_indexes_of(found.id).values():
             raise InvalidInput(f"log entry {entry} is not an entry of item {found.id}")
         found.correct(
-            entry=entry, reason=clean_text(reason, field="reason", max_length=2000),
-            occurred_at=occurred_at or self.clock(), actor=actor.party, signature=signature,
+            entry=entry,
+            reason=clean_text(reason, field="reason", max_length=2000),
+            occurred_at=occurred_at or self.clock(),
+            actor=actor.party,
+            signature=signature,
             now=self.clock(),
         )
         return self._save(found)
@@ -310,16 +420,18 @@ class Ledger(Application[UUID]):
     def custody_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
     ) -> CustodyState:
-        """Holder and status at field time `at`, as the ledger knew it at recording time `known_at`."""
+        """Holder and status at field time `at`, as known at recording time `known_at`."""
         found = self.item(item)
         events = list(self.events.get(found.id))
-        return custody_at(events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(found.id))
+        return custody_at(
+            events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(found.id)
+        )
 
     # Plumbing ------------------------------------------------------------------------------------
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
         try:
-            found = self.repository.get(aggregate_id)
+            found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(found, kind):
@@ -367,7 +479,13 @@ def _sha256_hex(value: str) -> str:
 
 
 _DETAIL_FIELDS = {
-    "calibre", "country_of_manufacture", "year", "value", "lot_size", "description", "location",
+    "calibre",
+    "country_of_manufacture",
+    "year",
+    "value",
+    "lot_size",
+    "description",
+    "location",
 }
 
 

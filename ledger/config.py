@@ -1,4 +1,5 @@
-"""Configuration: `CUSTODY_DB`, `CUSTODY_KEY`, `CUSTODY_ORIGIN`, mapped onto eventsourcing's own settings.
+"""Configuration: `CUSTODY_DB`, `CUSTODY_KEY`, `CUSTODY_ORIGIN`, mapped onto eventsourcing's own
+settings.
 
 See docs/decisions/0001-persistence-mapping.md for why the mapping looks like this.
 """
@@ -52,7 +53,9 @@ def _sqlite_env(db: str) -> dict[str, str]:
         raise InvalidInput(f"CUSTODY_DB {db!r} must look like sqlite:///path/to/custody.db")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": f"file:custody-{uuid4().hex}?mode=memory&cache=shared" if path == ":memory:" else path,
+        "SQLITE_DBNAME": f"file:custody-{uuid4().hex}?mode=memory&cache=shared"
+        if path == ":memory:"
+        else path,
         "SQLITE_LOCK_TIMEOUT": SQLITE_LOCK_TIMEOUT_SECONDS,
         "APPLICATION_RECORDER_TOPIC": "ledger.log:SQLiteLogRecorder",
     }

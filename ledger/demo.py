@@ -40,10 +40,15 @@ class DemoProgramme:
 
 
 def build(
-    ledger: Ledger, *, now: datetime, items: int = 300, seed: int = 7, progress: Progress | None = None
+    ledger: Ledger,
+    *,
+    now: datetime,
+    items: int = 300,
+    seed: int = 7,
+    progress: Progress | None = None,
 ) -> DemoProgramme:
     """Register the parties and agreements, then issue `items` items with a history each."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
     _register(ledger)
     programme = DemoProgramme()
     for n in range(items):
@@ -56,20 +61,35 @@ def build(
 
 
 def _register(ledger: Ledger) -> None:
-    ledger.register_party(party_id=SUPPLIER, name="Demo Supplier (synthetic)", kind="supplier",
-                          actor=OPERATOR)
-    ledger.register_party(party_id=FORCE, name="Demo Partner Force (synthetic)", kind="recipient",
-                          actor=OPERATOR)
+    ledger.register_party(
+        party_id=SUPPLIER, name="Demo Supplier (synthetic)", kind="supplier", actor=OPERATOR
+    )
+    ledger.register_party(
+        party_id=FORCE, name="Demo Partner Force (synthetic)", kind="recipient", actor=OPERATOR
+    )
     for unit in UNITS:
-        ledger.register_party(party_id=unit, name=f"{unit} (synthetic)", kind="recipient",
-                              parent=FORCE, actor=OPERATOR)
-    for party, kind in ((INSPECTOR, "inspector"), (OVERSIGHT, "oversight"),
-                        (INVESTIGATOR, "investigator")):
-        ledger.register_party(party_id=party, name=f"{party} (synthetic)", kind=kind, actor=OPERATOR)
+        ledger.register_party(
+            party_id=unit,
+            name=f"{unit} (synthetic)",
+            kind="recipient",
+            parent=FORCE,
+            actor=OPERATOR,
+        )
+    for party, kind in (
+        (INSPECTOR, "inspector"),
+        (OVERSIGHT, "oversight"),
+        (INVESTIGATOR, "investigator"),
+    ):
+        ledger.register_party(
+            party_id=party, name=f"{party} (synthetic)", kind=kind, actor=OPERATOR
+        )
     for agreement, units in (("DEMO-EUA-1", UNITS[:4]), ("DEMO-EUA-2", UNITS[3:])):
         ledger.conclude_agreement(
-            agreement_id=agreement, supplier=SUPPLIER, programme=f"{agreement} programme",
-            authorized_holders=[FORCE, *units], actor=OPERATOR,
+            agreement_id=agreement,
+            supplier=SUPPLIER,
+            programme=f"{agreement} programme",
+            authorized_holders=[FORCE, *units],
+            actor=OPERATOR,
         )
 
 
@@ -81,8 +101,13 @@ def _issue_with_history(
     holders = UNITS[:4] if agreement == "DEMO-EUA-1" else UNITS[3:]
     issued_at = until - timedelta(days=rng.randint(120, 720))
     item = ledger.issue(
-        serial=f"DEMO-{letter}-{n:06d}", manufacturer=maker, model=model, category=category,
-        agreement=agreement, recipient=rng.choice(holders), occurred_at=issued_at,
+        serial=f"DEMO-{letter}-{n:06d}",
+        manufacturer=maker,
+        model=model,
+        category=category,
+        agreement=agreement,
+        recipient=rng.choice(holders),
+        occurred_at=issued_at,
         actor=OPERATOR,
     ).id
     programme.events += 1
@@ -95,8 +120,14 @@ def _issue_with_history(
         if rng.random() < 0.35:
             _transfer_elsewhere(ledger, rng, item, holders, moment)
         else:
-            ledger.inspect(item, result=_result(rng), method="physical", occurred_at=moment,
-                           inspector=INSPECTOR, actor=OPERATOR)
+            ledger.inspect(
+                item,
+                result=_result(rng),
+                method="physical",
+                occurred_at=moment,
+                inspector=INSPECTOR,
+                actor=OPERATOR,
+            )
     return item
 
 
@@ -104,8 +135,13 @@ def _transfer_elsewhere(
     ledger: Ledger, rng: random.Random, item: UUID, holders: tuple[str, ...], moment: datetime
 ) -> None:
     holder = ledger.item(item).holder
-    ledger.transfer(item, to=rng.choice([h for h in holders if h != holder]), occurred_at=moment,
-                    authority="DEMO-ORDER", actor=OPERATOR)
+    ledger.transfer(
+        item,
+        to=rng.choice([h for h in holders if h != holder]),
+        occurred_at=moment,
+        authority="DEMO-ORDER",
+        actor=OPERATOR,
+    )
 
 
 def _result(rng: random.Random) -> str:
@@ -114,14 +150,31 @@ def _result(rng: random.Random) -> str:
 
 def _loss_and_recovery(ledger: Ledger, programme: DemoProgramme, now: datetime) -> None:
     lost, recovered = programme.items[0], programme.items[1]
-    ledger.report_lost(lost, circumstances="stolen", occurred_at=now - timedelta(days=40),
-                       discovered_at=now - timedelta(days=35), actor=OPERATOR)
-    ledger.report_lost(recovered, circumstances="missing", occurred_at=now - timedelta(days=60),
-                       actor=OPERATOR)
-    ledger.recover(recovered, by=ledger.item(recovered).holder, occurred_at=now - timedelta(days=10),
-                   location="Demo depot", condition="serviceable", actor=OPERATOR)
-    ledger.sight(lost, observer=INVESTIGATOR, location="Demo market (synthetic)",
-                 occurred_at=now - timedelta(days=5), held_by="unknown armed group",
-                 actor=OPERATOR)
+    ledger.report_lost(
+        lost,
+        circumstances="stolen",
+        occurred_at=now - timedelta(days=40),
+        discovered_at=now - timedelta(days=35),
+        actor=OPERATOR,
+    )
+    ledger.report_lost(
+        recovered, circumstances="missing", occurred_at=now - timedelta(days=60), actor=OPERATOR
+    )
+    ledger.recover(
+        recovered,
+        by=ledger.item(recovered).holder,
+        occurred_at=now - timedelta(days=10),
+        location="Demo depot",
+        condition="serviceable",
+        actor=OPERATOR,
+    )
+    ledger.sight(
+        lost,
+        observer=INVESTIGATOR,
+        location="Demo market (synthetic)",
+        occurred_at=now - timedelta(days=5),
+        held_by="unknown armed group",
+        actor=OPERATOR,
+    )
     programme.lost, programme.recovered = lost, recovered
     programme.events += 4

@@ -29,8 +29,15 @@ ENTRY_FORMAT = "custody-entry/v1"
 MAX_ENTRY_BYTES = 64 * 1024
 MAX_SAFE_INTEGER = 2**53 - 1
 ENVELOPE = frozenset(
-    {"originator_id", "originator_version", "originator_topic", "timestamp", "occurred_at", "actor",
-     "signature"}
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "occurred_at",
+        "actor",
+        "signature",
+    }
 )
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -74,7 +81,7 @@ def decode_entry(entry: bytes) -> Body:
     return body
 
 
-def json_value(value: Any) -> Any:  # noqa: PLR0911 - one branch per JSON type
+def json_value(value: Any) -> Any:
     """Map a payload value to the JSON types the canonical form allows; refuse floats."""
     if value is None or isinstance(value, bool | str):
         return value

@@ -1,4 +1,4 @@
-"""The base of every event the ledger records: when it happened, who reported it, their signature."""
+"""The base of every event the ledger records: when it happened, who reported it, and how signed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from eventsourcing.domain import Aggregate
 
 
 class Reported(Aggregate.Event):
-    """`occurred_at` is field time (given by the reporter); the library's `timestamp` is recording time.
+    """`occurred_at` is field time (given by the reporter); the library's `timestamp` is the
+    recording time.
 
     `actor` is the party id of whoever recorded the event; `signature` is their signature over the
     submission, if they signed it (base64), else None.

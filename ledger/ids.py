@@ -1,7 +1,7 @@
 """Identity: normalised serials and the deterministic ids of items, parties and agreements.
 
-An item's identity is manufacturer + model + normalised serial, so the same rifle issued twice maps to
-the same aggregate id and the second issue is refused by the store itself (version 1 exists).
+An item's identity is manufacturer + model + normalised serial, so the same rifle issued twice maps
+to the same aggregate id and the second issue is refused by the store itself (version 1 exists).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ledger.errors import InvalidInput
 NAMESPACE = UUID("6f1c7a52-3d0e-4c55-9a51-8f3b1f0c2d7e")
 
 MAX_TEXT = 200
-_FOLDED = re.compile(r"[\s\-‐‑‒–—―−]+")
+_FOLDED = re.compile("[\\s\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212]+")  # spaces, dashes
 _PARTY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 
@@ -46,7 +46,11 @@ def _fold_name(value: str, field: str) -> str:
 
 def item_id(manufacturer: str, model: str, serial: str) -> UUID:
     key = "|".join(
-        (_fold_name(manufacturer, "manufacturer"), _fold_name(model, "model"), normalise_serial(serial))
+        (
+            _fold_name(manufacturer, "manufacturer"),
+            _fold_name(model, "model"),
+            normalise_serial(serial),
+        )
     )
     return uuid5(NAMESPACE, "item:" + key)
 

@@ -13,8 +13,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.events import Reported
 from ledger.errors import InvalidTime, ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
+from ledger.events import Reported
 from ledger.times import format_time, not_in_future
 
 
@@ -90,8 +90,16 @@ class Item(Aggregate):
         def apply(self, item: Item) -> None:
             item.serial, item.normalised_serial = self.serial, self.normalised_serial
             item.registry_serial = self.registry_serial
-            item.manufacturer, item.model, item.category = self.manufacturer, self.model, self.category
-            item.agreement, item.programme, item.supplier = self.agreement, self.programme, self.supplier
+            item.manufacturer, item.model, item.category = (
+                self.manufacturer,
+                self.model,
+                self.category,
+            )
+            item.agreement, item.programme, item.supplier = (
+                self.agreement,
+                self.programme,
+                self.supplier,
+            )
             item.details = dict(self.details)
             item.holder, item.status = self.recipient, Status.IN_CUSTODY
             item.issued_at = self.occurred_at
@@ -198,9 +206,7 @@ class Item(Aggregate):
         occurred_at = not_in_future(fields.pop("occurred_at"), now=now, field="occurred_at")
         return cls._create(cls.Issued, id=item_id, timestamp=now, occurred_at=occurred_at, **fields)
 
-    def transfer(
-        self, *, to: str, from_holder: str | None, now: datetime, **fields: Any
-    ) -> None:
+    def transfer(self, *, to: str, from_holder: str | None, now: datetime, **fields: Any) -> None:
         self._require_in_custody("transfer")
         if from_holder is not None and from_holder != self.holder:
             raise NotTheHolder(f"item is held by {self.holder}, not by {from_holder}")
@@ -259,4 +265,6 @@ class Item(Aggregate):
     def _require_in_custody(self, action: str) -> None:
         self._require_not_disposed(action)
         if self.status is Status.LOST:
-            raise ItemLost(f"cannot {action} an item that is reported lost; record a recovery first")
+            raise ItemLost(
+                f"cannot {action} an item that is reported lost; record a recovery first"
+            )

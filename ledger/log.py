@@ -8,8 +8,8 @@ gapless. So the ledger plugs in its own mapper and application recorders (the li
 - `SQLiteLogRecorder` and `PostgresLogRecorder` insert the events as the library does, then, inside
   the same transaction and while the library's write lock is held (SQLite's database lock, the
   PostgreSQL recorder's EXCLUSIVE table lock), append one row per event to `custody_log`: the next
-  gapless `log_index`, the entry bytes with `prev` filled in, and the RFC 6962 leaf hash. If anything
-  fails, nothing of the save is stored.
+  gapless `log_index`, the entry bytes with `prev` filled in, and the RFC 6962 leaf hash. If
+  anything fails, nothing of the save is stored.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def leaf_hash(entry: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class LoggedEvent(StoredEvent):
-    """A stored event with the body of its log entry (None only for snapshots, which are not logged)."""
+    """A stored event with the body of its log entry (None for snapshots, which are not logged)."""
 
     entry_body: Body | None = None
 
@@ -112,7 +112,9 @@ class LogStore:
         """aggregate version -> log index"""
         return {r.aggregate_version: r.log_index for r in self.log_entries_of(aggregate_id)}
 
-    def _append_to_log(self, cursor: Any, events: Sequence[StoredEvent], kwargs: Mapping[str, Any]) -> None:
+    def _append_to_log(
+        self, cursor: Any, events: Sequence[StoredEvent], kwargs: Mapping[str, Any]
+    ) -> None:
         receipt: Receipt | None = kwargs.get("receipt")
         if receipt is not None:
             receipt.appended.clear()  # the PostgreSQL recorder may retry a whole transaction
@@ -151,8 +153,11 @@ class LogStore:
 
 def _row(row: Any) -> LogRow:
     return LogRow(
-        int(row["log_index"]), UUID(row["aggregate_id"]), int(row["aggregate_version"]),
-        bytes(row["leaf_hash"]), bytes(row["entry"]),
+        int(row["log_index"]),
+        UUID(row["aggregate_id"]),
+        int(row["aggregate_version"]),
+        bytes(row["leaf_hash"]),
+        bytes(row["entry"]),
     )
 
 
@@ -171,7 +176,9 @@ class SQLiteLogRecorder(LogStore, SQLiteApplicationRecorder):
         self.sql_of_aggregate = (
             f"{_SELECT}{LOG_TABLE} WHERE aggregate_id = ? ORDER BY aggregate_version"
         )
-        self.sql_range = f"{_SELECT}{LOG_TABLE} WHERE log_index >= ? AND log_index < ? ORDER BY log_index"
+        self.sql_range = (
+            f"{_SELECT}{LOG_TABLE} WHERE log_index >= ? AND log_index < ? ORDER BY log_index"
+        )
 
     def _read(self, sql: Any, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:

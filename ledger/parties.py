@@ -52,8 +52,12 @@ class Party(Aggregate):
     @classmethod
     def register(cls, *, party_id: str, now: datetime, **fields: Any) -> Party:
         return cls._create(
-            cls.Registered, id=party_uuid(party_id), timestamp=now, party_id=party_id,
-            occurred_at=now, **fields,
+            cls.Registered,
+            id=party_uuid(party_id),
+            timestamp=now,
+            party_id=party_id,
+            occurred_at=now,
+            **fields,
         )
 
 
@@ -94,6 +98,10 @@ class Agreement(Aggregate):
     @classmethod
     def conclude(cls, *, agreement_id: str, now: datetime, **fields: Any) -> Agreement:
         return cls._create(
-            cls.Concluded, id=agreement_uuid(agreement_id), timestamp=now,
-            agreement_id=agreement_id, occurred_at=now, **fields,
+            cls.Concluded,
+            id=agreement_uuid(agreement_id),
+            timestamp=now,
+            agreement_id=agreement_id,
+            occurred_at=now,
+            **fields,
         )

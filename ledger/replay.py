@@ -41,20 +41,22 @@ def custody_at(
 ) -> CustodyState:
     at = aware_utc(at, field="at")
     known = aware_utc(known_at, field="known_at") if known_at is not None else None
-    chosen = [
-        e for e in events
-        if (known is None or e.timestamp <= known) and e.occurred_at <= at
-    ]
+    chosen = [e for e in events if (known is None or e.timestamp <= known) and e.occurred_at <= at]
     issued = [e for e in chosen if isinstance(e, Item.Issued)]
     if not issued:
         raise NotFound(_not_yet_issued(events, at, known))
-    item: Item = issued[0].mutate(None)
+    item = issued[0].mutate(None)
+    assert isinstance(item, Item)
     rest = sorted((e for e in chosen if e is not issued[0]), key=_field_order)
     for event in rest:
         event.apply(item)
     applied = [issued[0], *rest]
     return CustodyState(
-        item_id=item.id, at=at, known_at=known, holder=item.holder, status=item.status,
+        item_id=item.id,
+        at=at,
+        known_at=known,
+        holder=item.holder,
+        status=item.status,
         last_event_at=applied[-1].occurred_at,
         log_indexes=tuple(log_indexes[e.originator_version] for e in applied),
     )

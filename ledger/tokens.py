@@ -23,7 +23,7 @@ class Role(StrEnum):
     INVESTIGATOR = "investigator"
 
 
-TOKEN_PREFIX = "cst_"
+TOKEN_PREFIX = "cst_"  # noqa: S105 - a prefix that makes leaked tokens easy to scan for
 
 
 def new_token() -> str:
@@ -65,9 +65,18 @@ class Token(Aggregate):
     @classmethod
     def grant(cls, *, digest: str, party: str, role: Role, actor: str, now: datetime) -> Token:
         return cls._create(
-            cls.Granted, id=token_uuid(digest), timestamp=now, token_hash=digest, party=party,
-            role=role.value, occurred_at=now, actor=actor, signature=None,
+            cls.Granted,
+            id=token_uuid(digest),
+            timestamp=now,
+            token_hash=digest,
+            party=party,
+            role=role.value,
+            occurred_at=now,
+            actor=actor,
+            signature=None,
         )
 
     def revoke(self, *, actor: str, now: datetime) -> None:
-        self.trigger_event(self.Revoked, timestamp=now, occurred_at=now, actor=actor, signature=None)
+        self.trigger_event(
+            self.Revoked, timestamp=now, occurred_at=now, actor=actor, signature=None
+        )

@@ -1,14 +1,14 @@
 """Shared fixtures: a settable clock, ledgers on SQLite and on the real PostgreSQL, an admin actor.
 
-PostgreSQL tests use the server on 127.0.0.1:5432 (trust auth, database `test`), each test in a schema
-of its own that is dropped afterwards. CI runs them; set CUSTODY_TEST_POSTGRES to point elsewhere.
+PostgreSQL tests use the server on 127.0.0.1:5432 (trust auth, database `test`), each test in a
+schema of its own that is dropped afterwards. CI runs them; CUSTODY_TEST_POSTGRES points elsewhere.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -20,7 +20,7 @@ from ledger.application import Ledger
 from ledger.tokens import Role
 
 POSTGRES = os.environ.get("CUSTODY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADMIN = Actor("operator", Role.ADMIN)
 
 

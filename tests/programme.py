@@ -19,21 +19,33 @@ def register(ledger: Ledger) -> None:
     ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
     ledger.register_party(party_id="force", name="Partner force", kind="recipient", actor=ADMIN)
     for unit in UNITS:
-        ledger.register_party(party_id=unit, name=unit, kind="recipient", parent="force", actor=ADMIN)
-    ledger.register_party(party_id="outsider", name="Not in the agreement", kind="recipient",
-                          actor=ADMIN)
-    ledger.register_party(party_id="inspectorate", name="Inspectorate", kind="inspector", actor=ADMIN)
-    ledger.register_party(party_id="investigator", name="Investigator", kind="investigator",
-                          actor=ADMIN)
+        ledger.register_party(
+            party_id=unit, name=unit, kind="recipient", parent="force", actor=ADMIN
+        )
+    ledger.register_party(
+        party_id="outsider", name="Not in the agreement", kind="recipient", actor=ADMIN
+    )
+    ledger.register_party(
+        party_id="inspectorate", name="Inspectorate", kind="inspector", actor=ADMIN
+    )
+    ledger.register_party(
+        party_id="investigator", name="Investigator", kind="investigator", actor=ADMIN
+    )
     ledger.conclude_agreement(
-        agreement_id="eua-1", supplier="supplier", programme="Programme One",
-        authorized_holders=["force", *UNITS], actor=ADMIN,
+        agreement_id="eua-1",
+        supplier="supplier",
+        programme="Programme One",
+        authorized_holders=["force", *UNITS],
+        actor=ADMIN,
     )
 
 
 def issue(ledger: Ledger, serial: str = "AK-0001", *, days_ago: float = 30, **extra: Any) -> UUID:
     fields: dict[str, Any] = {
-        "manufacturer": "Maker", "model": "M1", "category": "rifle", "agreement": "eua-1",
+        "manufacturer": "Maker",
+        "model": "M1",
+        "category": "rifle",
+        "agreement": "eua-1",
         "recipient": "unit-1",
     } | extra
     return ledger.issue(

@@ -43,70 +43,134 @@ def _recorded(recorded: Recorded) -> ItemRecordedOut:
 
 @router.post("", **CREATED)
 def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.issue(
-        serial=body.serial, manufacturer=body.manufacturer, model=body.model,
-        category=body.category, agreement=body.agreement, recipient=body.recipient,
-        occurred_at=body.occurred_at, registry_serial=body.registry_serial,
-        details=body.details(), signature=body.signature, actor=actor,
-    ))
+    return _recorded(
+        ledger.issue(
+            serial=body.serial,
+            manufacturer=body.manufacturer,
+            model=body.model,
+            category=body.category,
+            agreement=body.agreement,
+            recipient=body.recipient,
+            occurred_at=body.occurred_at,
+            registry_serial=body.registry_serial,
+            details=body.details(),
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/transfers", **CREATED)
-def transfer(item_id: UUID, body: TransferIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.transfer(
-        item_id, to=body.to, occurred_at=body.occurred_at, authority=body.authority,
-        from_holder=body.from_holder, signature=body.signature, actor=actor,
-    ))
+def transfer(
+    item_id: UUID, body: TransferIn, ledger: LedgerDep, actor: ActorDep
+) -> ItemRecordedOut:
+    return _recorded(
+        ledger.transfer(
+            item_id,
+            to=body.to,
+            occurred_at=body.occurred_at,
+            authority=body.authority,
+            from_holder=body.from_holder,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/inspections", **CREATED)
-def inspect(item_id: UUID, body: InspectionIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.inspect(
-        item_id, result=body.result, method=body.method, occurred_at=body.occurred_at,
-        inspector=body.inspector, observed_serial=body.observed_serial, location=body.location,
-        signature=body.signature, actor=actor,
-    ))
+def inspect(
+    item_id: UUID, body: InspectionIn, ledger: LedgerDep, actor: ActorDep
+) -> ItemRecordedOut:
+    return _recorded(
+        ledger.inspect(
+            item_id,
+            result=body.result,
+            method=body.method,
+            occurred_at=body.occurred_at,
+            inspector=body.inspector,
+            observed_serial=body.observed_serial,
+            location=body.location,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/losses", **CREATED)
 def report_lost(item_id: UUID, body: LossIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.report_lost(
-        item_id, circumstances=body.circumstances, occurred_at=body.occurred_at,
-        discovered_at=body.discovered_at, signature=body.signature, actor=actor,
-    ))
+    return _recorded(
+        ledger.report_lost(
+            item_id,
+            circumstances=body.circumstances,
+            occurred_at=body.occurred_at,
+            discovered_at=body.discovered_at,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/recoveries", **CREATED)
 def recover(item_id: UUID, body: RecoveryIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.recover(
-        item_id, by=body.by, occurred_at=body.occurred_at, location=body.location,
-        condition=body.condition, signature=body.signature, actor=actor,
-    ))
+    return _recorded(
+        ledger.recover(
+            item_id,
+            by=body.by,
+            occurred_at=body.occurred_at,
+            location=body.location,
+            condition=body.condition,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/sightings", **CREATED)
 def sight(item_id: UUID, body: SightingIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.sight(
-        item_id, observer=body.observer, location=body.location, occurred_at=body.occurred_at,
-        held_by=body.held_by, serial_as_read=body.serial_as_read, evidence=body.evidence,
-        signature=body.signature, actor=actor,
-    ))
+    return _recorded(
+        ledger.sight(
+            item_id,
+            observer=body.observer,
+            location=body.location,
+            occurred_at=body.occurred_at,
+            held_by=body.held_by,
+            serial_as_read=body.serial_as_read,
+            evidence=body.evidence,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/disposals", **CREATED)
 def dispose(item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.dispose(
-        item_id, method=body.method, occurred_at=body.occurred_at, certificate=body.certificate,
-        witnesses=body.witnesses, signature=body.signature, actor=actor,
-    ))
+    return _recorded(
+        ledger.dispose(
+            item_id,
+            method=body.method,
+            occurred_at=body.occurred_at,
+            certificate=body.certificate,
+            witnesses=body.witnesses,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.post("/{item_id}/corrections", **CREATED)
-def correct(item_id: UUID, body: CorrectionIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
-    return _recorded(ledger.correct(
-        item_id, entry=body.entry, reason=body.reason, occurred_at=body.occurred_at,
-        signature=body.signature, actor=actor,
-    ))
+def correct(
+    item_id: UUID, body: CorrectionIn, ledger: LedgerDep, actor: ActorDep
+) -> ItemRecordedOut:
+    return _recorded(
+        ledger.correct(
+            item_id,
+            entry=body.entry,
+            reason=body.reason,
+            occurred_at=body.occurred_at,
+            signature=body.signature,
+            actor=actor,
+        )
+    )
 
 
 @router.get("/{item_id}", response_model=ItemOut)
@@ -122,11 +186,17 @@ def history(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> HistoryOut:
     entries = []
     for row in rows:
         body = decode_entry(row.entry)
-        entries.append(EntryOut(
-            log_index=row.log_index, version=row.aggregate_version, type=body["type"],
-            occurred_at=body["occurred_at"], recorded_at=body["recorded_at"],
-            leaf_hash=row.leaf_hash.hex(), entry=base64.b64encode(row.entry).decode("ascii"),
-        ))
+        entries.append(
+            EntryOut(
+                log_index=row.log_index,
+                version=row.aggregate_version,
+                type=body["type"],
+                occurred_at=body["occurred_at"],
+                recorded_at=body["recorded_at"],
+                leaf_hash=row.leaf_hash.hex(),
+                entry=base64.b64encode(row.entry).decode("ascii"),
+            )
+        )
     return HistoryOut(item_id=item_id, entries=entries)
 
 
@@ -143,18 +213,33 @@ def custody(
     actor.require(Action.READ)
     state = ledger.custody_at(item_id, at=at, known_at=known_at)
     return CustodyOut(
-        item_id=state.item_id, at=state.at, known_at=state.known_at, holder=state.holder,
-        status=state.status.value, last_event_at=state.last_event_at,
+        item_id=state.item_id,
+        at=state.at,
+        known_at=state.known_at,
+        holder=state.holder,
+        status=state.status.value,
+        last_event_at=state.last_event_at,
         log_indexes=list(state.log_indexes),
     )
 
 
 def _item_out(item: Item) -> ItemOut:
     return ItemOut(
-        item_id=item.id, version=item.version, serial=item.serial,
-        normalised_serial=item.normalised_serial, registry_serial=item.registry_serial,
-        manufacturer=item.manufacturer, model=item.model, category=item.category,
-        agreement=item.agreement, programme=item.programme, supplier=item.supplier,
-        holder=item.holder, status=item.status.value, issued_at=item.issued_at,
-        last_inspection=item.last_inspection, loss=item.loss, details=item.details,
+        item_id=item.id,
+        version=item.version,
+        serial=item.serial,
+        normalised_serial=item.normalised_serial,
+        registry_serial=item.registry_serial,
+        manufacturer=item.manufacturer,
+        model=item.model,
+        category=item.category,
+        agreement=item.agreement,
+        programme=item.programme,
+        supplier=item.supplier,
+        holder=item.holder,
+        status=item.status.value,
+        issued_at=item.issued_at,
+        last_inspection=item.last_inspection,
+        loss=item.loss,
+        details=item.details,
     )

@@ -41,9 +41,16 @@ def test_an_issued_item_is_in_the_custody_of_its_recipient(ledger: Ledger) -> No
 def test_issue_answers_with_the_entrys_log_index(ledger: Ledger) -> None:
     before = entries(ledger)
 
-    recorded = ledger.issue(serial="X1", manufacturer="M", model="A", category="pistol",
-                            agreement="eua-1", recipient="unit-2", occurred_at=ago(ledger, days=1),
-                            actor=ADMIN)
+    recorded = ledger.issue(
+        serial="X1",
+        manufacturer="M",
+        model="A",
+        category="pistol",
+        agreement="eua-1",
+        recipient="unit-2",
+        occurred_at=ago(ledger, days=1),
+        actor=ADMIN,
+    )
 
     assert recorded.log_index == before
     assert entries(ledger) == before + 1
@@ -72,7 +79,9 @@ def test_a_bad_serial_is_refused(ledger: Ledger, serial: str) -> None:
         issue(ledger, serial)
 
 
-def test_an_issue_under_an_unknown_agreement_or_to_an_unknown_party_is_refused(ledger: Ledger) -> None:
+def test_an_issue_under_an_unknown_agreement_or_to_an_unknown_party_is_refused(
+    ledger: Ledger,
+) -> None:
     with pytest.raises(NotFound, match="agreement eua-9 not found"):
         issue(ledger, agreement="eua-9")
     with pytest.raises(NotFound, match="party unit-9 not found"):
@@ -96,8 +105,9 @@ def test_a_transfer_stated_to_come_from_someone_who_does_not_hold_the_item_is_re
     item_id = issue(ledger)
 
     with pytest.raises(NotTheHolder, match="item is held by unit-1, not by unit-3"):
-        ledger.transfer(item_id, to="unit-2", from_holder="unit-3", occurred_at=ago(ledger, days=1),
-                        actor=ADMIN)
+        ledger.transfer(
+            item_id, to="unit-2", from_holder="unit-3", occurred_at=ago(ledger, days=1), actor=ADMIN
+        )
 
 
 def test_a_transfer_to_the_current_holder_is_refused(ledger: Ledger) -> None:
@@ -117,16 +127,26 @@ def test_a_transfer_outside_the_agreement_is_recorded_because_the_record_must_sh
 
 def test_a_lost_item_cannot_be_transferred_inspected_or_lost_again(ledger: Ledger) -> None:
     item_id = issue(ledger)
-    ledger.report_lost(item_id, circumstances="stolen", occurred_at=ago(ledger, days=2), actor=ADMIN)
+    ledger.report_lost(
+        item_id, circumstances="stolen", occurred_at=ago(ledger, days=2), actor=ADMIN
+    )
     before = entries(ledger)
 
     with pytest.raises(ItemLost, match="cannot transfer an item that is reported lost"):
         ledger.transfer(item_id, to="unit-2", occurred_at=ago(ledger, days=1), actor=ADMIN)
     with pytest.raises(ItemLost, match="cannot inspect"):
-        ledger.inspect(item_id, result="verified", method="physical",
-                       occurred_at=ago(ledger, days=1), actor=ADMIN, inspector="inspectorate")
+        ledger.inspect(
+            item_id,
+            result="verified",
+            method="physical",
+            occurred_at=ago(ledger, days=1),
+            actor=ADMIN,
+            inspector="inspectorate",
+        )
     with pytest.raises(ItemLost, match="cannot report lost"):
-        ledger.report_lost(item_id, circumstances="lost", occurred_at=ago(ledger, days=1), actor=ADMIN)
+        ledger.report_lost(
+            item_id, circumstances="lost", occurred_at=ago(ledger, days=1), actor=ADMIN
+        )
 
     assert entries(ledger) == before
 
@@ -134,8 +154,13 @@ def test_a_lost_item_cannot_be_transferred_inspected_or_lost_again(ledger: Ledge
 def test_a_loss_records_when_it_happened_and_when_it_was_discovered(ledger: Ledger) -> None:
     item_id = issue(ledger)
 
-    ledger.report_lost(item_id, circumstances="captured", occurred_at=ago(ledger, days=20),
-                       discovered_at=ago(ledger, days=3), actor=ADMIN)
+    ledger.report_lost(
+        item_id,
+        circumstances="captured",
+        occurred_at=ago(ledger, days=20),
+        discovered_at=ago(ledger, days=3),
+        actor=ADMIN,
+    )
 
     item = ledger.item(item_id)
     assert item.status is Status.LOST
@@ -146,16 +171,24 @@ def test_a_loss_records_when_it_happened_and_when_it_was_discovered(ledger: Ledg
 
 def test_a_loss_discovered_before_it_happened_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InvalidTime, match="discovered_at .* is before occurred_at"):
-        ledger.report_lost(issue(ledger), circumstances="lost", occurred_at=ago(ledger, days=2),
-                           discovered_at=ago(ledger, days=5), actor=ADMIN)
+        ledger.report_lost(
+            issue(ledger),
+            circumstances="lost",
+            occurred_at=ago(ledger, days=2),
+            discovered_at=ago(ledger, days=5),
+            actor=ADMIN,
+        )
 
 
 def test_a_recovery_puts_the_item_back_in_custody_of_whoever_recovered_it(ledger: Ledger) -> None:
     item_id = issue(ledger)
-    ledger.report_lost(item_id, circumstances="stolen", occurred_at=ago(ledger, days=5), actor=ADMIN)
+    ledger.report_lost(
+        item_id, circumstances="stolen", occurred_at=ago(ledger, days=5), actor=ADMIN
+    )
 
-    ledger.recover(item_id, by="unit-3", occurred_at=ago(ledger, days=1), location="checkpoint 4",
-                   actor=ADMIN)
+    ledger.recover(
+        item_id, by="unit-3", occurred_at=ago(ledger, days=1), location="checkpoint 4", actor=ADMIN
+    )
 
     item = ledger.item(item_id)
     assert (item.status, item.holder, item.loss) == (Status.IN_CUSTODY, "unit-3", None)
@@ -169,12 +202,20 @@ def test_a_recovery_of_an_item_that_is_not_lost_is_refused(ledger: Ledger) -> No
 def test_an_inspection_records_its_result(ledger: Ledger) -> None:
     item_id = issue(ledger)
 
-    ledger.inspect(item_id, result="serial_mismatch", method="serial_read",
-                   observed_serial="AK-0007", occurred_at=ago(ledger, days=1), actor=ADMIN,
-                   inspector="inspectorate")
+    ledger.inspect(
+        item_id,
+        result="serial_mismatch",
+        method="serial_read",
+        observed_serial="AK-0007",
+        occurred_at=ago(ledger, days=1),
+        actor=ADMIN,
+        inspector="inspectorate",
+    )
 
     assert ledger.item(item_id).last_inspection == {
-        "result": "serial_mismatch", "method": "serial_read", "inspector": "inspectorate",
+        "result": "serial_mismatch",
+        "method": "serial_read",
+        "inspector": "inspectorate",
         "occurred_at": "2026-02-28T12:00:00.000000Z",
     }
 
@@ -185,34 +226,63 @@ def test_an_inspection_with_an_unknown_result_or_method_is_refused(
 ) -> None:
     fields = {"result": "verified", "method": "physical"} | {field: value}
     with pytest.raises(InvalidInput, match=f"{field} '{value}' is not one of"):
-        ledger.inspect(issue(ledger), occurred_at=ago(ledger, days=1), actor=ADMIN,
-                       inspector="inspectorate", **fields)
+        ledger.inspect(
+            issue(ledger),
+            occurred_at=ago(ledger, days=1),
+            actor=ADMIN,
+            inspector="inspectorate",
+            **fields,
+        )
 
 
 def test_nothing_but_sightings_and_corrections_follow_a_disposal(ledger: Ledger) -> None:
     item_id = issue(ledger)
-    ledger.dispose(item_id, method="destroyed", certificate="CERT-1", witnesses=["a", "b"],
-                   occurred_at=ago(ledger, days=3), actor=ADMIN)
+    ledger.dispose(
+        item_id,
+        method="destroyed",
+        certificate="CERT-1",
+        witnesses=["a", "b"],
+        occurred_at=ago(ledger, days=3),
+        actor=ADMIN,
+    )
 
     with pytest.raises(ItemDisposed, match="cannot transfer an item that was disposed of"):
         ledger.transfer(item_id, to="unit-2", occurred_at=ago(ledger, days=1), actor=ADMIN)
     with pytest.raises(ItemDisposed):
-        ledger.report_lost(item_id, circumstances="lost", occurred_at=ago(ledger, days=1), actor=ADMIN)
+        ledger.report_lost(
+            item_id, circumstances="lost", occurred_at=ago(ledger, days=1), actor=ADMIN
+        )
     with pytest.raises(ItemDisposed):
         ledger.recover(item_id, by="unit-1", occurred_at=ago(ledger, days=1), actor=ADMIN)
-    ledger.sight(item_id, observer="investigator", location="market", held_by="armed group",
-                 occurred_at=ago(ledger, days=1), actor=ADMIN, evidence=["ab" * 32])
+    ledger.sight(
+        item_id,
+        observer="investigator",
+        location="market",
+        held_by="armed group",
+        occurred_at=ago(ledger, days=1),
+        actor=ADMIN,
+        evidence=["ab" * 32],
+    )
 
     assert ledger.item(item_id).status is Status.DISPOSED
 
 
 def test_a_sighting_of_a_lost_item_is_recorded_with_its_evidence_hashes(ledger: Ledger) -> None:
     item_id = issue(ledger)
-    ledger.report_lost(item_id, circumstances="stolen", occurred_at=ago(ledger, days=5), actor=ADMIN)
+    ledger.report_lost(
+        item_id, circumstances="stolen", occurred_at=ago(ledger, days=5), actor=ADMIN
+    )
 
-    ledger.sight(item_id, observer="investigator", location="border crossing",
-                 held_by="unknown group", serial_as_read="AK 0001", evidence=["AB" * 32],
-                 occurred_at=ago(ledger, days=1), actor=ADMIN)
+    ledger.sight(
+        item_id,
+        observer="investigator",
+        location="border crossing",
+        held_by="unknown group",
+        serial_as_read="AK 0001",
+        evidence=["AB" * 32],
+        occurred_at=ago(ledger, days=1),
+        actor=ADMIN,
+    )
 
     sighted = list(ledger.events.get(item_id))[-1]
     assert sighted.evidence == ["ab" * 32]
@@ -221,8 +291,14 @@ def test_a_sighting_of_a_lost_item_is_recorded_with_its_evidence_hashes(ledger: 
 
 def test_a_sighting_with_evidence_that_is_not_a_sha256_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InvalidInput, match="not a SHA-256 hex digest"):
-        ledger.sight(issue(ledger), observer="investigator", location="x", evidence=["photo.jpg"],
-                     occurred_at=ago(ledger, days=1), actor=ADMIN)
+        ledger.sight(
+            issue(ledger),
+            observer="investigator",
+            location="x",
+            evidence=["photo.jpg"],
+            occurred_at=ago(ledger, days=1),
+            actor=ADMIN,
+        )
 
 
 def test_a_correction_names_an_entry_of_the_same_item_and_edits_nothing(ledger: Ledger) -> None:
@@ -231,8 +307,9 @@ def test_a_correction_names_an_entry_of_the_same_item_and_edits_nothing(ledger: 
     first = ledger.history(item_id)[0].log_index
 
     with pytest.raises(InvalidInput, match="is not an entry of item"):
-        ledger.correct(item_id, entry=ledger.history(other)[0].log_index, reason="typo",
-                       actor=ADMIN)
+        ledger.correct(
+            item_id, entry=ledger.history(other)[0].log_index, reason="typo", actor=ADMIN
+        )
     ledger.correct(item_id, entry=first, reason="recipient was unit-2, not unit-1", actor=ADMIN)
 
     assert ledger.item(item_id).holder == "unit-1"
@@ -249,11 +326,23 @@ def test_an_event_dated_before_the_items_issue_is_refused(ledger: Ledger) -> Non
 def test_an_event_dated_in_the_future_is_refused_beyond_a_small_clock_skew(ledger: Ledger) -> None:
     item_id = issue(ledger)
 
-    ledger.inspect(item_id, result="verified", method="physical", inspector="inspectorate",
-                   occurred_at=ago(ledger, minutes=-4), actor=ADMIN)
+    ledger.inspect(
+        item_id,
+        result="verified",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=ago(ledger, minutes=-4),
+        actor=ADMIN,
+    )
     with pytest.raises(InvalidTime, match="is in the future"):
-        ledger.inspect(item_id, result="verified", method="physical", inspector="inspectorate",
-                       occurred_at=ago(ledger, minutes=-6), actor=ADMIN)
+        ledger.inspect(
+            item_id,
+            result="verified",
+            method="physical",
+            inspector="inspectorate",
+            occurred_at=ago(ledger, minutes=-6),
+            actor=ADMIN,
+        )
     with pytest.raises(InvalidTime, match="is in the future"):
         issue(ledger, "FUTURE-1", days_ago=-1)
 
@@ -292,8 +381,13 @@ def test_optional_marking_fields_are_kept_and_floats_are_refused(ledger: Ledger)
 def test_each_event_is_recorded_late_but_in_the_past_without_complaint(ledger: Ledger) -> None:
     item_id = issue(ledger, days_ago=400)
 
-    ledger.report_lost(item_id, circumstances="missing", occurred_at=ago(ledger, days=300),
-                       discovered_at=ago(ledger, days=1), actor=ADMIN)
+    ledger.report_lost(
+        item_id,
+        circumstances="missing",
+        occurred_at=ago(ledger, days=300),
+        discovered_at=ago(ledger, days=1),
+        actor=ADMIN,
+    )
 
     assert ledger.item(item_id).status is Status.LOST
     assert timedelta(days=299) < ledger.clock() - ledger.item(item_id).issued_at

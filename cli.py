@@ -1,0 +1,185 @@
+"""The `custody` command. Thin: parse, call the Ledger, print. Errors end in one line and exit 1.
+
+It sits beside api/ at the top of the layering (it starts the server), so it lives outside ledger/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ledger import demo as demo_programme
+from ledger.application import Ledger
+from ledger.config import Config
+from ledger.errors import CustodyError
+from ledger.signing import (
+    Signer,
+    generate_signer_key,
+    read_private_key_file,
+    write_private_key_file,
+)
+from ledger.times import system_clock
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Custody: a tamper-evident ledger of weapon custody.",
+)
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="store URL; overrides CUSTODY_DB (sqlite:///path or postgresql://...)"
+    ),
+]
+HostOption = Annotated[str, typer.Option(help="address to listen on")]
+PortOption = Annotated[int, typer.Option(help="port to listen on")]
+DEMO_DIR = Path("custody-demo")
+DEMO_MARKER = ".custody-demo"
+
+
+def main() -> None:
+    app()
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Every expected failure ends as one line on stderr and exit status 1."""
+    try:
+        yield
+    except CustodyError as error:
+        err.print(f"custody: {error.message}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        err.print(f"custody: {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _open_ledger(config: Config, *, create_tables: bool = False) -> Ledger:
+    return Ledger(
+        clock=system_clock, db=config.db, origin=config.origin, create_tables=create_tables
+    )
+
+
+@app.command()
+def init(
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='print {"admin_token": ..., "vkey": ...}')
+    ] = False,
+) -> None:
+    """Create the store and the ledger's signing key; print an admin token once."""
+    with _failures():
+        config = Config.from_env(db=db)
+        token, vkey = _initialise(config)
+        if as_json:
+            print(json.dumps({"admin_token": token, "vkey": vkey}))
+            return
+        out.print(f"initialised {config.db}\nsigning key: {config.key} (mode 0600)")
+        out.print(f"verifier key: {vkey}", markup=False)
+        out.print(f"admin token (shown once; store it now): {token}", markup=False)
+
+
+def _initialise(config: Config) -> tuple[str, str]:
+    if Path(config.key).exists():
+        raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
+    ledger = _open_ledger(config, create_tables=True)
+    token = ledger.bootstrap()
+    skey = generate_signer_key(config.origin)
+    write_private_key_file(config.key, skey)
+    return token, Signer.from_text(skey).verifier.vkey
+
+
+@app.command()
+def serve(db: DbOption = None, host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Serve the API (and its OpenAPI docs at /docs) over an initialised store."""
+    with _failures():
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config)
+        if not ledger.is_initialised():
+            raise CustodyError(f"{config.db} is not initialised; run `custody init` first")
+        read_private_key_file(config.key)  # fail now, not at the first checkpoint
+        _serve(ledger, host, port)
+
+
+def _serve(ledger: Ledger, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    items: Annotated[int, typer.Option(min=1, max=100_000, help="how many items to issue")] = 300,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="where the demo store and key go")
+    ] = DEMO_DIR,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    serve_it: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve it when built")
+    ] = True,
+) -> None:
+    """Build a small synthetic programme in a fresh demo store, then serve it."""
+    with _failures():
+        config = _fresh_demo_dir(directory)
+        token, _ = _initialise(config)
+        ledger = _open_ledger(config)
+        built = _with_progress(
+            "building the demo programme",
+            items,
+            lambda step: demo_programme.build(
+                ledger, now=system_clock(), items=items, progress=step
+            ),
+        )
+        out.print(f"demo ledger: {len(built.items)} items, {built.events} events in {config.db}")
+        out.print(f"admin token: {token}", markup=False)
+        if serve_it:
+            out.print(f"API docs: http://{host}:{port}/docs  (Authorize with the admin token)")
+            _serve(ledger, host, port)
+
+
+def _fresh_demo_dir(directory: Path) -> Config:
+    if directory.exists():
+        if not (directory / DEMO_MARKER).exists():
+            raise CustodyError(
+                f"{directory} exists and is not a demo directory; choose another --dir"
+            )
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / DEMO_MARKER).write_text("made by `custody demo`; deleted by the next one\n")
+    return Config(
+        db=f"sqlite:///{directory / 'custody.db'}",
+        key=str(directory / "custody.key"),
+        origin=Config.from_env().origin,
+    )
+
+
+def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], T]) -> T:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(label, total=total)
+        return work(lambda n: bar.advance(task, n))
+
+
+if __name__ == "__main__":
+    main()

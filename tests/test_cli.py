@@ -1,0 +1,113 @@
+"""The `custody` command: init, serve's checks, demo; one-line errors and exit status."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from ledger.application import Ledger
+from ledger.signing import Verifier
+from ledger.times import system_clock
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_init_json_prints_an_admin_token_that_works_and_the_verifier_key(in_tmp: Path) -> None:
+    result = runner.invoke(app, ["init", "--json", "--db", "sqlite:///here.db"])
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert Verifier.from_vkey(printed["vkey"]).name == "localhost/custody"
+    ledger = Ledger(clock=system_clock, db="sqlite:///here.db")
+    assert ledger.authenticate(printed["admin_token"]).role.value == "admin"
+    assert stat.S_IMODE((in_tmp / "custody.key").stat().st_mode) == 0o600
+    assert printed["admin_token"] not in (in_tmp / "custody.key").read_text()
+
+
+def test_init_honours_the_environment_and_the_db_option_wins(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUSTODY_DB", "sqlite:///from-env.db")
+    monkeypatch.setenv("CUSTODY_KEY", "ledger.key")
+    monkeypatch.setenv("CUSTODY_ORIGIN", "ledger.example/custody")
+
+    result = runner.invoke(app, ["init", "--json", "--db", "sqlite:///from-option.db"])
+
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / "from-option.db").exists() and not (in_tmp / "from-env.db").exists()
+    assert json.loads(result.stdout)["vkey"].startswith("ledger.example/custody+")
+    assert (in_tmp / "ledger.key").exists()
+
+
+def test_init_twice_fails_with_one_line_and_changes_nothing(in_tmp: Path) -> None:
+    runner.invoke(app, ["init", "--json"])
+    key = (in_tmp / "custody.key").read_bytes()
+
+    again = runner.invoke(app, ["init"])
+
+    assert again.exit_code == 1
+    assert (
+        again.stderr.strip()
+        == "custody: key file custody.key exists already; refusing to overwrite it"
+    )
+    assert (in_tmp / "custody.key").read_bytes() == key
+
+
+def test_init_on_an_initialised_store_with_a_new_key_path_is_refused(in_tmp: Path) -> None:
+    runner.invoke(app, ["init", "--json"])
+
+    again = runner.invoke(app, ["init"], env={"CUSTODY_KEY": "other.key"})
+
+    assert again.exit_code == 1
+    assert again.stderr.strip() == "custody: this ledger is initialised already"
+    assert not (in_tmp / "other.key").exists()
+
+
+def test_a_bad_store_url_is_one_line_and_exit_1() -> None:
+    result = runner.invoke(app, ["init", "--db", "mysql://x"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "custody: CUSTODY_DB 'mysql://x' must start with sqlite:/// or postgresql://"
+    )
+
+
+def test_serve_refuses_a_store_that_was_never_initialised() -> None:
+    result = runner.invoke(app, ["serve", "--db", "sqlite:///empty.db"])
+
+    assert result.exit_code == 1
+    assert "is not initialised; run `custody init` first" in result.stderr
+
+
+def test_demo_builds_a_programme_without_serving_it(in_tmp: Path) -> None:
+    result = runner.invoke(app, ["demo", "--no-serve", "--items", "40"])
+
+    assert result.exit_code == 0, result.output
+    assert "demo ledger: 40 items" in result.stdout
+    ledger = Ledger(clock=system_clock, db=f"sqlite:///{in_tmp / 'custody-demo' / 'custody.db'}")
+    assert ledger.log_store.log_size() > 40
+    again = runner.invoke(app, ["demo", "--no-serve", "--items", "5"])
+    assert again.exit_code == 0, again.output
+
+
+def test_demo_will_not_delete_a_directory_it_did_not_make(in_tmp: Path) -> None:
+    (in_tmp / "precious").mkdir()
+    (in_tmp / "precious" / "data.txt").write_text("keep me")
+
+    result = runner.invoke(app, ["demo", "--no-serve", "--dir", "precious"])
+
+    assert result.exit_code == 1
+    assert (in_tmp / "precious" / "data.txt").read_text() == "keep me"
