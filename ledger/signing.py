@@ -1,0 +1,220 @@
+"""Ed25519 note keys in the C2SP signed-note form, and the private key file.
+
+Spec: c2sp.org/signed-note, section "Format" (key names: non-empty, no Unicode spaces, no '+'),
+section "Signatures" (key ID = SHA-256(key name || 0x0A || signature type || public key)[:4],
+big-endian) and section "Ed25519 signatures" (signature type 0x01, RFC 8032 keys). The key texts
+are those of golang.org/x/mod/sumdb/note (package doc, "Verifying Notes" and "Signing Notes"):
+
+    verifier key  <name>+<8 hex digits key id>+base64(0x01 || 32-byte public key)
+    signer key    PRIVATE+KEY+<name>+<8 hex digits key id>+base64(0x01 || 32-byte seed)
+
+A signer key is a secret: no message, repr or log line here ever contains its key data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ledger.errors import InvalidInput
+
+ED25519 = 0x01
+KEY_SIZE = 32
+PRIVATE_PREFIX = "PRIVATE+KEY+"
+MAX_KEY_FILE_BYTES = 4096
+_HEX_ID = re.compile(r"[0-9a-fA-F]{8}")
+_KEY_TEXT_SHAPE = "<name>+<8 hex digits>+<base64 key>"
+
+
+def check_key_name(name: str) -> str:
+    """Return `name` if it is a valid note key name (signed-note, "Format"), else raise."""
+    if not name:
+        raise InvalidInput("key name must not be empty")
+    if "+" in name:
+        raise InvalidInput(f"key name {name!r} must not contain '+'")
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in name):
+        raise InvalidInput(f"key name {name!r} must not contain spaces or control characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"key name {name!r} is not valid UTF-8") from None
+    return name
+
+
+def key_id(name: str, public_key: bytes) -> int:
+    """The key ID of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def decode_base64(text: str, *, what: str) -> bytes:
+    """Decode canonical standard base64 (RFC 4648 section 4); `text` never appears in errors."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{what} is not standard base64") from None
+    if base64.b64encode(data).decode("ascii") != text:
+        raise InvalidInput(f"{what} is not canonical base64 (padding or trailing bits)")
+    return data
+
+
+def encode_base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """A known public key: the key ID is derived from the name and key, never taken on trust."""
+
+    name: str
+    public_key: bytes
+
+    def __post_init__(self) -> None:
+        check_key_name(self.name)
+        if len(self.public_key) != KEY_SIZE:
+            raise InvalidInput(
+                f"Ed25519 public key is {len(self.public_key)} bytes; expected {KEY_SIZE}"
+            )
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> Verifier:
+        name, claimed_id, key = _split_key_text(vkey, what="verifier key")
+        verifier = cls(name, _ed25519_key_data(key, what="verifier key"))
+        _check_key_id(claimed_id, verifier.key_id, name)
+        return verifier
+
+    @property
+    def key_id(self) -> int:
+        return key_id(self.name, self.public_key)
+
+    @property
+    def vkey(self) -> str:
+        data = encode_base64(bytes([ED25519]) + self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{data}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class Signer:
+    """A named Ed25519 private key. Its repr names the key, never its secret."""
+
+    __slots__ = ("_private_key", "name")
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        self.name = check_key_name(name)
+        self._private_key = private_key
+
+    @classmethod
+    def from_text(cls, skey: str) -> Signer:
+        if not skey.startswith(PRIVATE_PREFIX):
+            raise InvalidInput(f"signer key must have the form {PRIVATE_PREFIX}{_KEY_TEXT_SHAPE}")
+        name, claimed_id, key = _split_key_text(skey[len(PRIVATE_PREFIX) :], what="signer key")
+        seed = _ed25519_key_data(key, what="signer key")
+        signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
+        _check_key_id(claimed_id, signer.key_id, name)
+        return signer
+
+    @property
+    def verifier(self) -> Verifier:
+        public = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return Verifier(self.name, public)
+
+    @property
+    def key_id(self) -> int:
+        return self.verifier.key_id
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private_key.sign(message)
+
+    def to_text(self) -> str:
+        """The signer key text: a secret, to be stored with write_private_key_file only."""
+        data = encode_base64(bytes([ED25519]) + self._private_key.private_bytes_raw())
+        return f"{PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{data}"
+
+    def __repr__(self) -> str:
+        return f"Signer({self.name}+{self.key_id:08x})"
+
+
+def generate_signer_key(name: str) -> str:
+    """A new signer key text for `name`; its public half is Signer.from_text(skey).verifier.vkey."""
+    return Signer(name, Ed25519PrivateKey.generate()).to_text()
+
+
+def write_private_key_file(path: str | os.PathLike[str], text: str) -> None:
+    """Create `path` with mode 0600 holding the signer key `text`; never overwrite a file."""
+    Signer.from_text(text)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"refusing to overwrite the existing file {os.fspath(path)}") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def read_private_key_file(path: str | os.PathLike[str]) -> str:
+    """The signer key text in `path`, refused if group or others have any access to the file."""
+    with open(path, encoding="utf-8") as file:
+        _check_key_file_mode(os.fstat(file.fileno()), os.fspath(path))
+        content = file.read(MAX_KEY_FILE_BYTES + 1)
+    if len(content) > MAX_KEY_FILE_BYTES:
+        raise InvalidInput(f"key file {os.fspath(path)} is larger than {MAX_KEY_FILE_BYTES} bytes")
+    text = content.removesuffix("\n")
+    Signer.from_text(text)
+    return text
+
+
+def _check_key_file_mode(status: os.stat_result, path: str) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        raise InvalidInput(f"key file {path} is not a regular file")
+    mode = stat.S_IMODE(status.st_mode)
+    if mode & 0o077:
+        raise InvalidInput(
+            f"key file {path} is accessible by group or others: expected mode 0600, "
+            f"got {mode:04o} (run: chmod 600 {path})"
+        )
+
+
+def _split_key_text(text: str, *, what: str) -> tuple[str, int, bytes]:
+    """Split `<name>+<hex id>+<base64>`; the base64 part is secret for signer keys."""
+    parts = text.split("+", 2)
+    if len(parts) != 3 or not _HEX_ID.fullmatch(parts[1]):
+        raise InvalidInput(f"{what} must have the form {_KEY_TEXT_SHAPE}")
+    name, hex_id, data = parts
+    return check_key_name(name), int(hex_id, 16), decode_base64(data, what=f"{what} data")
+
+
+def _ed25519_key_data(key: bytes, *, what: str) -> bytes:
+    if not key or key[0] != ED25519:
+        got = f"0x{key[0]:02x}" if key else "nothing"
+        raise InvalidInput(f"{what} has signature type {got}; expected 0x01 (Ed25519)")
+    if len(key) != 1 + KEY_SIZE:
+        raise InvalidInput(f"{what} holds {len(key) - 1} key bytes; expected {KEY_SIZE}")
+    return key[1:]
+
+
+def _check_key_id(claimed: int, derived: int, name: str) -> None:
+    if claimed != derived:
+        raise InvalidInput(
+            f"key id of {name} does not match its key: expected {derived:08x}, got {claimed:08x}"
+        )

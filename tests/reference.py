@@ -1,0 +1,63 @@
+"""A deliberately naive Merkle tree, as RFC 6962 section 2.1 (and RFC 9162 section 2.1) write it.
+
+For cross-checks in tests only: recursion over the list of entries D, nothing stored, no cleverness.
+MTH is memoised on the tuple of entries so that exhaustive tests stay fast; that changes no result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+Entries = tuple[bytes, ...]
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _k(n: int) -> int:
+    """The largest power of two smaller than n (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+@lru_cache(maxsize=1 << 17)
+def mth(d: Entries) -> bytes:
+    """MTH(D[n]) (RFC 6962 2.1)."""
+    n = len(d)
+    if n == 0:
+        return _sha256(b"")
+    if n == 1:
+        return _sha256(b"\x00" + d[0])
+    k = _k(n)
+    return _sha256(b"\x01" + mth(d[:k]) + mth(d[k:]))
+
+
+def path(m: int, d: Entries) -> list[bytes]:
+    """PATH(m, D[n]) (RFC 6962 2.1.1): the audit path of leaf m."""
+    n = len(d)
+    if n == 1:
+        return []
+    k = _k(n)
+    if m < k:
+        return [*path(m, d[:k]), mth(d[k:])]
+    return [*path(m - k, d[k:]), mth(d[:k])]
+
+
+def proof(m: int, d: Entries) -> list[bytes]:
+    """PROOF(m, D[n]) (RFC 6962 2.1.2): the consistency proof from size m."""
+    return subproof(m, d, True)
+
+
+def subproof(m: int, d: Entries, b: bool) -> list[bytes]:
+    """SUBPROOF(m, D[n], b) (RFC 6962 2.1.2)."""
+    n = len(d)
+    if m == n:
+        return [] if b else [mth(d)]
+    k = _k(n)
+    if m <= k:
+        return [*subproof(m, d[:k], b), mth(d[k:])]
+    return [*subproof(m - k, d[k:], False), mth(d[:k])]
