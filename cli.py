@@ -23,6 +23,7 @@ from ledger.config import Config
 from ledger.errors import CustodyError
 from ledger.signing import (
     Signer,
+    Verifier,
     generate_signer_key,
     read_private_key_file,
     write_private_key_file,
@@ -34,8 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Custody: a tamper-evident ledger of weapon custody.",
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 T = TypeVar("T")
 
 DbOption = Annotated[
@@ -67,10 +68,20 @@ def _failures() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _open_ledger(config: Config, *, create_tables: bool = False) -> Ledger:
+def _open_ledger(
+    config: Config, *, create_tables: bool = False, signer: Signer | None = None
+) -> Ledger:
     return Ledger(
-        clock=system_clock, db=config.db, origin=config.origin, create_tables=create_tables
+        clock=system_clock,
+        db=config.db,
+        origin=config.origin,
+        create_tables=create_tables,
+        signer=signer,
     )
+
+
+def _signer(config: Config) -> Signer:
+    return Signer.from_text(read_private_key_file(config.key))
 
 
 @app.command()
@@ -110,7 +121,7 @@ def serve(db: DbOption = None, host: HostOption = "127.0.0.1", port: PortOption 
         ledger = _open_ledger(config)
         if not ledger.is_initialised():
             raise CustodyError(f"{config.db} is not initialised; run `custody init` first")
-        read_private_key_file(config.key)  # fail now, not at the first checkpoint
+        ledger.signer = _signer(config)
         _serve(ledger, host, port)
 
 
@@ -138,7 +149,7 @@ def demo(
     with _failures():
         config = _fresh_demo_dir(directory)
         token, _ = _initialise(config)
-        ledger = _open_ledger(config)
+        ledger = _open_ledger(config, signer=_signer(config))
         built = _with_progress(
             "building the demo programme",
             items,
@@ -151,6 +162,34 @@ def demo(
         if serve_it:
             out.print(f"API docs: http://{host}:{port}/docs  (Authorize with the admin token)")
             _serve(ledger, host, port)
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            help="the log's verifier key (C2SP vkey text, or @file); default: CUSTODY_KEY's"
+        ),
+    ] = None,
+) -> None:
+    """Recompute every leaf, tree node, item chain and checkpoint; exit 1 at the first bad one."""
+    with _failures():
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config)
+        verifier = _verifier(vkey) if vkey else _signer(config).verifier
+        total = 2 * ledger.log_store.log_size()
+        verified = _with_progress("verifying", total, lambda step: ledger.verify(verifier, step))
+        out.print(
+            f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
+            f"{verified.checkpoints} checkpoints; root {verified.root.hex()}"
+        )
+
+
+def _verifier(vkey: str) -> Verifier:
+    text = Path(vkey[1:]).read_text(encoding="utf-8") if vkey.startswith("@") else vkey
+    return Verifier.from_vkey(text.strip())
 
 
 def _fresh_demo_dir(directory: Path) -> Config:

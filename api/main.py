@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.errors import error_body
-from api.routes import items, parties
+from api.routes import items, log, parties
 from api.schemas import ErrorOut
 from ledger.application import Ledger
 from ledger.config import Config
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -45,12 +46,14 @@ def create_app(ledger: Ledger) -> FastAPI:
     app.middleware("http")(_limit_body_size)
     app.include_router(parties.router)
     app.include_router(items.router)
+    app.include_router(log.router)
     return app
 
 
 def app_from_env() -> FastAPI:
     config = Config.from_env()
-    return create_app(Ledger(clock=system_clock, db=config.db, origin=config.origin))
+    signer = Signer.from_text(read_private_key_file(config.key))
+    return create_app(Ledger(clock=system_clock, db=config.db, origin=config.origin, signer=signer))
 
 
 async def _limit_body_size(

@@ -203,3 +203,30 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class LogEntryOut(BaseModel):
+    log_index: int
+    leaf_hash: str = Field(description="hex SHA-256(0x00 || entry)")
+    entry: str = Field(description="base64 of the exact entry bytes")
+
+
+class LogEntriesOut(BaseModel):
+    entries: list[LogEntryOut]
+
+
+class InclusionProofOut(BaseModel):
+    index: int
+    size: int
+    root: str = Field(description="base64 root hash of the tree of `size` leaves")
+    hashes: list[str] = Field(description="base64 hashes, RFC 9162 section 2.1.3 order")
+
+
+class ConsistencyProofOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_size: int = Field(serialization_alias="from")
+    to_size: int = Field(serialization_alias="to")
+    from_root: str
+    to_root: str
+    hashes: list[str] = Field(description="base64 hashes, RFC 9162 section 2.1.4 order")

@@ -19,13 +19,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, PersistenceError
 
+from ledger import merkle
 from ledger.access import Action, Actor
+from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
 from ledger.errors import (
     AlreadyExists,
     Conflict,
     CustodyError,
     DuplicateItem,
+    IntegrityFailure,
     InvalidInput,
     NotFound,
     Unauthenticated,
@@ -51,10 +54,13 @@ from ledger.items import (
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.parties import Agreement, Party, PartyKind
 from ledger.replay import CustodyState, custody_at
+from ledger.signing import Signer, Verifier
 from ledger.tokens import Role, Token, new_token, token_hash
+from ledger.verify import Progress, Verified, verify_store
 
 Clock = Callable[[], datetime]
 OPERATOR = "operator"
+MAX_ENTRIES_PAGE = 1000
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -77,9 +83,11 @@ class Ledger(Application[UUID]):
         db: str = DEFAULT_DB,
         origin: str = DEFAULT_ORIGIN,
         create_tables: bool = False,
+        signer: Signer | None = None,
     ) -> None:
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
+        self.signer = signer
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         assert isinstance(self.recorder, LogStore), (
             "APPLICATION_RECORDER_TOPIC must name a log store"
@@ -426,6 +434,74 @@ class Ledger(Application[UUID]):
         return custody_at(
             events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(found.id)
         )
+
+    # The log: checkpoints, proofs, entries, verification ----------------------------------------
+
+    def verifier(self) -> Verifier:
+        return self._signer().verifier
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint (a C2SP note), signing a new one if the log has grown.
+
+        Before signing, the new root is checked against the last checkpoint with a consistency
+        proof, so the ledger never signs two inconsistent checkpoints, even over a tampered store.
+        """
+        size = self.log_store.log_size()
+        latest = self.log_store.latest_checkpoint()
+        if latest is not None and latest[0] == size:
+            return latest[1]
+        if latest is not None and latest[0] > size:
+            raise IntegrityFailure(
+                "the log is shorter than its last checkpoint",
+                position=size,
+                expected=f"at least {latest[0]} entries",
+                got=str(size),
+            )
+        root = merkle.root(size, self.log_store)
+        if latest is not None and latest[0] > 0:
+            self._check_consistent(latest[1], size, root)
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), self._signer())
+        return self.log_store.store_checkpoint(size, note)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._require_size(size)
+        return merkle.inclusion_proof(index, size, self.log_store)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        self._require_size(second)
+        return merkle.consistency_proof(first, second, self.log_store)
+
+    def root(self, size: int) -> bytes:
+        self._require_size(size)
+        return merkle.root(size, self.log_store)
+
+    def log_entries(self, start: int, end: int) -> list[LogRow]:
+        if not 0 <= start <= end or end - start > MAX_ENTRIES_PAGE:
+            raise InvalidInput(
+                f"ask for 0 <= start <= end with at most {MAX_ENTRIES_PAGE} entries at a time"
+            )
+        return self.log_store.log_entries(start, end)
+
+    def verify(self, verifier: Verifier, progress: Progress | None = None) -> Verified:
+        """Recompute every leaf, node, chain and checkpoint (ledger/verify.py)."""
+        return verify_store(
+            self.log_store, self.mapper, verifier, origin=self.origin, progress=progress
+        )
+
+    def _check_consistent(self, note: str, size: int, root: bytes) -> None:
+        previous = verify_checkpoint(note, self.verifier(), self.origin)
+        proof = merkle.consistency_proof(previous.size, size, self.log_store)
+        merkle.verify_consistency(previous.size, size, proof, previous.root_hash, root)
+
+    def _require_size(self, size: int) -> None:
+        current = self.log_store.log_size()
+        if not 0 <= size <= current:
+            raise InvalidInput(f"tree size {size} is beyond the log's {current} entries")
+
+    def _signer(self) -> Signer:
+        if self.signer is None:
+            raise CustodyError("this ledger was opened without its signing key (CUSTODY_KEY)")
+        return self.signer
 
     # Plumbing ------------------------------------------------------------------------------------
 

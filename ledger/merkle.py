@@ -72,6 +72,11 @@ def nodes_to_append(size: int, leaf_hashes: Sequence[bytes], read: NodeReader) -
     return nodes
 
 
+def frontier_keys(size: int) -> list[Key]:
+    """The perfect subtrees tiling a tree of `size` (its right edge): all a root or append needs."""
+    return _subtrees(0, size)
+
+
 def root(size: int, read: NodeReader) -> bytes:
     """MTH(D[size]) (RFC 9162 2.1.1)."""
     if size < 0:

@@ -1,0 +1,78 @@
+"""Log routes: the signed checkpoint, the verifier key, entries, and RFC 9162 proofs. Read-only and
+open to any valid token; a mirror or auditor needs nothing else to check the log."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from api.deps import ActorDep, LedgerDep
+from api.schemas import ConsistencyProofOut, InclusionProofOut, LogEntriesOut, LogEntryOut
+from ledger.access import Action
+
+router = APIRouter(prefix="/v1/log", tags=["log"])
+NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
+Index = Annotated[int, Query(ge=0, le=2**63 - 1)]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@router.get("/checkpoint", **NOTE)
+def checkpoint(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
+    """The latest checkpoint as a C2SP signed note (signed now if the log has grown)."""
+    actor.require(Action.READ)
+    return PlainTextResponse(ledger.checkpoint())
+
+
+@router.get("/key", **NOTE)
+def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
+    """The log's verifier key in C2SP vkey form."""
+    actor.require(Action.READ)
+    return PlainTextResponse(ledger.verifier().vkey + "\n")
+
+
+@router.get("/entries", response_model=LogEntriesOut)
+def entries(ledger: LedgerDep, actor: ActorDep, start: Index, end: Index) -> LogEntriesOut:
+    """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes."""
+    actor.require(Action.READ)
+    rows = ledger.log_entries(start, end)
+    return LogEntriesOut(
+        entries=[
+            LogEntryOut(log_index=r.log_index, leaf_hash=r.leaf_hash.hex(), entry=_b64(r.entry))
+            for r in rows
+        ]
+    )
+
+
+@router.get("/proof/inclusion", response_model=InclusionProofOut)
+def inclusion(ledger: LedgerDep, actor: ActorDep, index: Index, size: Index) -> InclusionProofOut:
+    """RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves."""
+    actor.require(Action.READ)
+    hashes = ledger.inclusion_proof(index, size)
+    return InclusionProofOut(
+        index=index, size=size, root=_b64(ledger.root(size)), hashes=[_b64(h) for h in hashes]
+    )
+
+
+@router.get("/proof/consistency", response_model=ConsistencyProofOut)
+def consistency(
+    ledger: LedgerDep,
+    actor: ActorDep,
+    first: Annotated[int, Query(alias="from", ge=1, le=2**63 - 1)],
+    second: Annotated[int, Query(alias="to", ge=1, le=2**63 - 1)],
+) -> ConsistencyProofOut:
+    """RFC 9162 consistency proof between trees of `from` and `to` leaves."""
+    actor.require(Action.READ)
+    hashes = ledger.consistency_proof(first, second)
+    return ConsistencyProofOut(
+        from_size=first,
+        to_size=second,
+        from_root=_b64(ledger.root(first)),
+        to_root=_b64(ledger.root(second)),
+        hashes=[_b64(h) for h in hashes],
+    )
