@@ -14,14 +14,18 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.access import Actor
 from ledger.application import Ledger
+from ledger.signing import Signer
 from ledger.tokens import Role
 
 POSTGRES = os.environ.get("CUSTODY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADMIN = Actor("operator", Role.ADMIN)
+# Fixed, so that `conftest` and `tests.conftest` (pytest imports this file under both names) agree.
+SIGNER = Signer("localhost/custody", Ed25519PrivateKey.from_private_bytes(b"\x07" * 32))
 
 
 class Clock:
@@ -75,6 +79,7 @@ def make_ledger(clock: Clock) -> Iterator[LedgerFactory]:
     opened: list[Ledger] = []
 
     def make(url: str, **kwargs: object) -> Ledger:
+        kwargs.setdefault("signer", SIGNER)
         ledger = Ledger(clock=clock, db=url, create_tables=True, **kwargs)  # type: ignore[arg-type]
         opened.append(ledger)
         return ledger
