@@ -61,3 +61,20 @@ def subproof(m: int, d: Entries, b: bool) -> list[bytes]:
     if m <= k:
         return [*subproof(m, d[:k], b), mth(d[k:])]
     return [*subproof(m - k, d[k:], False), mth(d[:k])]
+
+
+# The RFC 6962 test tree of certificate-transparency and transparency-dev/merkle (testonly), from
+# which the public vectors were generated.
+TEST_TREE_ENTRIES = [
+    bytes.fromhex(h)
+    for h in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
+]

@@ -5,10 +5,8 @@ drop them) and counts leaves from one."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
 
 import pymerkle  # type: ignore[import-untyped]
 import pytest
@@ -27,9 +25,7 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import reference  # tests/ is not a package, and .venv/bin/pytest puts no rootdir on sys.path
+from tests import reference
 
 SMALL = 200
 LARGE = 5000

@@ -18,21 +18,9 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.reference import TEST_TREE_ENTRIES
 
-# The RFC 6962 test tree used by certificate-transparency and transparency-dev/merkle.
-ENTRIES = [
-    bytes.fromhex(h)
-    for h in [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ]
-]
+ENTRIES = TEST_TREE_ENTRIES
 ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",

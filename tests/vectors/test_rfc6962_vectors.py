@@ -31,6 +31,7 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.reference import TEST_TREE_ENTRIES
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
 TESTDATA = VECTORS / "transparency-dev-merkle" / "testdata"
@@ -38,20 +39,7 @@ TESTDATA = VECTORS / "transparency-dev-merkle" / "testdata"
 if not TESTDATA.is_dir():
     pytest.skip(f"the public vectors are not at {TESTDATA}", allow_module_level=True)
 
-# The RFC 6962 test tree the vectors were generated from (transparency-dev/merkle testonly).
-TEST_TREE_ENTRIES = [
-    bytes.fromhex(h)
-    for h in [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ]
-]
+TEST_TREE_ENTRIES = TEST_TREE_ENTRIES
 
 
 def _cases(kind: str) -> list[Path]:
