@@ -39,8 +39,6 @@ TESTDATA = VECTORS / "transparency-dev-merkle" / "testdata"
 if not TESTDATA.is_dir():
     pytest.skip(f"the public vectors are not at {TESTDATA}", allow_module_level=True)
 
-TEST_TREE_ENTRIES = TEST_TREE_ENTRIES
-
 
 def _cases(kind: str) -> list[Path]:
     return sorted((TESTDATA / kind).rglob("*.json"))
