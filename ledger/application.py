@@ -89,9 +89,8 @@ class Ledger(Application[UUID]):
         self.origin = clean_text(origin, field="origin")
         self.signer = signer
         super().__init__(env=persistence_env(db, create_tables=create_tables))
-        assert isinstance(self.recorder, LogStore), (
-            "APPLICATION_RECORDER_TOPIC must name a log store"
-        )
+        if not isinstance(self.recorder, LogStore):
+            raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
         self.log_store: LogStore = self.recorder
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -406,13 +405,14 @@ class Ledger(Application[UUID]):
         found = self.item(item)
         if entry not in self.log_store.log_indexes_of(found.id).values():
             raise InvalidInput(f"log entry {entry} is not an entry of item {found.id}")
+        now = self.clock()
         found.correct(
             entry=entry,
             reason=clean_text(reason, field="reason", max_length=2000),
-            occurred_at=occurred_at or self.clock(),
+            occurred_at=occurred_at or now,
             actor=actor.party,
             signature=signature,
-            now=self.clock(),
+            now=now,
         )
         return self._save(found)
 
