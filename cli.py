@@ -144,10 +144,14 @@ def demo(
     serve_it: Annotated[
         bool, typer.Option("--serve/--no-serve", help="serve it when built")
     ] = True,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="build in this new store instead (key: CUSTODY_KEY), not --dir"),
+    ] = None,
 ) -> None:
     """Build a small synthetic programme in a fresh demo store, then serve it."""
     with _failures():
-        config = _fresh_demo_dir(directory)
+        config = Config.from_env(db=db) if db else _fresh_demo_dir(directory)
         token, _ = _initialise(config)
         ledger = _open_ledger(config, signer=_signer(config))
         built = _with_progress(

@@ -111,3 +111,15 @@ def test_demo_will_not_delete_a_directory_it_did_not_make(in_tmp: Path) -> None:
 
     assert result.exit_code == 1
     assert (in_tmp / "precious" / "data.txt").read_text() == "keep me"
+
+
+def test_demo_can_build_in_a_store_named_by_db(in_tmp: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["demo", "--no-serve", "--items", "3", "--db", "sqlite:///elsewhere.db"],
+        env={"CUSTODY_KEY": "elsewhere.key"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / "elsewhere.db").exists() and (in_tmp / "elsewhere.key").exists()
+    assert not (in_tmp / "custody-demo").exists()
