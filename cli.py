@@ -110,7 +110,9 @@ def _initialise(config: Config) -> tuple[str, str]:
     token = ledger.bootstrap()
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
-    return token, Signer.from_text(skey).verifier.vkey
+    ledger.signer = Signer.from_text(skey)
+    ledger.checkpoint()  # the first signed checkpoint anchors every later verification
+    return token, ledger.signer.verifier.vkey
 
 
 @app.command()
@@ -189,6 +191,8 @@ def verify(
             f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
             f"{verified.checkpoints} checkpoints; root {verified.root.hex()}"
         )
+        if not verified.checkpoints:
+            err.print("custody: warning: no signed checkpoint yet, so the key was not checked")
 
 
 def _verifier(vkey: str) -> Verifier:

@@ -28,16 +28,10 @@ from ledger.times import format_time
 ENTRY_FORMAT = "custody-entry/v1"
 MAX_ENTRY_BYTES = 64 * 1024
 MAX_SAFE_INTEGER = 2**53 - 1
+# Held in the entry's own fields; everything else of the stored event goes into `payload`, so the
+# entry covers every value the stored event holds (the creating event's aggregate topic included).
 ENVELOPE = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "occurred_at",
-        "actor",
-        "signature",
-    }
+    {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "signature"}
 )
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

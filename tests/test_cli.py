@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from ledger.application import Ledger
-from ledger.signing import Verifier
+from ledger.signing import Signer, Verifier, generate_signer_key
 from ledger.times import system_clock
 
 runner = CliRunner()
@@ -123,3 +123,17 @@ def test_demo_can_build_in_a_store_named_by_db(in_tmp: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (in_tmp / "elsewhere.db").exists() and (in_tmp / "elsewhere.key").exists()
     assert not (in_tmp / "custody-demo").exists()
+
+
+def test_right_after_init_verify_checks_the_key_because_init_signed_a_checkpoint(
+    in_tmp: Path,
+) -> None:
+    runner.invoke(app, ["init", "--json"])
+    stranger = Signer.from_text(generate_signer_key("localhost/custody")).verifier.vkey
+
+    ours = runner.invoke(app, ["verify"])
+    theirs = runner.invoke(app, ["verify", "--vkey", stranger])
+
+    assert ours.exit_code == 0 and "1 checkpoints" in ours.stdout
+    assert theirs.exit_code == 1
+    assert "the checkpoint at size 2 does not verify" in theirs.stderr

@@ -1,0 +1,412 @@
+"""Tampering with a real store behind the ledger's back: `verify` names the first bad position.
+
+Each test builds a store of SIZE entries with checkpoints at FIRST and SIZE, changes its tables
+directly (sqlite3 or psycopg), and expects IntegrityFailure at an exact position with a message that
+says what was wrong. Layout of the log: 0-10 the programme (tests/programme.py), then per item an
+issue, a transfer and an inspection: item n of the first batch at 11 + 3n, 12 + 3n and 13 + 3n.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cli import app
+from ledger.application import Ledger
+from ledger.checkpoints import Checkpoint, sign_checkpoint
+from ledger.errors import IntegrityFailure
+from ledger.signing import Signer, generate_signer_key, read_private_key_file
+from ledger.verify import Verified
+from tests.conftest import Clock
+from tests.programme import ADMIN, ago, issue, register
+
+ORIGIN = "localhost/custody"
+FIRST, SIZE = 29, 47
+TABLES = {"log": "custody_log", "tree": "custody_tree", "checkpoints": "custody_checkpoints"}
+
+
+def build(url: str, clock: Clock) -> Ledger:
+    ledger = Ledger(
+        clock=clock,
+        db=url,
+        create_tables=True,
+        signer=Signer.from_text(generate_signer_key(ORIGIN)),
+    )
+    register(ledger)
+    for batch in ("A", "B"):
+        for n in range(6):
+            item = issue(ledger, f"{batch}-{n:04d}")
+            ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
+            ledger.inspect(
+                item,
+                result="verified",
+                method="physical",
+                inspector="inspectorate",
+                occurred_at=ago(ledger, days=10),
+                actor=ADMIN,
+            )
+        ledger.checkpoint()
+    return ledger
+
+
+class Raw:
+    """The store's tables, reached without the ledger. SQL names tables as {log}, {tree},
+    {checkpoints} and {events}, and takes `?` parameters on either dialect."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite:///")
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+            self.tables = TABLES | {"events": "stored_events"}
+        else:
+            base, schema = url.split("?schema=")
+            self.conn = psycopg.connect(base)
+            names = TABLES | {"events": "custody_events"}
+            self.tables = {key: f'"{schema}"."{name}"' for key, name in names.items()}
+
+    def run(self, sql: str, *params: Any) -> list[Any]:
+        text = sql.format(**self.tables)
+        cursor = self.conn.execute(text if self.sqlite else text.replace("?", "%s"), params)
+        rows = list(cursor.fetchall()) if cursor.description else []
+        self.conn.commit()
+        return rows
+
+    def change(
+        self, table: str, column: str, where: tuple[Any, ...], how: Callable[[bytes], bytes]
+    ) -> None:
+        """Rewrite one bytes value; `where` is (condition, *params)."""
+        condition, *params = where
+        ((value,),) = self.run(f"SELECT {column} FROM {{{table}}} WHERE {condition}", *params)
+        self.run(
+            f"UPDATE {{{table}}} SET {column} = ? WHERE {condition}", how(bytes(value)), *params
+        )
+
+    def event(self, index: int) -> tuple[Any, ...]:
+        """The events-table row key of the entry at `index`, as a `where` for change()."""
+        ((aggregate_id, version),) = self.run(
+            "SELECT aggregate_id, aggregate_version FROM {log} WHERE log_index = ?", index
+        )
+        uuid = UUID(aggregate_id)
+        key = uuid.hex if self.sqlite else uuid
+        return ("originator_id = ? AND originator_version = ?", key, int(version))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def ledger(db_url: str, clock: Clock) -> Iterator[Ledger]:
+    built = build(db_url, clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def raw(ledger: Ledger, db_url: str) -> Iterator[Raw]:
+    opened = Raw(db_url)
+    yield opened
+    opened.close()
+
+
+def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
+    """Flip bits of one byte: at an offset (modulo the length) or where a marker starts."""
+
+    def change(data: bytes) -> bytes:
+        changed = bytearray(data)
+        changed[data.index(at) if isinstance(at, bytes) else at % len(data)] ^= mask
+        return bytes(changed)
+
+    return change
+
+
+def assert_found(ledger: Ledger, position: int, message: str) -> None:
+    with pytest.raises(IntegrityFailure) as caught:
+        ledger.verify(ledger.verifier())
+    text = caught.value.message
+    assert caught.value.position == position, text
+    assert text.startswith(message) and f" at position {position}" in text, text
+
+
+def nodes_in(size: int) -> int:
+    return sum(size >> level for level in range(size.bit_length()))
+
+
+def test_an_untouched_store_verifies_with_its_counts_and_root(ledger: Ledger, raw: Raw) -> None:
+    stored_nodes = raw.run("SELECT COUNT(*) FROM {tree}")[0][0]
+
+    verified = ledger.verify(ledger.verifier())
+
+    assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.root(SIZE))
+    assert stored_nodes == nodes_in(SIZE)
+    assert [size for (size,) in raw.run("SELECT size FROM {checkpoints} ORDER BY size")] == [
+        FIRST,
+        SIZE,
+    ]
+
+
+def test_a_flipped_byte_in_a_stored_events_state_is_found_at_its_log_index(
+    ledger: Ledger, raw: Raw
+) -> None:
+    transfer = 21
+
+    raw.change("events", "state", raw.event(transfer), flip(b"unit-2"))
+
+    assert_found(ledger, transfer, "the stored event does not match its entry")
+
+
+def test_a_flipped_byte_in_a_log_entry_is_found_at_its_index(ledger: Ledger, raw: Raw) -> None:
+    raw.change("log", "entry", ("log_index = ?", 5), flip(40))
+
+    assert_found(ledger, 5, "the entry does not hash to its leaf hash")
+
+
+def test_a_changed_leaf_hash_is_found_at_its_index(ledger: Ledger, raw: Raw) -> None:
+    raw.change("log", "leaf_hash", ("log_index = ?", 35), flip(31, 0x80))
+
+    assert_found(ledger, 35, "the entry does not hash to its leaf hash")
+
+
+@pytest.mark.parametrize(("level", "idx"), [(0, 33), (3, 4)], ids=["leaf", "level-3"])
+def test_a_flipped_byte_in_a_tree_row_is_found_at_the_first_leaf_it_covers(
+    ledger: Ledger, raw: Raw, level: int, idx: int
+) -> None:
+    raw.change("tree", "hash", ("level = ? AND idx = ?", level, idx), flip(0))
+
+    assert_found(ledger, idx << level, f"tree node (level {level}, index {idx}) is wrong")
+
+
+def test_a_deleted_log_row_in_the_middle_is_a_gap_at_its_index(ledger: Ledger, raw: Raw) -> None:
+    raw.run("DELETE FROM {log} WHERE log_index = ?", 17)
+
+    assert_found(ledger, 17, "the log has a gap")
+
+
+def test_deleting_the_last_rows_below_a_checkpoint_size_is_found_as_truncation(
+    ledger: Ledger, raw: Raw
+) -> None:
+    raw.run("DELETE FROM {log} WHERE log_index >= ?", 40)
+
+    assert_found(ledger, 40, "the log is shorter than a signed checkpoint: entries were removed")
+
+
+def test_swapping_the_entries_and_leaf_hashes_of_two_rows_is_found_at_the_first(
+    ledger: Ledger, raw: Raw
+) -> None:
+    rows = raw.run("SELECT log_index, entry, leaf_hash FROM {log} WHERE log_index IN (20, 25)")
+    (_, entry_a, leaf_a), (_, entry_b, leaf_b) = sorted(rows, key=lambda row: row[0])
+
+    raw.run("UPDATE {log} SET entry = ?, leaf_hash = ? WHERE log_index = 20", entry_b, leaf_b)
+    raw.run("UPDATE {log} SET entry = ?, leaf_hash = ? WHERE log_index = 25", entry_a, leaf_a)
+
+    assert_found(ledger, 20, "the entry's origin, aggregate or version is not its row's")
+
+
+def test_a_deleted_tree_row_is_found_at_the_first_leaf_it_covers(ledger: Ledger, raw: Raw) -> None:
+    raw.run("DELETE FROM {tree} WHERE level = 1 AND idx = 5")
+
+    assert_found(ledger, 10, "tree node (level 1, index 5) is wrong")
+
+
+def test_an_extra_tree_row_is_found_as_a_wrong_count_at_the_log_size(
+    ledger: Ledger, raw: Raw
+) -> None:
+    extra = hashlib.sha256(b"extra").digest()
+
+    raw.run("INSERT INTO {tree} (level, idx, hash) VALUES (0, ?, ?)", SIZE, extra)
+
+    assert_found(ledger, SIZE, "the store has the wrong number of tree rows")
+
+
+def test_a_checkpoint_signed_by_another_key_with_the_same_name_is_refused(
+    ledger: Ledger, raw: Raw
+) -> None:
+    impostor = Signer.from_text(generate_signer_key(ORIGIN))
+    note = sign_checkpoint(Checkpoint(ORIGIN, FIRST, ledger.root(FIRST)), impostor)
+
+    raw.run("UPDATE {checkpoints} SET note = ? WHERE size = ?", note, FIRST)
+
+    assert_found(
+        ledger,
+        FIRST,
+        f"the checkpoint at size {FIRST} does not verify at position {FIRST}: expected a signature "
+        "by localhost/custody+",
+    )
+
+
+def test_a_correctly_signed_checkpoint_of_a_forked_root_is_not_this_logs(
+    ledger: Ledger, raw: Raw
+) -> None:
+    assert ledger.signer is not None
+    fork = Checkpoint(ORIGIN, FIRST, hashlib.sha256(b"another history").digest())
+    note = sign_checkpoint(fork, ledger.signer)
+
+    raw.run("UPDATE {checkpoints} SET note = ? WHERE size = ?", note, FIRST)
+
+    assert_found(ledger, FIRST, f"the checkpoint at size {FIRST} is not this log's")
+
+
+def test_a_deleted_stored_event_is_named_at_its_entrys_log_index(ledger: Ledger, raw: Raw) -> None:
+    condition, *key = raw.event(21)
+
+    raw.run(f"DELETE FROM {{events}} WHERE {condition}", *key)
+
+    with pytest.raises(IntegrityFailure) as caught:
+        ledger.verify(ledger.verifier())
+    assert caught.value.position == 21, caught.value.message
+
+
+def test_an_extra_stored_event_without_an_entry_is_found(ledger: Ledger, raw: Raw) -> None:
+    condition, *key = raw.event(21)
+    ((topic, state),) = raw.run(f"SELECT topic, state FROM {{events}} WHERE {condition}", *key)
+
+    raw.run(
+        "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+        "VALUES (?, ?, ?, ?)",
+        key[0],
+        4,
+        topic,
+        bytes(state),
+    )
+
+    with pytest.raises(IntegrityFailure, match="the stored events disagree|has no entry"):
+        ledger.verify(ledger.verifier())
+
+
+def test_a_one_byte_change_to_the_aggregate_topic_of_an_issued_event_is_found(
+    ledger: Ledger, raw: Raw
+) -> None:
+    issued = 23
+
+    raw.change("events", "state", raw.event(issued), flip(b'Item"'))
+
+    assert_found(ledger, issued, "the stored event does not match its entry")
+
+
+# Random flips, SQLite only --------------------------------------------------------------------
+
+FLIPS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+HASHED = [("log", "entry"), ("log", "leaf_hash"), ("tree", "hash")]
+ANY = st.integers(min_value=0, max_value=10**6)
+MASK = st.integers(min_value=1, max_value=255)
+
+
+@pytest.fixture
+def sqlite_ledger(sqlite_url: str, clock: Clock) -> Iterator[Ledger]:
+    built = build(sqlite_url, clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_raw(sqlite_ledger: Ledger, sqlite_url: str) -> Iterator[Raw]:
+    opened = Raw(sqlite_url)
+    yield opened
+    opened.close()
+
+
+def found_after_flipping(
+    ledger: Ledger, raw: Raw, table: str, column: str, row: int, at: int, mask: int
+) -> bool:
+    """Flip one byte of one row (chosen by rowid), verify, then put the byte back."""
+    rowids = [rowid for (rowid,) in raw.run(f"SELECT rowid FROM {{{table}}} ORDER BY rowid")]
+    rowid = rowids[row % len(rowids)]
+    ((original,),) = raw.run(f"SELECT {column} FROM {{{table}}} WHERE rowid = ?", rowid)
+    raw.change(table, column, ("rowid = ?", rowid), flip(at, mask))
+    try:
+        ledger.verify(ledger.verifier())
+    except IntegrityFailure:
+        return True
+    finally:
+        raw.run(f"UPDATE {{{table}}} SET {column} = ? WHERE rowid = ?", original, rowid)
+    return False
+
+
+@FLIPS
+@given(target=st.sampled_from(HASHED), row=ANY, at=ANY, mask=MASK)
+def test_flipping_any_byte_of_an_entry_leaf_hash_or_tree_row_is_always_found(
+    sqlite_ledger: Ledger, sqlite_raw: Raw, target: tuple[str, str], row: int, at: int, mask: int
+) -> None:
+    found = found_after_flipping(sqlite_ledger, sqlite_raw, *target, row, at, mask)
+
+    assert found
+
+
+@FLIPS
+@given(row=ANY, at=ANY, mask=MASK)
+@example(row=0, at=58, mask=0x01)  # 'T' -> 'U' in the first event's timestamp
+@example(row=0, at=104, mask=0x01)  # 'P' -> 'Q' in its originator_topic "custody:Party"
+def test_flipping_any_byte_of_a_stored_events_state_is_always_found(
+    sqlite_ledger: Ledger, sqlite_raw: Raw, row: int, at: int, mask: int
+) -> None:
+    found = found_after_flipping(sqlite_ledger, sqlite_raw, "events", "state", row, at, mask)
+
+    assert found
+
+
+# custody verify ----------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> dict[str, str]:
+    """A store made by `custody init`, two more parties and a checkpoint."""
+    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "CUSTODY_DB": f"sqlite:///{tmp_path / 'custody.db'}",
+        "CUSTODY_KEY": str(tmp_path / "custody.key"),
+    }
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    signer = Signer.from_text(read_private_key_file(env["CUSTODY_KEY"]))
+    ledger = Ledger(clock=clock, db=env["CUSTODY_DB"], signer=signer)
+    ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
+    ledger.register_party(party_id="force", name="Force", kind="recipient", actor=ADMIN)
+    ledger.checkpoint()
+    ledger.close()
+    return env
+
+
+def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
+    cli_env: dict[str, str],
+) -> None:
+    result = runner.invoke(app, ["verify"], env=cli_env)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("intact: 4 entries, 7 tree nodes, 2 checkpoints; root ")
+
+
+def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
+    cli_env: dict[str, str],
+) -> None:
+    raw = Raw(cli_env["CUSTODY_DB"])
+    raw.change("log", "entry", ("log_index = ?", 2), flip(b"Supplier"))
+    raw.close()
+
+    result = runner.invoke(app, ["verify"], env=cli_env)
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("custody: the entry does not hash to its leaf hash at position 2: ")
+
+
+def test_custody_verify_with_the_vkey_of_another_key_exits_1(cli_env: dict[str, str]) -> None:
+    other = Signer.from_text(generate_signer_key(ORIGIN)).verifier.vkey
+
+    result = runner.invoke(app, ["verify", "--vkey", other], env=cli_env)
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("custody: the checkpoint at size 2 does not verify at position 2: ")
