@@ -5,6 +5,7 @@ It sits beside api/ at the top of the layering (it starts the server), so it liv
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -17,10 +18,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from api.client import CustodyClient
 from ledger import demo as demo_programme
-from ledger.application import Ledger
+from ledger.access import Actor
+from ledger.application import OPERATOR, Ledger
 from ledger.config import Config
 from ledger.errors import CustodyError
+from ledger.ids import check_party_id
 from ledger.signing import (
     Signer,
     Verifier,
@@ -28,7 +32,9 @@ from ledger.signing import (
     read_private_key_file,
     write_private_key_file,
 )
+from ledger.submissions import key_id
 from ledger.times import system_clock
+from ledger.tokens import Role
 
 app = typer.Typer(
     add_completion=False,
@@ -77,6 +83,7 @@ def _open_ledger(
         origin=config.origin,
         create_tables=create_tables,
         signer=signer,
+        signed_roles=config.signed_roles,
     )
 
 
@@ -198,6 +205,96 @@ def verify(
 def _verifier(vkey: str) -> Verifier:
     text = Path(vkey[1:]).read_text(encoding="utf-8") if vkey.startswith("@") else vkey
     return Verifier.from_vkey(text.strip())
+
+
+token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens: create, list, revoke.")
+app.add_typer(token_app, name="token")
+OPERATOR_ACTOR = Actor(OPERATOR, Role.ADMIN)  # whoever holds the store acts as its operator
+
+
+@token_app.command("create")
+def token_create(
+    party: Annotated[str, typer.Option(help="the party the token acts for")],
+    role: Annotated[
+        str, typer.Option(help="admin, supplier, partner, inspector, oversight, investigator")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Create a token and print it once; only its SHA-256 is stored."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        token, recorded = ledger.grant_token(party=party, role=role, actor=OPERATOR_ACTOR)
+        err.print(f"token {recorded.id} for {party} as {role} (shown once):")
+        print(token)
+
+
+@token_app.command("list")
+def token_list(db: DbOption = None) -> None:
+    """Every token's id, party, role and state (never the token itself)."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        for t in ledger.tokens(actor=OPERATOR_ACTOR):
+            out.print(
+                f"{t.token_id}  {t.party}  {t.role.value}  {'revoked' if t.revoked else 'active'}"
+            )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, db: DbOption = None) -> None:
+    """Revoke a token by its id (from `custody token list`)."""
+    with _failures():
+        _open_ledger(Config.from_env(db=db)).revoke_token(token_id, actor=OPERATOR_ACTOR)
+        out.print(f"revoked {token_id}")
+
+
+@app.command()
+def keygen(
+    party: Annotated[str, typer.Option(help="the party the key signs for")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the private key file (0600)")],
+) -> None:
+    """Make a party signing key; register its public key with POST /v1/parties/{party}/keys."""
+    with _failures():
+        signer = Signer.from_text(generate_signer_key(check_party_id(party)))
+        write_private_key_file(output, signer.to_text())
+        public = base64.b64encode(signer.verifier.public_key).decode("ascii")
+        out.print(f"private key: {output} (mode 0600)\npublic key: {public}")
+        out.print(f"key id: {key_id(signer.verifier.public_key)}")
+
+
+@app.command()
+def submit(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="issue, transfer, receive, inspect, report_lost, recover, sight, dispose, correct"
+        ),
+    ],
+    item: Annotated[str | None, typer.Argument(help="the item id (not for issue)")] = None,
+    data: Annotated[str, typer.Option(help="the JSON body, or @file")] = "{}",
+    key: Annotated[Path, typer.Option(help="the party's private key file (custody keygen)")] = Path(
+        "party.key"
+    ),
+    server: Annotated[
+        str, typer.Option(envvar="CUSTODY_SERVER", help="the API's address")
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str, typer.Option(envvar="CUSTODY_TOKEN", help="a bearer token of the party")
+    ] = "",
+    nonce: Annotated[
+        str | None, typer.Option(help="reuse to resend the same submission safely")
+    ] = None,
+) -> None:
+    """Sign a submission with the party key and send it; print the answer."""
+    with _failures():
+        signer = Signer.from_text(read_private_key_file(key))
+        body = json.loads(
+            Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+        )
+        client = CustodyClient(server, token, party=signer.name, key=signer.private_key)
+        response = client.submit(action, item, body, nonce=nonce)
+        print(response.text)
+        if response.is_error:
+            raise typer.Exit(1)
 
 
 def _fresh_demo_dir(directory: Path) -> Config:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.errors import error_body
-from api.routes import items, log, parties
+from api.routes import items, log, parties, tokens
 from api.schemas import ErrorOut
 from ledger.application import Ledger
 from ledger.config import Config
@@ -47,13 +47,22 @@ def create_app(ledger: Ledger) -> FastAPI:
     app.include_router(parties.router)
     app.include_router(items.router)
     app.include_router(log.router)
+    app.include_router(tokens.router)
     return app
 
 
 def app_from_env() -> FastAPI:
     config = Config.from_env()
     signer = Signer.from_text(read_private_key_file(config.key))
-    return create_app(Ledger(clock=system_clock, db=config.db, origin=config.origin, signer=signer))
+    return create_app(
+        Ledger(
+            clock=system_clock,
+            db=config.db,
+            origin=config.origin,
+            signer=signer,
+            signed_roles=config.signed_roles,
+        )
+    )
 
 
 async def _limit_body_size(

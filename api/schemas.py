@@ -29,7 +29,24 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
-Signature = Annotated[str, Field(max_length=200, description="the reporter's signature (base64)")]
+
+
+class SignatureIn(BaseModel):
+    """The reporter's Ed25519 signature over the submission (docs/signing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$", description="the signing key's id")]
+    nonce: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9._:-]{8,128}$", description="unique per party; makes it idempotent"
+        ),
+    ]
+    value: Annotated[str, Field(min_length=88, max_length=88, description="base64 signature")]
+
+
+Signature = SignatureIn
 
 CategoryName = Literal[tuple(c.value for c in Category)]  # type: ignore[valid-type]
 KindName = Literal[tuple(k.value for k in PartyKind if k is not PartyKind.OPERATOR)]  # type: ignore[valid-type]
@@ -230,3 +247,53 @@ class ConsistencyProofOut(BaseModel):
     from_root: str
     to_root: str
     hashes: list[str] = Field(description="base64 hashes, RFC 9162 section 2.1.4 order")
+
+
+class KeyIn(Body):
+    public_key: Annotated[
+        str, Field(min_length=44, max_length=44, description="raw Ed25519 public key, base64")
+    ]
+
+
+class KeyOut(BaseModel):
+    party: str
+    key_id: str
+    log_index: int
+
+
+class KeyRevocationIn(Body):
+    reason: Text
+    revoked_at: AwareDatetime | None = Field(
+        None, description="when the key stopped being trustworthy; default now"
+    )
+
+
+class ReceiptIn(Body):
+    occurred_at: AwareDatetime
+    location: Text | None = None
+    condition: Text | None = None
+    signature: Signature | None = None
+
+
+class TokenIn(Body):
+    party: PartyId
+    role: Literal["admin", "supplier", "partner", "inspector", "oversight", "investigator"]
+
+
+class TokenCreatedOut(BaseModel):
+    token: str = Field(description="shown once; only its SHA-256 is stored")
+    token_id: UUID
+    party: str
+    role: str
+    log_index: int
+
+
+class TokenOut(BaseModel):
+    token_id: UUID
+    party: str
+    role: str
+    revoked: bool
+
+
+class TokensOut(BaseModel):
+    tokens: list[TokenOut]

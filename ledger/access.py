@@ -1,7 +1,9 @@
-"""Who may do what: the role table the Ledger enforces on every command.
+"""Who may do what: the role table the Ledger enforces on every command (docs/api.md, "Roles").
 
-This is the coarse table (role x action). Finer rules that need the item (a partner records
-transfers and losses only for items it holds) are checked in the Ledger next to the command.
+This is the coarse table (role x action). The rules that need the item are checked in the Ledger
+next to the command: a partner writes only for items it or its units hold (HOLDER_ACTIONS), and
+records recoveries only by itself or its units; a partner's own inspection is a self-report; a
+supplier issues only under its own agreements; an entry is corrected only by whoever recorded it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ledger.errors import Unauthorised
+from ledger.parties import PartyKind
 from ledger.tokens import Role
 
 
@@ -17,8 +20,11 @@ class Action(StrEnum):
     REGISTER_PARTY = "register_party"
     CONCLUDE_AGREEMENT = "conclude_agreement"
     GRANT_TOKEN = "grant_token"  # noqa: S105 - an action name, not a secret
+    REVOKE_TOKEN = "revoke_token"  # noqa: S105 - an action name, not a secret
+    MANAGE_KEYS = "manage_keys"
     ISSUE = "issue"
     TRANSFER = "transfer"
+    RECEIVE = "receive"
     INSPECT = "inspect"
     REPORT_LOST = "report_lost"
     RECOVER = "recover"
@@ -28,26 +34,34 @@ class Action(StrEnum):
     READ = "read"
 
 
-_ALL = frozenset(Action)
+_EVERYONE = frozenset({Action.READ, Action.MANAGE_KEYS, Action.REVOKE_TOKEN})
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: _ALL,
-    Role.SUPPLIER: frozenset(
-        {Action.ISSUE, Action.TRANSFER, Action.DISPOSE, Action.CORRECT, Action.READ}
-    ),
-    Role.PARTNER: frozenset(
-        {
-            Action.TRANSFER,
-            Action.INSPECT,
-            Action.REPORT_LOST,
-            Action.RECOVER,
-            Action.DISPOSE,
-            Action.CORRECT,
-            Action.READ,
-        }
-    ),
-    Role.INSPECTOR: frozenset({Action.INSPECT, Action.SIGHT, Action.READ}),
-    Role.OVERSIGHT: frozenset({Action.READ}),
-    Role.INVESTIGATOR: frozenset({Action.SIGHT, Action.READ}),
+    Role.ADMIN: frozenset(Action),
+    Role.SUPPLIER: _EVERYONE | {Action.ISSUE, Action.CORRECT},
+    Role.PARTNER: _EVERYONE
+    | {
+        Action.TRANSFER,
+        Action.RECEIVE,
+        Action.INSPECT,
+        Action.REPORT_LOST,
+        Action.RECOVER,
+        Action.DISPOSE,
+        Action.CORRECT,
+    },
+    Role.INSPECTOR: _EVERYONE | {Action.INSPECT, Action.SIGHT, Action.CORRECT},
+    Role.OVERSIGHT: _EVERYONE,
+    Role.INVESTIGATOR: _EVERYONE | {Action.SIGHT, Action.CORRECT},
+}
+HOLDER_ACTIONS = frozenset(
+    {Action.TRANSFER, Action.RECEIVE, Action.INSPECT, Action.REPORT_LOST, Action.DISPOSE}
+)
+KIND_ROLES: dict[PartyKind, frozenset[Role]] = {
+    PartyKind.OPERATOR: frozenset({Role.ADMIN}),
+    PartyKind.SUPPLIER: frozenset({Role.SUPPLIER}),
+    PartyKind.RECIPIENT: frozenset({Role.PARTNER}),
+    PartyKind.INSPECTOR: frozenset({Role.INSPECTOR}),
+    PartyKind.OVERSIGHT: frozenset({Role.OVERSIGHT}),
+    PartyKind.INVESTIGATOR: frozenset({Role.INVESTIGATOR}),
 }
 
 

@@ -1,17 +1,18 @@
-"""The `Ledger` application: one short method per use case (get, check, call, save).
+"""The `Ledger` application: one short method per use case.
 
-The ledger never reads the clock: it is given a `clock` (api/ and the CLI pass the system clock,
-tests a fixed one). Every write takes the acting party as `actor=` and returns a `Recorded` with the
-entry's log index.
+Every write goes one way (`_write`): a replayed request gets its first answer back; the actor's role
+is checked, then its signature if it signed (or must sign); the command decides; the aggregate is
+saved with its nonce in one transaction. The ledger never reads the clock: it is given a `clock`
+(api/ and the CLI pass the system clock, tests a fixed one). Every write answers with a `Recorded`.
 """
 
 from __future__ import annotations
 
+import base64
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -19,10 +20,11 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, PersistenceError
 
-from ledger import merkle
-from ledger.access import Action, Actor
+from ledger import fields, merkle
+from ledger.access import HOLDER_ACTIONS, KIND_ROLES, Action, Actor
 from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
+from ledger.entries import decode_entry
 from ledger.errors import (
     AlreadyExists,
     Conflict,
@@ -32,14 +34,15 @@ from ledger.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    Unauthorised,
 )
+from ledger.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.ids import (
     agreement_uuid,
     check_party_id,
     clean_text,
     item_id,
     normalise_serial,
-    parse_item_id,
     party_uuid,
     token_uuid,
 )
@@ -52,13 +55,17 @@ from ledger.items import (
     LossCircumstances,
 )
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
+from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
 from ledger.replay import CustodyState, custody_at
 from ledger.signing import Signer, Verifier
+from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
 from ledger.verify import Progress, Verified, verify_store
 
 Clock = Callable[[], datetime]
+Signature = dict[str, str] | None
+Command = Callable[[Signature, datetime], Aggregate]
 OPERATOR = "operator"
 MAX_ENTRIES_PAGE = 1000
 A = TypeVar("A", bound=Aggregate)
@@ -73,6 +80,14 @@ class Recorded:
     log_index: int
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: UUID
+    party: str
+    role: Role
+    revoked: bool
+
+
 class Ledger(Application[UUID]):
     name = "Custody"
 
@@ -84,10 +99,12 @@ class Ledger(Application[UUID]):
         origin: str = DEFAULT_ORIGIN,
         create_tables: bool = False,
         signer: Signer | None = None,
+        signed_roles: Iterable[Role] = (),
     ) -> None:
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
         self.signer = signer
+        self.signed_roles = frozenset(signed_roles)
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
@@ -116,24 +133,59 @@ class Ledger(Application[UUID]):
             return False  # PersistenceError: the tables do not exist
         return True
 
-    # Parties, agreements, tokens ---------------------------------------------------------------
+    # Parties, keys, agreements -------------------------------------------------------------------
 
     def register_party(
         self, *, party_id: str, name: str, kind: str, parent: str | None = None, actor: Actor
     ) -> Recorded:
-        actor.require(Action.REGISTER_PARTY)
-        if parent is not None:
-            self.party(parent)
-        party = Party.register(
-            party_id=check_party_id(party_id),
-            name=clean_text(name, field="name"),
-            kind=_member(PartyKind, kind, "kind").value,
-            parent=parent,
-            now=self.clock(),
-            actor=actor.party,
-            signature=None,
-        )
-        return self._create(party, AlreadyExists(f"party {party_id} is registered already"))
+        def command(_: Signature, now: datetime) -> Aggregate:
+            if parent is not None:
+                self.party(parent)
+            return Party.register(
+                party_id=check_party_id(party_id),
+                name=clean_text(name, field="name"),
+                kind=member(PartyKind, kind, "kind").value,
+                parent=parent,
+                now=now,
+                actor=actor.party,
+                signature=None,
+            )
+
+        exists = AlreadyExists(f"party {party_id} is registered already")
+        return self._write(actor, None, Action.REGISTER_PARTY, None, command, exists)
+
+    def register_key(self, *, party: str, public_key: str, actor: Actor) -> tuple[str, Recorded]:
+        """Register a party's Ed25519 public key (standard base64); answers its key id."""
+        raw = decode_public_key(public_key)
+        self._require_self_or_admin(actor, party, "register keys for")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.party(party)
+            found.register_key(
+                key_id=key_id(raw), public_key=public_key, now=now, actor=actor.party
+            )
+            return found
+
+        return key_id(raw), self._write(actor, None, Action.MANAGE_KEYS, None, command)
+
+    def revoke_key(
+        self, *, party: str, key: str, reason: str, actor: Actor, revoked_at: datetime | None = None
+    ) -> Recorded:
+        """Revoke a key from `revoked_at` (default now; earlier for a compromise found late)."""
+        self._require_self_or_admin(actor, party, "revoke keys of")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.party(party)
+            found.revoke_key(
+                key_id=key,
+                revoked_at=revoked_at or now,
+                now=now,
+                actor=actor.party,
+                reason=clean_text(reason, field="reason", max_length=500),
+            )
+            return found
+
+        return self._write(actor, None, Action.MANAGE_KEYS, None, command)
 
     def conclude_agreement(
         self,
@@ -146,35 +198,47 @@ class Ledger(Application[UUID]):
         areas: Sequence[str] = (),
         actor: Actor,
     ) -> Recorded:
-        actor.require(Action.CONCLUDE_AGREEMENT)
-        for party in (supplier, *authorized_holders):
-            self.party(party)
-        agreement = Agreement.conclude(
-            agreement_id=check_party_id(agreement_id, field="agreement id"),
-            supplier=supplier,
-            programme=clean_text(programme, field="programme"),
-            authorized_holders=list(dict.fromkeys(authorized_holders)),
-            retransfer_requires_consent=retransfer_requires_consent,
-            areas=[clean_text(a, field="area") for a in areas],
-            now=self.clock(),
-            actor=actor.party,
-            signature=None,
-        )
-        return self._create(agreement, AlreadyExists(f"agreement {agreement_id} exists already"))
+        def command(_: Signature, now: datetime) -> Aggregate:
+            for party in (supplier, *authorized_holders):
+                self.party(party)
+            return Agreement.conclude(
+                agreement_id=check_party_id(agreement_id, field="agreement id"),
+                supplier=supplier,
+                programme=clean_text(programme, field="programme"),
+                authorized_holders=list(dict.fromkeys(authorized_holders)),
+                retransfer_requires_consent=retransfer_requires_consent,
+                areas=[clean_text(a, field="area") for a in areas],
+                now=now,
+                actor=actor.party,
+                signature=None,
+            )
+
+        exists = AlreadyExists(f"agreement {agreement_id} exists already")
+        return self._write(actor, None, Action.CONCLUDE_AGREEMENT, None, command, exists)
+
+    def party(self, party_id: str) -> Party:
+        return self._get(party_uuid(party_id), Party, f"party {party_id}")
+
+    def agreement(self, agreement_id: str) -> Agreement:
+        return self._get(agreement_uuid(agreement_id), Agreement, f"agreement {agreement_id}")
+
+    # Tokens --------------------------------------------------------------------------------------
 
     def grant_token(self, *, party: str, role: str, actor: Actor) -> tuple[str, Recorded]:
         """A new bearer token for `party`; the token is returned once and only its hash stored."""
-        actor.require(Action.GRANT_TOKEN)
-        self.party(party)
+        wanted = member(Role, role, "role")
         token = new_token()
-        granted = Token.grant(
-            digest=token_hash(token),
-            party=party,
-            role=_member(Role, role, "role"),
-            actor=actor.party,
-            now=self.clock(),
-        )
-        return token, self._create(granted, Conflict("token collision; try again"))
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            kind = self.party(party).kind
+            if wanted not in KIND_ROLES[kind]:
+                allowed = ", ".join(r.value for r in KIND_ROLES[kind]) or "none"
+                raise InvalidInput(f"a {kind.value} party may hold the roles: {allowed}")
+            return Token.grant(
+                digest=token_hash(token), party=party, role=wanted, actor=actor.party, now=now
+            )
+
+        return token, self._write(actor, None, Action.GRANT_TOKEN, None, command)
 
     def authenticate(self, token: str) -> Actor:
         try:
@@ -185,11 +249,34 @@ class Ledger(Application[UUID]):
             raise Unauthenticated("token revoked")
         return Actor(party=granted.party, role=granted.role)
 
-    def party(self, party_id: str) -> Party:
-        return self._get(party_uuid(party_id), Party, f"party {party_id}")
+    def tokens(self, *, actor: Actor) -> list[TokenInfo]:
+        """The tokens an admin may see (all), or a party its own; never anyone else's."""
+        actor.require(Action.READ)
+        found = [self._token(token_id) for token_id in self._granted_token_ids()]
+        return [t for t in found if actor.role is Role.ADMIN or t.party == actor.party]
 
-    def agreement(self, agreement_id: str) -> Agreement:
-        return self._get(agreement_uuid(agreement_id), Agreement, f"agreement {agreement_id}")
+    def revoke_token(self, token_id: UUID | str, *, actor: Actor) -> Recorded:
+        token = self._token(item_uuid(token_id))
+        self._require_self_or_admin(actor, token.party, "revoke tokens of")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            granted = self._get(token.token_id, Token, f"token {token.token_id}")
+            if granted.revoked:
+                raise AlreadyExists(f"token {token.token_id} was revoked already")
+            granted.revoke(actor=actor.party, now=now)
+            return granted
+
+        return self._write(actor, None, Action.REVOKE_TOKEN, None, command)
+
+    def _granted_token_ids(self) -> list[UUID]:
+        notifications = self.recorder.select_notifications(
+            start=None, limit=1_000_000, topics=[Token.Granted.TOPIC]
+        )
+        return [UUID(str(n.originator_id)) for n in notifications]
+
+    def _token(self, token_id: UUID) -> TokenInfo:
+        granted = self._get(token_id, Token, f"token {token_id}")
+        return TokenInfo(granted.id, granted.party, granted.role, granted.revoked)
 
     # Items: writes -------------------------------------------------------------------------------
 
@@ -206,34 +293,42 @@ class Ledger(Application[UUID]):
         actor: Actor,
         registry_serial: bool = False,
         details: dict[str, Any] | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.ISSUE)
-        terms = self.agreement(agreement)
-        self.party(recipient)
-        item = Item.issue(
-            item_id=item_id(manufacturer, model, serial),
-            now=self.clock(),
-            serial=clean_text(serial, field="serial", max_length=64),
-            normalised_serial=normalise_serial(serial),
-            registry_serial=registry_serial,
-            manufacturer=clean_text(manufacturer, field="manufacturer"),
-            model=clean_text(model, field="model"),
-            category=_member(Category, category, "category").value,
-            agreement=agreement,
-            programme=terms.programme,
-            supplier=terms.supplier,
-            recipient=recipient,
-            details=_details(details or {}),
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-        )
+        new_id = item_id(manufacturer, model, serial)
+        marking = fields.details(details or {})
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            terms = self.agreement(agreement)
+            if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
+                raise Unauthorised(
+                    f"agreement {agreement} is {terms.supplier}'s, not {actor.party}'s"
+                )
+            self.party(recipient)
+            return Item.issue(
+                item_id=new_id,
+                now=now,
+                serial=clean_text(serial, field="serial", max_length=64),
+                normalised_serial=normalise_serial(serial),
+                registry_serial=registry_serial,
+                manufacturer=clean_text(manufacturer, field="manufacturer"),
+                model=clean_text(model, field="model"),
+                category=member(Category, category, "category").value,
+                agreement=agreement,
+                programme=terms.programme,
+                supplier=terms.supplier,
+                recipient=recipient,
+                details=marking,
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+            )
+
         duplicate = DuplicateItem(
-            f"{item.manufacturer} {item.model} serial {item.normalised_serial} was issued already"
-            f" (item {item.id})"
+            f"{manufacturer} {model} serial {normalise_serial(serial)} was issued already"
+            f" (item {new_id})"
         )
-        return self._create(item, duplicate)
+        return self._write(actor, via, Action.ISSUE, None, command, duplicate)
 
     def transfer(
         self,
@@ -244,21 +339,49 @@ class Ledger(Application[UUID]):
         actor: Actor,
         authority: str | None = None,
         from_holder: str | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.TRANSFER)
-        self.party(to)
-        found = self.item(item)
-        found.transfer(
-            to=to,
-            from_holder=from_holder,
-            authority=_optional(authority, "authority"),
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.TRANSFER, item)
+            self.party(to)
+            found.transfer(
+                to=to,
+                from_holder=from_holder,
+                authority=optional_text(authority, "authority"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.TRANSFER, item, command)
+
+    def receive(
+        self,
+        item: UUID | str,
+        *,
+        occurred_at: datetime,
+        actor: Actor,
+        location: str | None = None,
+        condition: str | None = None,
+        via: Submitted | None = None,
+    ) -> Recorded:
+        """The holder confirms the item is in hand."""
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.RECEIVE, item)
+            found.receive(
+                location=optional_text(location, "location"),
+                condition=optional_text(condition, "condition"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.RECEIVE, item, command)
 
     def inspect(
         self,
@@ -271,23 +394,29 @@ class Ledger(Application[UUID]):
         inspector: str | None = None,
         observed_serial: str | None = None,
         location: str | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.INSPECT)
-        self.party(inspector or actor.party)
-        found = self.item(item)
-        found.inspect(
-            inspector=inspector or actor.party,
-            result=_member(InspectionResult, result, "result").value,
-            method=_member(InspectionMethod, method, "method").value,
-            observed_serial=_optional(observed_serial, "observed_serial"),
-            location=_optional(location, "location"),
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        how = member(InspectionMethod, method, "method")
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.INSPECT, item)
+            if actor.role is Role.PARTNER and how is not InspectionMethod.SELF_REPORT:
+                raise Unauthorised("a partner's own inspection is a self_report")
+            self.party(inspector or actor.party)
+            found.inspect(
+                inspector=inspector or actor.party,
+                result=member(InspectionResult, result, "result").value,
+                method=how.value,
+                observed_serial=optional_text(observed_serial, "observed_serial"),
+                location=optional_text(location, "location"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.INSPECT, item, command)
 
     def report_lost(
         self,
@@ -297,19 +426,21 @@ class Ledger(Application[UUID]):
         occurred_at: datetime,
         actor: Actor,
         discovered_at: datetime | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.REPORT_LOST)
-        found = self.item(item)
-        found.report_lost(
-            circumstances=_member(LossCircumstances, circumstances, "circumstances").value,
-            discovered_at=discovered_at,
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.REPORT_LOST, item)
+            found.report_lost(
+                circumstances=member(LossCircumstances, circumstances, "circumstances").value,
+                discovered_at=discovered_at,
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.REPORT_LOST, item, command)
 
     def recover(
         self,
@@ -320,21 +451,25 @@ class Ledger(Application[UUID]):
         actor: Actor,
         location: str | None = None,
         condition: str | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.RECOVER)
-        self.party(by)
-        found = self.item(item)
-        found.recover(
-            by=by,
-            location=_optional(location, "location"),
-            condition=_optional(condition, "condition"),
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.RECOVER, item)
+            self.party(by)
+            if actor.role is Role.PARTNER and not self._answers_for(actor.party, by):
+                raise Unauthorised(f"{actor.party} may record recoveries by itself or its units")
+            found.recover(
+                by=by,
+                location=optional_text(location, "location"),
+                condition=optional_text(condition, "condition"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.RECOVER, item, command)
 
     def sight(
         self,
@@ -347,23 +482,25 @@ class Ledger(Application[UUID]):
         held_by: str | None = None,
         serial_as_read: str | None = None,
         evidence: Sequence[str] = (),
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.SIGHT)
-        self.party(observer)
-        found = self.item(item)
-        found.sight(
-            observer=observer,
-            held_by=_optional(held_by, "held_by"),
-            location=clean_text(location, field="location"),
-            serial_as_read=_optional(serial_as_read, "serial_as_read"),
-            evidence=[_sha256_hex(e) for e in evidence],
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.SIGHT, item)
+            self.party(observer)
+            found.sight(
+                observer=observer,
+                held_by=optional_text(held_by, "held_by"),
+                location=clean_text(location, field="location"),
+                serial_as_read=optional_text(serial_as_read, "serial_as_read"),
+                evidence=[sha256_hex(e) for e in evidence],
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.SIGHT, item, command)
 
     def dispose(
         self,
@@ -374,20 +511,22 @@ class Ledger(Application[UUID]):
         actor: Actor,
         certificate: str | None = None,
         witnesses: Sequence[str] = (),
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
-        actor.require(Action.DISPOSE)
-        found = self.item(item)
-        found.dispose(
-            method=_member(DisposalMethod, method, "method").value,
-            certificate=_optional(certificate, "certificate"),
-            witnesses=[clean_text(w, field="witness") for w in witnesses],
-            occurred_at=occurred_at,
-            actor=actor.party,
-            signature=signature,
-            now=self.clock(),
-        )
-        return self._save(found)
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.DISPOSE, item)
+            found.dispose(
+                method=member(DisposalMethod, method, "method").value,
+                certificate=optional_text(certificate, "certificate"),
+                witnesses=[clean_text(w, field="witness") for w in witnesses],
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.DISPOSE, item, command)
 
     def correct(
         self,
@@ -397,29 +536,35 @@ class Ledger(Application[UUID]):
         reason: str,
         actor: Actor,
         occurred_at: datetime | None = None,
-        signature: str | None = None,
+        via: Submitted | None = None,
     ) -> Recorded:
         """Annotate an earlier entry of this item (history is never edited); `occurred_at`
-        defaults to now."""
-        actor.require(Action.CORRECT)
-        found = self.item(item)
-        if entry not in self.log_store.log_indexes_of(found.id).values():
-            raise InvalidInput(f"log entry {entry} is not an entry of item {found.id}")
-        now = self.clock()
-        found.correct(
-            entry=entry,
-            reason=clean_text(reason, field="reason", max_length=2000),
-            occurred_at=occurred_at or now,
-            actor=actor.party,
-            signature=signature,
-            now=now,
-        )
-        return self._save(found)
+        defaults to now. Who recorded the entry, or an admin, may correct it."""
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self._item_for(actor, Action.CORRECT, item)
+            corrected = self._entry_of(found, entry)
+            if (
+                actor.role is not Role.ADMIN
+                and decode_entry(corrected.entry)["actor"] != actor.party
+            ):
+                raise Unauthorised(f"entry {entry} was recorded by another party")
+            found.correct(
+                entry=entry,
+                reason=clean_text(reason, field="reason", max_length=2000),
+                occurred_at=occurred_at or now,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, via, Action.CORRECT, item, command)
 
     # Items: reads --------------------------------------------------------------------------------
 
     def item(self, item: UUID | str) -> Item:
-        return self._get(_item_uuid(item), Item, f"item {item}")
+        return self._get(item_uuid(item), Item, f"item {item}")
 
     def history(self, item: UUID | str) -> list[LogRow]:
         """Every log entry of the item, oldest first, with its exact bytes."""
@@ -435,7 +580,7 @@ class Ledger(Application[UUID]):
             events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(found.id)
         )
 
-    # The log: checkpoints, proofs, entries, verification ----------------------------------------
+    # The log: checkpoints, proofs, entries, verification -----------------------------------------
 
     def verifier(self) -> Verifier:
         return self._signer().verifier
@@ -503,7 +648,92 @@ class Ledger(Application[UUID]):
             raise CustodyError("this ledger was opened without its signing key (CUSTODY_KEY)")
         return self.signer
 
-    # Plumbing ------------------------------------------------------------------------------------
+    # The write path ------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        actor: Actor,
+        via: Submitted | None,
+        action: Action,
+        item: UUID | str | None,
+        command: Command,
+        exists: CustodyError | None = None,
+    ) -> Recorded:
+        """Replay, role, signature, command, save with the nonce: the one path of every write."""
+        actor.require(action)
+        replayed = self._replayed(actor, via)
+        if replayed is not None:
+            return replayed
+        now = self.clock()
+        signature = self._signature(actor, via, action, item, now)
+        aggregate = command(signature, now)
+        nonce = None
+        if via is not None:
+            nonce = Nonce.use(
+                party=actor.party, nonce=via.nonce, digest=via.digest, aggregate=aggregate, now=now
+            )
+        return self._save(aggregate, nonce, exists, lambda: self._replayed(actor, via))
+
+    def _replayed(self, actor: Actor, via: Submitted | None) -> Recorded | None:
+        """The first answer to a request whose nonce this party used already; None if new."""
+        if via is None:
+            return None
+        try:
+            used: object = self.repository.get(nonce_uuid(actor.party, via.nonce))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(used, Nonce)
+        if used.digest != via.digest:
+            raise Conflict(f"nonce {via.nonce} was used already, for another request")
+        index = self.log_store.log_indexes_of(used.aggregate_id)[used.aggregate_version]
+        return Recorded(used.aggregate_id, used.aggregate_version, index)
+
+    def _signature(
+        self,
+        actor: Actor,
+        via: Submitted | None,
+        action: Action,
+        item: UUID | str | None,
+        now: datetime,
+    ) -> Signature:
+        """The verified signature to keep in the entry, or None for an unsigned write."""
+        signed = via.signed if via is not None else None
+        if signed is None:
+            if actor.role in self.signed_roles:
+                raise Unauthorised(f"role {actor.role.value} must sign its submissions")
+            return None
+        item_text = str(item_uuid(item)) if item is not None else None
+        check_claims(
+            signed, origin=self.origin, party=actor.party, action=action.value, item=item_text
+        )
+        key = self.party(actor.party).valid_key(signed.key_id, at=now)
+        verify_signed(signed, base64.b64decode(key.public_key))
+        return signed.as_entry_value()
+
+    def _item_for(self, actor: Actor, action: Action, item: UUID | str) -> Item:
+        """The item, if this actor may do `action` to it: a partner only to what it holds."""
+        found = self.item(item)
+        holder_only = actor.role is Role.PARTNER and action in HOLDER_ACTIONS
+        if holder_only and not self._answers_for(actor.party, found.holder):
+            raise Unauthorised(
+                f"{actor.party} may {action.value.replace('_', ' ')} only items it holds;"
+                f" this one is held by {found.holder}"
+            )
+        return found
+
+    def _answers_for(self, party: str, holder: str) -> bool:
+        """A party answers for what it holds and for what its units hold."""
+        return holder == party or self.party(holder).parent == party
+
+    def _require_self_or_admin(self, actor: Actor, party: str, what: str) -> None:
+        if actor.role is not Role.ADMIN and actor.party != party:
+            raise Unauthorised(f"{actor.party} may not {what} {party}")
+
+    def _entry_of(self, item: Item, log_index: int) -> LogRow:
+        for row in self.log_store.log_entries_of(item.id):
+            if row.log_index == log_index:
+                return row
+        raise InvalidInput(f"log entry {log_index} is not an entry of item {item.id}")
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
         try:
@@ -514,76 +744,23 @@ class Ledger(Application[UUID]):
             raise NotFound(f"{what} not found")
         return found
 
-    def _create(self, aggregate: Aggregate, exists: CustodyError) -> Recorded:
-        """Save a new aggregate; its id taken already (version 1 exists) means `exists`."""
-        return self._save(aggregate, on_conflict=exists)
-
-    def _save(self, aggregate: Aggregate, on_conflict: CustodyError | None = None) -> Recorded:
+    def _save(
+        self,
+        aggregate: Aggregate,
+        nonce: Nonce | None,
+        exists: CustodyError | None,
+        replay: Callable[[], Recorded | None],
+    ) -> Recorded:
         receipt = Receipt()
         try:
-            self.save(aggregate, receipt=receipt)
+            self.save(aggregate, nonce, receipt=receipt)
         except IntegrityError:
-            raise on_conflict or Conflict(
+            replayed = replay() if nonce is not None else None  # the same request, concurrently
+            if replayed is not None:
+                return replayed
+            raise exists or Conflict(
                 f"another write to {aggregate.id} was recorded first; read it again and retry"
             ) from None
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         return Recorded(aggregate.id, aggregate.version, receipt.log_index(aggregate.id))
-
-
-def _item_uuid(item: UUID | str) -> UUID:
-    return item if isinstance(item, UUID) else parse_item_id(item)
-
-
-def _member(enum: Any, value: str, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in enum)
-        raise InvalidInput(f"{field} {value!r} is not one of: {allowed}") from None
-
-
-def _optional(value: str | None, field: str) -> str | None:
-    return None if value is None else clean_text(value, field=field, max_length=500)
-
-
-def _sha256_hex(value: str) -> str:
-    digest = value.strip().lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InvalidInput(f"evidence {value!r} is not a SHA-256 hex digest")
-    return digest
-
-
-_DETAIL_FIELDS = {
-    "calibre",
-    "country_of_manufacture",
-    "year",
-    "value",
-    "lot_size",
-    "description",
-    "location",
-}
-
-
-def _details(details: dict[str, Any]) -> dict[str, Any]:
-    """The optional marking fields; values are text or whole numbers, never floats."""
-    unknown = set(details) - _DETAIL_FIELDS
-    if unknown:
-        raise InvalidInput(f"unknown item fields: {', '.join(sorted(unknown))}")
-    checked: dict[str, Any] = {}
-    for key, value in details.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise InvalidInput(f"{key} must be text or a whole number")
-        checked[key] = value if isinstance(value, int) else clean_text(value, field=key)
-    if "value" in checked:
-        _decimal(str(checked["value"]))
-    return checked
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"value {text!r} is not a decimal number") from None

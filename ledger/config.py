@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
 from ledger.errors import InvalidInput
+from ledger.tokens import Role
 
 DEFAULT_DB = "sqlite:///custody.db"
 DEFAULT_KEY = "custody.key"
@@ -26,6 +27,7 @@ class Config:
     db: str = DEFAULT_DB
     key: str = DEFAULT_KEY
     origin: str = DEFAULT_ORIGIN
+    signed_roles: frozenset[Role] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -33,7 +35,20 @@ class Config:
             db=db or environ.get("CUSTODY_DB") or DEFAULT_DB,
             key=environ.get("CUSTODY_KEY") or DEFAULT_KEY,
             origin=environ.get("CUSTODY_ORIGIN") or DEFAULT_ORIGIN,
+            signed_roles=_roles(environ.get("CUSTODY_SIGNED_ROLES", "")),
         )
+
+
+def _roles(text: str) -> frozenset[Role]:
+    """CUSTODY_SIGNED_ROLES: roles whose submissions must be signed, e.g. "partner,inspector"."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    try:
+        return frozenset(Role(n) for n in names)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise InvalidInput(
+            f"CUSTODY_SIGNED_ROLES {text!r} must name roles among: {allowed}"
+        ) from None
 
 
 def persistence_env(db: str, *, create_tables: bool) -> dict[str, str]:

@@ -17,4 +17,4 @@ class Reported(Aggregate.Event):
 
     occurred_at: datetime
     actor: str
-    signature: str | None
+    signature: dict[str, str] | None

@@ -104,6 +104,7 @@ class Item(Aggregate):
             item.holder, item.status = self.recipient, Status.IN_CUSTODY
             item.issued_at = self.occurred_at
             item.last_inspection = None
+            item.last_receipt = None
             item.loss = None
 
     class Transferred(Event):
@@ -114,6 +115,16 @@ class Item(Aggregate):
 
         def apply(self, item: Item) -> None:
             item.holder = self.to
+
+    class Received(Event):
+        """The holder confirms it has the item in hand (after an issue or a transfer)."""
+
+        TOPIC = "custody:Item.Received"
+        location: str | None
+        condition: str | None
+
+        def apply(self, item: Item) -> None:
+            item.last_receipt = format_time(self.occurred_at)
 
     class Inspected(Event):
         TOPIC = "custody:Item.Inspected"
@@ -196,6 +207,7 @@ class Item(Aggregate):
     status: Status
     issued_at: datetime
     last_inspection: dict[str, str] | None
+    last_receipt: str | None
     loss: dict[str, str] | None
 
     def __init__(self) -> None:
@@ -213,6 +225,10 @@ class Item(Aggregate):
         if to == self.holder:
             raise NotTheHolder(f"item is already held by {to}")
         self._record(self.Transferred, now, from_holder=self.holder, to=to, **fields)
+
+    def receive(self, *, now: datetime, **fields: Any) -> None:
+        self._require_in_custody("confirm receipt of")
+        self._record(self.Received, now, **fields)
 
     def inspect(self, *, now: datetime, **fields: Any) -> None:
         self._require_in_custody("inspect")

@@ -3,14 +3,17 @@ and end-use agreements. Both are aggregates, so the registry itself is in the lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.errors import AlreadyExists, NotFound, Unauthenticated
 from ledger.events import Reported
 from ledger.ids import agreement_uuid, party_uuid
+from ledger.times import format_time, not_in_future
 
 
 class PartyKind(StrEnum):
@@ -20,6 +23,14 @@ class PartyKind(StrEnum):
     INSPECTOR = "inspector"
     OVERSIGHT = "oversight"
     INVESTIGATOR = "investigator"
+
+
+@dataclass(frozen=True)
+class PartyKey:
+    key_id: str
+    public_key: str
+    valid_from: datetime
+    revoked_at: datetime | None
 
 
 class Party(Aggregate):
@@ -39,15 +50,87 @@ class Party(Aggregate):
             party.party_id, party.name, party.parent = self.party_id, self.name, self.parent
             party.kind = PartyKind(self.kind)
             party.registered_at = self.occurred_at
+            party.keys = {}
+
+    class KeyRegistered(Reported):
+        """A public key the party signs its submissions with, valid from `occurred_at`."""
+
+        TOPIC = "custody:Party.KeyRegistered"
+        key_id: str
+        public_key: str
+
+        def apply(self, party: Party) -> None:
+            party.keys[self.key_id] = PartyKey(self.key_id, self.public_key, self.occurred_at, None)
+
+    class KeyRevoked(Reported):
+        """The key stops being valid at `occurred_at`, which may be earlier than the recording
+        (a compromise found later): signatures recorded after that time are refused."""
+
+        TOPIC = "custody:Party.KeyRevoked"
+        key_id: str
+        reason: str
+
+        def apply(self, party: Party) -> None:
+            key = party.keys[self.key_id]
+            party.keys[self.key_id] = PartyKey(
+                key.key_id, key.public_key, key.valid_from, self.occurred_at
+            )
 
     party_id: str
     name: str
     kind: PartyKind
     parent: str | None
     registered_at: datetime
+    keys: dict[str, PartyKey]
 
     def __init__(self) -> None:
         """State is assigned by Registered.apply."""
+
+    def register_key(self, *, key_id: str, public_key: str, now: datetime, actor: str) -> None:
+        if key_id in self.keys:
+            raise AlreadyExists(f"key {key_id} of party {self.party_id} is registered already")
+        self.trigger_event(
+            self.KeyRegistered,
+            timestamp=now,
+            occurred_at=now,
+            actor=actor,
+            signature=None,
+            key_id=key_id,
+            public_key=public_key,
+        )
+
+    def revoke_key(
+        self, *, key_id: str, revoked_at: datetime, reason: str, now: datetime, actor: str
+    ) -> None:
+        key = self.keys.get(key_id)
+        if key is None:
+            raise NotFound(f"party {self.party_id} has no key {key_id}")
+        if key.revoked_at is not None:
+            raise AlreadyExists(
+                f"key {key_id} was revoked already, at {format_time(key.revoked_at)}"
+            )
+        moment = not_in_future(revoked_at, now=now, field="revoked_at")
+        self.trigger_event(
+            self.KeyRevoked,
+            timestamp=now,
+            occurred_at=moment,
+            actor=actor,
+            signature=None,
+            key_id=key_id,
+            reason=reason,
+        )
+
+    def valid_key(self, key_id: str, *, at: datetime) -> PartyKey:
+        """The key, if it was registered and not revoked at `at`; else Unauthenticated."""
+        key = self.keys.get(key_id)
+        if key is None:
+            raise Unauthenticated(f"party {self.party_id} has no key {key_id}")
+        if key.revoked_at is not None and key.revoked_at <= at:
+            raise Unauthenticated(
+                f"key {key_id} of party {self.party_id} was revoked at "
+                f"{format_time(key.revoked_at)}"
+            )
+        return key
 
     @classmethod
     def register(cls, *, party_id: str, now: datetime, **fields: Any) -> Party:

@@ -129,6 +129,11 @@ class Signer:
         return signer
 
     @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The key object, for signing other formats (ledger/submissions.py) with the same key."""
+        return self._private_key
+
+    @property
     def verifier(self) -> Verifier:
         public = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return Verifier(self.name, public)

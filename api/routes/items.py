@@ -22,10 +22,12 @@ from api.schemas import (
     ItemOut,
     ItemRecordedOut,
     LossIn,
+    ReceiptIn,
     RecoveryIn,
     SightingIn,
     TransferIn,
 )
+from api.submissions import ArrivalDep
 from ledger.access import Action
 from ledger.application import Recorded
 from ledger.entries import decode_entry
@@ -42,7 +44,7 @@ def _recorded(recorded: Recorded) -> ItemRecordedOut:
 
 
 @router.post("", **CREATED)
-def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep) -> ItemRecordedOut:
     return _recorded(
         ledger.issue(
             serial=body.serial,
@@ -54,7 +56,7 @@ def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
             occurred_at=body.occurred_at,
             registry_serial=body.registry_serial,
             details=body.details(),
-            signature=body.signature,
+            via=arrival.submitted(origin=ledger.origin, actor=actor, action="issue", item=None),
             actor=actor,
         )
     )
@@ -62,7 +64,7 @@ def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
 
 @router.post("/{item_id}/transfers", **CREATED)
 def transfer(
-    item_id: UUID, body: TransferIn, ledger: LedgerDep, actor: ActorDep
+    item_id: UUID, body: TransferIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
 ) -> ItemRecordedOut:
     return _recorded(
         ledger.transfer(
@@ -71,7 +73,27 @@ def transfer(
             occurred_at=body.occurred_at,
             authority=body.authority,
             from_holder=body.from_holder,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="transfer", item=item_id
+            ),
+            actor=actor,
+        )
+    )
+
+
+@router.post("/{item_id}/receipts", **CREATED)
+def receive(
+    item_id: UUID, body: ReceiptIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> ItemRecordedOut:
+    """The holder confirms the item is in hand."""
+    via = arrival.submitted(origin=ledger.origin, actor=actor, action="receive", item=item_id)
+    return _recorded(
+        ledger.receive(
+            item_id,
+            occurred_at=body.occurred_at,
+            location=body.location,
+            condition=body.condition,
+            via=via,
             actor=actor,
         )
     )
@@ -79,7 +101,7 @@ def transfer(
 
 @router.post("/{item_id}/inspections", **CREATED)
 def inspect(
-    item_id: UUID, body: InspectionIn, ledger: LedgerDep, actor: ActorDep
+    item_id: UUID, body: InspectionIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
 ) -> ItemRecordedOut:
     return _recorded(
         ledger.inspect(
@@ -90,28 +112,36 @@ def inspect(
             inspector=body.inspector,
             observed_serial=body.observed_serial,
             location=body.location,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="inspect", item=item_id
+            ),
             actor=actor,
         )
     )
 
 
 @router.post("/{item_id}/losses", **CREATED)
-def report_lost(item_id: UUID, body: LossIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+def report_lost(
+    item_id: UUID, body: LossIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> ItemRecordedOut:
     return _recorded(
         ledger.report_lost(
             item_id,
             circumstances=body.circumstances,
             occurred_at=body.occurred_at,
             discovered_at=body.discovered_at,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="report_lost", item=item_id
+            ),
             actor=actor,
         )
     )
 
 
 @router.post("/{item_id}/recoveries", **CREATED)
-def recover(item_id: UUID, body: RecoveryIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+def recover(
+    item_id: UUID, body: RecoveryIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> ItemRecordedOut:
     return _recorded(
         ledger.recover(
             item_id,
@@ -119,14 +149,18 @@ def recover(item_id: UUID, body: RecoveryIn, ledger: LedgerDep, actor: ActorDep)
             occurred_at=body.occurred_at,
             location=body.location,
             condition=body.condition,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="recover", item=item_id
+            ),
             actor=actor,
         )
     )
 
 
 @router.post("/{item_id}/sightings", **CREATED)
-def sight(item_id: UUID, body: SightingIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+def sight(
+    item_id: UUID, body: SightingIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> ItemRecordedOut:
     return _recorded(
         ledger.sight(
             item_id,
@@ -136,14 +170,16 @@ def sight(item_id: UUID, body: SightingIn, ledger: LedgerDep, actor: ActorDep) -
             held_by=body.held_by,
             serial_as_read=body.serial_as_read,
             evidence=body.evidence,
-            signature=body.signature,
+            via=arrival.submitted(origin=ledger.origin, actor=actor, action="sight", item=item_id),
             actor=actor,
         )
     )
 
 
 @router.post("/{item_id}/disposals", **CREATED)
-def dispose(item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+def dispose(
+    item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> ItemRecordedOut:
     return _recorded(
         ledger.dispose(
             item_id,
@@ -151,7 +187,9 @@ def dispose(item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep)
             occurred_at=body.occurred_at,
             certificate=body.certificate,
             witnesses=body.witnesses,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="dispose", item=item_id
+            ),
             actor=actor,
         )
     )
@@ -159,7 +197,7 @@ def dispose(item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep)
 
 @router.post("/{item_id}/corrections", **CREATED)
 def correct(
-    item_id: UUID, body: CorrectionIn, ledger: LedgerDep, actor: ActorDep
+    item_id: UUID, body: CorrectionIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
 ) -> ItemRecordedOut:
     return _recorded(
         ledger.correct(
@@ -167,7 +205,9 @@ def correct(
             entry=body.entry,
             reason=body.reason,
             occurred_at=body.occurred_at,
-            signature=body.signature,
+            via=arrival.submitted(
+                origin=ledger.origin, actor=actor, action="correct", item=item_id
+            ),
             actor=actor,
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import AgreementIn, PartyIn, RecordedOut
+from api.schemas import AgreementIn, KeyIn, KeyOut, KeyRevocationIn, PartyIn, RecordedOut
 from ledger.application import Recorded
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -35,3 +35,23 @@ def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) ->
         actor=actor,
     )
     return _recorded(body.id, recorded)
+
+
+@router.post("/parties/{party_id}/keys", status_code=201, response_model=KeyOut)
+def register_key(party_id: str, body: KeyIn, ledger: LedgerDep, actor: ActorDep) -> KeyOut:
+    """Register a party's Ed25519 public key; submissions signed with it are then accepted."""
+    key, recorded = ledger.register_key(party=party_id, public_key=body.public_key, actor=actor)
+    return KeyOut(party=party_id, key_id=key, log_index=recorded.log_index)
+
+
+@router.post(
+    "/parties/{party_id}/keys/{key_id}/revocation", status_code=201, response_model=RecordedOut
+)
+def revoke_key(
+    party_id: str, key_id: str, body: KeyRevocationIn, ledger: LedgerDep, actor: ActorDep
+) -> RecordedOut:
+    """Revoke a key from `revoked_at` on: signatures recorded after that time are refused."""
+    recorded = ledger.revoke_key(
+        party=party_id, key=key_id, reason=body.reason, revoked_at=body.revoked_at, actor=actor
+    )
+    return _recorded(party_id, recorded)

@@ -1,0 +1,75 @@
+"""How a request becomes a `Submitted`: its signature (checked by the Ledger) or its
+`Idempotency-Key`. The signed body is the JSON body exactly as sent, less its `signature` member,
+so the server reconstructs the same bytes the client signed (docs/signing.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+
+from ledger.access import Actor
+from ledger.errors import InvalidInput
+from ledger.submissions import Submission, Submitted, signed_from_request
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The raw JSON body and the idempotency key of a write request."""
+
+    raw: Any
+    idempotency_key: str | None
+
+    def submitted(
+        self, *, origin: str, actor: Actor, action: str, item: UUID | None
+    ) -> Submitted | None:
+        body = (
+            {k: v for k, v in self.raw.items() if k != "signature"}
+            if isinstance(self.raw, dict)
+            else {}
+        )
+        signature = self.raw.get("signature") if isinstance(self.raw, dict) else None
+        item_text = str(item) if item is not None else None
+        if isinstance(signature, dict):
+            submission = Submission(
+                origin,
+                actor.party,
+                str(signature.get("key_id")),
+                action,
+                item_text,
+                str(signature.get("nonce")),
+                body,
+            )
+            return Submitted.from_signed(
+                signed_from_request(submission, str(signature.get("value")))
+            )
+        if self.idempotency_key is not None:
+            submission = Submission(
+                origin, actor.party, "", action, item_text, self.idempotency_key, body
+            )
+            return Submitted.unsigned(submission)
+        return None
+
+
+async def _arrival(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="8 to 128 characters; the same key and body again record nothing new "
+            "and answer as the first time"
+        ),
+    ] = None,
+) -> Arrival:
+    raw = await request.body()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        raise InvalidInput("the body is not valid JSON") from None
+    return Arrival(parsed, idempotency_key)
+
+
+ArrivalDep = Annotated[Arrival, Depends(_arrival)]
