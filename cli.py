@@ -11,12 +11,14 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from api.client import CustodyClient
 from ledger import demo as demo_programme
@@ -33,8 +35,10 @@ from ledger.signing import (
     write_private_key_file,
 )
 from ledger.submissions import key_id
-from ledger.times import system_clock
+from ledger.times import format_time, system_clock
 from ledger.tokens import Role
+from policies.config import load_policy
+from policies.engine import Scope, UnaccountedReport, unaccounted_report
 
 app = typer.Typer(
     add_completion=False,
@@ -42,7 +46,7 @@ app = typer.Typer(
     help="Custody: a tamper-evident ledger of weapon custody.",
 )
 err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 T = TypeVar("T")
 
 DbOption = Annotated[
@@ -139,7 +143,8 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
 
     from api.main import create_app
 
-    uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+    policy = load_policy(Config.from_env().policy)
+    uvicorn.run(create_app(ledger, policy), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -295,6 +300,69 @@ def submit(
         print(response.text)
         if response.is_error:
             raise typer.Exit(1)
+
+
+report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("unaccounted")
+def report_unaccounted(
+    as_of: Annotated[
+        datetime, typer.Option("--as-of", help="the date asked about (RFC 3339 with a zone)")
+    ],
+    known_at: Annotated[
+        datetime | None, typer.Option("--known-at", help="as the ledger knew it then")
+    ] = None,
+    recipient: Annotated[
+        str | None, typer.Option(help="a recipient party, or its parent force")
+    ] = None,
+    programme: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="a policy file (TOML); default CUSTODY_POLICY")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Which items were unaccounted for on a date, and why; accountability per recipient."""
+    with _failures():
+        config = Config.from_env(db=db)
+        rules = load_policy(policy or config.policy)
+        chosen = Scope(as_of, known_at, recipient, programme, category)
+        report = unaccounted_report(_open_ledger(config), chosen, rules)
+        out.print(_unaccounted_table(report))
+        out.print(_rates_table(report))
+
+
+def _unaccounted_table(report: UnaccountedReport) -> Table:
+    table = Table(
+        title=f"Unaccounted for as of {format_time(report.scope.as_of)}: {len(report.unaccounted)}"
+    )
+    for column in ("serial", "category", "recipient", "holder", "status", "why", "evidence"):
+        table.add_column(column)
+    for item in report.unaccounted:
+        why = "; ".join(f"{f.rule}: {f.detail}" for f in item.reasons)
+        evidence = " ".join(str(i) for f in item.reasons for i in f.evidence)
+        table.add_row(
+            item.serial, item.category, item.recipient, item.holder, item.status, why, evidence
+        )
+    return table
+
+
+def _rates_table(report: UnaccountedReport) -> Table:
+    table = Table(title="Per recipient")
+    for column in ("recipient", "issued", "accounted", "accountability", "overdue", "delinquency"):
+        table.add_column(column, justify="left" if column == "recipient" else "right")
+    for r in report.recipients:
+        table.add_row(
+            r.recipient,
+            str(r.issued),
+            str(r.accounted),
+            f"{r.accountability_rate:.1%}",
+            str(r.overdue),
+            f"{r.delinquency_rate:.1%}",
+        )
+    return table
 
 
 def _fresh_demo_dir(directory: Path) -> Config:

@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.errors import error_body
-from api.routes import items, log, parties, tokens
+from api.routes import items, log, parties, reports, tokens
 from api.schemas import ErrorOut
 from ledger.application import Ledger
 from ledger.config import Config
 from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
+from policies.config import PolicyConfig, load_policy
 
 MAX_BODY_BYTES = 1024 * 1024
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -34,7 +35,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app = FastAPI(
         title="Custody",
         version="0.1.0",
@@ -42,12 +43,14 @@ def create_app(ledger: Ledger) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     app.state.ledger = ledger
+    app.state.policy = policy or PolicyConfig()
     errors.install(app)
     app.middleware("http")(_limit_body_size)
     app.include_router(parties.router)
     app.include_router(items.router)
     app.include_router(log.router)
     app.include_router(tokens.router)
+    app.include_router(reports.router)
     return app
 
 
@@ -61,7 +64,8 @@ def app_from_env() -> FastAPI:
             origin=config.origin,
             signer=signer,
             signed_roles=config.signed_roles,
-        )
+        ),
+        load_policy(config.policy),
     )
 
 

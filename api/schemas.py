@@ -297,3 +297,59 @@ class TokenOut(BaseModel):
 
 class TokensOut(BaseModel):
     tokens: list[TokenOut]
+
+
+class FindingOut(BaseModel):
+    flag_id: UUID
+    rule: str
+    item_id: UUID
+    severity: str
+    since: datetime
+    evidence: list[int] = Field(description="log indexes of the entries that prove it")
+    detail: str
+
+
+class UnaccountedItemOut(BaseModel):
+    item_id: UUID
+    serial: str
+    category: str
+    programme: str
+    agreement: str
+    recipient: str = Field(description="the party the item was issued to")
+    holder: str = Field(description="the last holder as of the date")
+    status: Literal["in_custody", "lost", "disposed"]
+    reasons: list[FindingOut]
+
+
+class RecipientRatesOut(BaseModel):
+    recipient: str
+    issued: int
+    accounted: int
+    overdue: int
+    accountability_rate: float = Field(description="accounted / issued")
+    delinquency_rate: float = Field(description="items with inspections overdue / issued")
+
+
+class UnaccountedReportOut(BaseModel):
+    as_of: datetime
+    known_at: datetime | None
+    unaccounted: list[UnaccountedItemOut]
+    recipients: list[RecipientRatesOut]
+
+
+class FlagOut(FindingOut):
+    raised: bool
+    resolution: dict[str, str] | None
+
+
+class FlagsOut(BaseModel):
+    flags: list[FlagOut]
+
+
+class ScanOut(BaseModel):
+    findings: int
+    raised: int
+
+
+class FlagResolutionIn(Body):
+    reason: LongText

@@ -31,6 +31,8 @@ class Action(StrEnum):
     SIGHT = "sight"
     DISPOSE = "dispose"
     CORRECT = "correct"
+    RAISE_FLAG = "raise_flag"
+    RESOLVE_FLAG = "resolve_flag"
     READ = "read"
 
 
@@ -49,8 +51,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.CORRECT,
     },
     Role.INSPECTOR: _EVERYONE | {Action.INSPECT, Action.SIGHT, Action.CORRECT},
-    Role.OVERSIGHT: _EVERYONE,
-    Role.INVESTIGATOR: _EVERYONE | {Action.SIGHT, Action.CORRECT},
+    Role.OVERSIGHT: _EVERYONE | {Action.RAISE_FLAG, Action.RESOLVE_FLAG},
+    Role.INVESTIGATOR: _EVERYONE | {Action.SIGHT, Action.CORRECT, Action.RESOLVE_FLAG},
 }
 HOLDER_ACTIONS = frozenset(
     {Action.TRANSFER, Action.RECEIVE, Action.INSPECT, Action.REPORT_LOST, Action.DISPOSE}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from ledger.errors import (
     Unauthorised,
 )
 from ledger.fields import item_uuid, member, optional_text, sha256_hex
+from ledger.flags import Flag
 from ledger.ids import (
     agreement_uuid,
     check_party_id,
@@ -57,7 +58,7 @@ from ledger.items import (
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
-from ledger.replay import CustodyState, custody_at
+from ledger.replay import CustodyState, Fact, custody_at, facts_of
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
@@ -68,6 +69,7 @@ Signature = dict[str, str] | None
 Command = Callable[[Signature, datetime], Aggregate]
 OPERATOR = "operator"
 MAX_ENTRIES_PAGE = 1000
+ITEM_PAGE = 10_000
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -561,10 +563,79 @@ class Ledger(Application[UUID]):
 
         return self._write(actor, via, Action.CORRECT, item, command)
 
+    # Flags ---------------------------------------------------------------------------------------
+
+    def raise_flag(
+        self,
+        *,
+        flag_id: UUID,
+        rule: str,
+        item_id: UUID,
+        severity: str,
+        since: datetime,
+        evidence: Sequence[int],
+        detail: str,
+        actor: Actor,
+    ) -> Recorded | None:
+        """Put a policy finding on record; None if it was raised already."""
+        if self.flag(flag_id) is not None:
+            return None
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            return Flag.raise_(
+                flag_id=flag_id,
+                now=now,
+                actor=actor.party,
+                rule=rule,
+                item_id=str(item_id),
+                severity=severity,
+                since=since,
+                evidence=list(evidence),
+                detail=detail,
+            )
+
+        try:
+            return self._write(actor, None, Action.RAISE_FLAG, None, command, Conflict("raised"))
+        except Conflict:
+            return None  # raised by someone else meanwhile
+
+    def resolve_flag(self, flag_id: UUID | str, *, reason: str, actor: Actor) -> Recorded:
+        def command(_: Signature, now: datetime) -> Aggregate:
+            flag = self._get(item_uuid(flag_id), Flag, f"flag {flag_id}")
+            flag.resolve(
+                reason=clean_text(reason, field="reason", max_length=2000),
+                now=now,
+                actor=actor.party,
+            )
+            return flag
+
+        return self._write(actor, None, Action.RESOLVE_FLAG, None, command)
+
+    def flag(self, flag_id: UUID) -> Flag | None:
+        try:
+            return self._get(flag_id, Flag, f"flag {flag_id}")
+        except NotFound:
+            return None
+
     # Items: reads --------------------------------------------------------------------------------
 
     def item(self, item: UUID | str) -> Item:
         return self._get(item_uuid(item), Item, f"item {item}")
+
+    def item_ids(self) -> Iterator[UUID]:
+        """Every issued item's id, in the order the issues were recorded."""
+        start: int | None = None
+        while page := self.recorder.select_notifications(
+            start=start, limit=ITEM_PAGE, topics=[Item.Issued.TOPIC], inclusive_of_start=False
+        ):
+            yield from (UUID(str(n.originator_id)) for n in page)
+            start = page[-1].id
+
+    def facts(self, item: UUID | str) -> list[Fact]:
+        """The item's events as plain facts with their log indexes, in recording order."""
+        found = self.item(item)
+        events = list(self.events.get(found.id))
+        return facts_of(events, self.log_store.log_indexes_of(found.id))
 
     def history(self, item: UUID | str) -> list[LogRow]:
         """Every log entry of the item, oldest first, with its exact bytes."""

@@ -28,6 +28,7 @@ class Config:
     key: str = DEFAULT_KEY
     origin: str = DEFAULT_ORIGIN
     signed_roles: frozenset[Role] = frozenset()
+    policy: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -36,6 +37,7 @@ class Config:
             key=environ.get("CUSTODY_KEY") or DEFAULT_KEY,
             origin=environ.get("CUSTODY_ORIGIN") or DEFAULT_ORIGIN,
             signed_roles=_roles(environ.get("CUSTODY_SIGNED_ROLES", "")),
+            policy=environ.get("CUSTODY_POLICY") or None,
         )
 
 

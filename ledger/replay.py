@@ -72,3 +72,39 @@ def _not_yet_issued(events: Sequence[Any], at: datetime, known: datetime | None)
     if known is not None:
         message += f" as known at {format_time(known)}"
     return message
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event of an item as plain data, with the entry that records it: what policies read."""
+
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    log_index: int
+    actor: str
+    fields: Mapping[str, Any]
+
+
+def facts_of(events: Sequence[Any], log_indexes: Mapping[int, int]) -> list[Fact]:
+    """The item's events as facts, in recording (version) order."""
+    standard = {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "occurred_at",
+        "actor",
+        "signature",
+    }
+    return [
+        Fact(
+            kind=type(e).__name__,
+            occurred_at=e.occurred_at,
+            recorded_at=e.timestamp,
+            log_index=log_indexes[e.originator_version],
+            actor=e.actor,
+            fields={k: v for k, v in vars(e).items() if k not in standard},
+        )
+        for e in events
+    ]

@@ -1,0 +1,82 @@
+"""Policy thresholds: documented defaults (docs/policies.md, each tied to its source), overridable
+by a TOML policy file:
+
+    [inspections]
+    interval_days = 92          # quarterly serial inventory
+    [inspections.sensitive]
+    categories = ["launcher", "night_vision"]
+    initial_days = 90           # initial inventory after issue
+    interval_days = 365         # then annual
+    [losses]
+    report_within_days = 30
+    discovery_gap_days = 92
+    [disposals]
+    min_witnesses = 2
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InvalidInput
+
+SENSITIVE_DEFAULT = frozenset({"launcher", "night_vision"})
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    inspection_interval_days: int = 92
+    sensitive_categories: frozenset[str] = SENSITIVE_DEFAULT
+    sensitive_initial_days: int = 90
+    sensitive_interval_days: int = 365
+    loss_report_within_days: int = 30
+    discovery_gap_days: int = 92
+    disposal_min_witnesses: int = 2
+
+
+TOML_KEYS = {
+    ("inspections", "interval_days"): "inspection_interval_days",
+    ("inspections", "sensitive", "categories"): "sensitive_categories",
+    ("inspections", "sensitive", "initial_days"): "sensitive_initial_days",
+    ("inspections", "sensitive", "interval_days"): "sensitive_interval_days",
+    ("losses", "report_within_days"): "loss_report_within_days",
+    ("losses", "discovery_gap_days"): "discovery_gap_days",
+    ("disposals", "min_witnesses"): "disposal_min_witnesses",
+}
+
+
+def load_policy(path: str | Path | None) -> PolicyConfig:
+    """The defaults, changed by whatever the policy file sets; unknown keys are refused."""
+    if path is None:
+        return PolicyConfig()
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(f"policy file {path}: {error}") from None
+    return replace(PolicyConfig(), **_settings(document, ()))
+
+
+def _settings(table: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in table.items():
+        path = (*prefix, key)
+        if isinstance(value, dict):
+            found |= _settings(value, path)
+        elif path in TOML_KEYS:
+            found[TOML_KEYS[path]] = _typed(TOML_KEYS[path], value, ".".join(path))
+        else:
+            raise InvalidInput(f"policy file: unknown setting {'.'.join(path)}")
+    return found
+
+
+def _typed(name: str, value: Any, where: str) -> Any:
+    if name == "sensitive_categories":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"policy file: {where} must be a list of category names")
+        return frozenset(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"policy file: {where} must be a whole number of days or a count >= 0")
+    return value

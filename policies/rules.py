@@ -1,0 +1,319 @@
+"""The rules. Each reads one item's facts as of a date (field time), as known at a recording time,
+and returns findings as data, each naming the log entries that prove it (docs/policies.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from ledger.replay import Fact
+from policies.config import PolicyConfig
+from policies.findings import Finding, Severity
+
+FAILED = {
+    "serial_mismatch": Severity.HIGH,
+    "not_presented": Severity.HIGH,
+    "location_mismatch": Severity.MEDIUM,
+    "damaged": Severity.LOW,
+}
+MISSING_RESULTS = {"serial_mismatch", "not_presented"}
+LOSS = {
+    "stolen": Severity.CRITICAL,
+    "captured": Severity.CRITICAL,
+    "lost": Severity.HIGH,
+    "missing": Severity.HIGH,
+    "destroyed_in_action": Severity.MEDIUM,
+}
+IN_HAND = {"Transferred", "Inspected", "Received"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One item as of `as_of`: its facts in field-time order, and what the rules need around it."""
+
+    item_id: UUID
+    facts: tuple[Fact, ...]
+    as_of: datetime
+    authorized: Callable[[str], bool]
+    duplicates: Sequence[int] = ()
+    """Log indexes of other items' issues with the same normalised serial."""
+
+    @property
+    def issued(self) -> Fact:
+        return self.facts[0]
+
+    def of(self, *kinds: str) -> list[Fact]:
+        return [f for f in self.facts if f.kind in kinds]
+
+    def holder(self) -> str:
+        """Who held the item last, as of the date (the holder at the loss, for a lost item)."""
+        holder = str(self.issued.fields["recipient"])
+        for fact in self.of("Transferred", "Recovered"):
+            holder = str(fact.fields["to"] if fact.kind == "Transferred" else fact.fields["by"])
+        return holder
+
+    def open_loss(self) -> Fact | None:
+        loss = None
+        for fact in self.of("ReportedLost", "Recovered"):
+            loss = fact if fact.kind == "ReportedLost" else None
+        return loss
+
+    def disposal(self) -> Fact | None:
+        return next(iter(self.of("Disposed")), None)
+
+    def last_verified(self, before: datetime | None = None) -> Fact | None:
+        verified = [
+            f
+            for f in self.of("Inspected")
+            if f.fields["result"] == "verified" and (before is None or f.occurred_at <= before)
+        ]
+        return verified[-1] if verified else None
+
+    def finding(
+        self,
+        rule: str,
+        severity: Severity,
+        since: datetime,
+        evidence: Sequence[Fact],
+        detail: str,
+        *,
+        unaccounted: bool = False,
+    ) -> Finding:
+        return Finding(
+            rule,
+            self.item_id,
+            severity,
+            since,
+            tuple(sorted(f.log_index for f in evidence)),
+            detail,
+            unaccounted,
+        )
+
+
+Rule = Callable[[Case, PolicyConfig], list[Finding]]
+
+
+def unrecovered_loss(case: Case, config: PolicyConfig) -> list[Finding]:
+    loss = case.open_loss()
+    if loss is None:
+        return []
+    circumstances = str(loss.fields["circumstances"])
+    return [
+        case.finding(
+            "lost",
+            LOSS[circumstances],
+            loss.occurred_at,
+            [loss],
+            f"reported {circumstances} and not recovered",
+            unaccounted=True,
+        )
+    ]
+
+
+def failed_inspection(case: Case, config: PolicyConfig) -> list[Finding]:
+    """The failures since the last verified inspection; a later verified one clears them."""
+    failures: list[Fact] = []
+    for fact in case.of("Inspected"):
+        failures = [] if fact.fields["result"] == "verified" else [*failures, fact]
+    if not failures:
+        return []
+    results = [str(f.fields["result"]) for f in failures]
+    worst = min((FAILED[r] for r in results), key=list(Severity).index)
+    return [
+        case.finding(
+            "failed_inspection",
+            worst,
+            failures[0].occurred_at,
+            failures,
+            "inspection found: " + ", ".join(results),
+            unaccounted=bool(MISSING_RESULTS & set(results)),
+        )
+    ]
+
+
+def inspection_overdue(case: Case, config: PolicyConfig) -> list[Finding]:
+    if case.open_loss() or case.disposal():
+        return []
+    sensitive = case.issued.fields["category"] in config.sensitive_categories
+    last = case.last_verified()
+    if last is None:
+        days = config.sensitive_initial_days if sensitive else config.inspection_interval_days
+        basis, what = case.issued, "never inspected since issue"
+    else:
+        days = config.sensitive_interval_days if sensitive else config.inspection_interval_days
+        basis, what = last, "no verified inspection since"
+    due = basis.occurred_at + timedelta(days=days)
+    if case.as_of <= due:
+        return []
+    return [
+        case.finding(
+            "inspection_overdue",
+            Severity.MEDIUM,
+            due,
+            [basis],
+            f"{what} {basis.occurred_at.date()}; due every {days} days",
+        )
+    ]
+
+
+def diversion(case: Case, config: PolicyConfig) -> list[Finding]:
+    """Custody given to, or the item seen with, a party the end-use agreement does not authorize."""
+    holder = case.holder()
+    found = []
+    for fact in case.of("Issued", "Transferred", "Recovered", "Sighted"):
+        party = fact.fields.get(
+            {"Issued": "recipient", "Transferred": "to", "Recovered": "by", "Sighted": "held_by"}[
+                fact.kind
+            ]
+        )
+        if party is None or case.authorized(str(party)):
+            continue
+        current = _still_there(case, fact, str(party), holder)
+        verb = "seen with" if fact.kind == "Sighted" else "in the custody of"
+        found.append(
+            case.finding(
+                "diversion",
+                Severity.CRITICAL,
+                fact.occurred_at,
+                [fact],
+                f"{verb} {party}, not authorized by agreement {case.issued.fields['agreement']}",
+                unaccounted=current,
+            )
+        )
+    return found
+
+
+def _still_there(case: Case, fact: Fact, party: str, holder: str) -> bool:
+    if fact.kind != "Sighted":
+        return holder == party and case.open_loss() is None
+    later = case.last_verified()
+    return later is None or later.occurred_at < fact.occurred_at
+
+
+def late_loss_report(case: Case, config: PolicyConfig) -> list[Finding]:
+    found = []
+    limit = timedelta(days=config.loss_report_within_days)
+    for loss in case.of("ReportedLost"):
+        discovered: datetime = loss.fields["discovered_at"]
+        if loss.recorded_at - discovered > limit:
+            delay = (loss.recorded_at - discovered).days
+            found.append(
+                case.finding(
+                    "late_loss_report",
+                    Severity.MEDIUM,
+                    discovered + limit,
+                    [loss],
+                    f"recorded {delay} days after its discovery",
+                )
+            )
+        found += _late_discovery(case, loss, discovered, config)
+    return found
+
+
+def _late_discovery(
+    case: Case, loss: Fact, discovered: datetime, config: PolicyConfig
+) -> list[Finding]:
+    seen = case.last_verified(before=loss.occurred_at) or case.issued
+    gap = timedelta(days=config.discovery_gap_days)
+    if discovered - seen.occurred_at <= gap:
+        return []
+    days = (discovered - seen.occurred_at).days
+    return [
+        case.finding(
+            "late_discovery",
+            Severity.MEDIUM,
+            seen.occurred_at + gap,
+            [seen, loss],
+            f"discovered {days} days after it was last verified",
+        )
+    ]
+
+
+def contradictions(case: Case, config: PolicyConfig) -> list[Finding]:
+    """In field time: custody or inspections while lost, and anything at all after disposal."""
+    found, lost, disposed = [], None, None
+    for fact in case.facts:
+        if disposed is not None and fact.kind != "Corrected":
+            found.append(
+                case.finding(
+                    "after_disposal",
+                    Severity.HIGH,
+                    fact.occurred_at,
+                    [disposed, fact],
+                    f"{fact.kind} dated after the disposal",
+                )
+            )
+        elif lost is not None and fact.kind in IN_HAND:
+            found.append(
+                case.finding(
+                    "after_loss",
+                    Severity.HIGH,
+                    fact.occurred_at,
+                    [lost, fact],
+                    f"{fact.kind} dated after the loss, before any recovery",
+                )
+            )
+        lost = fact if fact.kind == "ReportedLost" else None if fact.kind == "Recovered" else lost
+        disposed = fact if fact.kind == "Disposed" else disposed
+    return found
+
+
+def serial_quality(case: Case, config: PolicyConfig) -> list[Finding]:
+    issued, found = case.issued, []
+    if issued.fields["registry_serial"]:
+        found.append(
+            case.finding(
+                "missing_serial",
+                Severity.LOW,
+                issued.occurred_at,
+                [issued],
+                "no serial marked; the registry assigned one",
+            )
+        )
+    if case.duplicates:
+        found.append(
+            Finding(
+                "duplicate_serial",
+                case.item_id,
+                Severity.MEDIUM,
+                issued.occurred_at,
+                tuple(sorted({issued.log_index, *case.duplicates})),
+                f"serial {issued.fields['normalised_serial']} was issued more than once",
+            )
+        )
+    return found
+
+
+def disposal_unverified(case: Case, config: PolicyConfig) -> list[Finding]:
+    disposal = case.disposal()
+    if disposal is None:
+        return []
+    witnesses = set(disposal.fields["witnesses"]) - {case.holder()}
+    problems = [] if disposal.fields["certificate"] else ["no certificate"]
+    if len(witnesses) < config.disposal_min_witnesses:
+        problems.append(f"{len(witnesses)} witnesses distinct from the holder")
+    if not problems:
+        return []
+    return [
+        case.finding(
+            "disposal_unverified",
+            Severity.HIGH,
+            disposal.occurred_at,
+            [disposal],
+            "disposal with " + " and ".join(problems),
+        )
+    ]
+
+
+RULES: Mapping[str, Rule] = {
+    "lost": unrecovered_loss,
+    "failed_inspection": failed_inspection,
+    "inspection_overdue": inspection_overdue,
+    "diversion": diversion,
+    "late_loss_report": late_loss_report,
+    "contradictions": contradictions,
+    "serial_quality": serial_quality,
+    "disposal_unverified": disposal_unverified,
+}
