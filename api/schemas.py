@@ -43,7 +43,9 @@ class SignatureIn(BaseModel):
             pattern=r"^[A-Za-z0-9._:-]{8,128}$", description="unique per party; makes it idempotent"
         ),
     ]
-    value: Annotated[str, Field(min_length=88, max_length=88, description="base64 signature")]
+    value: Annotated[
+        str, Field(max_length=200, description="base64 Ed25519 signature (88 characters)")
+    ]
 
 
 Signature = SignatureIn

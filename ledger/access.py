@@ -54,6 +54,21 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OVERSIGHT: _EVERYONE | {Action.RAISE_FLAG, Action.RESOLVE_FLAG},
     Role.INVESTIGATOR: _EVERYONE | {Action.SIGHT, Action.CORRECT, Action.RESOLVE_FLAG},
 }
+# The item writes a party can sign (docs/signing.md); CUSTODY_SIGNED_ROLES applies to these only, so
+# a party can always rotate its own keys and revoke its own tokens.
+SIGNABLE = frozenset(
+    {
+        Action.ISSUE,
+        Action.TRANSFER,
+        Action.RECEIVE,
+        Action.INSPECT,
+        Action.REPORT_LOST,
+        Action.RECOVER,
+        Action.SIGHT,
+        Action.DISPOSE,
+        Action.CORRECT,
+    }
+)
 HOLDER_ACTIONS = frozenset(
     {Action.TRANSFER, Action.RECEIVE, Action.INSPECT, Action.REPORT_LOST, Action.DISPOSE}
 )

@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, PersistenceError
 
 from ledger import fields, merkle
-from ledger.access import HOLDER_ACTIONS, KIND_ROLES, Action, Actor
+from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
 from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
 from ledger.entries import decode_entry
@@ -235,7 +235,7 @@ class Ledger(Application[UUID]):
             kind = self.party(party).kind
             if wanted not in KIND_ROLES[kind]:
                 allowed = ", ".join(r.value for r in KIND_ROLES[kind]) or "none"
-                raise InvalidInput(f"a {kind.value} party may hold the roles: {allowed}")
+                raise InvalidInput(f"a party of kind {kind.value} may hold the roles: {allowed}")
             return Token.grant(
                 digest=token_hash(token), party=party, role=wanted, actor=actor.party, now=now
             )
@@ -258,7 +258,7 @@ class Ledger(Application[UUID]):
         return [t for t in found if actor.role is Role.ADMIN or t.party == actor.party]
 
     def revoke_token(self, token_id: UUID | str, *, actor: Actor) -> Recorded:
-        token = self._token(item_uuid(token_id))
+        token = self._token(_token_uuid(token_id))
         self._require_self_or_admin(actor, token.party, "revoke tokens of")
 
         def command(_: Signature, now: datetime) -> Aggregate:
@@ -732,11 +732,11 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         """Replay, role, signature, command, save with the nonce: the one path of every write."""
         actor.require(action)
+        now = self.clock()
+        signature = self._signature(actor, via, action, item, now)  # before a replay answers
         replayed = self._replayed(actor, via)
         if replayed is not None:
             return replayed
-        now = self.clock()
-        signature = self._signature(actor, via, action, item, now)
         aggregate = command(signature, now)
         nonce = None
         if via is not None:
@@ -770,7 +770,7 @@ class Ledger(Application[UUID]):
         """The verified signature to keep in the entry, or None for an unsigned write."""
         signed = via.signed if via is not None else None
         if signed is None:
-            if actor.role in self.signed_roles:
+            if actor.role in self.signed_roles and action in SIGNABLE:
                 raise Unauthorised(f"role {actor.role.value} must sign its submissions")
             return None
         item_text = str(item_uuid(item)) if item is not None else None
@@ -835,3 +835,10 @@ class Ledger(Application[UUID]):
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         return Recorded(aggregate.id, aggregate.version, receipt.log_index(aggregate.id))
+
+
+def _token_uuid(token_id: UUID | str) -> UUID:
+    try:
+        return token_id if isinstance(token_id, UUID) else UUID(token_id)
+    except ValueError:
+        raise InvalidInput(f"token id {token_id!r} is not a UUID") from None

@@ -105,12 +105,12 @@ class Signed:
 
 
 def signed_from_request(submission: Submission, unverified_signature: str) -> Signed:
-    return Signed(
-        submission.key_id,
-        submission.nonce,
-        _b64decode(unverified_signature, what="signature"),
-        submission.to_bytes(),
-    )
+    """A signature as received; one that is not even base64 fails as a signature does: 401."""
+    try:
+        signature = _b64decode(unverified_signature, what="signature")
+    except InvalidInput as error:
+        raise Unauthenticated(f"the {error.message}") from None
+    return Signed(submission.key_id, submission.nonce, signature, submission.to_bytes())
 
 
 def verify_signed(signed: Signed, public_key: bytes) -> None:
