@@ -26,6 +26,8 @@ from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config
 from ledger.errors import CustodyError
+from ledger.evidence import dump_bundle
+from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
 from ledger.signing import (
     Signer,
@@ -300,6 +302,32 @@ def submit(
         print(response.text)
         if response.is_error:
             raise typer.Exit(1)
+
+
+@app.command()
+def evidence(
+    item: Annotated[str, typer.Argument(help="the item id")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+    db: DbOption = None,
+) -> None:
+    """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
+    with _failures():
+        config = Config.from_env(db=db)
+        bundle = _open_ledger(config, signer=_signer(config)).evidence(item)
+        output.write_bytes(dump_bundle(bundle))
+        out.print(f"wrote {output}: {len(bundle['entries'])} entries of item {item}")
+
+
+@app.command("verify-evidence")
+def verify_evidence(
+    bundle: Annotated[Path, typer.Argument(help="an evidence bundle (custody evidence)")],
+    vkey: Annotated[str, typer.Option(help="the log's verifier key (vkey text, or @file)")],
+) -> None:
+    """Check a bundle offline with the log's published key; print the custody timeline."""
+    with _failures():
+        report = verify_bundle(load_bundle(bundle.read_bytes()), _verifier(vkey))
+        for line in describe(report):
+            out.print(line, markup=False, highlight=False)
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")

@@ -36,6 +36,7 @@ from ledger.errors import (
     Unauthenticated,
     Unauthorised,
 )
+from ledger.evidence import build_bundle
 from ledger.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.flags import Flag
 from ledger.ids import (
@@ -678,6 +679,13 @@ class Ledger(Application[UUID]):
             self._check_consistent(latest[1], size, root)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self._signer())
         return self.log_store.store_checkpoint(size, note)
+
+    def evidence(self, item: UUID | str) -> dict[str, Any]:
+        """The item's evidence bundle against the latest checkpoint (signed now if the log grew)."""
+        found = self.item(item)
+        return build_bundle(
+            self.log_store, item_id=found.id, checkpoint=self.checkpoint(), log_key=self.verifier()
+        )
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         self._require_size(size)

@@ -9,6 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from api.deps import ActorDep, LedgerDep
 from api.schemas import (
@@ -31,6 +32,7 @@ from api.submissions import ArrivalDep
 from ledger.access import Action
 from ledger.application import Recorded
 from ledger.entries import decode_entry
+from ledger.evidence import dump_bundle
 from ledger.items import Item
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -260,6 +262,19 @@ def custody(
         status=state.status.value,
         last_event_at=state.last_event_at,
         log_indexes=list(state.log_indexes),
+    )
+
+
+@router.get("/{item_id}/evidence")
+def evidence(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> Response:
+    """The evidence bundle (docs/verification.md, section 7): check it offline with
+    `custody verify-evidence FILE --vkey ...`."""
+    actor.require(Action.READ)
+    bundle = ledger.evidence(item_id)
+    return Response(
+        dump_bundle(bundle),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{item_id}.json"'},
     )
 
 

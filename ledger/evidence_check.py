@@ -1,0 +1,441 @@
+"""`custody verify-evidence`: check a bundle offline with only the published keys, and tell the
+item's custody timeline (docs/verification.md, section 7). Steps, in order; the first failure raises
+ProofError (or IntegrityFailure) naming what was expected and what was found:
+
+1. The bundle's format; the log key is the one the caller trusts, never the bundle's own.
+2. The checkpoint's signature by that log key; its size and root.
+3. The witness policy, if given: a quorum of its witnesses cosigned the checkpoint.
+4. Every entry, the item's and its context's: its leaf hash, and its inclusion proof to the root.
+5. The item's chain: versions 1, 2, 3 ... of this item, each `prev` the hash of the one before.
+6. The context: the item's agreement (who may hold it) and the parties' registrations and keys.
+7. Every signed entry: the key was registered (in an earlier entry) and not revoked at the
+   recording time; the signature verifies over the submitted bytes; the submission names this
+   log, party, action and item.
+8. The earlier checkpoints: signed by the log key, consistent with the checkpoint (RFC 9162
+   2.1.4.2); with a policy, their cosignatures bound when each entry was on record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ledger import merkle
+from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.entries import ENTRY_FORMAT, decode_entry
+from ledger.errors import InvalidInput, ProofError
+from ledger.evidence import EVIDENCE_FORMAT
+from ledger.signing import Verifier
+from ledger.submissions import Signed, check_claims, key_id, verify_signed
+from ledger.times import format_time
+
+CUSTODY_KINDS = {"Issued": "recipient", "Transferred": "to", "Recovered": "by"}
+ITEM_ACTIONS = {
+    "Issued": "issue",
+    "Transferred": "transfer",
+    "Received": "receive",
+    "Inspected": "inspect",
+    "ReportedLost": "report_lost",
+    "Recovered": "recover",
+    "Sighted": "sight",
+    "Disposed": "dispose",
+    "Corrected": "correct",
+}
+
+
+@dataclass(frozen=True)
+class Proved:
+    log_index: int
+    entry: bytes
+    body: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.body["type"]).rsplit(".", 1)[-1]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return dict(self.body["payload"])
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    log_index: int
+    kind: str
+    occurred_at: str
+    recorded_at: str
+    actor: str
+    holder: str
+    detail: str
+    signed_by: str | None
+    on_record_after: datetime | None = None
+    on_record_by: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceReport:
+    item_id: str
+    checkpoint: Checkpoint
+    cosignatures: list[tuple[str, datetime]]
+    timeline: list[TimelineEntry]
+    last_verified_in_control: TimelineEntry | None
+    left_control: TimelineEntry | None
+    notes: list[str] = field(default_factory=list)
+
+
+CosignatureTimes = Any  # (note, checkpoint) -> [(witness, time)] for the policy's valid ones
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any],
+    log_key: Verifier,
+    *,
+    cosigned: CosignatureTimes | None = None,
+) -> EvidenceReport:
+    """Raise ProofError at the first thing that does not verify; else the report."""
+    _check_format(bundle, log_key)  # 1.
+    checkpoint = _checkpoint(str(bundle["checkpoint"]), log_key)  # 2.
+    cosignatures = cosigned(bundle["checkpoint"], checkpoint) if cosigned else []  # 3.
+    item = [_proved(e, checkpoint) for e in bundle["entries"]]  # 4.
+    context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
+    _check_chain(item, str(bundle["item_id"]))  # 5.
+    registry = _Registry(context)  # 6.
+    signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
+    windows = _windows(bundle, checkpoint, log_key, cosigned, cosignatures, item)  # 8.
+    timeline = _timeline(item, signers, windows)
+    notes = (
+        []
+        if cosigned
+        else [
+            "no witness policy given: the times entries were on record are "
+            "not bounded, and the log's word is all there is"
+        ]
+    )
+    return EvidenceReport(
+        str(bundle["item_id"]),
+        checkpoint,
+        cosignatures,
+        timeline,
+        *_left_control(timeline, registry, item),
+        notes,
+    )
+
+
+def load_bundle(data: bytes) -> dict[str, Any]:
+    try:
+        bundle = json.loads(data)
+    except ValueError:
+        raise InvalidInput("the bundle is not JSON") from None
+    if not isinstance(bundle, dict):
+        raise InvalidInput("the bundle is not a JSON object")
+    return bundle
+
+
+def _check_format(bundle: Mapping[str, Any], log_key: Verifier) -> None:
+    if bundle.get("format") != EVIDENCE_FORMAT:
+        raise ProofError(
+            "not an evidence bundle", expected=EVIDENCE_FORMAT, got=repr(bundle.get("format"))
+        )
+    missing = [k for k in ("item_id", "checkpoint", "entries", "context") if k not in bundle]
+    if missing:
+        raise ProofError(
+            "the bundle is incomplete",
+            expected="item_id, checkpoint, entries, context",
+            got="no " + ", ".join(missing),
+        )
+    if bundle.get("log_key") not in (None, log_key.vkey):
+        raise ProofError(
+            "the bundle names another log key",
+            expected=log_key.vkey,
+            got=str(bundle.get("log_key")),
+        )
+
+
+def _checkpoint(note: str, log_key: Verifier) -> Checkpoint:
+    try:
+        return verify_checkpoint(note, log_key)
+    except InvalidInput as error:
+        raise ProofError(f"the checkpoint is malformed: {error.message}") from None
+
+
+def _proved(raw: Mapping[str, Any], checkpoint: Checkpoint) -> Proved:
+    index = int(raw["log_index"])
+    entry = _unb64(raw["entry"], f"entry {index}")
+    proof = [_unb64(h, f"the proof of entry {index}") for h in raw["inclusion_proof"]]
+    leaf = merkle.leaf_hash(entry)
+    try:
+        merkle.verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root_hash)
+    except ProofError as error:
+        raise ProofError(
+            f"entry {index} is not in the checkpointed log",
+            position=index,
+            expected=error.expected,
+            got=error.got,
+        ) from None
+    try:
+        body = decode_entry(entry)
+    except (InvalidInput, ValueError):
+        raise ProofError(f"entry {index} is not a {ENTRY_FORMAT} entry", position=index) from None
+    return Proved(index, entry, body)
+
+
+def _check_chain(entries: Sequence[Proved], item_id: str) -> None:
+    if not entries:
+        raise ProofError(
+            "the bundle has no entries of the item", expected="at least the issue", got="none"
+        )
+    prev: Proved | None = None
+    for version, entry in enumerate(sorted(entries, key=lambda e: e.body["aggregate_version"]), 1):
+        found = (entry.body["aggregate_id"], entry.body["aggregate_version"])
+        if found != (item_id, version):
+            raise ProofError(
+                "an entry of the item is missing or foreign",
+                position=entry.log_index,
+                expected=f"{item_id} version {version}",
+                got=f"{found[0]} version {found[1]}",
+            )
+        wanted = merkle.leaf_hash(prev.entry).hex() if prev else None
+        if entry.body["prev"] != wanted:
+            raise ProofError(
+                "the item's hash chain is broken",
+                position=entry.log_index,
+                expected=str(wanted),
+                got=str(entry.body["prev"]),
+            )
+        prev = entry
+
+
+class _Registry:
+    """The agreement and parties the item's entries rest on, from proved context entries."""
+
+    def __init__(self, context: Sequence[Proved]) -> None:
+        self.holders: set[str] = set()
+        self.parents: dict[str, str | None] = {}
+        self.party_of: dict[str, str] = {}  # aggregate id -> party id
+        self.keys: dict[tuple[str, str], tuple[int, str]] = {}
+        self.revoked: dict[tuple[str, str], str] = {}
+        for entry in sorted(context, key=lambda e: e.log_index):
+            self._add(entry)
+
+    def _add(self, entry: Proved) -> None:
+        p = entry.payload
+        if entry.kind == "Concluded":
+            self.holders |= set(p["authorized_holders"])
+        elif entry.kind == "Registered":
+            self.parents[p["party_id"]] = p.get("parent")
+            self.party_of[str(entry.body["aggregate_id"])] = p["party_id"]
+        elif entry.kind == "KeyRegistered":
+            self.keys[(self._party(entry), p["key_id"])] = (entry.log_index, p["public_key"])
+        elif entry.kind == "KeyRevoked":
+            self.revoked[(self._party(entry), p["key_id"])] = str(entry.body["occurred_at"])
+
+    def _party(self, entry: Proved) -> str:
+        """Later entries of a party name it by aggregate id; its registration came first."""
+        aggregate = str(entry.body["aggregate_id"])
+        return self.party_of.get(aggregate, aggregate)
+
+    def authorized(self, party: str) -> bool:
+        return party in self.holders or self.parents.get(party) in self.holders
+
+
+def _check_signature(entry: Proved, registry: _Registry, origin: str) -> str | None:
+    signature = entry.body.get("signature")
+    if not signature:
+        return None
+    party, key = str(entry.body["actor"]), str(signature["key_id"])
+    registered = registry.keys.get((party, key))
+    if registered is None or registered[0] > entry.log_index:
+        raise ProofError(
+            f"entry {entry.log_index} is signed by a key the bundle does not show "
+            f"registered before it",
+            position=entry.log_index,
+            expected=f"a KeyRegistered entry of {party} for key {key}",
+            got="none",
+        )
+    revoked = registry.revoked.get((party, key))
+    if revoked is not None and revoked <= str(entry.body["recorded_at"]):
+        raise ProofError(
+            f"entry {entry.log_index} is signed by a revoked key",
+            position=entry.log_index,
+            expected=f"key {key} valid",
+            got=f"revoked at {revoked}",
+        )
+    public = _unb64(registered[1], "a public key")
+    signed = Signed(
+        key,
+        str(signature["nonce"]),
+        _unb64(signature["signature"], "a signature"),
+        _unb64(signature["submission"], "a submission"),
+    )
+    if key_id(public) != key:
+        raise ProofError("a registered key does not match its id", expected=key, got=key_id(public))
+    try:
+        verify_signed(signed, public)
+        item = None if entry.kind == "Issued" else str(entry.body["aggregate_id"])
+        check_claims(signed, origin=origin, party=party, action=ITEM_ACTIONS[entry.kind], item=item)
+    except Exception as error:
+        raise ProofError(
+            f"entry {entry.log_index}'s signature does not verify: {error}",
+            position=entry.log_index,
+        ) from None
+    return f"{party} (key {key})"
+
+
+def _windows(
+    bundle: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    log_key: Verifier,
+    cosigned: CosignatureTimes | None,
+    main: list[tuple[str, datetime]],
+    item: Sequence[Proved],
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """log index -> (committed after, committed by), from cosigned checkpoints around it."""
+    times = [(checkpoint.size, main)]
+    for earlier in bundle.get("earlier_checkpoints", []):
+        size, cosigs = _earlier(earlier, checkpoint, log_key, cosigned)
+        times.append((size, cosigs))
+    windows = {}
+    for entry in item:
+        before = [max(t for _, t in c) for s, c in times if s <= entry.log_index and c]
+        after = [max(t for _, t in c) for s, c in times if s > entry.log_index and c]
+        windows[entry.log_index] = (max(before) if before else None, min(after) if after else None)
+    return windows
+
+
+def _earlier(
+    raw: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    log_key: Verifier,
+    cosigned: CosignatureTimes | None,
+) -> tuple[int, list[tuple[str, datetime]]]:
+    note = str(raw["checkpoint"])
+    earlier = _checkpoint(note, log_key)
+    proof = [_unb64(h, "a consistency proof") for h in raw["consistency_proof"]]
+    merkle.verify_consistency(
+        earlier.size, checkpoint.size, proof, earlier.root_hash, checkpoint.root_hash
+    )
+    return earlier.size, cosigned(note, earlier) if cosigned else []
+
+
+def _timeline(
+    item: Sequence[Proved],
+    signers: Sequence[str | None],
+    windows: Mapping[int, tuple[datetime | None, datetime | None]],
+) -> list[TimelineEntry]:
+    holder, timeline = "", []
+    for entry, signer in sorted(
+        zip(item, signers, strict=True),
+        key=lambda pair: (pair[0].body["occurred_at"], pair[0].log_index),
+    ):
+        p = entry.payload
+        holder = str(p.get(CUSTODY_KINDS.get(entry.kind, ""), holder) or holder)
+        after, by = windows[entry.log_index]
+        timeline.append(
+            TimelineEntry(
+                entry.log_index,
+                entry.kind,
+                str(entry.body["occurred_at"]),
+                str(entry.body["recorded_at"]),
+                str(entry.body["actor"]),
+                holder,
+                _detail(entry),
+                signer,
+                after,
+                by,
+            )
+        )
+    return timeline
+
+
+DETAILS = {
+    "Issued": "issued to {recipient} under {agreement}",
+    "Transferred": "{from_holder} -> {to}",
+    "Received": "receipt confirmed",
+    "Inspected": "{result} ({method}) by {inspector}",
+    "ReportedLost": "{circumstances}, discovered {discovered_at}",
+    "Recovered": "recovered by {by}",
+    "Sighted": "seen by {observer} with {held_by} at {location}",
+    "Disposed": "{method}, certificate {certificate}",
+    "Corrected": "corrects entry {entry}: {reason}",
+}
+
+
+def _detail(entry: Proved) -> str:
+    return DETAILS.get(entry.kind, "").format_map(defaultdict(lambda: "?", entry.payload))
+
+
+def _left_control(
+    timeline: Sequence[TimelineEntry], registry: _Registry, item: Sequence[Proved]
+) -> tuple[TimelineEntry | None, TimelineEntry | None]:
+    """The first loss or unauthorized holder, and the last verified sighting before it."""
+    payloads = {e.log_index: e.payload for e in item}
+    left = next(
+        (
+            t
+            for t in timeline
+            if t.kind == "ReportedLost" or _unauthorized(t, payloads[t.log_index], registry)
+        ),
+        None,
+    )
+    before = [t for t in timeline if left is None or t.occurred_at <= left.occurred_at]
+    verified = [
+        t
+        for t in before
+        if t is not left
+        and (
+            t.kind == "Received"
+            or (t.kind == "Inspected" and payloads[t.log_index].get("result") == "verified")
+        )
+    ]
+    return (verified[-1] if verified else None), left
+
+
+def _unauthorized(entry: TimelineEntry, payload: Mapping[str, Any], registry: _Registry) -> bool:
+    party = payload.get(
+        {"Transferred": "to", "Recovered": "by", "Sighted": "held_by", "Issued": "recipient"}.get(
+            entry.kind, ""
+        )
+    )
+    return bool(party) and not registry.authorized(str(party))
+
+
+def _unb64(text: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except ValueError:
+        raise ProofError(f"{what} is not base64") from None
+
+
+def describe(report: EvidenceReport) -> list[str]:
+    """The report as lines of text, for the CLI."""
+    lines = [f"item {report.item_id}: verified against checkpoint size {report.checkpoint.size}"]
+    lines += [f"cosigned by {w} at {format_time(t)}" for w, t in report.cosignatures]
+    for t in report.timeline:
+        window = ""
+        if t.on_record_after or t.on_record_by:
+            after = format_time(t.on_record_after) if t.on_record_after else "the start"
+            by = format_time(t.on_record_by) if t.on_record_by else "?"
+            window = f"  [on record after {after}, by {by}]"
+        signed = f"  signed by {t.signed_by}" if t.signed_by else ""
+        lines.append(
+            f"{t.occurred_at}  #{t.log_index:<6} {t.kind:<13} {t.detail}  "
+            f"(holder {t.holder}; recorded {t.recorded_at} by {t.actor}){signed}{window}"
+        )
+    if report.left_control:
+        last = report.last_verified_in_control
+        lines.append(
+            f"last verified in control: #{last.log_index} {last.occurred_at}"
+            if last
+            else "last verified in control: never after issue"
+        )
+        lines.append(
+            f"left control: #{report.left_control.log_index} "
+            f"{report.left_control.occurred_at} ({report.left_control.detail})"
+        )
+    lines += [f"note: {n}" for n in report.notes]
+    return lines
