@@ -327,9 +327,10 @@ class RecipientRatesOut(BaseModel):
     recipient: str
     issued: int
     accounted: int
+    in_custody: int
     overdue: int
     accountability_rate: float = Field(description="accounted / issued")
-    delinquency_rate: float = Field(description="items with inspections overdue / issued")
+    delinquency_rate: float = Field(description="items with inspections overdue / in custody")
 
 
 class UnaccountedReportOut(BaseModel):
@@ -340,8 +341,9 @@ class UnaccountedReportOut(BaseModel):
 
 
 class FlagOut(FindingOut):
-    raised: bool
-    resolution: dict[str, str] | None
+    raised: bool = Field(description="put on record by a scan")
+    holds: bool = Field(description="the finding still holds on the date asked about")
+    resolution: dict[str, str] | None = Field(description="who resolved it, why, when")
 
 
 class FlagsOut(BaseModel):

@@ -612,6 +612,16 @@ class Ledger(Application[UUID]):
 
         return self._write(actor, None, Action.RESOLVE_FLAG, None, command)
 
+    def raised_flags(self) -> Iterator[Flag]:
+        """Every flag ever raised, in the order they were raised."""
+        start: int | None = None
+        while page := self.recorder.select_notifications(
+            start=start, limit=ITEM_PAGE, topics=[Flag.Raised.TOPIC], inclusive_of_start=False
+        ):
+            for n in page:
+                yield self._get(UUID(str(n.originator_id)), Flag, "flag")
+            start = page[-1].id
+
     def flag(self, flag_id: UUID) -> Flag | None:
         try:
             return self._get(flag_id, Flag, f"flag {flag_id}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.items import Category
 
 SENSITIVE_DEFAULT = frozenset({"launcher", "night_vision"})
 
@@ -63,7 +64,7 @@ def _settings(table: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in table.items():
         path = (*prefix, key)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and any(k[: len(path)] == path for k in TOML_KEYS):
             found |= _settings(value, path)
         elif path in TOML_KEYS:
             found[TOML_KEYS[path]] = _typed(TOML_KEYS[path], value, ".".join(path))
@@ -74,8 +75,14 @@ def _settings(table: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
 
 def _typed(name: str, value: Any, where: str) -> Any:
     if name == "sensitive_categories":
+        known = {c.value for c in Category}
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidInput(f"policy file: {where} must be a list of category names")
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise InvalidInput(
+                f"policy file: {where} names unknown categories: {', '.join(unknown)}"
+            )
         return frozenset(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(f"policy file: {where} must be a whole number of days or a count >= 0")

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from uuid import UUID
 
+from ledger.access import Actor
 from ledger.application import Ledger
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound, Unauthorised
 from ledger.replay import Fact
 from ledger.times import aware_utc
+from ledger.tokens import Role
 from policies.config import PolicyConfig
 from policies.findings import Finding
 from policies.rules import RULES, Case
@@ -64,9 +66,13 @@ class ItemAccount:
 
 @dataclass(frozen=True)
 class RecipientRates:
+    """`accountability_rate` = accounted / issued; `delinquency_rate` = overdue / in custody (a
+    lost or disposed item cannot be overdue, so it does not dilute the rate)."""
+
     recipient: str
     issued: int
     accounted: int
+    in_custody: int
     overdue: int
 
     @property
@@ -75,7 +81,7 @@ class RecipientRates:
 
     @property
     def delinquency_rate(self) -> float:
-        return self.overdue / self.issued if self.issued else 0.0
+        return self.overdue / self.in_custody if self.in_custody else 0.0
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,13 @@ class UnaccountedReport:
 def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """Every item issued by the date (and recorded by `known_at`) in scope, with its findings."""
     scope = _checked(scope)
-    parent = _parents(ledger)
-    in_scope = [(i, f) for i, f in _chosen_facts(ledger, scope) if _wanted(parent, scope, f[0])]
-    serials = _serials(in_scope)
+    parent = _parents(ledger, scope.known_at)
+    chosen = list(_chosen_facts(ledger, scope))
+    serials = _serials(chosen)  # across the whole fleet, whatever the filter
     authorized = _authorizer(ledger, parent)
-    for item_id, facts in in_scope:
+    for item_id, facts in chosen:
+        if not _wanted(parent, scope, facts[0]):
+            continue
         issued = facts[0]
         twins = [
             i for i in serials[str(issued.fields["normalised_serial"])] if i != issued.log_index
@@ -103,12 +111,14 @@ def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[Ite
 
 def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
     unaccounted: list[ItemAccount] = []
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # issued, accounted, overdue
+    # issued, accounted, in custody, overdue
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for account in accounts(ledger, scope, config):
         row = totals[account.recipient]
         row[0] += 1
         row[1] += not account.unaccounted
-        row[2] += account.overdue
+        row[2] += account.status == "in_custody"
+        row[3] += account.overdue
         if account.unaccounted:
             unaccounted.append(account)
     rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
@@ -117,6 +127,15 @@ def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Un
 
 def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding]:
     return [f for account in accounts(ledger, scope, config) for f in account.findings]
+
+
+def scope_for(actor: Actor, scope: Scope) -> Scope:
+    """A partner sees the items issued to it and its units only; every other role sees all."""
+    if actor.role is not Role.PARTNER:
+        return scope
+    if scope.recipient not in (None, actor.party):
+        raise Unauthorised(f"{actor.party} may see its own items only, not {scope.recipient}'s")
+    return replace(scope, recipient=actor.party)
 
 
 def _checked(scope: Scope) -> Scope:
@@ -175,15 +194,17 @@ def _authorizer(ledger: Ledger, parent: Parents) -> Callable[[str], Callable[[st
     return for_agreement
 
 
-def _parents(ledger: Ledger) -> Parents:
-    """party -> its parent force, looked up once per run."""
+def _parents(ledger: Ledger, known_at: datetime | None) -> Parents:
+    """party -> its parent force as known at `known_at`, looked up once per run. A party not
+    registered by then is unknown: free text, like an armed group seen holding an item."""
 
     @cache
     def parent(party: str) -> str | None:
         try:
-            return ledger.party(party).parent
+            found = ledger.party(party)
         except (NotFound, InvalidInput):
-            return None  # free text, such as an armed group seen holding an item
+            return None
+        return found.parent if known_at is None or found.registered_at <= known_at else None
 
     return parent
 
@@ -191,7 +212,7 @@ def _parents(ledger: Ledger) -> Parents:
 def _account(case: Case, config: PolicyConfig) -> ItemAccount:
     issued = case.issued.fields
     status = "lost" if case.open_loss() else "disposed" if case.disposal() else "in_custody"
-    found = tuple(f for rule in RULES.values() for f in rule(case, config))
+    found = tuple(f for rule in RULES.values() for f in rule(case, config) if f.since <= case.as_of)
     return ItemAccount(
         case.item_id,
         str(issued["serial"]),

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from ledger.access import Actor
 from ledger.application import Ledger
-from policies.findings import Finding
+from ledger.flags import Flag
+from policies.findings import Finding, Severity
 
 
 @dataclass(frozen=True)
 class FlagView:
+    """A finding and its flag: `holds` says whether the finding still holds on the date asked
+    about; a raised flag whose finding no longer holds stays listed, with its resolution."""
+
     finding: Finding
     raised: bool
     resolution: dict[str, str] | None
+    holds: bool = True
 
     @property
     def open(self) -> bool:
-        return self.resolution is None
+        return self.holds and self.resolution is None
 
 
 def raise_findings(ledger: Ledger, findings: Iterable[Finding], *, actor: Actor) -> int:
@@ -26,16 +32,41 @@ def raise_findings(ledger: Ledger, findings: Iterable[Finding], *, actor: Actor)
     raised = 0
     for f in findings:
         recorded = ledger.raise_flag(
-            flag_id=f.finding_id, rule=f.rule, item_id=f.item_id, severity=f.severity.value,
-            since=f.since, evidence=f.evidence, detail=f.detail, actor=actor,
+            flag_id=f.finding_id,
+            rule=f.rule,
+            item_id=f.item_id,
+            severity=f.severity.value,
+            since=f.since,
+            evidence=f.evidence,
+            detail=f.detail,
+            actor=actor,
         )
         raised += recorded is not None
     return raised
 
 
-def flag_views(ledger: Ledger, findings: Iterable[Finding]) -> list[FlagView]:
+def flag_views(
+    ledger: Ledger, findings: Iterable[Finding], *, item_ids: set[UUID] | None = None
+) -> list[FlagView]:
+    """The current findings with their flags, then the raised flags whose findings no longer hold
+    (for the items in `item_ids`, if given)."""
+    current = {f.finding_id: f for f in findings}
     views = []
-    for f in findings:
+    for f in current.values():
         flag = ledger.flag(f.finding_id)
         views.append(FlagView(f, flag is not None, flag.resolution if flag else None))
+    for flag in ledger.raised_flags():
+        if flag.id not in current and (item_ids is None or flag.item_id in item_ids):
+            views.append(FlagView(_finding_of(flag), True, flag.resolution, holds=False))
     return views
+
+
+def _finding_of(flag: Flag) -> Finding:
+    return Finding(
+        flag.rule,
+        flag.item_id,
+        Severity(flag.severity),
+        flag.since,
+        tuple(flag.evidence),
+        flag.detail,
+    )

@@ -140,7 +140,7 @@ def inspection_overdue(case: Case, config: PolicyConfig) -> list[Finding]:
     last = case.last_verified()
     if last is None:
         days = config.sensitive_initial_days if sensitive else config.inspection_interval_days
-        basis, what = case.issued, "never inspected since issue"
+        basis, what = case.issued, "no verified inspection since issue on"
     else:
         days = config.sensitive_interval_days if sensitive else config.inspection_interval_days
         basis, what = last, "no verified inspection since"
@@ -226,7 +226,9 @@ def _late_discovery(
             Severity.MEDIUM,
             seen.occurred_at + gap,
             [seen, loss],
-            f"discovered {days} days after it was last verified",
+            f"discovered {days} days after it was last verified"
+            if seen is not case.issued
+            else f"discovered {days} days after its issue, never verified",
         )
     ]
 
@@ -245,7 +247,7 @@ def contradictions(case: Case, config: PolicyConfig) -> list[Finding]:
                     f"{fact.kind} dated after the disposal",
                 )
             )
-        elif lost is not None and fact.kind in IN_HAND:
+        elif lost is not None and fact.kind in IN_HAND and not _confirms_loss(fact):
             found.append(
                 case.finding(
                     "after_loss",
@@ -258,6 +260,11 @@ def contradictions(case: Case, config: PolicyConfig) -> list[Finding]:
         lost = fact if fact.kind == "ReportedLost" else None if fact.kind == "Recovered" else lost
         disposed = fact if fact.kind == "Disposed" else disposed
     return found
+
+
+def _confirms_loss(fact: Fact) -> bool:
+    """An inspection that finds the item not presented agrees with its loss."""
+    return fact.kind == "Inspected" and fact.fields["result"] == "not_presented"
 
 
 def serial_quality(case: Case, config: PolicyConfig) -> list[Finding]:

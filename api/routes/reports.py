@@ -26,7 +26,14 @@ from api.schemas import (
 from ledger.access import Action
 from ledger.times import format_time, system_clock
 from policies.config import PolicyConfig
-from policies.engine import ItemAccount, Scope, findings, unaccounted_report
+from policies.engine import (
+    ItemAccount,
+    Scope,
+    accounts,
+    findings,
+    scope_for,
+    unaccounted_report,
+)
 from policies.findings import Finding
 from policies.flags import flag_views, raise_findings
 
@@ -70,7 +77,7 @@ def unaccounted(
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
     (`view=items`) or per recipient (`view=recipients`)."""
     actor.require(Action.READ)
-    report = unaccounted_report(ledger, chosen, policy)
+    report = unaccounted_report(ledger, scope_for(actor, chosen), policy)
     out = UnaccountedReportOut(
         as_of=report.scope.as_of,
         known_at=report.scope.known_at,
@@ -93,22 +100,27 @@ def list_flags(
     severity: Filter = None,
     item: UUID | None = None,
 ) -> FlagsOut:
-    """The policies' findings as of the date, each with its flag state (raised, resolution)."""
+    """The policies' findings as of the date with their flag state, and the raised flags whose
+    findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
+    whether it still holds or not; `all`: both."""
     actor.require(Action.READ)
-    wanted = [
-        f
-        for f in findings(ledger, chosen, policy)
-        if (rule is None or f.rule == rule)
-        and (severity is None or f.severity == severity)
-        and (item is None or f.item_id == item)
-    ]
+    scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
+    current = [f for a in scoped for f in a.findings]
     views = [
-        v for v in flag_views(ledger, wanted) if status == "all" or (status == "open") == v.open
+        v
+        for v in flag_views(ledger, current, item_ids={a.item_id for a in scoped})
+        if (rule is None or v.finding.rule == rule)
+        and (severity is None or v.finding.severity == severity)
+        and (item is None or v.finding.item_id == item)
+        and (status == "all" or (v.open if status == "open" else v.resolution is not None))
     ]
     return FlagsOut(
         flags=[
             FlagOut(
-                **_finding_out(v.finding).model_dump(), raised=v.raised, resolution=v.resolution
+                **_finding_out(v.finding).model_dump(),
+                raised=v.raised,
+                holds=v.holds,
+                resolution=v.resolution,
             )
             for v in views
         ]
@@ -162,14 +174,20 @@ def _rates_out(r: object) -> RecipientRatesOut:
 
 
 def _csv(report: UnaccountedReportOut, view: str) -> str:
+    """CSV that says which question it answers: every row carries as_of and known_at."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    as_of = format_time(report.as_of)
+    known_at = format_time(report.known_at) if report.known_at else ""
     if view == "recipients":
         writer.writerow(
             [
+                "as_of",
+                "known_at",
                 "recipient",
                 "issued",
                 "accounted",
+                "in_custody",
                 "overdue",
                 "accountability_rate",
                 "delinquency_rate",
@@ -177,9 +195,12 @@ def _csv(report: UnaccountedReportOut, view: str) -> str:
         )
         writer.writerows(
             [
+                as_of,
+                known_at,
                 r.recipient,
                 r.issued,
                 r.accounted,
+                r.in_custody,
                 r.overdue,
                 f"{r.accountability_rate:.4f}",
                 f"{r.delinquency_rate:.4f}",
@@ -189,10 +210,13 @@ def _csv(report: UnaccountedReportOut, view: str) -> str:
         return buffer.getvalue()
     writer.writerow(
         [
+            "as_of",
+            "known_at",
             "item_id",
             "serial",
             "category",
             "programme",
+            "agreement",
             "recipient",
             "holder",
             "status",
@@ -207,10 +231,13 @@ def _csv(report: UnaccountedReportOut, view: str) -> str:
         for reason in item.reasons:
             writer.writerow(
                 [
+                    as_of,
+                    known_at,
                     item.item_id,
                     item.serial,
                     item.category,
                     item.programme,
+                    item.agreement,
                     item.recipient,
                     item.holder,
                     item.status,
