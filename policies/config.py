@@ -64,7 +64,8 @@ def _settings(table: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in table.items():
         path = (*prefix, key)
-        if isinstance(value, dict) and any(k[: len(path)] == path for k in TOML_KEYS):
+        is_table = path not in TOML_KEYS and any(k[: len(path)] == path for k in TOML_KEYS)
+        if isinstance(value, dict) and is_table:
             found |= _settings(value, path)
         elif path in TOML_KEYS:
             found[TOML_KEYS[path]] = _typed(TOML_KEYS[path], value, ".".join(path))
