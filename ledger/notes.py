@@ -98,6 +98,14 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     return Note(text, verified, unverified)
 
 
+def split_note(note: str | bytes) -> tuple[str, tuple[Signature, ...]]:
+    """The text and every signature line of `note`, parsed as open_note parses them (steps 1 to
+    3, the same refusals) but verified by no one: for signatures that are not of the note text
+    itself, such as tlog-cosignatures (ledger/cosignatures.py)."""
+    text, first_line, lines = _split(_decode(note))
+    return text, tuple(_parse_line(line, first_line + i)[1] for i, line in enumerate(lines))
+
+
 def _decode(note: str | bytes) -> str:
     size = len(note) if isinstance(note, bytes) else len(note.encode("utf-8", "surrogatepass"))
     if size > MAX_NOTE_BYTES:

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -50,10 +51,11 @@ def check_key_name(name: str) -> str:
     return name
 
 
-def key_id(name: str, public_key: bytes) -> int:
-    """The key ID of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()
-    return int.from_bytes(digest[:4], "big")
+def key_id(name: str, public_key: bytes, signature_type: int = ED25519) -> int:
+    """The key ID: SHA-256(name || 0x0A || signature type || public key)[:4], type 0x01 unless told
+    (0x04 is a tlog-cosignature Ed25519 key, ledger/cosignatures.py)."""
+    prefix = name.encode("utf-8") + b"\n" + bytes([signature_type])
+    return int.from_bytes(hashlib.sha256(prefix + public_key).digest()[:4], "big")
 
 
 def decode_base64(text: str, *, what: str) -> bytes:
@@ -87,9 +89,9 @@ class Verifier:
 
     @classmethod
     def from_vkey(cls, vkey: str) -> Verifier:
-        name, claimed_id, key = _split_key_text(vkey, what="verifier key")
+        name, claimed_id, key = split_key_text(vkey, what="verifier key")
         verifier = cls(name, _ed25519_key_data(key, what="verifier key"))
-        _check_key_id(claimed_id, verifier.key_id, name)
+        check_key_id(claimed_id, verifier.key_id, name)
         return verifier
 
     @property
@@ -122,10 +124,10 @@ class Signer:
     def from_text(cls, skey: str) -> Signer:
         if not skey.startswith(PRIVATE_PREFIX):
             raise InvalidInput(f"signer key must have the form {PRIVATE_PREFIX}{_KEY_TEXT_SHAPE}")
-        name, claimed_id, key = _split_key_text(skey[len(PRIVATE_PREFIX) :], what="signer key")
+        name, claimed_id, key = split_key_text(skey[len(PRIVATE_PREFIX) :], what="signer key")
         seed = _ed25519_key_data(key, what="signer key")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
-        _check_key_id(claimed_id, signer.key_id, name)
+        check_key_id(claimed_id, signer.key_id, name)
         return signer
 
     @property
@@ -159,9 +161,12 @@ def generate_signer_key(name: str) -> str:
     return Signer(name, Ed25519PrivateKey.generate()).to_text()
 
 
-def write_private_key_file(path: str | os.PathLike[str], text: str) -> None:
-    """Create `path` with mode 0600 holding the signer key `text`; never overwrite a file."""
-    Signer.from_text(text)
+def write_private_key_file(
+    path: str | os.PathLike[str], text: str, *, check: Callable[[str], object] | None = None
+) -> None:
+    """Create `path` with mode 0600 holding the key `text` (checked by `check`, by default as a
+    signer key); never overwrite a file."""
+    (check or Signer.from_text)(text)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -177,15 +182,18 @@ def write_private_key_file(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
-def read_private_key_file(path: str | os.PathLike[str]) -> str:
-    """The signer key text in `path`, refused if group or others have any access to the file."""
+def read_private_key_file(
+    path: str | os.PathLike[str], *, check: Callable[[str], object] | None = None
+) -> str:
+    """The key text in `path` (checked by `check`, by default as a signer key), refused if group
+    or others have any access to the file."""
     with open(path, encoding="utf-8") as file:
         _check_key_file_mode(os.fstat(file.fileno()), os.fspath(path))
         content = file.read(MAX_KEY_FILE_BYTES + 1)
     if len(content) > MAX_KEY_FILE_BYTES:
         raise InvalidInput(f"key file {os.fspath(path)} is larger than {MAX_KEY_FILE_BYTES} bytes")
     text = content.removesuffix("\n")
-    Signer.from_text(text)
+    (check or Signer.from_text)(text)
     return text
 
 
@@ -200,7 +208,7 @@ def _check_key_file_mode(status: os.stat_result, path: str) -> None:
         )
 
 
-def _split_key_text(text: str, *, what: str) -> tuple[str, int, bytes]:
+def split_key_text(text: str, *, what: str) -> tuple[str, int, bytes]:
     """Split `<name>+<hex id>+<base64>`; the base64 part is secret for signer keys."""
     parts = text.split("+", 2)
     if len(parts) != 3 or not _HEX_ID.fullmatch(parts[1]):
@@ -218,7 +226,7 @@ def _ed25519_key_data(key: bytes, *, what: str) -> bytes:
     return key[1:]
 
 
-def _check_key_id(claimed: int, derived: int, name: str) -> None:
+def check_key_id(claimed: int, derived: int, name: str) -> None:
     if claimed != derived:
         raise InvalidInput(
             f"key id of {name} does not match its key: expected {derived:08x}, got {claimed:08x}"
