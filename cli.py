@@ -21,10 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.client import CustodyClient
+from api.witness_app import create_witness_app
+from api.witnessing import witnessing
 from ledger import demo as demo_programme
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config
+from ledger.cosignatures import CosignerKey, generate_cosigner_key
 from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
@@ -39,6 +42,9 @@ from ledger.signing import (
 from ledger.submissions import key_id
 from ledger.times import format_time, system_clock
 from ledger.tokens import Role
+from ledger.witness import Witness
+from ledger.witness_policy import parse_policy
+from ledger.witness_store import SQLiteWitnessState
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, unaccounted_report
 
@@ -90,6 +96,7 @@ def _open_ledger(
         create_tables=create_tables,
         signer=signer,
         signed_roles=config.signed_roles,
+        **witnessing(config.witness_policy),
     )
 
 
@@ -322,12 +329,49 @@ def evidence(
 def verify_evidence(
     bundle: Annotated[Path, typer.Argument(help="an evidence bundle (custody evidence)")],
     vkey: Annotated[str, typer.Option(help="the log's verifier key (vkey text, or @file)")],
+    policy: Annotated[
+        Path | None, typer.Option(help="a C2SP witness policy: require its quorum of cosignatures")
+    ] = None,
 ) -> None:
     """Check a bundle offline with the log's published key; print the custody timeline."""
     with _failures():
-        report = verify_bundle(load_bundle(bundle.read_bytes()), _verifier(vkey))
+        witnesses = parse_policy(policy.read_bytes()) if policy else None
+        report = verify_bundle(load_bundle(bundle.read_bytes()), _verifier(vkey), policy=witnesses)
         for line in describe(report):
             out.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def witness(
+    key: Annotated[Path, typer.Option(help="the witness's cosigner key (custody witness-keygen)")],
+    log: Annotated[list[str], typer.Option(help="a log's verifier key (vkey) to witness; repeat")],
+    db: Annotated[Path, typer.Option("--db", help="the witness's own store")] = Path("witness.db"),
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8100,
+) -> None:
+    """Run an independent witness (C2SP tlog-witness): POST /add-checkpoint."""
+    import uvicorn
+
+    with _failures():
+        cosigner = CosignerKey.from_text(read_private_key_file(key, check=CosignerKey.from_text))
+        logs = {v.name: v for v in (_verifier(text) for text in log)}
+        state = SQLiteWitnessState(db)
+        app_ = create_witness_app(Witness(cosigner, logs, state, system_clock), state)
+        out.print(f"witness {cosigner.verifier.vkey} for {', '.join(logs)} on http://{host}:{port}")
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command("witness-keygen")
+def witness_keygen(
+    name: Annotated[str, typer.Option(help="the witness's name, e.g. witness.example.org")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the private key file (0600)")],
+) -> None:
+    """Make a witness cosigner key; prints the verifier key for witness policies."""
+    with _failures():
+        text = generate_cosigner_key(name)
+        write_private_key_file(output, text, check=CosignerKey.from_text)
+        vkey = CosignerKey.from_text(text).verifier.vkey
+        out.print(f"private key: {output} (mode 0600)\nverifier key: {vkey}")
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")

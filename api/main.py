@@ -14,6 +14,7 @@ from api import errors
 from api.errors import error_body
 from api.routes import items, log, parties, reports, tokens
 from api.schemas import ErrorOut
+from api.witnessing import witnessing
 from ledger.application import Ledger
 from ledger.config import Config
 from ledger.signing import Signer, read_private_key_file
@@ -64,6 +65,7 @@ def app_from_env() -> FastAPI:
             origin=config.origin,
             signer=signer,
             signed_roles=config.signed_roles,
+            **witnessing(config.witness_policy),
         ),
         load_policy(config.policy),
     )

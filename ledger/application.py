@@ -66,6 +66,8 @@ from ledger.tokens import Role, Token, new_token, token_hash
 from ledger.verify import Progress, Verified, verify_store
 
 Clock = Callable[[], datetime]
+Cosigners = Callable[[str, Callable[[int], list[bytes]]], list[str]]
+"""(signed checkpoint note, proof from an old size) -> the witnesses' cosignature lines."""
 Signature = dict[str, str] | None
 Command = Callable[[Signature, datetime], Aggregate]
 OPERATOR = "operator"
@@ -103,11 +105,15 @@ class Ledger(Application[UUID]):
         create_tables: bool = False,
         signer: Signer | None = None,
         signed_roles: Iterable[Role] = (),
+        cosigners: Cosigners | None = None,
+        witness_keys: Sequence[str] = (),
     ) -> None:
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
         self.signer = signer
         self.signed_roles = frozenset(signed_roles)
+        self.cosigners = cosigners
+        self.witness_keys = tuple(witness_keys)
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
@@ -688,13 +694,32 @@ class Ledger(Application[UUID]):
         if latest is not None and latest[0] > 0:
             self._check_consistent(latest[1], size, root)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self._signer())
-        return self.log_store.store_checkpoint(size, note)
+        stored = self.log_store.store_checkpoint(size, note)
+        return self._cosigned(stored, size) if stored == note else stored
+
+    def _cosigned(self, note: str, size: int) -> str:
+        """Ask the witnesses to cosign the new checkpoint and keep their cosignatures with it."""
+        if self.cosigners is None:
+            return note
+        lines = self.cosigners(note, lambda old: self._proof_from(old, size))
+        if not lines:
+            return note
+        cosigned = note + "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        self.log_store.add_cosignatures(size, cosigned)
+        return cosigned
+
+    def _proof_from(self, old: int, size: int) -> list[bytes]:
+        return merkle.consistency_proof(old, size, self.log_store) if 0 < old < size else []
 
     def evidence(self, item: UUID | str) -> dict[str, Any]:
         """The item's evidence bundle against the latest checkpoint (signed now if the log grew)."""
         found = self.item(item)
         return build_bundle(
-            self.log_store, item_id=found.id, checkpoint=self.checkpoint(), log_key=self.verifier()
+            self.log_store,
+            item_id=found.id,
+            checkpoint=self.checkpoint(),
+            log_key=self.verifier(),
+            witness_keys=self.witness_keys,
         )
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:

@@ -29,6 +29,7 @@ class Config:
     origin: str = DEFAULT_ORIGIN
     signed_roles: frozenset[Role] = frozenset()
     policy: str | None = None
+    witness_policy: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -38,6 +39,7 @@ class Config:
             origin=environ.get("CUSTODY_ORIGIN") or DEFAULT_ORIGIN,
             signed_roles=_roles(environ.get("CUSTODY_SIGNED_ROLES", "")),
             policy=environ.get("CUSTODY_POLICY") or None,
+            witness_policy=environ.get("CUSTODY_WITNESS_POLICY") or None,
         )
 
 

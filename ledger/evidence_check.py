@@ -22,17 +22,19 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.cosignatures import cosignature_timestamps
 from ledger.entries import ENTRY_FORMAT, decode_entry
 from ledger.errors import InvalidInput, ProofError
 from ledger.evidence import EVIDENCE_FORMAT
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
 from ledger.times import format_time
+from ledger.witness_policy import WitnessPolicy, check_quorum
 
 CUSTODY_KINDS = {"Issued": "recipient", "Transferred": "to", "Recovered": "by"}
 ITEM_ACTIONS = {
@@ -88,29 +90,23 @@ class EvidenceReport:
     notes: list[str] = field(default_factory=list)
 
 
-CosignatureTimes = Any  # (note, checkpoint) -> [(witness, time)] for the policy's valid ones
-
-
 def verify_bundle(
-    bundle: Mapping[str, Any],
-    log_key: Verifier,
-    *,
-    cosigned: CosignatureTimes | None = None,
+    bundle: Mapping[str, Any], log_key: Verifier, *, policy: WitnessPolicy | None = None
 ) -> EvidenceReport:
     """Raise ProofError at the first thing that does not verify; else the report."""
     _check_format(bundle, log_key)  # 1.
     checkpoint = _checkpoint(str(bundle["checkpoint"]), log_key)  # 2.
-    cosignatures = cosigned(bundle["checkpoint"], checkpoint) if cosigned else []  # 3.
+    cosignatures = _quorum(policy, str(bundle["checkpoint"]), checkpoint)  # 3.
     item = [_proved(e, checkpoint) for e in bundle["entries"]]  # 4.
     context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
     _check_chain(item, str(bundle["item_id"]))  # 5.
     registry = _Registry(context)  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
-    windows = _windows(bundle, checkpoint, log_key, cosigned, cosignatures, item)  # 8.
+    windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
     timeline = _timeline(item, signers, windows)
     notes = (
         []
-        if cosigned
+        if policy
         else [
             "no witness policy given: the times entries were on record are "
             "not bounded, and the log's word is all there is"
@@ -290,36 +286,62 @@ def _windows(
     bundle: Mapping[str, Any],
     checkpoint: Checkpoint,
     log_key: Verifier,
-    cosigned: CosignatureTimes | None,
+    policy: WitnessPolicy | None,
     main: list[tuple[str, datetime]],
     item: Sequence[Proved],
 ) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """log index -> (committed after, committed by), from cosigned checkpoints around it."""
+    """log index -> (published after, on record by), from witness cosignatures: a tree without
+    the entry cosigned at t means the log had not shown it by t (earliest cosignature); a tree
+    with it cosigned by every listed witness at t means it was on record by t (latest one)."""
     times = [(checkpoint.size, main)]
     for earlier in bundle.get("earlier_checkpoints", []):
-        size, cosigs = _earlier(earlier, checkpoint, log_key, cosigned)
-        times.append((size, cosigs))
+        times.append(_earlier(earlier, checkpoint, log_key, policy))
     windows = {}
     for entry in item:
-        before = [max(t for _, t in c) for s, c in times if s <= entry.log_index and c]
+        before = [min(t for _, t in c) for s, c in times if s <= entry.log_index and c]
         after = [max(t for _, t in c) for s, c in times if s > entry.log_index and c]
         windows[entry.log_index] = (max(before) if before else None, min(after) if after else None)
     return windows
+
+
+def _quorum(
+    policy: WitnessPolicy | None, note: str, checkpoint: Checkpoint
+) -> list[tuple[str, datetime]]:
+    if policy is None:
+        return []
+    return [(c.witness, _time(c.timestamp)) for c in check_quorum(policy, note, checkpoint)]
 
 
 def _earlier(
     raw: Mapping[str, Any],
     checkpoint: Checkpoint,
     log_key: Verifier,
-    cosigned: CosignatureTimes | None,
+    policy: WitnessPolicy | None,
 ) -> tuple[int, list[tuple[str, datetime]]]:
+    """An earlier checkpoint: signed by the log, consistent with the bundle's; its cosignatures
+    by the policy's witnesses (no quorum needed: each one bounds a time)."""
     note = str(raw["checkpoint"])
     earlier = _checkpoint(note, log_key)
     proof = [_unb64(h, "a consistency proof") for h in raw["consistency_proof"]]
-    merkle.verify_consistency(
-        earlier.size, checkpoint.size, proof, earlier.root_hash, checkpoint.root_hash
-    )
-    return earlier.size, cosigned(note, earlier) if cosigned else []
+    try:
+        merkle.verify_consistency(
+            earlier.size, checkpoint.size, proof, earlier.root_hash, checkpoint.root_hash
+        )
+    except ProofError as error:
+        raise ProofError(
+            f"the checkpoint at size {earlier.size} is not an earlier state of this "
+            f"log: {error.message}",
+            position=earlier.size,
+        ) from None
+    if policy is None:
+        return earlier.size, []
+    names = {w.verifier: w.name for w in policy.witnesses}
+    stamps = cosignature_timestamps(note, list(names))
+    return earlier.size, [(names[v], _time(t)) for v, t in stamps.items()]
+
+
+def _time(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
 def _timeline(

@@ -133,6 +133,7 @@ class Statements:
             "ON CONFLICT (size) DO NOTHING"
         )
         self.checkpoint_at = f"SELECT size, note FROM {checkpoints} WHERE size = {p}"
+        self.cosign_checkpoint = f"UPDATE {checkpoints} SET note = {p} WHERE size = {p}"
         self.latest_checkpoint = f"SELECT size, note FROM {checkpoints} ORDER BY size DESC LIMIT 1"
         self.checkpoints = f"SELECT size, note FROM {checkpoints} ORDER BY size"
 
@@ -267,6 +268,10 @@ class LogStore:
         stored = self.checkpoint_at(size)
         assert stored is not None
         return stored
+
+    def add_cosignatures(self, size: int, note: str) -> None:
+        """Replace the note kept for `size` by the same note with witness cosignature lines."""
+        self._write(self.sql.cosign_checkpoint, (note, size))
 
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         raise NotImplementedError
