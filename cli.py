@@ -32,6 +32,7 @@ from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
+from ledger.imports import file_digest, import_rows, read_rows
 from ledger.signing import (
     Signer,
     Verifier,
@@ -372,6 +373,51 @@ def witness_keygen(
         write_private_key_file(output, text, check=CosignerKey.from_text)
         vkey = CosignerKey.from_text(text).verifier.vkey
         out.print(f"private key: {output} (mode 0600)\nverifier key: {vkey}")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="a CSV with a header row, or JSON lines (.jsonl)")],
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="rows per atomic batch")] = 500,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid rows; still report the others")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Issue items and record events in bulk: every row checked first, then atomic batches.
+    Running the same file again skips what was stored (docs/import.md)."""
+    with _failures():
+        data = file.read_bytes()
+        kind = "jsonl" if file.suffix in (".jsonl", ".ndjson") else "csv"
+        rows, problems = read_rows(data, kind=kind)
+        for problem in problems:
+            err.print(f"{file}:{problem}", markup=False, highlight=False)
+        if problems and not skip_invalid:
+            raise CustodyError(f"{len(problems)} rows need fixing; nothing was imported")
+        bad = {p.line for p in problems}
+        rows = [r for r in rows if r.line not in bad]
+        ledger = _open_ledger(Config.from_env(db=db))
+        outcome = _with_progress(
+            "importing",
+            len(rows),
+            lambda step: import_rows(
+                ledger,
+                rows,
+                actor=OPERATOR_ACTOR,
+                digest=file_digest(data),
+                batch_size=batch,
+                progress=step,
+            ),
+        )
+        out.print(
+            f"stored {outcome.stored} rows in {outcome.batches} batches; "
+            f"{outcome.skipped} were stored by an earlier run; {len(bad)} skipped as invalid"
+        )
+        for problem in outcome.problems:
+            raise CustodyError(
+                f"{file}:{problem}; the rows before it are stored, fix it and "
+                "run the same file again"
+            )
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
 
 from ledger import fields, merkle
 from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
@@ -85,6 +93,23 @@ class Recorded:
     log_index: int
 
 
+@dataclass
+class Batch:
+    """The writes of a `Ledger.batch()` block, saved together when it ends."""
+
+    pending: dict[UUID, Aggregate] = field(default_factory=dict)
+    nonces: list[Nonce] = field(default_factory=list)
+    receipt: Receipt = field(default_factory=Receipt)
+    writes: int = 0
+
+    def add(self, aggregate: Aggregate, nonce: Nonce | None) -> Recorded:
+        self.pending[aggregate.id] = aggregate
+        if nonce is not None:
+            self.nonces.append(nonce)
+        self.writes += 1
+        return Recorded(aggregate.id, aggregate.version, -1)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     token_id: UUID
@@ -114,6 +139,7 @@ class Ledger(Application[UUID]):
         self.signed_roles = frozenset(signed_roles)
         self.cosigners = cosigners
         self.witness_keys = tuple(witness_keys)
+        self._local = threading.local()
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
@@ -308,6 +334,8 @@ class Ledger(Application[UUID]):
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
+            if self._exists(new_id):
+                raise duplicate
             terms = self.agreement(agreement)
             if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
                 raise Unauthorised(
@@ -786,7 +814,39 @@ class Ledger(Application[UUID]):
             nonce = Nonce.use(
                 party=actor.party, nonce=via.nonce, digest=via.digest, aggregate=aggregate, now=now
             )
+        batch: Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            return batch.add(aggregate, nonce)
         return self._save(aggregate, nonce, exists, lambda: self._replayed(actor, via))
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Writes inside the block are decided one by one, each seeing the ones before it, and
+        saved together in one transaction when the block ends: all of them, or none (an error in
+        the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
+        `receipt` has the real ones afterwards. One batch at a time per thread."""
+        if getattr(self._local, "batch", None) is not None:
+            raise ProgrammingError("batches do not nest")
+        batch = self._local.batch = Batch()
+        try:
+            yield batch
+        finally:
+            self._local.batch = None
+        self._save_batch(batch)
+
+    def _save_batch(self, batch: Batch) -> None:
+        if not batch.pending:
+            return
+        try:
+            self.save(*batch.pending.values(), *batch.nonces, receipt=batch.receipt)
+        except IntegrityError:
+            raise Conflict(
+                "the batch met a write recorded meanwhile; nothing of it was stored, retry it"
+            ) from None
+        except (OperationalError, sqlite3.OperationalError) as error:
+            raise Conflict(
+                f"the store is busy ({error}); nothing of the batch was stored"
+            ) from None
 
     def _replayed(self, actor: Actor, via: Submitted | None) -> Recorded | None:
         """The first answer to a request whose nonce this party used already; None if new."""
@@ -849,9 +909,21 @@ class Ledger(Application[UUID]):
                 return row
         raise InvalidInput(f"log entry {log_index} is not an entry of item {item.id}")
 
-    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+    def _exists(self, aggregate_id: UUID) -> bool:
         try:
-            found: object = self.repository.get(aggregate_id)
+            self._get(aggregate_id, Aggregate, "aggregate")
+        except NotFound:
+            return False
+        return True
+
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        batch: Batch | None = getattr(self._local, "batch", None)
+        try:
+            found: object = (
+                batch.pending[aggregate_id]
+                if batch is not None and aggregate_id in batch.pending
+                else self.repository.get(aggregate_id)
+            )
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(found, kind):
