@@ -26,7 +26,11 @@ def create_witness_app(witness: Witness, state: SQLiteWitnessState) -> FastAPI:
         if len(body) > MAX_REQUEST:
             return PlainTextResponse("request too large\n", status_code=413)
         result = witness.add_checkpoint(body)
-        return Response(result.body, status_code=result.status, media_type=result.content_type)
+        # Set the header as is: Starlette would add "; charset=utf-8" to a text/* media type, and
+        # clients match text/x.tlog.size exactly.
+        return Response(
+            result.body, status_code=result.status, headers={"Content-Type": result.content_type}
+        )
 
     @app.get("/key", response_class=PlainTextResponse)
     def key() -> str:

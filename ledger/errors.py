@@ -102,6 +102,7 @@ class IntegrityFailure(CustodyError):
         if expected or got:
             detail += f": expected {expected}, got {got}"
         super().__init__(detail)
+        self.reason = message
         self.position = position
         self.expected = expected
         self.got = got

@@ -27,6 +27,7 @@ from ledger.signing import Verifier
 
 EVIDENCE_FORMAT = "custody-evidence/v1"
 PARTY_FIELDS = (
+    "held_by",
     "actor",
     "recipient",
     "supplier",

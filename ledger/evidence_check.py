@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,17 @@ def verify_bundle(
     bundle: Mapping[str, Any], log_key: Verifier, *, policy: WitnessPolicy | None = None
 ) -> EvidenceReport:
     """Raise ProofError at the first thing that does not verify; else the report."""
+    try:
+        return _verify(bundle, log_key, policy)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        if isinstance(error, InvalidInput):
+            raise
+        raise ProofError(f"the bundle is malformed ({type(error).__name__}: {error})") from None
+
+
+def _verify(
+    bundle: Mapping[str, Any], log_key: Verifier, policy: WitnessPolicy | None
+) -> EvidenceReport:
     _check_format(bundle, log_key)  # 1.
     checkpoint = _checkpoint(str(bundle["checkpoint"]), log_key)  # 2.
     cosignatures = _quorum(policy, str(bundle["checkpoint"]), checkpoint)  # 3.
@@ -101,17 +113,20 @@ def verify_bundle(
     context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
     _check_chain(item, str(bundle["item_id"]))  # 5.
     registry = _Registry(context)  # 6.
+    registry.require_context(item)  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
     windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
     timeline = _timeline(item, signers, windows)
-    notes = (
-        []
-        if policy
-        else [
-            "no witness policy given: the times entries were on record are "
-            "not bounded, and the log's word is all there is"
-        ]
-    )
+    last = max(e.body["aggregate_version"] for e in item)
+    notes = [
+        f"the bundle holds versions 1 to {last} of the item; nothing in it can show that "
+        "the log holds no later entry of it (check the whole log for that)"
+    ]
+    if not policy:
+        notes.append(
+            "no witness policy given: the times entries were on record are not "
+            "bounded, and the log's word is all there is"
+        )
     return EvidenceReport(
         str(bundle["item_id"]),
         checkpoint,
@@ -168,7 +183,7 @@ def _proved(raw: Mapping[str, Any], checkpoint: Checkpoint) -> Proved:
         merkle.verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root_hash)
     except ProofError as error:
         raise ProofError(
-            f"entry {index} is not in the checkpointed log",
+            f"entry {index} is not in the checkpointed log: {error.reason}",
             position=index,
             expected=error.expected,
             got=error.got,
@@ -213,6 +228,7 @@ class _Registry:
         self.holders: set[str] = set()
         self.parents: dict[str, str | None] = {}
         self.party_of: dict[str, str] = {}  # aggregate id -> party id
+        self.agreements: set[str] = set()
         self.keys: dict[tuple[str, str], tuple[int, str]] = {}
         self.revoked: dict[tuple[str, str], str] = {}
         for entry in sorted(context, key=lambda e: e.log_index):
@@ -222,6 +238,7 @@ class _Registry:
         p = entry.payload
         if entry.kind == "Concluded":
             self.holders |= set(p["authorized_holders"])
+            self.agreements.add(str(p["agreement_id"]))
         elif entry.kind == "Registered":
             self.parents[p["party_id"]] = p.get("parent")
             self.party_of[str(entry.body["aggregate_id"])] = p["party_id"]
@@ -235,8 +252,38 @@ class _Registry:
         aggregate = str(entry.body["aggregate_id"])
         return self.party_of.get(aggregate, aggregate)
 
+    def require_context(self, item: Sequence[Proved]) -> None:
+        """The registry entries the item's record rests on must be in the bundle: its agreement,
+        and the registration of every party its entries must name (free text, such as an armed
+        group seen holding it, names none)."""
+        issued = min(item, key=lambda e: e.body["aggregate_version"])
+        agreement = str(issued.payload["agreement"])
+        if agreement not in self.agreements:
+            raise ProofError(
+                "the bundle lacks the item's end-use agreement",
+                expected=f"the Concluded entry of {agreement}",
+                got="none",
+            )
+        for entry in item:
+            for name in _registered_parties(entry):
+                if name not in self.parents:
+                    raise ProofError(
+                        f"the bundle lacks the registration of {name}, named by "
+                        f"entry {entry.log_index}",
+                        position=entry.log_index,
+                    )
+
     def authorized(self, party: str) -> bool:
         return party in self.holders or self.parents.get(party) in self.holders
+
+
+REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
+
+
+def _registered_parties(entry: Proved) -> list[str]:
+    names = [str(entry.body["actor"])]
+    names += [str(v) for k, v in entry.payload.items() if k in REGISTERED_FIELDS and v]
+    return names
 
 
 def _check_signature(entry: Proved, registry: _Registry, origin: str) -> str | None:
@@ -279,7 +326,45 @@ def _check_signature(entry: Proved, registry: _Registry, origin: str) -> str | N
             f"entry {entry.log_index}'s signature does not verify: {error}",
             position=entry.log_index,
         ) from None
+    _check_signed_body(entry, signed)
     return f"{party} (key {key})"
+
+
+SIGNED_AS = {"from": "from_holder"}
+DETAIL_KEYS = ("calibre", "country_of_manufacture", "year", "value", "lot_size", "description")
+
+
+def _check_signed_body(entry: Proved, signed: Signed) -> None:
+    """What the reporter signed must be what the entry records (docs/signing.md, section 6)."""
+    body = json.loads(signed.submission)["body"]
+    recorded = {
+        **entry.payload,
+        **entry.payload.get("details", {}),
+        "occurred_at": entry.body["occurred_at"],
+    }
+    for key, value in body.items():
+        name = SIGNED_AS.get(key, key)
+        if name == "evidence" and isinstance(value, list):
+            value = [str(v).strip().lower() for v in value]  # digests are kept in lower case
+        if name in recorded and not _same(value, recorded[name]):
+            raise ProofError(
+                f"entry {entry.log_index} records {name} otherwise than its reporter signed",
+                position=entry.log_index,
+                expected=repr(value),
+                got=repr(recorded[name]),
+            )
+
+
+def _same(signed: Any, recorded: Any) -> bool:
+    """Equal after the ledger's normalisation: times as instants, text NFKC and stripped."""
+    if isinstance(signed, str) and isinstance(recorded, str):
+        try:
+            return datetime.fromisoformat(signed) == datetime.fromisoformat(recorded)
+        except ValueError:
+            return unicodedata.normalize("NFKC", signed).strip() == recorded
+    if isinstance(signed, list) and isinstance(recorded, list):
+        return len(signed) == len(recorded) and all(map(_same, signed, recorded))
+    return bool(signed == recorded)
 
 
 def _windows(
@@ -290,16 +375,16 @@ def _windows(
     main: list[tuple[str, datetime]],
     item: Sequence[Proved],
 ) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """log index -> (published after, on record by), from witness cosignatures: a tree without
-    the entry cosigned at t means the log had not shown it by t (earliest cosignature); a tree
-    with it cosigned by every listed witness at t means it was on record by t (latest one)."""
+    """log index -> (published after, on record by), from the policy's witnesses' cosignatures:
+    on record no later than the earliest cosignature of a tree that holds it; published after the
+    latest cosignature of a tree that does not. Both trust the witness whose time it is."""
     times = [(checkpoint.size, main)]
     for earlier in bundle.get("earlier_checkpoints", []):
         times.append(_earlier(earlier, checkpoint, log_key, policy))
     windows = {}
     for entry in item:
-        before = [min(t for _, t in c) for s, c in times if s <= entry.log_index and c]
-        after = [max(t for _, t in c) for s, c in times if s > entry.log_index and c]
+        before = [t for s, c in times if s <= entry.log_index for _, t in c]
+        after = [t for s, c in times if s > entry.log_index for _, t in c]
         windows[entry.log_index] = (max(before) if before else None, min(after) if after else None)
     return windows
 
@@ -330,8 +415,10 @@ def _earlier(
     except ProofError as error:
         raise ProofError(
             f"the checkpoint at size {earlier.size} is not an earlier state of this "
-            f"log: {error.message}",
+            f"log: {error.reason}",
             position=earlier.size,
+            expected=error.expected,
+            got=error.got,
         ) from None
     if policy is None:
         return earlier.size, []

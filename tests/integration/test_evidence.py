@@ -1,0 +1,779 @@
+"""Evidence bundles: built by a witnessed ledger, checked offline with the log's key and a policy.
+
+The history (log indexes as built, one checkpoint after each step, the clock one hour on each time):
+
+    0-10  the programme (tests/programme.py)     11  unit-2's key         checkpoint 12 at 12:00
+    12    issue to unit-1                        checkpoint 13 at 13:00
+    13    transfer to unit-2                     checkpoint 14 at 14:00
+    14    inspection, verified, by inspectorate  checkpoint 15 at 15:00
+    15    unit-2's own inspection, signed        (16: its nonce)        checkpoint 17 at 16:00
+    17    reported lost                          checkpoint 18 at 17:00
+    18    sighted, held by outsider              checkpoint 19 at 18:00
+
+Three witnesses (quorum 2 of 3) cosign each checkpoint at the time of the test's clock, so each
+entry's window is (the hour before it was recorded, the hour it was recorded).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from api.deps import current_actor
+from api.main import create_app
+from ledger import merkle
+from ledger.access import Actor
+from ledger.application import Ledger
+from ledger.checkpoints import Checkpoint, sign_checkpoint
+from ledger.errors import ProofError
+from ledger.evidence_check import EvidenceReport, TimelineEntry, load_bundle, verify_bundle
+from ledger.signing import Signer
+from ledger.submissions import Submission, Submitted
+from ledger.times import format_time
+from ledger.tokens import Role
+from ledger.witness_policy import WitnessPolicy, parse_policy
+from tests import reference
+from tests.conftest import SIGNER, START, Clock, LedgerFactory
+from tests.integration.test_witnessing import WITNESS_KEYS, Network, policy_text
+from tests.programme import ADMIN, issue, register
+
+ORIGIN = SIGNER.name
+SIZE = 19
+ITEM_INDEXES = [12, 13, 14, 15, 17, 18]
+CONTEXT_INDEXES = [0, 2, 4, 5, 7, 8, 9, 10, 11]  # operator, supplier, units 1-2, the outsider
+# (named by `held_by`, and registered), inspectorate, investigator, the agreement, unit-2's key
+ISSUED = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+TRANSFERRED = datetime(2026, 2, 5, 10, 0, tzinfo=UTC)
+INSPECTED = datetime(2026, 2, 10, 11, 0, tzinfo=UTC)
+SELF_REPORTED = datetime(2026, 2, 20, 8, 0, tzinfo=UTC)
+LOST = datetime(2026, 2, 25, 22, 0, tzinfo=UTC)
+DISCOVERED = datetime(2026, 2, 26, 7, 0, tzinfo=UTC)
+SIGHTED = datetime(2026, 2, 28, 15, 0, tzinfo=UTC)
+INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
+PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
+PARTNER_KEY_ID = "dbc298251c51321b"
+OTHER_SIGNER = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x0b" * 32))
+COMPLETE = (
+    "the bundle holds versions 1 to 6 of the item; nothing in it can show that the log holds "
+    "no later entry of it (check the whole log for that)"
+)
+UNBOUNDED = (
+    "no witness policy given: the times entries were on record are not bounded, "
+    "and the log's word is all there is"
+)
+
+
+def hour(n: int) -> datetime:
+    return START + timedelta(hours=n)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass
+class History:
+    ledger: Ledger
+    network: Network
+    item: UUID
+    indexes: list[int]
+    bundle: dict[str, Any]
+
+    def entries(self) -> list[bytes]:
+        return [row.entry for row in self.ledger.log_entries(0, SIZE)]
+
+
+def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
+    """The history of the module docstring, on `ledger`; its bundle made at the end."""
+    register(ledger)
+    public = b64(PARTNER_KEY.public_key().public_bytes_raw())
+    key, _ = ledger.register_key(party="unit-2", public_key=public, actor=ADMIN)
+    assert key == PARTNER_KEY_ID
+    indexes: list[int] = []
+
+    def checkpointed(recorded: Any = None) -> None:
+        if recorded is not None:
+            indexes.append(recorded.log_index)
+        ledger.checkpoint()
+        clock.advance(hours=1)
+
+    checkpointed()
+    fields = {"manufacturer": "Maker", "model": "M1", "category": "rifle", "agreement": "eua-1"}
+    issued = ledger.issue(
+        serial="AK-0001", recipient="unit-1", occurred_at=ISSUED, actor=ADMIN, **fields
+    )
+    item = issued.id
+    checkpointed(issued)
+    checkpointed(ledger.transfer(item, to="unit-2", occurred_at=TRANSFERRED, actor=ADMIN))
+    checkpointed(
+        ledger.inspect(
+            item,
+            result="verified",
+            method="physical",
+            inspector="inspectorate",
+            location="depot",
+            occurred_at=INSPECTED,
+            actor=ADMIN,
+        )
+    )
+    said = format_time(SELF_REPORTED)
+    body = {"result": "verified", "method": "self_report", "occurred_at": said}
+    signed = Submission(ORIGIN, "unit-2", key, "inspect", str(item), "nonce-0001-abcdef", body)
+    checkpointed(
+        ledger.inspect(
+            item,
+            result="verified",
+            method="self_report",
+            occurred_at=SELF_REPORTED,
+            actor=Actor("unit-2", Role.PARTNER),
+            via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
+        )
+    )
+    checkpointed(
+        ledger.report_lost(
+            item, circumstances="stolen", occurred_at=LOST, discovered_at=DISCOVERED, actor=ADMIN
+        )
+    )
+    checkpointed(
+        ledger.sight(
+            item,
+            observer="investigator",
+            location="Town market",
+            held_by="outsider",
+            occurred_at=SIGHTED,
+            actor=ADMIN,
+        )
+    )
+    return History(ledger, network, item, indexes, ledger.evidence(item))
+
+
+@pytest.fixture
+def history(make_ledger: LedgerFactory, db_url: str, tmp_path: Path, clock: Clock) -> History:
+    network = Network(tmp_path, clock)
+    return build_history(make_ledger(db_url, **network.ledger_options()), network, clock)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    """One history on SQLite for the tampering tests, which change only the bundle."""
+    clock, directory = Clock(), tmp_path_factory.mktemp("evidence")
+    network = Network(directory, clock)
+    ledger = Ledger(
+        clock=clock,
+        db=f"sqlite:///{directory / 'custody.db'}",
+        create_tables=True,
+        signer=SIGNER,
+        **network.ledger_options(),  # type: ignore[arg-type]
+    )
+    yield build_history(ledger, network, clock)
+    ledger.close()
+
+
+@pytest.fixture
+def bundle(built: History) -> dict[str, Any]:
+    """A fresh copy of the good bundle, to tamper with."""
+    return copy.deepcopy(built.bundle)
+
+
+def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
+    def entry(index: int, kind: str, occurred: datetime, recorded: int, *rest: Any) -> Any:
+        window = (hour(recorded - 1), hour(recorded)) if item_windows else (None, None)
+        return TimelineEntry(
+            index, kind, format_time(occurred), format_time(hour(recorded)), *rest, *window
+        )
+
+    signer = f"unit-2 (key {PARTNER_KEY_ID})"
+    return [
+        entry(12, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
+        entry(13, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
+        entry(
+            14,
+            "Inspected",
+            INSPECTED,
+            3,
+            "operator",
+            "unit-2",
+            "verified (physical) by inspectorate",
+            None,
+        ),
+        entry(
+            15,
+            "Inspected",
+            SELF_REPORTED,
+            4,
+            "unit-2",
+            "unit-2",
+            "verified (self_report) by unit-2",
+            signer,
+        ),
+        entry(
+            17,
+            "ReportedLost",
+            LOST,
+            5,
+            "operator",
+            "unit-2",
+            f"stolen, discovered {format_time(DISCOVERED)}",
+            None,
+        ),
+        entry(
+            18,
+            "Sighted",
+            SIGHTED,
+            6,
+            "operator",
+            "unit-2",
+            "seen by investigator with outsider at Town market",
+            None,
+        ),
+    ]
+
+
+POLICY = parse_policy(policy_text())
+
+
+def refused(bundle: dict[str, Any], *, policy: WitnessPolicy | None = POLICY) -> str:
+    """The message of the ProofError the bundle is refused with, by default under the policy."""
+    with pytest.raises(ProofError) as error:
+        verify_bundle(bundle, SIGNER.verifier, policy=policy)
+    return error.value.message
+
+
+def flip(text: str, at: int) -> str:
+    data = bytearray(base64.b64decode(text))
+    data[at] ^= 0x01
+    return b64(bytes(data))
+
+
+def entry_of(bundle: dict[str, Any], index: int) -> dict[str, Any]:
+    return next(e for e in bundle["entries"] + bundle["context"] if e["log_index"] == index)
+
+
+def root_with(entries: list[bytes], index: int, entry: bytes) -> str:
+    """The root of the log with entry `index` replaced: where that entry's proof then leads."""
+    return reference.mth((*entries[:index], entry, *entries[index + 1 :])).hex()
+
+
+def root_from(entry: bytes | str, index: int, proof: list[str]) -> str:
+    data = base64.b64decode(entry) if isinstance(entry, str) else entry
+    hashes = [base64.b64decode(h) for h in proof]
+    return merkle.root_from_inclusion_proof(merkle.leaf_hash(data), index, SIZE, hashes).hex()
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def forged(history: History, index: int, change: Callable[[dict[str, Any]], None]) -> dict:
+    """The bundle a dishonest log could make: entry `index` changed, the item's later entries
+    chained to it again, the whole tree hashed again and its checkpoint signed with the log's
+    key. Only a party's signature can then tell."""
+    entries = history.entries()
+    body = json.loads(entries[index])
+    change(body)
+    entries[index] = canonical(body)
+    previous = entries[index]
+    for later in (i for i in ITEM_INDEXES if i > index):
+        body = json.loads(entries[later])
+        body["prev"] = merkle.leaf_hash(previous).hex()
+        entries[later] = previous = canonical(body)
+    tree = tuple(entries)
+    bundle = copy.deepcopy(history.bundle)
+    bundle["checkpoint"] = sign_checkpoint(Checkpoint(ORIGIN, SIZE, reference.mth(tree)), SIGNER)
+    bundle["earlier_checkpoints"] = []
+    for proved in bundle["entries"] + bundle["context"]:
+        i = proved["log_index"]
+        proved["entry"] = b64(entries[i])
+        proved["inclusion_proof"] = [b64(h) for h in reference.path(i, tree)]
+    return bundle
+
+
+# A bundle that verifies ---------------------------------------------------------------------------
+
+
+def test_the_evidence_route_serves_a_bundle_that_verifies_with_the_timeline_and_windows(
+    history: History,
+) -> None:
+    app = create_app(history.ledger)
+    app.dependency_overrides[current_actor] = lambda: INVESTIGATOR  # a token would grow the log
+    api = TestClient(app)
+
+    response = api.get(f"/v1/items/{history.item}/evidence")
+    served = load_bundle(response.content)
+    report = verify_bundle(served, SIGNER.verifier, policy=POLICY)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="evidence-{history.item}.json"'
+    )
+    assert served == history.bundle
+    assert history.indexes == ITEM_INDEXES
+    assert report == EvidenceReport(
+        str(history.item),
+        Checkpoint(ORIGIN, SIZE, history.ledger.root(SIZE)),
+        [("w0", hour(6)), ("w1", hour(6)), ("w2", hour(6))],
+        expected_timeline(),
+        expected_timeline()[3],
+        expected_timeline()[4],
+        [COMPLETE],
+    )
+    assert (report.last_verified_in_control.log_index, report.left_control.log_index) == (15, 17)
+    assert report.left_control.on_record_by == hour(5)  # the loss was on record by 17:00
+
+
+def test_the_bundle_holds_the_entries_their_proofs_the_checkpoint_and_every_key(
+    history: History,
+) -> None:
+    bundle = history.bundle
+
+    assert bundle["format"] == "custody-evidence/v1"
+    assert bundle["item_id"] == str(history.item)
+    assert bundle["log_key"] == SIGNER.verifier.vkey
+    assert bundle["witness_keys"] == [f"w{i} {k.verifier.vkey}" for i, k in enumerate(WITNESS_KEYS)]
+    assert bundle["checkpoint"] == history.ledger.checkpoint()
+    assert [e["log_index"] for e in bundle["entries"]] == ITEM_INDEXES
+    assert sorted(e["log_index"] for e in bundle["context"]) == CONTEXT_INDEXES
+    entries = history.entries()
+    tree = tuple(entries)
+    for proved in bundle["entries"] + bundle["context"]:
+        i = proved["log_index"]
+        assert proved["entry"] == b64(entries[i])
+        assert proved["inclusion_proof"] == [b64(h) for h in reference.path(i, tree)]
+    key = json.loads(base64.b64decode(entry_of(bundle, 11)["entry"]))
+    assert key["payload"]["public_key"] == b64(PARTNER_KEY.public_key().public_bytes_raw())
+    assert [e["consistency_proof"] for e in bundle["earlier_checkpoints"]] == [
+        [b64(h) for h in reference.proof(size, tree)] for size in (12, 13, 14, 15, 17, 18)
+    ]
+
+
+def test_without_a_policy_the_bundle_verifies_and_the_report_says_the_windows_are_unbounded(
+    history: History,
+) -> None:
+    report = verify_bundle(history.bundle, SIGNER.verifier)
+
+    assert report.cosignatures == []
+    assert report.timeline == expected_timeline(item_windows=False)
+    assert report.notes == [COMPLETE, UNBOUNDED]
+    assert (report.last_verified_in_control, report.left_control) == (
+        expected_timeline(item_windows=False)[3],
+        expected_timeline(item_windows=False)[4],
+    )
+
+
+def test_the_entries_in_another_order_in_the_file_verify_to_the_same_report(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    bundle["entries"].reverse()
+    bundle["context"].reverse()
+
+    report = verify_bundle(bundle, SIGNER.verifier, policy=POLICY)
+
+    assert report == verify_bundle(built.bundle, SIGNER.verifier, policy=POLICY)
+
+
+def test_a_sighting_with_an_unauthorized_holder_before_any_loss_is_when_it_left_control(
+    make_ledger: LedgerFactory, clock: Clock
+) -> None:
+    ledger = make_ledger("sqlite:///:memory:")
+    register(ledger)
+    item = issue(ledger, days_ago=10)
+    ledger.inspect(
+        item,
+        result="verified",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=clock() - timedelta(days=5),
+        actor=ADMIN,
+    )
+    seen = ledger.sight(
+        item,
+        observer="investigator",
+        location="border",
+        held_by="unknown armed group",
+        occurred_at=clock() - timedelta(days=2),
+        actor=ADMIN,
+    )
+    ledger.report_lost(
+        item, circumstances="missing", occurred_at=clock() - timedelta(days=1), actor=ADMIN
+    )
+
+    report = verify_bundle(ledger.evidence(item), SIGNER.verifier)
+
+    assert report.left_control is not None and report.left_control.log_index == seen.log_index
+    assert report.left_control.detail == "seen by investigator with unknown armed group at border"
+    assert report.last_verified_in_control is not None
+    assert report.last_verified_in_control.log_index == seen.log_index - 1
+
+
+# Tampering ----------------------------------------------------------------------------------------
+
+
+def test_a_flipped_byte_in_an_entry_is_refused_naming_the_entry_and_the_roots(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    bundle["entries"][1]["entry"] = flip(bundle["entries"][1]["entry"], 40)
+    entries = built.entries()
+
+    message = refused(bundle)
+
+    assert message == (
+        "entry 13 is not in the checkpointed log: "
+        "the inclusion proof leads to another root at position 13: expected "
+        f"{built.ledger.root(SIZE).hex()}, "
+        f"got {root_with(entries, 13, base64.b64decode(bundle['entries'][1]['entry']))}"
+    )
+
+
+def test_a_dropped_middle_entry_is_refused_naming_the_missing_version(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    del bundle["entries"][2]
+
+    message = refused(bundle)
+
+    assert message == (
+        "an entry of the item is missing or foreign at position 15: "
+        f"expected {built.item} version 3, got {built.item} version 4"
+    )
+
+
+def test_another_entry_in_place_of_one_of_the_items_is_refused_as_foreign(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    bundle["entries"][2] = copy.deepcopy(entry_of(bundle, 10))  # the agreement, proved
+
+    message = refused(bundle)
+
+    assert message == (
+        "an entry of the item is missing or foreign at position 10: expected "
+        f"{built.item} version 2, got {json.loads(built.entries()[10])['aggregate_id']} version 1"
+    )
+
+
+def test_two_entries_swapped_between_log_indexes_are_refused(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    second, third = bundle["entries"][1], bundle["entries"][2]
+    second["entry"], third["entry"] = third["entry"], second["entry"]
+
+    message = refused(bundle)
+
+    assert message == (
+        f"entry 13 is not in the checkpointed log: "
+        f"the inclusion proof leads to another root at position 13: expected "
+        f"{built.ledger.root(SIZE).hex()}, "
+        f"got {root_with(built.entries(), 13, built.entries()[14])}"
+    )
+
+
+def test_two_entries_with_their_log_indexes_swapped_are_refused(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    second, third = bundle["entries"][1], bundle["entries"][2]
+    second["log_index"], third["log_index"] = 14, 13
+
+    message = refused(bundle)
+
+    assert message == (
+        f"entry 14 is not in the checkpointed log: "
+        f"the inclusion proof leads to another root at position 14: expected "
+        f"{built.ledger.root(SIZE).hex()}, "
+        f"got {root_from(second['entry'], 14, second['inclusion_proof'])}"
+    )
+
+
+def test_an_inclusion_proof_with_a_hash_flipped_is_refused(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    proved = bundle["entries"][3]
+    proved["inclusion_proof"][1] = flip(proved["inclusion_proof"][1], 0)
+
+    message = refused(bundle)
+
+    assert message == (
+        f"entry 15 is not in the checkpointed log: "
+        f"the inclusion proof leads to another root at position 15: expected "
+        f"{built.ledger.root(SIZE).hex()}, "
+        f"got {root_from(proved['entry'], 15, proved['inclusion_proof'])}"
+    )
+
+
+def test_an_inclusion_proof_with_a_hash_dropped_is_refused(bundle: dict[str, Any]) -> None:
+    del bundle["entries"][3]["inclusion_proof"][-1]
+
+    message = refused(bundle)
+
+    assert message.startswith("entry 15 is not in the checkpointed log: ")
+
+
+def test_an_inclusion_proof_with_a_hash_dropped_is_refused_saying_it_has_too_few_hashes(
+    bundle: dict[str, Any],
+) -> None:
+    del bundle["entries"][3]["inclusion_proof"][-1]
+
+    message = refused(bundle)
+
+    assert "the inclusion proof has too few hashes" in message
+
+
+def test_the_checkpoint_signed_by_another_key_of_the_same_name_is_refused(
+    bundle: dict[str, Any],
+) -> None:
+    text, signatures = bundle["checkpoint"].split("\n\n", 1)
+    checkpoint = Checkpoint(ORIGIN, SIZE, base64.b64decode(text.split("\n")[2]))
+    other_line = sign_checkpoint(checkpoint, OTHER_SIGNER).split("\n\n", 1)[1]
+    cosignatures = signatures.split("\n", 1)[1]
+    bundle["checkpoint"] = f"{text}\n\n{other_line}{cosignatures}"
+
+    message = refused(bundle)
+
+    assert message == (
+        f"note is not signed by any known key: expected a signature by {ORIGIN}+"
+        f"{SIGNER.key_id:08x}, got {ORIGIN}+{OTHER_SIGNER.key_id:08x}, w0.example+"
+        f"{WITNESS_KEYS[0].key_id:08x}, w1.example+{WITNESS_KEYS[1].key_id:08x}, w2.example+"
+        f"{WITNESS_KEYS[2].key_id:08x}"
+    )
+
+
+def test_a_checkpoint_with_its_cosignatures_stripped_to_one_is_refused_under_the_quorum(
+    bundle: dict[str, Any],
+) -> None:
+    lines = bundle["checkpoint"].split("\n")
+    bundle["checkpoint"] = "\n".join(lines[:6]) + "\n"  # text, blank, the log's line, w0's
+
+    message = refused(bundle)
+
+    assert (
+        message == "witness quorum g is not met: 2 of 3 witnesses required, 1 valid cosignature: w0"
+    )
+
+
+def test_a_checkpoint_with_one_cosignature_verifies_without_a_policy(
+    bundle: dict[str, Any],
+) -> None:
+    lines = bundle["checkpoint"].split("\n")
+    bundle["checkpoint"] = "\n".join(lines[:6]) + "\n"
+
+    report = verify_bundle(bundle, SIGNER.verifier)
+
+    assert report.notes == [COMPLETE, UNBOUNDED]
+
+
+def test_a_cosignature_with_a_flipped_byte_is_refused(bundle: dict[str, Any]) -> None:
+    lines = bundle["checkpoint"].split("\n")
+    name, signature = lines[6].rsplit(" ", 1)
+    lines[6] = f"{name} {flip(signature, 20)}"
+    bundle["checkpoint"] = "\n".join(lines)
+
+    message = refused(bundle)
+
+    assert message.startswith(
+        "cosignature does not verify: expected an Ed25519 cosignature/v1 of the checkpoint by "
+        f"w1.example+{WITNESS_KEYS[1].key_id:08x}, got "
+    )
+
+
+def test_an_earlier_checkpoint_with_a_wrong_consistency_proof_is_refused(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    earlier = bundle["earlier_checkpoints"][1]
+    earlier["consistency_proof"][0] = flip(earlier["consistency_proof"][0], 0)
+
+    message = refused(bundle)
+
+    assert message.startswith(
+        "the checkpoint at size 13 is not an earlier state of this log: the consistency proof "
+        f"leads to another old root at position 13: expected {built.ledger.root(13).hex()}, got "
+    )
+
+
+def test_an_earlier_checkpoint_with_a_wrong_consistency_proof_names_its_position_once(
+    bundle: dict[str, Any],
+) -> None:
+    earlier = bundle["earlier_checkpoints"][1]
+    earlier["consistency_proof"][0] = flip(earlier["consistency_proof"][0], 0)
+
+    message = refused(bundle)
+
+    assert message.count("at position 13") == 1
+
+
+def test_an_earlier_checkpoint_signed_by_another_key_is_refused(bundle: dict[str, Any]) -> None:
+    bundle["earlier_checkpoints"][0]["checkpoint"] = sign_checkpoint(
+        Checkpoint(ORIGIN, 12, merkle.EMPTY_ROOT), OTHER_SIGNER
+    )
+
+    message = refused(bundle)
+
+    assert message == (
+        f"note is not signed by any known key: expected a signature by {ORIGIN}+"
+        f"{SIGNER.key_id:08x}, got {ORIGIN}+{OTHER_SIGNER.key_id:08x}"
+    )
+
+
+def test_a_signed_entry_whose_key_registration_is_left_out_is_refused(
+    bundle: dict[str, Any],
+) -> None:
+    bundle["context"] = [e for e in bundle["context"] if e["log_index"] != 11]
+
+    message = refused(bundle)
+
+    assert message == (
+        "entry 15 is signed by a key the bundle does not show registered before it at position "
+        f"15: expected a KeyRegistered entry of unit-2 for key {PARTNER_KEY_ID}, got none"
+    )
+
+
+def test_a_flipped_signature_byte_in_a_signed_entry_is_refused_as_not_in_the_log(
+    built: History, bundle: dict[str, Any]
+) -> None:
+    body = json.loads(built.entries()[15])
+    body["signature"]["signature"] = flip(body["signature"]["signature"], 3)
+    entry_of(bundle, 15)["entry"] = b64(canonical(body))
+
+    message = refused(bundle)
+
+    assert message == (
+        f"entry 15 is not in the checkpointed log: "
+        f"the inclusion proof leads to another root at position 15: expected "
+        f"{built.ledger.root(SIZE).hex()}, got {root_with(built.entries(), 15, canonical(body))}"
+    )
+
+
+def test_a_log_that_signs_a_tree_with_a_forged_party_signature_is_refused_by_that_signature(
+    built: History,
+) -> None:
+    def forge(body: dict[str, Any]) -> None:
+        body["signature"]["signature"] = flip(body["signature"]["signature"], 3)
+
+    bundle = forged(built, 15, forge)
+
+    message = refused(bundle, policy=None)  # the witnesses never saw this tree
+
+    assert message == (
+        f"entry 15's signature does not verify: the signature does not verify with key "
+        f"{PARTNER_KEY_ID}: the submission was changed, or signed by another key at position 15"
+    )
+
+
+def test_a_forged_log_is_otherwise_accepted_under_the_log_key(built: History) -> None:
+    bundle = forged(built, 14, lambda body: None)  # the same entries, rehashed: a sanity check
+
+    report = verify_bundle(bundle, SIGNER.verifier)
+
+    assert [t.log_index for t in report.timeline] == ITEM_INDEXES
+
+
+def test_a_log_that_changes_a_signed_entrys_payload_is_refused(built: History) -> None:
+    def forge(body: dict[str, Any]) -> None:
+        body["payload"]["result"] = "damaged"
+
+    bundle = forged(built, 15, forge)
+
+    with pytest.raises(ProofError):
+        verify_bundle(bundle, SIGNER.verifier, policy=None)
+
+
+def test_a_bundle_naming_another_log_key_is_refused(bundle: dict[str, Any]) -> None:
+    bundle["log_key"] = OTHER_SIGNER.verifier.vkey
+
+    message = refused(bundle)
+
+    assert message == (
+        f"the bundle names another log key: expected {SIGNER.verifier.vkey}, "
+        f"got {OTHER_SIGNER.verifier.vkey}"
+    )
+
+
+def test_a_bundle_checked_with_another_log_key_is_refused(bundle: dict[str, Any]) -> None:
+    with pytest.raises(ProofError) as error:
+        verify_bundle(bundle, OTHER_SIGNER.verifier)
+
+    assert error.value.message == (
+        f"the bundle names another log key: expected {OTHER_SIGNER.verifier.vkey}, "
+        f"got {SIGNER.verifier.vkey}"
+    )
+
+
+def test_a_bundle_of_another_format_is_refused(bundle: dict[str, Any]) -> None:
+    bundle["format"] = "custody-evidence/v0"
+
+    message = refused(bundle)
+
+    assert message == (
+        "not an evidence bundle: expected custody-evidence/v1, got 'custody-evidence/v0'"
+    )
+
+
+def test_a_bundle_without_the_items_last_entries_says_it_cannot_show_there_are_none_later(
+    bundle: dict[str, Any],
+) -> None:
+    # A limit of the design, stated in every report: the log is not indexed by item verifiably.
+    del bundle["entries"][4:]
+
+    report = verify_bundle(bundle, SIGNER.verifier, policy=None)
+
+    assert report.notes[0] == COMPLETE.replace("1 to 6", "1 to 4")
+    assert report.left_control is None
+
+
+def test_a_bundle_without_the_items_agreement_is_refused(bundle: dict[str, Any]) -> None:
+    bundle["context"] = [e for e in bundle["context"] if e["log_index"] != 10]
+
+    refused(bundle)
+
+
+def test_a_sighting_held_by_a_unit_of_an_authorized_force_is_not_leaving_control(
+    make_ledger: LedgerFactory, clock: Clock
+) -> None:
+    ledger = make_ledger("sqlite:///:memory:")
+    register(ledger)
+    ledger.register_party(
+        party_id="platoon", name="Platoon", kind="recipient", parent="force", actor=ADMIN
+    )
+    item = issue(ledger, days_ago=10)
+    ledger.sight(
+        item,
+        observer="investigator",
+        location="barracks",
+        held_by="platoon",
+        occurred_at=clock() - timedelta(days=1),
+        actor=ADMIN,
+    )
+
+    report = verify_bundle(ledger.evidence(item), SIGNER.verifier)
+
+    assert report.left_control is None
+
+
+def test_an_entry_is_on_record_by_the_earliest_witness_cosignature_covering_it(
+    make_ledger: LedgerFactory, tmp_path: Path, clock: Clock
+) -> None:
+    network = Network(tmp_path, clock, offsets=(20, 0, 10))
+    ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
+    register(ledger)
+    ledger.checkpoint()
+    clock.advance(hours=1)
+    item = issue(ledger)
+    ledger.checkpoint()
+
+    report = verify_bundle(ledger.evidence(item), SIGNER.verifier, policy=POLICY)
+
+    # On record by the earliest cosignature of a tree holding it; published after the latest
+    # cosignature of a tree without it (w0's, 20 s late): each bound trusts its witness.
+    assert (report.timeline[0].on_record_after, report.timeline[0].on_record_by) == (
+        hour(0) + timedelta(seconds=20),
+        hour(1),
+    )

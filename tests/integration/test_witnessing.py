@@ -1,0 +1,471 @@
+"""Witnesses over HTTP (c2sp.org/tlog-witness add-checkpoint), and the ledger that asks them.
+
+Each witness is the real app (api/witness_app.py) with its own key and SQLite store, reached
+through a TestClient; `Network` routes WitnessClient's `post(url, content=...)` to it by URL and
+can take a witness down. Logs are real ledgers signed by the fixed SIGNER.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.witness_app import create_witness_app
+from api.witnessing import WitnessClient
+from ledger.application import Ledger
+from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.cosignatures import CosignerKey, verify_cosignature
+from ledger.notes import split_note
+from ledger.signing import Signer
+from ledger.times import format_time
+from ledger.witness import CosignedCheckpoint, Witness, format_add_checkpoint
+from ledger.witness_policy import (
+    WitnessCosignature,
+    WitnessPolicy,
+    parse_policy,
+    verify_policy_checkpoint,
+)
+from ledger.witness_store import SQLiteWitnessState
+from tests.conftest import SIGNER, START, Clock, LedgerFactory
+from tests.programme import ADMIN, issue, register
+
+ORIGIN = SIGNER.name
+QUORUM_2_OF_3 = "group g 2 w0 w1 w2\nquorum g\n"
+OTHER_SIGNER = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x0b" * 32))
+
+
+def cosigner_key(name: str, seed: int) -> CosignerKey:
+    return CosignerKey(name, Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32))
+
+
+WITNESS_KEYS = [cosigner_key(f"w{i}.example", 0x21 + i) for i in range(3)]
+WITNESS_URLS = [f"http://w{i}.example" for i in range(3)]
+
+
+def policy_text(quorum: str = QUORUM_2_OF_3) -> str:
+    """The policy of the test network: the log, w0 to w2 with their URLs, then `quorum`."""
+    witnesses = "".join(
+        f"witness w{i} {k.verifier.vkey} {url}\n"
+        for i, (k, url) in enumerate(zip(WITNESS_KEYS, WITNESS_URLS, strict=True))
+    )
+    return f"log {SIGNER.verifier.vkey}\n{witnesses}{quorum}"
+
+
+class Network:
+    """Witnesses w0, w1, w2 at http://wN.example, each an app with its own key and store; an
+    `httpx.Client` stand-in for WitnessClient. Witness N's clock runs `offsets[N]` seconds ahead."""
+
+    def __init__(
+        self, directory: Path, clock: Callable[[], datetime], offsets: tuple[int, ...] = (0, 0, 0)
+    ) -> None:
+        self.keys, self.urls = WITNESS_KEYS, WITNESS_URLS
+        self.states = [SQLiteWitnessState(directory / f"w{i}.db") for i in range(3)]
+        self.apps: dict[str, TestClient] = {}
+        for key, state, url, offset in zip(self.keys, self.states, self.urls, offsets, strict=True):
+            ahead = timedelta(seconds=offset)
+            witness = Witness(key, {ORIGIN: SIGNER.verifier}, state, lambda a=ahead: clock() + a)
+            self.apps[url] = TestClient(create_witness_app(witness, state))
+        self.down: set[str] = set()
+        self.sent: list[tuple[str, str]] = []  # (witness url, the request's first line)
+
+    def post(self, url: str, *, content: bytes) -> httpx.Response:
+        base = url.removesuffix("/add-checkpoint")
+        if base in self.down:
+            raise httpx.ConnectError(f"connection refused: {base}")
+        self.sent.append((base, content.split(b"\n", 1)[0].decode()))
+        return self.apps[base].post("/add-checkpoint", content=content)
+
+    def policy(self, quorum: str = QUORUM_2_OF_3) -> WitnessPolicy:
+        return parse_policy(policy_text(quorum))
+
+    def client(self) -> WitnessClient:
+        return WitnessClient(self.policy(), http=self)  # type: ignore[arg-type]
+
+    def ledger_options(self) -> dict[str, Any]:
+        """What a Ledger needs to be witnessed by this network."""
+        keys = [f"w{i} {k.verifier.vkey}" for i, k in enumerate(self.keys)]
+        return {"cosigners": self.client(), "witness_keys": keys}
+
+
+def stamp(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+@pytest.fixture
+def network(tmp_path: Path, clock: Clock) -> Network:
+    return Network(tmp_path, clock)
+
+
+@pytest.fixture
+def w0(network: Network) -> TestClient:
+    return network.apps["http://w0.example"]
+
+
+@pytest.fixture
+def log(ledger: Ledger) -> Ledger:
+    """An unwitnessed log of 11 entries (the programme) with its first checkpoint."""
+    register(ledger)
+    ledger.checkpoint()
+    return ledger
+
+
+def add(witness: TestClient, old: int, proof: list[bytes], note: str) -> httpx.Response:
+    return witness.post("/add-checkpoint", content=format_add_checkpoint(old, proof, note))
+
+
+def flipped(digest: bytes) -> bytes:
+    return bytes([digest[0] ^ 1]) + digest[1:]
+
+
+# add-checkpoint -----------------------------------------------------------------------------------
+
+
+def test_a_witness_cosigns_a_first_checkpoint_at_the_time_of_its_clock(
+    log: Ledger, network: Network, w0: TestClient
+) -> None:
+    note = log.checkpoint()
+
+    response = add(w0, 0, [], note)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text.startswith("— w0.example ") and response.text.endswith("\n")
+    assert verify_cosignature(note + response.text, network.keys[0].verifier) == stamp(START)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), note)
+
+
+def test_a_witness_cosigns_a_grown_checkpoint_given_a_consistency_proof_from_the_last_one(
+    log: Ledger, network: Network, w0: TestClient, clock: Clock
+) -> None:
+    add(w0, 0, [], log.checkpoint())
+    clock.advance(minutes=5)
+    issue(log)
+    note = log.checkpoint()
+
+    response = add(w0, 11, log.consistency_proof(11, 12), note)
+
+    assert response.status_code == 200
+    cosigned = verify_cosignature(note + response.text, network.keys[0].verifier)
+    assert cosigned == stamp(START + timedelta(minutes=5))
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(12, log.root(12), note)
+
+
+def test_the_same_checkpoint_again_is_cosigned_again(log: Ledger, w0: TestClient) -> None:
+    note = log.checkpoint()
+    add(w0, 0, [], note)
+
+    again = add(w0, 11, [], note)
+
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("old", [0, 5, 12])
+def test_an_old_size_other_than_the_last_cosigned_is_answered_409_with_that_size(
+    log: Ledger, w0: TestClient, old: int
+) -> None:
+    add(w0, 0, [], log.checkpoint())
+    issue(log)
+    issue(log, "AK-0002")
+    note = log.checkpoint()
+
+    response = add(w0, old, log.consistency_proof(old, 13) if old else [], note)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"].split(";")[0] == "text/x.tlog.size"
+    assert response.text == "11\n"
+
+
+def test_the_409_content_type_is_exactly_text_x_tlog_size(log: Ledger, w0: TestClient) -> None:
+    add(w0, 0, [], log.checkpoint())
+    issue(log)
+
+    response = add(w0, 0, [], log.checkpoint())
+
+    assert response.headers["content-type"] == "text/x.tlog.size"
+
+
+def test_a_witness_client_that_is_told_409_retries_from_the_size_the_witness_has(
+    log: Ledger, network: Network
+) -> None:
+    network.client()(log.checkpoint(), lambda old: [])
+    issue(log)
+    note = log.checkpoint()
+    network.sent.clear()
+    fresh = network.client()  # knows no sizes: asks from 0, and hears 11
+
+    lines = fresh(note, lambda old: log.consistency_proof(old, 12) if old else [])
+
+    assert len(lines) == 3
+    for key, line in zip(network.keys, lines, strict=True):
+        assert verify_cosignature(note + line, key.verifier) == stamp(START)
+    assert fresh.known_sizes == {"w0": 12, "w1": 12, "w2": 12}
+    assert network.sent == [(url, f"old {old}") for url in network.urls for old in (0, 11)]
+
+
+def test_a_checkpoint_signed_by_an_unknown_key_of_a_known_origin_is_answered_403(
+    log: Ledger, w0: TestClient
+) -> None:
+    note = sign_checkpoint(Checkpoint(ORIGIN, 11, log.root(11)), OTHER_SIGNER)
+
+    response = add(w0, 0, [], note)
+
+    assert response.status_code == 403
+    assert response.text == (
+        "checkpoint signature: note is not signed by any known key: expected a signature by "
+        f"{ORIGIN}+{SIGNER.key_id:08x}, got {ORIGIN}+{OTHER_SIGNER.key_id:08x}\n"
+    )
+
+
+def test_a_checkpoint_of_an_unknown_origin_is_answered_404(log: Ledger, w0: TestClient) -> None:
+    stranger = Signer("other.example/log", Ed25519PrivateKey.from_private_bytes(b"\x0c" * 32))
+    note = sign_checkpoint(Checkpoint("other.example/log", 11, log.root(11)), stranger)
+
+    response = add(w0, 0, [], note)
+
+    assert response.status_code == 404
+    assert response.text == "unknown log: other.example/log\n"
+
+
+def test_a_wrong_consistency_proof_is_answered_422_and_kept_as_evidence(
+    log: Ledger, network: Network, w0: TestClient
+) -> None:
+    first = log.checkpoint()
+    add(w0, 0, [], first)
+    issue(log)
+    issue(log, "AK-0002")
+    note = log.checkpoint()
+    proof = log.consistency_proof(11, 13)
+    proof[0] = flipped(proof[0])
+
+    response = add(w0, 11, proof, note)
+
+    assert response.status_code == 422
+    assert response.text.startswith(
+        "not consistent with the cosigned checkpoint: the consistency proof leads to another "
+        f"old root at position 11: expected {log.root(11).hex()}, got "
+    )
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), first)
+    [evidence] = network.states[0].misbehaviour()
+    assert (evidence["cosigned_note"], evidence["refused_note"]) == (first, note)
+
+
+def test_a_proof_with_an_old_size_of_0_is_answered_422(log: Ledger, w0: TestClient) -> None:
+    note = log.checkpoint()
+
+    response = add(w0, 0, [b"\x00" * 32], note)
+
+    assert response.status_code == 422
+    assert response.text == "the consistency proof must be empty when the old size is 0\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (lambda note: b"old 0\n", "request body has no empty line before the checkpoint"),
+        (
+            lambda note: b"old 00\n\n" + note.encode(),
+            "the first line must be 'old <size>', the size in decimal without leading zeros",
+        ),
+        (
+            lambda note: b"old 0\nnot-base64!\n\n" + note.encode(),
+            "proof line 2 is not standard base64",
+        ),
+        (
+            lambda note: b"old 0\n\nnot a checkpoint\n",
+            "note has no blank line between its text and its signatures",
+        ),
+        (lambda note: b"\xff\n\n" + note.encode(), "request body is not valid UTF-8 at byte 0"),
+        (lambda note: b"old 12\n\n" + note.encode(), "old size 12 is larger than the tree size 11"),
+    ],
+    ids=["no blank line", "leading zero", "proof not base64", "no checkpoint", "utf-8", "old>size"],
+)
+def test_a_malformed_request_is_answered_400_saying_what_is_wrong(
+    log: Ledger, w0: TestClient, body: Callable[[str], bytes], message: str
+) -> None:
+    response = w0.post("/add-checkpoint", content=body(log.checkpoint()))
+
+    assert response.status_code == 400
+    assert response.text == message + "\n"
+
+
+def test_the_witness_publishes_its_verifier_key(network: Network, w0: TestClient) -> None:
+    response = w0.get("/key")
+
+    assert response.text == network.keys[0].verifier.vkey + "\n"
+
+
+# A forked log -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fork(make_ledger: LedgerFactory, clock: Clock) -> Ledger:
+    """A second log with the same key and origin whose history differs from the first's."""
+    clock.advance(days=1)
+    forked = make_ledger("sqlite:///:memory:")
+    register(forked)
+    return forked
+
+
+def test_a_fork_of_the_same_size_is_refused_409_and_kept_with_both_notes(
+    log: Ledger, fork: Ledger, network: Network, w0: TestClient, clock: Clock
+) -> None:
+    cosigned = log.checkpoint()
+    add(w0, 0, [], cosigned)
+    forked = fork.checkpoint()
+    assert verify_checkpoint(forked, SIGNER.verifier).root_hash != log.root(11)
+
+    response = add(w0, 11, [], forked)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text == "tree size 11 was cosigned with another root hash\n"
+    assert w0.get("/misbehaviour").json() == {
+        "evidence": [
+            {
+                "origin": ORIGIN,
+                "reason": "tree size 11 was cosigned with another root hash",
+                "cosigned_note": cosigned,
+                "refused_note": forked,
+                "old_size": 11,
+                "proof": [],
+                "observed_at": format_time(clock()),
+            }
+        ]
+    }
+
+
+def log_signed(note: str) -> str:
+    """The note with the log's signature only, as the ledger shows it to the witnesses."""
+    text, signatures = note.split("\n\n", 1)
+    return f"{text}\n\n{signatures.split(chr(10))[0]}\n"
+
+
+def test_a_grown_fork_shown_to_witnesses_by_its_ledger_is_refused_422_and_kept_by_each(
+    make_ledger: LedgerFactory, network: Network, clock: Clock
+) -> None:
+    honest = make_ledger("sqlite:///:memory:", **network.ledger_options())
+    register(honest)
+    cosigned = honest.checkpoint()
+    clock.advance(days=1)
+    forked_ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
+    register(forked_ledger)  # a day later: other entries, the same size
+    issue(forked_ledger)
+    network.sent.clear()
+
+    forked = forked_ledger.checkpoint()
+
+    assert [s.name for s in split_note(forked)[1]] == [ORIGIN]  # no witness cosigned it
+    honest_root = verify_checkpoint(cosigned, SIGNER.verifier).root_hash.hex()
+    for url, state in zip(network.urls, network.states, strict=True):
+        [evidence] = network.apps[url].get("/misbehaviour").json()["evidence"]
+        assert evidence["reason"].startswith(
+            "not consistent with the cosigned checkpoint: the consistency proof leads to "
+            f"another old root at position 11: expected {honest_root}, got "
+        )
+        assert (evidence["cosigned_note"], evidence["refused_note"]) == (
+            log_signed(cosigned),
+            forked,
+        )
+        assert evidence["old_size"] == 11
+        assert evidence["proof"] == [
+            base64.b64encode(h).decode() for h in forked_ledger.consistency_proof(11, 12)
+        ]
+        assert state.latest(ORIGIN) == CosignedCheckpoint(11, honest.root(11), log_signed(cosigned))
+    assert [line for _, line in network.sent] == ["old 0", "old 11"] * 3
+
+
+# The witness's store ------------------------------------------------------------------------------
+
+
+def test_the_witness_store_remembers_the_latest_checkpoint_and_the_evidence_across_a_restart(
+    log: Ledger, fork: Ledger, tmp_path: Path, clock: Clock
+) -> None:
+    key = cosigner_key("w.example", 0x30)
+    state = SQLiteWitnessState(tmp_path / "w.db")
+    witness = Witness(key, {ORIGIN: SIGNER.verifier}, state, clock)
+    note = log.checkpoint()
+    assert witness.add_checkpoint(format_add_checkpoint(0, [], note)).ok
+    witness.add_checkpoint(format_add_checkpoint(11, [], fork.checkpoint()))
+
+    reopened = SQLiteWitnessState(tmp_path / "w.db")
+    again = Witness(key, {ORIGIN: SIGNER.verifier}, reopened, clock)
+
+    assert reopened.latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), note)
+    assert reopened.misbehaviour() == state.misbehaviour()
+    assert len(reopened.misbehaviour()) == 1
+    refused = again.add_checkpoint(format_add_checkpoint(0, [], note))
+    assert (refused.status, refused.text, refused.content_type) == (409, "11\n", "text/x.tlog.size")
+
+
+# The ledger with witnesses ------------------------------------------------------------------------
+
+
+def served_checkpoint(api: TestClient, policy: WitnessPolicy) -> tuple[str, int, list]:
+    note = api.get("/v1/log/checkpoint").text
+    checkpoint, cosignatures = verify_policy_checkpoint(policy, note)
+    return note, checkpoint.size, cosignatures
+
+
+def test_the_ledger_serves_its_checkpoint_with_the_witnesses_cosignatures_even_with_one_down(
+    make_ledger: LedgerFactory, db_url: str, network: Network, clock: Clock
+) -> None:
+    ledger = make_ledger(db_url, **network.ledger_options())
+    register(ledger)
+    token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
+    api = TestClient(create_app(ledger), headers={"Authorization": f"Bearer {token}"})
+    policy = network.policy()
+    t1 = stamp(clock())
+
+    first = served_checkpoint(api, policy)
+    clock.advance(minutes=1)
+    network.down = {"http://w1.example"}
+    issue(ledger)
+    second = served_checkpoint(api, policy)
+    clock.advance(minutes=1)
+    network.down = set()
+    issue(ledger, "AK-0002")
+    third = served_checkpoint(api, policy)
+
+    assert first[1:] == (12, [WitnessCosignature(w, t1) for w in ("w0", "w1", "w2")])
+    assert second[1:] == (13, [WitnessCosignature(w, t1 + 60) for w in ("w0", "w2")])
+    assert third[1:] == (14, [WitnessCosignature(w, t1 + 120) for w in ("w0", "w1", "w2")])
+    assert [line for url, line in network.sent if url == "http://w1.example"] == [
+        "old 0",
+        "old 12",  # w1 catches up from the last checkpoint it cosigned, skipping 13
+    ]
+    sent = len(network.sent)
+    assert api.get("/v1/log/checkpoint").text == third[0]  # kept: the witnesses are not asked again
+    assert len(network.sent) == sent
+    assert ledger.log_store.latest_checkpoint() == (14, third[0])
+
+
+def test_a_checkpoint_no_witness_cosigned_is_served_with_the_log_signature_alone(
+    make_ledger: LedgerFactory, network: Network
+) -> None:
+    ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
+    register(ledger)
+    network.down = set(network.urls)
+
+    note = ledger.checkpoint()
+
+    assert verify_checkpoint(note, SIGNER.verifier).size == 11
+    assert [s.name for s in split_note(note)[1]] == [ORIGIN]
+
+
+def test_proof_lines_round_trip_through_the_request_format(log: Ledger) -> None:
+    issue(log)
+    proof = log.consistency_proof(11, 12)
+
+    body = format_add_checkpoint(11, proof, log.checkpoint())
+
+    lines = body.decode().split("\n\n", 1)[0].split("\n")
+    assert lines == ["old 11", *(base64.b64encode(h).decode() for h in proof)]
