@@ -15,7 +15,6 @@ exact bytes and the signature, so anyone with the party's public key can check t
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ledger.entries import canonical_json, json_value
 from ledger.errors import InvalidInput, Unauthenticated
+from ledger.signing import decode_base64
 
 SUBMISSION_FORMAT = "custody-submission/v1"
 PUBLIC_KEY_BYTES = 32
@@ -40,7 +40,7 @@ def key_id(public_key: bytes) -> str:
 
 def decode_public_key(text: str) -> bytes:
     """A raw Ed25519 public key from its standard base64 form (44 characters)."""
-    key = _b64decode(text, what="public key")
+    key = decode_base64(text, what="public key")
     if len(key) != PUBLIC_KEY_BYTES:
         raise InvalidInput(f"public key is {len(key)} bytes; an Ed25519 key has {PUBLIC_KEY_BYTES}")
     return key
@@ -107,7 +107,7 @@ class Signed:
 def signed_from_request(submission: Submission, unverified_signature: str) -> Signed:
     """A signature as received; one that is not even base64 fails as a signature does: 401."""
     try:
-        signature = _b64decode(unverified_signature, what="signature")
+        signature = decode_base64(unverified_signature, what="signature")
     except InvalidInput as error:
         raise Unauthenticated(f"the {error.message}") from None
     return Signed(submission.key_id, submission.nonce, signature, submission.to_bytes())
@@ -126,16 +126,6 @@ def verify_signed(signed: Signed, public_key: bytes) -> None:
             f"the signature does not verify with key {signed.key_id}: the submission was changed, "
             "or signed by another key"
         ) from None
-
-
-def _b64decode(text: str, *, what: str) -> bytes:
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(f"{what} is not standard base64") from None
-    if base64.b64encode(data).decode("ascii") != text:
-        raise InvalidInput(f"{what} is not canonical base64")
-    return data
 
 
 @dataclass(frozen=True)
