@@ -9,6 +9,7 @@ import base64
 import json
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,6 +25,7 @@ from api.client import CustodyClient
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
 from ledger import demo as demo_programme
+from ledger import readmodels
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config
@@ -481,6 +483,45 @@ def _rates_table(report: UnaccountedReport) -> Table:
             f"{r.delinquency_rate:.1%}",
         )
     return table
+
+
+readmodels_app = typer.Typer(
+    no_args_is_help=True, help="Read models (docs/readmodels.md): rebuild, follow the log."
+)
+app.add_typer(readmodels_app, name="readmodels")
+
+
+@readmodels_app.command("rebuild")
+def readmodels_rebuild(db: DbOption = None) -> None:
+    """Drop the read models' rows and tracking, and apply the whole log again."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        views = readmodels.open_views(ledger)
+        applied = _with_progress(
+            "rebuilding",
+            ledger.log_store.log_size(),
+            lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
+        )
+        out.print(f"rebuilt the read models: {applied} entries applied")
+
+
+@readmodels_app.command("follow")
+def readmodels_follow(
+    once: Annotated[bool, typer.Option("--once", help="catch up once, then stop")] = False,
+    every: Annotated[float, typer.Option(min=0.1, help="seconds between polls")] = 1.0,
+    db: DbOption = None,
+) -> None:
+    """Apply the entries recorded since the last run; then poll the log until stopped."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        views = readmodels.open_views(ledger)
+        while True:
+            applied = readmodels.follow(ledger.log_store, views)
+            if once or applied:
+                out.print(f"applied {applied} entries; the read models are at {views.position()}")
+            if once:
+                return
+            time.sleep(every)
 
 
 def _fresh_demo_dir(directory: Path) -> Config:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.errors import error_body
-from api.routes import items, log, parties, reports, tokens
+from api.routes import custody, items, log, parties, reports, tokens
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
 from ledger.application import Ledger
@@ -52,6 +52,7 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.include_router(log.router)
     app.include_router(tokens.router)
     app.include_router(reports.router)
+    app.include_router(custody.router)
     return app
 
 
