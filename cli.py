@@ -190,7 +190,8 @@ def demo(
         out.print(f"demo ledger: {len(built.items)} items, {built.events} events in {config.db}")
         out.print(f"admin token: {token}", markup=False)
         if serve_it:
-            out.print(f"API docs: http://{host}:{port}/docs  (Authorize with the admin token)")
+            out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
+            out.print(f"API docs:  http://{host}:{port}/docs (Authorize with the admin token)")
             _serve(ledger, host, port)
 
 

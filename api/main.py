@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from api import errors
+from api import errors, ui
 from api.errors import error_body
 from api.routes import custody, items, log, parties, reports, tokens
 from api.schemas import ErrorOut
@@ -53,6 +53,8 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(reports.router)
     app.include_router(custody.router)
+    app.include_router(ui.router)
+    app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     return app
 
 

@@ -1,0 +1,196 @@
+"""The dashboard's pages under /ui (docs/dashboard.md). Thin: check the session, ask views.py,
+render a template. Forms POST with a CSRF token and answer with a redirect (303)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.deps import LedgerDep
+from api.routes.reports import PolicyDep
+from api.ui import views
+from api.ui.pages import DashboardRoute, render
+from api.ui.session import (
+    LOGIN_CSRF_COOKIE,
+    LOGIN_PATH,
+    UI_PATH,
+    CheckedFormDep,
+    FormDep,
+    FormRefused,
+    SessionDep,
+    end_session,
+    keep_login_csrf,
+    login_csrf,
+    require_same,
+    safe_next,
+    start_session,
+)
+from ledger.access import Action
+from ledger.errors import InvalidInput, Unauthenticated
+from ledger.evidence import dump_bundle
+from policies.flags import raise_findings
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# Signing in and out -------------------------------------------------------------------------------
+
+
+@router.get(LOGIN_PATH)
+def login_form(request: Request, next: Text = None) -> Response:
+    return _login_page(request, safe_next(next))
+
+
+def _login_page(
+    request: Request, target: str, error: str | None = None, status: int = 200
+) -> Response:
+    csrf = login_csrf(request)
+    response = render(request, "login.html", {"csrf": csrf, "next": target, "error": error}, status)
+    keep_login_csrf(response, request, csrf)
+    return response
+
+
+@router.post(LOGIN_PATH)
+def login(request: Request, ledger: LedgerDep, form: FormDep) -> Response:
+    """Check the token with the Ledger; keep it in the session cookie; go where the user was."""
+    target = safe_next(form.get("next"))
+    try:
+        require_same(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE, ""))
+        ledger.authenticate(form.get("token", "").strip())
+    except FormRefused:
+        return _login_page(request, target, "The sign-in form had expired. Please try again.", 403)
+    except Unauthenticated as error:
+        return _login_page(request, target, f"Sign-in failed: {error.message}.", 401)
+    except InvalidInput:
+        return _login_page(request, target, "Sign-in failed: that is not a token.", 401)
+    response = _see_other(target)
+    start_session(response, request, form["token"].strip())
+    return response
+
+
+@router.post(f"{UI_PATH}/logout")
+def logout(request: Request, form: CheckedFormDep) -> Response:
+    response = _see_other(LOGIN_PATH)
+    end_session(response, request)
+    return response
+
+
+@router.get(f"{UI_PATH}/logout")
+def logout_link(request: Request) -> Response:
+    """Signing out by a link too: it only ever ends the session, so it needs no CSRF token."""
+    response = _see_other(LOGIN_PATH)
+    end_session(response, request)
+    return response
+
+
+# Pages --------------------------------------------------------------------------------------------
+
+
+@router.get(UI_PATH)
+def overview(
+    request: Request, ledger: LedgerDep, session: SessionDep, policy: PolicyDep
+) -> Response:
+    session.actor.require(Action.READ)
+    data = views.overview(ledger, session.actor, policy, ledger.clock())
+    return render(request, "overview.html", {"page": "overview", "o": data})
+
+
+@router.get(f"{UI_PATH}/unaccounted")
+def unaccounted(
+    request: Request,
+    ledger: LedgerDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    as_of: Text = None,
+) -> Response:
+    session.actor.require(Action.READ)
+    day, end = views.end_of_day(as_of, ledger.clock().date())
+    report = views.unaccounted(ledger, session.actor, policy, end)
+    context = {"page": "unaccounted", "day": day, "report": report}
+    return render(request, "unaccounted.html", context)
+
+
+@router.get(f"{UI_PATH}/flags")
+def flags(
+    request: Request,
+    ledger: LedgerDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    status: Text = "open",
+    resolved: Text = None,
+    scanned: Text = None,
+) -> Response:
+    session.actor.require(Action.READ)
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), status or "open")
+    context = {
+        "page": "flags",
+        "rows": rows,
+        "status": status,
+        "resolved": resolved,
+        "scanned": scanned,
+        "may_resolve": views.may(session.actor, Action.RESOLVE_FLAG),
+        "may_raise": views.may(session.actor, Action.RAISE_FLAG),
+    }
+    return render(request, "flags.html", context)
+
+
+@router.post(f"{UI_PATH}/flags/scan")
+def scan(
+    ledger: LedgerDep, session: SessionDep, policy: PolicyDep, form: CheckedFormDep
+) -> Response:
+    """Put every current finding on record as a flag (as POST /v1/flags/scan)."""
+    session.actor.require(Action.RAISE_FLAG)
+    current = views.findings_now(ledger, policy, ledger.clock())
+    raised = raise_findings(ledger, current, actor=session.actor)
+    return _see_other(f"{UI_PATH}/flags?scanned={raised}")
+
+
+@router.post(f"{UI_PATH}/flags/{{flag_id}}/resolution")
+def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedFormDep) -> Response:
+    ledger.resolve_flag(flag_id, reason=form.get("reason", ""), actor=session.actor)
+    return _see_other(f"{UI_PATH}/flags?resolved={flag_id}")
+
+
+@router.get(f"{UI_PATH}/items/{{item_id}}")
+def item(request: Request, item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
+    session.actor.require(Action.READ)
+    data = views.item_page(ledger, item_id, ledger.clock())
+    return render(request, "item.html", {"page": "item", "p": data})
+
+
+@router.get(f"{UI_PATH}/items/{{item_id}}/evidence")
+def evidence(item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
+    """The evidence bundle, as GET /v1/items/{id}/evidence, for `custody verify-evidence`."""
+    session.actor.require(Action.READ)
+    found = ledger.item(item_id)
+    return Response(
+        dump_bundle(ledger.evidence(found.id)),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{found.id}.json"'},
+    )
+
+
+@router.get(f"{UI_PATH}/log")
+def log(request: Request, ledger: LedgerDep, session: SessionDep) -> Response:
+    session.actor.require(Action.READ)
+    return render(request, "log.html", {"page": "log", "p": views.log_page(ledger)})
+
+
+@router.get(f"{UI_PATH}/proof/{{index}}")
+def proof(
+    request: Request,
+    index: int,
+    ledger: LedgerDep,
+    session: SessionDep,
+    size: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    session.actor.require(Action.READ)
+    data = views.proof_page(ledger, index, size)
+    return render(request, "proof.html", {"page": "log", "p": data})

@@ -1,0 +1,620 @@
+"""What the dashboard pages show, computed from the Ledger and the policies: plain data, no HTTP.
+
+Every figure comes from the same functions as the JSON API (policies.engine, policies.flags,
+Ledger reads), so a page and `GET /v1/...` never disagree. Geometry for the inline SVG charts is
+computed here too, in percent of the chart's width, so the pages need no script and no inline style.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from ledger import merkle
+from ledger.access import PERMISSIONS, Action, Actor
+from ledger.application import Ledger
+from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.cosignatures import CosignerVerifier, cosignature_timestamps
+from ledger.entries import decode_entry
+from ledger.errors import CustodyError, InvalidInput, NotFound, ProofError
+from ledger.evidence_check import DETAILS
+from ledger.items import Item, Status
+from ledger.notes import split_note
+from ledger.readmodels import Interval, ItemEntry, timeline
+from ledger.replay import Fact
+from policies.config import PolicyConfig
+from policies.engine import (
+    ItemAccount,
+    RecipientRates,
+    Scope,
+    UnaccountedReport,
+    accounts,
+    findings,
+    scope_for,
+    unaccounted_report,
+)
+from policies.findings import Finding
+from policies.flags import FlagView, flag_views
+
+MONTHS = 12
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+STATUSES = tuple(s.value for s in Status)
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+RECENT_ENTRIES = 20
+RECENT_CHECKPOINTS = 10
+MAX_CHECKPOINTS_SCANNED = 500
+COSIGNATURE_BYTES = 8 + 64
+
+
+# Reading the fleet once per page ------------------------------------------------------------------
+
+
+class CachedReads:
+    """A read-through view of the Ledger for one page: the overview asks the policies thirteen
+    questions (now, and the end of each month), and each would replay every item again. This
+    replays each item once; everything else goes to the Ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._ids: list[UUID] | None = None
+        self._facts: dict[UUID, list[Fact]] = {}
+
+    def item_ids(self) -> Iterator[UUID]:
+        if self._ids is None:
+            self._ids = list(self._ledger.item_ids())
+        return iter(self._ids)
+
+    def facts(self, item: UUID) -> list[Fact]:
+        if item not in self._facts:
+            self._facts[item] = self._ledger.facts(item)
+        return self._facts[item]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+
+def cached(ledger: Ledger) -> Ledger:
+    return cast(Ledger, CachedReads(ledger))
+
+
+def may(actor: Actor, action: Action) -> bool:
+    """For showing or hiding a form only; the Ledger decides when the form is sent."""
+    return action in PERMISSIONS[actor.role]
+
+
+# Dates ------------------------------------------------------------------------------------------
+
+
+def end_of_day(text: str | None, today: date) -> tuple[date, datetime]:
+    """`YYYY-MM-DD` (default: today) and the last instant of that day, UTC."""
+    day = _date(text) if text else today
+    return day, datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _date(text: str) -> date:
+    try:
+        if DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InvalidInput(f"as_of must be a date written YYYY-MM-DD, got {text!r}")
+
+
+def month_ends(now: datetime, count: int = MONTHS) -> list[tuple[str, datetime]]:
+    """(label, instant) for the ends of the `count - 1` months before this one, then now."""
+    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    ends = []
+    for back in range(count - 1, 0, -1):
+        month_start = _add_months(first, -back)
+        ends.append(
+            (month_start.strftime("%b %Y"), _add_months(month_start, 1) - timedelta(0, 0, 1))
+        )
+    ends.append((first.strftime("%b %Y") + " (to date)", now))
+    return ends
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# The overview -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    category: str
+    counts: dict[str, int]
+    total: int
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    as_of: datetime
+    count: int
+    x: float
+    width: float
+    y: float
+    height: float
+
+    @property
+    def centre(self) -> float:
+        return self.x + self.width / 2
+
+
+@dataclass(frozen=True)
+class Overview:
+    as_of: datetime
+    categories: list[CategoryRow]
+    totals: dict[str, int]
+    total: int
+    unaccounted: int
+    rates: list[RecipientRates]
+    bars: list[Bar]
+    chart_height: int
+    log_size: int
+
+
+CHART_PLOT = 160
+CHART_TOP = 20
+
+
+def overview(ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime) -> Overview:
+    reads = cached(ledger)
+    scope = scope_for(actor, Scope(now))
+    current = list(accounts(reads, scope, policy))
+    report = unaccounted_report(reads, scope, policy)
+    *months, (this_month, _) = month_ends(now)
+    counts = [
+        (label, end, len(unaccounted_report(reads, replace(scope, as_of=end), policy).unaccounted))
+        for label, end in months
+    ]
+    counts.append((this_month, now, len(report.unaccounted)))
+    totals = Counter(a.status for a in current)
+    return Overview(
+        as_of=now,
+        categories=_categories(current),
+        totals={s: totals[s] for s in STATUSES},
+        total=len(current),
+        unaccounted=len(report.unaccounted),
+        rates=report.recipients,
+        bars=bars(counts),
+        chart_height=CHART_TOP + CHART_PLOT + 30,
+        log_size=ledger.log_store.log_size(),
+    )
+
+
+def _categories(current: Sequence[ItemAccount]) -> list[CategoryRow]:
+    by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    for account in current:
+        by_category[account.category][account.status] += 1
+    return [
+        CategoryRow(c, {s: by_category[c][s] for s in STATUSES}, sum(by_category[c].values()))
+        for c in sorted(by_category)
+    ]
+
+
+def bars(counts: Sequence[tuple[str, datetime, int]]) -> list[Bar]:
+    """Bars in percent of the width, heights in pixels of the plot area (CHART_PLOT high)."""
+    top = max((c for _, _, c in counts), default=0) or 1
+    slot = 100 / max(len(counts), 1)
+    result = []
+    for i, (label, end, count) in enumerate(counts):
+        height = CHART_PLOT * count / top
+        y = CHART_TOP + CHART_PLOT - height
+        result.append(Bar(label, end, count, i * slot + slot * 0.15, slot * 0.7, y, height))
+    return result
+
+
+# Unaccounted items and flags --------------------------------------------------------------------
+
+
+def unaccounted(
+    ledger: Ledger, actor: Actor, policy: PolicyConfig, as_of: datetime
+) -> UnaccountedReport:
+    return unaccounted_report(ledger, scope_for(actor, Scope(as_of)), policy)
+
+
+def findings_now(ledger: Ledger, policy: PolicyConfig, now: datetime) -> list[Finding]:
+    """Every current finding, as POST /v1/flags/scan puts them on record."""
+    return findings(ledger, Scope(now), policy)
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    view: FlagView
+    serial: str
+
+    @property
+    def flag_id(self) -> UUID:
+        return self.view.finding.finding_id
+
+
+def flags(
+    ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime, status: str
+) -> list[FlagRow]:
+    """The policies' findings now with their flags, as GET /v1/flags lists them."""
+    if status not in ("open", "resolved", "all"):
+        raise InvalidInput(f"status must be open, resolved or all, got {status!r}")
+    scoped = list(accounts(ledger, scope_for(actor, Scope(now)), policy))
+    serials = {a.item_id: a.serial for a in scoped}
+    current = [f for a in scoped for f in a.findings]
+    views = [
+        v
+        for v in flag_views(ledger, current, item_ids=set(serials))
+        if status == "all" or (v.open if status == "open" else v.resolution is not None)
+    ]
+    views.sort(key=lambda v: (SEVERITY_ORDER.get(v.finding.severity, 9), v.finding.since))
+    return [FlagRow(v, serials.get(v.finding.item_id, "?")) for v in views]
+
+
+# The item page: its custody timeline and its entries ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    log_index: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    detail: str
+    leaf_hash: str
+    signed: bool
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Field time -> percent of the chart's width; the lanes' labels take the left quarter."""
+
+    start: datetime
+    end: datetime
+    left: float = 26.0
+    width: float = 72.0
+
+    def x(self, moment: datetime) -> float:
+        total = (self.end - self.start).total_seconds() or 1.0
+        return self.left + self.width * max(0.0, (moment - self.start).total_seconds()) / total
+
+
+@dataclass(frozen=True)
+class Lane:
+    name: str
+    y: int
+
+    @property
+    def middle(self) -> int:
+        return self.y + LANE_HEIGHT // 2
+
+
+@dataclass(frozen=True)
+class Span:
+    """One custody interval, and where it is drawn."""
+
+    holder: str
+    status: str
+    start: datetime
+    end: datetime | None
+    lane: Lane
+    x: float
+    width: float
+
+    @property
+    def days(self) -> int | None:
+        return None if self.end is None else (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class Marker:
+    entry: EntryRow
+    lane: Lane
+    x: float
+    css: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    lanes: list[Lane]
+    spans: list[Span]
+    markers: list[Marker]
+    scale: Scale
+
+    @property
+    def height(self) -> int:
+        return LANE_TOP + LANE_HEIGHT * len(self.lanes) + 24
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    item: Item
+    entries: list[EntryRow]
+    timeline: Timeline
+
+
+LANE_TOP, LANE_HEIGHT = 8, 34
+MARKED = {"Inspected": "inspection", "ReportedLost": "loss", "Recovered": "recovery"}
+MARKED |= {"Sighted": "sighting", "Disposed": "disposal"}
+
+
+def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
+    item = ledger.item(item_id)
+    rows = ledger.history(item.id)
+    entries = [_entry_row(r.log_index, r.entry, r.leaf_hash) for r in rows]
+    decoded = [ItemEntry.decode(r.log_index, r.aggregate_version, r.entry) for r in rows]
+    intervals = timeline([e for e in decoded if e is not None])
+    return ItemPage(item, entries, _timeline(intervals, entries, now))
+
+
+def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
+    body = decode_entry(entry)
+    kind = str(body["type"]).rsplit(".", 1)[-1]
+    payload = dict(body["payload"])
+    detail = DETAILS.get(kind, "").format_map(defaultdict(lambda: "?", payload))
+    return EntryRow(
+        log_index,
+        kind,
+        parse_time(str(body["occurred_at"])),
+        parse_time(str(body["recorded_at"])),
+        str(body["actor"]),
+        detail,
+        leaf_hash.hex(),
+        bool(body.get("signature")),
+        payload,
+    )
+
+
+def _timeline(
+    intervals: Sequence[Interval], entries: Sequence[EntryRow], now: datetime
+) -> Timeline:
+    """The intervals (as readmodels.timeline folds them) drawn one lane per holder, from the
+    issue to now, with the inspections, the loss and the other events marked."""
+    scale = Scale(
+        parse_time(intervals[0].valid_from), max([now, *(e.occurred_at for e in entries)])
+    )
+    names = list(dict.fromkeys(_lane(i) for i in intervals))
+    lanes = [Lane(name, LANE_TOP + n * LANE_HEIGHT) for n, name in enumerate(names)]
+    spans = [_span(i, lanes[names.index(_lane(i))], scale) for i in intervals]
+    markers = [
+        Marker(e, _lane_at(spans, e), scale.x(e.occurred_at), _marker_css(e))
+        for e in entries
+        if e.kind in MARKED
+    ]
+    return Timeline(lanes, spans, markers, scale)
+
+
+def _span(interval: Interval, lane: Lane, scale: Scale) -> Span:
+    start = parse_time(interval.valid_from)
+    end = parse_time(interval.valid_to) if interval.valid_to else None
+    x = scale.x(start)
+    width = max(0.4, scale.x(end or scale.end) - x)
+    return Span(interval.holder, interval.status, start, end, lane, x, width)
+
+
+def _lane(interval: Interval) -> str:
+    """One lane per holder while in custody; one for the times it was lost, one once disposed
+    (who held it last is in the table and the bar's tooltip)."""
+    return interval.holder if interval.status == Status.IN_CUSTODY.value else f"({interval.status})"
+
+
+def _lane_at(spans: Sequence[Span], entry: EntryRow) -> Lane:
+    """The lane of the interval the event falls in (the last one starting by then)."""
+    found = [s for s in spans if s.start <= entry.occurred_at]
+    return found[-1].lane if found else spans[0].lane
+
+
+def _marker_css(entry: EntryRow) -> str:
+    css = MARKED[entry.kind]
+    if entry.kind == "Inspected" and entry.payload.get("result") != "verified":
+        css += " failed"
+    return css
+
+
+# The log: checkpoint, witnesses, entries, proofs -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureRow:
+    name: str
+    key: str
+    role: str
+    time: datetime | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class WitnessRow:
+    name: str
+    key: str
+    last_size: int | None
+    last_time: datetime | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class LogEntryRow:
+    log_index: int
+    kind: str
+    aggregate_id: str
+    is_item: bool
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class LogPage:
+    size: int
+    checkpoint: Checkpoint
+    note: str
+    signatures: list[SignatureRow]
+    witnesses: list[WitnessRow]
+    entries: list[LogEntryRow]
+    checkpoints: list[tuple[int, int]]
+    """(size, number of signature lines) of the latest checkpoints, newest first."""
+
+
+def log_page(ledger: Ledger) -> LogPage:
+    note = ledger.checkpoint()
+    checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
+    witnesses = _witness_verifiers(ledger.witness_keys)
+    history = sorted(ledger.log_store.all_checkpoints(), reverse=True)
+    start = max(0, checkpoint.size - RECENT_ENTRIES)
+    return LogPage(
+        size=ledger.log_store.log_size(),
+        checkpoint=checkpoint,
+        note=note,
+        signatures=_signatures(ledger, note, witnesses),
+        witnesses=_last_cosignatures(witnesses, history),
+        entries=[
+            _log_entry(r.log_index, r.entry) for r in ledger.log_entries(start, checkpoint.size)
+        ][::-1],
+        checkpoints=[(size, len(split_note(n)[1])) for size, n in history[:RECENT_CHECKPOINTS]],
+    )
+
+
+def _witness_verifiers(keys: Sequence[str]) -> list[tuple[str, CosignerVerifier | None, str]]:
+    """(policy name, verifier or None if unreadable, the key text) of each configured witness."""
+    found = []
+    for line in keys:
+        name, _, vkey = line.strip().rpartition(" ")
+        try:
+            verifier: CosignerVerifier | None = CosignerVerifier.from_vkey(vkey)
+        except CustodyError:
+            verifier = None
+        found.append((name or vkey.split("+", 1)[0], verifier, vkey))
+    return found
+
+
+def _signatures(
+    ledger: Ledger, note: str, witnesses: Sequence[tuple[str, CosignerVerifier | None, str]]
+) -> list[SignatureRow]:
+    log_key = ledger.verifier()
+    known = {(v.name, v.key_id): (name, v) for name, v, _ in witnesses if v is not None}
+    try:
+        stamps = cosignature_timestamps(note, [v for _, v in known.values()])
+    except CustodyError:
+        stamps = {}
+    rows = []
+    for sig in split_note(note)[1]:
+        ref = (sig.name, sig.key_id)
+        if ref == (log_key.name, log_key.key_id):
+            rows.append(SignatureRow(sig.name, sig.key, "log", None, True))
+        elif ref in known:
+            name, verifier = known[ref]
+            stamp = stamps.get(verifier)
+            rows.append(SignatureRow(name, sig.key, "witness", _utc(stamp), stamp is not None))
+        else:
+            rows.append(SignatureRow(sig.name, sig.key, "unknown", _claimed(sig.signature), False))
+    return rows
+
+
+def _last_cosignatures(
+    witnesses: Sequence[tuple[str, CosignerVerifier | None, str]],
+    history: Sequence[tuple[int, str]],
+) -> list[WitnessRow]:
+    rows = []
+    for name, verifier, vkey in witnesses:
+        if verifier is None:
+            rows.append(WitnessRow(name, vkey, None, None, "the configured key is unreadable"))
+            continue
+        rows.append(_last_cosignature(name, verifier, history))
+    return rows
+
+
+def _last_cosignature(
+    name: str, verifier: CosignerVerifier, history: Sequence[tuple[int, str]]
+) -> WitnessRow:
+    for size, note in history[:MAX_CHECKPOINTS_SCANNED]:
+        try:
+            stamp = cosignature_timestamps(note, [verifier]).get(verifier)
+        except CustodyError as error:
+            return WitnessRow(name, verifier.key, size, None, f"invalid cosignature: {error}")
+        if stamp is not None:
+            return WitnessRow(name, verifier.key, size, _utc(stamp))
+    return WitnessRow(name, verifier.key, None, None)
+
+
+def _utc(stamp: int | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
+
+
+def _claimed(signature: bytes) -> datetime | None:
+    """The timestamp a cosignature line claims (unverified: its key is not configured)."""
+    if len(signature) != COSIGNATURE_BYTES:
+        return None
+    return _utc(int.from_bytes(signature[:8], "big"))
+
+
+def _log_entry(log_index: int, entry: bytes) -> LogEntryRow:
+    body = decode_entry(entry)
+    kind = str(body["type"])
+    return LogEntryRow(
+        log_index,
+        kind.removeprefix("custody:"),
+        str(body["aggregate_id"]),
+        kind.startswith(Item.TOPIC + "."),
+        parse_time(str(body["recorded_at"])),
+    )
+
+
+@dataclass(frozen=True)
+class ProofPage:
+    index: int
+    size: int
+    checkpoint: Checkpoint
+    note: str
+    entry: LogEntryRow
+    entry_json: str
+    entry_base64: str
+    leaf_hash: bytes
+    hashes: list[bytes]
+    root: bytes
+    verified: bool
+    problem: str | None
+
+    @property
+    def at_checkpoint(self) -> bool:
+        return self.size == self.checkpoint.size and self.root == self.checkpoint.root_hash
+
+
+def proof_page(ledger: Ledger, index: int, size: int | None) -> ProofPage:
+    """Entry `index` and its RFC 9162 inclusion proof to the latest checkpoint (or `size`),
+    checked here as a convenience; the point is that anyone can check it themselves."""
+    note = ledger.checkpoint()
+    checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
+    size = checkpoint.size if size is None else size
+    if not 0 <= index < size:
+        raise NotFound(f"log entry {index} is not in the tree of {size} entries")
+    (row,) = ledger.log_entries(index, index + 1)
+    leaf = merkle.leaf_hash(row.entry)
+    hashes, root = ledger.inclusion_proof(index, size), ledger.root(size)
+    problem = None
+    try:
+        merkle.verify_inclusion(leaf, index, size, hashes, root)
+    except ProofError as error:
+        problem = str(error)
+    return ProofPage(
+        index,
+        size,
+        checkpoint,
+        note,
+        _log_entry(index, row.entry),
+        json.dumps(decode_entry(row.entry), indent=2, sort_keys=True, ensure_ascii=False),
+        base64.b64encode(row.entry).decode("ascii"),
+        leaf,
+        hashes,
+        root,
+        problem is None,
+        problem,
+    )
