@@ -391,7 +391,7 @@ def test_the_as_of_date_changes_the_list(admin: TestClient) -> None:
 
     assert "0 items unaccounted for" in before_the_loss
     assert "No item is unaccounted for as of this date." in before_the_loss
-    assert "1 items unaccounted for" in after_the_loss
+    assert "1 item unaccounted for" in after_the_loss
     assert " A-1 " in after_the_loss and " B-1 " not in after_the_loss
     assert "2 items unaccounted for" in after_both
 
@@ -627,7 +627,7 @@ def test_a_partner_sees_only_the_items_issued_to_it_or_its_units(
 
     text = text_of(partner.get("/ui/unaccounted?as_of=2026-04-01").text)
 
-    assert "1 items unaccounted for" in text
+    assert "1 item unaccounted for" in text
     assert " B-1 " in text and " A-1 " not in text
 
 

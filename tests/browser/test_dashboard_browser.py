@@ -252,7 +252,7 @@ def test_sign_in_overview_filter_by_date_item_timeline_and_resolve_a_flag(
     page.click("#show")
 
     expect(page).to_have_url(f"{site.url}/ui/unaccounted?as_of=2026-03-21")
-    expect(page.locator("#summary")).to_contain_text("1 items unaccounted for as of 2026-03-21")
+    expect(page.locator("#summary")).to_contain_text("1 item unaccounted for as of 2026-03-21")
     assert rows(page, "unaccounted-table") == ["A-1"]
     expect(page.locator("#unaccounted-table")).to_contain_text("reported stolen")
     shot(page, "journey-03-unaccounted-as-of-2026-03-21")
