@@ -161,7 +161,7 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
 
 @app.command()
 def demo(
-    items: Annotated[int, typer.Option(min=1, max=100_000, help="how many items to issue")] = 300,
+    items: Annotated[int, typer.Option(min=1, max=100_000, help="how many items to issue")] = 3000,
     directory: Annotated[
         Path, typer.Option("--dir", help="where the demo store and key go")
     ] = DEMO_DIR,
@@ -175,7 +175,8 @@ def demo(
         typer.Option("--db", help="build in this new store instead (key: CUSTODY_KEY), not --dir"),
     ] = None,
 ) -> None:
-    """Build a small synthetic programme in a fresh demo store, then serve it."""
+    """Build a realistic synthetic programme (3,000 items over two years) in a fresh demo store,
+    then serve the dashboard and the API."""
     with _failures():
         config = Config.from_env(db=db) if db else _fresh_demo_dir(directory)
         token, _ = _initialise(config)
