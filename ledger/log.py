@@ -138,8 +138,12 @@ class Statements:
         self.checkpoints = f"SELECT size, note FROM {checkpoints} ORDER BY size"
 
     def nodes(self, count: int) -> str:
-        pairs = ", ".join([f"({self.param}, {self.param})"] * count)
-        return f"SELECT level, idx, hash FROM {self.tree} WHERE (level, idx) IN (VALUES {pairs})"
+        """The nodes at `count` (level, idx) pairs. OR-ed equalities, not `(level, idx) IN
+        (VALUES ...)`: SQLite answers the latter with a full scan of the tree (193 ms per proof
+        at 1,000,000 leaves, bench/run.py), the former with one primary-key search per pair."""
+        p = self.param
+        keys = " OR ".join([f"(level = {p} AND idx = {p})"] * count)
+        return f"SELECT level, idx, hash FROM {self.tree} WHERE {keys}"
 
     def nodes_completed(self, levels: int) -> str:
         """Nodes of `levels` levels whose idx lies in a given range per level (one pair each)."""

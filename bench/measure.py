@@ -1,0 +1,44 @@
+"""Run a module as `python -m` would, then write its wall time and peak resident set to a JSON file.
+
+    python bench/measure.py OUT.json -m cli verify --db sqlite:///...
+
+The peak is VmHWM from /proc/self/status: the high-water mark of this process's own address space.
+(ru_maxrss from wait4 would not do: on Linux, exec folds the forking parent's resident set into the
+child's ru_maxrss, so every child of a large benchmark process would look as large as its parent.)
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import time
+from pathlib import Path
+
+
+def peak_rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+def main() -> None:
+    out, flag, module, *rest = sys.argv[1:]
+    if flag != "-m":
+        raise SystemExit("usage: measure.py OUT.json -m MODULE [ARGS...]")
+    sys.argv = [module, *rest]
+    started = time.perf_counter()
+    code: object = 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as done:
+        code = done.code or 0
+    seconds = time.perf_counter() - started
+    Path(out).write_text(json.dumps({"seconds": seconds, "peak_rss_kib": peak_rss_kib()}))
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,974 @@
+"""The benchmark suite: each figure against a plain eventsourcing application doing the same work on
+the same kind of store (or reading the very same store) in the same run, with the ratio and the
+target of the "Scale and speed" issue. Not a test: run it by hand (docs/performance.md).
+
+    .venv/bin/python bench/run.py --items 5000 [--db sqlite|postgres]
+        [--only ingest,custody,report,proofs,verify] [--profile [SECTIONS]] [--json FILE]
+
+Sections:
+  ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
+           per transaction (the Ledger has no batch API; see bench/synth.py), and over HTTP
+           (uvicorn serving api.main.create_app, an httpx client, --http-requests requests), each
+           on a fresh store of --sample items, against the plain application doing the same, the
+           two sides taking turns so that both see the same machine load; then, if the programme
+           store is built, single writes appended to it (--scale-sample items)
+  custody  Ledger.custody_at for one item with 10 and with 1,000 events, p50 and p99
+  report   policies.engine.unaccounted_report over the whole programme, as of the clock's date
+  proofs   Ledger.inclusion_proof and Ledger.consistency_proof at the full log size, p50 and p99
+  verify   `custody verify` in a subprocess: entries/s and peak RSS (VmHWM, bench/measure.py)
+
+The programme store the last four sections share has --items items of --events-per-item events,
+built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import baseline
+import eventsourcing
+import httpx
+import psycopg
+import synth
+
+from ledger import merkle
+from ledger.application import Ledger
+from ledger.config import DEFAULT_ORIGIN
+from ledger.signing import Signer, generate_signer_key, write_private_key_file
+from policies.config import PolicyConfig
+from policies.engine import Scope, unaccounted_report
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+SECTIONS = ("ingest", "custody", "report", "proofs", "verify")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MIB = 1024 * 1024
+REPORT_TARGET_ITEMS = 250_000
+PROOF_TARGET_LEAVES = 1_000_000
+VERIFY_MEMORY_BOUND_MIB = 64
+WARMUP_ITEMS = 10  # sent to each server first, not timed
+INTERLEAVE_ITEMS = 250  # the plain and the Ledger side take turns, this many items at a time
+
+
+# Stores ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    url: str  # CUSTODY_DB
+    env: dict[str, str]  # the plain application's eventsourcing settings for the same store
+
+
+@dataclass
+class Stores:
+    kind: str
+    tmp: Path
+    schemas: list[str] = field(default_factory=list)
+
+    def new(self, name: str) -> Store:
+        if self.kind == "sqlite":
+            path = self.tmp / f"{name}.db"
+            env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+            return Store(f"sqlite:///{path}", env)
+        schema = f"bench_{name.replace('-', '_')}_{uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        self.schemas.append(schema)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": "test",
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "",
+            "POSTGRES_SCHEMA": schema,
+        }
+        return Store(f"{POSTGRES}?schema={schema}", env)
+
+    def drop(self) -> None:
+        if not self.schemas:
+            return
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            for schema in self.schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def open_ledger(store: Store, *, create: bool = False, signer: Signer | None = None) -> Ledger:
+    return Ledger(clock=lambda: synth.NOW, db=store.url, create_tables=create, signer=signer)
+
+
+# Results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_what: str = ""
+    target: str = ""
+    verdict: str = ""  # PASS, MISS, or "" when no target applies
+    gap: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+
+class Results:
+    def __init__(self) -> None:
+        self.figures: list[Figure] = []
+        self.facts: dict[str, Any] = {}
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        print(_line(figure), flush=True)
+        return figure
+
+    def info(self, text: str) -> None:
+        print(f"  . {text}", flush=True)
+
+
+def _line(f: Figure) -> str:
+    text = f"{f.section:8} {f.name:44} {_num(f.value)} {f.unit}"
+    if f.baseline is not None:
+        text += f" | plain {_num(f.baseline)} {f.unit} ({f.baseline_what}) | ratio {f.ratio:.2f}"
+    if f.target:
+        text += f" | target {f.target}: {f.verdict or 'n/a'}"
+    if f.gap:
+        text += f" ({f.gap})"
+    if f.note:
+        text += f" | {f.note}"
+    return text
+
+
+def _num(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.4f}"
+
+
+def at_least(value: float, target: float, what: str = "") -> tuple[str, str]:
+    if value >= target:
+        return "PASS", ""
+    return "MISS", f"{1 - value / target:.0%} short of {target:g}{what}"
+
+
+def under(value: float, target: float, unit: str) -> tuple[str, str]:
+    if value < target:
+        return "PASS", ""
+    return "MISS", f"{value / target:.1f}x the {target:g} {unit} target"
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def latencies(calls: Sequence[Callable[[], object]], warmup: int = 5) -> list[float]:
+    for call in calls[:warmup]:
+        call()
+    return [timed(call) * 1000 for call in calls]
+
+
+# Profiles -------------------------------------------------------------------------------------
+
+
+def show_profile(label: str, stats: pstats.Stats, top: int = 14) -> list[str]:
+    """The top functions by own time, and (the project's and the library's only) by cumulative
+    time, as short lines."""
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    rows = list(raw.items())
+    total = sum(v[2] for _, v in rows)
+    lines = [f"  profile: {label} (cProfile; {total:.2f} s profiled)"]
+    ours = [r for r in rows if _ours(r[0][0])]
+    for order, index, chosen in (("own time", 2, rows), ("cumulative, ours", 3, ours)):
+        lines.append(f"    top by {order}: ncalls, tottime s, cumtime s, function")
+        ranked = sorted(chosen, key=lambda r: r[1][index], reverse=True)[:top]
+        for (file, line, func), (_, calls, tottime, cumtime, _) in ranked:
+            lines.append(
+                f"    {calls:>10,} {tottime:8.3f} {cumtime:8.3f}  {func} ({_short(file)}:{line})"
+            )
+    for line in lines:
+        print(line)
+    return lines
+
+
+def _ours(file: str) -> bool:
+    if "/eventsourcing/" in file:
+        return True
+    return file.startswith(str(ROOT) + "/") and not any(d in file for d in ("/.venv/", "/bench/"))
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", str(ROOT) + "/", "lib/python3.11/"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file
+
+
+def profile_call(label: str, fn: Callable[[], object]) -> list[str]:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn()
+    profiler.disable()
+    return show_profile(label, pstats.Stats(profiler))
+
+
+# Ingest ---------------------------------------------------------------------------------------
+
+
+def section_ingest(args: argparse.Namespace, stores: Stores, out: Results) -> None:
+    sample = list(synth.plans(args.sample, args.events_per_item))
+    events = sum(p.events for p in sample)
+    out.info(
+        f"ingest sample: {len(sample)} items, {events} events, fresh stores ({args.db}); "
+        f"the two sides alternate every {INTERLEAVE_ITEMS} items, so both see the same load"
+    )
+    target = "Ledger >= 0.60 x plain" + (" (set for SQLite)" if args.db != "sqlite" else "")
+
+    app = baseline.open_plain(stores.new("plain-single").env, create=True)
+    book = open_ledger(stores.new("ledger-single"), create=True)
+    synth.setup(book)
+    plain_s, ours_s = interleaved(
+        sample,
+        lambda chunk: [baseline.write_single(app, p) for p in chunk],
+        lambda chunk: [synth.write_single(book, p) for p in chunk],
+    )
+    app.close()
+    book.close()
+    _ratio_figure(
+        out,
+        "single writes (one event per transaction)",
+        events / ours_s,
+        events / plain_s,
+        target,
+        "same commands, load + save",
+    )
+
+    app = baseline.open_plain(stores.new("plain-bulk").env, create=True)
+    book = open_ledger(stores.new("ledger-bulk"), create=True)
+    synth.setup(book)
+    plain_s, ours_s = interleaved(
+        sample,
+        lambda chunk: baseline.write_bulk(app, chunk, batch=args.batch),
+        lambda chunk: synth.write_bulk(book, iter(chunk), batch=args.batch),
+        size=max(args.batch, INTERLEAVE_ITEMS),
+    )
+    app.close()
+    book.close()
+    _ratio_figure(
+        out,
+        f"Ledger.save, {args.batch} items per transaction",
+        events / ours_s,
+        events / plain_s,
+        target,
+        "same batches",
+        note="no Ledger.batch API: recorder path, commands' lookups skipped",
+    )
+
+    if args.http_requests:
+        _http_ingest(args, stores, out, target)
+
+    if "ingest" in args.profile:
+        book = open_ledger(stores.new("ledger-bulk-profile"), create=True)
+        synth.setup(book)
+        out.facts["profile_ingest_bulk"] = profile_call(
+            f"Ledger.save of {len(sample)} items, {args.batch} per transaction",
+            lambda: synth.write_bulk(book, iter(sample), batch=args.batch),
+        )
+        book.close()
+        profiled = sample[: min(len(sample), 300)]
+        book = open_ledger(stores.new("ledger-profile"), create=True)
+        synth.setup(book)
+        out.facts["profile_ingest"] = profile_call(
+            f"Ledger single writes, {sum(p.events for p in profiled)} events",
+            lambda: [synth.write_single(book, p) for p in profiled],
+        )
+        book.close()
+
+
+def interleaved(
+    plans: Sequence[synth.ItemPlan],
+    plain: Callable[[Sequence[synth.ItemPlan]], object],
+    ours: Callable[[Sequence[synth.ItemPlan]], object],
+    size: int = 0,
+) -> tuple[float, float]:
+    """Run both sides over the same plans, alternating every `size` items; their total times."""
+    size = size or INTERLEAVE_ITEMS
+    plain_s = ours_s = 0.0
+    for start in range(0, len(plans), size):
+        chunk = plans[start : start + size]
+        plain_s += timed(lambda c=chunk: plain(c))
+        ours_s += timed(lambda c=chunk: ours(c))
+    return plain_s, ours_s
+
+
+def _ratio_figure(
+    out: Results,
+    name: str,
+    ours: float,
+    plain: float,
+    target: str,
+    what: str,
+    note: str = "",
+) -> None:
+    verdict, gap = at_least(ours / plain, 0.60, " of the plain rate")
+    out.add(Figure("ingest", name, ours, "events/s", plain, what, target, verdict, gap, note))
+
+
+def _http_ingest(args: argparse.Namespace, stores: Stores, out: Results, target: str) -> None:
+    plans = list(
+        synth.plans(max(1, args.http_requests // args.events_per_item), args.events_per_item)
+    )
+    requests = sum(p.events for p in plans)
+    warmup = list(synth.plans(WARMUP_ITEMS, args.events_per_item, first=9_000_000))
+    book_store = stores.new("ledger-http")
+    book = open_ledger(book_store, create=True)
+    token = synth.setup(book)
+    book.close()
+    plain_store = stores.new("plain-http")
+    baseline.open_plain(plain_store.env, create=True).close()
+    with (
+        _server("ledger", book_store.url) as ledger_base,
+        _server("plain", json.dumps(plain_store.env)) as plain_base,
+        httpx.Client(base_url=ledger_base, timeout=60) as ledger_client,
+        httpx.Client(base_url=plain_base, timeout=60) as plain_client,
+    ):
+        ledger_client.headers["Authorization"] = f"Bearer {token}"
+        _send_ledger(ledger_client, warmup)
+        _send_plain(plain_client, warmup)
+        plain_s, ours_s = interleaved(
+            plans,
+            lambda chunk: _send_plain(plain_client, chunk),
+            lambda chunk: _send_ledger(ledger_client, chunk),
+            size=max(1, INTERLEAVE_ITEMS // 10),
+        )
+    _ratio_figure(
+        out,
+        f"HTTP, {requests} sequential requests",
+        requests / ours_s,
+        requests / plain_s,
+        target,
+        "FastAPI + uvicorn, same requests",
+        note=f"after {WARMUP_ITEMS} items' warm-up; the Ledger side also authenticates the token",
+    )
+    if "ingest" in args.profile:
+        _profile_http(args, stores, out, plans)
+
+
+def _profile_http(
+    args: argparse.Namespace, stores: Stores, out: Results, plans: Sequence[synth.ItemPlan]
+) -> None:
+    """Again on a fresh store, with the server profiling itself (bench/serve.py)."""
+    chosen = plans[: max(1, 300 // args.events_per_item)]
+    requests = sum(p.events for p in chosen)
+    store = stores.new("ledger-http-profile")
+    book = open_ledger(store, create=True)
+    token = synth.setup(book)
+    book.close()
+    profile = stores.tmp / "server.prof"
+    with (
+        _server("ledger", store.url, profile) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        client.headers["Authorization"] = f"Bearer {token}"
+        _send_ledger(client, chosen)
+    out.facts["profile_http"] = show_profile(
+        f"the API server, {requests} requests", pstats.Stats(str(profile))
+    )
+
+
+@contextlib.contextmanager
+def _server(side: str, store: str, profile: Path | None = None) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(HERE / "serve.py"), side, store, str(port)]
+    env = os.environ | ({"BENCH_SERVER_PROFILE": str(profile)} if profile else {})
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {side} server did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _send_ledger(client: httpx.Client, plans: Sequence[synth.ItemPlan]) -> None:
+    for plan in plans:
+        body = {
+            "serial": plan.serial,
+            "manufacturer": plan.manufacturer,
+            "model": plan.model,
+            "category": plan.category,
+            "agreement": plan.agreement,
+            "recipient": plan.recipient,
+            "occurred_at": plan.issued_at.isoformat(),
+        }
+        item = _post(client, "/v1/items", body)["item_id"]
+        for step in plan.steps:
+            when = step.occurred_at.isoformat()
+            if step.kind == "transfer":
+                path, body = "transfers", {"to": step.value, "occurred_at": when}
+            elif step.kind == "inspect":
+                path, body = (
+                    "inspections",
+                    {
+                        "result": step.value,
+                        "method": "physical",
+                        "occurred_at": when,
+                        "inspector": synth.INSPECTORATE,
+                    },
+                )
+            else:
+                path, body = "losses", {"circumstances": step.value, "occurred_at": when}
+            _post(client, f"/v1/items/{item}/{path}", body)
+
+
+def _send_plain(client: httpx.Client, plans: Sequence[synth.ItemPlan]) -> None:
+    for plan in plans:
+        rifle = _post(client, "/items", {"serial": plan.serial, "holder": plan.recipient})["id"]
+        for step in plan.steps:
+            _post(client, f"/items/{rifle}/transfers", {"to": step.value})
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    if response.status_code != 201:
+        raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+# The programme store --------------------------------------------------------------------------
+
+
+@dataclass
+class Programme:
+    store: Store
+    key_file: Path
+    signer: Signer
+    items: int
+    events: int
+    history_10: synth.ItemPlan
+    history_1000: synth.ItemPlan
+
+
+def build_programme(args: argparse.Namespace, stores: Stores, out: Results) -> Programme:
+    store = stores.new("programme")
+    signer = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
+    key_file = stores.tmp / "custody.key"
+    write_private_key_file(key_file, signer.to_text())
+    book = open_ledger(store, create=True, signer=signer)
+    synth.setup(book)
+    book.checkpoint()  # as `custody init` does: the first checkpoint anchors later ones
+    long_10 = synth.long_history("BENCH-HIST-10", 10)
+    long_1000 = synth.long_history("BENCH-HIST-1000", 1000)
+    started = time.perf_counter()
+    last_report = [started]
+
+    def progress(done: int) -> None:
+        now = time.perf_counter()
+        if now - last_report[0] > 30:
+            out.info(f"built {done:,} events in {now - started:.0f} s")
+            last_report[0] = now
+
+    events = synth.write_bulk(book, iter([long_10, long_1000]), batch=2)
+    events += synth.write_bulk(
+        book, synth.plans(args.items, args.events_per_item), batch=args.batch, progress=progress
+    )
+    elapsed = time.perf_counter() - started
+    book.checkpoint()
+    size = book.log_store.log_size()
+    book.close()
+    out.info(
+        f"programme: {args.items:,} items + 2 long-history items, {events:,} item events, "
+        f"log size {size:,}; built with Ledger.save in batches of {args.batch} items in "
+        f"{elapsed:.1f} s ({events / elapsed:,.0f} events/s)"
+    )
+    out.facts["programme"] = {
+        "items": args.items,
+        "events_per_item": args.events_per_item,
+        "item_events": events,
+        "log_size": size,
+        "build_seconds": round(elapsed, 1),
+    }
+    return Programme(store, key_file, signer, args.items, events, long_10, long_1000)
+
+
+def section_ingest_at_scale(
+    args: argparse.Namespace, stores: Stores, prog: Programme, out: Results
+) -> None:
+    """Single writes appended to the programme store, against the plain application appending to a
+    plain store it first filled with as many events (same batches, not timed)."""
+    extra = list(synth.plans(args.scale_sample, args.events_per_item, first=args.items))
+    events = sum(p.events for p in extra)
+    plain_store = stores.new("plain-scale")
+    app = baseline.open_plain(plain_store.env, create=True)
+    baseline.write_bulk(app, synth.plans(args.items, args.events_per_item), batch=args.batch)
+    book = open_ledger(prog.store)
+    size = book.log_store.log_size()
+    plain_s, ours_s = interleaved(
+        extra,
+        lambda chunk: [baseline.write_single(app, p) for p in chunk],
+        lambda chunk: [synth.write_single(book, p) for p in chunk],
+        size=max(1, INTERLEAVE_ITEMS // 10),
+    )
+    app.close()
+    target = "Ledger >= 0.60 x plain" + (" (set for SQLite)" if args.db != "sqlite" else "")
+    _ratio_figure(
+        out,
+        f"single writes onto {args.items:,} items ({size:,} leaves)",
+        events / ours_s,
+        events / plain_s,
+        target,
+        f"onto a plain store of {prog.events:,} events",
+        note=f"{events} events; {events / ours_s:,.0f}/s vs the fresh store's above",
+    )
+    if "ingest" in args.profile:
+        more = list(
+            synth.plans(
+                min(args.scale_sample, 50),
+                args.events_per_item,
+                first=args.items + args.scale_sample,
+            )
+        )
+        out.facts["profile_ingest_at_scale"] = profile_call(
+            f"Ledger single writes onto {size:,} leaves, {sum(p.events for p in more)} events",
+            lambda: [synth.write_single(book, p) for p in more],
+        )
+    book.close()
+
+
+# Custody at T ---------------------------------------------------------------------------------
+
+
+def section_custody(args: argparse.Namespace, prog: Programme, out: Results) -> None:
+    book = open_ledger(prog.store)
+    plain = baseline.open_same_store(prog.store.env)
+    rng = random.Random(11)
+    for plan, samples in ((prog.history_10, args.samples), (prog.history_1000, args.samples // 5)):
+        span = (synth.NOW - plan.issued_at).total_seconds()
+        moments = [
+            plan.issued_at + (synth.NOW - plan.issued_at) * rng.random() for _ in range(samples)
+        ]
+        ours = latencies([_custody_call(book, plan, t) for t in moments])
+        theirs = latencies([_load_call(plain, plan) for _ in range(samples)])
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            value, base = percentile(ours, q), percentile(theirs, q)
+            verdict, gap = under(value, 2.0, "ms") if q == 0.5 else ("", "")
+            out.add(
+                Figure(
+                    "custody",
+                    f"custody_at, {plan.events} events, {name}",
+                    value,
+                    "ms",
+                    base,
+                    "repository.get(id): one replay of the same events",
+                    "p50 < 2 ms" if q == 0.5 else "",
+                    verdict,
+                    gap,
+                    f"{samples} calls over {span / 86400:.0f} days" if q == 0.5 else "",
+                )
+            )
+        if "custody" in args.profile and plan.events >= 1000:
+            calls = [_custody_call(book, plan, t) for t in moments[:50]]
+            out.facts["profile_custody"] = profile_call(
+                f"{len(calls)} x custody_at over {plan.events} events",
+                lambda c=calls: [f() for f in c],
+            )
+    plain.close()
+    book.close()
+
+
+def _custody_call(book: Ledger, plan: synth.ItemPlan, at: datetime) -> Callable[[], object]:
+    return lambda: book.custody_at(plan.item_id, at=at)
+
+
+def _load_call(app: Any, plan: synth.ItemPlan) -> Callable[[], object]:
+    return lambda: app.repository.get(plan.item_id)
+
+
+# Unaccounted report ---------------------------------------------------------------------------
+
+
+def section_report(args: argparse.Namespace, prog: Programme, out: Results) -> None:
+    book = open_ledger(prog.store)
+    scope, config = Scope(as_of=synth.NOW), PolicyConfig()
+    runs = 1 if prog.items >= 50_000 else 3
+    found: list[Any] = []
+    times = [
+        timed(lambda: found.append(unaccounted_report(book, scope, config))) for _ in range(runs)
+    ]
+    ours = sorted(times)[len(times) // 2]
+    plain = baseline.open_same_store(prog.store.env)
+    theirs = timed(lambda: baseline.replay_all(plain, fold=True))
+    plain.close()
+    report = found[-1]
+    items = sum(r.issued for r in report.recipients)
+    if prog.items >= REPORT_TARGET_ITEMS:
+        verdict, gap = under(ours, 3.0, "s")
+        note = ""
+    else:
+        projected = ours / items * REPORT_TARGET_ITEMS
+        verdict, gap = under(projected, 3.0, "s")
+        verdict += " (projected)"
+        note = f"linear projection to {REPORT_TARGET_ITEMS:,} items: {projected:.1f} s"
+    out.add(
+        Figure(
+            "report",
+            f"unaccounted_report, {items:,} items",
+            ours,
+            "s",
+            theirs,
+            "replay every event of the same store with mutate",
+            f"< 3 s at {REPORT_TARGET_ITEMS:,} items",
+            verdict,
+            gap,
+            (f"{len(report.unaccounted):,} unaccounted, median of {runs}; " + note).rstrip("; "),
+        )
+    )
+    if "report" in args.profile:
+        out.facts["profile_report"] = profile_call(
+            f"unaccounted_report over {items:,} items",
+            lambda: unaccounted_report(book, scope, config),
+        )
+    book.close()
+
+
+# Proofs ---------------------------------------------------------------------------------------
+
+
+class _Recording:
+    """A merkle.NodeReader that reads through the store and keeps what it read."""
+
+    def __init__(self, inner: Any, into: merkle.MemoryNodeStore) -> None:
+        self.inner, self.into = inner, into
+
+    def read_nodes(self, keys: Sequence[merkle.Key]) -> Any:
+        found = self.inner.read_nodes(keys)
+        self.into.add((level, index, digest) for (level, index), digest in found.items())
+        return found
+
+
+class _IndexedNodes:
+    """What-if (not the Ledger's code): read the nodes a proof needs with a query SQLite plans as
+    primary-key searches. The Ledger's `(level, idx) IN (VALUES ...)` is planned as a full scan."""
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path)
+
+    def read_nodes(self, keys: Sequence[merkle.Key]) -> dict[merkle.Key, bytes]:
+        values = ", ".join(["(?, ?)"] * len(keys))
+        query = (
+            f"WITH k(l, i) AS (VALUES {values}) SELECT t.level, t.idx, t.hash FROM k "
+            "JOIN custody_tree t ON t.level = k.l AND t.idx = k.i"
+        )
+        rows = self.db.execute(query, [v for key in keys for v in key]).fetchall()
+        return {(level, idx): digest for level, idx, digest in rows}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> None:
+    book = open_ledger(prog.store)
+    size = book.log_store.log_size()
+    rng = random.Random(13)
+    indexes = [rng.randrange(size) for _ in range(args.samples)]
+    olds = [rng.randrange(1, size) for _ in range(args.samples)]
+    root = book.root(size)
+    proof = book.inclusion_proof(indexes[0], size)
+    leaf = book.log_store.log_entries(indexes[0], indexes[0] + 1)[0].leaf_hash
+    merkle.verify_inclusion(leaf, indexes[0], size, proof, root)  # the figures are of real proofs
+    memory = merkle.MemoryNodeStore()
+    indexed = _IndexedNodes(prog.store.env["SQLITE_DBNAME"]) if args.db == "sqlite" else None
+    recording = _Recording(indexed or book.log_store, memory)
+    for i, m in zip(indexes, olds, strict=True):
+        merkle.inclusion_proof(i, size, recording)
+        merkle.consistency_proof(m, size, recording)
+    kinds = (
+        (
+            "inclusion",
+            lambda i, m: lambda: book.inclusion_proof(i, size),
+            lambda i, m: lambda: merkle.inclusion_proof(i, size, memory),
+        ),
+        (
+            "consistency",
+            lambda i, m: lambda: book.consistency_proof(m, size),
+            lambda i, m: lambda: merkle.consistency_proof(m, size, memory),
+        ),
+    )
+    for name, ledger_call, memory_call in kinds:
+        pairs = list(zip(indexes, olds, strict=True))
+        ours = latencies([ledger_call(i, m) for i, m in pairs])
+        reference = latencies([memory_call(i, m) for i, m in pairs])
+        for q, label in ((0.5, "p50"), (0.99, "p99")):
+            value = percentile(ours, q)
+            verdict, gap = under(value, 1.0, "ms") if q == 0.5 else ("", "")
+            if q == 0.5 and size < PROOF_TARGET_LEAVES:
+                verdict += f" (at {size:,} leaves)"
+            out.add(
+                Figure(
+                    "proofs",
+                    f"{name} proof at {size:,} leaves, {label}",
+                    value,
+                    "ms",
+                    target=f"p50 < 1 ms at {PROOF_TARGET_LEAVES:,} leaves" if q == 0.5 else "",
+                    verdict=verdict,
+                    gap=gap,
+                    note=(
+                        f"no plain baseline; same proof over nodes in memory: "
+                        f"{percentile(reference, q):.4f} ms"
+                    ),
+                )
+            )
+    if indexed is not None:
+        what_if = latencies(
+            [(lambda i=i: merkle.inclusion_proof(i, size, indexed)) for i in indexes]
+        )
+        indexed.close()
+        out.info(
+            "what-if: the same inclusion proofs reading the nodes with an index-using query "
+            f"(a VALUES CTE joined on the primary key): p50 {percentile(what_if, 0.5):.4f} ms, "
+            f"p99 {percentile(what_if, 0.99):.4f} ms"
+        )
+    sizes = latencies([book.log_store.log_size for _ in range(args.samples)])
+    out.info(f"of which the size check (log_size, one query): p50 {percentile(sizes, 0.5):.4f} ms")
+    if "proofs" in args.profile:
+        calls = [(lambda i=i: book.inclusion_proof(i, size)) for i in indexes[:100]]
+        out.facts["profile_proofs"] = profile_call(
+            f"{len(calls)} inclusion proofs at {size:,} leaves", lambda: [c() for c in calls]
+        )
+    book.close()
+
+
+# Verify ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float  # the command's own, from its start to its end (bench/measure.py)
+    wall: float  # as seen from here, process start-up included
+    peak_rss_kib: int
+    stdout: str
+
+
+def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
+    """Run `python -m cli ARGUMENTS` (what the `custody` script runs) under bench/measure.py."""
+    report, out_path, err_path = tmp / "measure.json", tmp / "child.out", tmp / "child.err"
+    command = [sys.executable, str(HERE / "measure.py"), str(report), "-m", "cli", *arguments]
+    with out_path.open("wb") as out_file, err_path.open("wb") as err_file:
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, stdout=out_file, stderr=err_file)
+        wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"custody {' '.join(arguments)}: {err_path.read_text()[-2000:]}")
+    measured = json.loads(report.read_text())
+    return Run(measured["seconds"], wall, measured["peak_rss_kib"], out_path.read_text())
+
+
+def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, out: Results) -> None:
+    tiny = stores.new("tiny")
+    book = open_ledger(tiny, create=True, signer=prog.signer)
+    synth.setup(book)
+    book.checkpoint()
+    tiny_size = book.log_store.log_size()
+    book.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
+    env |= {"CUSTODY_KEY": str(prog.key_file), "CUSTODY_ORIGIN": DEFAULT_ORIGIN}
+    small = run_measured(["verify", "--db", tiny.url], env, stores.tmp)
+    big = run_measured(["verify", "--db", prog.store.url], env, stores.tmp)
+    if "intact:" not in big.stdout:
+        raise RuntimeError(f"custody verify did not report an intact store: {big.stdout}")
+    reader = Ledger(clock=lambda: synth.NOW, db=prog.store.url)
+    size = reader.log_store.log_size()
+    reader.close()
+    plain = baseline.open_same_store(prog.store.env)
+    plain_s = timed(lambda: baseline.replay_all(plain, fold=False))
+    plain.close()
+    work = big.seconds - small.seconds
+    rate, raw = size / work, size / big.wall
+    verdict, gap = at_least(rate, 50_000, " entries/s")
+    if big.seconds < 2 * small.seconds:  # start-up dominates: the difference is mostly noise
+        verdict, gap = "n/a", "the log is too small for the start-up to be taken out reliably"
+    out.add(
+        Figure(
+            "verify",
+            f"custody verify, {size:,} entries",
+            rate,
+            "entries/s",
+            size / plain_s,
+            "read + decode every event of the same store",
+            ">= 50,000 entries/s",
+            verdict,
+            gap,
+            f"{big.seconds:.1f} s less {small.seconds:.2f} s for the same command on a "
+            f"{tiny_size}-entry store (imports, opening); {raw:,.0f}/s by the wall clock, "
+            f"interpreter start-up included",
+        )
+    )
+    growth = (big.peak_rss_kib - small.peak_rss_kib) / 1024
+    verdict, gap = under(growth, VERIFY_MEMORY_BOUND_MIB, "MiB")
+    out.add(
+        Figure(
+            "verify",
+            f"peak RSS growth over a {tiny_size}-entry store",
+            growth,
+            "MiB",
+            target=f"< {VERIFY_MEMORY_BOUND_MIB} MiB, whatever the log size",
+            verdict=verdict,
+            gap=gap,
+            note=(
+                f"peak RSS (VmHWM) {big.peak_rss_kib / 1024:.0f} MiB at {size:,} entries, "
+                f"{small.peak_rss_kib / 1024:.0f} MiB at {tiny_size}"
+            ),
+        )
+    )
+    if "verify" in args.profile:
+        profile_file = stores.tmp / "verify.prof"
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "cli"]
+        subprocess.run(
+            [*profiled, "verify", "--db", prog.store.url],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out.facts["profile_verify"] = show_profile(
+            f"custody verify over {size:,} entries", pstats.Stats(str(profile_file))
+        )
+
+
+# Main -----------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "eventsourcing": getattr(eventsourcing, "__version__", "9.5.6"),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average": os.getloadavg(),
+    }
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--items", type=int, default=5000, help="programme size")
+    parser.add_argument("--events-per-item", type=int, default=3)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--sample", type=int, help="items for ingest (default: min(items, 5000))")
+    parser.add_argument(
+        "--scale-sample", type=int, default=100, help="items written onto the programme store"
+    )
+    parser.add_argument("--http-requests", type=int, default=1500, help="0 skips HTTP ingest")
+    parser.add_argument("--batch", type=int, default=1000, help="items per Ledger.save")
+    parser.add_argument("--samples", type=int, default=1000, help="calls per latency figure")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const=",".join(SECTIONS),
+        default="",
+        help="add cProfile top functions (all sections, or the comma-separated ones named)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--tmp", type=Path, help="where the temporary stores go")
+    args = parser.parse_args(argv)
+    args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    args.sample = args.sample or min(args.items, 5000)
+    args.profile = [s.strip() for s in args.profile.split(",") if s.strip()]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(argv)
+    out = Results()
+    facts = machine()
+    print(
+        f"custody bench: {args.db}, --items {args.items:,}, sections {','.join(args.sections)}; "
+        f"{facts['cpus']} CPUs, {facts['memory_gib']} GiB, Python {facts['python']}, "
+        f"SQLite {facts['sqlite']}, load {facts['load_average'][0]:.2f}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="custody-bench-", dir=args.tmp))
+    stores = Stores(args.db, tmp)
+    try:
+        if "ingest" in args.sections:
+            section_ingest(args, stores, out)
+        rest = [s for s in args.sections if s != "ingest"]
+        if rest or ("ingest" in args.sections and args.items > args.sample):
+            prog = build_programme(args, stores, out)
+            if "ingest" in args.sections and args.scale_sample:
+                section_ingest_at_scale(args, stores, prog, out)
+            if "custody" in rest:
+                section_custody(args, prog, out)
+            if "report" in rest:
+                section_report(args, prog, out)
+            if "proofs" in rest:
+                section_proofs(args, prog, out)
+            if "verify" in rest:
+                section_verify(args, stores, prog, out)
+    finally:
+        stores.drop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out.info(f"total {time.perf_counter() - started:.0f} s")
+    if args.json:
+        document = {
+            "argv": sys.argv[1:],
+            "machine": facts,
+            "facts": out.facts,
+            "figures": [vars(f) | {"ratio": f.ratio} for f in out.figures],
+        }
+        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
