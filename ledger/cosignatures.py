@@ -29,19 +29,19 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.checkpoints import parse_checkpoint
 from ledger.errors import InvalidInput, ProofError
 from ledger.notes import Signature, split_note
 from ledger.signing import (
     KEY_SIZE,
-    PRIVATE_PREFIX,
+    NamedKey,
     check_key_id,
     check_key_name,
     encode_base64,
     key_id,
     split_key_text,
+    typed_key_data,
 )
 
 COSIGNATURE_V1 = 0x04
@@ -114,45 +114,16 @@ class CosignerVerifier:
             ) from None
 
 
-class CosignerKey:
-    """A cosigner's name and Ed25519 private key. Its repr names the key, never its secret."""
+class CosignerKey(NamedKey[CosignerVerifier]):
+    """A cosigner's name and Ed25519 private key: signature type 0x04 (cosignature/v1)."""
 
-    __slots__ = ("_private_key", "name")
+    __slots__ = ()
+    SIGNATURE_TYPE = COSIGNATURE_V1
+    TYPE_NAME = "Ed25519 cosignature/v1"
+    WHAT = "cosigner key"
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        self.name = check_key_name(name)
-        self._private_key = private_key
-
-    @classmethod
-    def from_text(cls, text: str) -> CosignerKey:
-        shape = f"{PRIVATE_PREFIX}<name>+<8 hex digits>+<base64 key>"
-        if not text.startswith(PRIVATE_PREFIX):
-            raise InvalidInput(f"cosigner key must have the form {shape}")
-        name, claimed_id, data = split_key_text(text[len(PRIVATE_PREFIX) :], what="cosigner key")
-        seed = _cosigner_key_data(data, what="cosigner key")
-        key = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
-        check_key_id(claimed_id, key.key_id, name)
-        return key
-
-    @property
-    def verifier(self) -> CosignerVerifier:
-        public = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return CosignerVerifier(self.name, public)
-
-    @property
-    def key_id(self) -> int:
-        return self.verifier.key_id
-
-    def sign(self, message: bytes) -> bytes:
-        return self._private_key.sign(message)
-
-    def to_text(self) -> str:
-        """The private key text: a secret, to be stored with signing.write_private_key_file only."""
-        data = encode_base64(bytes([COSIGNATURE_V1]) + self._private_key.private_bytes_raw())
-        return f"{PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{data}"
-
-    def __repr__(self) -> str:
-        return f"CosignerKey({self.name}+{self.key_id:08x})"
+    def _verifier(self, public_key: bytes) -> CosignerVerifier:
+        return CosignerVerifier(self.name, public_key)
 
 
 def generate_cosigner_key(name: str) -> str:
@@ -222,11 +193,6 @@ def _index(verifiers: Iterable[CosignerVerifier]) -> dict[tuple[str, int], Cosig
 
 
 def _cosigner_key_data(data: bytes, *, what: str) -> bytes:
-    if not data or data[0] != COSIGNATURE_V1:
-        got = f"0x{data[0]:02x}" if data else "nothing"
-        raise InvalidInput(
-            f"{what} has signature type {got}; expected 0x04 (Ed25519 cosignature/v1)"
-        )
-    if len(data) != 1 + KEY_SIZE:
-        raise InvalidInput(f"{what} holds {len(data) - 1} key bytes; expected {KEY_SIZE}")
-    return data[1:]
+    return typed_key_data(
+        data, what=what, signature_type=COSIGNATURE_V1, type_name="Ed25519 cosignature/v1"
+    )

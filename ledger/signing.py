@@ -21,10 +21,10 @@ import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Generic, Self, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.errors import InvalidInput
 
@@ -111,24 +111,38 @@ class Verifier:
         return True
 
 
-class Signer:
-    """A named Ed25519 private key. Its repr names the key, never its secret."""
+V = TypeVar("V")
+
+
+class NamedKey(Generic[V]):
+    """A named Ed25519 private key of one signature type, in the C2SP key text form
+    PRIVATE+KEY+<name>+<key id>+base64(type || seed). Its repr names the key, never its secret.
+    Subclasses say the type (`SIGNATURE_TYPE`, `TYPE_NAME`), what to call it (`WHAT`), and which
+    verifier its public half makes (`_verifier`)."""
 
     __slots__ = ("_private_key", "name")
+    SIGNATURE_TYPE: ClassVar[int]
+    TYPE_NAME: ClassVar[str]
+    WHAT: ClassVar[str]
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         self.name = check_key_name(name)
         self._private_key = private_key
 
     @classmethod
-    def from_text(cls, skey: str) -> Signer:
-        if not skey.startswith(PRIVATE_PREFIX):
-            raise InvalidInput(f"signer key must have the form {PRIVATE_PREFIX}{_KEY_TEXT_SHAPE}")
-        name, claimed_id, key = split_key_text(skey[len(PRIVATE_PREFIX) :], what="signer key")
-        seed = _ed25519_key_data(key, what="signer key")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
-        check_key_id(claimed_id, signer.key_id, name)
-        return signer
+    def from_text(cls, text: str) -> Self:
+        if not text.startswith(PRIVATE_PREFIX):
+            raise InvalidInput(f"{cls.WHAT} must have the form {PRIVATE_PREFIX}{_KEY_TEXT_SHAPE}")
+        name, claimed_id, data = split_key_text(text[len(PRIVATE_PREFIX) :], what=cls.WHAT)
+        seed = typed_key_data(
+            data, what=cls.WHAT, signature_type=cls.SIGNATURE_TYPE, type_name=cls.TYPE_NAME
+        )
+        key = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
+        check_key_id(claimed_id, key.key_id, name)
+        return key
+
+    def _verifier(self, public_key: bytes) -> V:
+        raise NotImplementedError
 
     @property
     def private_key(self) -> Ed25519PrivateKey:
@@ -136,24 +150,39 @@ class Signer:
         return self._private_key
 
     @property
-    def verifier(self) -> Verifier:
-        public = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return Verifier(self.name, public)
+    def verifier(self) -> V:
+        return self._verifier(self._private_key.public_key().public_bytes_raw())
 
     @property
     def key_id(self) -> int:
-        return self.verifier.key_id
+        return key_id(
+            self.name,
+            self._private_key.public_key().public_bytes_raw(),
+            signature_type=self.SIGNATURE_TYPE,
+        )
 
     def sign(self, message: bytes) -> bytes:
         return self._private_key.sign(message)
 
     def to_text(self) -> str:
-        """The signer key text: a secret, to be stored with write_private_key_file only."""
-        data = encode_base64(bytes([ED25519]) + self._private_key.private_bytes_raw())
+        """The key text: a secret, to be stored with write_private_key_file only."""
+        data = encode_base64(bytes([self.SIGNATURE_TYPE]) + self._private_key.private_bytes_raw())
         return f"{PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{data}"
 
     def __repr__(self) -> str:
-        return f"Signer({self.name}+{self.key_id:08x})"
+        return f"{type(self).__name__}({self.name}+{self.key_id:08x})"
+
+
+class Signer(NamedKey[Verifier]):
+    """A note signer's key: signature type 0x01 (Ed25519)."""
+
+    __slots__ = ()
+    SIGNATURE_TYPE = ED25519
+    TYPE_NAME = "Ed25519"
+    WHAT = "signer key"
+
+    def _verifier(self, public_key: bytes) -> Verifier:
+        return Verifier(self.name, public_key)
 
 
 def generate_signer_key(name: str) -> str:
@@ -218,9 +247,16 @@ def split_key_text(text: str, *, what: str) -> tuple[str, int, bytes]:
 
 
 def _ed25519_key_data(key: bytes, *, what: str) -> bytes:
-    if not key or key[0] != ED25519:
+    return typed_key_data(key, what=what, signature_type=ED25519, type_name="Ed25519")
+
+
+def typed_key_data(key: bytes, *, what: str, signature_type: int, type_name: str) -> bytes:
+    """The 32 key bytes of `type || key`, if `type` is `signature_type`."""
+    if not key or key[0] != signature_type:
         got = f"0x{key[0]:02x}" if key else "nothing"
-        raise InvalidInput(f"{what} has signature type {got}; expected 0x01 (Ed25519)")
+        raise InvalidInput(
+            f"{what} has signature type {got}; expected 0x{signature_type:02x} ({type_name})"
+        )
     if len(key) != 1 + KEY_SIZE:
         raise InvalidInput(f"{what} holds {len(key) - 1} key bytes; expected {KEY_SIZE}")
     return key[1:]
