@@ -678,9 +678,8 @@ class Ledger(Application[UUID]):
 
     def facts(self, item: UUID | str) -> list[Fact]:
         """The item's events as plain facts with their log indexes, in recording order."""
-        found = self.item(item)
-        events = list(self.events.get(found.id))
-        return facts_of(events, self.log_store.log_indexes_of(found.id))
+        item_id, events = self._item_events(item)
+        return facts_of(events, self.log_store.log_indexes_of(item_id))
 
     def history(self, item: UUID | str) -> list[LogRow]:
         """Every log entry of the item, oldest first, with its exact bytes."""
@@ -690,11 +689,19 @@ class Ledger(Application[UUID]):
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
     ) -> CustodyState:
         """Holder and status at field time `at`, as known at recording time `known_at`."""
-        found = self.item(item)
-        events = list(self.events.get(found.id))
+        item_id, events = self._item_events(item)
         return custody_at(
-            events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(found.id)
+            events, at=at, known_at=known_at, log_indexes=self.log_store.log_indexes_of(item_id)
         )
+
+    def _item_events(self, item: UUID | str) -> tuple[UUID, list[Any]]:
+        """The item's stored events, read once (not replayed into an aggregate first just to see
+        that it exists); NotFound unless they are an item's."""
+        item_id = item_uuid(item)
+        events = list(self.events.get(item_id))
+        if not events or not isinstance(events[0], Item.Issued):
+            raise NotFound(f"item {item} not found")
+        return item_id, events
 
     # The log: checkpoints, proofs, entries, verification -----------------------------------------
 
