@@ -42,6 +42,23 @@ class Clock:
         return self.now
 
 
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures() -> Callable[[str], None]:
+    """Record a measured figure (writes acknowledged, fuzz cases run ...); pytest prints them all
+    at the end of the run, after the summary, so CI logs carry them."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
