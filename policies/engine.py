@@ -19,11 +19,12 @@ from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.errors import InvalidInput, NotFound, Unauthorised
 from ledger.replay import Fact
-from ledger.times import aware_utc
+from ledger.times import aware_utc, format_time
 from ledger.tokens import Role
+from policies.accounts import FOREVER, AccountTable, StoredAccount, Where, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
-from policies.rules import RULES, Case
+from policies.rules import RULES, Case, duplicate_serial
 
 Parents = Callable[[str], str | None]
 
@@ -92,7 +93,64 @@ class UnaccountedReport:
 
 
 def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
-    """Every item issued by the date (and recorded by `known_at`) in scope, with its findings."""
+    """Every item issued by the date (and recorded by `known_at`) in scope, with its findings:
+    from the stored accounts (policies/accounts.py) where they answer the question, else from the
+    item's facts. Both give the same answers; `reference_accounts` is the reference."""
+    scope = _checked(scope)
+    if scope.known_at is not None:
+        yield from reference_accounts(ledger, scope, config)
+        return
+    table = _caught_up(ledger, config)
+    as_of = format_time(scope.as_of)
+    serials = table.issued_twice(as_of)
+    parent = _parents(ledger, None)
+    authorized = _authorizer(ledger, parent)
+    for row in table.rows():
+        if row.issued_at > as_of or not _row_wanted(parent, scope, row):
+            continue
+        twins = _twins(serials, row)
+        if row.last_at <= as_of:
+            yield _account_of_row(row, as_of, twins)
+        else:
+            yield _unsettled_account(ledger, row, scope, config, authorized, twins)
+
+
+def _caught_up(ledger: Ledger, config: PolicyConfig) -> AccountTable:
+    table = AccountTable(ledger, config)
+    table.catch_up(
+        lambda items, policy, size: [_stored(ledger, i, config, policy, size) for i in items]
+    )
+    return table
+
+
+def _twins(serials: dict[str, list[int]], row: StoredAccount) -> list[int]:
+    return [i for i in serials.get(row.normalised_serial, ()) if i != row.issued_log_index]
+
+
+def _unsettled_account(
+    ledger: Ledger,
+    row: StoredAccount,
+    scope: Scope,
+    config: PolicyConfig,
+    authorized: Callable[[str], Callable[[str], bool]],
+    twins: list[int],
+) -> ItemAccount:
+    """An item with facts after the date: the rules over its facts up to the date."""
+    facts = _facts_as_of(ledger, UUID(row.item_id), scope)
+    assert facts is not None  # issued by the date: its issue is among them
+    case = Case(UUID(row.item_id), facts, scope.as_of, authorized(row.agreement), twins)
+    return _account(case, config)
+
+
+def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str] | None:
+    """The recipients a scope's `recipient` covers: itself and its units."""
+    if not scope.recipient:
+        return None
+    return [r for r in table.recipients() if scope.recipient in (r, parent(r))]
+
+
+def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
+    """The rules over every item's facts as of the date, read one item at a time."""
     scope = _checked(scope)
     parent = _parents(ledger, scope.known_at)
     chosen = list(_chosen_facts(ledger, scope))
@@ -110,19 +168,53 @@ def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[Ite
 
 
 def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
-    unaccounted: list[ItemAccount] = []
-    # issued, accounted, in custody, overdue
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for account in accounts(ledger, scope, config):
-        row = totals[account.recipient]
-        row[0] += 1
-        row[1] += not account.unaccounted
-        row[2] += account.status == "in_custody"
-        row[3] += account.overdue
+    """The unaccounted items and the rates per recipient. The stored accounts answer for the
+    items settled by the date, counted in SQL; the items with facts after it are read one by one."""
+    scope = _checked(scope)
+    if scope.known_at is not None:
+        return reference_report(ledger, scope, config)
+    table = _caught_up(ledger, config)
+    parent = _parents(ledger, None)
+    as_of = format_time(scope.as_of)
+    where = Where(as_of, _recipients(table, parent, scope), scope.programme, scope.category)
+    serials = table.issued_twice(as_of)
+    totals = {
+        r: [issued, issued - lost, held, overdue]
+        for r, issued, lost, held, overdue in table.tally(where)
+    }
+    listed = [
+        (row.issued_log_index, _account_of_row(row, as_of, _twins(serials, row)))
+        for row in table.settled_unaccounted(where)
+    ]
+    authorized = _authorizer(ledger, parent)
+    for row in table.unsettled(where):
+        account = _unsettled_account(ledger, row, scope, config, authorized, _twins(serials, row))
+        _count(totals, account)
+        if account.unaccounted:
+            listed.append((row.issued_log_index, account))
+    rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
+    return UnaccountedReport(scope, [account for _, account in sorted(listed)], rates)
+
+
+def reference_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
+    """The report tallied from `reference_accounts`, one item at a time."""
+    totals: dict[str, list[int]] = {}
+    unaccounted = []
+    for account in reference_accounts(ledger, scope, config):
+        _count(totals, account)
         if account.unaccounted:
             unaccounted.append(account)
     rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
     return UnaccountedReport(_checked(scope), unaccounted, rates)
+
+
+def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
+    """issued, accounted, in custody, overdue"""
+    row = totals.setdefault(account.recipient, [0, 0, 0, 0])
+    row[0] += 1
+    row[1] += not account.unaccounted
+    row[2] += account.status == "in_custody"
+    row[3] += account.overdue
 
 
 def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding]:
@@ -151,15 +243,22 @@ def _checked(scope: Scope) -> Scope:
 
 def _chosen_facts(ledger: Ledger, scope: Scope) -> Iterator[tuple[UUID, tuple[Fact, ...]]]:
     for item_id in ledger.item_ids():
-        facts = [
-            f for f in ledger.facts(item_id) if _known(f, scope) and f.occurred_at <= scope.as_of
-        ]
-        issued = [f for f in facts if f.kind == "Issued"]
-        if issued:
-            rest = sorted(
-                (f for f in facts if f.kind != "Issued"), key=lambda f: (f.occurred_at, f.log_index)
-            )
-            yield item_id, (issued[0], *rest)
+        facts = _facts_as_of(ledger, item_id, scope)
+        if facts is not None:
+            yield item_id, facts
+
+
+def _facts_as_of(ledger: Ledger, item_id: UUID, scope: Scope) -> tuple[Fact, ...] | None:
+    """The item's facts the rules read: its issue, then what occurred by the date (as known at
+    `known_at`) in field-time order; None if it was not issued by then."""
+    facts = [f for f in ledger.facts(item_id) if _known(f, scope) and f.occurred_at <= scope.as_of]
+    issued = [f for f in facts if f.kind == "Issued"]
+    if not issued:
+        return None
+    rest = sorted(
+        (f for f in facts if f.kind != "Issued"), key=lambda f: (f.occurred_at, f.log_index)
+    )
+    return (issued[0], *rest)
 
 
 def _known(fact: Fact, scope: Scope) -> bool:
@@ -174,6 +273,14 @@ def _wanted(parent: Parents, scope: Scope, issued: Fact) -> bool:
         return False
     recipient = str(fields["recipient"])
     return not scope.recipient or scope.recipient in (recipient, parent(recipient))
+
+
+def _row_wanted(parent: Parents, scope: Scope, row: StoredAccount) -> bool:
+    if scope.programme and row.programme != scope.programme:
+        return False
+    if scope.category and row.category != scope.category:
+        return False
+    return not scope.recipient or scope.recipient in (row.recipient, parent(row.recipient))
 
 
 def _serials(cases: list[tuple[UUID, tuple[Fact, ...]]]) -> dict[str, list[int]]:
@@ -223,4 +330,56 @@ def _account(case: Case, config: PolicyConfig) -> ItemAccount:
         case.holder(),
         status,
         found,
+    )
+
+
+def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAccount:
+    """The account from the stored row: the findings begun by the date, and the duplicate
+    serials in their place among them (after the other serial findings)."""
+    found = row.begun(as_of)
+    if twins:
+        item_id, issued_at = UUID(row.item_id), datetime.fromisoformat(row.issued_at)
+        at = next((i for i, f in enumerate(found) if f.rule == "disposal_unverified"), len(found))
+        found.insert(
+            at,
+            duplicate_serial(
+                item_id, issued_at, row.issued_log_index, row.normalised_serial, twins
+            ),
+        )
+    return ItemAccount(
+        UUID(row.item_id),
+        row.serial,
+        row.category,
+        row.programme,
+        row.agreement,
+        row.recipient,
+        row.holder,
+        row.status,
+        tuple(found),
+    )
+
+
+def _stored(
+    ledger: Ledger, item_id: UUID, config: PolicyConfig, policy: str, size: int
+) -> StoredAccount:
+    """An item's row: its account over all its facts as of FOREVER, without duplicate serials."""
+    scope = Scope(as_of=FOREVER)
+    facts = _facts_as_of(ledger, item_id, scope)
+    assert facts is not None
+    parent = _parents(ledger, None)
+    fields = facts[0].fields
+    case = Case(item_id, facts, FOREVER, _authorizer(ledger, parent)(str(fields["agreement"])))
+    account = _account(case, config)
+    marking = {k: str(fields[k]) for k in ("serial", "normalised_serial", "category")}
+    marking |= {k: str(fields[k]) for k in ("programme", "agreement", "recipient")}
+    return stored(
+        account.findings,
+        policy=policy,
+        computed_at=size,
+        item_id=item_id,
+        marking=marking,
+        holder=account.holder,
+        status=account.status,
+        issued=(facts[0].occurred_at, facts[0].log_index),
+        last_at=max(f.occurred_at for f in facts),
     )

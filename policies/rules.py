@@ -280,17 +280,27 @@ def serial_quality(case: Case, config: PolicyConfig) -> list[Finding]:
             )
         )
     if case.duplicates:
+        serial = str(issued.fields["normalised_serial"])
         found.append(
-            Finding(
-                "duplicate_serial",
-                case.item_id,
-                Severity.MEDIUM,
-                issued.occurred_at,
-                tuple(sorted({issued.log_index, *case.duplicates})),
-                f"serial {issued.fields['normalised_serial']} was issued more than once",
+            duplicate_serial(
+                case.item_id, issued.occurred_at, issued.log_index, serial, case.duplicates
             )
         )
     return found
+
+
+def duplicate_serial(
+    item_id: UUID, issued_at: datetime, log_index: int, serial: str, twins: Sequence[int]
+) -> Finding:
+    """The one finding that depends on the rest of the fleet: the serial's other issues."""
+    return Finding(
+        "duplicate_serial",
+        item_id,
+        Severity.MEDIUM,
+        issued_at,
+        tuple(sorted({log_index, *twins})),
+        f"serial {serial} was issued more than once",
+    )
 
 
 def disposal_unverified(case: Case, config: PolicyConfig) -> list[Finding]:
