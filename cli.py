@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -24,8 +25,8 @@ from rich.table import Table
 from api.client import CustodyClient
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
+from ledger import backup, readmodels
 from ledger import demo as demo_programme
-from ledger import readmodels
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config
@@ -422,6 +423,88 @@ def import_file(
                 f"{file}:{problem}; the rows before it are stored, fix it and "
                 "run the same file again"
             )
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="the backup file (a name ending .gz compresses)")
+    ],
+    db: DbOption = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            help="without the signing key: export up to the latest signed checkpoint, checked "
+            "with this key (vkey text, or @file)"
+        ),
+    ] = None,
+) -> None:
+    """Write the whole ledger to one file: entries, stored events, checkpoints (docs/backup.md).
+    With the signing key (CUSTODY_KEY) it first signs a checkpoint of the whole log."""
+    with _failures():
+        config = Config.from_env(db=db)
+        if vkey is None:
+            ledger = _open_ledger(config, signer=_signer(config))
+            ledger.checkpoint()
+            verifier = ledger.verifier()
+        else:
+            ledger, verifier = _open_ledger(config), _verifier(vkey)
+        latest = ledger.log_store.latest_checkpoint()
+        summary = _with_progress(
+            "exporting",
+            latest[0] if latest else 0,
+            lambda step: backup.export_file(
+                ledger, output, verifier=verifier, now=system_clock(), progress=step
+            ),
+        )
+        out.print(
+            f"wrote {output}: {summary.entries} entries, {summary.checkpoints} checkpoints; "
+            f"root {summary.root.hex()}; sha256 {summary.sha256}"
+        )
+        left_out = ledger.log_store.log_size() - summary.entries
+        if left_out:
+            err.print(f"custody: note: {left_out} entries after its checkpoint are left out")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="a backup file (custody export)")],
+    db: DbOption = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            help="the log key you trust (vkey text, or @file); default: the key the file names"
+        ),
+    ] = None,
+) -> None:
+    """Rebuild a ledger from a backup into an empty store, in one transaction that commits only
+    once `custody verify`'s checks pass and the root is the latest signed checkpoint's."""
+    with _failures():
+        header = backup.read_header(file)
+        config = replace(Config.from_env(db=db), origin=header.origin)
+        trusted = _verifier(vkey) if vkey else backup.file_verifier(header)
+        if vkey is None:
+            err.print(
+                f"custody: warning: trusting the log key the backup names ({header.vkey}); "
+                "pin the key you trust with --vkey",
+                markup=False,
+                highlight=False,
+            )
+        ledger = _open_ledger(config, create_tables=True)
+        restored = _with_progress(
+            "restoring",
+            3 * header.size,
+            lambda step: backup.restore_file(ledger, file, trusted=trusted, progress=step),
+        )
+        out.print(
+            f"restored {restored.entries} entries and {restored.checkpoints} checkpoints into "
+            f"{config.db}; verified: root {restored.root.hex()}, signed at size {restored.entries}"
+        )
+        out.print(
+            "next: `custody readmodels rebuild`; serve it with the log's signing key "
+            f"(CUSTODY_KEY) and CUSTODY_ORIGIN={header.origin}",
+            markup=False,
+        )
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")
