@@ -29,7 +29,7 @@ from ledger import backup, readmodels
 from ledger import demo as demo_programme
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
-from ledger.config import Config
+from ledger.config import Config, redacted
 from ledger.cosignatures import CosignerKey, generate_cosigner_key
 from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
@@ -50,7 +50,7 @@ from ledger.witness import Witness
 from ledger.witness_policy import parse_policy
 from ledger.witness_store import SQLiteWitnessState
 from policies.config import load_policy
-from policies.engine import Scope, UnaccountedReport, unaccounted_report
+from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
 
 app = typer.Typer(
     add_completion=False,
@@ -122,7 +122,7 @@ def init(
         if as_json:
             print(json.dumps({"admin_token": token, "vkey": vkey}))
             return
-        out.print(f"initialised {config.db}\nsigning key: {config.key} (mode 0600)")
+        out.print(f"initialised {redacted(config.db)}\nsigning key: {config.key} (mode 0600)")
         out.print(f"verifier key: {vkey}", markup=False)
         out.print(f"admin token (shown once; store it now): {token}", markup=False)
 
@@ -146,7 +146,9 @@ def serve(db: DbOption = None, host: HostOption = "127.0.0.1", port: PortOption 
         config = Config.from_env(db=db)
         ledger = _open_ledger(config)
         if not ledger.is_initialised():
-            raise CustodyError(f"{config.db} is not initialised; run `custody init` first")
+            raise CustodyError(
+                f"{redacted(config.db)} is not initialised; run `custody init` first"
+            )
         ledger.signer = _signer(config)
         _serve(ledger, host, port)
 
@@ -189,7 +191,9 @@ def demo(
                 ledger, now=system_clock(), items=items, progress=step
             ),
         )
-        out.print(f"demo ledger: {len(built.items)} items, {built.events} events in {config.db}")
+        out.print(
+            f"demo ledger: {len(built.items)} items, {built.events} events in {redacted(config.db)}"
+        )
         out.print(f"admin token: {token}", markup=False)
         if serve_it:
             out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
@@ -498,7 +502,8 @@ def restore(
         )
         out.print(
             f"restored {restored.entries} entries and {restored.checkpoints} checkpoints into "
-            f"{config.db}; verified: root {restored.root.hex()}, signed at size {restored.entries}"
+            f"{redacted(config.db)}; verified: root {restored.root.hex()}, "
+            f"signed at size {restored.entries}"
         )
         out.print(
             "next: `custody readmodels rebuild`; serve it with the log's signing key "
@@ -588,6 +593,13 @@ def readmodels_rebuild(db: DbOption = None) -> None:
             lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
         )
         out.print(f"rebuilt the read models: {applied} entries applied")
+        policy = load_policy(Config.from_env(db=db).policy)
+        items = _with_progress(
+            "stored accounts",
+            sum(1 for _ in ledger.item_ids()),
+            lambda step: rebuild_accounts(ledger, policy, progress=step),
+        )
+        out.print(f"rebuilt the stored accounts (docs/policies.md): {items} items")
 
 
 @readmodels_app.command("follow")

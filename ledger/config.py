@@ -55,6 +55,15 @@ def _roles(text: str) -> frozenset[Role]:
         ) from None
 
 
+def redacted(db: str) -> str:
+    """The URL to print or log: a password in it replaced by ***."""
+    url = urlsplit(db)
+    if not url.password:
+        return db
+    netloc = url.netloc.replace(f":{url.password}@", ":***@", 1)
+    return url._replace(netloc=netloc).geturl()
+
+
 def persistence_env(db: str, *, create_tables: bool) -> dict[str, str]:
     """The eventsourcing environment for a `CUSTODY_DB` URL."""
     url = urlsplit(db)
@@ -63,7 +72,7 @@ def persistence_env(db: str, *, create_tables: bool) -> dict[str, str]:
         return common | _sqlite_env(db)
     if url.scheme in ("postgresql", "postgres"):
         return common | _postgres_env(db)
-    raise InvalidInput(f"CUSTODY_DB {db!r} must start with sqlite:/// or postgresql://")
+    raise InvalidInput(f"CUSTODY_DB {redacted(db)!r} must start with sqlite:/// or postgresql://")
 
 
 def _sqlite_env(db: str) -> dict[str, str]:
@@ -84,7 +93,9 @@ def _postgres_env(db: str) -> dict[str, str]:
     url = urlsplit(db)
     dbname = url.path.lstrip("/")
     if not dbname or not url.hostname:
-        raise InvalidInput(f"CUSTODY_DB {db!r} must look like postgresql://user@host:5432/dbname")
+        raise InvalidInput(
+            f"CUSTODY_DB {redacted(db)!r} must look like postgresql://user@host:5432/dbname"
+        )
     schema = parse_qs(url.query).get("schema", [""])[0]
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",

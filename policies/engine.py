@@ -115,12 +115,32 @@ def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[Ite
             yield _unsettled_account(ledger, row, scope, config, authorized, twins)
 
 
+def rebuild_accounts(
+    ledger: Ledger, config: PolicyConfig, progress: Callable[[int], None] | None = None
+) -> int:
+    """Drop every policy's stored accounts and compute this policy's again; answers how many
+    items (`custody readmodels rebuild`)."""
+    table = AccountTable(ledger, config)
+    table.clear()
+    return _catch_up(ledger, config, table, progress)
+
+
 def _caught_up(ledger: Ledger, config: PolicyConfig) -> AccountTable:
     table = AccountTable(ledger, config)
-    table.catch_up(
-        lambda items, policy, size: [_stored(ledger, i, config, policy, size) for i in items]
-    )
+    _catch_up(ledger, config, table)
     return table
+
+
+def _catch_up(
+    ledger: Ledger,
+    config: PolicyConfig,
+    table: AccountTable,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    return table.catch_up(
+        lambda items, policy, size: [_stored(ledger, i, config, policy, size) for i in items],
+        progress,
+    )
 
 
 def _twins(serials: dict[str, list[int]], row: StoredAccount) -> list[int]:

@@ -24,6 +24,8 @@ from ledger.items import Status
 from ledger.readmodels import CustodyViews, Fleet, follow, open_views, rebuild
 from ledger.replay import custody_at
 from ledger.times import format_time
+from policies.accounts import AccountTable
+from policies.config import PolicyConfig
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, UNITS, ago, issue, register
 
@@ -417,14 +419,21 @@ def test_custody_readmodels_rebuild_and_follow_once(
     before, size = views.table_rows(), ledger.log_store.log_size()
     runner = CliRunner()
 
+    accounts_before, items = (
+        AccountTable(ledger, PolicyConfig()).rows(),
+        len(list(ledger.item_ids())),
+    )
     rebuilt = runner.invoke(cli_app, ["readmodels", "rebuild", "--db", db_url])
     after_rebuild = views.table_rows()
+    accounts_after = AccountTable(ledger, PolicyConfig()).rows()
     late = issue(ledger, "LATE-1")
     followed = runner.invoke(cli_app, ["readmodels", "follow", "--once", "--db", db_url])
 
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"rebuilt the read models: {size} entries applied" in rebuilt.stdout
     assert after_rebuild == before
+    assert f"rebuilt the stored accounts (docs/policies.md): {items} items" in rebuilt.stdout
+    assert accounts_before == [] and len(accounts_after) == items
     assert followed.exit_code == 0, followed.output
     assert f"applied 1 entries; the read models are at {size + 1}" in followed.stdout
     assert views.summary(late) is not None

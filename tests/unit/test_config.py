@@ -1,0 +1,26 @@
+"""Configuration: a database URL's password never reaches output."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.config import persistence_env, redacted
+from ledger.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://custody:s3cret@db:5432/custody", "postgresql://custody:***@db:5432/custody"),
+        ("postgresql://custody@db/custody?schema=a", "postgresql://custody@db/custody?schema=a"),
+        ("sqlite:///custody.db", "sqlite:///custody.db"),
+    ],
+)
+def test_a_password_in_the_url_is_never_printed(url: str, shown: str) -> None:
+    assert redacted(url) == shown
+
+
+def test_a_refused_url_is_quoted_without_its_password() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        persistence_env("postgresql://custody:s3cret@/nodb", create_tables=False)
+    assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
