@@ -1,4 +1,5 @@
-"""Typed dependencies: the Ledger and the authenticated Actor."""
+"""Typed dependencies: the Ledger and the authenticated Actor (a wrong token counts against the
+client's failure limit, api/security.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.security import counting_failures
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.errors import Unauthenticated
@@ -22,12 +24,14 @@ def get_ledger(request: Request) -> Ledger:
 
 
 def current_actor(
+    request: Request,
     ledger: Annotated[Ledger, Depends(get_ledger)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send Authorization: Bearer <token>")
-    return ledger.authenticate(credentials.credentials)
+    with counting_failures(request):
+        return ledger.authenticate(credentials.credentials)
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

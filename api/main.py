@@ -4,14 +4,12 @@ made the tables)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from api import errors, ui
-from api.errors import error_body
+from api import errors, security, ui
+from api.limits import BodyLimit
 from api.routes import custody, items, log, parties, reports, tokens
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
@@ -21,11 +19,10 @@ from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from policies.config import PolicyConfig, load_policy
 
-MAX_BODY_BYTES = 1024 * 1024
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in (
-        (400, "malformed JSON"),
+        (400, "the body is not JSON, or cannot be read"),
         (401, "no valid token"),
         (403, "the token's role may not do this"),
         (404, "no such item, party or agreement"),
@@ -46,7 +43,8 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
     errors.install(app)
-    app.middleware("http")(_limit_body_size)
+    app.add_middleware(BodyLimit)
+    security.install(app)
     app.include_router(parties.router)
     app.include_router(items.router)
     app.include_router(log.router)
@@ -72,14 +70,3 @@ def app_from_env() -> FastAPI:
         ),
         load_policy(config.policy),
     )
-
-
-async def _limit_body_size(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return JSONResponse(
-            error_body("too_large", f"the body is over {MAX_BODY_BYTES} bytes"), status_code=413
-        )
-    return await call_next(request)

@@ -1,17 +1,20 @@
 """The pydantic models of the HTTP contract (DESIGN.md, "Public contract").
 
-Times must be RFC 3339 with a zone (`AwareDatetime`); text fields have lengths; lists have limits.
-The ledger checks everything again (it serves the CLI too); these models make the OpenAPI schema
-say what is accepted and reject the obvious early with 422.
+Times must be RFC 3339 with a zone (`Time`); text fields have lengths; lists have limits; every
+party id in a body, a path or a query has the same pattern and bound. The ledger checks everything
+again (it serves the CLI too); these models make the OpenAPI schema say what is accepted and
+reject the obvious early with 422 (docs/api.md, "Limits").
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ledger.items import (
     Category,
@@ -22,9 +25,32 @@ from ledger.items import (
 )
 from ledger.parties import PartyKind
 
-PartyId = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-]
+PARTY_ID: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": 100,
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+}
+PartyId = Annotated[str, Field(**PARTY_ID)]
+PartyIdPath = Annotated[str, Path(description="a party id", **PARTY_ID)]
+PartyIdQuery = Annotated[str, Query(description="a party id", **PARTY_ID)]
+KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="a key id: 16 hex digits")]
+# Indexes and sizes up to 2**53 - 1: the largest integer a JSON number (a double) holds exactly, so
+# the bound in the OpenAPI schema is the bound the server checks.
+MAX_INDEX = 2**53 - 1
+LogIndex = Annotated[int, Field(ge=0, le=MAX_INDEX)]
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.I)
+TIME_FORMAT = "RFC 3339 with a time zone, e.g. 2026-03-01T09:30:00Z"
+
+
+def _rfc3339(value: object) -> object:
+    """pydantic alone would also take a number (as Unix time), a time without seconds, or one
+    with a space for the T; the contract is RFC 3339 with a zone, and a number is no time."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    raise ValueError(f"expected {TIME_FORMAT}")
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -81,7 +107,7 @@ class ItemIn(Body):
     category: CategoryName
     agreement: PartyId
     recipient: PartyId
-    occurred_at: AwareDatetime
+    occurred_at: Time
     registry_serial: bool = Field(False, description="true when the registry assigned the serial")
     calibre: Text | None = None
     country_of_manufacture: Text | None = None
@@ -98,7 +124,7 @@ class ItemIn(Body):
 
 class TransferIn(Body):
     to: PartyId
-    occurred_at: AwareDatetime
+    occurred_at: Time
     authority: Text | None = None
     from_holder: PartyId | None = Field(
         None,
@@ -111,7 +137,7 @@ class TransferIn(Body):
 class InspectionIn(Body):
     result: Literal[tuple(r.value for r in InspectionResult)]  # type: ignore[valid-type]
     method: Literal[tuple(m.value for m in InspectionMethod)]  # type: ignore[valid-type]
-    occurred_at: AwareDatetime
+    occurred_at: Time
     inspector: PartyId | None = None
     observed_serial: Serial | None = None
     location: Text | None = None
@@ -120,14 +146,14 @@ class InspectionIn(Body):
 
 class LossIn(Body):
     circumstances: Literal[tuple(c.value for c in LossCircumstances)]  # type: ignore[valid-type]
-    occurred_at: AwareDatetime
-    discovered_at: AwareDatetime | None = None
+    occurred_at: Time
+    discovered_at: Time | None = None
     signature: Signature | None = None
 
 
 class RecoveryIn(Body):
     by: PartyId
-    occurred_at: AwareDatetime
+    occurred_at: Time
     location: Text | None = None
     condition: Text | None = None
     signature: Signature | None = None
@@ -136,7 +162,7 @@ class RecoveryIn(Body):
 class SightingIn(Body):
     observer: PartyId
     location: Text
-    occurred_at: AwareDatetime
+    occurred_at: Time
     held_by: Text | None = None
     serial_as_read: Serial | None = None
     evidence: Annotated[list[Sha256Hex], Field(max_length=50)] = []
@@ -145,16 +171,16 @@ class SightingIn(Body):
 
 class DisposalIn(Body):
     method: Literal[tuple(m.value for m in DisposalMethod)]  # type: ignore[valid-type]
-    occurred_at: AwareDatetime
+    occurred_at: Time
     certificate: Text | None = None
     witnesses: Annotated[list[Text], Field(max_length=20)] = []
     signature: Signature | None = None
 
 
 class CorrectionIn(Body):
-    entry: Annotated[int, Field(ge=0, description="the log index of the entry being corrected")]
+    entry: Annotated[LogIndex, Field(description="the log index of the entry being corrected")]
     reason: LongText
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Time | None = None
     signature: Signature | None = None
 
 
@@ -265,13 +291,13 @@ class KeyOut(BaseModel):
 
 class KeyRevocationIn(Body):
     reason: Text
-    revoked_at: AwareDatetime | None = Field(
+    revoked_at: Time | None = Field(
         None, description="when the key stopped being trustworthy; default now"
     )
 
 
 class ReceiptIn(Body):
-    occurred_at: AwareDatetime
+    occurred_at: Time
     location: Text | None = None
     condition: Text | None = None
     signature: Signature | None = None

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
+from api.limits import check_depth
 from ledger.access import Actor
 from ledger.errors import InvalidInput
 from ledger.submissions import Submission, Submitted, signed_from_request
@@ -59,17 +60,19 @@ async def _arrival(
     idempotency_key: Annotated[
         str | None,
         Header(
-            description="8 to 128 characters; the same key and body again record nothing new "
-            "and answer as the first time"
+            max_length=128,
+            description="8 to 128 letters, digits, '.', '_', ':' or '-' (else 422, checked by "
+            "the ledger); the same key and body again record nothing new and answer as the "
+            "first time",
         ),
     ] = None,
 ) -> Arrival:
     raw = await request.body()
     try:
         parsed = json.loads(raw) if raw else None
-    except ValueError:
-        raise InvalidInput("the body is not valid JSON") from None
-    return Arrival(parsed, idempotency_key)
+    except (ValueError, RecursionError):
+        raise InvalidInput("the body is not valid JSON, or is nested too deeply") from None
+    return Arrival(check_depth(parsed), idempotency_key)
 
 
 ArrivalDep = Annotated[Arrival, Depends(_arrival)]

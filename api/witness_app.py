@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api.limits import BodyLimit
 from ledger.witness import Witness
 from ledger.witness_store import SQLiteWitnessState
 
@@ -19,6 +20,7 @@ MAX_REQUEST = 1024 * 1024
 
 def create_witness_app(witness: Witness, state: SQLiteWitnessState) -> FastAPI:
     app = FastAPI(title="Custody witness", description="A C2SP tlog-witness.")
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST)  # stops reading a chunked body early
 
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> Response:

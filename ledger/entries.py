@@ -75,12 +75,18 @@ def decode_entry(entry: bytes) -> Body:
     return body
 
 
-def json_value(value: Any) -> Any:
+MAX_DEPTH = 16
+"""Nesting of lists and objects in a payload: deeper is refused, never a RecursionError."""
+
+
+def json_value(value: Any, depth: int = 0) -> Any:
     """Map a payload value to the JSON types the canonical form allows; refuse floats."""
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"a value nested more than {MAX_DEPTH} levels cannot go into an entry")
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Enum):
-        return json_value(value.value)
+        return json_value(value.value, depth)
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
             raise InvalidInput(f"integer {value} is too large for a canonical entry")
@@ -90,9 +96,9 @@ def json_value(value: Any) -> Any:
     if isinstance(value, UUID | Decimal):
         return str(value)
     if isinstance(value, Mapping):
-        return {_key(k): json_value(v) for k, v in value.items()}
+        return {_key(k): json_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
+        return [json_value(v, depth + 1) for v in value]
     raise InvalidInput(f"a {type(value).__name__} cannot go into an entry (floats never do)")
 
 

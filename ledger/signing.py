@@ -214,16 +214,31 @@ def write_private_key_file(
 def read_private_key_file(
     path: str | os.PathLike[str], *, check: Callable[[str], object] | None = None
 ) -> str:
-    """The key text in `path` (checked by `check`, by default as a signer key), refused if group
-    or others have any access to the file."""
-    with open(path, encoding="utf-8") as file:
-        _check_key_file_mode(os.fstat(file.fileno()), os.fspath(path))
-        content = file.read(MAX_KEY_FILE_BYTES + 1)
+    """The key text in `path` (checked by `check`, by default as a signer key), refused if it is
+    not a regular file or if group or others have any access to it."""
+    content = _read_key_text(path)
     if len(content) > MAX_KEY_FILE_BYTES:
         raise InvalidInput(f"key file {os.fspath(path)} is larger than {MAX_KEY_FILE_BYTES} bytes")
     text = content.removesuffix("\n")
     (check or Signer.from_text)(text)
     return text
+
+
+def _read_key_text(path: str | os.PathLike[str]) -> str:
+    """Up to MAX_KEY_FILE_BYTES + 1 characters, read after the file's type and mode are checked on
+    the open descriptor. Opened without blocking: a FIFO in the key's place is refused, not waited
+    on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _check_key_file_mode(os.fstat(fd), os.fspath(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        with os.fdopen(fd, encoding="utf-8") as file:
+            return file.read(MAX_KEY_FILE_BYTES + 1)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"key file {os.fspath(path)} is not UTF-8 text") from None
 
 
 def _check_key_file_mode(status: os.stat_result, path: str) -> None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import ActorDep, LedgerDep
+from api.schemas import PartyIdQuery, Time
 from ledger.access import Action
 from ledger.application import Ledger
 from ledger.readmodels import Fleet
@@ -39,10 +40,10 @@ def holdings(
     request: Request,
     ledger: LedgerDep,
     actor: ActorDep,
-    holder: Annotated[str, Query(description="a party id")],
-    at: Annotated[datetime, Query(description="field time, RFC 3339 with a zone")],
+    holder: PartyIdQuery,
+    at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
-        datetime | None, Query(description="recording time; default: everything recorded so far")
+        Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),

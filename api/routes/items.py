@@ -4,7 +4,6 @@ the Ledger, shape the answer."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -26,6 +25,7 @@ from api.schemas import (
     ReceiptIn,
     RecoveryIn,
     SightingIn,
+    Time,
     TransferIn,
 )
 from api.submissions import ArrivalDep
@@ -247,9 +247,9 @@ def custody(
     item_id: UUID,
     ledger: LedgerDep,
     actor: ActorDep,
-    at: Annotated[datetime, Query(description="field time, RFC 3339 with a zone")],
+    at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
-        datetime | None, Query(description="recording time; default: everything recorded so far")
+        Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
 ) -> CustodyOut:
     actor.require(Action.READ)

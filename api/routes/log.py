@@ -10,12 +10,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import ConsistencyProofOut, InclusionProofOut, LogEntriesOut, LogEntryOut
+from api.schemas import (
+    MAX_INDEX,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LogEntriesOut,
+    LogEntryOut,
+)
 from ledger.access import Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
-Index = Annotated[int, Query(ge=0, le=2**63 - 1)]
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
 def _b64(data: bytes) -> str:
@@ -63,8 +69,8 @@ def inclusion(ledger: LedgerDep, actor: ActorDep, index: Index, size: Index) -> 
 def consistency(
     ledger: LedgerDep,
     actor: ActorDep,
-    first: Annotated[int, Query(alias="from", ge=1, le=2**63 - 1)],
-    second: Annotated[int, Query(alias="to", ge=1, le=2**63 - 1)],
+    first: Annotated[int, Query(alias="from", ge=1, le=MAX_INDEX)],
+    second: Annotated[int, Query(alias="to", ge=1, le=MAX_INDEX)],
 ) -> ConsistencyProofOut:
     """RFC 9162 consistency proof between trees of `from` and `to` leaves."""
     actor.require(Action.READ)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import AgreementIn, KeyIn, KeyOut, KeyRevocationIn, PartyIn, RecordedOut
+from api.schemas import (
+    AgreementIn,
+    KeyIdPath,
+    KeyIn,
+    KeyOut,
+    KeyRevocationIn,
+    PartyIdPath,
+    PartyIn,
+    RecordedOut,
+)
 from ledger.application import Recorded
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -38,7 +47,7 @@ def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) ->
 
 
 @router.post("/parties/{party_id}/keys", status_code=201, response_model=KeyOut)
-def register_key(party_id: str, body: KeyIn, ledger: LedgerDep, actor: ActorDep) -> KeyOut:
+def register_key(party_id: PartyIdPath, body: KeyIn, ledger: LedgerDep, actor: ActorDep) -> KeyOut:
     """Register a party's Ed25519 public key; submissions signed with it are then accepted."""
     key, recorded = ledger.register_key(party=party_id, public_key=body.public_key, actor=actor)
     return KeyOut(party=party_id, key_id=key, log_index=recorded.log_index)
@@ -48,7 +57,11 @@ def register_key(party_id: str, body: KeyIn, ledger: LedgerDep, actor: ActorDep)
     "/parties/{party_id}/keys/{key_id}/revocation", status_code=201, response_model=RecordedOut
 )
 def revoke_key(
-    party_id: str, key_id: str, body: KeyRevocationIn, ledger: LedgerDep, actor: ActorDep
+    party_id: PartyIdPath,
+    key_id: KeyIdPath,
+    body: KeyRevocationIn,
+    ledger: LedgerDep,
+    actor: ActorDep,
 ) -> RecordedOut:
     """Revoke a key from `revoked_at` on: signatures recorded after that time are refused."""
     recorded = ledger.revoke_key(

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from api.errors import status_of
+from api.security import RateLimited
 from api.ui.session import LOGIN_PATH, PAGE_HEADERS, FormRefused, LoginRequired
 from ledger.errors import CustodyError
 
@@ -72,7 +73,7 @@ def render(
     )
 
 
-Refusal = CustodyError | FormRefused | RequestValidationError
+Refusal = CustodyError | FormRefused | RequestValidationError | RateLimited
 
 
 def refusal(request: Request, error: Refusal) -> Response:
@@ -81,10 +82,15 @@ def refusal(request: Request, error: Refusal) -> Response:
         status, message = status_of(error), error.message
     elif isinstance(error, FormRefused):
         status, message = error.status, error.message
+    elif isinstance(error, RateLimited):
+        status, message = 429, error.message
     else:
         status, message = 422, "; ".join(str(p.get("msg", "invalid")) for p in error.errors())
-    title = {403: "Not allowed", 404: "Not found"}.get(status, "Refused")
-    return render(request, "refused.html", {"title": title, "message": message}, status)
+    title = {403: "Not allowed", 404: "Not found", 429: "Too many attempts"}.get(status, "Refused")
+    response = render(request, "refused.html", {"title": title, "message": message}, status)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def to_login(request: Request) -> Response:
@@ -94,8 +100,8 @@ def to_login(request: Request) -> Response:
 
 
 class DashboardRoute(APIRoute):
-    """Every dashboard route: no session -> the login page; a refusal -> a page with its status;
-    every response -> the security headers."""
+    """Every dashboard route: no session -> the login page; a refusal (too many failed sign-ins
+    included) -> a page with its status; every response -> the security headers."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -105,7 +111,7 @@ class DashboardRoute(APIRoute):
                 response = await handler(request)
             except LoginRequired:
                 response = to_login(request)
-            except (CustodyError, FormRefused, RequestValidationError) as error:
+            except (CustodyError, FormRefused, RequestValidationError, RateLimited) as error:
                 response = refusal(request, error)
             response.headers.update(PAGE_HEADERS)
             return response

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep
 from api.routes.reports import PolicyDep
+from api.security import RateLimited, counting_failures
 from api.ui import views
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import (
@@ -63,9 +64,14 @@ def login(request: Request, ledger: LedgerDep, form: FormDep) -> Response:
     target = safe_next(form.get("next"))
     try:
         require_same(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE, ""))
-        ledger.authenticate(form.get("token", "").strip())
+        with counting_failures(request):
+            ledger.authenticate(form.get("token", "").strip())
     except FormRefused:
         return _login_page(request, target, "The sign-in form had expired. Please try again.", 403)
+    except RateLimited as limited:
+        response = _login_page(request, target, _too_many(limited.retry_after), 429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     except Unauthenticated as error:
         return _login_page(request, target, f"Sign-in failed: {error.message}.", 401)
     except InvalidInput:
@@ -73,6 +79,10 @@ def login(request: Request, ledger: LedgerDep, form: FormDep) -> Response:
     response = _see_other(target)
     start_session(response, request, form["token"].strip())
     return response
+
+
+def _too_many(seconds: int) -> str:
+    return f"Too many failed sign-ins from your address. Please try again in {seconds} seconds."
 
 
 @router.post(f"{UI_PATH}/logout")

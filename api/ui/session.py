@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.deps import LedgerDep
+from api.security import counting_failures
 from ledger.access import Actor
 from ledger.errors import InvalidInput, Unauthenticated
 
@@ -74,7 +75,8 @@ def current_session(request: Request, ledger: LedgerDep) -> Session:
     if not token:
         raise LoginRequired
     try:
-        actor = ledger.authenticate(token)
+        with counting_failures(request):
+            actor = ledger.authenticate(token)
     except (Unauthenticated, InvalidInput):
         raise LoginRequired from None
     session = Session(actor, csrf_for(token))

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.main import create_app
+from ledger.application import Ledger
+
 ISSUED = "2026-01-10T08:00:00Z"
 RIFLE = {
     "serial": "AK-0001",
@@ -245,3 +248,25 @@ def test_parties_and_agreements_can_be_registered_over_http(client: TestClient) 
     assert party.status_code == 201 and agreement.status_code == 201
     assert error_of(again) == (409, "already_exists")
     assert issue(client, agreement="eua-2", recipient="unit-9", serial="NEW-1")["version"] == 1
+
+
+def test_a_bug_answers_the_contracts_500_body_without_its_traceback(
+    api_ledger: Ledger, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(api_ledger, "item_ids", broken)
+    client = TestClient(create_app(api_ledger), raise_server_exceptions=False)
+
+    response = client.get(
+        "/v1/reports/unaccounted",
+        params={"as_of": "2026-03-01T00:00:00Z"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "unexpected server error; see the log"}
+    }
+    assert "secret" not in response.text

@@ -1052,5 +1052,5 @@ def test_a_date_without_a_zone_is_422(client: TestClient, path: str, name: str) 
     assert response.status_code == 422
     assert response.json()["error"] == {
         "code": "invalid_input",
-        "message": f"{name} must carry a time zone, e.g. 2026-03-01T09:30:00Z",
+        "message": f"query.{name}: expected RFC 3339 with a time zone, e.g. 2026-03-01T09:30:00Z",
     }

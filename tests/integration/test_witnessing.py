@@ -7,6 +7,7 @@ can take a witness down. Logs are real ledgers signed by the fixed SIGNER.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -469,3 +470,35 @@ def test_proof_lines_round_trip_through_the_request_format(log: Ledger) -> None:
 
     lines = body.decode().split("\n\n", 1)[0].split("\n")
     assert lines == ["old 11", *(base64.b64encode(h).decode() for h in proof)]
+
+
+def test_a_chunked_body_over_the_limit_is_413_before_it_is_read_whole(w0: TestClient) -> None:
+    """Straight at the ASGI app (a TestClient would read the whole body first): 50 chunks of 1 MiB
+    offered, no Content-Length; the app answers 413 having asked for at most two."""
+    asked, sent = 0, []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": b"x" * (1 << 20), "more_body": asked < 50}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/add-checkpoint",
+        "raw_path": b"/add-checkpoint",
+        "query_string": b"",
+        "headers": [(b"transfer-encoding", b"chunked")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("w0.example", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    asyncio.run(w0.app(scope, receive, send))  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 413
+    assert asked <= 2
