@@ -2,8 +2,13 @@
 
 Every write goes one way (`_write`): a replayed request gets its first answer back; the actor's role
 is checked, then its signature if it signed (or must sign); the command decides; the aggregate is
-saved with its nonce in one transaction. The ledger never reads the clock: it is given a `clock`
-(api/ and the CLI pass the system clock, tests a fixed one). Every write answers with a `Recorded`.
+saved with its nonce in one transaction. What a command changes is read fresh from the store; the
+parties and agreement it only checks come from memory (ledger/registry.py: facts that never change);
+tokens and signing keys from the library's aggregate cache, fast-forwarded on every read
+(`_current`), so a revocation stored by any process counts at once.
+
+The ledger never reads the clock: it is given a `clock` (api/ and the CLI pass the system clock,
+tests a fixed one). Every write answers with a `Recorded`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -41,6 +46,7 @@ from ledger.errors import (
     IntegrityFailure,
     InvalidInput,
     NotFound,
+    RuleViolation,
     Unauthenticated,
     Unauthorised,
 )
@@ -67,6 +73,7 @@ from ledger.items import (
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
+from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
@@ -81,6 +88,8 @@ Command = Callable[[Signature, datetime], Aggregate]
 OPERATOR = "operator"
 MAX_ENTRIES_PAGE = 1000
 ITEM_PAGE = 10_000
+CURRENT_CACHE_SIZE = 10_000
+"""How many tokens and parties `Ledger._current` keeps (the library's LRU cache)."""
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -144,6 +153,13 @@ class Ledger(Application[UUID]):
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
         self.log_store: LogStore = self.recorder
+        self._registry = Registry(self._load, self._pending)
+        self._shared: Repository[UUID] = Repository(
+            self.events,
+            cache_maxsize=CURRENT_CACHE_SIZE,
+            fastforward=True,
+            deepcopy_from_cache=False,
+        )
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -175,7 +191,7 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         def command(_: Signature, now: datetime) -> Aggregate:
             if parent is not None:
-                self.party(parent)
+                self._registry.party(parent)
             return Party.register(
                 party_id=check_party_id(party_id),
                 name=clean_text(name, field="name"),
@@ -235,7 +251,7 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         def command(_: Signature, now: datetime) -> Aggregate:
             for party in (supplier, *authorized_holders):
-                self.party(party)
+                self._registry.party(party)
             return Agreement.conclude(
                 agreement_id=check_party_id(agreement_id, field="agreement id"),
                 supplier=supplier,
@@ -265,7 +281,7 @@ class Ledger(Application[UUID]):
         token = new_token()
 
         def command(_: Signature, now: datetime) -> Aggregate:
-            kind = self.party(party).kind
+            kind = self._registry.party(party).kind
             if wanted not in KIND_ROLES[kind]:
                 allowed = ", ".join(r.value for r in KIND_ROLES[kind]) or "none"
                 raise InvalidInput(f"a party of kind {kind.value} may hold the roles: {allowed}")
@@ -276,11 +292,12 @@ class Ledger(Application[UUID]):
         return token, self._write(actor, None, Action.GRANT_TOKEN, None, command)
 
     def authenticate(self, token: str) -> Actor:
+        """The token's party and role, as of every event stored by any process up to now."""
         try:
-            granted: object = self.repository.get(token_uuid(token_hash(token)))
-        except AggregateNotFoundError:
+            granted = self._current(token_uuid(token_hash(token)), Token, "token")
+        except NotFound:
             raise Unauthenticated("unknown token") from None
-        if not isinstance(granted, Token) or granted.revoked:
+        if granted.revoked:
             raise Unauthenticated("token revoked")
         return Actor(party=granted.party, role=granted.role)
 
@@ -330,23 +347,23 @@ class Ledger(Application[UUID]):
         details: dict[str, Any] | None = None,
         via: Submitted | None = None,
     ) -> Recorded:
-        new_id = item_id(manufacturer, model, serial)
+        new_id, normalised = item_id(manufacturer, model, serial), normalise_serial(serial)
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
-            if self._exists(new_id):
-                raise duplicate
-            terms = self.agreement(agreement)
+            if self._in_batch() and self._exists(new_id):
+                raise duplicate  # else the store refuses it (version 1 exists): `duplicate` too
+            terms = self._registry.agreement(agreement)
             if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
                 raise Unauthorised(
                     f"agreement {agreement} is {terms.supplier}'s, not {actor.party}'s"
                 )
-            self.party(recipient)
+            self._registry.party(recipient)
             return Item.issue(
                 item_id=new_id,
                 now=now,
                 serial=clean_text(serial, field="serial", max_length=64),
-                normalised_serial=normalise_serial(serial),
+                normalised_serial=normalised,
                 registry_serial=registry_serial,
                 manufacturer=clean_text(manufacturer, field="manufacturer"),
                 model=clean_text(model, field="model"),
@@ -362,8 +379,7 @@ class Ledger(Application[UUID]):
             )
 
         duplicate = DuplicateItem(
-            f"{manufacturer} {model} serial {normalise_serial(serial)} was issued already"
-            f" (item {new_id})"
+            f"{manufacturer} {model} serial {normalised} was issued already (item {new_id})"
         )
         return self._write(actor, via, Action.ISSUE, None, command, duplicate)
 
@@ -380,7 +396,7 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.TRANSFER, item)
-            self.party(to)
+            self._registry.party(to)
             found.transfer(
                 to=to,
                 from_holder=from_holder,
@@ -439,7 +455,7 @@ class Ledger(Application[UUID]):
             found = self._item_for(actor, Action.INSPECT, item)
             if actor.role is Role.PARTNER and how is not InspectionMethod.SELF_REPORT:
                 raise Unauthorised("a partner's own inspection is a self_report")
-            self.party(inspector or actor.party)
+            self._registry.party(inspector or actor.party)
             found.inspect(
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
@@ -492,7 +508,7 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.RECOVER, item)
-            self.party(by)
+            self._registry.party(by)
             if actor.role is Role.PARTNER and not self._answers_for(actor.party, by):
                 raise Unauthorised(f"{actor.party} may record recoveries by itself or its units")
             found.recover(
@@ -523,7 +539,7 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.SIGHT, item)
-            self.party(observer)
+            self._registry.party(observer)
             found.sight(
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
@@ -714,8 +730,10 @@ class Ledger(Application[UUID]):
         Before signing, the new root is checked against the last checkpoint with a consistency
         proof, so the ledger never signs two inconsistent checkpoints, even over a tampered store.
         """
-        size = self.log_store.log_size()
+        # The checkpoint first: it is of a size the log had then, so another process appending
+        # and signing between the two reads cannot make the log look shorter than it.
         latest = self.log_store.latest_checkpoint()
+        size = self.log_store.log_size()
         if latest is not None and latest[0] == size:
             return latest[1]
         if latest is not None and latest[0] > size:
@@ -815,7 +833,15 @@ class Ledger(Application[UUID]):
         replayed = self._replayed(actor, via)
         if replayed is not None:
             return replayed
-        aggregate = command(signature, now)
+        try:
+            aggregate = command(signature, now)
+        except RuleViolation:
+            # The same request, recorded by another process while this one was deciding, has
+            # changed the item: answer what was recorded, not the refusal of doing it twice.
+            replayed = self._replayed(actor, via)
+            if replayed is not None:
+                return replayed
+            raise
         nonce = None
         if via is not None:
             nonce = Nonce.use(
@@ -887,9 +913,18 @@ class Ledger(Application[UUID]):
         check_claims(
             signed, origin=self.origin, party=actor.party, action=action.value, item=item_text
         )
-        key = self.party(actor.party).valid_key(signed.key_id, at=now)
+        key = self._signer_of(actor.party).valid_key(signed.key_id, at=now)
         verify_signed(signed, base64.b64decode(key.public_key))
         return signed.as_entry_value()
+
+    def _signer_of(self, party: str) -> Party:
+        """The party with its keys as of now: registered or revoked by any process, or earlier in
+        this batch."""
+        party_id, what = party_uuid(party), f"party {party}"
+        pending = self._pending(party_id)
+        if pending is not None:
+            return _of_kind(pending, Party, what)
+        return self._current(party_id, Party, what)
 
     def _item_for(self, actor: Actor, action: Action, item: UUID | str) -> Item:
         """The item, if this actor may do `action` to it: a partner only to what it holds."""
@@ -904,7 +939,7 @@ class Ledger(Application[UUID]):
 
     def _answers_for(self, party: str, holder: str) -> bool:
         """A party answers for what it holds and for what its units hold."""
-        return holder == party or self.party(holder).parent == party
+        return holder == party or self._registry.party(holder).parent == party
 
     def _require_self_or_admin(self, actor: Actor, party: str, what: str) -> None:
         if actor.role is not Role.ADMIN and actor.party != party:
@@ -924,18 +959,32 @@ class Ledger(Application[UUID]):
         return True
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
-        batch: Batch | None = getattr(self._local, "batch", None)
-        try:
-            found: object = (
-                batch.pending[aggregate_id]
-                if batch is not None and aggregate_id in batch.pending
-                else self.repository.get(aggregate_id)
-            )
-        except AggregateNotFoundError:
-            raise NotFound(f"{what} not found") from None
-        if not isinstance(found, kind):
+        """The aggregate as this batch left it, else as stored: a fresh copy to change."""
+        pending = self._pending(aggregate_id)
+        if pending is None:
+            return self._load(aggregate_id, kind, what)
+        if not isinstance(pending, kind):
             raise NotFound(f"{what} not found")
-        return found
+        return pending
+
+    def _load(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        """The aggregate as stored, replayed from its events."""
+        return _of_kind(_found(self.repository, aggregate_id, what), kind, what)
+
+    def _current(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        """The aggregate as stored, for reading only: the library's aggregate cache, fast-forwarded
+        on every call (the events after the cached version are read first), so a token's or a
+        key's revocation stored by any process counts at once. Shared between calls and threads,
+        not copied: never change what it answers (commands use `_get`)."""
+        return _of_kind(_found(self._shared, aggregate_id, what), kind, what)
+
+    def _pending(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate as the current batch holds it (not stored yet); None outside a batch."""
+        batch: Batch | None = getattr(self._local, "batch", None)
+        return batch.pending.get(aggregate_id) if batch is not None else None
+
+    def _in_batch(self) -> bool:
+        return getattr(self._local, "batch", None) is not None
 
     def _save(
         self,
@@ -957,6 +1006,29 @@ class Ledger(Application[UUID]):
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         return Recorded(aggregate.id, aggregate.version, receipt.log_index(aggregate.id))
+
+
+def _found(repository: Repository[UUID], aggregate_id: UUID, what: str) -> object:
+    try:
+        found: object = repository.get(aggregate_id, projector_func=_replay)
+    except AggregateNotFoundError:
+        raise NotFound(f"{what} not found") from None
+    return found
+
+
+def _replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its runtime-Protocol `isinstance` per event,
+    which cost about 15 us an event, more than decoding it: every event in this store is an
+    `Aggregate.Event` (ledger/events.py), whose `mutate` is all the projection needs."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def _of_kind(found: object, kind: type[A], what: str) -> A:
+    if not isinstance(found, kind):
+        raise NotFound(f"{what} not found")
+    return found
 
 
 def _token_uuid(token_id: UUID | str) -> UUID:

@@ -635,6 +635,10 @@ class _Restoring(LogStore):
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         self.cursor.execute(sql, params)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[LogStore]:
+        yield self  # already one transaction, the restore's, which sees its own rows
+
     def restore_events(self, events: Sequence[StoredEvent]) -> None:
         raise NotImplementedError
 

@@ -1,0 +1,112 @@
+"""Two ledgers on one store, as two API processes on one PostgreSQL (and two on one SQLite file):
+what one records, the other sees at once, although each keeps parties, agreements, tokens and keys
+in memory (ledger/registry.py, `Ledger.current`).
+"""
+
+from __future__ import annotations
+
+import base64
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.access import Actor
+from ledger.application import Ledger
+from ledger.errors import NotFound, Unauthenticated
+from ledger.submissions import Submission, Submitted
+from ledger.tokens import Role
+from tests.conftest import LedgerFactory
+from tests.programme import ADMIN, ago, issue, register
+
+UNIT_1 = Actor("unit-1", Role.PARTNER)
+
+
+@pytest.fixture
+def two(make_ledger: LedgerFactory, db_url: str) -> tuple[Ledger, Ledger]:
+    """Two ledgers on one store, each with its own connections and memory."""
+    first = make_ledger(db_url)
+    register(first)
+    return first, make_ledger(db_url)
+
+
+def signed_transfer(ledger: Ledger, key: Ed25519PrivateKey, key_id: str, item: UUID) -> Submitted:
+    submission = Submission(
+        origin=ledger.origin,
+        party="unit-1",
+        key_id=key_id,
+        action="transfer",
+        item=str(item),
+        nonce=f"nonce-{item.hex}",
+        body={"to": "unit-2"},
+    )
+    return Submitted.from_signed(submission.sign(key))
+
+
+def test_a_token_revoked_through_the_other_ledger_is_refused_at_once(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    first, second = two
+    token, granted = first.grant_token(party="unit-1", role="partner", actor=ADMIN)
+    assert first.authenticate(token) == second.authenticate(token) == UNIT_1
+
+    second.revoke_token(granted.id, actor=ADMIN)
+
+    with pytest.raises(Unauthenticated, match="token revoked"):
+        first.authenticate(token)
+
+
+def test_a_key_revoked_through_the_other_ledger_is_refused_at_once(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    first, second = two
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    key_id, _ = first.register_key(party="unit-1", public_key=public, actor=ADMIN)
+    before, after = issue(first, "AK-0001"), issue(first, "AK-0002")
+    first.transfer(
+        before,
+        to="unit-2",
+        occurred_at=ago(first, days=1),
+        actor=UNIT_1,
+        via=signed_transfer(first, key, key_id, before),
+    )
+
+    second.revoke_key(party="unit-1", key=key_id, reason="lost laptop", actor=ADMIN)
+
+    with pytest.raises(Unauthenticated, match=f"key {key_id} of party unit-1 was revoked"):
+        first.transfer(
+            after,
+            to="unit-2",
+            occurred_at=ago(first, days=1),
+            actor=UNIT_1,
+            via=signed_transfer(first, key, key_id, after),
+        )
+    assert first.item(after).holder == "unit-1"
+
+
+def test_a_party_the_other_ledger_registers_is_found_though_it_was_looked_for_before(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    first, second = two
+    item = issue(first)
+    with pytest.raises(NotFound, match="party newcomer not found"):
+        first.transfer(item, to="newcomer", occurred_at=ago(first, days=1), actor=ADMIN)
+
+    second.register_party(party_id="newcomer", name="New unit", kind="recipient", actor=ADMIN)
+    first.transfer(item, to="newcomer", occurred_at=ago(first, days=1), actor=ADMIN)
+
+    assert second.item(item).holder == "newcomer"
+
+
+def test_a_party_registered_in_a_batch_that_failed_is_not_remembered(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    first, _ = two
+    with pytest.raises(RuntimeError), first.batch():
+        first.register_party(party_id="ghost", name="Never stored", kind="recipient", actor=ADMIN)
+        issue(first, "AK-0009", recipient="ghost")
+        raise RuntimeError("the batch fails")
+
+    with pytest.raises(NotFound, match="party ghost not found"):
+        issue(first, "AK-0010", recipient="ghost")
