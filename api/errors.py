@@ -146,10 +146,14 @@ def _json_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def _unexpected(request: Request, error: Exception) -> JSONResponse:
+def _unexpected(request: Request, _: Exception) -> JSONResponse:
     """A bug: the contract's body, not Starlette's plain text; the traceback goes to the server's
     log (Starlette re-raises it after this answer), never to the client."""
-    return JSONResponse(error_body("internal_error", "unexpected server error; see the log"), 500)
+    from api.security import headers_for  # api.security imports this module
+
+    body = error_body("internal_error", "unexpected server error; see the log")
+    # Starlette answers this outside every middleware: the security headers go on here.
+    return JSONResponse(body, 500, headers=headers_for(request.url.path, request.url.scheme))
 
 
 def install(app: FastAPI) -> None:

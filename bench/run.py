@@ -7,7 +7,7 @@ target of the "Scale and speed" issue. Not a test: run it by hand (docs/performa
 
 Sections:
   ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
-           per transaction (the Ledger has no batch API; see bench/synth.py), and over HTTP
+           per transaction (the recorder path; see bench/synth.py), and over HTTP
            (uvicorn serving api.main.create_app, an httpx client, --http-requests requests), each
            on a fresh store of --sample items, against the plain application doing the same, the
            two sides taking turns so that both see the same machine load; then, if the programme
@@ -295,7 +295,7 @@ def section_ingest(args: argparse.Namespace, stores: Stores, out: Results) -> No
         events / plain_s,
         target,
         "same batches",
-        note="no Ledger.batch API: recorder path, commands' lookups skipped",
+        note="recorder path: the commands' lookups that Ledger.batch makes are skipped",
     )
 
     if args.http_requests:

@@ -7,8 +7,8 @@ names (BENCH-...). One plan, two ways to write it:
   (`Item.issue`, `item.transfer`, ...) and saved many aggregates per `Ledger.save` call: one
   transaction per batch through the Ledger's mapper and log recorder, so every entry, chain link,
   leaf and tree node is the same as a single write would store. What it skips is the Ledger's
-  command-side lookups (the agreement, the parties, the item reloaded for each event). The Ledger
-  has no batch API (no `Ledger.batch`); this is the nearest the benchmark can get to one.
+  command-side lookups (the agreement, the parties, the item reloaded for each event), which
+  `Ledger.batch` (what `custody import` uses) still makes for each command.
 """
 
 from __future__ import annotations

@@ -151,10 +151,6 @@ class Statements:
             f"SELECT {columns} FROM {log} WHERE log_index >= {p} AND log_index < {p} "
             "ORDER BY log_index"
         )
-        self.by_aggregate_after = (
-            f"SELECT {columns} FROM {log} WHERE (aggregate_id, aggregate_version) > ({p}, {p}) "
-            f"ORDER BY aggregate_id, aggregate_version LIMIT {p}"
-        )
         self.events_after = (
             f"SELECT originator_id, originator_version, topic, state FROM {events} "
             f"WHERE (originator_id, originator_version) > ({p}, {p}) "
@@ -316,10 +312,6 @@ class LogStore:
     def log_entries(self, start: int, end: int) -> list[LogRow]:
         """Entries with start <= log_index < end, in log order."""
         return [_row(r) for r in self._read(self.sql.range, (start, end))]
-
-    def log_entries_by_aggregate(self, after: tuple[str, int], limit: int) -> list[LogRow]:
-        """Entries in (aggregate id, version) order after the given pair, for streaming checks."""
-        return [_row(r) for r in self._read(self.sql.by_aggregate_after, (*after, limit))]
 
     def log_indexes_of(self, aggregate_id: UUID) -> dict[int, int]:
         """aggregate version -> log index"""

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import PersistenceError, Tracking
 
 from ledger.application import Ledger
 from ledger.entries import decode_entry
@@ -47,10 +47,13 @@ TRACKING_PREFIX = "PolicyAccounts:"
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 """The date the stored findings are computed as of: after every fact, so all findings begin."""
 CHUNK = 500
-"""Items per transaction: the lock is held while a chunk is computed and written."""
+"""Items computed, then written in one transaction."""
 RESCAN_LIMIT = 50_000
 """A catch-up further behind than this recomputes every item instead of reading the entries."""
-REGISTRY_TOPICS = ("custody:Party.", "custody:Agreement.")
+REGISTRY_TOPICS = ("custody:Party.Registered",)
+"""Entries that can change an item's findings without an entry of the item: a party registered
+after an item was seen with it, whose force may be authorized. Keys, and agreements (an item names
+one that exists when it is issued, and their terms never change), cannot."""
 COLUMNS = (
     "policy",
     "item_id",
@@ -100,7 +103,7 @@ class StoredAccount:
 
     def begun(self, as_of: str) -> list[Finding]:
         """The stored findings that have begun by `as_of` (canonical text)."""
-        found = []
+        found, item_id = [], UUID(self.item_id)
         for rule, severity, since, evidence, detail, unaccounted in json.loads(
             self.findings or "[]"
         ):
@@ -108,7 +111,7 @@ class StoredAccount:
                 found.append(
                     Finding(
                         rule,
-                        UUID(self.item_id),
+                        item_id,
                         Severity(severity),
                         datetime.fromisoformat(since),
                         tuple(evidence),
@@ -195,17 +198,30 @@ class AccountTable:
         )
         tracking = self.views.sql.tables[0]
         self.forget = f"DELETE FROM {tracking} WHERE application_name LIKE {p}"
-        self._create(sqlite)
+        self.delete_all = f"DELETE FROM {self.table}"
+        self.create = self._create_statements(sqlite)
+        try:
+            self._create()
+        except PersistenceError:  # created meanwhile by another process (PostgreSQL's catalogue)
+            self._create()
 
-    def _create(self, sqlite: bool) -> None:
+    def _create_statements(self, sqlite: bool) -> list[str]:
         integer = "INTEGER" if sqlite else "bigint"
         text = "TEXT" if sqlite else 'TEXT COLLATE "C"'  # canonical times order as bytes
         kinds = {"issued_log_index": f"{integer} NOT NULL", "computed_at": f"{integer} NOT NULL"}
         kinds |= {c: text for c in ("unaccounted_from", "overdue_from", "findings")}
         columns = ", ".join(f"{c} {kinds.get(c, f'{text} NOT NULL')}" for c in COLUMNS)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.table} ({columns}, PRIMARY KEY (policy, item_id))",
+            # the duplicate-serial GROUP BY reads this index instead of sorting
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_serial"
+            f" ON {self.table} (policy, normalised_serial)",
+        ]
+
+    def _create(self) -> None:
         with self.views.datastore.transaction(commit=True) as c:
-            key = "PRIMARY KEY (policy, item_id)"
-            c.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({columns}, {key})")
+            for statement in self.create:
+                c.execute(statement)
 
     def rows(self) -> list[StoredAccount]:
         return self._accounts(f"policy = {self.p}", [self.policy])
@@ -290,22 +306,24 @@ class AccountTable:
 
     # Following the log ----------------------------------------------------------------------
 
-    def catch_up(self, compute: Compute, progress: Progress | None = None) -> int:
+    def catch_up(
+        self, compute: Compute, progress: Progress | None = None, *, every: bool = False
+    ) -> int:
         """Recompute the rows of every item with entries after the position (of every item after
-        a party's or an agreement's entry, or when this policy has no rows yet). Answers how many
+        a party's registration, when this policy has no rows yet, or if `every`). Answers how many
         items were recomputed."""
         store: LogStore = self.ledger.log_store
         size, position = store.log_size(), self._position()
-        if position >= size:
+        if position >= size and not every:
             return 0
-        changed = self._changed(store, position, size)
+        changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             self._write(compute(chunk, self.policy, size))
             if progress is not None:
                 progress(len(chunk))
-        self._advance(size)
+        self._advance(position, size)
         return len(items)
 
     def clear(self) -> None:
@@ -314,7 +332,7 @@ class AccountTable:
             for statement in self.views.sql.lock:
                 c.execute(statement)
             c.execute(self.forget, (TRACKING_PREFIX + "%",))
-            c.execute(f"DELETE FROM {self.table}")
+            c.execute(self.delete_all)
 
     def _position(self) -> int:
         return self.views.max_tracking_id(self.name) or 0
@@ -337,11 +355,14 @@ class AccountTable:
             for account in accounts:
                 c.execute(self.upsert, _params(account))
 
-    def _advance(self, size: int) -> None:
+    def _advance(self, start: int, size: int) -> None:
+        """Move the position from `start` to `size`, only if it is still `start`: if another
+        process moved it, that one's rows are as new; if a rebuild cleared it meanwhile, the rows
+        this catch-up did not write are gone and the rebuild must not be told they are there."""
         with self.views.datastore.transaction(commit=True) as c:
             for statement in self.views.sql.lock:
                 c.execute(statement)
-            if (self.views._max_tracking_id(self.name, c) or 0) < size:
+            if (self.views._max_tracking_id(self.name, c) or 0) == start < size:
                 self.views._insert_tracking(c, Tracking(self.name, size))
 
 

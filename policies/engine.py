@@ -122,7 +122,7 @@ def rebuild_accounts(
     items (`custody readmodels rebuild`)."""
     table = AccountTable(ledger, config)
     table.clear()
-    return _catch_up(ledger, config, table, progress)
+    return _catch_up(ledger, config, table, progress, every=True)
 
 
 def _caught_up(ledger: Ledger, config: PolicyConfig) -> AccountTable:
@@ -136,10 +136,13 @@ def _catch_up(
     config: PolicyConfig,
     table: AccountTable,
     progress: Callable[[int], None] | None = None,
+    *,
+    every: bool = False,
 ) -> int:
     return table.catch_up(
         lambda items, policy, size: [_stored(ledger, i, config, policy, size) for i in items],
         progress,
+        every=every,
     )
 
 

@@ -270,3 +270,5 @@ def test_a_bug_answers_the_contracts_500_body_without_its_traceback(
         "error": {"code": "internal_error", "message": "unexpected server error; see the log"}
     }
     assert "secret" not in response.text
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ from ledger.application import Ledger
 from ledger.entries import decode_entry
 from ledger.readmodels import open_views
 from ledger.times import system_clock
+from policies.accounts import AccountTable
+from policies.config import PolicyConfig
+from policies.engine import Scope, unaccounted_report
 from tests.programme import ADMIN, UNITS
 
 CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
@@ -264,10 +267,20 @@ def assert_read_models_equal_a_rebuild(store: Store) -> None:
     """Catch the read models up (`follow --once`) from wherever the fault left them, then
     `rebuild` them from the log: the rows must not change."""
     store.check("readmodels", "follow", "--once")
-    followed = _read_model_rows(store)
+    followed, accounts = _read_model_rows(store), _account_rows(store)
     printed = store.check("readmodels", "rebuild")
     assert printed.startswith("rebuilt the read models:"), printed
     assert _read_model_rows(store) == followed
+    assert _account_rows(store) == accounts
+
+
+def _account_rows(store: Store) -> list[tuple[Any, ...]]:
+    """The stored accounts as a report leaves them (caught up first), less the log size each row
+    was computed at."""
+    with store.ledger() as ledger:
+        unaccounted_report(ledger, Scope(as_of=datetime.now(UTC)), PolicyConfig())
+        rows = AccountTable(ledger, PolicyConfig()).rows()
+        return [tuple(v for k, v in vars(r).items() if k != "computed_at") for r in rows]
 
 
 def _read_model_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:

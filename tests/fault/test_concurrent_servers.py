@@ -126,11 +126,13 @@ def _request(
 
 
 def read(http: httpx.Client, tally: Tally) -> None:
-    """Ask the read models, so that both servers follow the log into them at once, and the
-    checkpoint, so that both sign checkpoints of a growing log at once."""
+    """Ask the read models and the report, so that both servers follow the log into the views
+    and the stored accounts at once, and the checkpoint, so that both sign checkpoints of a
+    growing log at once."""
     at = format_time(datetime.now(UTC))
     for path, params in (
         ("/v1/custody", {"holder": "unit-2", "at": at}),
+        ("/v1/reports/unaccounted", {"as_of": at}),
         ("/v1/log/checkpoint", {}),
     ):
         answer = http.get(path, params=params)

@@ -5,7 +5,10 @@ entries, after a party's registration changes who is authorized, and under anoth
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -173,3 +176,33 @@ def test_a_report_as_known_at_a_recording_time_uses_the_reference(programme: Pro
     assert list(accounts(programme.ledger, scope, DEFAULT)) == list(
         reference_accounts(programme.ledger, scope, DEFAULT)
     )
+
+
+def test_a_catch_up_overtaken_by_a_rebuild_does_not_claim_the_rows_it_did_not_write(
+    programme: Programme,
+) -> None:
+    """A server catches up while `custody readmodels rebuild` clears every row: the server must
+    not move the position over rows it never wrote, or the next report would miss items."""
+    ledger = programme.ledger
+    same(programme, day(400))
+    (serial,) = in_custody(programme, 1)
+    programme.record_on(401)
+    ledger.transfer(programme.ids[serial], to="unit-3", occurred_at=day(401), actor=ADMIN)
+    server, rebuild = AccountTable(ledger, DEFAULT), AccountTable(ledger, DEFAULT)
+
+    def compute_while_cleared(items: Sequence[UUID], policy: str, size: int) -> list[Any]:
+        rebuild.clear()  # the rebuild's first step lands in the middle of the server's catch-up
+        return list(rebuild_rows(ledger, items, policy, size))
+
+    server.catch_up(compute_while_cleared)
+
+    assert server._position() == 0
+    assert len(server.rows()) == 1  # only what the server wrote survived the clear
+    same(programme, day(402))  # so the next report recomputes every item
+
+
+def rebuild_rows(ledger: Ledger, items: Sequence[UUID], policy: str, size: int) -> Iterator[Any]:
+    from policies.engine import _stored
+
+    for item in items:
+        yield _stored(ledger, item, DEFAULT, policy, size)
