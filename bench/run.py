@@ -597,24 +597,12 @@ def section_custody(args: argparse.Namespace, prog: Programme, out: Results) -> 
         ]
         ours = latencies([_custody_call(book, plan, t) for t in moments])
         theirs = latencies([_load_call(plain, plan) for _ in range(samples)])
-        for q, name in ((0.5, "p50"), (0.99, "p99")):
-            value, base = percentile(ours, q), percentile(theirs, q)
-            verdict, gap = under(value, 2.0, "ms") if q == 0.5 else ("", "")
-            out.add(
-                Figure(
-                    "custody",
-                    f"custody_at, {plan.events} events, {name}",
-                    value,
-                    "ms",
-                    base,
-                    "repository.get(id): one replay of the same events",
-                    "p50 < 2 ms" if q == 0.5 else "",
-                    verdict,
-                    gap,
-                    f"{samples} calls over {span / 86400:.0f} days" if q == 0.5 else "",
-                )
-            )
-        _custody_from_views(fleet, plan, moments, theirs, out)
+        note = f"{samples} calls over {span / 86400:.0f} days"
+        _custody_figures(out, f"custody_at, {plan.events} events", ours, theirs, note)
+        item = plan.item_id
+        from_views = [lambda t=t, i=item: fleet.custody_at(i, at=t) for t in moments]
+        label = f"read model (Fleet.custody_at), {plan.events} events"
+        _custody_figures(out, label, latencies(from_views), theirs, f"{samples} calls")
         if "custody" in args.profile and plan.events >= 1000:
             calls = [_custody_call(book, plan, t) for t in moments[:50]]
             out.facts["profile_custody"] = profile_call(
@@ -625,23 +613,19 @@ def section_custody(args: argparse.Namespace, prog: Programme, out: Results) -> 
     book.close()
 
 
-def _custody_from_views(
-    fleet: Fleet,
-    plan: synth.ItemPlan,
-    moments: Sequence[datetime],
-    theirs: Sequence[float],
-    out: Results,
+def _custody_figures(
+    out: Results, label: str, ours: Sequence[float], theirs: Sequence[float], note: str
 ) -> None:
-    """The same question from the custody intervals read model (`Fleet.custody_at`), which
-    catches up with the log before it answers, as the API's fleet-wide reads do."""
-    ours = latencies([lambda t=t: fleet.custody_at(plan.item_id, at=t) for t in moments])
+    """p50 (against the target) and p99 of one way of asking, against one replay by the library.
+    The read model (`Fleet.custody_at`) catches up with the log before it answers, as the API's
+    fleet-wide reads do."""
     for q, name in ((0.5, "p50"), (0.99, "p99")):
         value, base = percentile(ours, q), percentile(theirs, q)
         verdict, gap = under(value, 2.0, "ms") if q == 0.5 else ("", "")
         out.add(
             Figure(
                 "custody",
-                f"read model (Fleet.custody_at), {plan.events} events, {name}",
+                f"{label}, {name}",
                 value,
                 "ms",
                 base,
@@ -649,7 +633,7 @@ def _custody_from_views(
                 "p50 < 2 ms" if q == 0.5 else "",
                 verdict,
                 gap,
-                f"{len(moments)} calls" if q == 0.5 else "",
+                note if q == 0.5 else "",
             )
         )
 

@@ -16,6 +16,11 @@ UNITS = ("unit-1", "unit-2", "unit-3")
 
 def register(ledger: Ledger) -> None:
     ledger.bootstrap()
+    register_parties(ledger)
+
+
+def register_parties(ledger: Ledger) -> None:
+    """The parties and the agreement, on a ledger already initialised (`custody init`)."""
     ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
     ledger.register_party(party_id="force", name="Partner force", kind="recipient", actor=ADMIN)
     for unit in UNITS:

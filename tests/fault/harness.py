@@ -32,7 +32,7 @@ from ledger.times import system_clock
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, unaccounted_report
-from tests.programme import ADMIN, UNITS
+from tests.programme import ADMIN, register_parties
 
 CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,22 +182,7 @@ def initialise(store: Store) -> str:
     """`custody init`, then the parties and the agreement the writes need; the admin token."""
     token = str(json.loads(store.check("init", "--json"))["admin_token"])
     with store.ledger() as ledger:
-        ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
-        ledger.register_party(party_id="force", name="Force", kind="recipient", actor=ADMIN)
-        for unit in UNITS:
-            ledger.register_party(
-                party_id=unit, name=unit, kind="recipient", parent="force", actor=ADMIN
-            )
-        ledger.register_party(
-            party_id="inspectorate", name="Inspectorate", kind="inspector", actor=ADMIN
-        )
-        ledger.conclude_agreement(
-            agreement_id="eua-1",
-            supplier="supplier",
-            programme="Programme One",
-            authorized_holders=["force", *UNITS],
-            actor=ADMIN,
-        )
+        register_parties(ledger)
     return token
 
 
