@@ -9,7 +9,7 @@ policy decide it, never the clock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -21,12 +21,14 @@ from ledger.errors import InvalidInput, NotFound, Unauthorised
 from ledger.replay import Fact
 from ledger.times import aware_utc, format_time
 from ledger.tokens import Role
-from policies.accounts import FOREVER, AccountTable, StoredAccount, Where, stored
+from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
 from policies.rules import RULES, Case, duplicate_serial
 
 Parents = Callable[[str], str | None]
+SCOPED = ("programme", "category", "recipient", "agreement", "normalised_serial")
+"""The issue's fields that place an item in a scope and among its serial's twins."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,10 @@ def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[Ite
     parent = _parents(ledger, None)
     authorized = _authorizer(ledger, parent)
     for row in table.rows():
-        if row.issued_at > as_of or not _row_wanted(parent, scope, row):
+        wanted = _wanted(parent, scope, row.programme, row.category, row.recipient)
+        if row.issued_at > as_of or not wanted:
             continue
-        twins = _twins(serials, row)
+        twins = _twins(serials, row.normalised_serial, row.issued_log_index)
         if row.last_at <= as_of:
             yield _account_of_row(row, as_of, twins)
         else:
@@ -139,15 +142,22 @@ def _catch_up(
     *,
     every: bool = False,
 ) -> int:
-    return table.catch_up(
-        lambda items, policy, size: [_stored(ledger, i, config, policy, size) for i in items],
-        progress,
-        every=every,
-    )
+    return table.catch_up(_compute(ledger, config), progress, every=every)
 
 
-def _twins(serials: dict[str, list[int]], row: StoredAccount) -> list[int]:
-    return [i for i in serials.get(row.normalised_serial, ()) if i != row.issued_log_index]
+def _compute(ledger: Ledger, config: PolicyConfig) -> Compute:
+    """Rows for a chunk of items, the parties and agreements looked up once per chunk."""
+
+    def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
+        authorized = _authorizer(ledger, _parents(ledger, None))
+        return [_stored(ledger, item, config, policy, size, authorized) for item in items]
+
+    return compute
+
+
+def _twins(serials: dict[str, list[int]], serial: str, issue: int) -> list[int]:
+    """The log indexes of the serial's other issues."""
+    return [i for i in serials.get(serial, ()) if i != issue]
 
 
 def _unsettled_account(
@@ -180,13 +190,11 @@ def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> It
     serials = _serials(chosen)  # across the whole fleet, whatever the filter
     authorized = _authorizer(ledger, parent)
     for item_id, facts in chosen:
-        if not _wanted(parent, scope, facts[0]):
+        issued = {k: str(facts[0].fields[k]) for k in SCOPED}
+        if not _wanted(parent, scope, issued["programme"], issued["category"], issued["recipient"]):
             continue
-        issued = facts[0]
-        twins = [
-            i for i in serials[str(issued.fields["normalised_serial"])] if i != issued.log_index
-        ]
-        case = Case(item_id, facts, scope.as_of, authorized(str(issued.fields["agreement"])), twins)
+        twins = _twins(serials, issued["normalised_serial"], facts[0].log_index)
+        case = Case(item_id, facts, scope.as_of, authorized(issued["agreement"]), twins)
         yield _account(case, config)
 
 
@@ -206,12 +214,24 @@ def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Un
         for r, issued, lost, held, overdue in table.tally(where)
     }
     listed = [
-        (row.issued_log_index, _account_of_row(row, as_of, _twins(serials, row)))
+        (
+            row.issued_log_index,
+            _account_of_row(
+                row, as_of, _twins(serials, row.normalised_serial, row.issued_log_index)
+            ),
+        )
         for row in table.settled_unaccounted(where)
     ]
     authorized = _authorizer(ledger, parent)
     for row in table.unsettled(where):
-        account = _unsettled_account(ledger, row, scope, config, authorized, _twins(serials, row))
+        account = _unsettled_account(
+            ledger,
+            row,
+            scope,
+            config,
+            authorized,
+            _twins(serials, row.normalised_serial, row.issued_log_index),
+        )
         _count(totals, account)
         if account.unaccounted:
             listed.append((row.issued_log_index, account))
@@ -288,22 +308,13 @@ def _known(fact: Fact, scope: Scope) -> bool:
     return scope.known_at is None or fact.recorded_at <= scope.known_at
 
 
-def _wanted(parent: Parents, scope: Scope, issued: Fact) -> bool:
-    fields = issued.fields
-    if scope.programme and fields["programme"] != scope.programme:
+def _wanted(parent: Parents, scope: Scope, programme: str, category: str, recipient: str) -> bool:
+    """In the scope's programme and category, and issued to its recipient or one of its units."""
+    if scope.programme and programme != scope.programme:
         return False
-    if scope.category and fields["category"] != scope.category:
+    if scope.category and category != scope.category:
         return False
-    recipient = str(fields["recipient"])
     return not scope.recipient or scope.recipient in (recipient, parent(recipient))
-
-
-def _row_wanted(parent: Parents, scope: Scope, row: StoredAccount) -> bool:
-    if scope.programme and row.programme != scope.programme:
-        return False
-    if scope.category and row.category != scope.category:
-        return False
-    return not scope.recipient or scope.recipient in (row.recipient, parent(row.recipient))
 
 
 def _serials(cases: list[tuple[UUID, tuple[Fact, ...]]]) -> dict[str, list[int]]:
@@ -383,15 +394,18 @@ def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAcc
 
 
 def _stored(
-    ledger: Ledger, item_id: UUID, config: PolicyConfig, policy: str, size: int
+    ledger: Ledger,
+    item_id: UUID,
+    config: PolicyConfig,
+    policy: str,
+    size: int,
+    authorized: Callable[[str], Callable[[str], bool]],
 ) -> StoredAccount:
     """An item's row: its account over all its facts as of FOREVER, without duplicate serials."""
-    scope = Scope(as_of=FOREVER)
-    facts = _facts_as_of(ledger, item_id, scope)
+    facts = _facts_as_of(ledger, item_id, Scope(as_of=FOREVER))
     assert facts is not None
-    parent = _parents(ledger, None)
     fields = facts[0].fields
-    case = Case(item_id, facts, FOREVER, _authorizer(ledger, parent)(str(fields["agreement"])))
+    case = Case(item_id, facts, FOREVER, authorized(str(fields["agreement"])))
     account = _account(case, config)
     marking = {k: str(fields[k]) for k in ("serial", "normalised_serial", "category")}
     marking |= {k: str(fields[k]) for k in ("programme", "agreement", "recipient")}

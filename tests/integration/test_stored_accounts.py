@@ -202,7 +202,6 @@ def test_a_catch_up_overtaken_by_a_rebuild_does_not_claim_the_rows_it_did_not_wr
 
 
 def rebuild_rows(ledger: Ledger, items: Sequence[UUID], policy: str, size: int) -> Iterator[Any]:
-    from policies.engine import _stored
+    from policies.engine import _compute
 
-    for item in items:
-        yield _stored(ledger, item, DEFAULT, policy, size)
+    yield from _compute(ledger, DEFAULT)(items, policy, size)
