@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.tokens import Role
+from tests.conftest import Clock
 
 ADMIN = Actor("operator", Role.ADMIN)
 UNITS = ("unit-1", "unit-2", "unit-3")
@@ -60,3 +61,17 @@ def issue(ledger: Ledger, serial: str = "AK-0001", *, days_ago: float = 30, **ex
 
 def ago(ledger: Ledger, **delta: float) -> datetime:
     return ledger.clock() - timedelta(**delta)
+
+
+# A month of field time for the dashboard's tests: day n of March 2026, recorded an hour later.
+APR_2 = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
+
+
+def mar(day: int) -> datetime:
+    return datetime(2026, 3, day, 8, 0, tzinfo=UTC)
+
+
+def recorded(clock: Clock, moment: datetime) -> datetime:
+    """Field time `moment`, recorded an hour later."""
+    clock.now = moment + timedelta(hours=1)
+    return moment

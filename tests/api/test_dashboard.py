@@ -9,7 +9,7 @@ unaccounted for, and each has a finding that oversight can put on record and res
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -25,25 +25,14 @@ from ledger.application import Ledger
 from ledger.cosignatures import CosignerKey, cosign
 from ledger.notes import split_note
 from tests.conftest import Clock, LedgerFactory
-from tests.programme import ADMIN, register
+from tests.programme import ADMIN, APR_2, mar, recorded, register
 
 LOCAL = "http://localhost"
-APR_2 = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
 SERIALS = {"A-1": "unit-1", "A-2": "unit-1", "B-1": "unit-2", "C-1": "unit-3"}
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
-
-
-def mar(day: int) -> datetime:
-    return datetime(2026, 3, day, 8, 0, tzinfo=UTC)
-
-
-def recorded(clock: Clock, moment: datetime) -> datetime:
-    """Field time `moment`, recorded an hour later."""
-    clock.now = moment + timedelta(hours=1)
-    return moment
 
 
 def build_fleet(ledger: Ledger, clock: Clock) -> dict[str, UUID]:

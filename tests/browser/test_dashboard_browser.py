@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -35,7 +34,7 @@ from ledger.tokens import Role
 from policies.config import PolicyConfig
 from policies.flags import raise_findings
 from tests.conftest import SIGNER, Clock
-from tests.programme import ADMIN, register
+from tests.programme import ADMIN, APR_2, mar, recorded, register
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -53,20 +52,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 10_000
-APR_2 = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
 TABLET = {"width": 800, "height": 1100}
 LAPTOP = {"width": 1366, "height": 800}
 AUDITOR = Actor("auditor", Role.OVERSIGHT)
-
-
-def mar(day: int) -> datetime:
-    return datetime(2026, 3, day, 8, 0, tzinfo=UTC)
-
-
-def recorded(clock: Clock, moment: datetime) -> datetime:
-    """Field time `moment`, recorded an hour later."""
-    clock.now = moment + timedelta(hours=1)
-    return moment
 
 
 @dataclass(frozen=True)
