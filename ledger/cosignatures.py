@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,14 +35,9 @@ from ledger.checkpoints import parse_checkpoint
 from ledger.errors import InvalidInput, ProofError
 from ledger.notes import Signature, split_note
 from ledger.signing import (
-    KEY_SIZE,
     NamedKey,
-    check_key_id,
-    check_key_name,
+    NamedVerifier,
     encode_base64,
-    key_id,
-    split_key_text,
-    typed_key_data,
 )
 
 COSIGNATURE_V1 = 0x04
@@ -52,37 +48,16 @@ HEADER = "cosignature/v1\n"
 
 
 @dataclass(frozen=True)
-class CosignerVerifier:
-    """A cosigner's public key; the key ID is derived from the name and key, never trusted."""
+class CosignerVerifier(NamedVerifier):
+    """A cosigner's public key (signature type 0x04, cosignature/v1)."""
 
-    name: str
-    public_key: bytes
-
-    def __post_init__(self) -> None:
-        check_key_name(self.name)
-        if len(self.public_key) != KEY_SIZE:
-            raise InvalidInput(
-                f"Ed25519 public key is {len(self.public_key)} bytes; expected {KEY_SIZE}"
-            )
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignerVerifier:
-        name, claimed_id, data = split_key_text(vkey, what="cosigner verifier key")
-        verifier = cls(name, _cosigner_key_data(data, what="cosigner verifier key"))
-        check_key_id(claimed_id, verifier.key_id, name)
-        return verifier
-
-    @property
-    def key_id(self) -> int:
-        return key_id(self.name, self.public_key, COSIGNATURE_V1)
+    SIGNATURE_TYPE: ClassVar[int] = COSIGNATURE_V1
+    TYPE_NAME: ClassVar[str] = "Ed25519 cosignature/v1"
+    WHAT: ClassVar[str] = "cosigner verifier key"
 
     @property
     def key(self) -> str:
         return f"{self.name}+{self.key_id:08x}"
-
-    @property
-    def vkey(self) -> str:
-        return f"{self.key}+{encode_base64(bytes([COSIGNATURE_V1]) + self.public_key)}"
 
     def timestamp_of(self, checkpoint_text: str, signature: Signature) -> int:
         """The timestamp of `signature`, a line by this key, if it cosigns the text; else raise."""
@@ -190,9 +165,3 @@ def _index(verifiers: Iterable[CosignerVerifier]) -> dict[tuple[str, int], Cosig
         if index.setdefault((verifier.name, verifier.key_id), verifier) != verifier:
             raise InvalidInput(f"two different cosigner keys are named {verifier.key}: ambiguous")
     return index
-
-
-def _cosigner_key_data(data: bytes, *, what: str) -> bytes:
-    return typed_key_data(
-        data, what=what, signature_type=COSIGNATURE_V1, type_name="Ed25519 cosignature/v1"
-    )

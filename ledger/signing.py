@@ -74,8 +74,14 @@ def encode_base64(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Verifier:
-    """A known public key: the key ID is derived from the name and key, never taken on trust."""
+class NamedVerifier:
+    """A named Ed25519 public key of one signature type, in the C2SP vkey form
+    <name>+<key id>+base64(type || key): the key ID is derived from the name and key, never taken
+    on trust. Subclasses say the type (`SIGNATURE_TYPE`, `TYPE_NAME`) and what to call it."""
+
+    SIGNATURE_TYPE: ClassVar[int]
+    TYPE_NAME: ClassVar[str]
+    WHAT: ClassVar[str]
 
     name: str
     public_key: bytes
@@ -88,20 +94,32 @@ class Verifier:
             )
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> Verifier:
-        name, claimed_id, key = split_key_text(vkey, what="verifier key")
-        verifier = cls(name, _ed25519_key_data(key, what="verifier key"))
+    def from_vkey(cls, vkey: str) -> Self:
+        name, claimed_id, data = split_key_text(vkey, what=cls.WHAT)
+        key = typed_key_data(
+            data, what=cls.WHAT, signature_type=cls.SIGNATURE_TYPE, type_name=cls.TYPE_NAME
+        )
+        verifier = cls(name, key)
         check_key_id(claimed_id, verifier.key_id, name)
         return verifier
 
     @property
     def key_id(self) -> int:
-        return key_id(self.name, self.public_key)
+        return key_id(self.name, self.public_key, self.SIGNATURE_TYPE)
 
     @property
     def vkey(self) -> str:
-        data = encode_base64(bytes([ED25519]) + self.public_key)
+        data = encode_base64(bytes([self.SIGNATURE_TYPE]) + self.public_key)
         return f"{self.name}+{self.key_id:08x}+{data}"
+
+
+@dataclass(frozen=True)
+class Verifier(NamedVerifier):
+    """A known public key of a signed note (signature type 0x01, Ed25519)."""
+
+    SIGNATURE_TYPE: ClassVar[int] = ED25519
+    TYPE_NAME: ClassVar[str] = "Ed25519"
+    WHAT: ClassVar[str] = "verifier key"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -259,10 +277,6 @@ def split_key_text(text: str, *, what: str) -> tuple[str, int, bytes]:
         raise InvalidInput(f"{what} must have the form {_KEY_TEXT_SHAPE}")
     name, hex_id, data = parts
     return check_key_name(name), int(hex_id, 16), decode_base64(data, what=f"{what} data")
-
-
-def _ed25519_key_data(key: bytes, *, what: str) -> bytes:
-    return typed_key_data(key, what=what, signature_type=ED25519, type_name="Ed25519")
 
 
 def typed_key_data(key: bytes, *, what: str, signature_type: int, type_name: str) -> bytes:

@@ -272,7 +272,7 @@ def test_opening_without_any_known_key_fails_closed() -> None:
 def test_two_different_keys_under_one_name_and_key_id_are_ambiguous(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(signing, "key_id", lambda name, public_key: 0xC74F20A3)
+    monkeypatch.setattr(signing, "key_id", lambda *_: 0xC74F20A3)
     other = Verifier("PeterNeumann", bytes(32))
 
     with pytest.raises(InvalidInput, match="two different keys are named PeterNeumann\\+c74f20a3"):
