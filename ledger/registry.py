@@ -34,6 +34,7 @@ from ledger.ids import agreement_uuid, party_uuid
 from ledger.parties import Agreement, Party, PartyKind
 
 A = TypeVar("A", bound=Aggregate)
+F = TypeVar("F")
 
 
 class Load(Protocol):
@@ -85,26 +86,30 @@ class Registry:
 
     def party(self, party_id: str) -> Registration:
         """The party's registration; NotFound if it is not registered."""
-        kept = self._parties.get(party_id)
-        if kept is not None:
-            return kept
-        key = party_uuid(party_id)
-        pending = self._pending(key)
-        if isinstance(pending, Party):
-            return Registration.of(pending)
-        found = Registration.of(self._load(key, Party, f"party {party_id}"))
-        self._parties[party_id] = found
-        return found
+        key, what = party_uuid(party_id), f"party {party_id}"
+        return self._kept(self._parties, party_id, key, Party, what, Registration.of)
 
     def agreement(self, agreement_id: str) -> Terms:
         """The agreement's terms; NotFound if there is no such agreement."""
-        kept = self._agreements.get(agreement_id)
-        if kept is not None:
-            return kept
-        key = agreement_uuid(agreement_id)
+        key, what = agreement_uuid(agreement_id), f"agreement {agreement_id}"
+        return self._kept(self._agreements, agreement_id, key, Agreement, what, Terms.of)
+
+    def _kept(
+        self,
+        kept: dict[str, F],
+        name: str,
+        key: UUID,
+        kind: type[A],
+        what: str,
+        fact: Callable[[A], F],
+    ) -> F:
+        """The fact kept for `name`; else from the batch (not kept: it may fail), else from the
+        store (kept)."""
+        found = kept.get(name)
+        if found is not None:
+            return found
         pending = self._pending(key)
-        if isinstance(pending, Agreement):
-            return Terms.of(pending)
-        found = Terms.of(self._load(key, Agreement, f"agreement {agreement_id}"))
-        self._agreements[agreement_id] = found
+        if isinstance(pending, kind):
+            return fact(pending)
+        found = kept[name] = fact(self._load(key, kind, what))
         return found
