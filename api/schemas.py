@@ -277,6 +277,34 @@ class ConsistencyProofOut(BaseModel):
     hashes: list[str] = Field(description="base64 hashes, RFC 9162 section 2.1.4 order")
 
 
+class ProvedEntryOut(BaseModel):
+    log_index: int
+    entry: str = Field(description="base64 of the exact entry bytes")
+    inclusion_proof: list[str] = Field(description="base64 hashes to the tree of `size` leaves")
+
+
+class HeadOut(BaseModel):
+    aggregate_id: str
+    version: int
+    log_index: int
+    leaf_hash: str = Field(description="base64 leaf hash of the head entry")
+
+
+class MapProofOut(BaseModel):
+    siblings: list[str] = Field(description="base64 sibling hashes, from the root down")
+    found: HeadOut | None = Field(
+        description="what the subtree at the end of the path holds: this aggregate's head, "
+        "another aggregate's (a proof of absence), or nothing (absence)"
+    )
+
+
+class HeadProofOut(BaseModel):
+    aggregate_id: str
+    size: int = Field(description="the tree size asked about (a signed checkpoint's)")
+    map_root: ProvedEntryOut = Field(description="the newest map-root entry within that size")
+    proof: MapProofOut
+
+
 class KeyIn(Body):
     public_key: Annotated[
         str, Field(min_length=44, max_length=44, description="raw Ed25519 public key, base64")

@@ -53,6 +53,7 @@ from ledger.errors import (
 from ledger.evidence import build_bundle
 from ledger.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.flags import Flag
+from ledger.headproofs import MapFollower, head_proof
 from ledger.ids import (
     agreement_uuid,
     check_party_id,
@@ -71,6 +72,7 @@ from ledger.items import (
     LossCircumstances,
 )
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
+from ledger.maproots import MAP_ID, LogMap
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
 from ledger.registry import Registry
@@ -87,6 +89,7 @@ Signature = dict[str, str] | None
 Command = Callable[[Signature, datetime], Aggregate]
 OPERATOR = "operator"
 MAX_ENTRIES_PAGE = 1000
+MAP_COMMIT_TRIES = 20
 ITEM_PAGE = 10_000
 CURRENT_CACHE_SIZE = 10_000
 """How many tokens and parties `Ledger._current` keeps (the library's LRU cache)."""
@@ -153,6 +156,7 @@ class Ledger(Application[UUID]):
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
         self.log_store: LogStore = self.recorder
+        self.heads = MapFollower(self.log_store)
         self._registry = Registry(self._load, self._pending)
         self._shared: Repository[UUID] = Repository(
             self.events,
@@ -727,8 +731,10 @@ class Ledger(Application[UUID]):
     def checkpoint(self) -> str:
         """The latest signed checkpoint (a C2SP note), signing a new one if the log has grown.
 
-        Before signing, the new root is checked against the last checkpoint with a consistency
-        proof, so the ledger never signs two inconsistent checkpoints, even over a tampered store.
+        A new checkpoint's last entry is a map root (ledger/maproots.py) committing the head of
+        every aggregate before it. Before signing, the new root is checked against the last
+        checkpoint with a consistency proof, so the ledger never signs two inconsistent
+        checkpoints, even over a tampered store.
         """
         # The checkpoint first: it is of a size the log had then, so another process appending
         # and signing between the two reads cannot make the log look shorter than it.
@@ -743,12 +749,43 @@ class Ledger(Application[UUID]):
                 expected=f"at least {latest[0]} entries",
                 got=str(size),
             )
+        size = self._commit_map()
         root = merkle.root(size, self.log_store)
         if latest is not None and latest[0] > 0:
             self._check_consistent(latest[1], size, root)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self._signer())
         stored = self.log_store.store_checkpoint(size, note)
         return self._cosigned(stored, size) if stored == note else stored
+
+    def _commit_map(self) -> int:
+        """Append a map root over every entry before it, unless the log already ends with one;
+        answer the log's size just after it (the size to sign)."""
+        for _ in range(MAP_COMMIT_TRIES):
+            size = self.log_store.log_size()
+            last = self.log_store.last_entry_of(MAP_ID, size)
+            if last is not None and last.log_index == size - 1:
+                return size
+            try:
+                self._save(self._map_root(size), None, None, lambda: None)
+            except Conflict:
+                continue  # another write, or another map root, came first
+            return size + 1
+        raise Conflict("the log kept growing while its map root was committed; retry")
+
+    def _map_root(self, size: int) -> LogMap:
+        """The LogMap with its next commit: the map of heads over the first `size` entries."""
+        root, now = self.heads.root(size), self.clock()
+        try:
+            log_map = self._load(MAP_ID, LogMap, "the map of heads")
+        except NotFound:
+            return LogMap.start(size=size, root=root, now=now, actor=OPERATOR)
+        log_map.commit(size=size, root=root, now=now, actor=OPERATOR)
+        return log_map
+
+    def head_proof(self, aggregate_id: UUID, size: int) -> dict[str, Any]:
+        """The aggregate's head as of the newest map root within tree size `size`, with proofs
+        (or a proof that it has no entry by then)."""
+        return head_proof(self.log_store, self.heads, aggregate_id, size)
 
     def _cosigned(self, note: str, size: int) -> str:
         """Ask the witnesses to cosign the new checkpoint and keep their cosignatures with it."""
@@ -772,6 +809,7 @@ class Ledger(Application[UUID]):
             item_id=found.id,
             checkpoint=self.checkpoint(),
             log_key=self.verifier(),
+            heads=self.heads,
             witness_keys=self.witness_keys,
         )
 

@@ -20,12 +20,13 @@ from ledger import merkle
 from ledger.checkpoints import parse_checkpoint
 from ledger.entries import decode_entry
 from ledger.errors import InvalidInput
+from ledger.headproofs import MapFollower, head_proof, proved_entry
 from ledger.ids import agreement_uuid, party_uuid
 from ledger.log import LogRow, LogStore
 from ledger.notes import open_note
 from ledger.signing import Verifier
 
-EVIDENCE_FORMAT = "custody-evidence/v1"
+EVIDENCE_FORMAT = "custody-evidence/v2"
 PARTY_FIELDS = (
     "held_by",
     "actor",
@@ -45,9 +46,11 @@ def build_bundle(
     item_id: UUID,
     checkpoint: str,
     log_key: Verifier,
+    heads: MapFollower,
     witness_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The bundle of `item_id` against the signed `checkpoint` (which must cover its entries)."""
+    """The bundle of `item_id` against the signed `checkpoint` (which must cover its entries and
+    end with a map root, as every checkpoint the ledger signs does)."""
     size = parse_checkpoint(open_note(checkpoint, [log_key]).text).size
     entries = [r for r in store.log_entries_of(item_id) if r.log_index < size]
     agreement = agreement_uuid(str(decode_entry(entries[0].entry)["payload"]["agreement"]))
@@ -57,14 +60,18 @@ def build_bundle(
         for r in store.log_entries_of(a)
         if r.log_index < size
     ]
+    complete = (item_id, agreement, *_signers(entries))
+    proofs = [head_proof(store, heads, a, size) for a in complete]
     return {
         "format": EVIDENCE_FORMAT,
         "item_id": str(item_id),
         "log_key": log_key.vkey,
         "witness_keys": list(witness_keys),
         "checkpoint": checkpoint,
-        "entries": [_proved(store, r, size) for r in entries],
-        "context": [_proved(store, r, size) for r in context],
+        "entries": [proved_entry(store, r, size) for r in entries],
+        "context": [proved_entry(store, r, size) for r in context],
+        "map_root": proofs[0]["map_root"],
+        "heads": [{"aggregate_id": p["aggregate_id"], "proof": p["proof"]} for p in proofs],
         "earlier_checkpoints": _bracketing(store, [r.log_index for r in entries], size),
     }
 
@@ -89,13 +96,14 @@ def _parties_named(entries: Iterable[LogRow]) -> list[UUID]:
     return ids
 
 
-def _proved(store: LogStore, row: LogRow, size: int) -> dict[str, Any]:
-    proof = merkle.inclusion_proof(row.log_index, size, store)
-    return {
-        "log_index": row.log_index,
-        "entry": _b64(row.entry),
-        "inclusion_proof": [_b64(h) for h in proof],
-    }
+def _signers(entries: Iterable[LogRow]) -> list[UUID]:
+    """The parties whose keys signed an entry: their key histories must be complete."""
+    signers = set()
+    for row in entries:
+        body = decode_entry(row.entry)
+        if body.get("signature"):
+            signers.add(str(body["actor"]))
+    return [party_uuid(name) for name in sorted(signers)]
 
 
 def _bracketing(store: LogStore, indexes: Sequence[int], size: int) -> list[dict[str, Any]]:

@@ -7,7 +7,10 @@ ProofError (or IntegrityFailure) naming what was expected and what was found:
 3. The witness policy, if given: a quorum of its witnesses cosigned the checkpoint.
 4. Every entry, the item's and its context's: its leaf hash, and its inclusion proof to the root.
 5. The item's chain: versions 1, 2, 3 ... of this item, each `prev` the hash of the one before.
-6. The context: the item's agreement (who may hold it) and the parties' registrations and keys.
+6. The context: the item's agreement (who may hold it) and the parties' registrations and keys;
+   and completeness (ledger/completeness.py): the checkpoint's last entry is a map root, and the
+   map's head proofs show the bundle holds every entry of the item, of its agreement and of each
+   party whose key signed one of its entries, up to the checkpoint, the last one included.
 7. Every signed entry: the key was registered (in an earlier entry) and not revoked at the
    recording time; the signature verifies over the submitted bytes; the submission names this
    log, party, action and item.
@@ -28,10 +31,12 @@ from typing import Any
 
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.completeness import check_complete, entries_by_aggregate
 from ledger.cosignatures import cosignature_timestamps
 from ledger.entries import ENTRY_FORMAT, decode_entry
 from ledger.errors import InvalidInput, ProofError
 from ledger.evidence import EVIDENCE_FORMAT
+from ledger.ids import agreement_uuid, party_uuid
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
 from ledger.times import format_time
@@ -114,18 +119,21 @@ def _verify(
     _check_chain(item, str(bundle["item_id"]))  # 5.
     registry = _Registry(context)  # 6.
     registry.require_context(item)  # 6.
+    covered = check_complete(
+        bundle, checkpoint, lambda raw: _proved(raw, checkpoint), _required(item, context)
+    )  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
     windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
     timeline = _timeline(item, signers, windows)
     last = max(e.body["aggregate_version"] for e in item)
     notes = [
-        f"the bundle holds versions 1 to {last} of the item; nothing in it can show that "
-        "the log holds no later entry of it (check the whole log for that)"
+        f"complete up to the checkpoint of size {checkpoint.size}: versions 1 to {last} are "
+        f"every entry of the item among the first {covered} entries of the log (map of heads)"
     ]
     if not policy:
         notes.append(
-            "no witness policy given: the times entries were on record are not "
-            "bounded, and the log's word is all there is"
+            "no witness policy given: nothing but the log key vouches for this bundle; the "
+            "times entries were on record are not bounded, and the log's word is all there is"
         )
     return EvidenceReport(
         str(bundle["item_id"]),
@@ -135,6 +143,21 @@ def _verify(
         *_left_control(timeline, registry, item),
         notes,
     )
+
+
+def _required(item: Sequence[Proved], context: Sequence[Proved]) -> dict[str, list[Proved]]:
+    """The aggregates whose every entry the bundle must hold: the item, its agreement, and each
+    party whose key signed one of the item's entries (its complete key history)."""
+    issued = min(item, key=lambda e: e.body["aggregate_version"])
+    by_aggregate = entries_by_aggregate(context)
+    required = {str(issued.body["aggregate_id"]): list(item)}
+    agreement = str(agreement_uuid(str(issued.payload["agreement"])))
+    required[agreement] = by_aggregate.get(agreement, [])
+    for entry in item:
+        if entry.body.get("signature"):
+            party = str(party_uuid(str(entry.body["actor"])))
+            required[party] = by_aggregate.get(party, [])
+    return required
 
 
 def load_bundle(data: bytes) -> dict[str, Any]:
@@ -152,11 +175,12 @@ def _check_format(bundle: Mapping[str, Any], log_key: Verifier) -> None:
         raise ProofError(
             "not an evidence bundle", expected=EVIDENCE_FORMAT, got=repr(bundle.get("format"))
         )
-    missing = [k for k in ("item_id", "checkpoint", "entries", "context") if k not in bundle]
+    needed = ("item_id", "checkpoint", "entries", "context", "map_root", "heads")
+    missing = [k for k in needed if k not in bundle]
     if missing:
         raise ProofError(
             "the bundle is incomplete",
-            expected="item_id, checkpoint, entries, context",
+            expected=", ".join(needed),
             got="no " + ", ".join(missing),
         )
     if bundle.get("log_key") not in (None, log_key.vkey):

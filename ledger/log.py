@@ -51,7 +51,9 @@ from psycopg.sql import SQL
 
 from ledger import merkle
 from ledger.entries import Body, encode_entry, entry_body
+from ledger.errors import Conflict
 from ledger.events import Reported
+from ledger.maproots import committed
 from ledger.merkle import Key, Node
 
 LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE = "custody_log", "custody_tree", "custody_checkpoints"
@@ -155,6 +157,14 @@ class Statements:
             f"SELECT originator_id, originator_version, topic, state FROM {events} "
             f"WHERE (originator_id, originator_version) > ({p}, {p}) "
             f"ORDER BY originator_id, originator_version LIMIT {p}"
+        )
+        self.heads_range = (
+            f"SELECT log_index, aggregate_id, aggregate_version, leaf_hash FROM {log} "
+            f"WHERE log_index >= {p} AND log_index < {p} ORDER BY log_index"
+        )
+        self.last_of_aggregate = (
+            f"SELECT {columns} FROM {log} WHERE aggregate_id = {p} AND log_index < {p} "
+            "ORDER BY log_index DESC LIMIT 1"
         )
         self.count_nodes = f"SELECT COUNT(*) AS n FROM {tree}"
         self.count_events = f"SELECT COUNT(*) AS n FROM {events}"
@@ -264,6 +274,7 @@ class LogStore:
                     f"event {event.topic} has no log entry; use the Ledger's mapper"
                 )
             aggregate_id, version = _uuid(event.originator_id), event.originator_version
+            _check_map_root(event.entry_body, index)
             prev = last.get(aggregate_id) or self._previous_leaf(cursor, aggregate_id, version)
             entry = encode_entry(event.entry_body, prev=prev)
             digest = last[aggregate_id] = merkle.leaf_hash(entry)
@@ -312,6 +323,23 @@ class LogStore:
     def log_entries(self, start: int, end: int) -> list[LogRow]:
         """Entries with start <= log_index < end, in log order."""
         return [_row(r) for r in self._read(self.sql.range, (start, end))]
+
+    def head_rows(self, start: int, end: int) -> list[tuple[int, UUID, int, bytes]]:
+        """(log index, aggregate id, version, leaf hash) of entries start <= log_index < end."""
+        return [
+            (
+                int(r["log_index"]),
+                UUID(r["aggregate_id"]),
+                int(r["aggregate_version"]),
+                bytes(r["leaf_hash"]),
+            )
+            for r in self._read(self.sql.heads_range, (start, end))
+        ]
+
+    def last_entry_of(self, aggregate_id: UUID, before: int) -> LogRow | None:
+        """The aggregate's newest entry with log_index < `before`, if any."""
+        rows = self._read(self.sql.last_of_aggregate, (str(aggregate_id), before))
+        return _row(rows[0]) if rows else None
 
     def log_indexes_of(self, aggregate_id: UUID) -> dict[int, int]:
         """aggregate version -> log index"""
@@ -453,6 +481,14 @@ class _Tail:
                 del self._leaves[next(iter(self._leaves))]
             if appending.frontier is not None:
                 self._size, self._frontier = appending.size, appending.frontier
+
+
+def _check_map_root(body: Body, index: int) -> None:
+    """A map-root entry must cover exactly the entries before it (ledger/maproots.py): one that
+    another write overtook is refused, and the committer computes the map again."""
+    commit = committed(body)
+    if commit is not None and commit[0] != index:
+        raise Conflict(f"the map root covers {commit[0]} entries but would be entry {index}")
 
 
 def _frontier_after(

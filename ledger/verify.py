@@ -22,11 +22,15 @@ Then, for the batch:
    the checkpoint's signature must verify with the log's key. A checkpoint beyond the log's end
    means the log was truncated. Checkpoints sharing one append-only recomputation are consistent.
 
+5. Map roots. The map of heads (ledger/heads.py) is recomputed from the entries as they pass: each
+   map-root entry must cover exactly the entries before it and commit the root of their map, and
+   from the first map root on, every checkpoint's last entry must be a map root.
+
 At the end (4.): no stored event is left over without an entry, and no (aggregate, version) is in
 the log twice (with the events one for one, versions then run 1, 2, 3, ... per aggregate).
 
-Memory holds one batch of entries and events and the tree's right edge (O(log n) hashes), never
-the whole log.
+Memory holds one batch of entries and events, the tree's right edge (O(log n) hashes) and every
+aggregate's head (for step 5), never the whole log.
 """
 
 from __future__ import annotations
@@ -53,7 +57,9 @@ from ledger.entries import (
 )
 from ledger.errors import IntegrityFailure, InvalidInput
 from ledger.events import Reported
+from ledger.heads import Head, HeadMap
 from ledger.log import LogStore, StoredRow, VerifyRow
+from ledger.maproots import MAP_ID, committed
 from ledger.merkle import Key, Node
 from ledger.signing import Verifier
 from ledger.times import format_time
@@ -93,14 +99,17 @@ def _verify(
     frontier = _Frontier()
     events = store.stored_events_in_log_order(BATCH)
     entries = _Entries(mapper, origin)
+    map_roots = _MapRoots()
     for start, end in _batches(size, checkpoints):
         rows = store.verify_rows(start, end)
         _check_rows(rows, list(islice(events, len(rows))), start, end, entries)  # 1. and 4.
         _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
+        map_roots.check(rows)  # 5.
         if end in checkpoints:
             _check_checkpoint(
                 checkpoints[end], end, merkle.root(end, frontier), verifier, origin
             )  # 3.
+            map_roots.check_checkpoint(end)  # 5.
         step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
@@ -494,6 +503,51 @@ def _check_checkpoint(note: str, size: int, root: bytes, verifier: Verifier, ori
             expected=f"size {size} root {root.hex()}",
             got=f"size {checkpoint.size} root {checkpoint.root_hash.hex()}",
         )
+
+
+class _MapRoots:
+    """5. The map of heads, recomputed entry by entry, against every map root the log commits."""
+
+    def __init__(self) -> None:
+        self.heads = HeadMap()
+        self.last_root: int | None = None
+
+    def check(self, rows: Sequence[VerifyRow]) -> None:
+        for index, aggregate_id, version, leaf, entry, _ in rows:
+            if aggregate_id == _MAP_ID:
+                self._check_root(index, entry)
+            self.heads.update([Head(UUID(aggregate_id), version, index, leaf)])
+
+    def check_checkpoint(self, size: int) -> None:
+        if self.last_root is not None and self.last_root != size - 1:
+            raise IntegrityFailure(
+                f"the checkpoint at size {size} does not end with a map root",
+                position=size - 1,
+                expected=f"a map root at entry {size - 1}",
+                got=f"the last map root at entry {self.last_root}",
+            )
+
+    def _check_root(self, index: int, entry: bytes) -> None:
+        commit = committed(decode_entry(entry))
+        if commit is None or commit[0] != index:
+            raise IntegrityFailure(
+                "a map root does not cover exactly the entries before it",
+                position=index,
+                expected=f"a map root of size {index}",
+                got=f"size {commit[0]}" if commit else "another kind of entry",
+            )
+        computed = self.heads.root()
+        if commit[1] != computed:
+            raise IntegrityFailure(
+                f"the map root at entry {index} is not the map of heads of the entries before it",
+                position=index,
+                expected=computed.hex(),
+                got=commit[1].hex(),
+            )
+        self.last_root = index
+
+
+_MAP_ID = str(MAP_ID)
 
 
 # At the end ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -13,6 +14,7 @@ from api.deps import ActorDep, LedgerDep
 from api.schemas import (
     MAX_INDEX,
     ConsistencyProofOut,
+    HeadProofOut,
     InclusionProofOut,
     LogEntriesOut,
     LogEntryOut,
@@ -82,3 +84,18 @@ def consistency(
         to_root=_b64(ledger.root(second)),
         hashes=[_b64(h) for h in hashes],
     )
+
+
+@router.get("/heads/{aggregate_id}", response_model=HeadProofOut)
+def head(
+    ledger: LedgerDep,
+    actor: ActorDep,
+    aggregate_id: UUID,
+    size: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+) -> HeadProofOut:
+    """The aggregate's head (latest version, log index, leaf hash) as of the newest map-root entry
+    within tree size `size` (a signed checkpoint's size), with that entry's inclusion proof and
+    the map proof; a proof of absence for an aggregate with no entry by then
+    (docs/verification.md, section 9)."""
+    actor.require(Action.READ)
+    return HeadProofOut.model_validate(ledger.head_proof(aggregate_id, size))
