@@ -78,3 +78,48 @@ TEST_TREE_ENTRIES = [
         "606162636465666768696a6b6c6d6e6f",
     ]
 ]
+
+
+# The map of heads (docs/verification.md, section 9), as naive as the tree above: a set of heads,
+# split bit by bit, nothing stored; the bytes written out here from the documentation, not imported.
+
+MapHead = tuple[str, int, int, bytes]
+"""(aggregate id text, version, log index, leaf hash)"""
+
+
+def map_key(aggregate_id: str) -> bytes:
+    return _sha256(aggregate_id.encode("ascii"))
+
+
+def map_head_hash(head: MapHead) -> bytes:
+    aggregate_id, version, index, leaf = head
+    return _sha256(
+        b"\x02"
+        + map_key(aggregate_id)
+        + leaf
+        + index.to_bytes(8, "big")
+        + version.to_bytes(8, "big")
+    )
+
+
+def _key_bit(key: bytes, depth: int) -> int:
+    return (key[depth // 8] >> (7 - depth % 8)) & 1
+
+
+def map_root(heads: list[MapHead], depth: int = 0) -> bytes:
+    """The hash of the subtree holding `heads` (all sharing their first `depth` key bits)."""
+    if not heads:
+        return bytes(32)
+    if len(heads) == 1:
+        return map_head_hash(heads[0])
+    left = [h for h in heads if _key_bit(map_key(h[0]), depth) == 0]
+    right = [h for h in heads if _key_bit(map_key(h[0]), depth) == 1]
+    return _sha256(b"\x03" + map_root(left, depth + 1) + map_root(right, depth + 1))
+
+
+def map_heads(rows: list[tuple[int, str, int, bytes]]) -> list[MapHead]:
+    """Each aggregate's newest row of (log index, aggregate id, version, leaf hash)."""
+    newest: dict[str, MapHead] = {}
+    for index, aggregate_id, version, leaf in rows:
+        newest[aggregate_id] = (aggregate_id, version, index, leaf)
+    return list(newest.values())
