@@ -10,6 +10,7 @@ from ledger import merkle
 from ledger.application import Ledger
 from ledger.checkpoints import verify_checkpoint
 from ledger.errors import CustodyError, IntegrityFailure
+from ledger.maproots import MAP_ID
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 
@@ -33,10 +34,21 @@ def test_a_checkpoint_covers_the_whole_log_and_is_not_signed_again_until_it_grow
 
     checkpoint = verify_checkpoint(first, SIGNER.verifier)
     assert checkpoint.size == ledger.log_store.log_size()
+    assert last_map_root(ledger, checkpoint.size) == checkpoint.size - 1
     assert checkpoint.root_hash == ledger.root(checkpoint.size)
     assert ledger.checkpoint() == first
-    issue(ledger, "NEXT-1")
-    assert verify_checkpoint(ledger.checkpoint(), SIGNER.verifier).size == checkpoint.size + 1
+    item = issue(ledger, "NEXT-1")
+    grown = verify_checkpoint(ledger.checkpoint(), SIGNER.verifier)
+    # The new entry, then the map root committed before signing: the checkpoint ends with it.
+    assert ledger.history(item)[-1].log_index == checkpoint.size
+    assert grown.size == ledger.log_store.log_size() == checkpoint.size + 2
+    assert last_map_root(ledger, grown.size) == grown.size - 1
+
+
+def last_map_root(ledger: Ledger, size: int) -> int | None:
+    """The log index of the newest map-root entry among the first `size` entries."""
+    entry = ledger.log_store.last_entry_of(MAP_ID, size)
+    return None if entry is None else entry.log_index
 
 
 def test_proofs_between_checkpoints_verify_against_their_signed_roots(ledger: Ledger) -> None:
