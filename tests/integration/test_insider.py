@@ -1,0 +1,190 @@
+"""The tamper suite against an insider (issue 13): someone with write access to the database and
+the log's key rewrites the store consistently, every chain link, leaf, tree node, map root and
+checkpoint recomputed (tests/insider.py). Each test names the check that catches the rewrite:
+
+- the map roots (`custody verify`, step 5) when the rewrite leaves a committed map root behind
+  (the insider's `custody restore` of the rewrite runs those checks and refuses it);
+- a trusted checkpoint kept outside the store (`custody verify --trusted`, a witness's or a
+  client's copy) when it recomputes everything;
+
+on SQLite and PostgreSQL. The log: the programme (tests/programme.py), then three items, each
+issued, transferred and inspected, a checkpoint after each item, then item 3 reported lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from ledger.application import Ledger
+from ledger.checkpoints import verify_checkpoint
+from ledger.errors import IntegrityFailure
+from tests.conftest import POSTGRES, SIGNER, Clock, LedgerFactory
+from tests.insider import Rewrite, restore_into
+from tests.programme import ADMIN, ago, issue, register
+
+
+@pytest.fixture
+def copy_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty store of the same kind as db_url, for the insider's rewritten copy."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'rewritten.db'}"
+        return
+    schema = f"t_{uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{POSTGRES}?schema={schema}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def honest(make_ledger: LedgerFactory, db_url: str, clock: Clock) -> tuple[Ledger, list[UUID]]:
+    ledger = make_ledger(db_url)
+    register(ledger)
+    items = []
+    for n in range(3):
+        item = issue(ledger, f"INS-{n:04d}")
+        ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
+        ledger.inspect(
+            item,
+            result="verified",
+            method="physical",
+            inspector="inspectorate",
+            occurred_at=ago(ledger, days=10),
+            actor=ADMIN,
+        )
+        ledger.checkpoint()
+        clock.advance(minutes=5)
+        items.append(item)
+    ledger.report_lost(
+        items[2], circumstances="stolen", occurred_at=ago(ledger, days=1), actor=ADMIN
+    )
+    ledger.checkpoint()
+    return ledger, items
+
+
+def rewritten(
+    honest: Ledger, make_ledger: LedgerFactory, copy_url: str, change: object, **options: bool
+) -> Ledger:
+    rewrite = Rewrite.of(honest, SIGNER)
+    assert callable(change)
+    change(rewrite)
+    return restore_into(make_ledger(copy_url), rewrite.backup(**options), SIGNER)
+
+
+def consistent_with(kept_note: str, store: Ledger) -> None:
+    """The check of a trusted checkpoint: the store must extend the tree it signs."""
+    kept = verify_checkpoint(kept_note, SIGNER.verifier)
+    size = store.log_store.log_size()
+    if size < kept.size:
+        raise IntegrityFailure(
+            "the store is shorter than a trusted checkpoint",
+            position=size,
+            expected=f"at least {kept.size} entries",
+            got=str(size),
+        )
+    root = store.root(kept.size)
+    if root != kept.root_hash:
+        raise IntegrityFailure(
+            "the store's root at a trusted checkpoint's size is another",
+            position=kept.size,
+            expected=kept.root_hash.hex(),
+            got=root.hex(),
+        )
+
+
+def test_a_rewrite_that_recomputes_everything_verifies_on_its_own(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str
+) -> None:
+    # Why the checks below must come from outside the store: alone, it says intact.
+    ledger, items = honest
+    loss = ledger.log_store.log_indexes_of(items[2])[4]
+
+    def change(rewrite: Rewrite) -> None:
+        rewrite.change(loss, circumstances="destroyed_in_action")
+
+    copy = rewritten(ledger, make_ledger, copy_url, change)
+
+    assert copy.verify(SIGNER.verifier).entries == ledger.log_store.log_size()
+    assert copy.item(items[2]).status.value == "lost"
+
+
+def test_an_items_newest_entry_rewritten_behind_a_map_root_is_caught_by_the_map_roots(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str
+) -> None:
+    # Item 1's inspection turned into a failed one, chain, tree and checkpoints recomputed; the
+    # map root committed after it still holds the inspection's old leaf hash as item 1's head.
+    ledger, items = honest
+    inspection = ledger.log_store.log_indexes_of(items[0])[3]
+    map_root = inspection + 1
+
+    with pytest.raises(IntegrityFailure) as caught:  # restoring it runs verify
+        rewritten(
+            ledger,
+            make_ledger,
+            copy_url,
+            lambda rewrite: rewrite.change(inspection, result="not_presented"),
+            map_roots=False,
+        )
+
+    assert caught.value.message.startswith(
+        f"the map root at entry {map_root} is not the map of heads of the entries before it"
+    )
+
+
+def test_an_items_newest_entry_deleted_behind_a_map_root_is_caught_by_the_map_roots(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str
+) -> None:
+    ledger, items = honest
+    inspection = ledger.log_store.log_indexes_of(items[0])[3]
+
+    with pytest.raises(IntegrityFailure) as caught:  # restoring it runs verify
+        rewritten(
+            ledger, make_ledger, copy_url, lambda rewrite: rewrite.drop(inspection), map_roots=False
+        )
+
+    assert caught.value.message.startswith(
+        f"a map root does not cover exactly the entries before it at position {inspection}"
+    )
+
+
+@pytest.mark.parametrize("how", ["rewrite", "delete", "reorder"])
+def test_the_newest_entries_rewritten_with_everything_recomputed_are_caught_by_a_trusted_checkpoint(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str, how: str
+) -> None:
+    ledger, items = honest
+    kept = ledger.checkpoint()  # what a witness or a client kept
+    loss = ledger.log_store.log_indexes_of(items[2])[4]
+
+    def change(rewrite: Rewrite) -> None:
+        if how == "rewrite":
+            rewrite.change(loss, circumstances="destroyed_in_action")
+        elif how == "delete":
+            rewrite.drop(loss)
+        else:
+            rewrite.swap(loss - 1, loss)  # the loss before the map root that preceded it
+
+    copy = rewritten(ledger, make_ledger, copy_url, change)
+    copy.verify(SIGNER.verifier)  # intact on its own
+
+    with pytest.raises(IntegrityFailure, match="trusted checkpoint"):
+        consistent_with(kept, copy)
+
+
+def test_a_rollback_with_the_newer_checkpoints_deleted_is_caught_by_a_trusted_checkpoint(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str
+) -> None:
+    ledger, items = honest
+    kept = ledger.checkpoint()
+    before_loss = ledger.log_store.log_indexes_of(items[2])[4]
+
+    copy = rewritten(ledger, make_ledger, copy_url, lambda rewrite: rewrite.truncate(before_loss))
+    copy.verify(SIGNER.verifier)  # intact on its own
+
+    with pytest.raises(IntegrityFailure, match="shorter than a trusted checkpoint"):
+        consistent_with(kept, copy)
