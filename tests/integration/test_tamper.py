@@ -3,7 +3,9 @@
 Each test builds a store of SIZE entries with checkpoints at FIRST and SIZE, changes its tables
 directly (sqlite3 or psycopg), and expects IntegrityFailure at an exact position with a message that
 says what was wrong. Layout of the log: 0-10 the programme (tests/programme.py), then per item an
-issue, a transfer and an inspection: item n of the first batch at 11 + 3n, 12 + 3n and 13 + 3n.
+issue, a transfer and an inspection: item n of the first batch at 11 + 3n, 12 + 3n and 13 + 3n;
+the batch's map root (appended before its checkpoint is signed, ledger/maproots.py) at FIRST - 1;
+the second batch likewise from FIRST on, its map root at SIZE - 1.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue, register
 
 ORIGIN = "localhost/custody"
-FIRST, SIZE = 29, 47
+ITEMS = 6  # per batch, of three entries each
+FIRST = 11 + 3 * ITEMS + 1  # the programme, the first batch, its map root
+SIZE = FIRST + 3 * ITEMS + 1
 TABLES = {"log": "custody_log", "tree": "custody_tree", "checkpoints": "custody_checkpoints"}
 
 
@@ -44,7 +48,7 @@ def build(url: str, clock: Clock) -> Ledger:
     )
     register(ledger)
     for batch in ("A", "B"):
-        for n in range(6):
+        for n in range(ITEMS):
             item = issue(ledger, f"{batch}-{n:04d}")
             ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
             ledger.inspect(
@@ -379,34 +383,59 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> di
     return env
 
 
+def stored(env: dict[str, str], sql: str) -> list[Any]:
+    raw = Raw(env["CUSTODY_DB"])
+    try:
+        return raw.run(sql)
+    finally:
+        raw.close()
+
+
+def checkpoint_sizes(env: dict[str, str]) -> list[int]:
+    """The sizes of the store's checkpoints: `custody init`'s, then the fixture's."""
+    return [size for (size,) in stored(env, "SELECT size FROM {checkpoints} ORDER BY size")]
+
+
 def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
     cli_env: dict[str, str],
 ) -> None:
+    (size,) = stored(cli_env, "SELECT COUNT(*) FROM {log}")[0]
+
     result = runner.invoke(app, ["verify"], env=cli_env)
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("intact: 4 entries, 7 tree nodes, 2 checkpoints; root ")
+    assert checkpoint_sizes(cli_env)[-1] == size
+    assert result.stdout.startswith(
+        f"intact: {size} entries, {nodes_in(size)} tree nodes, 2 checkpoints; root "
+    )
 
 
 def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
     cli_env: dict[str, str],
 ) -> None:
+    rows = stored(cli_env, "SELECT log_index, entry FROM {log} ORDER BY log_index")
+    supplier = next(index for index, entry in rows if b'"Supplier"' in bytes(entry))
     raw = Raw(cli_env["CUSTODY_DB"])
-    raw.change("log", "entry", ("log_index = ?", 2), flip(b"Supplier"))
+    raw.change("log", "entry", ("log_index = ?", supplier), flip(b"Supplier"))
     raw.close()
 
     result = runner.invoke(app, ["verify"], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith("custody: the entry does not hash to its leaf hash at position 2: ")
+    assert line.startswith(
+        f"custody: the entry does not hash to its leaf hash at position {supplier}: "
+    )
 
 
 def test_custody_verify_with_the_vkey_of_another_key_exits_1(cli_env: dict[str, str]) -> None:
     other = Signer.from_text(generate_signer_key(ORIGIN)).verifier.vkey
+    first = checkpoint_sizes(cli_env)[0]
 
     result = runner.invoke(app, ["verify", "--vkey", other], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith("custody: the checkpoint at size 2 does not verify at position 2: ")
+    assert line.startswith(
+        f"custody: the checkpoint at size {first} does not verify at position {first}: "
+    )

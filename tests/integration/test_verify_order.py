@@ -1,7 +1,8 @@
 """`custody verify` reads the stored events in notification order, one for one with the log
 (ledger/verify.py, step 4): tampering that only this pairing, the chain read with each row, or the
 count of distinct (aggregate, version) pairs can find. The store and helpers are test_tamper's:
-item n of the first batch is at 11 + 3n (issue), 12 + 3n (transfer) and 13 + 3n (inspection).
+item n of the first batch is at 11 + 3n (issue), 12 + 3n (transfer) and 13 + 3n (inspection);
+each batch ends with a map root, the last at SIZE - 1.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def test_a_log_row_moved_to_another_aggregate_is_found_as_not_its_entrys(
 def test_a_version_renumbered_past_a_gap_in_the_chain_is_found_as_a_skipped_version(
     ledger: Ledger, raw: Raw
 ) -> None:
-    last = SIZE - 1  # the inspection, version 3, of the last item
+    last = SIZE - 2  # the inspection, version 3, of the last item (then the map root)
     condition, *key = raw.event(last)
     ((aggregate_id, entry),) = raw.run(
         "SELECT aggregate_id, entry FROM {log} WHERE log_index = ?", last
     )
     renumbered = bytes(entry).replace(b'"aggregate_version":3,', b'"aggregate_version":4,')
+    assert b'"type":"custody:Item.Inspected"' in renumbered and renumbered != bytes(entry)
 
     raw.run(f"UPDATE {{events}} SET originator_version = 4 WHERE {condition}", *key)
     raw.run(
@@ -103,22 +105,23 @@ def test_an_entry_repeated_with_its_event_after_the_last_checkpoint_is_found(
 ) -> None:
     ledger = make_ledger(sqlite_url)
     register(ledger)
-    issue(ledger, "REPEAT-0001")
+    item = issue(ledger, "REPEAT-0001")
     ledger.checkpoint()
     size = ledger.log_store.log_size()
+    index = ledger.history(item)[-1].log_index  # the item's entry; the map root follows it
     path = sqlite_url.removeprefix("sqlite:///")
     without_unique_keys(path)
-    last = ledger.log_entries(size - 1, size)[0]
-    nodes = merkle.nodes_to_append(size, [last.leaf_hash], ledger.log_store)
+    repeated = ledger.log_entries(index, index + 1)[0]
+    nodes = merkle.nodes_to_append(size, [repeated.leaf_hash], ledger.log_store)
     with sqlite3.connect(path) as conn:  # the same entry and event once more, tree and all
         conn.execute(
             "INSERT INTO custody_log SELECT ?, aggregate_id, aggregate_version, leaf_hash, entry "
             "FROM custody_log WHERE log_index = ?",
-            (size, size - 1),
+            (size, index),
         )
         conn.execute(
             "INSERT INTO stored_events SELECT * FROM stored_events WHERE originator_id = ?",
-            (last.aggregate_id.hex,),
+            (repeated.aggregate_id.hex,),
         )
         conn.executemany("INSERT INTO custody_tree (level, idx, hash) VALUES (?, ?, ?)", nodes)
 
