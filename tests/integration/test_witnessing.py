@@ -113,10 +113,15 @@ def w0(network: Network) -> TestClient:
 
 @pytest.fixture
 def log(ledger: Ledger) -> Ledger:
-    """An unwitnessed log of 11 entries (the programme) with its first checkpoint."""
+    """An unwitnessed log of the programme (11 entries) and the map root that ends its first
+    checkpoint."""
     register(ledger)
     ledger.checkpoint()
     return ledger
+
+
+def size_of(note: str) -> int:
+    return verify_checkpoint(note, SIGNER.verifier).size
 
 
 def add(witness: TestClient, old: int, proof: list[bytes], note: str) -> httpx.Response:
@@ -134,6 +139,7 @@ def test_a_witness_cosigns_a_first_checkpoint_at_the_time_of_its_clock(
     log: Ledger, network: Network, w0: TestClient
 ) -> None:
     note = log.checkpoint()
+    size = log.log_store.log_size()
 
     response = add(w0, 0, [], note)
 
@@ -141,48 +147,54 @@ def test_a_witness_cosigns_a_first_checkpoint_at_the_time_of_its_clock(
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text.startswith("— w0.example ") and response.text.endswith("\n")
     assert verify_cosignature(note + response.text, network.keys[0].verifier) == stamp(START)
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), note)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
 
 
 def test_a_witness_cosigns_a_grown_checkpoint_given_a_consistency_proof_from_the_last_one(
     log: Ledger, network: Network, w0: TestClient, clock: Clock
 ) -> None:
-    add(w0, 0, [], log.checkpoint())
+    first = log.checkpoint()
+    old = size_of(first)
+    add(w0, 0, [], first)
     clock.advance(minutes=5)
     issue(log)
     note = log.checkpoint()
+    size = log.log_store.log_size()
 
-    response = add(w0, 11, log.consistency_proof(11, 12), note)
+    response = add(w0, old, log.consistency_proof(old, size), note)
 
     assert response.status_code == 200
     cosigned = verify_cosignature(note + response.text, network.keys[0].verifier)
     assert cosigned == stamp(START + timedelta(minutes=5))
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(12, log.root(12), note)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
 
 
 def test_the_same_checkpoint_again_is_cosigned_again(log: Ledger, w0: TestClient) -> None:
     note = log.checkpoint()
     add(w0, 0, [], note)
 
-    again = add(w0, 11, [], note)
+    again = add(w0, size_of(note), [], note)
 
     assert again.status_code == 200
 
 
-@pytest.mark.parametrize("old", [0, 5, 12])
+@pytest.mark.parametrize("after", [None, -7, 1], ids=["0", "smaller", "larger"])
 def test_an_old_size_other_than_the_last_cosigned_is_answered_409_with_that_size(
-    log: Ledger, w0: TestClient, old: int
+    log: Ledger, w0: TestClient, after: int | None
 ) -> None:
-    add(w0, 0, [], log.checkpoint())
+    first = log.checkpoint()
+    cosigned = size_of(first)
+    add(w0, 0, [], first)
     issue(log)
     issue(log, "AK-0002")
     note = log.checkpoint()
+    old = 0 if after is None else cosigned + after  # the last cosigned size, off by `after`
 
-    response = add(w0, old, log.consistency_proof(old, 13) if old else [], note)
+    response = add(w0, old, log.consistency_proof(old, size_of(note)) if old else [], note)
 
     assert response.status_code == 409
     assert response.headers["content-type"].split(";")[0] == "text/x.tlog.size"
-    assert response.text == "11\n"
+    assert response.text == f"{cosigned}\n"
 
 
 def test_the_409_content_type_is_exactly_text_x_tlog_size(log: Ledger, w0: TestClient) -> None:
@@ -197,19 +209,23 @@ def test_the_409_content_type_is_exactly_text_x_tlog_size(log: Ledger, w0: TestC
 def test_a_witness_client_that_is_told_409_retries_from_the_size_the_witness_has(
     log: Ledger, network: Network
 ) -> None:
-    network.client()(log.checkpoint(), lambda old: [])
+    first = log.checkpoint()
+    network.client()(first, lambda old: [])
     issue(log)
     note = log.checkpoint()
+    size = size_of(note)
     network.sent.clear()
-    fresh = network.client()  # knows no sizes: asks from 0, and hears 11
+    fresh = network.client()  # knows no sizes: asks from 0, and hears the first size
 
-    lines = fresh(note, lambda old: log.consistency_proof(old, 12) if old else [])
+    lines = fresh(note, lambda old: log.consistency_proof(old, size) if old else [])
 
     assert len(lines) == 3
     for key, line in zip(network.keys, lines, strict=True):
         assert verify_cosignature(note + line, key.verifier) == stamp(START)
-    assert fresh.known_sizes == {"w0": 12, "w1": 12, "w2": 12}
-    assert network.sent == [(url, f"old {old}") for url in network.urls for old in (0, 11)]
+    assert fresh.known_sizes == {"w0": size, "w1": size, "w2": size}
+    assert network.sent == [
+        (url, f"old {old}") for url in network.urls for old in (0, size_of(first))
+    ]
 
 
 def test_a_checkpoint_signed_by_an_unknown_key_of_a_known_origin_is_answered_403(
@@ -240,21 +256,22 @@ def test_a_wrong_consistency_proof_is_answered_422_and_kept_as_evidence(
     log: Ledger, network: Network, w0: TestClient
 ) -> None:
     first = log.checkpoint()
+    old = size_of(first)
     add(w0, 0, [], first)
     issue(log)
     issue(log, "AK-0002")
     note = log.checkpoint()
-    proof = log.consistency_proof(11, 13)
+    proof = log.consistency_proof(old, size_of(note))
     proof[0] = flipped(proof[0])
 
-    response = add(w0, 11, proof, note)
+    response = add(w0, old, proof, note)
 
     assert response.status_code == 422
     assert response.text.startswith(
         "not consistent with the cosigned checkpoint: the consistency proof leads to another "
-        f"old root at position 11: expected {log.root(11).hex()}, got "
+        f"old root at position {old}: expected {log.root(old).hex()}, got "
     )
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), first)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(old, log.root(old), first)
     [evidence] = network.states[0].misbehaviour()
     assert (evidence["cosigned_note"], evidence["refused_note"]) == (first, note)
 
@@ -285,17 +302,22 @@ def test_a_proof_with_an_old_size_of_0_is_answered_422(log: Ledger, w0: TestClie
             "note has no blank line between its text and its signatures",
         ),
         (lambda note: b"\xff\n\n" + note.encode(), "request body is not valid UTF-8 at byte 0"),
-        (lambda note: b"old 12\n\n" + note.encode(), "old size 12 is larger than the tree size 11"),
+        (
+            lambda note: f"old {size_of(note) + 1}\n\n{note}".encode(),
+            "old size {larger} is larger than the tree size {size}",
+        ),
     ],
     ids=["no blank line", "leading zero", "proof not base64", "no checkpoint", "utf-8", "old>size"],
 )
 def test_a_malformed_request_is_answered_400_saying_what_is_wrong(
     log: Ledger, w0: TestClient, body: Callable[[str], bytes], message: str
 ) -> None:
-    response = w0.post("/add-checkpoint", content=body(log.checkpoint()))
+    note = log.checkpoint()
+
+    response = w0.post("/add-checkpoint", content=body(note))
 
     assert response.status_code == 400
-    assert response.text == message + "\n"
+    assert response.text == message.format(size=size_of(note), larger=size_of(note) + 1) + "\n"
 
 
 def test_the_witness_publishes_its_verifier_key(network: Network, w0: TestClient) -> None:
@@ -320,23 +342,25 @@ def test_a_fork_of_the_same_size_is_refused_409_and_kept_with_both_notes(
     log: Ledger, fork: Ledger, network: Network, w0: TestClient, clock: Clock
 ) -> None:
     cosigned = log.checkpoint()
+    size = size_of(cosigned)
     add(w0, 0, [], cosigned)
     forked = fork.checkpoint()
-    assert verify_checkpoint(forked, SIGNER.verifier).root_hash != log.root(11)
+    assert size_of(forked) == size
+    assert verify_checkpoint(forked, SIGNER.verifier).root_hash != log.root(size)
 
-    response = add(w0, 11, [], forked)
+    response = add(w0, size, [], forked)
 
     assert response.status_code == 409
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.text == "tree size 11 was cosigned with another root hash\n"
+    assert response.text == f"tree size {size} was cosigned with another root hash\n"
     assert w0.get("/misbehaviour").json() == {
         "evidence": [
             {
                 "origin": ORIGIN,
-                "reason": "tree size 11 was cosigned with another root hash",
+                "reason": f"tree size {size} was cosigned with another root hash",
                 "cosigned_note": cosigned,
                 "refused_note": forked,
-                "old_size": 11,
+                "old_size": size,
                 "proof": [],
                 "observed_at": format_time(clock()),
             }
@@ -356,32 +380,37 @@ def test_a_grown_fork_shown_to_witnesses_by_its_ledger_is_refused_422_and_kept_b
     honest = make_ledger("sqlite:///:memory:", **network.ledger_options())
     register(honest)
     cosigned = honest.checkpoint()
+    old = size_of(cosigned)
     clock.advance(days=1)
     forked_ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
-    register(forked_ledger)  # a day later: other entries, the same size
+    register(forked_ledger)  # a day later: other entries, the same size, then one more
     issue(forked_ledger)
     network.sent.clear()
 
     forked = forked_ledger.checkpoint()
 
     assert [s.name for s in split_note(forked)[1]] == [ORIGIN]  # no witness cosigned it
+    assert size_of(forked) > old
     honest_root = verify_checkpoint(cosigned, SIGNER.verifier).root_hash.hex()
     for url, state in zip(network.urls, network.states, strict=True):
         [evidence] = network.apps[url].get("/misbehaviour").json()["evidence"]
         assert evidence["reason"].startswith(
             "not consistent with the cosigned checkpoint: the consistency proof leads to "
-            f"another old root at position 11: expected {honest_root}, got "
+            f"another old root at position {old}: expected {honest_root}, got "
         )
         assert (evidence["cosigned_note"], evidence["refused_note"]) == (
             log_signed(cosigned),
             forked,
         )
-        assert evidence["old_size"] == 11
+        assert evidence["old_size"] == old
         assert evidence["proof"] == [
-            base64.b64encode(h).decode() for h in forked_ledger.consistency_proof(11, 12)
+            base64.b64encode(h).decode()
+            for h in forked_ledger.consistency_proof(old, size_of(forked))
         ]
-        assert state.latest(ORIGIN) == CosignedCheckpoint(11, honest.root(11), log_signed(cosigned))
-    assert [line for _, line in network.sent] == ["old 0", "old 11"] * 3
+        assert state.latest(ORIGIN) == CosignedCheckpoint(
+            old, honest.root(old), log_signed(cosigned)
+        )
+    assert [line for _, line in network.sent] == ["old 0", f"old {old}"] * 3
 
 
 # The witness's store ------------------------------------------------------------------------------
@@ -394,17 +423,22 @@ def test_the_witness_store_remembers_the_latest_checkpoint_and_the_evidence_acro
     state = SQLiteWitnessState(tmp_path / "w.db")
     witness = Witness(key, {ORIGIN: SIGNER.verifier}, state, clock)
     note = log.checkpoint()
+    size = size_of(note)
     assert witness.add_checkpoint(format_add_checkpoint(0, [], note)).ok
-    witness.add_checkpoint(format_add_checkpoint(11, [], fork.checkpoint()))
+    witness.add_checkpoint(format_add_checkpoint(size, [], fork.checkpoint()))
 
     reopened = SQLiteWitnessState(tmp_path / "w.db")
     again = Witness(key, {ORIGIN: SIGNER.verifier}, reopened, clock)
 
-    assert reopened.latest(ORIGIN) == CosignedCheckpoint(11, log.root(11), note)
+    assert reopened.latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
     assert reopened.misbehaviour() == state.misbehaviour()
     assert len(reopened.misbehaviour()) == 1
     refused = again.add_checkpoint(format_add_checkpoint(0, [], note))
-    assert (refused.status, refused.text, refused.content_type) == (409, "11\n", "text/x.tlog.size")
+    assert (refused.status, refused.text, refused.content_type) == (
+        409,
+        f"{size}\n",
+        "text/x.tlog.size",
+    )
 
 
 # The ledger with witnesses ------------------------------------------------------------------------
@@ -427,26 +461,29 @@ def test_the_ledger_serves_its_checkpoint_with_the_witnesses_cosignatures_even_w
     t1 = stamp(clock())
 
     first = served_checkpoint(api, policy)
+    sizes = [ledger.log_store.log_size()]
     clock.advance(minutes=1)
     network.down = {"http://w1.example"}
     issue(ledger)
     second = served_checkpoint(api, policy)
+    sizes.append(ledger.log_store.log_size())
     clock.advance(minutes=1)
     network.down = set()
     issue(ledger, "AK-0002")
     third = served_checkpoint(api, policy)
+    sizes.append(ledger.log_store.log_size())
 
-    assert first[1:] == (12, [WitnessCosignature(w, t1) for w in ("w0", "w1", "w2")])
-    assert second[1:] == (13, [WitnessCosignature(w, t1 + 60) for w in ("w0", "w2")])
-    assert third[1:] == (14, [WitnessCosignature(w, t1 + 120) for w in ("w0", "w1", "w2")])
+    assert first[1:] == (sizes[0], [WitnessCosignature(w, t1) for w in ("w0", "w1", "w2")])
+    assert second[1:] == (sizes[1], [WitnessCosignature(w, t1 + 60) for w in ("w0", "w2")])
+    assert third[1:] == (sizes[2], [WitnessCosignature(w, t1 + 120) for w in ("w0", "w1", "w2")])
     assert [line for url, line in network.sent if url == "http://w1.example"] == [
         "old 0",
-        "old 12",  # w1 catches up from the last checkpoint it cosigned, skipping 13
+        f"old {sizes[0]}",  # w1 catches up from the last checkpoint it cosigned, skipping one
     ]
     sent = len(network.sent)
     assert api.get("/v1/log/checkpoint").text == third[0]  # kept: the witnesses are not asked again
     assert len(network.sent) == sent
-    assert ledger.log_store.latest_checkpoint() == (14, third[0])
+    assert ledger.log_store.latest_checkpoint() == (sizes[2], third[0])
 
 
 def test_a_checkpoint_no_witness_cosigned_is_served_with_the_log_signature_alone(
@@ -458,7 +495,7 @@ def test_a_checkpoint_no_witness_cosigned_is_served_with_the_log_signature_alone
 
     note = ledger.checkpoint()
 
-    assert verify_checkpoint(note, SIGNER.verifier).size == 11
+    assert verify_checkpoint(note, SIGNER.verifier).size == ledger.log_store.log_size()
     assert [s.name for s in split_note(note)[1]] == [ORIGIN]
 
 
