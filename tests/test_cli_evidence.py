@@ -34,10 +34,12 @@ from tests.integration.test_evidence import (
     DISCOVERED,
     INSPECTED,
     ISSUED,
+    ITEM_INDEXES,
     LOST,
     PARTNER_KEY_ID,
     SELF_REPORTED,
     SIGHTED,
+    SIZE,
     TRANSFERRED,
     UNBOUNDED,
     build_history,
@@ -96,12 +98,13 @@ def verify(*options: str, bundle: str = "bundle.json") -> tuple[int, list[str], 
 
 
 PHYSICAL = "verified (physical) by inspectorate"
+ISSUED_AT, TRANSFERRED_AT, INSPECTED_AT, SELF_REPORTED_AT, LOST_AT, SIGHTED_AT = ITEM_INDEXES
 # log index, kind, field time, recorded at hour n, actor, holder, detail, signed by
 ROWS = [
-    (12, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
-    (13, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
+    (ISSUED_AT, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
+    (TRANSFERRED_AT, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
     (
-        14,
+        INSPECTED_AT,
         "Inspected",
         INSPECTED,
         3,
@@ -111,7 +114,7 @@ ROWS = [
         None,
     ),
     (
-        15,
+        SELF_REPORTED_AT,
         "Inspected",
         SELF_REPORTED,
         4,
@@ -121,7 +124,7 @@ ROWS = [
         f"unit-2 (key {PARTNER_KEY_ID})",
     ),
     (
-        17,
+        LOST_AT,
         "ReportedLost",
         LOST,
         5,
@@ -131,7 +134,7 @@ ROWS = [
         None,
     ),
     (
-        18,
+        SIGHTED_AT,
         "Sighted",
         SIGHTED,
         6,
@@ -142,7 +145,7 @@ ROWS = [
     ),
 ]
 LOSS_LINE = (
-    "2026-02-25T22:00:00.000000Z  #17     ReportedLost  stolen, discovered "
+    f"2026-02-25T22:00:00.000000Z  #{LOST_AT:<6} ReportedLost  stolen, discovered "
     "2026-02-26T07:00:00.000000Z  (holder unit-2; recorded 2026-03-01T17:00:00.000000Z by "
     "operator)  [on record after 2026-03-01T16:00:00.000000Z, by 2026-03-01T17:00:00.000000Z]"
 )
@@ -165,8 +168,9 @@ def timeline(windows: bool) -> list[str]:
 
 def conclusion() -> list[str]:
     return [
-        f"last verified in control: #15 {format_time(SELF_REPORTED)}",
-        f"left control: #17 {format_time(LOST)} (stolen, discovered {format_time(DISCOVERED)})",
+        f"last verified in control: #{SELF_REPORTED_AT} {format_time(SELF_REPORTED)}",
+        f"left control: #{LOST_AT} {format_time(LOST)} "
+        f"(stolen, discovered {format_time(DISCOVERED)})",
         f"note: {COMPLETE}",
     ]
 
@@ -207,7 +211,7 @@ def test_evidence_then_verify_evidence_with_the_policy_prints_the_timeline_and_w
 
     assert (status, errors) == (0, "")
     assert lines == [
-        f"item {item}: verified against checkpoint size 19",
+        f"item {item}: verified against checkpoint size {SIZE}",
         *(f"cosigned by w{i} at {format_time(hour(6))}" for i in range(3)),
         *timeline(windows=True),
         *conclusion(),
@@ -223,7 +227,7 @@ def test_verify_evidence_without_a_policy_says_the_times_are_unbounded(item: UUI
 
     assert status == 0
     assert lines == [
-        f"item {item}: verified against checkpoint size 19",
+        f"item {item}: verified against checkpoint size {SIZE}",
         *timeline(windows=False),
         *conclusion(),
         f"note: {UNBOUNDED}",
@@ -242,8 +246,8 @@ def test_a_tampered_bundle_exits_1_with_one_line_saying_where(item: UUID) -> Non
 
     assert (status, lines) == (1, [])
     assert errors.startswith(
-        "custody: entry 17 is not in the checkpointed log: "
-        "the inclusion proof leads to another root at position 17: expected "
+        f"custody: entry {LOST_AT} is not in the checkpointed log: "
+        f"the inclusion proof leads to another root at position {LOST_AT}: expected "
     )
     assert errors.count("\n") == 1
 
@@ -353,8 +357,10 @@ def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
     client.post("/v1/parties", json={"id": "unit-1", "name": "U", "kind": "recipient"})
     note = client.get("/v1/log/checkpoint").text
 
+    logged = client.get("/v1/log/entries", params={"start": 0, "end": 1000}).json()["entries"]
+
     checkpoint, cosignatures = verify_policy_checkpoint(parse_policy(policy), note)
-    assert checkpoint.size == 3
+    assert checkpoint.size == len(logged)  # init's entries, its map root, unit-1's, a map root
     assert [c.witness for c in cosignatures] == ["w"]
     assert abs(cosignatures[0].timestamp - time.time()) < 120
     assert note.split("\n")[-2].startswith("— w.example ")
