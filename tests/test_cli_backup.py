@@ -52,20 +52,32 @@ def grow(parties: int, key: str = "custody.key") -> int:
     return size
 
 
+def sizes(db: str = "sqlite:///custody.db") -> tuple[int, int]:
+    """The store's log size and the size of its latest checkpoint."""
+    ledger = Ledger(clock=system_clock, db=db)
+    latest = ledger.log_store.latest_checkpoint()
+    size = ledger.log_store.log_size()
+    ledger.close()
+    assert latest is not None
+    return size, latest[0]
+
+
 def test_export_restore_then_verify_the_restored_store(vkey: str) -> None:
     exported = runner.invoke(app, ["export", "-o", "backup.jsonl"])
+    size, _ = sizes()
     restored = runner.invoke(app, ["restore", "backup.jsonl", "--db", RESTORED, "--vkey", vkey])
     verified = runner.invoke(app, ["verify", "--db", RESTORED, "--vkey", vkey])
 
     assert exported.exit_code == 0, exported.output
-    assert "wrote backup.jsonl: 5 entries, 2 checkpoints; root " in exported.stdout
+    assert f"wrote backup.jsonl: {size} entries, 2 checkpoints; root " in exported.stdout
     assert restored.exit_code == 0, restored.output
     assert restored.stderr == ""
-    assert f"restored 5 entries and 2 checkpoints into {RESTORED}; verified" in restored.stdout
+    assert f"restored {size} entries and 2 checkpoints into {RESTORED}; verified" in restored.stdout
     assert "custody readmodels rebuild" in restored.stdout
+    assert sizes(RESTORED) == (size, size)
     assert verified.exit_code == 0, verified.output
     root = exported.stdout.split("root ")[1].split(";")[0]
-    assert "intact: 5 entries" in verified.stdout and f"root {root}" in verified.stdout
+    assert f"intact: {size} entries" in verified.stdout and f"root {root}" in verified.stdout
 
 
 def test_restore_without_a_pinned_key_warns_that_it_trusts_the_files_own(vkey: str) -> None:
@@ -96,11 +108,14 @@ def test_restore_refuses_a_backup_signed_by_another_key_in_one_line(vkey: str) -
 
 def test_restore_refuses_a_store_that_holds_anything(vkey: str) -> None:
     runner.invoke(app, ["export", "-o", "backup.jsonl"])
+    size, _ = sizes()
 
     result = runner.invoke(app, ["restore", "backup.jsonl", "--vkey", vkey])  # ./custody.db
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("custody: the target store is not empty (5 entries, 5 events")
+    assert result.stderr.startswith(
+        f"custody: the target store is not empty ({size} entries, {size} events"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -132,7 +147,8 @@ def test_export_signs_a_checkpoint_of_the_whole_log_first(vkey: str) -> None:
     result = runner.invoke(app, ["export", "-o", "backup.jsonl"])
 
     assert result.exit_code == 0, result.output
-    assert f"{size} entries, 2 checkpoints" in result.stdout
+    assert sizes() == (size + 1, size + 1)  # the checkpoint's map root, then the checkpoint
+    assert f"{size + 1} entries, 2 checkpoints" in result.stdout
     assert result.stderr == ""
 
 
@@ -141,6 +157,7 @@ def test_export_with_a_vkey_needs_no_signing_key_and_stops_at_the_latest_checkpo
 ) -> None:
     os.rename(in_tmp / "custody.key", in_tmp / "elsewhere.key")
     grow(2, key="elsewhere.key")
+    size, checkpointed = sizes()  # init's checkpoint; the entries after it are unsigned
 
     without_key = runner.invoke(app, ["export", "-o", "backup.jsonl"])
     with_vkey = runner.invoke(app, ["export", "-o", "backup.jsonl", "--vkey", vkey])
@@ -148,9 +165,10 @@ def test_export_with_a_vkey_needs_no_signing_key_and_stops_at_the_latest_checkpo
     assert without_key.exit_code == 1
     assert "custody.key" in without_key.stderr
     assert with_vkey.exit_code == 0, with_vkey.output
-    assert "wrote backup.jsonl: 2 entries, 1 checkpoints" in with_vkey.stdout
+    assert sizes() == (size, checkpointed)  # nothing signed, nothing appended
+    assert f"wrote backup.jsonl: {checkpointed} entries, 1 checkpoints" in with_vkey.stdout
     assert with_vkey.stderr.strip() == (
-        "custody: note: 5 entries after its checkpoint are left out"
+        f"custody: note: {size - checkpointed} entries after its checkpoint are left out"
     )
 
 
