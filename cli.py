@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.client import CustodyClient
+from api.demo_witness import DemoWitness, demo_witness
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
 from ledger import backup, readmodels
@@ -158,8 +159,11 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
 
     from api.main import create_app
 
-    policy = load_policy(Config.from_env().policy)
-    uvicorn.run(create_app(ledger, policy), host=host, port=port, log_level="info")
+    config = Config.from_env()
+    app_ = create_app(
+        ledger, load_policy(config.policy), checkpoint_interval=config.checkpoint_interval
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -170,6 +174,10 @@ def demo(
     ] = DEMO_DIR,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    witness_port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="loopback port of the demo's witness (0: any free)"),
+    ] = 8001,
     serve_it: Annotated[
         bool, typer.Option("--serve/--no-serve", help="serve it when built")
     ] = True,
@@ -179,26 +187,56 @@ def demo(
     ] = None,
 ) -> None:
     """Build a realistic synthetic programme (3,000 items over two years) in a fresh demo store,
-    then serve the dashboard and the API."""
+    witnessed by a local witness of its own, then serve the dashboard and the API."""
     with _failures():
         config = Config.from_env(db=db) if db else _fresh_demo_dir(directory)
-        token, _ = _initialise(config)
-        ledger = _open_ledger(config, signer=_signer(config))
-        built = _with_progress(
-            "building the demo programme",
-            items,
-            lambda step: demo_programme.build(
-                ledger, now=system_clock(), items=items, progress=step
-            ),
-        )
-        out.print(
-            f"demo ledger: {len(built.items)} items, {built.events} events in {redacted(config.db)}"
-        )
-        out.print(f"admin token: {token}", markup=False)
-        if serve_it:
-            out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
-            out.print(f"API docs:  http://{host}:{port}/docs (Authorize with the admin token)")
-            _serve(ledger, host, port)
+        token, vkey = _initialise(config)
+        witness_dir = _demo_witness_dir(config) if db else directory
+        with demo_witness(
+            witness_dir, log=Verifier.from_vkey(vkey), host="127.0.0.1", port=witness_port
+        ) as witness:
+            config = replace(config, witness_policy=str(witness.policy_file))
+            ledger = _open_ledger(config, signer=_signer(config))
+            built = _with_progress(
+                "building the demo programme",
+                items,
+                lambda step: demo_programme.build(
+                    ledger, now=system_clock(), items=items, progress=step
+                ),
+            )
+            ledger.checkpoint()  # cosigned by the witness
+            out.print(
+                f"demo ledger: {len(built.items)} items, {built.events} events in "
+                f"{redacted(config.db)}"
+            )
+            out.print(f"admin token: {token}", markup=False)
+            _print_trust_chain(witness, built.items[0], host, port)
+            if serve_it:
+                out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
+                out.print(f"API docs:  http://{host}:{port}/docs (Authorize with the admin token)")
+                _serve(ledger, host, port)
+
+
+def _demo_witness_dir(config: Config) -> Path:
+    key = Path(config.key)
+    directory = key.with_name(f"{key.stem}-witness")
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+def _print_trust_chain(witness: DemoWitness, item: object, host: str, port: int) -> None:
+    lines = (
+        f"witness: {witness.name} on {witness.url} cosigns every checkpoint "
+        f"(its key: {witness.verifier.vkey})",
+        f"witness policy: {witness.policy_file}; log key: {witness.log_vkey_file}",
+        "check an item's evidence bundle against both, offline:",
+        f"  curl -H 'Authorization: Bearer TOKEN' http://{host}:{port}/v1/items/{item}/evidence"
+        " -o item.json",
+        f"  custody verify-evidence item.json --vkey @{witness.log_vkey_file} "
+        f"--policy {witness.policy_file}",
+    )
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
 
 
 @app.command()
