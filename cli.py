@@ -47,6 +47,7 @@ from ledger.signing import (
 from ledger.submissions import key_id
 from ledger.times import format_time, system_clock
 from ledger.tokens import Role
+from ledger.trusted import split_notes, trusted_checkpoints
 from ledger.witness import Witness
 from ledger.witness_policy import parse_policy
 from ledger.witness_store import SQLiteWitnessState
@@ -248,18 +249,55 @@ def verify(
             help="the log's verifier key (C2SP vkey text, or @file); default: CUSTODY_KEY's"
         ),
     ] = None,
+    trusted: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="signed checkpoints kept elsewhere (a witness, a receipt, an export): the store "
+            "must be consistent with each; repeat for several files"
+        ),
+    ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(help="a C2SP witness policy: the newest checkpoint must carry its quorum"),
+    ] = None,
 ) -> None:
-    """Recompute every leaf, tree node, item chain and checkpoint; exit 1 at the first bad one."""
+    """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
+    checkpoints and a witness policy if given; exit 1 at the first bad one."""
     with _failures():
         config = Config.from_env(db=db)
         ledger = _open_ledger(config)
         verifier = _verifier(vkey) if vkey else _signer(config).verifier
+        anchors = [
+            checkpoint
+            for path in trusted or []
+            for checkpoint in trusted_checkpoints(
+                split_notes(path.read_text(encoding="utf-8"), source=str(path)),
+                verifier,
+                origin=ledger.origin,
+                source=str(path),
+            )
+        ]
+        policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
         total = 2 * ledger.log_store.log_size()
-        verified = _with_progress("verifying", total, lambda step: ledger.verify(verifier, step))
+        verified = _with_progress(
+            "verifying",
+            total,
+            lambda step: ledger.verify(verifier, step, trusted=anchors, witness_policy=policy),
+        )
         out.print(
             f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
             f"{verified.checkpoints} checkpoints; root {verified.root.hex()}"
         )
+        if anchors:
+            sizes = ", ".join(str(s) for s in sorted({a.size for a in anchors}))
+            plural = "s" if verified.trusted != 1 else ""
+            out.print(
+                f"consistent with {verified.trusted} trusted checkpoint{plural} (sizes {sizes})"
+            )
+        if policy is not None:
+            out.print(
+                f"witnessed: the newest checkpoint is cosigned by {', '.join(verified.cosigned_by)}"
+            )
         if not verified.checkpoints:
             err.print("custody: warning: no signed checkpoint yet, so the key was not checked")
 

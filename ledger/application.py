@@ -826,10 +826,24 @@ class Ledger(Application[UUID]):
             )
         return self.log_store.log_entries(start, end)
 
-    def verify(self, verifier: Verifier, progress: Progress | None = None) -> Verified:
-        """Recompute every leaf, node, chain and checkpoint (ledger/verify.py)."""
+    def verify(
+        self,
+        verifier: Verifier,
+        progress: Progress | None = None,
+        *,
+        trusted: Sequence[Checkpoint] = (),
+        witness_policy: WitnessPolicy | None = None,
+    ) -> Verified:
+        """Recompute every leaf, node, chain and checkpoint, and check the store against trusted
+        checkpoints and a witness policy if given (ledger/verify.py)."""
         return verify_store(
-            self.log_store, self.mapper, verifier, origin=self.origin, progress=progress
+            self.log_store,
+            self.mapper,
+            verifier,
+            origin=self.origin,
+            progress=progress,
+            trusted=trusted,
+            witness_policy=witness_policy,
         )
 
     def _check_consistent(self, note: str, size: int, root: bytes) -> None:
