@@ -32,6 +32,7 @@ from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config, redacted
 from ledger.cosignatures import CosignerKey, generate_cosigner_key
+from ledger.derived import DerivedChecked, check_read_models
 from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
@@ -51,6 +52,7 @@ from ledger.trusted import split_notes, trusted_checkpoints
 from ledger.witness import Witness
 from ledger.witness_policy import parse_policy
 from ledger.witness_store import SQLiteWitnessState
+from policies.audit import check_accounts
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
 
@@ -300,6 +302,27 @@ def verify(
             )
         if not verified.checkpoints:
             err.print("custody: warning: no signed checkpoint yet, so the key was not checked")
+        for checked in _derived_state(ledger, config):
+            out.print(_derived_line(checked), markup=False, highlight=False)
+
+
+def _derived_state(ledger: Ledger, config: Config) -> Iterator[DerivedChecked]:
+    """The read models and the stored accounts of the configured policy, each recomputed from
+    the log (ledger/derived.py, policies/audit.py); IntegrityFailure at the first differing row."""
+    yield from check_read_models(ledger)
+    accounts = check_accounts(ledger, load_policy(config.policy))
+    if accounts is not None:
+        yield accounts
+
+
+def _derived_line(checked: DerivedChecked) -> str:
+    line = (
+        f"derived: {checked.table}: {checked.rows} rows match the log up to entry "
+        f"{checked.position}"
+    )
+    if checked.behind:
+        line += f" ({checked.behind} entries behind the log's {checked.size}: not caught up yet)"
+    return line + (f"; {checked.note}" if checked.note else "")
 
 
 def _verifier(vkey: str) -> Verifier:
