@@ -77,16 +77,25 @@ class Table:
     item_ids: Callable[[], Iterable[str]]
 
 
-def compare_items(ledger: Ledger, table: Table, skip: set[str] | None = None) -> DerivedChecked:
-    """Compare the table's rows of every issued item (but `skip`) with what the log says; raise
-    IntegrityFailure at the first row that differs, or at a row of an item the log never issued."""
-    size, position, rows, compared = ledger.log_store.log_size(), table.position(), 0, set()
+def compare_items(
+    ledger: Ledger, tables: Sequence[Table], skip: set[str] | None = None
+) -> list[DerivedChecked]:
+    """Compare the tables' rows of every issued item (but `skip`) with what the log says, a chunk
+    of items at a time, every table for a chunk before the next; raise IntegrityFailure at the
+    first row that differs, or at a row of an item the log never issued."""
+    size, positions = ledger.log_store.log_size(), [t.position() for t in tables]
+    rows, compared = [0] * len(tables), set()
     for chunk in _chunks(str(i) for i in ledger.item_ids()):
         wanted = [item for item in chunk if not skip or item not in skip]
-        rows += _compare_chunk(table, wanted)
+        for n, table in enumerate(tables):
+            rows[n] += _compare_chunk(table, wanted)
         compared.update(wanted)
-    _check_no_stray_rows(ledger, table, compared | (skip or set()))
-    return DerivedChecked(table.name, rows, position, size)
+    for table in tables:
+        _check_no_stray_rows(ledger, table, compared | (skip or set()))
+    return [
+        DerivedChecked(t.name, n, position, size)
+        for t, n, position in zip(tables, rows, positions, strict=True)
+    ]
 
 
 def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
@@ -94,8 +103,7 @@ def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
     views = views_of(ledger.log_store)
     if not views.tables_exist():
         return []
-    sql = _Statements(views)
-    return [compare_items(ledger, table) for table in sql.tables(views)]
+    return compare_items(ledger, _Statements(views).tables(views))
 
 
 def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
@@ -167,6 +175,7 @@ class _Statements:
         _, intervals, summary = views.sql.tables
         prefix = intervals.removesuffix(INTERVALS_TABLE)
         self.log, self.intervals, self.summary = prefix + LOG_TABLE, intervals, summary
+        self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None
 
     def tables(self, views: CustodyViews) -> list[Table]:
         return [
@@ -227,7 +236,14 @@ class _Statements:
         return expected
 
     def _entries(self, items: Sequence[str], position: int) -> dict[str, list[ItemEntry]]:
-        """Each item's entries before `position`, in version order."""
+        """Each item's entries before `position`, in version order; the last chunk's are kept,
+        as both tables ask for the same chunk in turn."""
+        key = (tuple(items), position)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._read_entries(items, position))
+        return self._last[1]
+
+    def _read_entries(self, items: Sequence[str], position: int) -> dict[str, list[ItemEntry]]:
         found = self._in(
             "SELECT log_index, aggregate_id, aggregate_version, entry FROM"
             f" {self.log} WHERE log_index < {self.p} AND aggregate_id",

@@ -50,7 +50,7 @@ def check_accounts(ledger: Ledger, config: PolicyConfig) -> DerivedChecked | Non
         return DerivedChecked(name, 0, position, size, note + " recomputes every item)")
     rows = _Accounts(ledger, config, accounts)
     table = Table(name, rows.position, rows.stored, rows.expected, rows.item_ids)
-    return compare_items(ledger, table, skip=changed)
+    return compare_items(ledger, [table], skip=changed)[0]
 
 
 def _changed_since(ledger: Ledger, position: int, size: int) -> set[str] | None:
