@@ -118,7 +118,9 @@ def _verify(
     checkpoints = dict(store.all_checkpoints())
     _check_not_truncated(checkpoints, size)
     _check_not_rolled_back(store, trusted, size)  # 5.
-    anchors = {t.size: t for t in trusted}
+    anchors: dict[int, list[Checkpoint]] = {}
+    for checkpoint in trusted:
+        anchors.setdefault(checkpoint.size, []).append(checkpoint)
     frontier = _Frontier()
     events = store.stored_events_in_log_order(BATCH)
     entries = _Entries(mapper, origin)
@@ -130,16 +132,16 @@ def _verify(
             _check_checkpoint(
                 checkpoints[end], end, merkle.root(end, frontier), verifier, origin
             )  # 3.
-        if end in anchors:
-            _check_trusted(anchors[end], merkle.root(end, frontier))  # 5.
+        for kept in anchors.get(end, []):
+            _check_trusted(kept, merkle.root(end, frontier))  # 5.
         step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
     _check_versions_once(store, size)  # 4.
     root = merkle.root(size, frontier) if size else merkle.EMPTY_ROOT
-    if 0 in anchors:
-        _check_trusted(anchors[0], merkle.EMPTY_ROOT)  # 5.
-    return Verified(size, frontier.generated, len(checkpoints), root, len(anchors))
+    for kept in anchors.get(0, []):
+        _check_trusted(kept, merkle.EMPTY_ROOT)  # 5.
+    return Verified(size, frontier.generated, len(checkpoints), root, len(trusted))
 
 
 class _Frontier:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.errors import IntegrityFailure, InvalidInput, ProofError
 from ledger.notes import split_note
 from ledger.signing import Signer, generate_signer_key
@@ -118,6 +118,20 @@ def test_an_untouched_store_is_consistent_with_every_checkpoint_it_signed(
     )
 
     assert (verified.entries, verified.trusted) == (16, 2)
+
+
+def test_a_trusted_checkpoint_of_a_fork_fails_even_beside_one_the_store_matches(
+    kept: str, make_ledger: LedgerFactory, db_url: str
+) -> None:
+    """Two notes of one size, both signed with the log key: the operator showed someone a fork."""
+    ledger = make_ledger(db_url)
+    forked = sign_checkpoint(Checkpoint(SIGNER.name, 15, b"\x01" * 32), SIGNER)
+
+    with pytest.raises(IntegrityFailure) as caught:
+        ledger.verify(SIGNER.verifier, trusted=trusted(kept) + trusted(forked))
+
+    assert caught.value.position == 15
+    assert caught.value.expected == f"root {'01' * 32} (trusted)"
 
 
 # The witness policy -----------------------------------------------------------------------------
