@@ -67,13 +67,14 @@ class DerivedChecked:
 @dataclass(frozen=True)
 class Table:
     """One derived table as `compare_items` reads it: its name, the tracked position, the stored
-    rows of some items, the rows the log says they must have (as of a position), and every item
-    id it holds rows of."""
+    rows of some items, the rows the log says they must have (as of a position), how many rows it
+    has, and every item id it holds rows of."""
 
     name: str
     position: Callable[[], int]
     stored: Callable[[Sequence[str]], Rows]
     expected: Callable[[Sequence[str], int], Rows]
+    count: Callable[[], int]
     item_ids: Callable[[], Iterable[str]]
 
 
@@ -84,14 +85,15 @@ def compare_items(
     of items at a time, every table for a chunk before the next; raise IntegrityFailure at the
     first row that differs, or at a row of an item the log never issued."""
     size, positions = ledger.log_store.log_size(), [t.position() for t in tables]
-    rows, compared = [0] * len(tables), set()
+    rows = [0] * len(tables)
     for chunk in _chunks(str(i) for i in ledger.item_ids()):
         wanted = [item for item in chunk if not skip or item not in skip]
         for n, table in enumerate(tables):
             rows[n] += _compare_chunk(table, wanted)
-        compared.update(wanted)
-    for table in tables:
-        _check_no_stray_rows(ledger, table, compared | (skip or set()))
+    for n, table in enumerate(tables):
+        skipped = sum(len(r) for c in _chunks(sorted(skip or ())) for r in table.stored(c).values())
+        if table.count() != rows[n] + skipped:  # more rows than the items compared have
+            _check_no_stray_rows(ledger, table)
     return [
         DerivedChecked(t.name, n, position, size)
         for t, n, position in zip(tables, rows, positions, strict=True)
@@ -143,23 +145,19 @@ def _first_difference(
     return None
 
 
-def _check_no_stray_rows(ledger: Ledger, table: Table, compared: set[str]) -> None:
-    for item in table.item_ids():
-        if item not in compared and not _issued(ledger, item):
+def _check_no_stray_rows(ledger: Ledger, table: Table) -> None:
+    """Every item the table has rows of is an item of the log (one issued after the items were
+    listed, or skipped, is); a page of item ids at a time."""
+    log = _Statements(views_of(ledger.log_store))
+    for page in _chunks(table.item_ids()):
+        issued = log.issued_items(page)
+        stray = next((item for item in page if item not in issued), None)
+        if stray is not None:
             raise IntegrityFailure(
-                f"{table.name} has rows of item {item}, which the log does not have",
+                f"{table.name} has rows of item {stray}, which the log does not have",
                 expected="no row",
-                got=f"rows of {item}",
+                got=f"rows of {stray}",
             )
-
-
-def _issued(ledger: Ledger, item: str) -> bool:
-    """Whether the log holds an item of this id (issued after the items were listed)."""
-    try:
-        rows = ledger.log_store.log_entries_of(UUID(item))
-    except ValueError:
-        return False
-    return bool(rows) and ItemEntry.decode(0, 1, rows[0].entry) is not None
 
 
 def _text(row: Row | None) -> str:
@@ -184,6 +182,7 @@ class _Statements:
                 views.position,
                 self.stored_intervals,
                 self.expected_intervals,
+                lambda: self._count(self.intervals),
                 lambda: self._item_ids(self.intervals),
             ),
             Table(
@@ -191,9 +190,19 @@ class _Statements:
                 views.position,
                 self.stored_summaries,
                 self.expected_summaries,
+                lambda: self._count(self.summary),
                 lambda: self._item_ids(self.summary),
             ),
         ]
+
+    def issued_items(self, items: Sequence[str]) -> set[str]:
+        """Those of `items` that are items of the log (their first entry is an item's)."""
+        found = self._in(
+            f"SELECT aggregate_id, entry FROM {self.log} WHERE aggregate_version = 1"
+            " AND aggregate_id",
+            items,
+        )
+        return {str(i) for i, entry in found if ItemEntry.decode(0, 1, bytes(entry)) is not None}
 
     def stored_intervals(self, items: Sequence[str]) -> Rows:
         columns = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
@@ -256,6 +265,9 @@ class _Statements:
             if decoded is not None:
                 entries.setdefault(str(item), []).append(decoded)
         return entries
+
+    def _count(self, table: str) -> int:
+        return int(self._read(f"SELECT COUNT(*) FROM {table}", [])[0][0])
 
     def _item_ids(self, table: str) -> Iterator[str]:
         """Every item id the table has rows of, a page at a time."""

@@ -49,7 +49,7 @@ def check_accounts(ledger: Ledger, config: PolicyConfig) -> DerivedChecked | Non
         note = "not compared: a party was registered after their position (the next report"
         return DerivedChecked(name, 0, position, size, note + " recomputes every item)")
     rows = _Accounts(ledger, config, accounts)
-    table = Table(name, rows.position, rows.stored, rows.expected, rows.item_ids)
+    table = Table(name, rows.position, rows.stored, rows.expected, rows.count, rows.item_ids)
     return compare_items(ledger, [table], skip=changed)[0]
 
 
@@ -87,6 +87,13 @@ class _Accounts:
     def expected(self, items: Sequence[str], position: int) -> Rows:
         computed = self.compute([UUID(i) for i in items], self.accounts.policy, position)
         return _by_item(_compared(account) for account in computed)
+
+    def count(self) -> int:
+        found = self._read(
+            f"SELECT COUNT(*) FROM {self.accounts.table} WHERE policy = {self.p}",
+            [self.accounts.policy],
+        )
+        return int(found[0][0])
 
     def item_ids(self) -> Iterator[str]:
         last = ""
