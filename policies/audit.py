@@ -24,6 +24,7 @@ from policies.accounts import (
     COLUMNS,
     REGISTRY_TOPICS,
     TABLE,
+    TRACKING_PREFIX,
     AccountTable,
     StoredAccount,
     fingerprint,
@@ -37,18 +38,20 @@ PAGE = 1000
 
 def check_accounts(ledger: Ledger, config: PolicyConfig) -> DerivedChecked | None:
     """The stored accounts of `config`'s policy against the log; None if the read models (and so
-    the accounts) were never built."""
-    if not views_of(ledger.log_store).tables_exist():
+    the accounts) were never built. Nothing is created or written."""
+    views = views_of(ledger.log_store)
+    if not views.tables_exist():
         return None
-    accounts = AccountTable(ledger, config)
     name = f"{TABLE} (policy {fingerprint(config)})"
     size = ledger.log_store.log_size()
-    position = accounts.views.max_tracking_id(accounts.name) or 0
+    position = views.max_tracking_id(TRACKING_PREFIX + fingerprint(config)) or 0
+    if position == 0:  # the report computes every item before it reads one
+        return DerivedChecked(name, 0, 0, size, "none computed for this policy yet")
     changed = _changed_since(ledger, position, size)
     if changed is None:
         note = "not compared: a party was registered after their position (the next report"
         return DerivedChecked(name, 0, position, size, note + " recomputes every item)")
-    rows = _Accounts(ledger, config, accounts)
+    rows = _Accounts(ledger, config, AccountTable(ledger, config))
     table = Table(name, rows.position, rows.stored, rows.expected, rows.count, rows.item_ids)
     return compare_items(ledger, [table], skip=changed)[0]
 
