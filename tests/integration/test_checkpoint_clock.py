@@ -188,3 +188,24 @@ def test_a_checkpoint_interval_that_is_not_a_number_of_seconds_is_refused(text: 
     assert refused.value.message == (
         f"CUSTODY_CHECKPOINT_INTERVAL {text!r} must be a number of seconds from 0 (off) to 86400"
     )
+
+
+def test_two_servers_ticking_on_one_store_keep_one_checkpoint_per_size_and_the_log_verifies(
+    make_ledger: LedgerFactory, db_url: str
+) -> None:
+    first = make_ledger(db_url)
+    register(first)
+    second = make_ledger(db_url)
+    clocks = [CheckpointClock(first, TICK), CheckpointClock(second, TICK)]
+
+    for clock in clocks:
+        clock.start()
+    for n in range(5):
+        issue(first if n % 2 else second, f"AK-{n:04d}")
+        time.sleep(TICK)
+    for clock in clocks:
+        clock.stop()
+
+    sizes = [size for size, _ in first.log_store.all_checkpoints()]
+    assert sizes == sorted(set(sizes)) and sizes[-1] == first.log_store.log_size() == 16
+    assert first.verify(first.verifier()).checkpoints == len(sizes)
