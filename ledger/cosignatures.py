@@ -169,13 +169,17 @@ def _index(verifiers: Iterable[CosignerVerifier]) -> dict[tuple[str, int], Cosig
 
 def with_signatures(note: str, lines: Iterable[str]) -> str:
     """`note` with the signature `lines` appended, except lines by a key (name and key ID) that
-    signs it already: cosignatures collected earlier are kept, a witness asked again adds none."""
+    signs it already, and what is not a signature line: cosignatures collected earlier are kept,
+    a witness asked again adds none."""
     text, signatures = split_note(note)
     have = {(s.name, s.key_id) for s in signatures}
     kept = [s.to_line() for s in signatures]
     for line in lines:
         full = line if line.endswith("\n") else line + "\n"
-        added = split_note(text + "\n" + full)[1]
+        try:
+            added = split_note(text + "\n" + full)[1]
+        except InvalidInput:
+            continue  # not signature lines: a witness answered something else
         if all((s.name, s.key_id) not in have for s in added):
             kept.append(full)
             have.update((s.name, s.key_id) for s in added)
