@@ -72,7 +72,7 @@ class Table:
 
     name: str
     position: Callable[[], int]
-    stored: Callable[[Sequence[str]], Rows]
+    stored: Callable[[Sequence[str], int], Rows]
     expected: Callable[[Sequence[str], int], Rows]
     count: Callable[[], int]
     item_ids: Callable[[], Iterable[str]]
@@ -91,13 +91,20 @@ def compare_items(
         for n, table in enumerate(tables):
             rows[n] += _compare_chunk(table, wanted)
     for n, table in enumerate(tables):
-        skipped = sum(len(r) for c in _chunks(sorted(skip or ())) for r in table.stored(c).values())
+        skipped = sum(
+            len(r) for c in _chunks(sorted(skip or ())) for r in table.stored(c, size).values()
+        )
         if table.count() != rows[n] + skipped:  # more rows than the items compared have
             _check_no_stray_rows(ledger, table)
     return [
         DerivedChecked(t.name, n, position, size)
         for t, n, position in zip(tables, rows, positions, strict=True)
     ]
+
+
+def written_since(ledger: Ledger, items: Sequence[str], position: int) -> set[str]:
+    """Those of `items` with an entry at or after log index `position`."""
+    return _Statements(views_of(ledger.log_store)).written_since(items, position)
 
 
 def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
@@ -119,7 +126,7 @@ def _compare_chunk(table: Table, items: Sequence[str]) -> int:
     not, once the position stood still while the chunk was read."""
     for attempt in range(1, ATTEMPTS + 1):
         position = table.position()
-        stored, expected = table.stored(items), table.expected(items, position)
+        stored, expected = table.stored(items, position), table.expected(items, position)
         difference = _first_difference(table.name, items, stored, expected)
         if difference is None:
             return sum(len(rows) for rows in stored.values())
@@ -195,6 +202,16 @@ class _Statements:
             ),
         ]
 
+    def written_since(self, items: Sequence[str], position: int) -> set[str]:
+        """Those of `items` with an entry at or after log index `position`."""
+        found = self._in(
+            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE log_index >= {self.p}"
+            " AND aggregate_id",
+            items,
+            position,
+        )
+        return {str(row[0]) for row in found}
+
     def issued_items(self, items: Sequence[str]) -> set[str]:
         """Those of `items` that are items of the log (their first entry is an item's)."""
         found = self._in(
@@ -204,12 +221,12 @@ class _Statements:
         )
         return {str(i) for i, entry in found if ItemEntry.decode(0, 1, bytes(entry)) is not None}
 
-    def stored_intervals(self, items: Sequence[str]) -> Rows:
+    def stored_intervals(self, items: Sequence[str], position: int) -> Rows:
         columns = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
         rows = self._in(f"SELECT {columns} FROM {self.intervals} WHERE item_id", items)
         return _by_item(sorted(rows, key=lambda r: (r[0], r[3], r[5])))
 
-    def stored_summaries(self, items: Sequence[str]) -> Rows:
+    def stored_summaries(self, items: Sequence[str], position: int) -> Rows:
         columns = (
             "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
             " holder, status, last_verified_at, last_log_index, open_findings"

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.derived import DerivedChecked, Row, Rows, Table, compare_items
+from ledger.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
 from ledger.entries import decode_entry
 from ledger.readmodels import views_of
 from policies.accounts import (
@@ -70,7 +70,11 @@ def _changed_since(ledger: Ledger, position: int, size: int) -> set[str] | None:
 
 
 class _Accounts:
+    """The rows of items with no entry at or after the position asked about: an item written to
+    while the check runs is not caught up yet, on either side."""
+
     def __init__(self, ledger: Ledger, config: PolicyConfig, accounts: AccountTable) -> None:
+        self.ledger = ledger
         self.accounts = accounts
         self.compute = account_rows(ledger, config)
         self.p = accounts.p
@@ -78,7 +82,10 @@ class _Accounts:
     def position(self) -> int:
         return self.accounts.views.max_tracking_id(self.accounts.name) or 0
 
-    def stored(self, items: Sequence[str]) -> Rows:
+    def stored(self, items: Sequence[str], position: int) -> Rows:
+        items = self._settled(items, position)
+        if not items:
+            return {}
         marks = ", ".join([self.p] * len(items))
         rows = self._read(
             f"SELECT {', '.join(COMPARED)} FROM {self.accounts.table}"
@@ -88,6 +95,7 @@ class _Accounts:
         return _by_item(rows)
 
     def expected(self, items: Sequence[str], position: int) -> Rows:
+        items = self._settled(items, position)
         computed = self.compute([UUID(i) for i in items], self.accounts.policy, position)
         return _by_item(_compared(account) for account in computed)
 
@@ -97,6 +105,10 @@ class _Accounts:
             [self.accounts.policy],
         )
         return int(found[0][0])
+
+    def _settled(self, items: Sequence[str], position: int) -> list[str]:
+        late = written_since(self.ledger, items, position) if items else set()
+        return [item for item in items if item not in late]
 
     def item_ids(self) -> Iterator[str]:
         last = ""
