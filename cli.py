@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.client import CustodyClient
+from api.demo_witness import DemoWitness, demo_witness
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
 from ledger import backup, readmodels
@@ -31,6 +32,7 @@ from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
 from ledger.config import Config, redacted
 from ledger.cosignatures import CosignerKey, generate_cosigner_key
+from ledger.derived import DerivedChecked, check_read_models
 from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
@@ -46,9 +48,11 @@ from ledger.signing import (
 from ledger.submissions import key_id
 from ledger.times import format_time, system_clock
 from ledger.tokens import Role
+from ledger.trusted import split_notes, trusted_checkpoints
 from ledger.witness import Witness
 from ledger.witness_policy import parse_policy
 from ledger.witness_store import SQLiteWitnessState
+from policies.audit import check_accounts
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
 
@@ -158,8 +162,11 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
 
     from api.main import create_app
 
-    policy = load_policy(Config.from_env().policy)
-    uvicorn.run(create_app(ledger, policy), host=host, port=port, log_level="info")
+    config = Config.from_env()
+    app_ = create_app(
+        ledger, load_policy(config.policy), checkpoint_interval=config.checkpoint_interval
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -170,6 +177,10 @@ def demo(
     ] = DEMO_DIR,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    witness_port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="loopback port of the demo's witness (0: any free)"),
+    ] = 8001,
     serve_it: Annotated[
         bool, typer.Option("--serve/--no-serve", help="serve it when built")
     ] = True,
@@ -179,26 +190,56 @@ def demo(
     ] = None,
 ) -> None:
     """Build a realistic synthetic programme (3,000 items over two years) in a fresh demo store,
-    then serve the dashboard and the API."""
+    witnessed by a local witness of its own, then serve the dashboard and the API."""
     with _failures():
         config = Config.from_env(db=db) if db else _fresh_demo_dir(directory)
-        token, _ = _initialise(config)
-        ledger = _open_ledger(config, signer=_signer(config))
-        built = _with_progress(
-            "building the demo programme",
-            items,
-            lambda step: demo_programme.build(
-                ledger, now=system_clock(), items=items, progress=step
-            ),
-        )
-        out.print(
-            f"demo ledger: {len(built.items)} items, {built.events} events in {redacted(config.db)}"
-        )
-        out.print(f"admin token: {token}", markup=False)
-        if serve_it:
-            out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
-            out.print(f"API docs:  http://{host}:{port}/docs (Authorize with the admin token)")
-            _serve(ledger, host, port)
+        token, vkey = _initialise(config)
+        witness_dir = _demo_witness_dir(config) if db else directory
+        with demo_witness(
+            witness_dir, log=Verifier.from_vkey(vkey), host="127.0.0.1", port=witness_port
+        ) as witness:
+            config = replace(config, witness_policy=str(witness.policy_file))
+            ledger = _open_ledger(config, signer=_signer(config))
+            built = _with_progress(
+                "building the demo programme",
+                items,
+                lambda step: demo_programme.build(
+                    ledger, now=system_clock(), items=items, progress=step
+                ),
+            )
+            ledger.checkpoint()  # cosigned by the witness
+            out.print(
+                f"demo ledger: {len(built.items)} items, {built.events} events in "
+                f"{redacted(config.db)}"
+            )
+            out.print(f"admin token: {token}", markup=False)
+            _print_trust_chain(witness, built.items[0], host, port)
+            if serve_it:
+                out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
+                out.print(f"API docs:  http://{host}:{port}/docs (Authorize with the admin token)")
+                _serve(ledger, host, port)
+
+
+def _demo_witness_dir(config: Config) -> Path:
+    key = Path(config.key)
+    directory = key.with_name(f"{key.stem}-witness")
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+def _print_trust_chain(witness: DemoWitness, item: object, host: str, port: int) -> None:
+    lines = (
+        f"witness: {witness.name} on {witness.url} cosigns every checkpoint "
+        f"(its key: {witness.verifier.vkey})",
+        f"witness policy: {witness.policy_file}; log key: {witness.log_vkey_file}",
+        "check an item's evidence bundle against both, offline:",
+        f"  curl -H 'Authorization: Bearer TOKEN' http://{host}:{port}/v1/items/{item}/evidence"
+        " -o item.json",
+        f"  custody verify-evidence item.json --vkey @{witness.log_vkey_file} "
+        f"--policy {witness.policy_file}",
+    )
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
 
 
 @app.command()
@@ -210,20 +251,78 @@ def verify(
             help="the log's verifier key (C2SP vkey text, or @file); default: CUSTODY_KEY's"
         ),
     ] = None,
+    trusted: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="signed checkpoints kept elsewhere (a witness, a receipt, an export): the store "
+            "must be consistent with each; repeat for several files"
+        ),
+    ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(help="a C2SP witness policy: the newest checkpoint must carry its quorum"),
+    ] = None,
 ) -> None:
-    """Recompute every leaf, tree node, item chain and checkpoint; exit 1 at the first bad one."""
+    """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
+    checkpoints and a witness policy if given; exit 1 at the first bad one."""
     with _failures():
         config = Config.from_env(db=db)
         ledger = _open_ledger(config)
         verifier = _verifier(vkey) if vkey else _signer(config).verifier
+        anchors = [
+            checkpoint
+            for path in trusted or []
+            for checkpoint in trusted_checkpoints(
+                split_notes(path.read_text(encoding="utf-8"), source=str(path)),
+                verifier,
+                origin=ledger.origin,
+                source=str(path),
+            )
+        ]
+        policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
         total = 2 * ledger.log_store.log_size()
-        verified = _with_progress("verifying", total, lambda step: ledger.verify(verifier, step))
+        verified = _with_progress(
+            "verifying",
+            total,
+            lambda step: ledger.verify(verifier, step, trusted=anchors, witness_policy=policy),
+        )
         out.print(
             f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
             f"{verified.checkpoints} checkpoints; root {verified.root.hex()}"
         )
+        if anchors:
+            sizes = ", ".join(str(s) for s in sorted({a.size for a in anchors}))
+            plural = "s" if verified.trusted != 1 else ""
+            out.print(
+                f"consistent with {verified.trusted} trusted checkpoint{plural} (sizes {sizes})"
+            )
+        if policy is not None:
+            out.print(
+                f"witnessed: the newest checkpoint is cosigned by {', '.join(verified.cosigned_by)}"
+            )
         if not verified.checkpoints:
             err.print("custody: warning: no signed checkpoint yet, so the key was not checked")
+        for checked in _derived_state(ledger, config):
+            out.print(_derived_line(checked), markup=False, highlight=False)
+
+
+def _derived_state(ledger: Ledger, config: Config) -> Iterator[DerivedChecked]:
+    """The read models and the stored accounts of the configured policy, each recomputed from
+    the log (ledger/derived.py, policies/audit.py); IntegrityFailure at the first differing row."""
+    yield from check_read_models(ledger)
+    accounts = check_accounts(ledger, load_policy(config.policy))
+    if accounts is not None:
+        yield accounts
+
+
+def _derived_line(checked: DerivedChecked) -> str:
+    line = (
+        f"derived: {checked.table}: {checked.rows} rows match the log up to entry "
+        f"{checked.position}"
+    )
+    if checked.behind:
+        line += f" ({checked.behind} entries behind the log's {checked.size}: not caught up yet)"
+    return line + (f"; {checked.note}" if checked.note else "")
 
 
 def _verifier(vkey: str) -> Verifier:

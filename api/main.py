@@ -1,14 +1,18 @@
 """The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
 from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve`, with table creation off (`custody init`
-made the tables)."""
+made the tables). With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it
+runs, and once as it stops (api/clock.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from api import errors, security, ui
+from api.clock import CheckpointClock
 from api.limits import BodyLimit
 from api.routes import custody, items, log, parties, reports, tokens
 from api.schemas import ErrorOut
@@ -33,12 +37,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
+def create_app(
+    ledger: Ledger, policy: PolicyConfig | None = None, *, checkpoint_interval: float = 0
+) -> FastAPI:
     app = FastAPI(
         title="Custody",
         version="0.1.0",
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
+        lifespan=_checkpoints_on_a_clock(ledger, checkpoint_interval),
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
@@ -56,6 +63,21 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     return app
 
 
+def _checkpoints_on_a_clock(ledger: Ledger, interval: float) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        clock = CheckpointClock(ledger, interval) if interval > 0 else None
+        if clock is not None:
+            clock.start()
+        try:
+            yield
+        finally:
+            if clock is not None:
+                clock.stop()
+
+    return lifespan
+
+
 def app_from_env() -> FastAPI:
     config = Config.from_env()
     signer = Signer.from_text(read_private_key_file(config.key))
@@ -69,4 +91,5 @@ def app_from_env() -> FastAPI:
             **witnessing(config.witness_policy),
         ),
         load_policy(config.policy),
+        checkpoint_interval=config.checkpoint_interval,
     )

@@ -70,4 +70,5 @@ def witnessing(policy_file: str | None) -> dict[str, Any]:
     return {
         "cosigners": WitnessClient(policy),
         "witness_keys": [f"{w.name} {w.verifier.vkey}" for w in policy.witnesses],
+        "witness_policy": policy,
     }

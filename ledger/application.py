@@ -35,8 +35,9 @@ from eventsourcing.persistence import (
 
 from ledger import fields, merkle
 from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
-from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
+from ledger.cosignatures import signed_only_by, with_signatures
 from ledger.entries import decode_entry
 from ledger.errors import (
     AlreadyExists,
@@ -46,6 +47,7 @@ from ledger.errors import (
     IntegrityFailure,
     InvalidInput,
     NotFound,
+    ProofError,
     RuleViolation,
     Unauthenticated,
     Unauthorised,
@@ -74,6 +76,7 @@ from ledger.items import (
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.maproots import MAP_ID, LogMap
 from ledger.nonces import Nonce, nonce_uuid
+from ledger.notes import split_note
 from ledger.parties import Agreement, Party, PartyKind
 from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
@@ -81,6 +84,7 @@ from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
 from ledger.verify import Progress, Verified, verify_store
+from ledger.witness_policy import WitnessPolicy, check_quorum
 
 Clock = Callable[[], datetime]
 Cosigners = Callable[[str, Callable[[int], list[bytes]]], list[str]]
@@ -144,6 +148,7 @@ class Ledger(Application[UUID]):
         signed_roles: Iterable[Role] = (),
         cosigners: Cosigners | None = None,
         witness_keys: Sequence[str] = (),
+        witness_policy: WitnessPolicy | None = None,
     ) -> None:
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
@@ -151,6 +156,7 @@ class Ledger(Application[UUID]):
         self.signed_roles = frozenset(signed_roles)
         self.cosigners = cosigners
         self.witness_keys = tuple(witness_keys)
+        self.witness_policy = witness_policy
         self._local = threading.local()
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
@@ -798,6 +804,32 @@ class Ledger(Application[UUID]):
         self.log_store.add_cosignatures(size, cosigned)
         return cosigned
 
+    def cosign_latest(self) -> str | None:
+        """The latest checkpoint, shown to the witnesses again if its cosignatures fall short of
+        the witness policy's quorum (a witness was down, or refused); the cosignatures it has are
+        kept and new ones merged in. None before the first checkpoint."""
+        latest = self.log_store.latest_checkpoint()
+        if latest is None or self.cosigners is None or self.witness_policy is None:
+            return latest[1] if latest else None
+        size, note = latest
+        if self._has_quorum(note):
+            return note
+        shown = signed_only_by(note, self.verifier())
+        lines = self.cosigners(shown, lambda old: self._proof_from(old, size))
+        merged = with_signatures(note, lines)
+        if merged != note:
+            self.log_store.add_cosignatures(size, merged)
+        return merged
+
+    def _has_quorum(self, note: str) -> bool:
+        assert self.witness_policy is not None
+        checkpoint = parse_checkpoint(split_note(note)[0])
+        try:
+            check_quorum(self.witness_policy, note, checkpoint)
+        except ProofError:
+            return False
+        return True
+
     def _proof_from(self, old: int, size: int) -> list[bytes]:
         return merkle.consistency_proof(old, size, self.log_store) if 0 < old < size else []
 
@@ -832,10 +864,24 @@ class Ledger(Application[UUID]):
             )
         return self.log_store.log_entries(start, end)
 
-    def verify(self, verifier: Verifier, progress: Progress | None = None) -> Verified:
-        """Recompute every leaf, node, chain and checkpoint (ledger/verify.py)."""
+    def verify(
+        self,
+        verifier: Verifier,
+        progress: Progress | None = None,
+        *,
+        trusted: Sequence[Checkpoint] = (),
+        witness_policy: WitnessPolicy | None = None,
+    ) -> Verified:
+        """Recompute every leaf, node, chain and checkpoint, and check the store against trusted
+        checkpoints and a witness policy if given (ledger/verify.py)."""
         return verify_store(
-            self.log_store, self.mapper, verifier, origin=self.origin, progress=progress
+            self.log_store,
+            self.mapper,
+            verifier,
+            origin=self.origin,
+            progress=progress,
+            trusted=trusted,
+            witness_policy=witness_policy,
         )
 
     def _check_consistent(self, note: str, size: int, root: bytes) -> None:

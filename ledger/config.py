@@ -1,5 +1,5 @@
 """Configuration: `CUSTODY_DB`, `CUSTODY_KEY`, `CUSTODY_ORIGIN`, mapped onto eventsourcing's own
-settings.
+settings; the server's `CUSTODY_WITNESS_POLICY` and `CUSTODY_CHECKPOINT_INTERVAL`.
 
 See docs/decisions/0001-persistence-mapping.md for why the mapping looks like this.
 """
@@ -20,6 +20,9 @@ DEFAULT_KEY = "custody.key"
 DEFAULT_ORIGIN = "localhost/custody"
 SQLITE_LOCK_TIMEOUT_SECONDS = "10"
 POSTGRES_LOCK_TIMEOUT_SECONDS = "5"
+DEFAULT_CHECKPOINT_INTERVAL = 10.0
+"""Seconds between the server's checkpoint ticks (docs/verification.md, section 12)."""
+MAX_CHECKPOINT_INTERVAL = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Config:
     signed_roles: frozenset[Role] = frozenset()
     policy: str | None = None
     witness_policy: str | None = None
+    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL
+    """Seconds between the server's checkpoint ticks; 0 turns the clock off."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -40,7 +45,24 @@ class Config:
             signed_roles=_roles(environ.get("CUSTODY_SIGNED_ROLES", "")),
             policy=environ.get("CUSTODY_POLICY") or None,
             witness_policy=environ.get("CUSTODY_WITNESS_POLICY") or None,
+            checkpoint_interval=_interval(environ.get("CUSTODY_CHECKPOINT_INTERVAL", "")),
         )
+
+
+def _interval(text: str) -> float:
+    """CUSTODY_CHECKPOINT_INTERVAL: seconds, 0 (off) or more; empty for the default."""
+    if not text.strip():
+        return DEFAULT_CHECKPOINT_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_CHECKPOINT_INTERVAL:
+        raise InvalidInput(
+            f"CUSTODY_CHECKPOINT_INTERVAL {text!r} must be a number of seconds from 0 (off) "
+            f"to {MAX_CHECKPOINT_INTERVAL:.0f}"
+        )
+    return seconds
 
 
 def _roles(text: str) -> frozenset[Role]:

@@ -165,3 +165,31 @@ def _index(verifiers: Iterable[CosignerVerifier]) -> dict[tuple[str, int], Cosig
         if index.setdefault((verifier.name, verifier.key_id), verifier) != verifier:
             raise InvalidInput(f"two different cosigner keys are named {verifier.key}: ambiguous")
     return index
+
+
+def with_signatures(note: str, lines: Iterable[str]) -> str:
+    """`note` with the signature `lines` appended, except lines by a key (name and key ID) that
+    signs it already, and what is not a signature line: cosignatures collected earlier are kept,
+    a witness asked again adds none."""
+    text, signatures = split_note(note)
+    have = {(s.name, s.key_id) for s in signatures}
+    kept = [s.to_line() for s in signatures]
+    for line in lines:
+        full = line if line.endswith("\n") else line + "\n"
+        try:
+            added = split_note(text + "\n" + full)[1]
+        except InvalidInput:
+            continue  # not signature lines: a witness answered something else
+        if all((s.name, s.key_id) not in have for s in added):
+            kept.append(full)
+            have.update((s.name, s.key_id) for s in added)
+    return text + "\n" + "".join(kept)
+
+
+def signed_only_by(note: str, verifier: NamedVerifier) -> str:
+    """`note` with the signature lines of `verifier`'s key only (a log-signed checkpoint without
+    its cosignatures: what a witness is shown)."""
+    text, signatures = split_note(note)
+    key = (verifier.name, verifier.key_id)
+    own = [s.to_line() for s in signatures if (s.name, s.key_id) == key]
+    return text + "\n" + "".join(own)

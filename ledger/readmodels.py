@@ -181,6 +181,31 @@ def known_intervals(
     return rows + [IntervalRow(i, since_, None) for i, since_ in still_open.items()]
 
 
+def summary_values(item_id: UUID, entries: Sequence[ItemEntry]) -> tuple[Any, ...] | None:
+    """The item's `item_summary` row from its entries (in version order), `open_findings` left
+    out; None before its issue is among them."""
+    now = timeline(entries)
+    if not now:
+        return None
+    issued = next(e for e in entries if e.type == Item.Issued.TOPIC).payload
+    marking = ("serial", "normalised_serial", "category", "programme", "agreement")
+    verified = [
+        e.occurred_at
+        for e in entries
+        if e.type == Item.Inspected.TOPIC
+        and e.payload.get("result") == InspectionResult.VERIFIED.value
+    ]
+    return (
+        str(item_id),
+        *(str(issued[k]) for k in marking),
+        str(issued["recipient"]),
+        now[-1].holder,
+        now[-1].status,
+        max(verified, default=None),
+        entries[-1].log_index,
+    )
+
+
 # What the queries answer ----------------------------------------------------------------------
 
 
@@ -396,27 +421,9 @@ class CustodyViews(TrackingRecorder):
                 c.execute(self.sql.update_row, (*changed, item, *key))
 
     def _upsert_summary(self, c: Any, item_id: UUID, entries: Sequence[ItemEntry]) -> None:
-        now = timeline(entries)
-        if not now:
-            return
-        issued = next(e for e in entries if e.type == Item.Issued.TOPIC).payload
-        marking = ("serial", "normalised_serial", "category", "programme", "agreement")
-        verified = [
-            e.occurred_at
-            for e in entries
-            if e.type == Item.Inspected.TOPIC
-            and e.payload.get("result") == InspectionResult.VERIFIED.value
-        ]
-        values = (
-            str(item_id),
-            *(str(issued[k]) for k in marking),
-            str(issued["recipient"]),
-            now[-1].holder,
-            now[-1].status,
-            max(verified, default=None),
-            entries[-1].log_index,
-        )
-        c.execute(self.sql.upsert_summary, values)
+        values = summary_values(item_id, entries)
+        if values is not None:
+            c.execute(self.sql.upsert_summary, values)
 
     # Queries (they read the views as they are: `Fleet` catches up first) ------------------------
 
@@ -600,6 +607,12 @@ def open_views(ledger: Ledger) -> CustodyViews:
             if not views.tables_exist():  # else another process created them meanwhile
                 raise
     return views
+
+
+def views_of(store: LogStore) -> CustodyViews:
+    """The views on the store's own datastore as they are: no table is created (`custody verify`
+    reads a store without writing to it)."""
+    return _views_on(store)
 
 
 def _views_on(store: LogStore) -> CustodyViews:

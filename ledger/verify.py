@@ -29,6 +29,14 @@ Then, for the batch:
 At the end (4.): no stored event is left over without an entry, and no (aggregate, version) is in
 the log twice (with the events one for one, versions then run 1, 2, 3, ... per aggregate).
 
+Against what someone else kept (ledger/trusted.py), when given:
+
+6. Trusted checkpoints: before the pass, the store must be at least as long as each (else it was
+   rolled back); in the pass, the recomputed root at each one's size must be its root (else the
+   history was rewritten). Both roots, or both sizes, are named.
+7. Witness policy: at the end, the newest stored checkpoint must carry the policy's quorum of
+   valid cosignatures; the witnesses with none are named.
+
 Memory holds one batch of entries and events, the tree's right edge (O(log n) hashes) and every
 aggregate's head (for step 5), never the whole log.
 """
@@ -36,8 +44,8 @@ aggregate's head (for step 5), never the whole log.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, NoReturn
 from uuid import UUID
@@ -46,7 +54,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger import merkle
-from ledger.checkpoints import verify_checkpoint
+from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.entries import (
     ENTRY_FORMAT,
     ENVELOPE,
@@ -63,6 +71,8 @@ from ledger.maproots import MAP_ID, committed
 from ledger.merkle import Key, Node
 from ledger.signing import Verifier
 from ledger.times import format_time
+from ledger.trusted import check_witnessed
+from ledger.witness_policy import WitnessCosignature, WitnessPolicy
 
 BATCH = 5_000
 Progress = Callable[[int], None]
@@ -74,6 +84,10 @@ class Verified:
     nodes: int
     checkpoints: int
     root: bytes
+    trusted: int = 0
+    """How many trusted checkpoints the store was found consistent with."""
+    cosigned_by: tuple[str, ...] = ()
+    """The witnesses of the policy whose cosignatures of the newest checkpoint made the quorum."""
 
 
 def verify_store(
@@ -83,24 +97,41 @@ def verify_store(
     *,
     origin: str,
     progress: Progress | None = None,
+    trusted: Sequence[Checkpoint] = (),
+    witness_policy: WitnessPolicy | None = None,
 ) -> Verified:
     """Return what was verified, or raise IntegrityFailure at the first bad position. `progress`
-    is told of two steps per entry (the CLI's bar counts the leaf and the event apart)."""
+    is told of two steps per entry (the CLI's bar counts the leaf and the event apart). `trusted`
+    checkpoints (signatures checked by the caller, ledger/trusted.py) and a `witness_policy` add
+    steps 5 and 6."""
     with store.snapshot() as pinned:  # the store as it was when verification began
-        return _verify(pinned, mapper, verifier, origin, progress or (lambda _: None))
+        verified = _verify(pinned, mapper, verifier, origin, progress or (lambda _: None), trusted)
+        if witness_policy is None:
+            return verified
+        cosigned = _check_witnessed(pinned, witness_policy)  # 7.
+        return replace(verified, cosigned_by=tuple(c.witness for c in cosigned))
 
 
 def _verify(
-    store: LogStore, mapper: Mapper[Any], verifier: Verifier, origin: str, step: Progress
+    store: LogStore,
+    mapper: Mapper[Any],
+    verifier: Verifier,
+    origin: str,
+    step: Progress,
+    trusted: Sequence[Checkpoint],
 ) -> Verified:
     size = store.log_size()
     checkpoints = dict(store.all_checkpoints())
     _check_not_truncated(checkpoints, size)
+    _check_not_rolled_back(store, trusted, size)  # 6.
+    anchors: dict[int, list[Checkpoint]] = {}
+    for checkpoint in trusted:
+        anchors.setdefault(checkpoint.size, []).append(checkpoint)
     frontier = _Frontier()
     events = store.stored_events_in_log_order(BATCH)
     entries = _Entries(mapper, origin)
     map_roots = _MapRoots()
-    for start, end in _batches(size, checkpoints):
+    for start, end in _batches(size, {*checkpoints, *anchors}):
         rows = store.verify_rows(start, end)
         _check_rows(rows, list(islice(events, len(rows))), start, end, entries)  # 1. and 4.
         _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
@@ -110,12 +141,16 @@ def _verify(
                 checkpoints[end], end, merkle.root(end, frontier), verifier, origin
             )  # 3.
             map_roots.check_checkpoint(end)  # 5.
+        for kept in anchors.get(end, []):
+            _check_trusted(kept, merkle.root(end, frontier))  # 6.
         step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
     _check_versions_once(store, size)  # 4.
     root = merkle.root(size, frontier) if size else merkle.EMPTY_ROOT
-    return Verified(size, frontier.generated, len(checkpoints), root)
+    for kept in anchors.get(0, []):
+        _check_trusted(kept, merkle.EMPTY_ROOT)  # 6.
+    return Verified(size, frontier.generated, len(checkpoints), root, len(trusted))
 
 
 class _Frontier:
@@ -137,10 +172,10 @@ class _Frontier:
         return nodes
 
 
-def _batches(size: int, checkpoints: Mapping[int, str]) -> Iterator[tuple[int, int]]:
+def _batches(size: int, checkpointed: Iterable[int]) -> Iterator[tuple[int, int]]:
     """[start, end) ranges of at most BATCH leaves that also end at every checkpointed size."""
     cuts = sorted(
-        {s for s in checkpoints if 0 < s <= size} | set(range(BATCH, size, BATCH)) | {size}
+        {s for s in checkpointed if 0 < s <= size} | set(range(BATCH, size, BATCH)) | {size}
     )
     start = 0
     for end in cuts:
@@ -158,6 +193,37 @@ def _check_not_truncated(checkpoints: Mapping[int, str], size: int) -> None:
             expected=f"at least {max(beyond)} entries",
             got=f"{size}",
         )
+
+
+def _check_not_rolled_back(store: LogStore, trusted: Sequence[Checkpoint], size: int) -> None:
+    longer = [t for t in trusted if t.size > size]
+    if longer:
+        kept = max(longer, key=lambda t: t.size)
+        root = merkle.root(size, store) if size else merkle.EMPTY_ROOT
+        raise IntegrityFailure(
+            "the store is shorter than a trusted checkpoint: it was rolled back or truncated",
+            position=size,
+            expected=f"at least {kept.size} entries (trusted root {kept.root_hash.hex()})",
+            got=f"{size} entries (root {root.hex()})",
+        )
+
+
+def _check_trusted(trusted: Checkpoint, root: bytes) -> None:
+    if root != trusted.root_hash:
+        raise IntegrityFailure(
+            f"the store's history up to size {trusted.size} is not the one a trusted checkpoint"
+            " covers: it was rewritten",
+            position=trusted.size,
+            expected=f"root {trusted.root_hash.hex()} (trusted)",
+            got=f"root {root.hex()} (recomputed from the store)",
+        )
+
+
+def _check_witnessed(store: LogStore, policy: WitnessPolicy) -> list[WitnessCosignature]:
+    latest = store.latest_checkpoint()
+    if latest is None:
+        raise IntegrityFailure("the store has no checkpoint for the witness policy to check")
+    return check_witnessed(latest[1], latest[0], policy)
 
 
 # 1. and 4., entry by entry ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from typer.testing import CliRunner
 
 from cli import app
 from ledger.application import Ledger
+from ledger.cosignatures import CosignerKey
 from ledger.signing import Signer, Verifier, generate_signer_key
 from ledger.times import system_clock
+from ledger.witness_policy import parse_policy, verify_policy_checkpoint
 
 runner = CliRunner()
 
@@ -93,14 +96,50 @@ def test_serve_refuses_a_store_that_was_never_initialised() -> None:
 
 
 def test_demo_builds_a_programme_without_serving_it(in_tmp: Path) -> None:
-    result = runner.invoke(app, ["demo", "--no-serve", "--items", "40"])
+    result = runner.invoke(app, ["demo", "--no-serve", "--items", "40", "--witness-port", "0"])
 
     assert result.exit_code == 0, result.output
     assert "demo ledger: 40 items" in result.stdout
     ledger = Ledger(clock=system_clock, db=f"sqlite:///{in_tmp / 'custody-demo' / 'custody.db'}")
     assert ledger.log_store.log_size() > 40
-    again = runner.invoke(app, ["demo", "--no-serve", "--items", "5"])
+    again = runner.invoke(app, ["demo", "--no-serve", "--items", "5", "--witness-port", "0"])
     assert again.exit_code == 0, again.output
+
+
+def test_the_demos_latest_checkpoint_is_cosigned_by_its_own_witness_under_the_policy_it_wrote(
+    in_tmp: Path,
+) -> None:
+    result = runner.invoke(app, ["demo", "--no-serve", "--items", "5", "--witness-port", "0"])
+
+    assert result.exit_code == 0, result.output
+    demo_dir = in_tmp / "custody-demo"
+    policy = parse_policy((demo_dir / "witness-policy.txt").read_bytes())
+    ledger = Ledger(clock=system_clock, db=f"sqlite:///{demo_dir / 'custody.db'}")
+    size, note = ledger.log_store.latest_checkpoint() or (0, "")
+    checkpoint, cosigned = verify_policy_checkpoint(policy, note)
+    assert (checkpoint.size, [c.witness for c in cosigned]) == (size, ["demo-witness"])
+    assert size == ledger.log_store.log_size()
+    witness_vkey = CosignerKey.from_text(
+        (demo_dir / "witness.key").read_text().strip()
+    ).verifier.vkey
+    assert "witness: demo-witness on http://127.0.0.1:" in result.stdout
+    assert f"(its key: {witness_vkey})" in result.stdout
+    assert f"--policy {demo_dir.relative_to(in_tmp) / 'witness-policy.txt'}" in result.stdout
+
+
+def test_demo_says_so_in_one_line_when_its_witness_port_is_taken(in_tmp: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = runner.invoke(app, ["demo", "--no-serve", "--witness-port", str(port)])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"custody: the demo witness cannot listen on 127.0.0.1:{port} (Address already in use);"
+        " choose another port with --witness-port (0: any free port)"
+    )
 
 
 def test_demo_will_not_delete_a_directory_it_did_not_make(in_tmp: Path) -> None:
@@ -116,13 +155,23 @@ def test_demo_will_not_delete_a_directory_it_did_not_make(in_tmp: Path) -> None:
 def test_demo_can_build_in_a_store_named_by_db(in_tmp: Path) -> None:
     result = runner.invoke(
         app,
-        ["demo", "--no-serve", "--items", "3", "--db", "sqlite:///elsewhere.db"],
+        [
+            "demo",
+            "--no-serve",
+            "--items",
+            "3",
+            "--db",
+            "sqlite:///elsewhere.db",
+            "--witness-port",
+            "0",
+        ],
         env={"CUSTODY_KEY": "elsewhere.key"},
     )
 
     assert result.exit_code == 0, result.output
     assert (in_tmp / "elsewhere.db").exists() and (in_tmp / "elsewhere.key").exists()
     assert not (in_tmp / "custody-demo").exists()
+    assert (in_tmp / "elsewhere-witness" / "witness-policy.txt").exists()
 
 
 def test_right_after_init_verify_checks_the_key_because_init_signed_a_checkpoint(

@@ -1,5 +1,6 @@
-"""The README's first command, for real: `custody demo` builds, serves on 127.0.0.1, prints a token
-that works; `custody init` + `custody serve` do the same for an empty ledger."""
+"""The README's first command, for real: `custody demo` builds, serves on 127.0.0.1 checkpoints its
+own witness cosigned, prints a token that works; `custody init` + `custody serve` do the same for an
+empty ledger."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ledger.witness_policy import parse_policy, verify_policy_checkpoint
 
 CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +62,7 @@ def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
 ) -> None:
     port = free_port()
     demo = subprocess.Popen(
-        [*CUSTODY, "demo", "--items", "20", "--port", str(port)],
+        [*CUSTODY, "demo", "--items", "20", "--port", str(port), "--witness-port", "0"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -80,6 +83,9 @@ def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
     assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
     checkpoint = httpx.get(f"http://127.0.0.1:{port}/v1/log/checkpoint", headers=headers)
     assert checkpoint.status_code == 200 and checkpoint.text.startswith("localhost/custody\n")
+    policy = parse_policy((tmp_path / "custody-demo" / "witness-policy.txt").read_bytes())
+    _, cosigned = verify_policy_checkpoint(policy, checkpoint.text)  # the demo's witness cosigned
+    assert [c.witness for c in cosigned] == ["demo-witness"]
 
 
 def test_init_then_serve_answers_writes_with_their_log_index(

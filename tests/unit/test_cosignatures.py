@@ -30,11 +30,14 @@ from ledger.cosignatures import (
     cosignature_message,
     cosignature_timestamps,
     generate_cosigner_key,
+    signed_only_by,
     verify_cosignature,
+    with_signatures,
 )
 from ledger.errors import InvalidInput, ProofError
 from ledger.notes import Signature, open_note, split_note
 from ledger.signing import Signer, Verifier, key_id
+from tests.conftest import SIGNER
 
 SPEC_TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
 SPEC_NOTE = (
@@ -387,3 +390,17 @@ def test_every_cosignature_verifies_with_its_timestamp_and_no_other_checkpoint(
     assert verify_cosignature(text + "\n" + line, KEY.verifier) == timestamp
     with pytest.raises(ProofError):
         verify_cosignature(other + "\n" + line, KEY.verifier)
+
+
+def test_merging_cosignatures_keeps_the_ones_a_note_has_and_skips_repeats_and_garbage() -> None:
+    text = Checkpoint(SIGNER.name, 3, b"\x02" * 32).to_text()
+    note = sign_checkpoint(Checkpoint(SIGNER.name, 3, b"\x02" * 32), SIGNER)
+    first = CosignerKey("w1.example", Ed25519PrivateKey.from_private_bytes(b"\x31" * 32))
+    second = CosignerKey("w2.example", Ed25519PrivateKey.from_private_bytes(b"\x32" * 32))
+    kept = note + cosign(text, first, timestamp=100)
+
+    answers = [cosign(text, first, timestamp=200), "not a signature"]
+    merged = with_signatures(kept, [*answers, cosign(text, second, timestamp=300)])
+
+    assert merged == kept + cosign(text, second, timestamp=300)
+    assert signed_only_by(merged, SIGNER.verifier) == note

@@ -1,0 +1,137 @@
+"""`custody verify`'s check of the stored policy accounts (policies/accounts.py): each stored row
+must be the one a catch-up would write from the log (ledger/derived.py does the comparing).
+
+The rows of one policy (by fingerprint) follow the log under their own tracked position. An item
+with an entry after that position may not be caught up yet, so it is not compared; a party
+registered after it can change any item's findings, so then no row is compared (the next report
+recomputes every item). `computed_at`, the log size a row was computed at, is not compared: it
+says when, not what.
+"""
+
+# ruff: noqa: S608 - SQL text from constant table names and a checked schema; values as parameters.
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from ledger.application import Ledger
+from ledger.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
+from ledger.entries import decode_entry
+from ledger.readmodels import views_of
+from policies.accounts import (
+    COLUMNS,
+    REGISTRY_TOPICS,
+    TABLE,
+    TRACKING_PREFIX,
+    AccountTable,
+    StoredAccount,
+    fingerprint,
+)
+from policies.config import PolicyConfig
+from policies.engine import account_rows
+
+COMPARED = [c for c in COLUMNS if c != "computed_at"]
+PAGE = 1000
+
+
+def check_accounts(ledger: Ledger, config: PolicyConfig) -> DerivedChecked | None:
+    """The stored accounts of `config`'s policy against the log; None if the read models (and so
+    the accounts) were never built. Nothing is created or written."""
+    views = views_of(ledger.log_store)
+    if not views.tables_exist():
+        return None
+    name = f"{TABLE} (policy {fingerprint(config)})"
+    size = ledger.log_store.log_size()
+    position = views.max_tracking_id(TRACKING_PREFIX + fingerprint(config)) or 0
+    if position == 0:  # the report computes every item before it reads one
+        return DerivedChecked(name, 0, 0, size, "none computed for this policy yet")
+    changed = _changed_since(ledger, position, size)
+    if changed is None:
+        note = "not compared: a party was registered after their position (the next report"
+        return DerivedChecked(name, 0, position, size, note + " recomputes every item)")
+    rows = _Accounts(ledger, config, AccountTable(ledger, config))
+    table = Table(name, rows.position, rows.stored, rows.expected, rows.count, rows.item_ids)
+    return compare_items(ledger, [table], skip=changed)[0]
+
+
+def _changed_since(ledger: Ledger, position: int, size: int) -> set[str] | None:
+    """The items with entries in [position, size); None if a party was registered there."""
+    changed: set[str] = set()
+    for start in range(position, size, PAGE):
+        for row in ledger.log_store.log_entries(start, min(start + PAGE, size)):
+            kind = str(decode_entry(row.entry)["type"])
+            if kind.startswith(REGISTRY_TOPICS):
+                return None
+            if kind.startswith("custody:Item."):
+                changed.add(str(row.aggregate_id))
+    return changed
+
+
+class _Accounts:
+    """The rows of items with no entry at or after the position asked about: an item written to
+    while the check runs is not caught up yet, on either side."""
+
+    def __init__(self, ledger: Ledger, config: PolicyConfig, accounts: AccountTable) -> None:
+        self.ledger = ledger
+        self.accounts = accounts
+        self.compute = account_rows(ledger, config)
+        self.p = accounts.p
+
+    def position(self) -> int:
+        return self.accounts.views.max_tracking_id(self.accounts.name) or 0
+
+    def stored(self, items: Sequence[str], position: int) -> Rows:
+        items = self._settled(items, position)
+        if not items:
+            return {}
+        marks = ", ".join([self.p] * len(items))
+        rows = self._read(
+            f"SELECT {', '.join(COMPARED)} FROM {self.accounts.table}"
+            f" WHERE policy = {self.p} AND item_id IN ({marks})",
+            [self.accounts.policy, *items],
+        )
+        return _by_item(rows)
+
+    def expected(self, items: Sequence[str], position: int) -> Rows:
+        items = self._settled(items, position)
+        computed = self.compute([UUID(i) for i in items], self.accounts.policy, position)
+        return _by_item(_compared(account) for account in computed)
+
+    def count(self) -> int:
+        found = self._read(
+            f"SELECT COUNT(*) FROM {self.accounts.table} WHERE policy = {self.p}",
+            [self.accounts.policy],
+        )
+        return int(found[0][0])
+
+    def _settled(self, items: Sequence[str], position: int) -> list[str]:
+        late = written_since(self.ledger, items, position) if items else set()
+        return [item for item in items if item not in late]
+
+    def item_ids(self) -> Iterator[str]:
+        last = ""
+        while page := self._read(
+            f"SELECT item_id FROM {self.accounts.table} WHERE policy = {self.p}"
+            f" AND item_id > {self.p} ORDER BY item_id LIMIT {PAGE}",
+            [self.accounts.policy, last],
+        ):
+            yield from (str(row[0]) for row in page)
+            last = str(page[-1][0])
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        with self.accounts.views.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in c.fetchall()]
+
+
+def _compared(account: StoredAccount) -> Row:
+    return tuple(getattr(account, c) for c in COMPARED)
+
+
+def _by_item(rows: Any) -> Rows:
+    found: Rows = {}
+    for row in rows:
+        found.setdefault(str(row[1]), []).append(row)
+    return found
