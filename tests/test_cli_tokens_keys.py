@@ -374,6 +374,11 @@ def test_submit_with_an_unregistered_key_prints_the_servers_401_and_exits_1(
     token, _ = create("unit-1", "partner")
     body = {"result": "verified", "method": "self_report", "occurred_at": "2026-02-01T09:30:00Z"}
     item = "00000000-0000-4000-8000-000000000000"
+    # submit asks for the checkpoint (the log's origin); signing it appends a map root: now.
+    signed = httpx.get(
+        f"{server}/v1/log/checkpoint", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert signed.status_code == 200, signed.text
     size = store.log_size()
     args = ["submit", "inspect", item, "--data", json.dumps(body), "--key", "unit-1.key"]
     args += ["--server", server, "--token", token]

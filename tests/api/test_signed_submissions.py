@@ -477,6 +477,7 @@ def test_an_entry_signed_before_its_key_was_revoked_stays_valid(
 def test_the_same_signed_request_sent_twice_gives_the_same_answer_and_records_once(
     signing_client: CustodyClient, item: str, recorded: RecordCount
 ) -> None:
+    assert signing_client.origin  # asked of the checkpoint now: signing it appends a map root
     before = recorded()
 
     first = signing_client.submit("inspect", item, INSPECTION, nonce=NONCE)
