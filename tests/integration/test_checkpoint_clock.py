@@ -19,6 +19,7 @@ from api.main import create_app
 from ledger.application import Ledger
 from ledger.config import Config
 from ledger.errors import InvalidInput
+from ledger.maproots import MAP_ID
 from ledger.notes import split_note
 from ledger.witness_policy import verify_policy_checkpoint
 from tests.conftest import Clock, LedgerFactory
@@ -46,6 +47,7 @@ def test_a_server_on_a_short_interval_signs_checkpoints_as_the_log_grows_and_non
 ) -> None:
     ledger = make_ledger(db_url)
     register(ledger)
+    registered = ledger.log_store.log_size()
 
     with TestClient(create_app(ledger, checkpoint_interval=TICK)):
         eventually(lambda: checkpointed(ledger))
@@ -56,9 +58,12 @@ def test_a_server_on_a_short_interval_signs_checkpoints_as_the_log_grows_and_non
         issue(ledger, "AK-0002")
         eventually(lambda: checkpointed(ledger))
 
-    assert [size for size, _ in first] == [11]
+    # Each checkpoint ends with its map root: one entry more than the log had grown to.
+    n = registered
+    assert [size for size, _ in first] == [n + 1]
     assert idle == first
-    assert [size for size, _ in ledger.log_store.all_checkpoints()] in ([11, 12, 13], [11, 13])
+    sizes = [size for size, _ in ledger.log_store.all_checkpoints()]
+    assert sizes in ([n + 1, n + 3, n + 5], [n + 1, n + 4])  # a tick between the issues, or not
 
 
 def test_the_server_signs_a_checkpoint_of_the_log_as_it_stops(
@@ -195,6 +200,7 @@ def test_two_servers_ticking_on_one_store_keep_one_checkpoint_per_size_and_the_l
 ) -> None:
     first = make_ledger(db_url)
     register(first)
+    registered = first.log_store.log_size()
     second = make_ledger(db_url)
     clocks = [CheckpointClock(first, TICK), CheckpointClock(second, TICK)]
 
@@ -207,5 +213,8 @@ def test_two_servers_ticking_on_one_store_keep_one_checkpoint_per_size_and_the_l
         clock.stop()
 
     sizes = [size for size, _ in first.log_store.all_checkpoints()]
-    assert sizes == sorted(set(sizes)) and sizes[-1] == first.log_store.log_size() == 16
+    map_roots = [row.log_index for row in first.log_store.log_entries_of(MAP_ID)]
+    assert sizes == sorted(set(sizes)) and sizes[-1] == first.log_store.log_size()
+    assert map_roots == [size - 1 for size in sizes]  # each ends with its own map root, no other
+    assert first.log_store.log_size() - len(map_roots) == registered + 5  # and the 5 issues
     assert first.verify(first.verifier()).checkpoints == len(sizes)

@@ -10,6 +10,7 @@ a checkpoint kept by a witness or a receipt holder (`--trusted`) and the witness
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,20 +46,34 @@ def roll_back(url: str, size: int) -> None:
     raw.close()
 
 
+@dataclass(frozen=True)
+class Kept:
+    """The newest checkpoint of a store, as a witness or a receipt holder would have kept it."""
+
+    note: str
+    size: int
+    earlier: int
+    """The size of the store's checkpoint before it: the store as an older copy would be."""
+    a4: int
+    """The log index of A-4's entry: the newest entries of an item, before the note's map root."""
+
+
 @pytest.fixture
-def kept(make_ledger: LedgerFactory, db_url: str) -> Iterator[str]:
-    """A store of 15 entries with checkpoints at 13 and 15; answers the note at 15, as a witness
-    or a receipt holder would have kept it. The ledger that wrote it is closed."""
+def kept(make_ledger: LedgerFactory, db_url: str) -> Iterator[Kept]:
+    """A store with two checkpoints, each ending with its map root: the first after A-1 and A-2,
+    the second after A-3 and A-4. The ledger that wrote it is closed."""
     ledger = make_ledger(db_url)
     register(ledger)
     issue(ledger, "A-1")
     issue(ledger, "A-2")
     ledger.checkpoint()
     issue(ledger, "A-3")
-    issue(ledger, "A-4")
+    (a4,) = ledger.log_store.log_entries_of(issue(ledger, "A-4"))
     note = ledger.checkpoint()
+    sizes = [size for size, _ in ledger.log_store.all_checkpoints()]
     ledger.close()
-    yield note
+    assert len(sizes) == 2 and sizes[1] == a4.log_index + 2  # A-4, then the map root
+    yield Kept(note, sizes[1], sizes[0], a4.log_index)
 
 
 def trusted(note: str) -> list[Checkpoint]:
@@ -66,50 +81,54 @@ def trusted(note: str) -> list[Checkpoint]:
 
 
 def test_a_rollback_with_newer_checkpoints_deleted_passes_plain_verify_but_fails_the_trusted_check(
-    kept: str, make_ledger: LedgerFactory, db_url: str
+    kept: Kept, make_ledger: LedgerFactory, db_url: str
 ) -> None:
-    roll_back(db_url, 13)
+    roll_back(db_url, kept.earlier)
     ledger = make_ledger(db_url)
-    assert ledger.verify(SIGNER.verifier).entries == 13  # consistent with itself
+    assert ledger.verify(SIGNER.verifier).entries == kept.earlier  # consistent with itself
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept))
+        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
-    trusted_root = verify_checkpoint(kept, SIGNER.verifier).root_hash.hex()
+    trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
+    assert caught.value.position == kept.earlier
     assert caught.value.message == (
         "the store is shorter than a trusted checkpoint: it was rolled back or truncated at "
-        f"position 13: expected at least 15 entries (trusted root {trusted_root}), got 13 entries "
-        f"(root {ledger.root(13).hex()})"
+        f"position {kept.earlier}: expected at least {kept.size} entries (trusted root "
+        f"{trusted_root}), got {kept.earlier} entries (root {ledger.root(kept.earlier).hex()})"
     )
 
 
 def test_a_rewrite_of_the_newest_entries_re_signed_with_the_log_key_fails_the_trusted_check(
-    kept: str, make_ledger: LedgerFactory, db_url: str
+    kept: Kept, make_ledger: LedgerFactory, db_url: str
 ) -> None:
-    roll_back(db_url, 14)  # A-4 and the checkpoint at 15 go
+    roll_back(db_url, kept.a4)  # A-4, its map root and the kept checkpoint go
     ledger = make_ledger(db_url)
     issue(ledger, "B-1")
     issue(ledger, "B-2")
     ledger.checkpoint()  # the rewritten log, signed by the ledger's own code and key
-    assert ledger.verify(SIGNER.verifier).checkpoints == 2  # 13 and 16: consistent with itself
+    rewritten = ledger.log_store.log_size()
+    assert rewritten > kept.size  # longer than the kept checkpoint: not a rollback
+    assert [size for size, _ in ledger.log_store.all_checkpoints()] == [kept.earlier, rewritten]
+    assert ledger.verify(SIGNER.verifier).checkpoints == 2  # consistent with itself
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept))
+        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
-    trusted_root = verify_checkpoint(kept, SIGNER.verifier).root_hash.hex()
-    assert caught.value.position == 15
+    trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
+    assert caught.value.position == kept.size
     assert caught.value.message == (
-        "the store's history up to size 15 is not the one a trusted checkpoint covers: it was "
-        f"rewritten at position 15: expected root {trusted_root} (trusted), got root "
-        f"{ledger.root(15).hex()} (recomputed from the store)"
+        f"the store's history up to size {kept.size} is not the one a trusted checkpoint covers: "
+        f"it was rewritten at position {kept.size}: expected root {trusted_root} (trusted), got "
+        f"root {ledger.root(kept.size).hex()} (recomputed from the store)"
     )
 
 
 def test_an_untouched_store_is_consistent_with_every_checkpoint_it_signed(
-    kept: str, make_ledger: LedgerFactory, db_url: str
+    kept: Kept, make_ledger: LedgerFactory, db_url: str
 ) -> None:
     ledger = make_ledger(db_url)
-    issue(ledger, "C-1")
+    issue(ledger, "C-1")  # one entry more than the newest checkpoint covers
     notes = [note for _, note in ledger.log_store.all_checkpoints()]
 
     verified = ledger.verify(
@@ -117,20 +136,20 @@ def test_an_untouched_store_is_consistent_with_every_checkpoint_it_signed(
         trusted=[verify_checkpoint(n, SIGNER.verifier) for n in notes],
     )
 
-    assert (verified.entries, verified.trusted) == (16, 2)
+    assert (verified.entries, verified.trusted) == (kept.size + 1, 2)
 
 
 def test_a_trusted_checkpoint_of_a_fork_fails_even_beside_one_the_store_matches(
-    kept: str, make_ledger: LedgerFactory, db_url: str
+    kept: Kept, make_ledger: LedgerFactory, db_url: str
 ) -> None:
     """Two notes of one size, both signed with the log key: the operator showed someone a fork."""
     ledger = make_ledger(db_url)
-    forked = sign_checkpoint(Checkpoint(SIGNER.name, 15, b"\x01" * 32), SIGNER)
+    forked = sign_checkpoint(Checkpoint(SIGNER.name, kept.size, b"\x01" * 32), SIGNER)
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept) + trusted(forked))
+        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note) + trusted(forked))
 
-    assert caught.value.position == 15
+    assert caught.value.position == kept.size
     assert caught.value.expected == f"root {'01' * 32} (trusted)"
 
 
@@ -144,12 +163,18 @@ def network(tmp_path: Path, clock: Clock) -> Network:
 
 @pytest.fixture
 def witnessed(make_ledger: LedgerFactory, db_url: str, network: Network) -> Ledger:
-    """A ledger of 12 entries whose checkpoint w0, w1 and w2 cosigned (the policy: 2 of 3)."""
+    """A ledger with one checkpoint, which w0, w1 and w2 cosigned (the policy: 2 of 3)."""
     ledger = make_ledger(db_url, **network.ledger_options())
     register(ledger)
     issue(ledger)
     ledger.checkpoint()
     return ledger
+
+
+def newest_size(ledger: Ledger) -> int:
+    latest = ledger.log_store.latest_checkpoint()
+    assert latest is not None
+    return latest[0]
 
 
 def strip(url: str, size: int, keep: tuple[str, ...]) -> None:
@@ -173,32 +198,36 @@ def test_the_newest_checkpoint_cosigned_by_a_quorum_passes_the_witness_policy_ch
 def test_stripped_cosignatures_fail_the_witness_policy_check_naming_the_missing_witnesses(
     witnessed: Ledger, network: Network, db_url: str
 ) -> None:
-    strip(db_url, 12, keep=("w0.example",))
+    size = newest_size(witnessed)
+    strip(db_url, size, keep=("w0.example",))
 
     with pytest.raises(ProofError) as caught:
         witnessed.verify(SIGNER.verifier, witness_policy=network.policy())
 
     assert caught.value.message == (
-        "the newest checkpoint (size 12) lacks the witness quorum: witness quorum g is not met: "
-        "2 of 3 witnesses required, 1 valid cosignature: w0; no valid cosignature by w1, w2"
+        f"the newest checkpoint (size {size}) lacks the witness quorum: witness quorum g is not "
+        "met: 2 of 3 witnesses required, 1 valid cosignature: w0; no valid cosignature by w1, w2"
     )
 
 
 def test_after_a_rollback_witnesses_refuse_the_next_checkpoint_and_the_witness_policy_check_fails(
     witnessed: Ledger, network: Network, make_ledger: LedgerFactory, db_url: str
 ) -> None:
+    earlier = newest_size(witnessed)
     issue(witnessed, "AK-0002")
-    cosigned = witnessed.checkpoint()  # 13, cosigned by all three
-    roll_back(db_url, 12)
+    cosigned = witnessed.checkpoint()  # cosigned by all three
+    size = newest_size(witnessed)
+    roll_back(db_url, earlier)  # AK-0002, its map root and the cosigned checkpoint go
     rolled = make_ledger(db_url, **network.ledger_options())
     issue(rolled, "OTHER-1")
 
-    rolled.checkpoint()  # a new 13: no witness cosigns a second root for a size
+    rolled.checkpoint()  # a new one of that size: no witness cosigns a second root for a size
 
+    assert newest_size(rolled) == size
     with pytest.raises(ProofError) as caught:
         rolled.verify(SIGNER.verifier, witness_policy=network.policy())
     assert caught.value.message.endswith("no valid cosignature by w0, w1, w2")
-    with pytest.raises(IntegrityFailure, match="it was rewritten at position 13"):
+    with pytest.raises(IntegrityFailure, match=f"it was rewritten at position {size}:"):
         rolled.verify(SIGNER.verifier, trusted=trusted(log_signed(cosigned)))
 
 
@@ -217,7 +246,7 @@ def test_a_trusted_file_holds_notes_one_after_the_other_with_their_cosignatures(
 
     assert notes == [first[1], second]
     checkpoints = trusted_checkpoints(notes, SIGNER.verifier, origin=SIGNER.name, source="f")
-    assert [c.size for c in checkpoints] == [12, 13]
+    assert [c.size for c in checkpoints] == [first[0], witnessed.log_store.log_size()]
 
 
 @pytest.mark.parametrize(
@@ -240,11 +269,11 @@ def test_a_malformed_trusted_file_is_refused_saying_where(text: str, message: st
     assert refused.value.message.startswith(message)
 
 
-def test_a_trusted_checkpoint_signed_by_another_key_is_refused(kept: str) -> None:
+def test_a_trusted_checkpoint_signed_by_another_key_is_refused(kept: Kept) -> None:
     other = Signer.from_text(generate_signer_key(SIGNER.name))
 
     with pytest.raises(ProofError) as refused:
-        trusted_checkpoints([kept], other.verifier, origin=SIGNER.name, source="kept.txt")
+        trusted_checkpoints([kept.note], other.verifier, origin=SIGNER.name, source="kept.txt")
 
     assert refused.value.message.startswith(
         "kept.txt: trusted checkpoint 1 does not verify with the log key: note is not signed by "
@@ -263,15 +292,15 @@ def cli_env(tmp_path: Path, url: str) -> dict[str, str]:
 
 
 def test_custody_verify_trusted_exits_1_with_both_sizes_after_a_rollback(
-    kept: str, db_url: str, tmp_path: Path
+    kept: Kept, db_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "kept.txt").write_text(kept)
+    (tmp_path / "kept.txt").write_text(kept.note)
     env = cli_env(tmp_path, db_url)
     assert (
         runner.invoke(app, ["verify", "--trusted", str(tmp_path / "kept.txt")], env=env).exit_code
         == 0
     )
-    roll_back(db_url, 13)
+    roll_back(db_url, kept.earlier)
 
     result = runner.invoke(app, ["verify", "--trusted", str(tmp_path / "kept.txt")], env=env)
 
@@ -279,7 +308,7 @@ def test_custody_verify_trusted_exits_1_with_both_sizes_after_a_rollback(
     (line,) = result.stderr.splitlines()
     assert line.startswith(
         "custody: the store is shorter than a trusted checkpoint: it was rolled back or truncated"
-        " at position 13: expected at least 15 entries (trusted root "
+        f" at position {kept.earlier}: expected at least {kept.size} entries (trusted root "
     )
 
 
@@ -305,5 +334,5 @@ def test_custody_verify_prints_what_it_checked_against_the_trusted_file_and_the_
     )
 
     assert result.exit_code == 0, result.output
-    assert "consistent with 1 trusted checkpoint (sizes 12)" in result.stdout
+    assert f"consistent with 1 trusted checkpoint (sizes {latest[0]})" in result.stdout
     assert "witnessed: the newest checkpoint is cosigned by w0, w1, w2" in result.stdout
