@@ -561,7 +561,8 @@ def _unaccounted_table(report: UnaccountedReport) -> Table:
 
 def _rates_table(report: UnaccountedReport) -> Table:
     table = Table(title="Per recipient")
-    for column in ("recipient", "issued", "accounted", "accountability", "overdue", "delinquency"):
+    columns = ("recipient", "issued", "accounted", "accountability", "overdue", "delinquency")
+    for column in (*columns, "verified independently", "self-reported"):
         table.add_column(column, justify="left" if column == "recipient" else "right")
     for r in report.recipients:
         table.add_row(
@@ -571,6 +572,8 @@ def _rates_table(report: UnaccountedReport) -> Table:
             f"{r.accountability_rate:.1%}",
             str(r.overdue),
             f"{r.delinquency_rate:.1%}",
+            str(r.verified_independently),
+            str(r.self_reported),
         )
     return table
 

@@ -335,6 +335,10 @@ class FindingOut(BaseModel):
     since: datetime
     evidence: list[int] = Field(description="log indexes of the entries that prove it")
     detail: str
+    cleared_by: str = Field(description="what may clear it (docs/policies.md)")
+    cleared_by_kinds: list[str] = Field(
+        description="the kinds of party whose entries may clear it; empty: nothing does"
+    )
 
 
 class UnaccountedItemOut(BaseModel):
@@ -357,6 +361,10 @@ class RecipientRatesOut(BaseModel):
     overdue: int
     accountability_rate: float = Field(description="accounted / issued")
     delinquency_rate: float = Field(description="items with inspections overdue / in custody")
+    verified_independently: int = Field(
+        description="items verified by an inspection of a party independent of the holder"
+    )
+    self_reported: int = Field(description="items verified by the holder's own self-report")
 
 
 class UnaccountedReportOut(BaseModel):

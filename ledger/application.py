@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 
 from ledger import fields, merkle
 from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
+from ledger.attribution import require_own
 from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
 from ledger.entries import decode_entry
@@ -456,6 +457,7 @@ class Ledger(Application[UUID]):
             if actor.role is Role.PARTNER and how is not InspectionMethod.SELF_REPORT:
                 raise Unauthorised("a partner's own inspection is a self_report")
             self._registry.party(inspector or actor.party)
+            self._require_own(actor, inspector or actor.party, "inspections")
             found.inspect(
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
@@ -509,8 +511,7 @@ class Ledger(Application[UUID]):
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.RECOVER, item)
             self._registry.party(by)
-            if actor.role is Role.PARTNER and not self._answers_for(actor.party, by):
-                raise Unauthorised(f"{actor.party} may record recoveries by itself or its units")
+            self._require_own(actor, by, "recoveries")
             found.recover(
                 by=by,
                 location=optional_text(location, "location"),
@@ -540,6 +541,7 @@ class Ledger(Application[UUID]):
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.SIGHT, item)
             self._registry.party(observer)
+            self._require_own(actor, observer, "sightings")
             found.sight(
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
@@ -940,6 +942,10 @@ class Ledger(Application[UUID]):
     def _answers_for(self, party: str, holder: str) -> bool:
         """A party answers for what it holds and for what its units hold."""
         return holder == party or self._registry.party(holder).parent == party
+
+    def _require_own(self, actor: Actor, named: str, what: str) -> None:
+        """Who did it is the actor or one of its units; only an admin records for another."""
+        require_own(actor, named, parent=lambda p: self._registry.party(p).parent, what=what)
 
     def _require_self_or_admin(self, actor: Actor, party: str, what: str) -> None:
         if actor.role is not Role.ADMIN and actor.party != party:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
+from ledger.attribution import NAMING_FIELDS
 from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.cosignatures import cosignature_timestamps
 from ledger.entries import ENTRY_FORMAT, decode_entry
@@ -36,6 +37,9 @@ from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
 from ledger.times import format_time
 from ledger.witness_policy import WitnessPolicy, check_quorum
+
+INDEPENDENT_KINDS = ("inspector", "supplier", "oversight", "investigator")
+"""As policies/findings.py: the kinds of party independent of a holder."""
 
 CUSTODY_KINDS = {"Issued": "recipient", "Transferred": "to", "Recovered": "by"}
 ITEM_ACTIONS = {
@@ -78,6 +82,9 @@ class TimelineEntry:
     signed_by: str | None
     on_record_after: datetime | None = None
     on_record_by: datetime | None = None
+    independent: bool | None = None
+    """For an inspection: recorded by a party independent of the holder (by the recording
+    party's kind in the registry), or the holder's own statement; None for other entries."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ def _verify(
     registry.require_context(item)  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
     windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
-    timeline = _timeline(item, signers, windows)
+    timeline = _timeline(item, signers, windows, registry)
     last = max(e.body["aggregate_version"] for e in item)
     notes = [
         f"the bundle holds versions 1 to {last} of the item; nothing in it can show that "
@@ -227,6 +234,7 @@ class _Registry:
     def __init__(self, context: Sequence[Proved]) -> None:
         self.holders: set[str] = set()
         self.parents: dict[str, str | None] = {}
+        self.kinds: dict[str, str] = {}
         self.party_of: dict[str, str] = {}  # aggregate id -> party id
         self.agreements: set[str] = set()
         self.keys: dict[tuple[str, str], tuple[int, str]] = {}
@@ -241,6 +249,7 @@ class _Registry:
             self.agreements.add(str(p["agreement_id"]))
         elif entry.kind == "Registered":
             self.parents[p["party_id"]] = p.get("parent")
+            self.kinds[p["party_id"]] = str(p.get("kind"))
             self.party_of[str(entry.body["aggregate_id"])] = p["party_id"]
         elif entry.kind == "KeyRegistered":
             self.keys[(self._party(entry), p["key_id"])] = (entry.log_index, p["public_key"])
@@ -275,6 +284,15 @@ class _Registry:
 
     def authorized(self, party: str) -> bool:
         return party in self.holders or self.parents.get(party) in self.holders
+
+    def independent(self, entry: Proved) -> bool:
+        """Recorded by a party independent of the holder, as policies/rules.py judges it: by the
+        recording party's kind and its parent's, never by a free-text field."""
+        party = recorder(str(entry.body["actor"]), entry.kind, entry.payload, self.kinds)
+        parent = self.parents.get(party)
+        return self.kinds.get(party) in INDEPENDENT_KINDS and (
+            parent is None or self.kinds.get(parent) in (*INDEPENDENT_KINDS, "operator")
+        )
 
 
 REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
@@ -435,6 +453,7 @@ def _timeline(
     item: Sequence[Proved],
     signers: Sequence[str | None],
     windows: Mapping[int, tuple[datetime | None, datetime | None]],
+    registry: _Registry,
 ) -> list[TimelineEntry]:
     holder, timeline = "", []
     for entry, signer in sorted(
@@ -452,10 +471,11 @@ def _timeline(
                 str(entry.body["recorded_at"]),
                 str(entry.body["actor"]),
                 holder,
-                _detail(entry),
+                entry_detail(entry.kind, entry.payload, str(entry.body["actor"])),
                 signer,
                 after,
                 by,
+                registry.independent(entry) if entry.kind == "Inspected" else None,
             )
         )
     return timeline
@@ -474,8 +494,29 @@ DETAILS = {
 }
 
 
-def _detail(entry: Proved) -> str:
-    return DETAILS.get(entry.kind, "").format_map(defaultdict(lambda: "?", entry.payload))
+RECORDED_FOR = {
+    "Inspected": "{result} ({method})",
+    "Sighted": "seen with {held_by} at {location}",
+    "Recovered": "recovered",
+}
+"""The detail of an entry whose actor named another party as who did it."""
+
+
+def entry_detail(kind: str, payload: Mapping[str, Any], actor: str) -> str:
+    """An entry in a sentence, attributed by its `actor`: an entry that names another party as
+    the inspector, observer or recoverer reads "recorded by <actor> for <party>"."""
+    named = payload.get(NAMING_FIELDS.get(kind, ""))
+    values = defaultdict(lambda: "?", payload)
+    if named and named != actor:
+        return RECORDED_FOR[kind].format_map(values) + f", recorded by {actor} for {named}"
+    return DETAILS.get(kind, "").format_map(values)
+
+
+def recorder(actor: str, kind: str, payload: Mapping[str, Any], kinds: Mapping[str, str]) -> str:
+    """The party an entry speaks for: its actor; for the operator recording for a party, that
+    party (ledger/attribution.py)."""
+    named = payload.get(NAMING_FIELDS.get(kind, ""))
+    return str(named) if named and kinds.get(actor) == "operator" else actor
 
 
 def _left_control(
@@ -498,7 +539,11 @@ def _left_control(
         if t is not left
         and (
             t.kind == "Received"
-            or (t.kind == "Inspected" and payloads[t.log_index].get("result") == "verified")
+            or (
+                t.kind == "Inspected"
+                and t.independent
+                and payloads[t.log_index].get("result") == "verified"
+            )
         )
     ]
     return (verified[-1] if verified else None), left
@@ -531,6 +576,8 @@ def describe(report: EvidenceReport) -> list[str]:
             by = format_time(t.on_record_by) if t.on_record_by else "?"
             window = f"  [on record after {after}, by {by}]"
         signed = f"  signed by {t.signed_by}" if t.signed_by else ""
+        if t.independent is not None:
+            signed += "  [independent]" if t.independent else "  [the holder's statement]"
         lines.append(
             f"{t.occurred_at}  #{t.log_index:<6} {t.kind:<13} {t.detail}  "
             f"(holder {t.holder}; recorded {t.recorded_at} by {t.actor}){signed}{window}"

@@ -95,7 +95,7 @@ def verify(*options: str, bundle: str = "bundle.json") -> tuple[int, list[str], 
     return result.exit_code, result.stdout.splitlines(), result.stderr
 
 
-PHYSICAL = "verified (physical) by inspectorate"
+PHYSICAL = "verified (physical), recorded by operator for inspectorate"
 # log index, kind, field time, recorded at hour n, actor, holder, detail, signed by
 ROWS = [
     (12, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
@@ -107,7 +107,7 @@ ROWS = [
         3,
         "operator",
         "unit-2",
-        "verified (physical) by inspectorate",
+        "verified (physical), recorded by operator for inspectorate",
         None,
     ),
     (
@@ -137,7 +137,7 @@ ROWS = [
         6,
         "operator",
         "unit-2",
-        "seen by investigator with outsider at Town market",
+        "seen with outsider at Town market, recorded by operator for investigator",
         None,
     ),
 ]
@@ -158,6 +158,8 @@ def timeline(windows: bool) -> list[str]:
             f"(holder {holder}; recorded {recorded} by {actor})"
         )
         line += f"  signed by {signer}" if signer else ""
+        if kind == "Inspected":
+            line += "  [the holder's statement]" if actor == "unit-2" else "  [independent]"
         line += f"  [on record after {format_time(hour(n - 1))}, by {recorded}]" if windows else ""
         lines.append(line)
     return lines
@@ -165,7 +167,7 @@ def timeline(windows: bool) -> list[str]:
 
 def conclusion() -> list[str]:
     return [
-        f"last verified in control: #15 {format_time(SELF_REPORTED)}",
+        f"last verified in control: #14 {format_time(INSPECTED)}",
         f"left control: #17 {format_time(LOST)} (stolen, discovered {format_time(DISCOVERED)})",
         f"note: {COMPLETE}",
     ]

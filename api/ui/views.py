@@ -24,7 +24,7 @@ from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.cosignatures import CosignerVerifier, cosignature_timestamps
 from ledger.entries import decode_entry
 from ledger.errors import CustodyError, InvalidInput, NotFound, ProofError
-from ledger.evidence_check import DETAILS
+from ledger.evidence_check import entry_detail
 from ledger.items import Item, Status
 from ledger.notes import split_note
 from ledger.readmodels import Interval, ItemEntry, timeline
@@ -362,7 +362,7 @@ def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
     body = decode_entry(entry)
     kind = str(body["type"]).rsplit(".", 1)[-1]
     payload = dict(body["payload"])
-    detail = DETAILS.get(kind, "").format_map(defaultdict(lambda: "?", payload))
+    detail = entry_detail(kind, payload, str(body["actor"]))
     return EntryRow(
         log_index,
         kind,

@@ -189,8 +189,15 @@ def bundle(built: History) -> dict[str, Any]:
 def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
     def entry(index: int, kind: str, occurred: datetime, recorded: int, *rest: Any) -> Any:
         window = (hour(recorded - 1), hour(recorded)) if item_windows else (None, None)
+        independent = {14: True, 15: False}.get(index)  # the inspectorate's; unit-2's own word
         return TimelineEntry(
-            index, kind, format_time(occurred), format_time(hour(recorded)), *rest, *window
+            index,
+            kind,
+            format_time(occurred),
+            format_time(hour(recorded)),
+            *rest,
+            *window,
+            independent,
         )
 
     signer = f"unit-2 (key {PARTNER_KEY_ID})"
@@ -204,7 +211,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             3,
             "operator",
             "unit-2",
-            "verified (physical) by inspectorate",
+            "verified (physical), recorded by operator for inspectorate",
             None,
         ),
         entry(
@@ -234,7 +241,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             6,
             "operator",
             "unit-2",
-            "seen by investigator with outsider at Town market",
+            "seen with outsider at Town market, recorded by operator for investigator",
             None,
         ),
     ]
@@ -325,11 +332,12 @@ def test_the_evidence_route_serves_a_bundle_that_verifies_with_the_timeline_and_
         Checkpoint(ORIGIN, SIZE, history.ledger.root(SIZE)),
         [("w0", hour(6)), ("w1", hour(6)), ("w2", hour(6))],
         expected_timeline(),
-        expected_timeline()[3],
+        expected_timeline()[2],
         expected_timeline()[4],
         [COMPLETE],
     )
-    assert (report.last_verified_in_control.log_index, report.left_control.log_index) == (15, 17)
+    # unit-2's own self-report (15) is its word: the last independent verification is 14
+    assert (report.last_verified_in_control.log_index, report.left_control.log_index) == (14, 17)
     assert report.left_control.on_record_by == hour(5)  # the loss was on record by 17:00
 
 
@@ -367,7 +375,7 @@ def test_without_a_policy_the_bundle_verifies_and_the_report_says_the_windows_ar
     assert report.timeline == expected_timeline(item_windows=False)
     assert report.notes == [COMPLETE, UNBOUNDED]
     assert (report.last_verified_in_control, report.left_control) == (
-        expected_timeline(item_windows=False)[3],
+        expected_timeline(item_windows=False)[2],
         expected_timeline(item_windows=False)[4],
     )
 
@@ -412,7 +420,9 @@ def test_a_sighting_with_an_unauthorized_holder_before_any_loss_is_when_it_left_
     report = verify_bundle(ledger.evidence(item), SIGNER.verifier)
 
     assert report.left_control is not None and report.left_control.log_index == seen.log_index
-    assert report.left_control.detail == "seen by investigator with unknown armed group at border"
+    assert report.left_control.detail == (
+        "seen with unknown armed group at border, recorded by operator for investigator"
+    )
     assert report.last_verified_in_control is not None
     assert report.last_verified_in_control.log_index == seen.log_index - 1
 

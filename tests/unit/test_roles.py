@@ -185,7 +185,10 @@ MATRIX: dict[str, tuple[str, dict[Role, str | None]]] = {
     "recover_by_its_unit": ("recover", {ADMIN_ROLE: OK, PARTNER: OK}),
     "recover_by_another_party": (
         "recover",
-        {ADMIN_ROLE: OK, PARTNER: "force may record recoveries by itself or its units"},
+        {
+            ADMIN_ROLE: OK,
+            PARTNER: "force may record recoveries only by itself or its units, not by outsider",
+        },
     ),
     # A documented deviation: inspectors and investigators may record sightings.
     "sight": ("sight", {ADMIN_ROLE: OK, INSPECTOR: OK, INVESTIGATOR: OK}),
