@@ -36,8 +36,10 @@ from eventsourcing.persistence import (
 from ledger import fields, merkle
 from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
 from ledger.attribution import require_own
+from ledger.bounds import DEFAULT_BOUNDS, Bounds
 from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
+from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import decode_entry
 from ledger.errors import (
     AlreadyExists,
@@ -71,6 +73,7 @@ from ledger.items import (
     Item,
     LossCircumstances,
 )
+from ledger.keys import KeyRecord, endorse_key, key_records
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
@@ -140,6 +143,7 @@ class Ledger(Application[UUID]):
         create_tables: bool = False,
         signer: Signer | None = None,
         signed_roles: Iterable[Role] = (),
+        bounds: Bounds = DEFAULT_BOUNDS,
         cosigners: Cosigners | None = None,
         witness_keys: Sequence[str] = (),
     ) -> None:
@@ -147,6 +151,7 @@ class Ledger(Application[UUID]):
         self.origin = clean_text(origin, field="origin")
         self.signer = signer
         self.signed_roles = frozenset(signed_roles)
+        self.bounds = bounds
         self.cosigners = cosigners
         self.witness_keys = tuple(witness_keys)
         self._local = threading.local()
@@ -206,19 +211,62 @@ class Ledger(Application[UUID]):
         exists = AlreadyExists(f"party {party_id} is registered already")
         return self._write(actor, None, Action.REGISTER_PARTY, None, command, exists)
 
-    def register_key(self, *, party: str, public_key: str, actor: Actor) -> tuple[str, Recorded]:
-        """Register a party's Ed25519 public key (standard base64); answers its key id."""
+    def register_key(
+        self,
+        *,
+        party: str,
+        public_key: str,
+        actor: Actor,
+        proof: str,
+        endorsed_by: str | None = None,
+        endorsement: str | None = None,
+    ) -> tuple[str, Recorded]:
+        """Register a party's Ed25519 public key (standard base64) with its proof of possession;
+        a party with an active key must endorse the new one by a signature of an active key
+        (ledger/endorsements.py). Answers the key id."""
         raw = decode_public_key(public_key)
         self._require_self_or_admin(actor, party, "register keys for")
+        message = registration_bytes(origin=self.origin, party=party, public_key=public_key)
+        check_signature(public_key, proof, message, what="proof of possession")
 
         def command(_: Signature, now: datetime) -> Aggregate:
             found = self.party(party)
+            how = endorse_key(found, now, message, endorsed_by, endorsement, self.bounds)
             found.register_key(
-                key_id=key_id(raw), public_key=public_key, now=now, actor=actor.party
+                key_id=key_id(raw),
+                public_key=public_key,
+                now=now,
+                actor=actor.party,
+                proof=proof,
+                endorsement=how.value,
+                endorsed_by=endorsed_by,
+                endorsement_signature=endorsement,
             )
             return found
 
         return key_id(raw), self._write(actor, None, Action.MANAGE_KEYS, None, command)
+
+    def confirm_key(self, *, party: str, key: str, confirmation: str, actor: Actor) -> Recorded:
+        """The party itself confirms an operator-registered key by a signature of that key."""
+        if actor.party != party or actor.role is Role.ADMIN:
+            raise Unauthorised(f"only {party} itself, with its own token, may confirm its keys")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.party(party)
+            public = found.valid_key(key, at=now).public_key
+            data = confirmation_bytes(origin=self.origin, party=party, key=key)
+            check_signature(public, confirmation, data, what="confirmation")
+            found.confirm_key(key_id=key, confirmation=confirmation, now=now, actor=actor.party)
+            return found
+
+        return self._write(actor, None, Action.MANAGE_KEYS, None, command)
+
+    def key_history(self, party: str) -> list[KeyRecord]:
+        """Every key ever registered for the party, oldest first: by whom, how endorsed, when
+        confirmed and revoked, with the log index of its registration."""
+        found = self.party(party)
+        events = list(self.events.get(found.id))
+        return key_records(events, self.log_store.log_indexes_of(found.id))
 
     def revoke_key(
         self, *, party: str, key: str, reason: str, actor: Actor, revoked_at: datetime | None = None

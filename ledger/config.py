@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
+from ledger.bounds import DEFAULT_BOUNDS, Bounds
 from ledger.errors import InvalidInput
 from ledger.tokens import Role
 
@@ -30,6 +31,7 @@ class Config:
     signed_roles: frozenset[Role] = frozenset()
     policy: str | None = None
     witness_policy: str | None = None
+    bounds: Bounds = DEFAULT_BOUNDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -40,7 +42,27 @@ class Config:
             signed_roles=_roles(environ.get("CUSTODY_SIGNED_ROLES", "")),
             policy=environ.get("CUSTODY_POLICY") or None,
             witness_policy=environ.get("CUSTODY_WITNESS_POLICY") or None,
+            bounds=_bounds(environ),
         )
+
+
+BOUND_SETTINGS = {
+    "CUSTODY_MAX_ACTIVE_KEYS": "max_active_keys",
+    "CUSTODY_MAX_SIGHTINGS_PER_DAY": "max_sightings_per_day",
+    "CUSTODY_MAX_INSPECTIONS_PER_DAY": "max_inspections_per_day",
+}
+
+
+def _bounds(environ: Mapping[str, str]) -> Bounds:
+    """ledger/bounds.py's bounds, each changed by its variable if set (a whole number >= 1)."""
+    found = {}
+    for variable, name in BOUND_SETTINGS.items():
+        text = environ.get(variable)
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise InvalidInput(f"{variable} {text!r} must be a whole number of at least 1")
+            found[name] = int(text)
+    return replace(DEFAULT_BOUNDS, **found)
 
 
 def _roles(text: str) -> frozenset[Role]:

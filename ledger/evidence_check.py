@@ -30,8 +30,9 @@ from ledger import merkle
 from ledger.attribution import NAMING_FIELDS
 from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.cosignatures import cosignature_timestamps
+from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import ENTRY_FORMAT, decode_entry
-from ledger.errors import InvalidInput, ProofError
+from ledger.errors import InvalidInput, ProofError, Unauthenticated
 from ledger.evidence import EVIDENCE_FORMAT
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
@@ -85,6 +86,9 @@ class TimelineEntry:
     independent: bool | None = None
     """For an inspection: recorded by a party independent of the holder (by the recording
     party's kind in the registry), or the holder's own statement; None for other entries."""
+    key_endorsed: bool | None = None
+    """For a signed entry: whether the party itself had endorsed the signing key by then (a
+    rotation, or its confirmation); False for an operator-registered key not yet confirmed."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def _verify(
     item = [_proved(e, checkpoint) for e in bundle["entries"]]  # 4.
     context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
     _check_chain(item, str(bundle["item_id"]))  # 5.
-    registry = _Registry(context)  # 6.
+    registry = _Registry(context, log_key.name)  # 6.
     registry.require_context(item)  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
     windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
@@ -231,7 +235,8 @@ def _check_chain(entries: Sequence[Proved], item_id: str) -> None:
 class _Registry:
     """The agreement and parties the item's entries rest on, from proved context entries."""
 
-    def __init__(self, context: Sequence[Proved]) -> None:
+    def __init__(self, context: Sequence[Proved], origin: str) -> None:
+        self.origin = origin
         self.holders: set[str] = set()
         self.parents: dict[str, str | None] = {}
         self.kinds: dict[str, str] = {}
@@ -239,6 +244,8 @@ class _Registry:
         self.agreements: set[str] = set()
         self.keys: dict[tuple[str, str], tuple[int, str]] = {}
         self.revoked: dict[tuple[str, str], str] = {}
+        self.endorsed: dict[tuple[str, str], int] = {}
+        """(party, key) -> the log index from which the party itself endorsed the key."""
         for entry in sorted(context, key=lambda e: e.log_index):
             self._add(entry)
 
@@ -252,9 +259,56 @@ class _Registry:
             self.kinds[p["party_id"]] = str(p.get("kind"))
             self.party_of[str(entry.body["aggregate_id"])] = p["party_id"]
         elif entry.kind == "KeyRegistered":
-            self.keys[(self._party(entry), p["key_id"])] = (entry.log_index, p["public_key"])
+            party = self._party(entry)
+            self._check_registration(entry, party)
+            self.keys[(party, p["key_id"])] = (entry.log_index, p["public_key"])
+            if p.get("endorsement") == "rotation":
+                self.endorsed[(party, p["key_id"])] = entry.log_index
+        elif entry.kind == "KeyConfirmed":
+            party = self._party(entry)
+            public = self.keys.get((party, p["key_id"]), (0, ""))[1]
+            data = confirmation_bytes(origin=self.origin, party=party, key=p["key_id"])
+            self._check(public, p["confirmation"], data, entry, "confirmation")
+            self.endorsed.setdefault((party, p["key_id"]), entry.log_index)
         elif entry.kind == "KeyRevoked":
             self.revoked[(self._party(entry), p["key_id"])] = str(entry.body["occurred_at"])
+
+    def _check_registration(self, entry: Proved, party: str) -> None:
+        """A key's proof of possession and, for a rotation, its endorsement by a key of the party
+        registered before and not revoked then (ledger/endorsements.py). Registrations from before
+        endorsements carry no proof: they count as operator-registered."""
+        p = entry.payload
+        if p.get("proof") is None:
+            return
+        data = registration_bytes(origin=self.origin, party=party, public_key=p["public_key"])
+        self._check(p["public_key"], p["proof"], data, entry, "proof of possession")
+        if p.get("endorsement") == "rotation":
+            endorsing = (party, str(p.get("endorsed_by")))
+            revoked = self.revoked.get(endorsing)
+            if endorsing not in self.keys or (
+                revoked is not None and revoked <= str(entry.body["recorded_at"])
+            ):
+                raise ProofError(
+                    f"entry {entry.log_index} registers a key endorsed by a key the bundle does"
+                    " not show active before it",
+                    position=entry.log_index,
+                )
+            public = self.keys[endorsing][1]
+            self._check(public, p["endorsement_signature"], data, entry, "endorsement")
+
+    def _check(self, public: str, signature: str, data: bytes, entry: Proved, what: str) -> None:
+        try:
+            check_signature(public, signature, data, what=what)
+        except (Unauthenticated, ValueError) as error:
+            raise ProofError(
+                f"entry {entry.log_index}'s {what} does not verify: {error}",
+                position=entry.log_index,
+            ) from None
+
+    def key_endorsed(self, party: str, key: str, at: int) -> bool:
+        """Whether the party itself had endorsed the key by log index `at`."""
+        since = self.endorsed.get((party, key))
+        return since is not None and since <= at
 
     def _party(self, entry: Proved) -> str:
         """Later entries of a party name it by aggregate id; its registration came first."""
@@ -345,6 +399,8 @@ def _check_signature(entry: Proved, registry: _Registry, origin: str) -> str | N
             position=entry.log_index,
         ) from None
     _check_signed_body(entry, signed)
+    if not registry.key_endorsed(party, key, entry.log_index):
+        return f"{party} (key {key}, operator-registered: not confirmed by {party})"
     return f"{party} (key {key})"
 
 
@@ -476,6 +532,7 @@ def _timeline(
                 after,
                 by,
                 registry.independent(entry) if entry.kind == "Inspected" else None,
+                None if signer is None else "operator-registered" not in signer,
             )
         )
     return timeline

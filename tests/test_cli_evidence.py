@@ -118,7 +118,7 @@ ROWS = [
         "unit-2",
         "unit-2",
         "verified (self_report) by unit-2",
-        f"unit-2 (key {PARTNER_KEY_ID})",
+        f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)",
     ),
     (
         17,

@@ -36,6 +36,7 @@ from ledger import merkle
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.checkpoints import Checkpoint, sign_checkpoint
+from ledger.endorsements import prove_key
 from ledger.errors import ProofError
 from ledger.evidence_check import EvidenceReport, TimelineEntry, load_bundle, verify_bundle
 from ledger.signing import Signer
@@ -98,7 +99,9 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     """The history of the module docstring, on `ledger`; its bundle made at the end."""
     register(ledger)
     public = b64(PARTNER_KEY.public_key().public_bytes_raw())
-    key, _ = ledger.register_key(party="unit-2", public_key=public, actor=ADMIN)
+    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
+    assert proved["public_key"] == public
+    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
     assert key == PARTNER_KEY_ID
     indexes: list[int] = []
 
@@ -190,6 +193,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
     def entry(index: int, kind: str, occurred: datetime, recorded: int, *rest: Any) -> Any:
         window = (hour(recorded - 1), hour(recorded)) if item_windows else (None, None)
         independent = {14: True, 15: False}.get(index)  # the inspectorate's; unit-2's own word
+        key_endorsed = False if index == 15 else None  # signed by an operator-registered key
         return TimelineEntry(
             index,
             kind,
@@ -198,9 +202,11 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             *rest,
             *window,
             independent,
+            key_endorsed,
         )
 
-    signer = f"unit-2 (key {PARTNER_KEY_ID})"
+    # the admin registered unit-2's key and unit-2 never confirmed it: the report says so
+    signer = f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)"
     return [
         entry(12, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
         entry(13, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
