@@ -48,6 +48,7 @@ from ledger.errors import (
     DuplicateItem,
     IntegrityFailure,
     InvalidInput,
+    LimitExceeded,
     NotFound,
     RuleViolation,
     Unauthenticated,
@@ -506,6 +507,7 @@ class Ledger(Application[UUID]):
                 raise Unauthorised("a partner's own inspection is a self_report")
             self._registry.party(inspector or actor.party)
             self._require_own(actor, inspector or actor.party, "inspections")
+            self._require_bound(found, "Inspected", actor, now)
             found.inspect(
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
@@ -590,6 +592,7 @@ class Ledger(Application[UUID]):
             found = self._item_for(actor, Action.SIGHT, item)
             self._registry.party(observer)
             self._require_own(actor, observer, "sightings")
+            self._require_bound(found, "Sighted", actor, now)
             found.sight(
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
@@ -990,6 +993,18 @@ class Ledger(Application[UUID]):
     def _answers_for(self, party: str, holder: str) -> bool:
         """A party answers for what it holds and for what its units hold."""
         return holder == party or self._registry.party(holder).parent == party
+
+    def _require_bound(self, item: Item, kind: str, actor: Actor, now: datetime) -> None:
+        """At most the bound of inspections or sightings per actor and item a UTC day."""
+        limit, what, variable = {
+            "Inspected": (self.bounds.max_inspections_per_day, "inspections", "INSPECTIONS"),
+            "Sighted": (self.bounds.max_sightings_per_day, "sightings", "SIGHTINGS"),
+        }[kind]
+        if item.recorded_today(kind, actor.party, now) >= limit:
+            raise LimitExceeded(
+                f"{actor.party} recorded {limit} {what} of item {item.id} today (UTC), the most"
+                f" allowed a day (CUSTODY_MAX_{variable}_PER_DAY); nothing was recorded"
+            )
 
     def _require_own(self, actor: Actor, named: str, what: str) -> None:
         """Who did it is the actor or one of its units; only an admin records for another."""
