@@ -7,7 +7,10 @@ ProofError (or IntegrityFailure) naming what was expected and what was found:
 3. The witness policy, if given: a quorum of its witnesses cosigned the checkpoint.
 4. Every entry, the item's and its context's: its leaf hash, and its inclusion proof to the root.
 5. The item's chain: versions 1, 2, 3 ... of this item, each `prev` the hash of the one before.
-6. The context: the item's agreement (who may hold it) and the parties' registrations and keys.
+6. The context: the item's agreement (who may hold it) and the parties' registrations and keys,
+   and nothing else: an entry the item's record does not rest on (another agreement, a party no
+   entry of the item names) is refused. Keys: each registration's proof of possession and
+   endorsement, each confirmation (docs/signing.md, section 1).
 7. Every signed entry: the key was registered (in an earlier entry) and not revoked at the
    recording time; the signature verifies over the submitted bytes; the submission names this
    log, party, action and item.
@@ -33,7 +36,8 @@ from ledger.cosignatures import cosignature_timestamps
 from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import ENTRY_FORMAT, decode_entry
 from ledger.errors import InvalidInput, ProofError, Unauthenticated
-from ledger.evidence import EVIDENCE_FORMAT
+from ledger.evidence import EVIDENCE_FORMAT, PARTY_FIELDS
+from ledger.ids import agreement_uuid, party_uuid
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
 from ledger.times import format_time
@@ -123,6 +127,7 @@ def _verify(
     item = [_proved(e, checkpoint) for e in bundle["entries"]]  # 4.
     context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
     _check_chain(item, str(bundle["item_id"]))  # 5.
+    _require_own_terms(item, context)  # 6.
     registry = _Registry(context, log_key.name)  # 6.
     registry.require_context(item)  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
@@ -350,6 +355,34 @@ class _Registry:
 
 
 REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
+
+
+def _require_own_terms(item: Sequence[Proved], context: Sequence[Proved]) -> None:
+    """The bundle is judged on the item's own terms: every context entry must be one its record
+    rests on, an entry of the agreement its issue names or of a party its entries name (a
+    sighting's `held_by` included, in case it names one). Anything else, another agreement's
+    `Concluded` that would authorize other holders, a party nobody here names, is refused, not
+    ignored."""
+    issued = min(item, key=lambda e: e.body["aggregate_version"])
+    agreement = str(issued.payload["agreement"])
+    allowed = {str(agreement_uuid(agreement))}
+    for entry in item:
+        named = [str(entry.body["actor"])]
+        named += [str(v) for k, v in entry.payload.items() if k in PARTY_FIELDS and v]
+        for name in named:
+            try:
+                allowed.add(str(party_uuid(name)))
+            except InvalidInput:
+                continue  # free text, such as an armed group: no party's entries
+    for entry in context:
+        if str(entry.body["aggregate_id"]) not in allowed:
+            raise ProofError(
+                f"entry {entry.log_index} is not part of this item's evidence",
+                position=entry.log_index,
+                expected=f"entries of agreement {agreement} and of the parties the item's"
+                " entries name",
+                got=f"{entry.kind} of {entry.body['aggregate_id']}",
+            )
 
 
 def _registered_parties(entry: Proved) -> list[str]:
