@@ -370,7 +370,7 @@ class RuleRegistry:
 
 
 def _registry(ledger: Ledger, known_at: datetime | None) -> RuleRegistry:
-    registration = _registrations(ledger, known_at)
+    registration = registrations(ledger, known_at)
 
     def parent(party: str) -> str | None:
         found = registration(party)
@@ -379,7 +379,7 @@ def _registry(ledger: Ledger, known_at: datetime | None) -> RuleRegistry:
     return RuleRegistry(registration, _authorizer(ledger, parent))
 
 
-def _registrations(ledger: Ledger, known_at: datetime | None) -> Registration:
+def registrations(ledger: Ledger, known_at: datetime | None) -> Registration:
     """party -> (kind, parent force) as known at `known_at`, looked up once per run. A party not
     registered by then is unknown: free text, like an armed group seen holding an item."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from ledger.replay import Fact
@@ -37,6 +38,31 @@ name that is no registered party."""
 
 def _unregistered(party: str) -> tuple[str, str | None] | None:
     return None
+
+
+def recorder(registration: Registration, kind: str, actor: str, fields: Mapping[str, Any]) -> str:
+    """The party an entry speaks for: its `actor`, the recording party. Only the operator may name
+    another party as the inspector, observer or recoverer (ledger/attribution.py); its entry then
+    speaks for that party, and says so (actor operator, `inspector` X)."""
+    registered = registration(actor)
+    named = fields.get(ATTRIBUTED.get(kind, ""))
+    if registered is not None and registered[0] == OPERATOR_KIND and named:
+        return str(named)
+    return actor
+
+
+def independent(
+    registration: Registration, kind: str, actor: str, fields: Mapping[str, Any]
+) -> bool:
+    """Recorded by a party independent of the holder: by the recording party's kind in the
+    registry (an inspector, the supplier, oversight, an investigator) and its parent's, never by
+    a free-text field. A recipient force, its units, and a unit of a force are not."""
+    registered = registration(recorder(registration, kind, actor, fields))
+    if registered is None or registered[0] not in INDEPENDENT_KINDS:
+        return False
+    parent = registered[1]
+    above = registration(parent) if parent else None
+    return parent is None or (above is not None and above[0] in (*INDEPENDENT_KINDS, OPERATOR_KIND))
 
 
 @dataclass(frozen=True)
@@ -87,28 +113,8 @@ class Case:
         ]
         return verified[-1] if verified else None
 
-    def recorder(self, fact: Fact) -> str:
-        """The party an entry speaks for: its `actor`, the recording party. Only the operator
-        may name another party as the inspector, observer or recoverer (ledger/attribution.py);
-        its entry then speaks for that party, and says so (actor operator, `inspector` X)."""
-        registered = self.registration(fact.actor)
-        named = fact.fields.get(ATTRIBUTED.get(fact.kind, ""))
-        if registered is not None and registered[0] == OPERATOR_KIND and named:
-            return str(named)
-        return fact.actor
-
     def independent(self, fact: Fact) -> bool:
-        """Recorded by a party independent of the holder: by its kind in the registry (an
-        inspector, the supplier, oversight, an investigator) and its parent's, never by a
-        free-text field. A recipient force, its units, and a unit of a force are not."""
-        registered = self.registration(self.recorder(fact))
-        if registered is None or registered[0] not in INDEPENDENT_KINDS:
-            return False
-        parent = registered[1]
-        above = self.registration(parent) if parent else None
-        return parent is None or (
-            above is not None and above[0] in (*INDEPENDENT_KINDS, OPERATOR_KIND)
-        )
+        return independent(self.registration, fact.kind, fact.actor, fact.fields)
 
     def unconfirmed_recovery(self) -> tuple[Fact, Fact] | None:
         """The last loss and the holder's recovery of it, if no independent party has verified

@@ -37,11 +37,13 @@ from policies.engine import (
     UnaccountedReport,
     accounts,
     findings,
+    registrations,
     scope_for,
     unaccounted_report,
 )
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
+from policies.rules import Registration, independent
 
 MONTHS = 12
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -274,6 +276,9 @@ class EntryRow:
     leaf_hash: str
     signed: bool
     payload: dict[str, Any]
+    independent: bool | None = None
+    """For an inspection: by a party independent of the holder, or the holder's own statement
+    (a self-report; docs/policies.md, "Independence")."""
 
 
 @dataclass(frozen=True)
@@ -352,10 +357,17 @@ MARKED |= {"Sighted": "sighting", "Disposed": "disposal"}
 def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
     item = ledger.item(item_id)
     rows = ledger.history(item.id)
-    entries = [_entry_row(r.log_index, r.entry, r.leaf_hash) for r in rows]
+    registration = registrations(ledger, None)
+    entries = [_judged(_entry_row(r.log_index, r.entry, r.leaf_hash), registration) for r in rows]
     decoded = [ItemEntry.decode(r.log_index, r.aggregate_version, r.entry) for r in rows]
     intervals = timeline([e for e in decoded if e is not None])
     return ItemPage(item, entries, _timeline(intervals, entries, now))
+
+
+def _judged(row: EntryRow, registration: Registration) -> EntryRow:
+    if row.kind != "Inspected":
+        return row
+    return replace(row, independent=independent(registration, row.kind, row.actor, row.payload))
 
 
 def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
@@ -419,6 +431,8 @@ def _marker_css(entry: EntryRow) -> str:
     css = MARKED[entry.kind]
     if entry.kind == "Inspected" and entry.payload.get("result") != "verified":
         css += " failed"
+    if entry.independent is False:
+        css += " self-reported"
     return css
 
 

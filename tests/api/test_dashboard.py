@@ -21,9 +21,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.cosignatures import CosignerKey, cosign
 from ledger.notes import split_note
+from ledger.tokens import Role
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, APR_2, mar, recorded, register
 
@@ -423,6 +425,30 @@ def test_the_item_page_lists_each_entry_with_its_log_index_and_a_proof_link(
     assert links == indexes
     kinds = [row[1] for row in table(response.text, "entries-table")]
     assert kinds == ["Issued", "Transferred", "Inspected", "ReportedLost"]
+
+
+def test_the_item_page_tells_an_independent_inspection_from_the_holders_self_report(
+    admin: TestClient, fleet: dict[str, UUID], ledger: Ledger, clock: Clock
+) -> None:
+    item = fleet["B-1"]
+    holder = ledger.item(item).holder
+    ledger.inspect(
+        item,
+        result="verified",
+        method="self_report",
+        occurred_at=recorded(clock, mar(28)),
+        actor=Actor(holder, Role.PARTNER),
+    )
+    clock.now = APR_2
+
+    response = admin.get(f"/ui/items/{item}")
+
+    whats = [row[5] for row in table(response.text, "entries-table")]
+    assert whats[1:] == [
+        "not_presented (physical), recorded by operator for inspectorate independent",
+        f"verified (self_report) by {holder} self-reported: the holder's statement",
+    ]
+    assert 'class="marker inspection self-reported"' in response.text
 
 
 def test_a_proof_index_that_is_not_a_number_is_a_422_page(admin: TestClient) -> None:
