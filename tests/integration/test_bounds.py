@@ -77,6 +77,21 @@ def test_the_bound_is_per_actor_per_item_and_per_day(ledger: Ledger, clock: Cloc
     assert len(ledger.history(item)) == 1 + 3 + 1 + 1
 
 
+def test_the_operator_back_filling_history_is_not_bound_per_day(ledger: Ledger) -> None:
+    item = issue(ledger)
+
+    for days in range(5):
+        ledger.sight(
+            item,
+            observer="investigator",
+            location="market",
+            occurred_at=ago(ledger, days=days + 1),
+            actor=ADMIN,
+        )
+
+    assert len(ledger.history(item)) == 6
+
+
 def test_an_inspection_over_the_days_bound_is_refused(ledger: Ledger) -> None:
     item = issue(ledger)
     inspect(ledger, item)
