@@ -310,6 +310,13 @@ class _Registry:
                 position=entry.log_index,
             ) from None
 
+    def signer_parties(self, item: Sequence[Proved]) -> set[str]:
+        """The parties whose keys signed the item's entries: whose key histories (registrations,
+        confirmations, revocations) the bundle must hold complete. The hook for the map of heads
+        (issue 13): each of these parties' entries up to the checkpoint, with their head proof,
+        shows that no `KeyRevoked` was left out."""
+        return {str(e.body["actor"]) for e in item if e.body.get("signature")}
+
     def key_endorsed(self, party: str, key: str, at: int) -> bool:
         """Whether the party itself had endorsed the key by log index `at`."""
         since = self.endorsed.get((party, key))
