@@ -279,6 +279,10 @@ class EntryRow:
     independent: bool | None = None
     """For an inspection: by a party independent of the holder, or the holder's own statement
     (a self-report; docs/policies.md, "Independence")."""
+    key_id: str | None = None
+    operator_key: bool = False
+    """Signed by an operator-registered key the party had not confirmed when it was recorded
+    (docs/signing.md, section 1)."""
 
 
 @dataclass(frozen=True)
@@ -358,16 +362,31 @@ def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
     item = ledger.item(item_id)
     rows = ledger.history(item.id)
     registration = registrations(ledger, None)
-    entries = [_judged(_entry_row(r.log_index, r.entry, r.leaf_hash), registration) for r in rows]
+    entries = [
+        _judged(ledger, _entry_row(r.log_index, r.entry, r.leaf_hash), registration) for r in rows
+    ]
     decoded = [ItemEntry.decode(r.log_index, r.aggregate_version, r.entry) for r in rows]
     intervals = timeline([e for e in decoded if e is not None])
     return ItemPage(item, entries, _timeline(intervals, entries, now))
 
 
-def _judged(row: EntryRow, registration: Registration) -> EntryRow:
-    if row.kind != "Inspected":
-        return row
-    return replace(row, independent=independent(registration, row.kind, row.actor, row.payload))
+def _judged(ledger: Ledger, row: EntryRow, registration: Registration) -> EntryRow:
+    """The row with whose word it is: an inspection's independence, a signature's key."""
+    if row.kind == "Inspected":
+        row = replace(row, independent=independent(registration, row.kind, row.actor, row.payload))
+    return replace(row, operator_key=_operator_key(ledger, row))
+
+
+def _operator_key(ledger: Ledger, row: EntryRow) -> bool:
+    if row.key_id is None:
+        return False
+    try:
+        key = ledger.party(row.actor).keys.get(row.key_id)
+    except (NotFound, InvalidInput):
+        return False
+    if key is None or key.endorsement == "rotation":
+        return False
+    return key.confirmed_at is None or key.confirmed_at >= row.recorded_at
 
 
 def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
@@ -385,6 +404,7 @@ def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
         leaf_hash.hex(),
         bool(body.get("signature")),
         payload,
+        key_id=str(body["signature"]["key_id"]) if body.get("signature") else None,
     )
 
 
