@@ -364,3 +364,43 @@ def test_the_rates_count_independently_verified_and_self_reported_items_apart(
     assert [(r.verified_independently, r.self_reported, r.overdue) for r in later] == [(2, 2, 1)]
     assert later == reference_report(ledger, Scope(as_of=day(100)), DEFAULTS).recipients
     assert (later[0].independent_verification_rate, later[0].self_report_rate) == (2 / 3, 2 / 3)
+
+
+def test_serial_findings_and_a_contradiction_stand_after_an_independent_inspection(
+    ledger: Ledger, clock: Clock
+) -> None:
+    marked = {"manufacturer": "Maker", "category": "rifle", "agreement": "eua-1"}
+    blank = ledger.issue(
+        serial="REG-1",
+        model="M1",
+        registry_serial=True,
+        recipient="unit-1",
+        occurred_at=on(clock, 0),
+        actor=ADMIN,
+        **marked,
+    ).id
+    twin = ledger.issue(
+        serial="REG-1",
+        model="M2",
+        recipient="unit-1",
+        occurred_at=on(clock, 0),
+        actor=ADMIN,
+        **marked,
+    ).id
+    moved = issue(ledger, clock)
+    ledger.transfer(moved, to="unit-2", occurred_at=on(clock, 35), actor=ADMIN)
+    ledger.report_lost(moved, circumstances="lost", occurred_at=day(30), actor=ADMIN)
+    ledger.recover(moved, by="unit-2", occurred_at=on(clock, 40), actor=ADMIN)
+    before = {item: rules_found(ledger, item, 41) for item in (blank, twin, moved)}
+
+    for item in (blank, twin, moved):
+        inspect(ledger, clock, item, 41)
+
+    after = {item: rules_found(ledger, item, 42) for item in (blank, twin, moved)}
+    assert ("missing_serial", False) in before[blank] and ("duplicate_serial", False) in before[
+        twin
+    ]
+    assert ("after_loss", False) in before[moved]
+    assert ("missing_serial", False) in after[blank]
+    assert ("duplicate_serial", False) in after[twin]
+    assert ("after_loss", False) in after[moved]
