@@ -33,6 +33,7 @@ from ledger.application import OPERATOR, Ledger
 from ledger.config import Config, redacted
 from ledger.cosignatures import CosignerKey, generate_cosigner_key
 from ledger.derived import DerivedChecked, check_read_models
+from ledger.endorsements import confirm_key, prove_key
 from ledger.errors import CustodyError
 from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
@@ -104,6 +105,7 @@ def _open_ledger(
         create_tables=create_tables,
         signer=signer,
         signed_roles=config.signed_roles,
+        bounds=config.bounds,
         **witnessing(config.witness_policy),
     )
 
@@ -374,14 +376,75 @@ def token_revoke(token_id: str, db: DbOption = None) -> None:
 def keygen(
     party: Annotated[str, typer.Option(help="the party the key signs for")],
     output: Annotated[Path, typer.Option("-o", "--output", help="the private key file (0600)")],
+    origin: Annotated[
+        str | None, typer.Option(help="the log's origin: also print the registration body")
+    ] = None,
+    endorse_with: Annotated[
+        Path | None, typer.Option(help="an active key file of the party, to endorse a rotation")
+    ] = None,
 ) -> None:
-    """Make a party signing key; register its public key with POST /v1/parties/{party}/keys."""
+    """Make a party signing key; register its public key with POST /v1/parties/{party}/keys
+    (with --origin, the body to POST: the key, its proof, and the endorsement if rotating)."""
     with _failures():
         signer = Signer.from_text(generate_signer_key(check_party_id(party)))
+        endorsing = Signer.from_text(read_private_key_file(endorse_with)) if endorse_with else None
         write_private_key_file(output, signer.to_text())
         public = base64.b64encode(signer.verifier.public_key).decode("ascii")
         out.print(f"private key: {output} (mode 0600)\npublic key: {public}")
         out.print(f"key id: {key_id(signer.verifier.public_key)}")
+        if origin is not None:
+            body = prove_key(
+                signer.private_key,
+                origin=origin,
+                party=party,
+                endorsing_key=endorsing.private_key if endorsing else None,
+            )
+            out.print(f"registration: {json.dumps(body, sort_keys=True)}", soft_wrap=True)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="Party keys: history, confirmation.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("history")
+def keys_history(
+    party: Annotated[str, typer.Option(help="the party whose keys to list")],
+    db: DbOption = None,
+) -> None:
+    """Every key ever registered for the party: when, by whom, how endorsed, revoked."""
+    with _failures():
+        records = _open_ledger(Config.from_env(db=db)).key_history(party)
+        table = Table(title=f"Keys of {party}")
+        columns = ("key id", "registered", "by", "endorsement", "revoked", "log index")
+        for column in columns:
+            table.add_column(column)
+        for k in records:
+            revoked = format_time(k.revoked_at) if k.revoked_at else ""
+            if k.revocation_reason:
+                revoked += f" ({k.revocation_reason})"
+            table.add_row(
+                k.key_id,
+                format_time(k.registered_at),
+                k.registered_by,
+                k.how,
+                revoked,
+                str(k.log_index),
+            )
+        out.print(table)
+
+
+@keys_app.command("confirm")
+def keys_confirm(
+    key: Annotated[Path, typer.Option(help="the party's private key file to confirm")],
+    origin: Annotated[str, typer.Option(help="the log's origin")],
+) -> None:
+    """Print the body of POST /v1/parties/{party}/keys/{key_id}/confirmation for the key."""
+    with _failures():
+        signer = Signer.from_text(read_private_key_file(key))
+        body = confirm_key(signer.private_key, origin=origin, party=signer.name)
+        kid = key_id(signer.verifier.public_key)
+        out.print(f"POST /v1/parties/{signer.name}/keys/{kid}/confirmation")
+        out.print(json.dumps(body), soft_wrap=True)
 
 
 @app.command()
@@ -660,7 +723,8 @@ def _unaccounted_table(report: UnaccountedReport) -> Table:
 
 def _rates_table(report: UnaccountedReport) -> Table:
     table = Table(title="Per recipient")
-    for column in ("recipient", "issued", "accounted", "accountability", "overdue", "delinquency"):
+    columns = ("recipient", "issued", "accounted", "accountability", "overdue", "delinquency")
+    for column in (*columns, "verified independently", "self-reported"):
         table.add_column(column, justify="left" if column == "recipient" else "right")
     for r in report.recipients:
         table.add_row(
@@ -670,6 +734,8 @@ def _rates_table(report: UnaccountedReport) -> Table:
             f"{r.accountability_rate:.1%}",
             str(r.overdue),
             f"{r.delinquency_rate:.1%}",
+            str(r.verified_independently),
+            str(r.self_reported),
         )
     return table
 

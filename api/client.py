@@ -14,6 +14,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ledger.endorsements import confirm_key, prove_key
 from ledger.submissions import Submission, key_id
 
 PATHS = {
@@ -68,3 +69,21 @@ class CustodyClient:
         signed = submission.sign(self.key).as_entry_value()
         signature = {"key_id": self.key_id, "nonce": nonce, "value": signed["signature"]}
         return self.http.post(PATHS[action].format(item=item), json=body | {"signature": signature})
+
+    def register_key(self, new_key: Ed25519PrivateKey, *, endorse: bool = True) -> httpx.Response:
+        """Register `new_key` for the party with its proof of possession, endorsed by this
+        client's key (a rotation) unless `endorse` is False (the party's first key)."""
+        body = prove_key(
+            new_key,
+            origin=self.origin,
+            party=self.party,
+            endorsing_key=self.key if endorse else None,
+        )
+        return self.http.post(f"/v1/parties/{self.party}/keys", json=body)
+
+    def confirm_key(self) -> httpx.Response:
+        """Confirm this client's key as the party's own (after an operator registered it)."""
+        body = confirm_key(self.key, origin=self.origin, party=self.party)
+        return self.http.post(
+            f"/v1/parties/{self.party}/keys/{self.key_id}/confirmation", json=body
+        )

@@ -22,6 +22,7 @@ from ledger.errors import (
     CustodyError,
     IntegrityFailure,
     InvalidInput,
+    LimitExceeded,
     NotFound,
     RuleViolation,
     Unauthenticated,
@@ -35,6 +36,7 @@ STATUS: list[tuple[type[CustodyError], int]] = [
     (Unauthorised, 403),
     (RuleViolation, 409),
     (Conflict, 409),
+    (LimitExceeded, 429),
     (IntegrityFailure, 500),
 ]
 RETRY_AFTER_SECONDS = "1"

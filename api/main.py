@@ -88,6 +88,7 @@ def app_from_env() -> FastAPI:
             origin=config.origin,
             signer=signer,
             signed_roles=config.signed_roles,
+            bounds=config.bounds,
             **witnessing(config.witness_policy),
         ),
         load_policy(config.policy),

@@ -305,10 +305,49 @@ class HeadProofOut(BaseModel):
     proof: MapProofOut
 
 
+SignatureB64 = Annotated[
+    str, Field(min_length=88, max_length=88, description="an Ed25519 signature, base64")
+]
+
+
 class KeyIn(Body):
     public_key: Annotated[
         str, Field(min_length=44, max_length=44, description="raw Ed25519 public key, base64")
     ]
+    proof: SignatureB64 = Field(
+        description="the new key's signature over the registration message (docs/signing.md)"
+    )
+    endorsed_by: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = Field(
+        None, description="for a rotation: the id of an active key of the party"
+    )
+    endorsement: SignatureB64 | None = Field(
+        None, description="for a rotation: that key's signature over the registration message"
+    )
+
+
+class KeyConfirmationIn(Body):
+    confirmation: SignatureB64 = Field(
+        description="the key's signature over the confirmation message (docs/signing.md)"
+    )
+
+
+class KeyHistoryOut(BaseModel):
+    key_id: str
+    public_key: str
+    log_index: int
+    registered_at: datetime
+    registered_by: str
+    endorsement: Literal["operator", "rotation"]
+    endorsed_by: str | None
+    how: str
+    confirmed_at: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+
+class KeysOut(BaseModel):
+    party: str
+    keys: list[KeyHistoryOut]
 
 
 class KeyOut(BaseModel):
@@ -363,6 +402,10 @@ class FindingOut(BaseModel):
     since: datetime
     evidence: list[int] = Field(description="log indexes of the entries that prove it")
     detail: str
+    cleared_by: str = Field(description="what may clear it (docs/policies.md)")
+    cleared_by_kinds: list[str] = Field(
+        description="the kinds of party whose entries may clear it; empty: nothing does"
+    )
 
 
 class UnaccountedItemOut(BaseModel):
@@ -385,6 +428,10 @@ class RecipientRatesOut(BaseModel):
     overdue: int
     accountability_rate: float = Field(description="accounted / issued")
     delinquency_rate: float = Field(description="items with inspections overdue / in custody")
+    verified_independently: int = Field(
+        description="items verified by an inspection of a party independent of the holder"
+    )
+    self_reported: int = Field(description="items verified by the holder's own self-report")
 
 
 class UnaccountedReportOut(BaseModel):

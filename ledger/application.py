@@ -35,9 +35,12 @@ from eventsourcing.persistence import (
 
 from ledger import fields, merkle
 from ledger.access import HOLDER_ACTIONS, KIND_ROLES, SIGNABLE, Action, Actor
+from ledger.attribution import require_own
+from ledger.bounds import DEFAULT_BOUNDS, Bounds
 from ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
 from ledger.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
 from ledger.cosignatures import signed_only_by, with_signatures
+from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import decode_entry
 from ledger.errors import (
     AlreadyExists,
@@ -46,6 +49,7 @@ from ledger.errors import (
     DuplicateItem,
     IntegrityFailure,
     InvalidInput,
+    LimitExceeded,
     NotFound,
     ProofError,
     RuleViolation,
@@ -73,6 +77,7 @@ from ledger.items import (
     Item,
     LossCircumstances,
 )
+from ledger.keys import KeyRecord, endorse_key, key_records
 from ledger.log import LogMapper, LogRow, LogStore, Receipt
 from ledger.maproots import MAP_ID, LogMap
 from ledger.nonces import Nonce, nonce_uuid
@@ -146,6 +151,7 @@ class Ledger(Application[UUID]):
         create_tables: bool = False,
         signer: Signer | None = None,
         signed_roles: Iterable[Role] = (),
+        bounds: Bounds = DEFAULT_BOUNDS,
         cosigners: Cosigners | None = None,
         witness_keys: Sequence[str] = (),
         witness_policy: WitnessPolicy | None = None,
@@ -154,6 +160,7 @@ class Ledger(Application[UUID]):
         self.origin = clean_text(origin, field="origin")
         self.signer = signer
         self.signed_roles = frozenset(signed_roles)
+        self.bounds = bounds
         self.cosigners = cosigners
         self.witness_keys = tuple(witness_keys)
         self.witness_policy = witness_policy
@@ -215,19 +222,62 @@ class Ledger(Application[UUID]):
         exists = AlreadyExists(f"party {party_id} is registered already")
         return self._write(actor, None, Action.REGISTER_PARTY, None, command, exists)
 
-    def register_key(self, *, party: str, public_key: str, actor: Actor) -> tuple[str, Recorded]:
-        """Register a party's Ed25519 public key (standard base64); answers its key id."""
+    def register_key(
+        self,
+        *,
+        party: str,
+        public_key: str,
+        actor: Actor,
+        proof: str,
+        endorsed_by: str | None = None,
+        endorsement: str | None = None,
+    ) -> tuple[str, Recorded]:
+        """Register a party's Ed25519 public key (standard base64) with its proof of possession;
+        a party with an active key must endorse the new one by a signature of an active key
+        (ledger/endorsements.py). Answers the key id."""
         raw = decode_public_key(public_key)
         self._require_self_or_admin(actor, party, "register keys for")
+        message = registration_bytes(origin=self.origin, party=party, public_key=public_key)
+        check_signature(public_key, proof, message, what="proof of possession")
 
         def command(_: Signature, now: datetime) -> Aggregate:
             found = self.party(party)
+            how = endorse_key(found, now, message, endorsed_by, endorsement, self.bounds)
             found.register_key(
-                key_id=key_id(raw), public_key=public_key, now=now, actor=actor.party
+                key_id=key_id(raw),
+                public_key=public_key,
+                now=now,
+                actor=actor.party,
+                proof=proof,
+                endorsement=how.value,
+                endorsed_by=endorsed_by,
+                endorsement_signature=endorsement,
             )
             return found
 
         return key_id(raw), self._write(actor, None, Action.MANAGE_KEYS, None, command)
+
+    def confirm_key(self, *, party: str, key: str, confirmation: str, actor: Actor) -> Recorded:
+        """The party itself confirms an operator-registered key by a signature of that key."""
+        if actor.party != party or actor.role is Role.ADMIN:
+            raise Unauthorised(f"only {party} itself, with its own token, may confirm its keys")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.party(party)
+            public = found.valid_key(key, at=now).public_key
+            data = confirmation_bytes(origin=self.origin, party=party, key=key)
+            check_signature(public, confirmation, data, what="confirmation")
+            found.confirm_key(key_id=key, confirmation=confirmation, now=now, actor=actor.party)
+            return found
+
+        return self._write(actor, None, Action.MANAGE_KEYS, None, command)
+
+    def key_history(self, party: str) -> list[KeyRecord]:
+        """Every key ever registered for the party, oldest first: by whom, how endorsed, when
+        confirmed and revoked, with the log index of its registration."""
+        found = self.party(party)
+        events = list(self.events.get(found.id))
+        return key_records(events, self.log_store.log_indexes_of(found.id))
 
     def revoke_key(
         self, *, party: str, key: str, reason: str, actor: Actor, revoked_at: datetime | None = None
@@ -466,6 +516,8 @@ class Ledger(Application[UUID]):
             if actor.role is Role.PARTNER and how is not InspectionMethod.SELF_REPORT:
                 raise Unauthorised("a partner's own inspection is a self_report")
             self._registry.party(inspector or actor.party)
+            self._require_own(actor, inspector or actor.party, "inspections")
+            self._require_bound(found, "Inspected", actor, now)
             found.inspect(
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
@@ -519,8 +571,7 @@ class Ledger(Application[UUID]):
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.RECOVER, item)
             self._registry.party(by)
-            if actor.role is Role.PARTNER and not self._answers_for(actor.party, by):
-                raise Unauthorised(f"{actor.party} may record recoveries by itself or its units")
+            self._require_own(actor, by, "recoveries")
             found.recover(
                 by=by,
                 location=optional_text(location, "location"),
@@ -550,6 +601,8 @@ class Ledger(Application[UUID]):
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._item_for(actor, Action.SIGHT, item)
             self._registry.party(observer)
+            self._require_own(actor, observer, "sightings")
+            self._require_bound(found, "Sighted", actor, now)
             found.sight(
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
@@ -1024,6 +1077,25 @@ class Ledger(Application[UUID]):
     def _answers_for(self, party: str, holder: str) -> bool:
         """A party answers for what it holds and for what its units hold."""
         return holder == party or self._registry.party(holder).parent == party
+
+    def _require_bound(self, item: Item, kind: str, actor: Actor, now: datetime) -> None:
+        """At most the bound of inspections or sightings per actor and item a UTC day; the
+        operator's own writes (back-filling an import) are not bound per day."""
+        if actor.role is Role.ADMIN:
+            return
+        limit, what, variable = {
+            "Inspected": (self.bounds.max_inspections_per_day, "inspections", "INSPECTIONS"),
+            "Sighted": (self.bounds.max_sightings_per_day, "sightings", "SIGHTINGS"),
+        }[kind]
+        if item.recorded_today(kind, actor.party, now) >= limit:
+            raise LimitExceeded(
+                f"{actor.party} recorded {limit} {what} of item {item.id} today (UTC), the most"
+                f" allowed a day (CUSTODY_MAX_{variable}_PER_DAY); nothing was recorded"
+            )
+
+    def _require_own(self, actor: Actor, named: str, what: str) -> None:
+        """Who did it is the actor or one of its units; only an admin records for another."""
+        require_own(actor, named, parent=lambda p: self._registry.party(p).parent, what=what)
 
     def _require_self_or_admin(self, actor: Actor, party: str, what: str) -> None:
         if actor.role is not Role.ADMIN and actor.party != party:

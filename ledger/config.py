@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
+from ledger.bounds import DEFAULT_BOUNDS, Bounds
 from ledger.errors import InvalidInput
 from ledger.tokens import Role
 
@@ -35,6 +36,7 @@ class Config:
     witness_policy: str | None = None
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL
     """Seconds between the server's checkpoint ticks; 0 turns the clock off."""
+    bounds: Bounds = DEFAULT_BOUNDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -46,6 +48,7 @@ class Config:
             policy=environ.get("CUSTODY_POLICY") or None,
             witness_policy=environ.get("CUSTODY_WITNESS_POLICY") or None,
             checkpoint_interval=_interval(environ.get("CUSTODY_CHECKPOINT_INTERVAL", "")),
+            bounds=_bounds(environ),
         )
 
 
@@ -63,6 +66,25 @@ def _interval(text: str) -> float:
             f"to {MAX_CHECKPOINT_INTERVAL:.0f}"
         )
     return seconds
+
+
+BOUND_SETTINGS = {
+    "CUSTODY_MAX_ACTIVE_KEYS": "max_active_keys",
+    "CUSTODY_MAX_SIGHTINGS_PER_DAY": "max_sightings_per_day",
+    "CUSTODY_MAX_INSPECTIONS_PER_DAY": "max_inspections_per_day",
+}
+
+
+def _bounds(environ: Mapping[str, str]) -> Bounds:
+    """ledger/bounds.py's bounds, each changed by its variable if set (a whole number >= 1)."""
+    found = {}
+    for variable, name in BOUND_SETTINGS.items():
+        text = environ.get(variable)
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise InvalidInput(f"{variable} {text!r} must be a whole number of at least 1")
+            found[name] = int(text)
+    return replace(DEFAULT_BOUNDS, **found)
 
 
 def _roles(text: str) -> frozenset[Role]:

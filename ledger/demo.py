@@ -21,7 +21,12 @@ What the programme holds (the counts scale with `items`; shown for the default 3
 - an unauthorized retransfer: 6 items passed by DEMO-SOUTH-4 to DEMO-BROKER, a registered party in
   no agreement, surfaced when a third-party monitor saw one of them at a border crossing;
 - disposals, witnessed and certified, but one without a certificate;
-- one item with a registry-assigned serial and one serial marked on two models (cloned marking).
+- one item with a registry-assigned serial and one serial marked on two models (cloned marking);
+- DEMO-NORTH-6, no longer inspected, self-reports its items verified every month, signed with its
+  own key: its statements are on record and shown as such, and its items stay overdue (a
+  self-report is the holder's word, never an independent inspection). Its first key was
+  registered by the operator, confirmed by the unit, then rotated: the new key endorsed by the
+  old, the old revoked (docs/signing.md).
 """
 
 from __future__ import annotations
@@ -32,9 +37,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ledger.access import Actor
 from ledger.application import Ledger
-from ledger.times import aware_utc
+from ledger.endorsements import confirm_key, prove_key
+from ledger.submissions import Submission, Submitted, key_id
+from ledger.times import aware_utc, format_time
 from ledger.tokens import Role
 
 OPERATOR = Actor("operator", Role.ADMIN)
@@ -66,6 +75,8 @@ CAMPAIGN_DAYS = 90
 """Each unit's inventories; an item's fall within a day of its unit's, so two in a row of the same
 item are never more than 92 days apart (the policy's interval)."""
 DELINQUENT_SINCE = 150
+SELF_REPORT_DAYS = (120, 90, 60, 30)
+"""Days before today of the delinquent unit's monthly self-reports."""
 MASS_DAYS_AGO = 25
 DIVERT_DAYS_AGO = 140
 BROKER_SEEN_DAYS_AGO = 35
@@ -127,12 +138,13 @@ def build(
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
     calendar = Calendar.starting(aware_utc(now, field="now"), rng)
     _register(ledger)
+    keys = {DELINQUENT_UNIT: _rotated_key(ledger, random.Random(seed + 1), DELINQUENT_UNIT)}  # noqa: S311
     plans = _plan(rng, calendar, items)
     programme = DemoProgramme()
     for start in range(0, len(plans), BATCH):
         with ledger.batch():
             for plan in plans[start : start + BATCH]:
-                Life(ledger, rng, calendar, plan, programme).record()
+                Life(ledger, rng, calendar, plan, programme, keys).record()
                 if progress:
                     progress(1)
     return programme
@@ -205,6 +217,22 @@ def _register(ledger: Ledger) -> None:
             areas=[f"{FORCES[force]} area of operations (synthetic)"],
             actor=OPERATOR,
         )
+
+
+def _rotated_key(ledger: Ledger, rng: random.Random, unit: str) -> Ed25519PrivateKey:
+    """The unit's first key, registered by the operator and confirmed by the unit, then rotated:
+    a second key endorsed by the first, the first revoked. Answers the second."""
+    first, second = (Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)) for _ in range(2))
+    actor, origin = Actor(unit, Role.PARTNER), ledger.origin
+    ledger.register_key(party=unit, actor=OPERATOR, **prove_key(first, origin=origin, party=unit))
+    old = key_id(first.public_key().public_bytes_raw())
+    ledger.confirm_key(
+        party=unit, key=old, actor=actor, **confirm_key(first, origin=origin, party=unit)
+    )
+    rotation = prove_key(second, origin=origin, party=unit, endorsing_key=first)
+    ledger.register_key(party=unit, actor=actor, **rotation)
+    ledger.revoke_key(party=unit, key=old, reason="rotated (synthetic)", actor=actor)
+    return second
 
 
 def _unit_name(unit: str) -> str:
@@ -377,9 +405,10 @@ class Life:
         calendar: Calendar,
         plan: Plan,
         programme: DemoProgramme,
+        keys: dict[str, Ed25519PrivateKey],
     ) -> None:
         self.ledger, self.rng, self.calendar, self.plan = ledger, rng, calendar, plan
-        self.programme = programme
+        self.programme, self.keys = programme, keys
         self.item = UUID(int=0)
         self.holder = plan.unit
 
@@ -451,6 +480,31 @@ class Life:
             at = campaign + timedelta(days=rng.randint(0, 1), minutes=rng.randint(0, 420))
             if start < at < until and rng.random() >= SKIP_RATE:
                 self._inventory(at)
+        if self.holder in self.keys:
+            for days in SELF_REPORT_DAYS:
+                at = self.calendar.day(days) + timedelta(hours=10)
+                if start < at < until:
+                    self._self_report(at, days)
+
+    def _self_report(self, at: datetime, days: int) -> None:
+        """The holder says it has the item, signed with its own key: its statement."""
+        key, holder = self.keys[self.holder], self.holder
+        body = {"result": "verified", "method": "self_report", "occurred_at": format_time(at)}
+        nonce = f"DEMO-{self.plan.n:06d}-{days}"
+        kid = key_id(key.public_key().public_bytes_raw())
+        submission = Submission(
+            self.ledger.origin, holder, kid, "inspect", str(self.item), nonce, body
+        )
+        self.ledger.inspect(
+            self.item,
+            result="verified",
+            method="self_report",
+            occurred_at=at,
+            actor=Actor(holder, Role.PARTNER),
+            via=Submitted.from_signed(submission.sign(key)),
+        )
+        self._counted()
+        self._counted()  # its nonce's entry
 
     def _inventory(self, at: datetime) -> None:
         roll = self.rng.random()

@@ -13,6 +13,7 @@
     │   ├── ItemNotLost         a recovery of an item that is not lost
     │   ├── ItemDisposed        anything after disposal
     │   └── AlreadyExists       a party or agreement id that is taken
+    ├── LimitExceeded           over a bound on keys or writes per item and day (bounds.py)
     ├── Conflict                a concurrent write won; retry
     └── IntegrityFailure        stored bytes do not match what they must (position, expected, got)
         └── ProofError          a proof or signature does not verify
@@ -78,6 +79,12 @@ class ItemDisposed(RuleViolation):
 
 class AlreadyExists(RuleViolation):
     code = "already_exists"
+
+
+class LimitExceeded(CustodyError):
+    """A write over one of the bounds of ledger/bounds.py: nothing is recorded."""
+
+    code = "limit_exceeded"
 
 
 class Conflict(CustodyError):

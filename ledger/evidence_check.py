@@ -7,10 +7,13 @@ ProofError (or IntegrityFailure) naming what was expected and what was found:
 3. The witness policy, if given: a quorum of its witnesses cosigned the checkpoint.
 4. Every entry, the item's and its context's: its leaf hash, and its inclusion proof to the root.
 5. The item's chain: versions 1, 2, 3 ... of this item, each `prev` the hash of the one before.
-6. The context: the item's agreement (who may hold it) and the parties' registrations and keys;
-   and completeness (ledger/completeness.py): the checkpoint's last entry is a map root, and the
-   map's head proofs show the bundle holds every entry of the item, of its agreement and of each
-   party whose key signed one of its entries, up to the checkpoint, the last one included.
+6. The context: the item's agreement (who may hold it) and the parties' registrations and keys,
+   and nothing else: an entry the item's record does not rest on (another agreement, a party no
+   entry of the item names) is refused. Keys: each registration's proof of possession and
+   endorsement, each confirmation (docs/signing.md, section 1). And completeness
+   (ledger/completeness.py): the checkpoint's last entry is a map root, and the map's head proofs
+   show the bundle holds every entry of the item, of its agreement and of each party whose key
+   signed one of its entries, up to the checkpoint, the last one included.
 7. Every signed entry: the key was registered (in an earlier entry) and not revoked at the
    recording time; the signature verifies over the submitted bytes; the submission names this
    log, party, action and item.
@@ -30,17 +33,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import merkle
+from ledger.attribution import NAMING_FIELDS
 from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.completeness import check_complete, entries_by_aggregate
 from ledger.cosignatures import cosignature_timestamps
+from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import ENTRY_FORMAT, decode_entry
-from ledger.errors import InvalidInput, ProofError
-from ledger.evidence import EVIDENCE_FORMAT
+from ledger.errors import InvalidInput, ProofError, Unauthenticated
+from ledger.evidence import EVIDENCE_FORMAT, PARTY_FIELDS
 from ledger.ids import agreement_uuid, party_uuid
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
 from ledger.times import format_time
 from ledger.witness_policy import WitnessPolicy, check_quorum
+
+INDEPENDENT_KINDS = ("inspector", "supplier", "oversight", "investigator")
+"""As policies/findings.py: the kinds of party independent of a holder."""
 
 CUSTODY_KINDS = {"Issued": "recipient", "Transferred": "to", "Recovered": "by"}
 ITEM_ACTIONS = {
@@ -83,6 +91,12 @@ class TimelineEntry:
     signed_by: str | None
     on_record_after: datetime | None = None
     on_record_by: datetime | None = None
+    independent: bool | None = None
+    """For an inspection: recorded by a party independent of the holder (by the recording
+    party's kind in the registry), or the holder's own statement; None for other entries."""
+    key_endorsed: bool | None = None
+    """For a signed entry: whether the party itself had endorsed the signing key by then (a
+    rotation, or its confirmation); False for an operator-registered key not yet confirmed."""
 
 
 @dataclass(frozen=True)
@@ -117,14 +131,15 @@ def _verify(
     item = [_proved(e, checkpoint) for e in bundle["entries"]]  # 4.
     context = [_proved(e, checkpoint) for e in bundle["context"]]  # 4.
     _check_chain(item, str(bundle["item_id"]))  # 5.
-    registry = _Registry(context)  # 6.
+    _require_own_terms(item, context)  # 6.
+    registry = _Registry(context, log_key.name)  # 6.
     registry.require_context(item)  # 6.
     covered = check_complete(
         bundle, checkpoint, lambda raw: _proved(raw, checkpoint), _required(item, context)
     )  # 6.
     signers = [_check_signature(e, registry, log_key.name) for e in item]  # 7.
     windows = _windows(bundle, checkpoint, log_key, policy, cosignatures, item)  # 8.
-    timeline = _timeline(item, signers, windows)
+    timeline = _timeline(item, signers, windows, registry)
     last = max(e.body["aggregate_version"] for e in item)
     notes = [
         f"complete up to the checkpoint of size {checkpoint.size}: versions 1 to {last} are "
@@ -248,13 +263,17 @@ def _check_chain(entries: Sequence[Proved], item_id: str) -> None:
 class _Registry:
     """The agreement and parties the item's entries rest on, from proved context entries."""
 
-    def __init__(self, context: Sequence[Proved]) -> None:
+    def __init__(self, context: Sequence[Proved], origin: str) -> None:
+        self.origin = origin
         self.holders: set[str] = set()
         self.parents: dict[str, str | None] = {}
+        self.kinds: dict[str, str] = {}
         self.party_of: dict[str, str] = {}  # aggregate id -> party id
         self.agreements: set[str] = set()
         self.keys: dict[tuple[str, str], tuple[int, str]] = {}
         self.revoked: dict[tuple[str, str], str] = {}
+        self.endorsed: dict[tuple[str, str], int] = {}
+        """(party, key) -> the log index from which the party itself endorsed the key."""
         for entry in sorted(context, key=lambda e: e.log_index):
             self._add(entry)
 
@@ -265,11 +284,66 @@ class _Registry:
             self.agreements.add(str(p["agreement_id"]))
         elif entry.kind == "Registered":
             self.parents[p["party_id"]] = p.get("parent")
+            self.kinds[p["party_id"]] = str(p.get("kind"))
             self.party_of[str(entry.body["aggregate_id"])] = p["party_id"]
         elif entry.kind == "KeyRegistered":
-            self.keys[(self._party(entry), p["key_id"])] = (entry.log_index, p["public_key"])
+            party = self._party(entry)
+            self._check_registration(entry, party)
+            self.keys[(party, p["key_id"])] = (entry.log_index, p["public_key"])
+            if p.get("endorsement") == "rotation":
+                self.endorsed[(party, p["key_id"])] = entry.log_index
+        elif entry.kind == "KeyConfirmed":
+            party = self._party(entry)
+            public = self.keys.get((party, p["key_id"]), (0, ""))[1]
+            data = confirmation_bytes(origin=self.origin, party=party, key=p["key_id"])
+            self._check(public, p["confirmation"], data, entry, "confirmation")
+            self.endorsed.setdefault((party, p["key_id"]), entry.log_index)
         elif entry.kind == "KeyRevoked":
             self.revoked[(self._party(entry), p["key_id"])] = str(entry.body["occurred_at"])
+
+    def _check_registration(self, entry: Proved, party: str) -> None:
+        """A key's proof of possession and, for a rotation, its endorsement by a key of the party
+        registered before and not revoked then (ledger/endorsements.py). Registrations from before
+        endorsements carry no proof: they count as operator-registered."""
+        p = entry.payload
+        if p.get("proof") is None:
+            return
+        data = registration_bytes(origin=self.origin, party=party, public_key=p["public_key"])
+        self._check(p["public_key"], p["proof"], data, entry, "proof of possession")
+        if p.get("endorsement") == "rotation":
+            endorsing = (party, str(p.get("endorsed_by")))
+            revoked = self.revoked.get(endorsing)
+            if endorsing not in self.keys or (
+                revoked is not None and revoked <= str(entry.body["recorded_at"])
+            ):
+                raise ProofError(
+                    f"entry {entry.log_index} registers a key endorsed by a key the bundle does"
+                    " not show active before it",
+                    position=entry.log_index,
+                )
+            public = self.keys[endorsing][1]
+            self._check(public, p["endorsement_signature"], data, entry, "endorsement")
+
+    def _check(self, public: str, signature: str, data: bytes, entry: Proved, what: str) -> None:
+        try:
+            check_signature(public, signature, data, what=what)
+        except (Unauthenticated, ValueError) as error:
+            raise ProofError(
+                f"entry {entry.log_index}'s {what} does not verify: {error}",
+                position=entry.log_index,
+            ) from None
+
+    def signer_parties(self, item: Sequence[Proved]) -> set[str]:
+        """The parties whose keys signed the item's entries: whose key histories (registrations,
+        confirmations, revocations) the bundle must hold complete. The hook for the map of heads
+        (issue 13): each of these parties' entries up to the checkpoint, with their head proof,
+        shows that no `KeyRevoked` was left out."""
+        return {str(e.body["actor"]) for e in item if e.body.get("signature")}
+
+    def key_endorsed(self, party: str, key: str, at: int) -> bool:
+        """Whether the party itself had endorsed the key by log index `at`."""
+        since = self.endorsed.get((party, key))
+        return since is not None and since <= at
 
     def _party(self, entry: Proved) -> str:
         """Later entries of a party name it by aggregate id; its registration came first."""
@@ -300,8 +374,45 @@ class _Registry:
     def authorized(self, party: str) -> bool:
         return party in self.holders or self.parents.get(party) in self.holders
 
+    def independent(self, entry: Proved) -> bool:
+        """Recorded by a party independent of the holder, as policies/rules.py judges it: by the
+        recording party's kind and its parent's, never by a free-text field."""
+        party = recorder(str(entry.body["actor"]), entry.kind, entry.payload, self.kinds)
+        parent = self.parents.get(party)
+        return self.kinds.get(party) in INDEPENDENT_KINDS and (
+            parent is None or self.kinds.get(parent) in (*INDEPENDENT_KINDS, "operator")
+        )
+
 
 REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
+
+
+def _require_own_terms(item: Sequence[Proved], context: Sequence[Proved]) -> None:
+    """The bundle is judged on the item's own terms: every context entry must be one its record
+    rests on, an entry of the agreement its issue names or of a party its entries name (a
+    sighting's `held_by` included, in case it names one). Anything else, another agreement's
+    `Concluded` that would authorize other holders, a party nobody here names, is refused, not
+    ignored."""
+    issued = min(item, key=lambda e: e.body["aggregate_version"])
+    agreement = str(issued.payload["agreement"])
+    allowed = {str(agreement_uuid(agreement))}
+    for entry in item:
+        named = [str(entry.body["actor"])]
+        named += [str(v) for k, v in entry.payload.items() if k in PARTY_FIELDS and v]
+        for name in named:
+            try:
+                allowed.add(str(party_uuid(name)))
+            except InvalidInput:
+                continue  # free text, such as an armed group: no party's entries
+    for entry in context:
+        if str(entry.body["aggregate_id"]) not in allowed:
+            raise ProofError(
+                f"entry {entry.log_index} is not part of this item's evidence",
+                position=entry.log_index,
+                expected=f"entries of agreement {agreement} and of the parties the item's"
+                " entries name",
+                got=f"{entry.kind} of {entry.body['aggregate_id']}",
+            )
 
 
 def _registered_parties(entry: Proved) -> list[str]:
@@ -351,6 +462,8 @@ def _check_signature(entry: Proved, registry: _Registry, origin: str) -> str | N
             position=entry.log_index,
         ) from None
     _check_signed_body(entry, signed)
+    if not registry.key_endorsed(party, key, entry.log_index):
+        return f"{party} (key {key}, operator-registered: not confirmed by {party})"
     return f"{party} (key {key})"
 
 
@@ -459,6 +572,7 @@ def _timeline(
     item: Sequence[Proved],
     signers: Sequence[str | None],
     windows: Mapping[int, tuple[datetime | None, datetime | None]],
+    registry: _Registry,
 ) -> list[TimelineEntry]:
     holder, timeline = "", []
     for entry, signer in sorted(
@@ -476,10 +590,12 @@ def _timeline(
                 str(entry.body["recorded_at"]),
                 str(entry.body["actor"]),
                 holder,
-                _detail(entry),
+                entry_detail(entry.kind, entry.payload, str(entry.body["actor"])),
                 signer,
                 after,
                 by,
+                registry.independent(entry) if entry.kind == "Inspected" else None,
+                None if signer is None else "operator-registered" not in signer,
             )
         )
     return timeline
@@ -498,8 +614,29 @@ DETAILS = {
 }
 
 
-def _detail(entry: Proved) -> str:
-    return DETAILS.get(entry.kind, "").format_map(defaultdict(lambda: "?", entry.payload))
+RECORDED_FOR = {
+    "Inspected": "{result} ({method})",
+    "Sighted": "seen with {held_by} at {location}",
+    "Recovered": "recovered",
+}
+"""The detail of an entry whose actor named another party as who did it."""
+
+
+def entry_detail(kind: str, payload: Mapping[str, Any], actor: str) -> str:
+    """An entry in a sentence, attributed by its `actor`: an entry that names another party as
+    the inspector, observer or recoverer reads "recorded by <actor> for <party>"."""
+    named = payload.get(NAMING_FIELDS.get(kind, ""))
+    values = defaultdict(lambda: "?", payload)
+    if named and named != actor:
+        return RECORDED_FOR[kind].format_map(values) + f", recorded by {actor} for {named}"
+    return DETAILS.get(kind, "").format_map(values)
+
+
+def recorder(actor: str, kind: str, payload: Mapping[str, Any], kinds: Mapping[str, str]) -> str:
+    """The party an entry speaks for: its actor; for the operator recording for a party, that
+    party (ledger/attribution.py)."""
+    named = payload.get(NAMING_FIELDS.get(kind, ""))
+    return str(named) if named and kinds.get(actor) == "operator" else actor
 
 
 def _left_control(
@@ -522,7 +659,11 @@ def _left_control(
         if t is not left
         and (
             t.kind == "Received"
-            or (t.kind == "Inspected" and payloads[t.log_index].get("result") == "verified")
+            or (
+                t.kind == "Inspected"
+                and t.independent
+                and payloads[t.log_index].get("result") == "verified"
+            )
         )
     ]
     return (verified[-1] if verified else None), left
@@ -555,6 +696,8 @@ def describe(report: EvidenceReport) -> list[str]:
             by = format_time(t.on_record_by) if t.on_record_by else "?"
             window = f"  [on record after {after}, by {by}]"
         signed = f"  signed by {t.signed_by}" if t.signed_by else ""
+        if t.independent is not None:
+            signed += "  [independent]" if t.independent else "  [the holder's statement]"
         lines.append(
             f"{t.occurred_at}  #{t.log_index:<6} {t.kind:<13} {t.detail}  "
             f"(holder {t.holder}; recorded {t.recorded_at} by {t.actor}){signed}{window}"

@@ -106,6 +106,7 @@ class Item(Aggregate):
             item.last_inspection = None
             item.last_receipt = None
             item.loss = None
+            item.daily = {}
 
     class Transferred(Event):
         TOPIC = "custody:Item.Transferred"
@@ -141,6 +142,7 @@ class Item(Aggregate):
                 "inspector": self.inspector,
                 "occurred_at": format_time(self.occurred_at),
             }
+            item.count_daily(self)
 
     class ReportedLost(Event):
         TOPIC = "custody:Item.ReportedLost"
@@ -173,7 +175,7 @@ class Item(Aggregate):
         evidence: list[str]
 
         def apply(self, item: Item) -> None:
-            pass  # a sighting documents, it does not change custody
+            item.count_daily(self)  # a sighting documents, it does not change custody
 
     class Disposed(Event):
         TOPIC = "custody:Item.Disposed"
@@ -209,6 +211,9 @@ class Item(Aggregate):
     last_inspection: dict[str, str] | None
     last_receipt: str | None
     loss: dict[str, str] | None
+    daily: dict[str, tuple[str, int]]
+    """"<event>:<actor>" -> (the UTC day of its last recording, how many that day): the bounds of
+    ledger/bounds.py."""
 
     def __init__(self) -> None:
         """State is assigned by Issued.apply, which the library calls right after this."""
@@ -260,6 +265,17 @@ class Item(Aggregate):
 
     def correct(self, *, now: datetime, **fields: Any) -> None:
         self._record(self.Corrected, now, **fields)
+
+    def count_daily(self, event: Item.Event) -> None:
+        """Count the event among its actor's recordings of its kind that UTC day."""
+        key, day = f"{type(event).__name__}:{event.actor}", event.timestamp.date().isoformat()
+        last, count = self.daily.get(key, ("", 0))
+        self.daily[key] = (day, count + 1 if last == day else 1)
+
+    def recorded_today(self, kind: str, actor: str, now: datetime) -> int:
+        """How many `kind` events `actor` recorded of this item on `now`'s UTC day."""
+        last, count = self.daily.get(f"{kind}:{actor}", ("", 0))
+        return count if last == now.date().isoformat() else 0
 
     def _record(self, event_class: type[Item.Event], now: datetime, **fields: Any) -> None:
         fields["occurred_at"] = self._field_time(fields["occurred_at"], now)

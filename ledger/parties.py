@@ -3,17 +3,17 @@ and end-use agreements. Both are aggregates, so the registry itself is in the lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from ledger.errors import AlreadyExists, NotFound, Unauthenticated
+from ledger.errors import AlreadyExists, InvalidTime, NotFound, Unauthenticated
 from ledger.events import Reported
 from ledger.ids import agreement_uuid, party_uuid
-from ledger.times import format_time, not_in_future
+from ledger.times import aware_utc, format_time
 
 
 class PartyKind(StrEnum):
@@ -31,6 +31,21 @@ class PartyKey:
     public_key: str
     valid_from: datetime
     revoked_at: datetime | None
+    endorsement: str = "operator"
+    """"rotation" (endorsed by an active key of the party) or "operator" (ledger/endorsements.py);
+    keys registered before endorsements existed are "operator"."""
+    endorsed_by: str | None = None
+    registered_by: str = ""
+    confirmed_at: datetime | None = None
+    """When the party confirmed an operator-registered key with a signature by it."""
+
+    def active(self, at: datetime) -> bool:
+        return self.revoked_at is None or self.revoked_at > at
+
+    @property
+    def party_endorsed(self) -> bool:
+        """The party's own signature is on the key: a rotation, or a confirmation."""
+        return self.endorsement == "rotation" or self.confirmed_at is not None
 
 
 class Party(Aggregate):
@@ -58,9 +73,35 @@ class Party(Aggregate):
         TOPIC = "custody:Party.KeyRegistered"
         key_id: str
         public_key: str
+        proof: str | None = None
+        """The new key's signature over the registration message (proof of possession)."""
+        endorsement: str | None = None
+        """"rotation" or "operator"; None in entries from before endorsements (= "operator")."""
+        endorsed_by: str | None = None
+        endorsement_signature: str | None = None
 
         def apply(self, party: Party) -> None:
-            party.keys[self.key_id] = PartyKey(self.key_id, self.public_key, self.occurred_at, None)
+            party.keys[self.key_id] = PartyKey(
+                self.key_id,
+                self.public_key,
+                self.occurred_at,
+                None,
+                self.endorsement or "operator",
+                self.endorsed_by,
+                self.actor,
+            )
+
+    class KeyConfirmed(Reported):
+        """The party confirms an operator-registered key: a signature by the key over the
+        confirmation message (ledger/endorsements.py), recorded with the party's own token."""
+
+        TOPIC = "custody:Party.KeyConfirmed"
+        key_id: str
+        confirmation: str
+
+        def apply(self, party: Party) -> None:
+            key = party.keys[self.key_id]
+            party.keys[self.key_id] = replace(key, confirmed_at=self.occurred_at)
 
     class KeyRevoked(Reported):
         """The key stops being valid at `occurred_at`, which may be earlier than the recording
@@ -72,9 +113,7 @@ class Party(Aggregate):
 
         def apply(self, party: Party) -> None:
             key = party.keys[self.key_id]
-            party.keys[self.key_id] = PartyKey(
-                key.key_id, key.public_key, key.valid_from, self.occurred_at
-            )
+            party.keys[self.key_id] = replace(key, revoked_at=self.occurred_at)
 
     party_id: str
     name: str
@@ -86,7 +125,11 @@ class Party(Aggregate):
     def __init__(self) -> None:
         """State is assigned by Registered.apply."""
 
-    def register_key(self, *, key_id: str, public_key: str, now: datetime, actor: str) -> None:
+    def register_key(
+        self, *, key_id: str, public_key: str, now: datetime, actor: str, **endorsement: Any
+    ) -> None:
+        """`endorsement`: the proof, how it is endorsed, and by which key (ledger/endorsements.py;
+        the Ledger checks the signatures before)."""
         if key_id in self.keys:
             raise AlreadyExists(f"key {key_id} of party {self.party_id} is registered already")
         self.trigger_event(
@@ -97,6 +140,24 @@ class Party(Aggregate):
             signature=None,
             key_id=key_id,
             public_key=public_key,
+            **endorsement,
+        )
+
+    def active_keys(self, at: datetime) -> list[PartyKey]:
+        return [k for k in self.keys.values() if k.active(at)]
+
+    def confirm_key(self, *, key_id: str, confirmation: str, now: datetime, actor: str) -> None:
+        key = self.valid_key(key_id, at=now)
+        if key.party_endorsed:
+            raise AlreadyExists(f"key {key_id} of party {self.party_id} is endorsed already")
+        self.trigger_event(
+            self.KeyConfirmed,
+            timestamp=now,
+            occurred_at=now,
+            actor=actor,
+            signature=None,
+            key_id=key_id,
+            confirmation=confirmation,
         )
 
     def revoke_key(
@@ -109,7 +170,12 @@ class Party(Aggregate):
             raise AlreadyExists(
                 f"key {key_id} was revoked already, at {format_time(key.revoked_at)}"
             )
-        moment = not_in_future(revoked_at, now=now, field="revoked_at")
+        moment = aware_utc(revoked_at, field="revoked_at")
+        if moment > now:
+            raise InvalidTime(
+                f"revoked_at {format_time(moment)} is in the future (now is {format_time(now)}):"
+                " a revocation takes effect when it is recorded or earlier, never later"
+            )
         self.trigger_event(
             self.KeyRevoked,
             timestamp=now,

@@ -42,7 +42,9 @@ from ledger.times import format_time
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 
-TABLE = "policy_accounts"
+TABLE = "policy_accounts_v2"
+"""v2: the rows gained `verified_from` and `self_reported_from`, and the findings independence
+(docs/policies.md); v1 rows are not read."""
 TRACKING_PREFIX = "PolicyAccounts:"
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 """The date the stored findings are computed as of: after every fact, so all findings begin."""
@@ -72,6 +74,8 @@ COLUMNS = (
     "overdue_from",
     "findings",
     "computed_at",
+    "verified_from",
+    "self_reported_from",
 )
 Progress = Callable[[int], None]
 
@@ -81,7 +85,8 @@ class StoredAccount:
     """One item's row. Times are canonical text (`format_time`), so they compare as text.
     `findings` (JSON, in rule order) are the item's findings over all its facts, duplicate serials
     aside; `unaccounted_from` is the earliest `since` of those that make it unaccounted,
-    `overdue_from` when its inspection fell due."""
+    `overdue_from` when its inspection fell due; `verified_from` when an independent party first
+    verified it, `self_reported_from` when the holder's side first did."""
 
     policy: str
     item_id: str
@@ -100,6 +105,8 @@ class StoredAccount:
     overdue_from: str | None
     findings: str | None
     computed_at: int
+    verified_from: str | None = None
+    self_reported_from: str | None = None
 
     def begun(self, as_of: str) -> list[Finding]:
         """The stored findings that have begun by `as_of` (canonical text)."""
@@ -138,6 +145,7 @@ def stored(
     status: str,
     issued: tuple[datetime, int],
     last_at: datetime,
+    verified: tuple[datetime | None, datetime | None] = (None, None),
 ) -> StoredAccount:
     """The row for an item, from its findings as of FOREVER (computed by the engine)."""
     unaccounted = [format_time(f.since) for f in findings if f.unaccounted]
@@ -159,6 +167,8 @@ def stored(
         overdue_from=min(overdue, default=None),
         findings=json.dumps(encoded, separators=(",", ":")) if encoded else None,
         computed_at=computed_at,
+        verified_from=format_time(verified[0]) if verified[0] else None,
+        self_reported_from=format_time(verified[1]) if verified[1] else None,
     )
 
 
@@ -209,7 +219,8 @@ class AccountTable:
         integer = "INTEGER" if sqlite else "bigint"
         text = "TEXT" if sqlite else 'TEXT COLLATE "C"'  # canonical times order as bytes
         kinds = {"issued_log_index": f"{integer} NOT NULL", "computed_at": f"{integer} NOT NULL"}
-        kinds |= {c: text for c in ("unaccounted_from", "overdue_from", "findings")}
+        optional = ("unaccounted_from", "overdue_from", "findings")
+        kinds |= {c: text for c in (*optional, "verified_from", "self_reported_from")}
         columns = ", ".join(f"{c} {kinds.get(c, f'{text} NOT NULL')}" for c in COLUMNS)
         return [
             f"CREATE TABLE IF NOT EXISTS {self.table} ({columns}, PRIMARY KEY (policy, item_id))",
@@ -228,22 +239,27 @@ class AccountTable:
 
     # The report's questions, answered in SQL over the rows of items issued by `as_of` ------------
 
-    def tally(self, where: Where) -> list[tuple[str, int, int, int, int]]:
+    def tally(self, where: Where) -> list[tuple[str, int, int, int, int, int, int]]:
         """Per recipient, over the settled items (every fact by `as_of`): issued, unaccounted,
-        in custody, overdue."""
+        in custody, overdue, verified by an independent party, verified by a self-report."""
         p = self.p
         sql, params = self._where(where, f"last_at <= {p}", where.as_of)
         counts = (  # named: PostgreSQL's dict rows would merge three columns called "sum"
             f"COUNT(*) AS issued, SUM(CASE WHEN unaccounted_from <= {p} THEN 1 ELSE 0 END) AS lost,"
             " SUM(CASE WHEN status = 'in_custody' THEN 1 ELSE 0 END) AS held,"
-            f" SUM(CASE WHEN overdue_from < {p} THEN 1 ELSE 0 END) AS overdue"
+            f" SUM(CASE WHEN overdue_from < {p} THEN 1 ELSE 0 END) AS overdue,"
+            f" SUM(CASE WHEN verified_from <= {p} THEN 1 ELSE 0 END) AS independent,"
+            f" SUM(CASE WHEN self_reported_from <= {p} THEN 1 ELSE 0 END) AS self_reported"
         )
         found = self._read(
             f"SELECT recipient, {counts} FROM {self.table} WHERE {sql} GROUP BY recipient",
-            [where.as_of, where.as_of, *params],
+            [where.as_of] * 4 + [*params],
         )
         rows = [_values(r) for r in found]
-        return [(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
+        return [
+            (str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
+            for r in rows
+        ]
 
     def settled_unaccounted(self, where: Where) -> list[StoredAccount]:
         p = self.p

@@ -24,7 +24,7 @@ from ledger.tokens import Role
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
-from policies.rules import RULES, Case, duplicate_serial
+from policies.rules import RULES, Case, Registration, duplicate_serial
 
 Parents = Callable[[str], str | None]
 SCOPED = ("programme", "category", "recipient", "agreement", "normalised_serial")
@@ -53,6 +53,10 @@ class ItemAccount:
     holder: str
     status: str
     findings: tuple[Finding, ...]
+    verified_independently: bool = False
+    """A verified inspection by a party independent of the holder by the date."""
+    self_reported: bool = False
+    """A verified inspection by the holder's side (a self-report: the holder's statement)."""
 
     @property
     def unaccounted(self) -> bool:
@@ -70,13 +74,17 @@ class ItemAccount:
 @dataclass(frozen=True)
 class RecipientRates:
     """`accountability_rate` = accounted / issued; `delinquency_rate` = overdue / in custody (a
-    lost or disposed item cannot be overdue, so it does not dilute the rate)."""
+    lost or disposed item cannot be overdue, so it does not dilute the rate). Of the issued
+    items, `verified_independently` had a verified inspection by an independent party by the
+    date, `self_reported` one by the holder's side: EEUM counts only the former."""
 
     recipient: str
     issued: int
     accounted: int
     in_custody: int
     overdue: int
+    verified_independently: int = 0
+    self_reported: int = 0
 
     @property
     def accountability_rate(self) -> float:
@@ -85,6 +93,14 @@ class RecipientRates:
     @property
     def delinquency_rate(self) -> float:
         return self.overdue / self.in_custody if self.in_custody else 0.0
+
+    @property
+    def independent_verification_rate(self) -> float:
+        return self.verified_independently / self.issued if self.issued else 0.0
+
+    @property
+    def self_report_rate(self) -> float:
+        return self.self_reported / self.issued if self.issued else 0.0
 
 
 @dataclass(frozen=True)
@@ -105,17 +121,16 @@ def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[Ite
     table = _caught_up(ledger, config)
     as_of = format_time(scope.as_of)
     serials = table.issued_twice(as_of)
-    parent = _parents(ledger, None)
-    authorized = _authorizer(ledger, parent)
+    registry = _registry(ledger, None)
     for row in table.rows():
-        wanted = _wanted(parent, scope, row.programme, row.category, row.recipient)
+        wanted = _wanted(registry.parent, scope, row.programme, row.category, row.recipient)
         if row.issued_at > as_of or not wanted:
             continue
         twins = _twins(serials, row.normalised_serial, row.issued_log_index)
         if row.last_at <= as_of:
             yield _account_of_row(row, as_of, twins)
         else:
-            yield _unsettled_account(ledger, row, scope, config, authorized, twins)
+            yield _unsettled_account(ledger, row, scope, config, registry, twins)
 
 
 def rebuild_accounts(
@@ -155,8 +170,8 @@ def _compute(ledger: Ledger, config: PolicyConfig) -> Compute:
     """Rows for a chunk of items, the parties and agreements looked up once per chunk."""
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
-        authorized = _authorizer(ledger, _parents(ledger, None))
-        return [_stored(ledger, item, config, policy, size, authorized) for item in items]
+        registry = _registry(ledger, None)
+        return [_stored(ledger, item, config, policy, size, registry) for item in items]
 
     return compute
 
@@ -171,14 +186,13 @@ def _unsettled_account(
     row: StoredAccount,
     scope: Scope,
     config: PolicyConfig,
-    authorized: Callable[[str], Callable[[str], bool]],
+    registry: RuleRegistry,
     twins: list[int],
 ) -> ItemAccount:
     """An item with facts after the date: the rules over its facts up to the date."""
     facts = _facts_as_of(ledger, UUID(row.item_id), scope)
     assert facts is not None  # issued by the date: its issue is among them
-    case = Case(UUID(row.item_id), facts, scope.as_of, authorized(row.agreement), twins)
-    return _account(case, config)
+    return _account(registry.case(UUID(row.item_id), facts, scope.as_of, twins), config)
 
 
 def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str] | None:
@@ -191,17 +205,16 @@ def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str]
 def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """The rules over every item's facts as of the date, read one item at a time."""
     scope = _checked(scope)
-    parent = _parents(ledger, scope.known_at)
+    registry = _registry(ledger, scope.known_at)
     chosen = list(_chosen_facts(ledger, scope))
     serials = _serials(chosen)  # across the whole fleet, whatever the filter
-    authorized = _authorizer(ledger, parent)
     for item_id, facts in chosen:
         issued = {k: str(facts[0].fields[k]) for k in SCOPED}
-        if not _wanted(parent, scope, issued["programme"], issued["category"], issued["recipient"]):
+        marking = (issued["programme"], issued["category"], issued["recipient"])
+        if not _wanted(registry.parent, scope, *marking):
             continue
         twins = _twins(serials, issued["normalised_serial"], facts[0].log_index)
-        case = Case(item_id, facts, scope.as_of, authorized(issued["agreement"]), twins)
-        yield _account(case, config)
+        yield _account(registry.case(item_id, facts, scope.as_of, twins), config)
 
 
 def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
@@ -211,13 +224,15 @@ def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Un
     if scope.known_at is not None:
         return reference_report(ledger, scope, config)
     table = _caught_up(ledger, config)
-    parent = _parents(ledger, None)
+    registry = _registry(ledger, None)
     as_of = format_time(scope.as_of)
-    where = Where(as_of, _recipients(table, parent, scope), scope.programme, scope.category)
+    where = Where(
+        as_of, _recipients(table, registry.parent, scope), scope.programme, scope.category
+    )
     serials = table.issued_twice(as_of)
     totals = {
-        r: [issued, issued - lost, held, overdue]
-        for r, issued, lost, held, overdue in table.tally(where)
+        r: [issued, issued - lost, held, overdue, independent, self_reported]
+        for r, issued, lost, held, overdue, independent, self_reported in table.tally(where)
     }
     listed = [
         (
@@ -228,14 +243,13 @@ def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Un
         )
         for row in table.settled_unaccounted(where)
     ]
-    authorized = _authorizer(ledger, parent)
     for row in table.unsettled(where):
         account = _unsettled_account(
             ledger,
             row,
             scope,
             config,
-            authorized,
+            registry,
             _twins(serials, row.normalised_serial, row.issued_log_index),
         )
         _count(totals, account)
@@ -258,12 +272,14 @@ def reference_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Unac
 
 
 def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
-    """issued, accounted, in custody, overdue"""
-    row = totals.setdefault(account.recipient, [0, 0, 0, 0])
+    """issued, accounted, in custody, overdue, verified independently, self-reported"""
+    row = totals.setdefault(account.recipient, [0, 0, 0, 0, 0, 0])
     row[0] += 1
     row[1] += not account.unaccounted
     row[2] += account.status == "in_custody"
     row[3] += account.overdue
+    row[4] += account.verified_independently
+    row[5] += account.self_reported
 
 
 def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding]:
@@ -341,25 +357,56 @@ def _authorizer(ledger: Ledger, parent: Parents) -> Callable[[str], Callable[[st
     return for_agreement
 
 
-def _parents(ledger: Ledger, known_at: datetime | None) -> Parents:
-    """party -> its parent force as known at `known_at`, looked up once per run. A party not
+@dataclass(frozen=True)
+class RuleRegistry:
+    """The registry as the rules read it, each party and agreement looked up once per run."""
+
+    registration: Registration
+    authorized: Callable[[str], Callable[[str], bool]]
+
+    def parent(self, party: str) -> str | None:
+        found = self.registration(party)
+        return found[1] if found is not None else None
+
+    def case(
+        self, item_id: UUID, facts: tuple[Fact, ...], as_of: datetime, twins: Sequence[int] = ()
+    ) -> Case:
+        agreement = str(facts[0].fields["agreement"])
+        return Case(item_id, facts, as_of, self.authorized(agreement), twins, self.registration)
+
+
+def _registry(ledger: Ledger, known_at: datetime | None) -> RuleRegistry:
+    registration = registrations(ledger, known_at)
+
+    def parent(party: str) -> str | None:
+        found = registration(party)
+        return found[1] if found is not None else None
+
+    return RuleRegistry(registration, _authorizer(ledger, parent))
+
+
+def registrations(ledger: Ledger, known_at: datetime | None) -> Registration:
+    """party -> (kind, parent force) as known at `known_at`, looked up once per run. A party not
     registered by then is unknown: free text, like an armed group seen holding an item."""
 
     @cache
-    def parent(party: str) -> str | None:
+    def registration(party: str) -> tuple[str, str | None] | None:
         try:
             found = ledger.party(party)
         except (NotFound, InvalidInput):
             return None
-        return found.parent if known_at is None or found.registered_at <= known_at else None
+        if known_at is not None and found.registered_at > known_at:
+            return None
+        return found.kind.value, found.parent
 
-    return parent
+    return registration
 
 
 def _account(case: Case, config: PolicyConfig) -> ItemAccount:
     issued = case.issued.fields
     status = "lost" if case.open_loss() else "disposed" if case.disposal() else "in_custody"
     found = tuple(f for rule in RULES.values() for f in rule(case, config) if f.since <= case.as_of)
+    independent, self_reported = _verified_since(case)
     return ItemAccount(
         case.item_id,
         str(issued["serial"]),
@@ -370,7 +417,18 @@ def _account(case: Case, config: PolicyConfig) -> ItemAccount:
         case.holder(),
         status,
         found,
+        verified_independently=independent is not None,
+        self_reported=self_reported is not None,
     )
+
+
+def _verified_since(case: Case) -> tuple[datetime | None, datetime | None]:
+    """When the item was first verified by an independent party, and first by a self-report
+    (a verified inspection recorded by the holder's side), among the case's facts."""
+    verified = [f for f in case.of("Inspected") if f.fields["result"] == "verified"]
+    independent = [f.occurred_at for f in verified if case.independent(f)]
+    holders = [f.occurred_at for f in verified if not case.independent(f)]
+    return min(independent, default=None), min(holders, default=None)
 
 
 def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAccount:
@@ -396,6 +454,8 @@ def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAcc
         row.holder,
         row.status,
         tuple(found),
+        verified_independently=row.verified_from is not None and row.verified_from <= as_of,
+        self_reported=row.self_reported_from is not None and row.self_reported_from <= as_of,
     )
 
 
@@ -405,13 +465,13 @@ def _stored(
     config: PolicyConfig,
     policy: str,
     size: int,
-    authorized: Callable[[str], Callable[[str], bool]],
+    registry: RuleRegistry,
 ) -> StoredAccount:
     """An item's row: its account over all its facts as of FOREVER, without duplicate serials."""
     facts = _facts_as_of(ledger, item_id, Scope(as_of=FOREVER))
     assert facts is not None
     fields = facts[0].fields
-    case = Case(item_id, facts, FOREVER, authorized(str(fields["agreement"])))
+    case = registry.case(item_id, facts, FOREVER)
     account = _account(case, config)
     marking = {k: str(fields[k]) for k in ("serial", "normalised_serial", "category")}
     marking |= {k: str(fields[k]) for k in ("programme", "agreement", "recipient")}
@@ -425,4 +485,5 @@ def _stored(
         status=account.status,
         issued=(facts[0].occurred_at, facts[0].log_index),
         last_at=max(f.occurred_at for f in facts),
+        verified=_verified_since(case),
     )

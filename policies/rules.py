@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from ledger.replay import Fact
 from policies.config import PolicyConfig
-from policies.findings import Finding, Severity
+from policies.findings import INDEPENDENT_KINDS, Finding, Severity
 
 FAILED = {
     "serial_mismatch": Severity.HIGH,
@@ -27,6 +28,41 @@ LOSS = {
     "destroyed_in_action": Severity.MEDIUM,
 }
 IN_HAND = {"Transferred", "Inspected", "Received"}
+OPERATOR_KIND = "operator"
+ATTRIBUTED = {"Inspected": "inspector", "Sighted": "observer", "Recovered": "by"}
+"""The field of each event that names who did it: the actor's own party or one of its units."""
+Registration = Callable[[str], tuple[str, str | None] | None]
+"""party id -> (kind, parent) as registered (as known at the question's `known_at`); None for a
+name that is no registered party."""
+
+
+def _unregistered(party: str) -> tuple[str, str | None] | None:
+    return None
+
+
+def recorder(registration: Registration, kind: str, actor: str, fields: Mapping[str, Any]) -> str:
+    """The party an entry speaks for: its `actor`, the recording party. Only the operator may name
+    another party as the inspector, observer or recoverer (ledger/attribution.py); its entry then
+    speaks for that party, and says so (actor operator, `inspector` X)."""
+    registered = registration(actor)
+    named = fields.get(ATTRIBUTED.get(kind, ""))
+    if registered is not None and registered[0] == OPERATOR_KIND and named:
+        return str(named)
+    return actor
+
+
+def independent(
+    registration: Registration, kind: str, actor: str, fields: Mapping[str, Any]
+) -> bool:
+    """Recorded by a party independent of the holder: by the recording party's kind in the
+    registry (an inspector, the supplier, oversight, an investigator) and its parent's, never by
+    a free-text field. A recipient force, its units, and a unit of a force are not."""
+    registered = registration(recorder(registration, kind, actor, fields))
+    if registered is None or registered[0] not in INDEPENDENT_KINDS:
+        return False
+    parent = registered[1]
+    above = registration(parent) if parent else None
+    return parent is None or (above is not None and above[0] in (*INDEPENDENT_KINDS, OPERATOR_KIND))
 
 
 @dataclass(frozen=True)
@@ -39,6 +75,7 @@ class Case:
     authorized: Callable[[str], bool]
     duplicates: Sequence[int] = ()
     """Log indexes of other items' issues with the same normalised serial."""
+    registration: Registration = _unregistered
 
     @property
     def issued(self) -> Fact:
@@ -63,13 +100,34 @@ class Case:
     def disposal(self) -> Fact | None:
         return next(iter(self.of("Disposed")), None)
 
-    def last_verified(self, before: datetime | None = None) -> Fact | None:
+    def last_verified(
+        self, before: datetime | None = None, *, independent: bool = False
+    ) -> Fact | None:
+        """The last verified inspection (by `before`); only an independent party's if asked."""
         verified = [
             f
             for f in self.of("Inspected")
-            if f.fields["result"] == "verified" and (before is None or f.occurred_at <= before)
+            if f.fields["result"] == "verified"
+            and (before is None or f.occurred_at <= before)
+            and (not independent or self.independent(f))
         ]
         return verified[-1] if verified else None
+
+    def independent(self, fact: Fact) -> bool:
+        return independent(self.registration, fact.kind, fact.actor, fact.fields)
+
+    def unconfirmed_recovery(self) -> tuple[Fact, Fact] | None:
+        """The last loss and the holder's recovery of it, if no independent party has verified
+        the item since (a recovery the holder records is its word; docs/policies.md)."""
+        loss = recovery = None
+        for fact in self.of("ReportedLost", "Recovered"):
+            loss, recovery = (fact, None) if fact.kind == "ReportedLost" else (loss, fact)
+        if loss is None or recovery is None or self.independent(recovery):
+            return None
+        confirmed = self.last_verified(independent=True)
+        if confirmed is not None and confirmed.occurred_at >= recovery.occurred_at:
+            return None
+        return loss, recovery
 
     def finding(
         self,
@@ -96,7 +154,16 @@ Rule = Callable[[Case, PolicyConfig], list[Finding]]
 
 
 def unrecovered_loss(case: Case, config: PolicyConfig) -> list[Finding]:
-    loss = case.open_loss()
+    """A loss not recovered, or recovered only in the holder's word (no independent party has
+    recorded the recovery or verified the item since)."""
+    loss, evidence, detail = case.open_loss(), [], "and not recovered"
+    if loss is None and (unconfirmed := case.unconfirmed_recovery()) is not None:
+        loss, recovery = unconfirmed
+        evidence = [recovery]
+        detail = (
+            f"and recovered by {recovery.fields['by']} in the holder's word only:"
+            " no independent party has verified it since"
+        )
     if loss is None:
         return []
     circumstances = str(loss.fields["circumstances"])
@@ -105,18 +172,24 @@ def unrecovered_loss(case: Case, config: PolicyConfig) -> list[Finding]:
             "lost",
             LOSS[circumstances],
             loss.occurred_at,
-            [loss],
-            f"reported {circumstances} and not recovered",
+            [loss, *evidence],
+            f"reported {circumstances} {detail}",
             unaccounted=True,
         )
     ]
 
 
 def failed_inspection(case: Case, config: PolicyConfig) -> list[Finding]:
-    """The failures since the last verified inspection; a later verified one clears them."""
+    """The failures since the last verified inspection that may clear them: an independent
+    party's clears every failure; the holder's self-report only the holder's own failures."""
     failures: list[Fact] = []
     for fact in case.of("Inspected"):
-        failures = [] if fact.fields["result"] == "verified" else [*failures, fact]
+        if fact.fields["result"] != "verified":
+            failures.append(fact)
+        elif case.independent(fact):
+            failures = []
+        else:
+            failures = [f for f in failures if case.independent(f)]
     if not failures:
         return []
     results = [str(f.fields["result"]) for f in failures]
@@ -137,7 +210,7 @@ def inspection_overdue(case: Case, config: PolicyConfig) -> list[Finding]:
     if case.open_loss() or case.disposal():
         return []
     sensitive = case.issued.fields["category"] in config.sensitive_categories
-    last = case.last_verified()
+    last = case.last_verified(independent=True)
     if last is None:
         days = config.sensitive_initial_days if sensitive else config.inspection_interval_days
         basis, what = case.issued, "no verified inspection since issue on"
@@ -188,7 +261,7 @@ def diversion(case: Case, config: PolicyConfig) -> list[Finding]:
 def _still_there(case: Case, fact: Fact, party: str, holder: str) -> bool:
     if fact.kind != "Sighted":
         return holder == party and case.open_loss() is None
-    later = case.last_verified()
+    later = case.last_verified(independent=True)
     return later is None or later.occurred_at < fact.occurred_at
 
 

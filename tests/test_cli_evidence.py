@@ -97,7 +97,7 @@ def verify(*options: str, bundle: str = "bundle.json") -> tuple[int, list[str], 
     return result.exit_code, result.stdout.splitlines(), result.stderr
 
 
-PHYSICAL = "verified (physical) by inspectorate"
+PHYSICAL = "verified (physical), recorded by operator for inspectorate"
 ISSUED_AT, TRANSFERRED_AT, INSPECTED_AT, SELF_REPORTED_AT, LOST_AT, SIGHTED_AT = ITEM_INDEXES
 # log index, kind, field time, recorded at hour n, actor, holder, detail, signed by
 ROWS = [
@@ -110,7 +110,7 @@ ROWS = [
         3,
         "operator",
         "unit-2",
-        "verified (physical) by inspectorate",
+        "verified (physical), recorded by operator for inspectorate",
         None,
     ),
     (
@@ -121,7 +121,7 @@ ROWS = [
         "unit-2",
         "unit-2",
         "verified (self_report) by unit-2",
-        f"unit-2 (key {PARTNER_KEY_ID})",
+        f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)",
     ),
     (
         LOST_AT,
@@ -140,7 +140,7 @@ ROWS = [
         6,
         "operator",
         "unit-2",
-        "seen by investigator with outsider at Town market",
+        "seen with outsider at Town market, recorded by operator for investigator",
         None,
     ),
 ]
@@ -161,6 +161,8 @@ def timeline(windows: bool) -> list[str]:
             f"(holder {holder}; recorded {recorded} by {actor})"
         )
         line += f"  signed by {signer}" if signer else ""
+        if kind == "Inspected":
+            line += "  [the holder's statement]" if actor == "unit-2" else "  [independent]"
         line += f"  [on record after {format_time(hour(n - 1))}, by {recorded}]" if windows else ""
         lines.append(line)
     return lines
@@ -168,7 +170,7 @@ def timeline(windows: bool) -> list[str]:
 
 def conclusion() -> list[str]:
     return [
-        f"last verified in control: #{SELF_REPORTED_AT} {format_time(SELF_REPORTED)}",
+        f"last verified in control: #{INSPECTED_AT} {format_time(INSPECTED)}",
         f"left control: #{LOST_AT} {format_time(LOST)} "
         f"(stolen, discovered {format_time(DISCOVERED)})",
         f"note: {COMPLETE}",

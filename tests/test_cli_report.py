@@ -171,8 +171,8 @@ def test_the_rates_table_gives_each_recipients_accountability_and_delinquency(
     # Delinquency is overdue / in custody: R-1 (stolen) is not in unit-1's custody, so R-2,
     # never inspected, is 1 of 1; R-3 (not presented) is overdue, R-4 (verified 2026-01-20) not.
     assert tables(lines)[1] == [
-        ["unit-1", "2", "0", "0.0%", "1", "100.0%"],
-        ["unit-2", "2", "1", "50.0%", "1", "50.0%"],
+        ["unit-1", "2", "0", "0.0%", "1", "100.0%", "0", "0"],
+        ["unit-2", "2", "1", "50.0%", "1", "50.0%", "1", "0"],
     ]
 
 
@@ -185,7 +185,7 @@ def test_known_at_and_the_filters_narrow_the_answer(store: dict[str, str]) -> No
 
     assert [r[0] for r in tables(known_early)[0]] == ["R-1"]
     assert [r[0] for r in tables(unit_2)[0]] == ["R-3"]
-    assert tables(unit_2)[1] == [["unit-2", "2", "1", "50.0%", "0", "0.0%"]]
+    assert tables(unit_2)[1] == [["unit-2", "2", "1", "50.0%", "0", "0.0%", "1", "0"]]
     assert tables(other) == ([], [])
 
 
@@ -210,13 +210,13 @@ def test_a_policy_file_changes_the_answer_and_a_bad_one_exits_1_with_one_line(
     _, from_env, _ = report("--as-of", "2026-02-05T00:00:00Z")
 
     assert tables(default)[1] == [
-        ["unit-1", "2", "0", "0.0%", "0", "0.0%"],
-        ["unit-2", "2", "1", "50.0%", "0", "0.0%"],
+        ["unit-1", "2", "0", "0.0%", "0", "0.0%", "0", "0"],
+        ["unit-2", "2", "1", "50.0%", "0", "0.0%", "1", "0"],
     ]
     assert code == 0
     assert tables(strict)[1] == [
-        ["unit-1", "2", "0", "0.0%", "1", "100.0%"],
-        ["unit-2", "2", "1", "50.0%", "2", "100.0%"],
+        ["unit-1", "2", "0", "0.0%", "1", "100.0%", "0", "0"],
+        ["unit-2", "2", "1", "50.0%", "2", "100.0%", "1", "0"],
     ]
     assert tables(from_env) == tables(strict)
     assert (bad_code, bad) == (1, [])
@@ -237,6 +237,6 @@ def test_a_recipient_with_nothing_in_custody_has_no_delinquency(
 
     assert code == 0, errors
     assert tables(lines)[1] == [
-        ["unit-1", "2", "0", "0.0%", "0", "0.0%"],
-        ["unit-2", "2", "1", "50.0%", "1", "50.0%"],
+        ["unit-1", "2", "0", "0.0%", "0", "0.0%", "0", "0"],
+        ["unit-2", "2", "1", "50.0%", "1", "50.0%", "1", "0"],
     ]

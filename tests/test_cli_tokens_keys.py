@@ -23,7 +23,10 @@ from typer.testing import CliRunner
 from api.main import create_app
 from cli import app
 from ledger.application import Ledger
+from ledger.config import DEFAULT_ORIGIN
+from ledger.endorsements import prove_key
 from ledger.errors import Unauthenticated
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from tests.e2e.test_serve import free_port, wait_until_up
 from tests.programme import ADMIN
@@ -235,9 +238,15 @@ def test_token_revoke_twice_or_of_an_unknown_or_malformed_id_is_one_line_and_exi
 # keygen -------------------------------------------------------------------------------------------
 
 
-def keygen(party: str, output: Path) -> tuple[str, str]:
+def registration(key_file: Path, party: str) -> dict[str, str]:
+    """The registration body of the key in `key_file` (as `custody keygen --origin` prints it)."""
+    signer = Signer.from_text(read_private_key_file(key_file))
+    return prove_key(signer.private_key, origin=DEFAULT_ORIGIN, party=party)
+
+
+def keygen(party: str, output: Path, *extra: str) -> tuple[str, str]:
     """`custody keygen`; answers the public key and key id it printed, never the private key."""
-    result = runner.invoke(app, ["keygen", "--party", party, "-o", str(output)])
+    result = runner.invoke(app, ["keygen", "--party", party, "-o", str(output), *extra])
     assert result.exit_code == 0, result.output
     public = re.search(r"^public key: (\S+)$", result.stdout, re.MULTILINE)
     key_id = re.search(r"^key id: ([0-9a-f]{16})$", result.stdout, re.MULTILINE)
@@ -254,6 +263,7 @@ def test_keygen_writes_a_0600_key_file_and_prints_a_public_key_the_api_accepts(
     key_file = store.directory / "unit-1.key"
 
     public, key_id = keygen("unit-1", key_file)
+    body = registration(key_file, "unit-1")
 
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key_file.read_text().startswith("PRIVATE+KEY+unit-1+")
@@ -263,7 +273,7 @@ def test_keygen_writes_a_0600_key_file_and_prints_a_public_key_the_api_accepts(
     with TestClient(create_app(ledger), raise_server_exceptions=False) as http:
         response = http.post(
             "/v1/parties/unit-1/keys",
-            json={"public_key": public},
+            json=body,
             headers={"Authorization": f"Bearer {store.admin_token}"},
         )
     ledger.close()
@@ -344,7 +354,8 @@ def test_submit_signs_with_the_keygen_key_and_the_entry_verifies_with_the_public
     assert issued.status_code == 201, issued.text
     item = issued.json()["item_id"]
     public, _ = keygen("unit-1", store.directory / "unit-1.key")
-    assert admin.post("/v1/parties/unit-1/keys", json={"public_key": public}).status_code == 201
+    body = registration(store.directory / "unit-1.key", "unit-1")
+    assert admin.post("/v1/parties/unit-1/keys", json=body).status_code == 201
     token, _ = create("unit-1", "partner")
     body = {"result": "verified", "method": "self_report", "occurred_at": "2026-02-01T09:30:00Z"}
     args = ["submit", "inspect", item, "--data", json.dumps(body), "--key", "unit-1.key"]
@@ -389,3 +400,33 @@ def test_submit_with_an_unregistered_key_prints_the_servers_401_and_exits_1(
     assert json.loads(result.stdout)["error"]["code"] == "unauthenticated"
     assert "party unit-1 has no key" in json.loads(result.stdout)["error"]["message"]
     assert store.log_size() == size
+
+
+def test_keygen_with_an_origin_prints_a_registration_whose_proof_the_ledger_accepts(
+    store: Store,
+) -> None:
+    first = runner.invoke(
+        app, ["keygen", "--party", "unit-1", "-o", "a.key", "--origin", DEFAULT_ORIGIN]
+    )
+    rotate = ["--origin", DEFAULT_ORIGIN, "--endorse-with", "a.key"]
+    second = runner.invoke(app, ["keygen", "--party", "unit-1", "-o", "b.key", *rotate])
+    bodies = [json.loads(registration_line(r.stdout)) for r in (first, second)]
+    ledger = store.ledger()
+    try:
+        keys = [ledger.register_key(party="unit-1", actor=ADMIN, **b)[0] for b in bodies]
+    finally:
+        ledger.close()
+    history = runner.invoke(app, ["keys", "history", "--party", "unit-1"])
+
+    assert sorted(bodies[0]) == ["proof", "public_key"]
+    assert bodies[1]["endorsed_by"] == keys[0]
+    assert history.exit_code == 0, history.output
+    rows = [line for line in history.stdout.splitlines() if keys[0] in line or keys[1] in line]
+    assert "operator-registered, not confirmed by the party" in rows[0]
+    assert "endorsed by key" in rows[1]
+
+
+def registration_line(stdout: str) -> str:
+    found = re.search(r"^registration: (.+)$", stdout, re.MULTILINE)
+    assert found, stdout
+    return found.group(1)

@@ -181,6 +181,32 @@ def test_the_programme_counts_what_it_recorded() -> None:
     programme = demo.build(ledger, now=NOW, items=50, progress=steps.append)
 
     assert len(programme.items) == sum(steps) == 50
-    parties_and_agreements = 1 + 2 + 12 + 1 + 4 + 2
+    parties_and_agreements = 1 + 2 + 12 + 1 + 4 + 2 + 4  # and a key confirmed and rotated
     assert ledger.log_store.log_size() - before == programme.events + parties_and_agreements
     ledger.close()
+
+
+def test_the_delinquent_unit_self_reports_signed_with_its_rotated_key_and_stays_overdue(
+    ledger: Ledger, report: UnaccountedReport, items: list[ItemAccount]
+) -> None:
+    rates = {r.recipient: r for r in report.recipients}
+    delinquent = rates[demo.DELINQUENT_UNIT]
+    keys = ledger.key_history(demo.DELINQUENT_UNIT)
+    theirs = [a for a in items if a.holder == demo.DELINQUENT_UNIT and a.status == "in_custody"]
+
+    self_reporting = {r.recipient for r in report.recipients if r.self_reported}
+    overdue_though_self_reported = [
+        a
+        for a in theirs
+        if a.overdue
+        and any(f.fields.get("method") == "self_report" for f in ledger.facts(a.item_id))
+    ]
+
+    assert delinquent.self_reported > 0
+    assert self_reporting <= set(demo.UNITS[demo.NORTH])  # the unit's, some moved to it
+    assert all(r.verified_independently > 0 for r in report.recipients)
+    assert len(overdue_though_self_reported) >= 5
+    assert [(k.registered_by, k.how, k.revocation_reason) for k in keys] == [
+        ("operator", "operator-registered, confirmed by the party", "rotated (synthetic)"),
+        (demo.DELINQUENT_UNIT, f"endorsed by key {keys[0].key_id}", None),
+    ]

@@ -7,14 +7,18 @@ from fastapi import APIRouter
 from api.deps import ActorDep, LedgerDep
 from api.schemas import (
     AgreementIn,
+    KeyConfirmationIn,
+    KeyHistoryOut,
     KeyIdPath,
     KeyIn,
     KeyOut,
     KeyRevocationIn,
+    KeysOut,
     PartyIdPath,
     PartyIn,
     RecordedOut,
 )
+from ledger.access import Action
 from ledger.application import Recorded
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -48,9 +52,44 @@ def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) ->
 
 @router.post("/parties/{party_id}/keys", status_code=201, response_model=KeyOut)
 def register_key(party_id: PartyIdPath, body: KeyIn, ledger: LedgerDep, actor: ActorDep) -> KeyOut:
-    """Register a party's Ed25519 public key; submissions signed with it are then accepted."""
-    key, recorded = ledger.register_key(party=party_id, public_key=body.public_key, actor=actor)
+    """Register a party's Ed25519 public key with its proof of possession (and, if the party
+    has an active key, that key's endorsement); submissions signed with it are then accepted."""
+    key, recorded = ledger.register_key(
+        party=party_id,
+        public_key=body.public_key,
+        proof=body.proof,
+        endorsed_by=body.endorsed_by,
+        endorsement=body.endorsement,
+        actor=actor,
+    )
     return KeyOut(party=party_id, key_id=key, log_index=recorded.log_index)
+
+
+@router.get("/parties/{party_id}/keys", response_model=KeysOut)
+def key_history(party_id: PartyIdPath, ledger: LedgerDep, actor: ActorDep) -> KeysOut:
+    """Every key ever registered for the party: by whom, how endorsed, confirmed, revoked."""
+    actor.require(Action.READ)
+    keys = [
+        KeyHistoryOut.model_validate(k, from_attributes=True) for k in ledger.key_history(party_id)
+    ]
+    return KeysOut(party=party_id, keys=keys)
+
+
+@router.post(
+    "/parties/{party_id}/keys/{key_id}/confirmation", status_code=201, response_model=RecordedOut
+)
+def confirm_key(
+    party_id: PartyIdPath,
+    key_id: KeyIdPath,
+    body: KeyConfirmationIn,
+    ledger: LedgerDep,
+    actor: ActorDep,
+) -> RecordedOut:
+    """The party confirms an operator-registered key with a signature by it (its own token)."""
+    recorded = ledger.confirm_key(
+        party=party_id, key=key_id, confirmation=body.confirmation, actor=actor
+    )
+    return _recorded(party_id, recorded)
 
 
 @router.post(

@@ -153,6 +153,8 @@ def _finding_out(f: Finding) -> FindingOut:
         since=f.since,
         evidence=list(f.evidence),
         detail=f.detail,
+        cleared_by=f.cleared_by,
+        cleared_by_kinds=list(f.cleared_by_kinds),
     )
 
 
@@ -192,6 +194,8 @@ def _csv(report: UnaccountedReportOut, view: str) -> str:
                 "overdue",
                 "accountability_rate",
                 "delinquency_rate",
+                "verified_independently",
+                "self_reported",
             ]
         )
         writer.writerows(
@@ -205,6 +209,8 @@ def _csv(report: UnaccountedReportOut, view: str) -> str:
                 r.overdue,
                 f"{r.accountability_rate:.4f}",
                 f"{r.delinquency_rate:.4f}",
+                r.verified_independently,
+                r.self_reported,
             ]
             for r in report.recipients
         )

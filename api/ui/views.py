@@ -24,7 +24,7 @@ from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.cosignatures import CosignerVerifier, cosignature_timestamps
 from ledger.entries import decode_entry
 from ledger.errors import CustodyError, InvalidInput, NotFound, ProofError
-from ledger.evidence_check import DETAILS
+from ledger.evidence_check import entry_detail
 from ledger.items import Item, Status
 from ledger.notes import split_note
 from ledger.readmodels import Interval, ItemEntry, timeline
@@ -37,11 +37,13 @@ from policies.engine import (
     UnaccountedReport,
     accounts,
     findings,
+    registrations,
     scope_for,
     unaccounted_report,
 )
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
+from policies.rules import Registration, independent
 
 MONTHS = 12
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -274,6 +276,13 @@ class EntryRow:
     leaf_hash: str
     signed: bool
     payload: dict[str, Any]
+    independent: bool | None = None
+    """For an inspection: by a party independent of the holder, or the holder's own statement
+    (a self-report; docs/policies.md, "Independence")."""
+    key_id: str | None = None
+    operator_key: bool = False
+    """Signed by an operator-registered key the party had not confirmed when it was recorded
+    (docs/signing.md, section 1)."""
 
 
 @dataclass(frozen=True)
@@ -352,17 +361,39 @@ MARKED |= {"Sighted": "sighting", "Disposed": "disposal"}
 def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
     item = ledger.item(item_id)
     rows = ledger.history(item.id)
-    entries = [_entry_row(r.log_index, r.entry, r.leaf_hash) for r in rows]
+    registration = registrations(ledger, None)
+    entries = [
+        _judged(ledger, _entry_row(r.log_index, r.entry, r.leaf_hash), registration) for r in rows
+    ]
     decoded = [ItemEntry.decode(r.log_index, r.aggregate_version, r.entry) for r in rows]
     intervals = timeline([e for e in decoded if e is not None])
     return ItemPage(item, entries, _timeline(intervals, entries, now))
+
+
+def _judged(ledger: Ledger, row: EntryRow, registration: Registration) -> EntryRow:
+    """The row with whose word it is: an inspection's independence, a signature's key."""
+    if row.kind == "Inspected":
+        row = replace(row, independent=independent(registration, row.kind, row.actor, row.payload))
+    return replace(row, operator_key=_operator_key(ledger, row))
+
+
+def _operator_key(ledger: Ledger, row: EntryRow) -> bool:
+    if row.key_id is None:
+        return False
+    try:
+        key = ledger.party(row.actor).keys.get(row.key_id)
+    except (NotFound, InvalidInput):
+        return False
+    if key is None or key.endorsement == "rotation":
+        return False
+    return key.confirmed_at is None or key.confirmed_at >= row.recorded_at
 
 
 def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
     body = decode_entry(entry)
     kind = str(body["type"]).rsplit(".", 1)[-1]
     payload = dict(body["payload"])
-    detail = DETAILS.get(kind, "").format_map(defaultdict(lambda: "?", payload))
+    detail = entry_detail(kind, payload, str(body["actor"]))
     return EntryRow(
         log_index,
         kind,
@@ -373,6 +404,7 @@ def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
         leaf_hash.hex(),
         bool(body.get("signature")),
         payload,
+        key_id=str(body["signature"]["key_id"]) if body.get("signature") else None,
     )
 
 
@@ -419,6 +451,8 @@ def _marker_css(entry: EntryRow) -> str:
     css = MARKED[entry.kind]
     if entry.kind == "Inspected" and entry.payload.get("result") != "verified":
         css += " failed"
+    if entry.independent is False:
+        css += " self-reported"
     return css
 
 

@@ -21,9 +21,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.cosignatures import CosignerKey, cosign
+from ledger.endorsements import confirm_key, prove_key
 from ledger.notes import split_note
+from ledger.submissions import Submission, Submitted, key_id
+from ledger.times import format_time
+from ledger.tokens import Role
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, APR_2, mar, recorded, register
 
@@ -423,6 +428,75 @@ def test_the_item_page_lists_each_entry_with_its_log_index_and_a_proof_link(
     assert links == indexes
     kinds = [row[1] for row in table(response.text, "entries-table")]
     assert kinds == ["Issued", "Transferred", "Inspected", "ReportedLost"]
+
+
+def test_the_item_page_tells_an_independent_inspection_from_the_holders_self_report(
+    admin: TestClient, fleet: dict[str, UUID], ledger: Ledger, clock: Clock
+) -> None:
+    item = fleet["B-1"]
+    holder = ledger.item(item).holder
+    ledger.inspect(
+        item,
+        result="verified",
+        method="self_report",
+        occurred_at=recorded(clock, mar(28)),
+        actor=Actor(holder, Role.PARTNER),
+    )
+    clock.now = APR_2
+
+    response = admin.get(f"/ui/items/{item}")
+
+    whats = [row[5] for row in table(response.text, "entries-table")]
+    assert whats[1:] == [
+        "not_presented (physical), recorded by operator for inspectorate independent",
+        f"verified (self_report) by {holder} self-reported: the holder's statement",
+    ]
+    assert 'class="marker inspection self-reported"' in response.text
+
+
+def test_the_item_page_says_when_a_signature_is_by_a_key_the_party_had_not_confirmed(
+    admin: TestClient, fleet: dict[str, UUID], ledger: Ledger, clock: Clock
+) -> None:
+    item = fleet["C-1"]
+    holder = ledger.item(item).holder
+    key = Ed25519PrivateKey.generate()
+    kid = key_id(key.public_key().public_bytes_raw())
+    ledger.register_key(
+        party=holder, actor=ADMIN, **prove_key(key, origin=ledger.origin, party=holder)
+    )
+
+    def self_report(day: int) -> None:
+        at = recorded(clock, mar(day))
+        body = {"result": "verified", "method": "self_report", "occurred_at": format_time(at)}
+        signed = Submission(
+            ledger.origin, holder, kid, "inspect", str(item), f"nonce-{day:08d}", body
+        )
+        ledger.inspect(
+            item,
+            result="verified",
+            method="self_report",
+            occurred_at=at,
+            actor=Actor(holder, Role.PARTNER),
+            via=Submitted.from_signed(signed.sign(key)),
+        )
+
+    self_report(26)
+    ledger.confirm_key(
+        party=holder,
+        key=kid,
+        actor=Actor(holder, Role.PARTNER),
+        **confirm_key(key, origin=ledger.origin, party=holder),
+    )
+    self_report(27)
+    clock.now = APR_2
+
+    response = admin.get(f"/ui/items/{item}")
+
+    by = [row[4] for row in table(response.text, "entries-table")][-2:]
+    assert by == [
+        f"{holder} signed by an operator-registered key {holder} had not confirmed",
+        f"{holder} signed",
+    ]
 
 
 def test_a_proof_index_that_is_not_a_number_is_a_422_page(admin: TestClient) -> None:

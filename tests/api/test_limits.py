@@ -311,7 +311,11 @@ REGISTRY_WRITES: list[tuple[str, dict[str, Any], str]] = [
         more("authorized_holders", 1000),
     ),
     ("/v1/agreements", AGREEMENT | {"areas": ["a"] * 101}, more("areas", 100)),
-    ("/v1/parties/unit-1/keys", {"public_key": "A" * 45}, longer("public_key", 44)),
+    (
+        "/v1/parties/unit-1/keys",
+        {"public_key": "A" * 45, "proof": "A" * 88},
+        longer("public_key", 44),
+    ),
 ]
 
 
@@ -355,7 +359,9 @@ def test_a_query_parameter_or_page_over_its_limit_is_422(
 
 
 def test_a_party_id_or_key_id_in_a_path_over_its_limit_is_422(client: TestClient) -> None:
-    key = client.post(f"/v1/parties/{'p' * 101}/keys", json={"public_key": "A" * 44})
+    key = client.post(
+        f"/v1/parties/{'p' * 101}/keys", json={"public_key": "A" * 44, "proof": "A" * 88}
+    )
     revocation = client.post("/v1/parties/unit-1/keys/NOT-HEX/revocation", json={"reason": "r"})
 
     assert error_of(key) == (

@@ -87,6 +87,14 @@ def fleet(api_ledger: Ledger, clock: Clock, client: TestClient) -> dict[str, str
         occurred_at=recorded(clock, datetime(2026, 4, 10, 8, 0, tzinfo=UTC)),
         actor=ADMIN,
     )
+    ledger.inspect(  # an independent party verifies unit-2's recovery: the loss is over
+        ids["B-1"],
+        result="verified",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=recorded(clock, datetime(2026, 4, 11, 8, 0, tzinfo=UTC)),
+        actor=ADMIN,
+    )
     return {item: serial for serial, item in ids.items()}
 
 

@@ -29,6 +29,7 @@ from api.security import FailureLimiter
 from ledger.access import Actor
 from ledger.application import Ledger, Signature
 from ledger.config import Config
+from ledger.endorsements import prove_key
 from ledger.errors import InvalidInput, Unauthenticated
 from ledger.submissions import Submission, Submitted
 from ledger.tokens import Role
@@ -119,9 +120,15 @@ def verifies_with(entry: bytes, public_key: bytes) -> dict[str, Any]:
     return dict(json.loads(submission))
 
 
-def register_key(client: TestClient, party: str, key: Ed25519PrivateKey) -> str:
-    public = base64.b64encode(raw_public(key)).decode()
-    response = client.post(f"/v1/parties/{party}/keys", json={"public_key": public})
+def register_key(
+    client: TestClient,
+    party: str,
+    key: Ed25519PrivateKey,
+    endorsing_key: Ed25519PrivateKey | None = None,
+) -> str:
+    origin = client.get("/v1/log/checkpoint").text.split("\n", 1)[0]
+    body = prove_key(key, origin=origin, party=party, endorsing_key=endorsing_key)
+    response = client.post(f"/v1/parties/{party}/keys", json=body)
     assert response.status_code == 201, response.text
     assert response.json()["key_id"] == key_id_of(key)
     return key_id_of(key)
@@ -602,12 +609,12 @@ def test_a_ledger_requiring_partner_signatures_still_lets_a_partner_manage_its_o
 ) -> None:
     token, granted = strict.grant_token(party="unit-1", role="partner", actor=ADMIN)
     partner = as_token(strict, token)
-    new_key = base64.b64encode(raw_public(Ed25519PrivateKey.generate())).decode()
+    new_key = prove_key(
+        Ed25519PrivateKey.generate(), origin=strict.origin, party="unit-1", endorsing_key=key
+    )
 
     response = {
-        "register a key": lambda: partner.post(
-            "/v1/parties/unit-1/keys", json={"public_key": new_key}
-        ),
+        "register a key": lambda: partner.post("/v1/parties/unit-1/keys", json=new_key),
         "revoke its key": lambda: partner.post(
             f"/v1/parties/unit-1/keys/{key_id_of(key)}/revocation", json={"reason": "stolen"}
         ),

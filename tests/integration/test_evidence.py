@@ -40,6 +40,7 @@ from ledger import merkle
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.checkpoints import Checkpoint, sign_checkpoint
+from ledger.endorsements import prove_key
 from ledger.errors import ProofError
 from ledger.evidence_check import EvidenceReport, TimelineEntry, load_bundle, verify_bundle
 from ledger.headproofs import proof_from_json, proof_json
@@ -109,7 +110,9 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     """The history of the module docstring, on `ledger`; its bundle made at the end."""
     register(ledger)
     public = b64(PARTNER_KEY.public_key().public_bytes_raw())
-    key, _ = ledger.register_key(party="unit-2", public_key=public, actor=ADMIN)
+    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
+    assert proved["public_key"] == public
+    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
     assert key == PARTNER_KEY_ID
     indexes: list[int] = []
 
@@ -200,11 +203,21 @@ def bundle(built: History) -> dict[str, Any]:
 def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
     def entry(index: int, kind: str, occurred: datetime, recorded: int, *rest: Any) -> Any:
         window = (hour(recorded - 1), hour(recorded)) if item_windows else (None, None)
+        independent = {14: True, 15: False}.get(index)  # the inspectorate's; unit-2's own word
+        key_endorsed = False if index == 15 else None  # signed by an operator-registered key
         return TimelineEntry(
-            index, kind, format_time(occurred), format_time(hour(recorded)), *rest, *window
+            index,
+            kind,
+            format_time(occurred),
+            format_time(hour(recorded)),
+            *rest,
+            *window,
+            independent,
+            key_endorsed,
         )
 
-    signer = f"unit-2 (key {PARTNER_KEY_ID})"
+    # the admin registered unit-2's key and unit-2 never confirmed it: the report says so
+    signer = f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)"
     issued, transferred, inspected, self_reported, lost, sighted = ITEM_INDEXES
     return [
         entry(
@@ -227,7 +240,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             3,
             "operator",
             "unit-2",
-            "verified (physical) by inspectorate",
+            "verified (physical), recorded by operator for inspectorate",
             None,
         ),
         entry(
@@ -257,7 +270,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             6,
             "operator",
             "unit-2",
-            "seen by investigator with outsider at Town market",
+            "seen with outsider at Town market, recorded by operator for investigator",
             None,
         ),
     ]
@@ -365,12 +378,13 @@ def test_the_evidence_route_serves_a_bundle_that_verifies_with_the_timeline_and_
         Checkpoint(ORIGIN, SIZE, history.ledger.root(SIZE)),
         [("w0", hour(6)), ("w1", hour(6)), ("w2", hour(6))],
         expected_timeline(),
-        expected_timeline()[3],
+        expected_timeline()[2],
         expected_timeline()[4],
         [COMPLETE],
     )
+    # unit-2's own self-report is its word: the last independent verification is the inspection
     assert (report.last_verified_in_control.log_index, report.left_control.log_index) == (
-        ITEM_INDEXES[3],
+        ITEM_INDEXES[2],
         ITEM_INDEXES[4],
     )
     assert report.left_control.on_record_by == hour(5)  # the loss was on record by 17:00
@@ -434,7 +448,7 @@ def test_without_a_policy_the_bundle_verifies_and_the_report_says_the_windows_ar
     assert report.timeline == expected_timeline(item_windows=False)
     assert report.notes == [COMPLETE, UNBOUNDED]
     assert (report.last_verified_in_control, report.left_control) == (
-        expected_timeline(item_windows=False)[3],
+        expected_timeline(item_windows=False)[2],
         expected_timeline(item_windows=False)[4],
     )
 
@@ -479,7 +493,9 @@ def test_a_sighting_with_an_unauthorized_holder_before_any_loss_is_when_it_left_
     report = verify_bundle(ledger.evidence(item), SIGNER.verifier)
 
     assert report.left_control is not None and report.left_control.log_index == seen.log_index
-    assert report.left_control.detail == "seen by investigator with unknown armed group at border"
+    assert report.left_control.detail == (
+        "seen with unknown armed group at border, recorded by operator for investigator"
+    )
     assert report.last_verified_in_control is not None
     assert report.last_verified_in_control.log_index == seen.log_index - 1
 
@@ -815,6 +831,12 @@ def test_a_bundle_without_the_items_last_entries_is_refused_naming_the_head_it_l
 ) -> None:
     # Dropping the loss report and the sighting leaves a good chain: only the map of heads tells.
     del bundle["entries"][4:]
+    only_named_by_the_dropped = {str(party_uuid("investigator")), str(party_uuid("outsider"))}
+    bundle["context"] = [
+        e
+        for e in bundle["context"]
+        if json.loads(base64.b64decode(e["entry"]))["aggregate_id"] not in only_named_by_the_dropped
+    ]
 
     message = refused(bundle, policy=None)
 

@@ -545,6 +545,14 @@ def get_csv(client: TestClient, **params: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.text)))
 
 
+def verification_columns(client: TestClient, **params: Any) -> list[list[str]]:
+    """The recipients' last two CSV columns as the JSON report answers them."""
+    return [
+        [str(r["verified_independently"]), str(r["self_reported"])]
+        for r in get_report(client, **params)["recipients"]
+    ]
+
+
 def json_reasons(body: Any) -> dict[str, list[tuple[Any, ...]]]:
     return {
         item["serial"]: [
@@ -602,6 +610,8 @@ def engine_as_json(answer: UnaccountedReport) -> Any:
                         "since": f.since,
                         "evidence": list(f.evidence),
                         "detail": f.detail,
+                        "cleared_by": f.cleared_by,
+                        "cleared_by_kinds": list(f.cleared_by_kinds),
                     }
                     for f in a.reasons
                 ],
@@ -617,6 +627,8 @@ def engine_as_json(answer: UnaccountedReport) -> Any:
                 "overdue": r.overdue,
                 "accountability_rate": r.accountability_rate,
                 "delinquency_rate": r.delinquency_rate,
+                "verified_independently": r.verified_independently,
+                "self_reported": r.self_reported,
             }
             for r in answer.recipients
         ],
@@ -722,7 +734,8 @@ def test_each_csv_row_says_which_question_it_answers(
         ]
     ]
     assert [row[:2] for row in recipients[1:]] == [stamp] * 4
-    assert [row[2:] for row in recipients[1:]] == [
+    assert [row[9:] for row in recipients[1:]] == verification_columns(client, **asked)
+    assert [row[2:9] for row in recipients[1:]] == [
         ["b-1", "6", "6", "6", "6", "1.0000", "1.0000"],
         ["unit-1", "14", "14", "14", "13", "1.0000", "0.9286"],
         ["unit-2", "12", "12", "12", "12", "1.0000", "1.0000"],
@@ -750,13 +763,17 @@ def test_the_csv_recipients_view_has_the_rates(
             "overdue",
             "accountability_rate",
             "delinquency_rate",
+            "verified_independently",
+            "self_reported",
         ],
         *(
-            [*stamp, r, str(i), str(a), str(c), str(o), f"{a / i:.4f}", f"{o / c:.4f}"]
-            for r, (i, a, c, o) in sorted(rates.items())
+            [*stamp, r, str(i), str(a), str(c), str(o), f"{a / i:.4f}", f"{o / c:.4f}", *extra]
+            for (r, (i, a, c, o)), extra in zip(
+                sorted(rates.items()), verification_columns(client, as_of=when(as_of)), strict=True
+            )
         ),
     ]
-    assert [row[2:] for row in rows[1:]] == (
+    assert [row[2:9] for row in rows[1:]] == (
         [
             ["b-1", "6", "5", "5", "0", "0.8333", "0.0000"],
             ["unit-1", "14", "11", "13", "2", "0.7857", "0.1538"],

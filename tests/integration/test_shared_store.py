@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.access import Actor
 from ledger.application import Ledger
+from ledger.endorsements import prove_key
 from ledger.errors import NotFound, Unauthenticated
 from ledger.submissions import Submission, Submitted
 from ledger.tokens import Role
@@ -62,7 +63,9 @@ def test_a_key_revoked_through_the_other_ledger_is_refused_at_once(
     first, second = two
     key = Ed25519PrivateKey.generate()
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
-    key_id, _ = first.register_key(party="unit-1", public_key=public, actor=ADMIN)
+    proved = prove_key(key, origin=first.origin, party="unit-1")
+    assert proved["public_key"] == public
+    key_id, _ = first.register_key(party="unit-1", actor=ADMIN, **proved)
     before, after = issue(first, "AK-0001"), issue(first, "AK-0002")
     first.transfer(
         before,

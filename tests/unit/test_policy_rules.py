@@ -156,12 +156,13 @@ def test_a_loss_not_recovered_makes_the_item_unaccounted_with_the_loss_as_eviden
     ]
 
 
-def test_a_recovery_ends_the_loss_from_the_day_of_the_recovery(
+def test_a_recovery_verified_by_an_independent_inspection_ends_the_loss_from_that_day(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
     loss = lose(ledger, clock, item, 40, "stolen")
     ledger.recover(item, by="unit-2", occurred_at=on(clock, 60), actor=ADMIN)
+    inspect(ledger, clock, item, 60)
 
     during, after = found(ledger, item, day(59)), found(ledger, item, day(61))
 
@@ -520,18 +521,11 @@ def test_a_late_loss_report_stays_on_record_after_the_recovery(
         item, circumstances="missing", occurred_at=day(40), discovered_at=day(50), actor=ADMIN
     ).log_index
     ledger.recover(item, by="unit-1", occurred_at=on(clock, 110), actor=ADMIN)
+    inspect(ledger, clock, item, 110)
 
     findings = found(ledger, item, day(120))
 
     assert findings == [
-        finding(
-            "inspection_overdue",
-            item,
-            Severity.MEDIUM,
-            day(92),
-            (indexes(ledger, item)[0],),
-            "no verified inspection since issue on 2025-01-01; due every 92 days",
-        ),
         finding(
             "late_loss_report",
             item,
@@ -1024,6 +1018,7 @@ def test_the_delinquency_rate_counts_overdue_items_among_those_in_custody_on_the
         actor=ADMIN,
     )
     ledger.recover(recovered, by="unit-3", occurred_at=on(clock, 20), actor=ADMIN)
+    inspect(ledger, clock, recovered, 20)  # an independent party verifies the holder's recovery
 
     early = unaccounted_report(ledger, Scope(as_of=day(5)), DEFAULTS).recipients
     later = unaccounted_report(ledger, Scope(as_of=day(100)), DEFAULTS).recipients
@@ -1034,14 +1029,18 @@ def test_the_delinquency_rate_counts_overdue_items_among_those_in_custody_on_the
         RecipientRates("unit-3", issued=1, accounted=1, in_custody=1, overdue=0),
     ]
     assert later == [
-        RecipientRates("unit-1", issued=4, accounted=3, in_custody=2, overdue=1),
+        RecipientRates(
+            "unit-1", issued=4, accounted=3, in_custody=2, overdue=1, verified_independently=1
+        ),
         RecipientRates("unit-2", issued=1, accounted=0, in_custody=0, overdue=0),
-        RecipientRates("unit-3", issued=1, accounted=1, in_custody=1, overdue=1),
+        RecipientRates(
+            "unit-3", issued=1, accounted=1, in_custody=1, overdue=0, verified_independently=1
+        ),
     ]
     assert [(r.accountability_rate, r.delinquency_rate) for r in later] == [
         (0.75, 0.5),
         (0.0, 0.0),
-        (1.0, 1.0),
+        (1.0, 0.0),
     ]
 
 

@@ -70,9 +70,16 @@ def test_a_partys_later_events_change_only_its_keys() -> None:
     registered = Registration.of(unit)
 
     unit.register_key(key_id="k1", public_key="AAAA", now=NOW, actor="operator")
+    unit.confirm_key(key_id="k1", confirmation="AAAA", now=NOW, actor="unit-1")
     unit.revoke_key(key_id="k1", revoked_at=NOW, reason="lost", now=NOW, actor="operator")
 
-    assert events_of(Party) == {"Created", "Registered", "KeyRegistered", "KeyRevoked"}
+    assert events_of(Party) == {
+        "Created",
+        "Registered",
+        "KeyRegistered",
+        "KeyConfirmed",
+        "KeyRevoked",
+    }
     assert Registration.of(unit) == registered == Registration("unit-1", unit.kind, "force")
 
 

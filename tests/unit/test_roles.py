@@ -21,9 +21,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.access import Actor
 from ledger.application import Ledger, Recorded
+from ledger.endorsements import prove_key
 from ledger.entries import decode_entry
 from ledger.errors import Unauthorised
 from ledger.parties import Party
+from ledger.submissions import key_id
 from ledger.tokens import Role
 from tests.programme import ADMIN, ago, issue, register
 
@@ -185,7 +187,10 @@ MATRIX: dict[str, tuple[str, dict[Role, str | None]]] = {
     "recover_by_its_unit": ("recover", {ADMIN_ROLE: OK, PARTNER: OK}),
     "recover_by_another_party": (
         "recover",
-        {ADMIN_ROLE: OK, PARTNER: "force may record recoveries by itself or its units"},
+        {
+            ADMIN_ROLE: OK,
+            PARTNER: "force may record recoveries only by itself or its units, not by outsider",
+        },
     ),
     # A documented deviation: inspectors and investigators may record sightings.
     "sight": ("sight", {ADMIN_ROLE: OK, INSPECTOR: OK, INVESTIGATOR: OK}),
@@ -297,12 +302,26 @@ def sight(ledger: Ledger, actor: Actor) -> Act:
     )
 
 
+PRIVATE_KEYS: dict[str, Ed25519PrivateKey] = {}
+"""key id -> its private key, for endorsing the next key of a party that has one (a rotation)."""
+
+
+def proved_key(ledger: Ledger, party: str) -> dict[str, str]:
+    """A new key's registration body, endorsed by an active key of the party if it has one."""
+    new = Ed25519PrivateKey.generate()
+    PRIVATE_KEYS[key_id(new.public_key().public_bytes_raw())] = new
+    active = ledger.party(party).active_keys(ledger.clock())
+    endorsing = PRIVATE_KEYS[active[0].key_id] if active else None
+    return prove_key(new, origin=ledger.origin, party=party, endorsing_key=endorsing)
+
+
 def register_key(ledger: Ledger, actor: Actor, party: str) -> Act:
-    return lambda: ledger.register_key(party=party, public_key=public_key(), actor=actor)[1]
+    proved = proved_key(ledger, party)
+    return lambda: ledger.register_key(party=party, actor=actor, **proved)[1]
 
 
 def revoke_key(ledger: Ledger, actor: Actor, party: str) -> Act:
-    key, _ = ledger.register_key(party=party, public_key=public_key(), actor=ADMIN)
+    key, _ = ledger.register_key(party=party, actor=ADMIN, **proved_key(ledger, party))
     return lambda: ledger.revoke_key(party=party, key=key, reason="rotated", actor=actor)
 
 

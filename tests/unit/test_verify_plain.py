@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from ledger.access import Actor
 from ledger.application import Ledger
+from ledger.endorsements import prove_key
 from ledger.errors import IntegrityFailure
 from ledger.submissions import Submission, Submitted
 from ledger.times import format_time
@@ -82,7 +83,9 @@ class Stored:
 def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     register(ledger)
     public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    key, _ = ledger.register_key(party="unit-2", public_key=public, actor=ADMIN)
+    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
+    assert proved["public_key"] == public
+    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
     _, granted = ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
     ledger.revoke_token(granted.id, actor=ADMIN)
     item = issue(ledger, "PL-0001", details={"calibre": "7.62x39mm", "value": "1200.50"})
