@@ -128,15 +128,20 @@ def init(
 
 
 def _initialise(config: Config) -> tuple[str, str]:
+    """The key first: it signs the receipt of every entry, the bootstrap's too."""
     if Path(config.key).exists():
         raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
-    ledger = _open_ledger(config, create_tables=True)
-    token = ledger.bootstrap()
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
-    ledger.signer = Signer.from_text(skey)
+    signer = Signer.from_text(skey)
+    try:
+        ledger = _open_ledger(config, create_tables=True, signer=signer)
+        token = ledger.bootstrap()
+    except BaseException:
+        Path(config.key).unlink()  # nothing was signed with it
+        raise
     ledger.checkpoint()  # the first signed checkpoint anchors every later verification
-    return token, ledger.signer.verifier.vkey
+    return token, signer.verifier.vkey
 
 
 @app.command()
@@ -246,7 +251,8 @@ def token_create(
 ) -> None:
     """Create a token and print it once; only its SHA-256 is stored."""
     with _failures():
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
         token, recorded = ledger.grant_token(party=party, role=role, actor=OPERATOR_ACTOR)
         err.print(f"token {recorded.id} for {party} as {role} (shown once):")
         print(token)
@@ -267,7 +273,9 @@ def token_list(db: DbOption = None) -> None:
 def token_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke a token by its id (from `custody token list`)."""
     with _failures():
-        _open_ledger(Config.from_env(db=db)).revoke_token(token_id, actor=OPERATOR_ACTOR)
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
+        ledger.revoke_token(token_id, actor=OPERATOR_ACTOR)
         out.print(f"revoked {token_id}")
 
 
@@ -405,7 +413,8 @@ def import_file(
             raise CustodyError(f"{len(problems)} rows need fixing; nothing was imported")
         bad = {p.line for p in problems}
         rows = [r for r in rows if r.line not in bad]
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
         outcome = _with_progress(
             "importing",
             len(rows),

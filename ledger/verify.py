@@ -13,6 +13,10 @@ store"). For each entry, in this order:
    it encodes to again (`_Entries`). That byte equality also proves that the entry is a
    custody-entry/v1 of this origin for its row's aggregate and version, so entries are decoded
    only to say what is wrong with one that differs.
+5. Receipt. The stored receipt is the log key's Ed25519 signature of the entry's receipt text
+   (ledger/receipts.py): this origin, this index, this leaf hash, the entry's recorded_at. An
+   entry appended or rewritten by anyone without the log key, with everything else recomputed,
+   fails here. One signature verification per entry.
 
 Then, for the batch:
 
@@ -55,6 +59,7 @@ from ledger.errors import IntegrityFailure, InvalidInput
 from ledger.events import Reported
 from ledger.log import LogStore, StoredRow, VerifyRow
 from ledger.merkle import Key, Node
+from ledger.receipts import ReceiptChecker
 from ledger.signing import Verifier
 from ledger.times import format_time
 
@@ -93,9 +98,10 @@ def _verify(
     frontier = _Frontier()
     events = store.stored_events_in_log_order(BATCH)
     entries = _Entries(mapper, origin)
+    receipts = ReceiptChecker(verifier, origin)
     for start, end in _batches(size, checkpoints):
         rows = store.verify_rows(start, end)
-        _check_rows(rows, list(islice(events, len(rows))), start, end, entries)  # 1. and 4.
+        _check_rows(rows, list(islice(events, len(rows))), start, end, entries, receipts)  # 1, 4, 5
         _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
         if end in checkpoints:
             _check_checkpoint(
@@ -160,10 +166,12 @@ def _check_rows(
     start: int,
     end: int,
     entries: _Entries,
+    receipts: ReceiptChecker,
 ) -> None:
     for offset, row in enumerate(rows):
         _check_leaf(row, start + offset)  # 1.
         entries.check(row, events[offset] if offset < len(events) else None)  # 4.
+        receipts.check(row[0], row[3], row[4], row[6])  # 5.
     if start + len(rows) != end:
         raise IntegrityFailure(
             "the log has a gap",
@@ -177,7 +185,7 @@ def _check_leaf(row: VerifyRow, expected: int) -> None:
     """The entry's header (format, origin, aggregate, version) is not decoded here: `_Entries`
     finds the entry byte for byte equal to the one derived with exactly the row's aggregate and
     version and this origin, or else decodes it to name what differs (`_check_entry_header`)."""
-    index, _, _, leaf, entry, _ = row
+    index, _, _, leaf, entry, _, _ = row
     if index != expected:
         raise IntegrityFailure(
             "the log has a gap",
@@ -214,7 +222,7 @@ class _Entries:
             self.plain = _Plain(transcoder, origin)  # the only mapper `_Plain` stands in for
 
     def check(self, row: VerifyRow, event: StoredRow | None) -> None:
-        _, aggregate_id, version, _, entry, prev = row
+        _, aggregate_id, version, _, entry, prev, _ = row
         key = _event_key(event)
         if event is None or key != (aggregate_id, version):
             wanted = f"event {(aggregate_id, version)}"
@@ -240,7 +248,7 @@ class _Entries:
 
     def _reference(self, row: VerifyRow, event: StoredRow) -> None:
         _check_entry_header(row, self.origin)
-        index, aggregate_id, version, _, entry, prev = row
+        index, aggregate_id, version, _, entry, prev, _ = row
         stored = StoredEvent(UUID(aggregate_id), version, event[2], bytes(event[3]))
         expected = _expected_entry(self.mapper, stored, index, self.origin, prev)
         if expected != entry:
@@ -389,7 +397,7 @@ def _event_key(event: StoredRow | None) -> tuple[str, int] | None:
 
 
 def _check_entry_header(row: VerifyRow, origin: str) -> None:
-    index, aggregate_id, version, _, entry, _ = row
+    index, aggregate_id, version, _, entry, _, _ = row
     try:
         body = decode_entry(entry)
     except (InvalidInput, ValueError) as error:

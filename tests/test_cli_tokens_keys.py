@@ -24,6 +24,7 @@ from api.main import create_app
 from cli import app
 from ledger.application import Ledger
 from ledger.errors import Unauthenticated
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from tests.e2e.test_serve import free_port, wait_until_up
 from tests.programme import ADMIN
@@ -44,7 +45,8 @@ class Store:
         self.admin_token = admin_token
 
     def ledger(self) -> Ledger:
-        return Ledger(clock=system_clock, db=self.url)
+        key = Signer.from_text(read_private_key_file(self.directory / "custody.key"))
+        return Ledger(clock=system_clock, db=self.url, signer=key)
 
     def log_size(self) -> int:
         ledger = self.ledger()

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/v1", tags=["registry"])
 
 
 def _recorded(key: str, recorded: Recorded) -> RecordedOut:
-    return RecordedOut(id=key, version=recorded.version, log_index=recorded.log_index)
+    return RecordedOut(
+        id=key, version=recorded.version, log_index=recorded.log_index, receipt=recorded.receipt
+    )
 
 
 @router.post("/parties", status_code=201, response_model=RecordedOut)
@@ -50,7 +52,9 @@ def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) ->
 def register_key(party_id: PartyIdPath, body: KeyIn, ledger: LedgerDep, actor: ActorDep) -> KeyOut:
     """Register a party's Ed25519 public key; submissions signed with it are then accepted."""
     key, recorded = ledger.register_key(party=party_id, public_key=body.public_key, actor=actor)
-    return KeyOut(party=party_id, key_id=key, log_index=recorded.log_index)
+    return KeyOut(
+        party=party_id, key_id=key, log_index=recorded.log_index, receipt=recorded.receipt
+    )
 
 
 @router.post(

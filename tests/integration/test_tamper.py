@@ -409,4 +409,7 @@ def test_custody_verify_with_the_vkey_of_another_key_exits_1(cli_env: dict[str, 
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith("custody: the checkpoint at size 2 does not verify at position 2: ")
+    assert line.startswith(  # the first entry's receipt is the first thing that key signed
+        "custody: the entry's receipt does not verify at position 0: expected a receipt signed "
+        f"by the log key {other.rsplit('+', 1)[0]} (an entry appended without the key?)"
+    )
