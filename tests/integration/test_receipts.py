@@ -70,6 +70,19 @@ def test_a_key_given_later_signs_the_receipts_from_then_on(
     assert ledger.verify(SIGNER.verifier).entries == ledger.log_store.log_size() > 0
 
 
+def delete_entries_from(raw: Raw, index: int) -> None:
+    """Delete the log's entries from `index` on, their stored events and the tree nodes their
+    leaves completed, as someone with write access to the database would before appending others
+    in their place."""
+    ((size,),) = raw.run("SELECT COUNT(*) FROM {log}")
+    for at in range(index, size):
+        where = raw.event(at)
+        raw.run(f"DELETE FROM {{events}} WHERE {where[0]}", *where[1:])
+    raw.run("DELETE FROM {log} WHERE log_index >= ?", index)
+    for level in range(int(size).bit_length()):
+        raw.run("DELETE FROM {tree} WHERE level = ? AND idx >= ?", level, index >> level)
+
+
 @pytest.fixture
 def tampered(db_url: str, clock: Clock) -> Iterator[tuple[Ledger, Ledger, Raw]]:
     """The tamper suite's store, and a Ledger on it with another key of the same name: someone
@@ -122,13 +135,7 @@ def test_verify_names_the_last_entry_rewritten_with_chain_and_tree_recomputed(
     lost = ledger.report_lost(
         item, circumstances="stolen", occurred_at=ago(ledger, days=2), actor=ADMIN
     )
-    size = lost.log_index + 1
-    where = raw.event(lost.log_index)
-    raw.run("DELETE FROM {log} WHERE log_index = ?", lost.log_index)  # the loss report goes ...
-    raw.run(f"DELETE FROM {{events}} WHERE {where[0]}", *where[1:])
-    for level in range(size.bit_length()):
-        if size % (1 << level) == 0:  # the tree nodes that leaf completed
-            raw.run("DELETE FROM {tree} WHERE level = ? AND idx = ?", level, (size >> level) - 1)
+    delete_entries_from(raw, lost.log_index)  # the loss report goes ...
 
     inspected = forger.inspect(  # ... and a clean inspection takes its place
         item, result="verified", method="physical", occurred_at=ago(ledger, days=1), actor=ADMIN
