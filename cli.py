@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import sys
 import time
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.client import CustodyClient
+from api.client import CustodyClient, LogClient
 from api.demo_witness import DemoWitness, demo_witness
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
@@ -30,6 +31,8 @@ from ledger import backup, readmodels
 from ledger import demo as demo_programme
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
+from ledger.checkpoints import Checkpoint
+from ledger.client_state import ClientState, max_merge_delay, state_dir
 from ledger.config import Config, redacted
 from ledger.cosignatures import CosignerKey, generate_cosigner_key
 from ledger.derived import DerivedChecked, check_read_models
@@ -39,6 +42,8 @@ from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
 from ledger.imports import file_digest, import_rows, read_rows
+from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.receipt_check import ReceiptSource, check_receipts
 from ledger.signing import (
     Signer,
     Verifier,
@@ -134,15 +139,20 @@ def init(
 
 
 def _initialise(config: Config) -> tuple[str, str]:
+    """The key first: it signs the receipt of every entry, the bootstrap's too."""
     if Path(config.key).exists():
         raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
-    ledger = _open_ledger(config, create_tables=True)
-    token = ledger.bootstrap()
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
-    ledger.signer = Signer.from_text(skey)
+    signer = Signer.from_text(skey)
+    try:
+        ledger = _open_ledger(config, create_tables=True, signer=signer)
+        token = ledger.bootstrap()
+    except BaseException:
+        Path(config.key).unlink()  # nothing was signed with it
+        raise
     ledger.checkpoint()  # the first signed checkpoint anchors every later verification
-    return token, ledger.signer.verifier.vkey
+    return token, signer.verifier.vkey
 
 
 @app.command()
@@ -347,7 +357,8 @@ def token_create(
 ) -> None:
     """Create a token and print it once; only its SHA-256 is stored."""
     with _failures():
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
         token, recorded = ledger.grant_token(party=party, role=role, actor=OPERATOR_ACTOR)
         err.print(f"token {recorded.id} for {party} as {role} (shown once):")
         print(token)
@@ -368,7 +379,9 @@ def token_list(db: DbOption = None) -> None:
 def token_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke a token by its id (from `custody token list`)."""
     with _failures():
-        _open_ledger(Config.from_env(db=db)).revoke_token(token_id, actor=OPERATOR_ACTOR)
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
+        ledger.revoke_token(token_id, actor=OPERATOR_ACTOR)
         out.print(f"revoked {token_id}")
 
 
@@ -447,6 +460,42 @@ def keys_confirm(
         out.print(json.dumps(body), soft_wrap=True)
 
 
+ServerOption = Annotated[str, typer.Option(envvar="CUSTODY_SERVER", help="the API's address")]
+TokenOption = Annotated[str, typer.Option(envvar="CUSTODY_TOKEN", help="a bearer token")]
+LogKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--vkey",
+        help="the log's verifier key (vkey text, or @file); default: the one kept in the state "
+        "folder, else the server's (trusted on first use)",
+    ),
+]
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def _client_state() -> ClientState:
+    return ClientState(state_dir(os.environ))
+
+
+def _log_key(state: ClientState, log: LogClient, vkey: str | None) -> Verifier:
+    """The log key to check answers with: --vkey, else the kept one, else the server's, trusted on
+    first use (said on stderr). A key other than the kept one is refused, never swapped in."""
+    key = _verifier(vkey) if vkey else log.key()
+    if state.trust_log_key(key) and not vkey:
+        err.print(
+            f"custody: trusting the log key {key.vkey} on first use (the server's answer); kept "
+            f"in {state.root}; pin the key you trust with --vkey",
+            markup=False,
+            highlight=False,
+        )
+    return key
+
+
+def _pull(state: ClientState, log: LogClient, key: Verifier) -> Checkpoint:
+    """The log's latest checkpoint, checked against and then replacing the kept one."""
+    return state.accept_checkpoint(log.checkpoint(), key, log.consistency, now=system_clock())
+
+
 @app.command()
 def submit(
     action: Annotated[
@@ -460,27 +509,46 @@ def submit(
     key: Annotated[Path, typer.Option(help="the party's private key file (custody keygen)")] = Path(
         "party.key"
     ),
-    server: Annotated[
-        str, typer.Option(envvar="CUSTODY_SERVER", help="the API's address")
-    ] = "http://127.0.0.1:8000",
+    server: ServerOption = DEFAULT_SERVER,
     token: Annotated[
         str, typer.Option(envvar="CUSTODY_TOKEN", help="a bearer token of the party")
     ] = "",
     nonce: Annotated[
         str | None, typer.Option(help="reuse to resend the same submission safely")
     ] = None,
+    vkey: LogKeyOption = None,
 ) -> None:
-    """Sign a submission with the party key and send it; print the answer."""
+    """Sign a submission with the party key and send it; print the answer. The log's checkpoint
+    is checked against the state folder first, and the answer's receipt is verified and kept."""
     with _failures():
         signer = Signer.from_text(read_private_key_file(key))
         body = json.loads(
             Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
         )
-        client = CustodyClient(server, token, party=signer.name, key=signer.private_key)
+        state, log = _client_state(), LogClient(server, token)
+        log_key = _log_key(state, log, vkey)
+        origin = _pull(state, log, log_key).origin
+        client = CustodyClient(
+            server, token, party=signer.name, key=signer.private_key, origin=origin
+        )
         response = client.submit(action, item, body, nonce=nonce)
         print(response.text)
         if response.is_error:
             raise typer.Exit(1)
+        _keep_receipt(state, log_key, response.json())
+
+
+def _keep_receipt(state: ClientState, key: Verifier, answer: dict[str, object]) -> None:
+    note = answer.get("receipt")
+    if not isinstance(note, str):
+        raise CustodyError("the server recorded the write but answered without a receipt")
+    receipt = state.keep_receipt(note, key, now=system_clock())
+    if receipt.log_index != answer.get("log_index"):
+        raise CustodyError(
+            f"the receipt is for entry {receipt.log_index}, "
+            f"the answer for entry {answer.get('log_index')}"
+        )
+    err.print(f"custody: kept the log's receipt of entry {receipt.log_index} in {state.root}")
 
 
 @app.command()
@@ -492,7 +560,13 @@ def evidence(
     """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
     with _failures():
         config = Config.from_env(db=db)
-        bundle = _open_ledger(config, signer=_signer(config)).evidence(item)
+        ledger = _open_ledger(config, signer=_signer(config))
+        bundle = ledger.evidence(item)
+        state = _client_state()
+        state.trust_log_key(ledger.verifier())
+        state.accept_checkpoint(
+            bundle["checkpoint"], ledger.verifier(), ledger.consistency_proof, now=system_clock()
+        )
         output.write_bytes(dump_bundle(bundle))
         out.print(f"wrote {output}: {len(bundle['entries'])} entries of item {item}")
 
@@ -511,6 +585,75 @@ def verify_evidence(
         report = verify_bundle(load_bundle(bundle.read_bytes()), _verifier(vkey), policy=witnesses)
         for line in describe(report):
             out.print(line, markup=False, highlight=False)
+
+
+checkpoint_app = typer.Typer(no_args_is_help=True, help="The log's signed checkpoints.")
+app.add_typer(checkpoint_app, name="checkpoint")
+
+
+@checkpoint_app.command("pull")
+def checkpoint_pull(
+    server: ServerOption = DEFAULT_SERVER, token: TokenOption = "", vkey: LogKeyOption = None
+) -> None:
+    """Fetch the log's latest checkpoint and check it against the one kept in the state folder
+    (docs/verification.md, section 11): a fork or rollback exits 1 and leaves a misbehaviour
+    file."""
+    with _failures():
+        state, log = _client_state(), LogClient(server, token)
+        key = _log_key(state, log, vkey)
+        kept = state.checkpoint(key.name)
+        checkpoint = _pull(state, log, key)
+        since = "first seen" if kept is None else "consistent with the kept one"
+        out.print(
+            f"checkpoint of {checkpoint.origin}: size {checkpoint.size}, root "
+            f"{checkpoint.root_hash.hex()} ({since}); kept in {state.root}",
+            markup=False,
+        )
+
+
+receipts_app = typer.Typer(no_args_is_help=True, help="The receipts kept of this client's writes.")
+app.add_typer(receipts_app, name="receipts")
+
+
+@receipts_app.command("check")
+def receipts_check(
+    server: ServerOption = DEFAULT_SERVER, token: TokenOption = "", vkey: LogKeyOption = None
+) -> None:
+    """Prove each kept receipt's entry is in the log's current checkpoint (its inclusion proof);
+    an entry that differs, or one still missing after the maximum merge delay (CUSTODY_MMD
+    seconds), exits 1 and leaves a misbehaviour file."""
+    with _failures():
+        state, log = _client_state(), LogClient(server, token)
+        key = _log_key(state, log, vkey)
+        checkpoint = _pull(state, log, key)
+        note = state.checkpoint(key.name) or ""
+        source = ReceiptSource(log.entry, log.inclusion)
+        results = check_receipts(
+            state,
+            key,
+            checkpoint,
+            note,
+            source,
+            now=system_clock(),
+            max_delay=max_merge_delay(os.environ),
+        )
+        for result in results:
+            out.print(result.line(), markup=False, highlight=False)
+        out.print(f"{len(results)} receipts against the checkpoint of size {checkpoint.size}")
+        if any(r.failed for r in results):
+            raise typer.Exit(1)
+
+
+@app.command("verify-misbehaviour")
+def verify_misbehaviour(
+    file: Annotated[Path, typer.Argument(help="a misbehaviour file from the state folder")],
+    vkey: Annotated[str, typer.Option(help="the log's verifier key (vkey text, or @file)")],
+) -> None:
+    """Check a misbehaviour file offline with the log's key and say what it proves."""
+    with _failures():
+        finding = check_misbehaviour(load_misbehaviour(file.read_bytes()), _verifier(vkey))
+        weight = "proven" if finding.conclusive else "not proof alone"
+        out.print(f"{finding.kind} ({weight}): {finding.statement}", markup=False)
 
 
 @app.command()
@@ -567,7 +710,8 @@ def import_file(
             raise CustodyError(f"{len(problems)} rows need fixing; nothing was imported")
         bad = {p.line for p in problems}
         rows = [r for r in rows if r.line not in bad]
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config, signer=_signer(config))
         outcome = _with_progress(
             "importing",
             len(rows),

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.endorsements import confirm_key, prove_key
+from ledger.errors import CustodyError, InvalidInput
+from ledger.signing import Verifier, decode_base64
 from ledger.submissions import Submission, key_id
 
 PATHS = {
@@ -87,3 +89,53 @@ class CustodyClient:
         return self.http.post(
             f"/v1/parties/{self.party}/keys/{self.key_id}/confirmation", json=body
         )
+
+
+class LogClient:
+    """Reads of a log over HTTP for the clients that check it (`custody checkpoint pull`,
+    `receipts check`, `submit`): any valid token may read the log. Every failure to get an
+    answer is a CustodyError with one line to say why."""
+
+    def __init__(self, base_url: str, token: str, *, http: httpx.Client | None = None) -> None:
+        self.http = http or httpx.Client(base_url=base_url, timeout=30)
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def checkpoint(self) -> str:
+        return self._get("/v1/log/checkpoint").text
+
+    def key(self) -> Verifier:
+        return Verifier.from_vkey(self._get("/v1/log/key").text.strip())
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        answer = self._get("/v1/log/proof/consistency", {"from": first, "to": second}).json()
+        return _hashes(answer.get("hashes"))
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        answer = self._get("/v1/log/proof/inclusion", {"index": index, "size": size}).json()
+        return _hashes(answer.get("hashes"))
+
+    def entry(self, index: int) -> bytes | None:
+        """The entry bytes at `index`, or None if the log has none there."""
+        answer = self._get("/v1/log/entries", {"start": index, "end": index + 1}).json()
+        entries = answer.get("entries") or []
+        if not entries or entries[0].get("log_index") != index:
+            return None
+        return decode_base64(str(entries[0].get("entry")), what="entry")
+
+    def _get(self, path: str, params: dict[str, int] | None = None) -> httpx.Response:
+        try:
+            response = self.http.get(path, params=params)
+        except httpx.HTTPError as error:
+            raise CustodyError(f"cannot reach {self.http.base_url}: {error}") from None
+        if response.is_error:
+            raise CustodyError(
+                f"{self.http.base_url}{path} answered {response.status_code}: {response.text[:300]}"
+            )
+        return response
+
+
+def _hashes(values: object) -> list[bytes]:
+    if not isinstance(values, list):
+        raise InvalidInput("the proof has no list of hashes")
+    return [decode_base64(str(v), what="proof hash") for v in values]

@@ -184,16 +184,25 @@ class CorrectionIn(Body):
     signature: Signature | None = None
 
 
+RECEIPT = (
+    "the log's signed receipt of the entry: a C2SP signed note by the log key over "
+    "custody-receipt/v1, origin, log index, leaf hash and recorded_at (docs/verification.md, "
+    "section 10); keep it to prove later what the log accepted"
+)
+
+
 class RecordedOut(BaseModel):
     id: str
     version: int
     log_index: int
+    receipt: str = Field(description=RECEIPT)
 
 
 class ItemRecordedOut(BaseModel):
     item_id: UUID
     version: int
     log_index: int
+    receipt: str = Field(description=RECEIPT)
 
 
 class ItemOut(BaseModel):
@@ -224,6 +233,7 @@ class EntryOut(BaseModel):
     recorded_at: str
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry), RFC 6962 leaf hash")
     entry: str = Field(description="base64 of the exact entry bytes")
+    receipt: str | None = Field(None, description=RECEIPT)
 
 
 class HistoryOut(BaseModel):
@@ -254,6 +264,7 @@ class LogEntryOut(BaseModel):
     log_index: int
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry)")
     entry: str = Field(description="base64 of the exact entry bytes")
+    receipt: str | None = Field(None, description=RECEIPT)
 
 
 class LogEntriesOut(BaseModel):
@@ -354,6 +365,7 @@ class KeyOut(BaseModel):
     party: str
     key_id: str
     log_index: int
+    receipt: str = Field(description=RECEIPT)
 
 
 class KeyRevocationIn(Body):
@@ -381,6 +393,7 @@ class TokenCreatedOut(BaseModel):
     party: str
     role: str
     log_index: int
+    receipt: str = Field(description=RECEIPT)
 
 
 class TokenOut(BaseModel):

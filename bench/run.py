@@ -113,8 +113,14 @@ class Stores:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+LOG_KEY = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
+"""The log key of the run's stores but the programme's: it signs every entry's receipt."""
+
+
 def open_ledger(store: Store, *, create: bool = False, signer: Signer | None = None) -> Ledger:
-    return Ledger(clock=lambda: synth.NOW, db=store.url, create_tables=create, signer=signer)
+    return Ledger(
+        clock=lambda: synth.NOW, db=store.url, create_tables=create, signer=signer or LOG_KEY
+    )
 
 
 # Results --------------------------------------------------------------------------------------
@@ -417,6 +423,7 @@ def _server(side: str, store: str, profile: Path | None = None) -> Iterator[str]
         port = probe.getsockname()[1]
     command = [sys.executable, str(HERE / "serve.py"), side, store, str(port)]
     env = os.environ | ({"BENCH_SERVER_PROFILE": str(profile)} if profile else {})
+    env["BENCH_LOG_KEY"] = LOG_KEY.to_text()  # for the Ledger side's receipts
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

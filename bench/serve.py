@@ -5,7 +5,8 @@ own process, so the client and the server do not share one interpreter lock).
     python bench/serve.py plain '<eventsourcing env as JSON>' <port>
 
 The Ledger side is `api.main.create_app` over an initialised store, with the benchmark's fixed clock
-(the synthetic programme's dates are relative to it); access logs are off on both sides.
+(the synthetic programme's dates are relative to it) and the run's log key (BENCH_LOG_KEY, the key
+text, which signs each entry's receipt); access logs are off on both sides.
 
 With BENCH_SERVER_PROFILE=<file>, the server profiles itself with cProfile: the event loop's thread,
 and every call FastAPI hands to its thread pool (the sync routes and dependencies, where the Ledger
@@ -32,12 +33,14 @@ from synth import NOW
 
 from api.main import create_app
 from ledger.application import Ledger
+from ledger.signing import Signer
 
 
 def main() -> None:
     side, store, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if side == "ledger":
-        app = create_app(Ledger(clock=lambda: NOW, db=store))
+        key = Signer.from_text(os.environ["BENCH_LOG_KEY"])  # the run's key, as open_ledger's
+        app = create_app(Ledger(clock=lambda: NOW, db=store, signer=key))
     else:
         app = baseline.create_http_app(baseline.open_plain(json.loads(store), create=False))
     target = os.environ.get("BENCH_SERVER_PROFILE")

@@ -83,6 +83,7 @@ from ledger.maproots import MAP_ID, LogMap
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.notes import split_note
 from ledger.parties import Agreement, Party, PartyKind
+from ledger.receipts import EntryReceipt, receipt_note, recorded_at_of
 from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
 from ledger.signing import Signer, Verifier
@@ -107,11 +108,14 @@ A = TypeVar("A", bound=Aggregate)
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a write answers: the aggregate it changed, its new version and the entry's log index."""
+    """What a write answers: the aggregate it changed, its new version, the entry's log index and
+    its receipt, the log key's signed note that the log holds the entry there (ledger/receipts.py;
+    empty inside a batch, whose `receipt` has them afterwards)."""
 
     id: UUID
     version: int
     log_index: int
+    receipt: str = ""
 
 
 @dataclass
@@ -158,7 +162,7 @@ class Ledger(Application[UUID]):
     ) -> None:
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
-        self.signer = signer
+        self._log_key = signer
         self.signed_roles = frozenset(signed_roles)
         self.bounds = bounds
         self.cosigners = cosigners
@@ -170,6 +174,7 @@ class Ledger(Application[UUID]):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (ledger/log.py)")
         self.log_store: LogStore = self.recorder
         self.heads = MapFollower(self.log_store)
+        self.log_store.receipt_signer = signer
         self._registry = Registry(self._load, self._pending)
         self._shared: Repository[UUID] = Repository(
             self.events,
@@ -177,6 +182,19 @@ class Ledger(Application[UUID]):
             fastforward=True,
             deepcopy_from_cache=False,
         )
+
+    @property
+    def signer(self) -> Signer | None:
+        """The log's key: it signs checkpoints and every entry's receipt. Without it the ledger
+        reads but records nothing."""
+        return self._log_key
+
+    @signer.setter
+    def signer(self, signer: Signer | None) -> None:
+        self._log_key = signer
+        store: LogStore | None = getattr(self, "log_store", None)
+        if store is not None:
+            store.receipt_signer = signer
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -937,6 +955,21 @@ class Ledger(Application[UUID]):
             witness_policy=witness_policy,
         )
 
+    def receipt(self, log_index: int) -> str:
+        """The receipt of the entry at `log_index`: a note signed by the log key (section 10 of
+        docs/verification.md), rebuilt from the signature stored with the entry."""
+        rows = self.log_store.log_entries(log_index, log_index + 1) if log_index >= 0 else []
+        if not rows:
+            raise NotFound(f"log entry {log_index} not found")
+        return self.receipt_of(rows[0])
+
+    def receipt_of(self, row: LogRow) -> str:
+        """The receipt of a log row read from this store (`history`, `log_entries`)."""
+        if row.receipt is None:
+            raise IntegrityFailure("the entry has no receipt", position=row.log_index)
+        receipt = EntryReceipt(self.origin, row.log_index, row.leaf_hash, recorded_at_of(row.entry))
+        return receipt_note(receipt, row.receipt, self.verifier())
+
     def _check_consistent(self, note: str, size: int, root: bytes) -> None:
         previous = verify_checkpoint(note, self.verifier(), self.origin)
         proof = merkle.consistency_proof(previous.size, size, self.log_store)
@@ -1030,7 +1063,7 @@ class Ledger(Application[UUID]):
         if used.digest != via.digest:
             raise Conflict(f"nonce {via.nonce} was used already, for another request")
         index = self.log_store.log_indexes_of(used.aggregate_id)[used.aggregate_version]
-        return Recorded(used.aggregate_id, used.aggregate_version, index)
+        return Recorded(used.aggregate_id, used.aggregate_version, index, self.receipt(index))
 
     def _signature(
         self,
@@ -1161,7 +1194,13 @@ class Ledger(Application[UUID]):
             ) from None
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
-        return Recorded(aggregate.id, aggregate.version, receipt.log_index(aggregate.id))
+        appended = receipt.newest(aggregate.id)
+        note = receipt_note(
+            EntryReceipt(self.origin, appended.log_index, appended.leaf_hash, appended.recorded_at),
+            appended.receipt,
+            self.verifier(),
+        )
+        return Recorded(aggregate.id, aggregate.version, appended.log_index, note)
 
 
 def _found(repository: Repository[UUID], aggregate_id: UUID, what: str) -> object:

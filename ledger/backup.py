@@ -6,7 +6,8 @@ so neither command holds more than one batch in memory:
 
     {"record": "header", "format", "origin", "vkey", "size", "exported_at"}
     {"record": "entry", "log_index", "aggregate_id", "aggregate_version", "leaf_hash", "entry",
-     "topic", "state"}                          one per log entry; entry and state in base64
+     "receipt", "topic", "state"}               one per log entry; entry, receipt (the log key's
+                                                signature of its receipt) and state in base64
     {"record": "checkpoint", "size", "note"}    right after the entry that completes its size
     {"record": "end", "entries", "checkpoints", "sha256"}   SHA-256 of every byte before this line
 
@@ -18,7 +19,8 @@ step 4 of `custody verify` compares the two byte for byte.
 A restore is one transaction. It refuses a store that holds anything; writes the events, entries,
 tree nodes and checkpoints; checks each checkpoint's signature by the trusted key, and its root,
 where the file reaches its size; checks the end record; then runs `custody verify`'s own code
-(ledger/verify.py) on the store it wrote, before committing. A failure, or a crash, keeps nothing.
+(ledger/verify.py, which checks every entry's receipt too) on the store it wrote, before
+committing. A failure, or a crash, keeps nothing.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class _Entry:
     aggregate_version: int
     leaf_hash: bytes
     entry: bytes
+    receipt: bytes
     topic: str
     state: bytes
 
@@ -229,6 +232,7 @@ def _entry_record(row: LogRow, stored: StoredEvent) -> Record:
         "aggregate_version": row.aggregate_version,
         "leaf_hash": row.leaf_hash.hex(),
         "entry": encode_base64(row.entry),
+        "receipt": encode_base64(row.receipt or b""),
         "topic": stored.topic,
         "state": encode_base64(stored.state),
     }
@@ -390,6 +394,7 @@ class _Reader:
                 self._count(record, "aggregate_version"),
                 bytes.fromhex(self._text(record, "leaf_hash")),
                 decode_base64(self._text(record, "entry"), what="entry"),
+                decode_base64(self._text(record, "receipt"), what="receipt"),
                 self._text(record, "topic"),
                 decode_base64(self._text(record, "state"), what="state"),
             )
@@ -646,7 +651,14 @@ class _Restoring(LogStore):
         self.cursor.executemany(
             self.sql.insert,
             [
-                (e.log_index, str(e.aggregate_id), e.aggregate_version, e.leaf_hash, e.entry)
+                (
+                    e.log_index,
+                    str(e.aggregate_id),
+                    e.aggregate_version,
+                    e.leaf_hash,
+                    e.entry,
+                    e.receipt,
+                )
                 for e in entries
             ],
         )

@@ -16,6 +16,9 @@ gapless. So the ledger plugs in its own mapper and application recorders (the li
   committed, so they are published after the commit and used only where they still apply.
 - `StatementCachingPool` gives SQLite connections a statement cache (the library's has one slot).
 - `custody_checkpoints` keeps every signed checkpoint, by tree size.
+- Each appended row carries its receipt (ledger/receipts.py): the log key's Ed25519 signature,
+  made in the same transaction, that the log holds this leaf at this index. A store opened
+  without the key (`receipt_signer`) refuses to append anything.
 """
 
 from __future__ import annotations
@@ -51,10 +54,12 @@ from psycopg.sql import SQL
 
 from ledger import merkle
 from ledger.entries import Body, encode_entry, entry_body
-from ledger.errors import Conflict
+from ledger.errors import Conflict, CustodyError
 from ledger.events import Reported
 from ledger.maproots import committed
 from ledger.merkle import Key, Node
+from ledger.receipts import EntryReceipt, receipt_signature
+from ledger.signing import Signer
 
 LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE = "custody_log", "custody_tree", "custody_checkpoints"
 STATEMENT_CACHE = 128
@@ -76,6 +81,9 @@ class Appended:
     aggregate_version: int
     log_index: int
     leaf_hash: bytes
+    receipt: bytes = b""
+    """the log key's signature of the entry's receipt (ledger/receipts.py)"""
+    recorded_at: str = ""
 
 
 @dataclass
@@ -85,15 +93,23 @@ class Receipt:
     appended: list[Appended] = field(default_factory=list)
 
     def log_index(self, aggregate_id: UUID) -> int:
-        return max(a.log_index for a in self.appended if a.aggregate_id == aggregate_id)
+        return self.newest(aggregate_id).log_index
+
+    def newest(self, aggregate_id: UUID) -> Appended:
+        """The aggregate's last appended entry in this save."""
+        return max(
+            (a for a in self.appended if a.aggregate_id == aggregate_id),
+            key=lambda a: a.log_index,
+        )
 
 
-VerifyRow = tuple[int, str, int, bytes, bytes, bytes | None]
-"""log_index, aggregate_id, aggregate_version, leaf_hash, entry, leaf hash of the version before"""
+VerifyRow = tuple[int, str, int, bytes, bytes, bytes | None, bytes | None]
+"""log_index, aggregate_id, aggregate_version, leaf_hash, entry, leaf hash of the version before,
+receipt signature"""
 StoredRow = tuple[Any, int, str, bytes]
 """originator_id (as the dialect stores it), originator_version, topic, state"""
 _VERIFY_ROW = itemgetter(
-    "log_index", "aggregate_id", "aggregate_version", "leaf_hash", "entry", "prev"
+    "log_index", "aggregate_id", "aggregate_version", "leaf_hash", "entry", "prev", "receipt"
 )
 _STORED_ROW = itemgetter("originator_id", "originator_version", "topic", "state")
 
@@ -105,6 +121,8 @@ class LogRow:
     aggregate_version: int
     leaf_hash: bytes
     entry: bytes
+    receipt: bytes | None = None
+    """the log key's signature of the entry's receipt (ledger/receipts.py)"""
 
 
 class LogMapper(Mapper[UUID]):
@@ -127,14 +145,14 @@ class Statements:
 
     def __init__(self, *, param: str, prefix: str, blob: str, integer: str, events: str) -> None:
         log, tree, checkpoints = (prefix + t for t in (LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE))
-        columns = "log_index, aggregate_id, aggregate_version, leaf_hash, entry"
+        columns = "log_index, aggregate_id, aggregate_version, leaf_hash, entry, receipt"
         p = param
         self.param, self.tree = param, tree
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {log} (log_index {integer} PRIMARY KEY "
             f"CHECK (log_index >= 0), aggregate_id TEXT NOT NULL, aggregate_version {integer} "
             f"NOT NULL, leaf_hash {blob} NOT NULL, entry {blob} NOT NULL, "
-            "UNIQUE (aggregate_id, aggregate_version))",
+            f"receipt {blob} NOT NULL, UNIQUE (aggregate_id, aggregate_version))",
             f"CREATE TABLE IF NOT EXISTS {tree} (level {integer} NOT NULL, idx {integer} NOT NULL, "
             f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
             f"CREATE TABLE IF NOT EXISTS {checkpoints} (size {integer} PRIMARY KEY, "
@@ -144,7 +162,7 @@ class Statements:
         self.prev = (
             f"SELECT leaf_hash FROM {log} WHERE aggregate_id = {p} AND aggregate_version = {p}"
         )
-        self.insert = f"INSERT INTO {log} ({columns}) VALUES ({p}, {p}, {p}, {p}, {p})"
+        self.insert = f"INSERT INTO {log} ({columns}) VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
         self.insert_node = f"INSERT INTO {tree} (level, idx, hash) VALUES ({p}, {p}, {p})"
         self.of_aggregate = (
             f"SELECT {columns} FROM {log} WHERE aggregate_id = {p} ORDER BY aggregate_version"
@@ -171,7 +189,7 @@ class Statements:
         # custody verify (ledger/verify.py) -------------------------------------------------------
         self.events = events
         self.verify_range = (
-            f"SELECT log_index, aggregate_id, aggregate_version, leaf_hash, entry, "
+            f"SELECT log_index, aggregate_id, aggregate_version, leaf_hash, entry, receipt, "
             f"CASE WHEN aggregate_version > 1 THEN (SELECT p.leaf_hash FROM {log} p "
             "WHERE p.aggregate_id = l.aggregate_id "
             "AND p.aggregate_version = l.aggregate_version - 1) END AS prev "
@@ -242,6 +260,8 @@ class LogStore:
     # Appending, inside the library's insert transaction -----------------------------------------
 
     _tail: _Tail
+    receipt_signer: Signer | None = None
+    """The log's key, which signs each appended entry's receipt (the Ledger hands it over)."""
 
     def _append_to_log(
         self, cursor: Any, events: Sequence[StoredEvent], kwargs: Mapping[str, Any]
@@ -266,6 +286,12 @@ class LogStore:
         self, cursor: Any, events: Sequence[StoredEvent], size: int
     ) -> tuple[list[Appended], list[tuple[Any, ...]]]:
         """Each event's entry (its `prev` filled in), leaf hash and log row, in append order."""
+        signer = self.receipt_signer
+        if signer is None:
+            raise CustodyError(
+                "this ledger was opened without its signing key (CUSTODY_KEY), which signs "
+                "every entry's receipt: nothing was recorded"
+            )
         last: dict[UUID, bytes] = {}
         appended, rows = [], []
         for index, event in enumerate(events, start=size):
@@ -278,8 +304,13 @@ class LogStore:
             prev = last.get(aggregate_id) or self._previous_leaf(cursor, aggregate_id, version)
             entry = encode_entry(event.entry_body, prev=prev)
             digest = last[aggregate_id] = merkle.leaf_hash(entry)
-            rows.append((index, str(aggregate_id), version, digest, entry))
-            appended.append(Appended(aggregate_id, version, index, digest))
+            body = event.entry_body
+            receipt = EntryReceipt(body["origin"], index, digest, body["recorded_at"])
+            signature = receipt_signature(receipt, signer)
+            rows.append((index, str(aggregate_id), version, digest, entry, signature))
+            appended.append(
+                Appended(aggregate_id, version, index, digest, signature, receipt.recorded_at)
+            )
         return appended, rows
 
     def _previous_leaf(self, cursor: Any, aggregate_id: UUID, version: int) -> bytes | None:
@@ -535,6 +566,7 @@ def _row(row: Any) -> LogRow:
         int(row["aggregate_version"]),
         bytes(row["leaf_hash"]),
         bytes(row["entry"]),
+        None if row["receipt"] is None else bytes(row["receipt"]),
     )
 
 

@@ -13,6 +13,10 @@ store"). For each entry, in this order:
    it encodes to again (`_Entries`). That byte equality also proves that the entry is a
    custody-entry/v1 of this origin for its row's aggregate and version, so entries are decoded
    only to say what is wrong with one that differs.
+5. Receipt. The stored receipt is the log key's Ed25519 signature of the entry's receipt text
+   (ledger/receipts.py): this origin, this index, this leaf hash, the entry's recorded_at. An
+   entry appended or rewritten by anyone without the log key, with everything else recomputed,
+   fails here. One signature verification per entry.
 
 Then, for the batch:
 
@@ -22,7 +26,7 @@ Then, for the batch:
    the checkpoint's signature must verify with the log's key. A checkpoint beyond the log's end
    means the log was truncated. Checkpoints sharing one append-only recomputation are consistent.
 
-5. Map roots. The map of heads (ledger/heads.py) is recomputed from the entries as they pass: each
+6. Map roots. The map of heads (ledger/heads.py) is recomputed from the entries as they pass: each
    map-root entry must cover exactly the entries before it and commit the root of their map, and
    from the first map root on, every checkpoint's last entry must be a map root.
 
@@ -31,14 +35,14 @@ the log twice (with the events one for one, versions then run 1, 2, 3, ... per a
 
 Against what someone else kept (ledger/trusted.py), when given:
 
-6. Trusted checkpoints: before the pass, the store must be at least as long as each (else it was
+7. Trusted checkpoints: before the pass, the store must be at least as long as each (else it was
    rolled back); in the pass, the recomputed root at each one's size must be its root (else the
    history was rewritten). Both roots, or both sizes, are named.
-7. Witness policy: at the end, the newest stored checkpoint must carry the policy's quorum of
+8. Witness policy: at the end, the newest stored checkpoint must carry the policy's quorum of
    valid cosignatures; the witnesses with none are named.
 
 Memory holds one batch of entries and events, the tree's right edge (O(log n) hashes) and every
-aggregate's head (for step 5), never the whole log.
+aggregate's head (for step 6), never the whole log.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ from ledger.heads import Head, HeadMap
 from ledger.log import LogStore, StoredRow, VerifyRow
 from ledger.maproots import MAP_ID, committed
 from ledger.merkle import Key, Node
+from ledger.receipts import ReceiptChecker
 from ledger.signing import Verifier
 from ledger.times import format_time
 from ledger.trusted import check_witnessed
@@ -103,12 +108,12 @@ def verify_store(
     """Return what was verified, or raise IntegrityFailure at the first bad position. `progress`
     is told of two steps per entry (the CLI's bar counts the leaf and the event apart). `trusted`
     checkpoints (signatures checked by the caller, ledger/trusted.py) and a `witness_policy` add
-    steps 5 and 6."""
+    steps 7 and 8."""
     with store.snapshot() as pinned:  # the store as it was when verification began
         verified = _verify(pinned, mapper, verifier, origin, progress or (lambda _: None), trusted)
         if witness_policy is None:
             return verified
-        cosigned = _check_witnessed(pinned, witness_policy)  # 7.
+        cosigned = _check_witnessed(pinned, witness_policy)  # 8.
         return replace(verified, cosigned_by=tuple(c.witness for c in cosigned))
 
 
@@ -123,7 +128,7 @@ def _verify(
     size = store.log_size()
     checkpoints = dict(store.all_checkpoints())
     _check_not_truncated(checkpoints, size)
-    _check_not_rolled_back(store, trusted, size)  # 6.
+    _check_not_rolled_back(store, trusted, size)  # 7.
     anchors: dict[int, list[Checkpoint]] = {}
     for checkpoint in trusted:
         anchors.setdefault(checkpoint.size, []).append(checkpoint)
@@ -131,25 +136,26 @@ def _verify(
     events = store.stored_events_in_log_order(BATCH)
     entries = _Entries(mapper, origin)
     map_roots = _MapRoots()
+    receipts = ReceiptChecker(verifier, origin)
     for start, end in _batches(size, {*checkpoints, *anchors}):
         rows = store.verify_rows(start, end)
-        _check_rows(rows, list(islice(events, len(rows))), start, end, entries)  # 1. and 4.
+        _check_rows(rows, list(islice(events, len(rows))), start, end, entries, receipts)  # 1, 4, 5
         _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
-        map_roots.check(rows)  # 5.
+        map_roots.check(rows)  # 6.
         if end in checkpoints:
             _check_checkpoint(
                 checkpoints[end], end, merkle.root(end, frontier), verifier, origin
             )  # 3.
-            map_roots.check_checkpoint(end)  # 5.
+            map_roots.check_checkpoint(end)  # 6.
         for kept in anchors.get(end, []):
-            _check_trusted(kept, merkle.root(end, frontier))  # 6.
+            _check_trusted(kept, merkle.root(end, frontier))  # 7.
         step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
     _check_versions_once(store, size)  # 4.
     root = merkle.root(size, frontier) if size else merkle.EMPTY_ROOT
     for kept in anchors.get(0, []):
-        _check_trusted(kept, merkle.EMPTY_ROOT)  # 6.
+        _check_trusted(kept, merkle.EMPTY_ROOT)  # 7.
     return Verified(size, frontier.generated, len(checkpoints), root, len(trusted))
 
 
@@ -235,10 +241,12 @@ def _check_rows(
     start: int,
     end: int,
     entries: _Entries,
+    receipts: ReceiptChecker,
 ) -> None:
     for offset, row in enumerate(rows):
         _check_leaf(row, start + offset)  # 1.
         entries.check(row, events[offset] if offset < len(events) else None)  # 4.
+        receipts.check(row[0], row[3], row[4], row[6])  # 5.
     if start + len(rows) != end:
         raise IntegrityFailure(
             "the log has a gap",
@@ -252,7 +260,7 @@ def _check_leaf(row: VerifyRow, expected: int) -> None:
     """The entry's header (format, origin, aggregate, version) is not decoded here: `_Entries`
     finds the entry byte for byte equal to the one derived with exactly the row's aggregate and
     version and this origin, or else decodes it to name what differs (`_check_entry_header`)."""
-    index, _, _, leaf, entry, _ = row
+    index, _, _, leaf, entry, _, _ = row
     if index != expected:
         raise IntegrityFailure(
             "the log has a gap",
@@ -289,7 +297,7 @@ class _Entries:
             self.plain = _Plain(transcoder, origin)  # the only mapper `_Plain` stands in for
 
     def check(self, row: VerifyRow, event: StoredRow | None) -> None:
-        _, aggregate_id, version, _, entry, prev = row
+        _, aggregate_id, version, _, entry, prev, _ = row
         key = _event_key(event)
         if event is None or key != (aggregate_id, version):
             wanted = f"event {(aggregate_id, version)}"
@@ -315,7 +323,7 @@ class _Entries:
 
     def _reference(self, row: VerifyRow, event: StoredRow) -> None:
         _check_entry_header(row, self.origin)
-        index, aggregate_id, version, _, entry, prev = row
+        index, aggregate_id, version, _, entry, prev, _ = row
         stored = StoredEvent(UUID(aggregate_id), version, event[2], bytes(event[3]))
         expected = _expected_entry(self.mapper, stored, index, self.origin, prev)
         if expected != entry:
@@ -464,7 +472,7 @@ def _event_key(event: StoredRow | None) -> tuple[str, int] | None:
 
 
 def _check_entry_header(row: VerifyRow, origin: str) -> None:
-    index, aggregate_id, version, _, entry, _ = row
+    index, aggregate_id, version, _, entry, _, _ = row
     try:
         body = decode_entry(entry)
     except (InvalidInput, ValueError) as error:
@@ -572,14 +580,14 @@ def _check_checkpoint(note: str, size: int, root: bytes, verifier: Verifier, ori
 
 
 class _MapRoots:
-    """5. The map of heads, recomputed entry by entry, against every map root the log commits."""
+    """6. The map of heads, recomputed entry by entry, against every map root the log commits."""
 
     def __init__(self) -> None:
         self.heads = HeadMap()
         self.last_root: int | None = None
 
     def check(self, rows: Sequence[VerifyRow]) -> None:
-        for index, aggregate_id, version, leaf, entry, _ in rows:
+        for index, aggregate_id, version, leaf, entry, *_ in rows:
             if aggregate_id == _MAP_ID:
                 self._check_root(index, entry)
             self.heads.update([Head(UUID(aggregate_id), version, index, leaf)])

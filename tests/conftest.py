@@ -64,6 +64,15 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def client_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's clients keep what they remember (ledger/client_state.py) in a folder of its
+    own, never in the home directory."""
+    folder = tmp_path_factory.mktemp("state") / "custody"
+    monkeypatch.setenv("CUSTODY_STATE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'custody.db'}"

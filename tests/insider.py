@@ -33,6 +33,7 @@ from ledger.entries import canonical_json, encode_entry
 from ledger.heads import Head, HeadMap
 from ledger.log import LoggedEvent
 from ledger.maproots import MAP_ID
+from ledger.receipts import EntryReceipt, receipt_signature, recorded_at_of
 from ledger.signing import Signer
 from ledger.times import format_time
 
@@ -115,13 +116,18 @@ class Rewrite:
             data = encode_entry(stored.entry_body, prev=prev.get(entry.aggregate_id))
             prev[entry.aggregate_id] = leaf = merkle.leaf_hash(data)
             leaves.append(leaf)
-            rows.append(_entry_record(index, stored, data, leaf))
+            rows.append(_entry_record(index, stored, data, leaf, self._receipt(index, data, leaf)))
         sizes = [s for s in self.checkpoint_sizes if s <= len(leaves)]
         if map_roots:  # as the ledger signs: right after each map root
             sizes = [i + 1 for i, e in enumerate(self.entries) if e.aggregate_id == MAP_ID]
         if sign_at_end and len(leaves) not in sizes:
             sizes.append(len(leaves))
         return self._file(rows, leaves, sorted(set(sizes)))
+
+    def _receipt(self, index: int, data: bytes, leaf: bytes) -> bytes:
+        """The log key's receipt of the rewritten entry: the insider holds the key."""
+        at = EntryReceipt(self.ledger.origin, index, leaf, recorded_at_of(data))
+        return receipt_signature(at, self.signer)
 
     def _recompute_map_roots(self) -> None:
         """Each map root set to the map of the rewritten entries before it, in one pass: an
@@ -177,7 +183,9 @@ def restore_into(target: Ledger, backup: bytes, signer: Signer) -> Ledger:
     return target
 
 
-def _entry_record(index: int, stored: StoredEvent, data: bytes, leaf: bytes) -> dict[str, Any]:
+def _entry_record(
+    index: int, stored: StoredEvent, data: bytes, leaf: bytes, receipt: bytes
+) -> dict[str, Any]:
     return {
         "record": "entry",
         "log_index": index,
@@ -185,6 +193,7 @@ def _entry_record(index: int, stored: StoredEvent, data: bytes, leaf: bytes) -> 
         "aggregate_version": stored.originator_version,
         "leaf_hash": leaf.hex(),
         "entry": base64.b64encode(data).decode(),
+        "receipt": base64.b64encode(receipt).decode(),
         "topic": stored.topic,
         "state": base64.b64encode(stored.state).decode(),
     }

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cli import app
 from ledger.access import Actor
 from ledger.application import Ledger
+from ledger.signing import Signer, read_private_key_file
 from ledger.tokens import Role
 from tests.conftest import Clock
 from tests.programme import ADMIN, UNITS
@@ -19,6 +20,11 @@ from tests.programme import ADMIN, UNITS
 runner = CliRunner()
 DB = "sqlite:///custody.db"
 INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
+
+
+def init_key() -> Signer:
+    """The log key `custody init` made (in the test's directory): it signs every receipt."""
+    return Signer.from_text(read_private_key_file("custody.key"))
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +45,7 @@ def store(clock: Clock) -> Iterator[dict[str, str]]:
     made = runner.invoke(app, ["init", "--json", "--db", DB])
     assert made.exit_code == 0, made.output
     clock.now = jan(1)
-    ledger = Ledger(clock=clock, db=DB)
+    ledger = Ledger(clock=clock, db=DB, signer=init_key())
     for party, kind, parent in [
         ("supplier", "supplier", None),
         ("force", "recipient", None),
@@ -115,7 +121,7 @@ def tables(lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
 
 
 def log_index(store: dict[str, str], serial: str, entry: int) -> str:
-    ledger = Ledger(clock=Clock(), db=DB)
+    ledger = Ledger(clock=Clock(), db=DB, signer=init_key())
     try:
         return str(ledger.history(store[serial])[entry].log_index)
     finally:
@@ -227,7 +233,7 @@ def test_a_recipient_with_nothing_in_custody_has_no_delinquency(
     store: dict[str, str], clock: Clock
 ) -> None:
     clock.now = jan(25)
-    ledger = Ledger(clock=clock, db=DB)
+    ledger = Ledger(clock=clock, db=DB, signer=init_key())
     try:
         ledger.report_lost(store["R-2"], circumstances="lost", occurred_at=jan(24), actor=ADMIN)
     finally:

@@ -47,7 +47,8 @@ class Store:
         self.admin_token = admin_token
 
     def ledger(self) -> Ledger:
-        return Ledger(clock=system_clock, db=self.url)
+        key = Signer.from_text(read_private_key_file(self.directory / "custody.key"))
+        return Ledger(clock=system_clock, db=self.url, signer=key)
 
     def log_size(self) -> int:
         ledger = self.ledger()

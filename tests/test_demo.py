@@ -21,13 +21,8 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ITEMS = 400
 
 
-def built(items: int = ITEMS, seed: int = 7, *, signed: bool = False) -> Ledger:
-    ledger = Ledger(
-        clock=lambda: NOW,
-        db="sqlite:///:memory:",
-        create_tables=True,
-        signer=SIGNER if signed else None,
-    )
+def built(items: int = ITEMS, seed: int = 7) -> Ledger:
+    ledger = Ledger(clock=lambda: NOW, db="sqlite:///:memory:", create_tables=True, signer=SIGNER)
     ledger.bootstrap()
     demo.build(ledger, now=NOW, items=items, seed=seed)
     return ledger
@@ -35,7 +30,7 @@ def built(items: int = ITEMS, seed: int = 7, *, signed: bool = False) -> Ledger:
 
 @pytest.fixture(scope="module")
 def ledger() -> Iterator[Ledger]:
-    ledger = built(signed=True)
+    ledger = built()
     yield ledger
     ledger.close()
 
@@ -173,7 +168,7 @@ def test_small_programmes_build_without_a_refused_write(size: int) -> None:
 
 
 def test_the_programme_counts_what_it_recorded() -> None:
-    ledger = Ledger(clock=lambda: NOW, db="sqlite:///:memory:", create_tables=True)
+    ledger = Ledger(clock=lambda: NOW, db="sqlite:///:memory:", create_tables=True, signer=SIGNER)
     ledger.bootstrap()
     before = ledger.log_store.log_size()
     steps: list[int] = []

@@ -41,7 +41,10 @@ CREATED = {"status_code": 201, "response_model": ItemRecordedOut}
 
 def _recorded(recorded: Recorded) -> ItemRecordedOut:
     return ItemRecordedOut(
-        item_id=recorded.id, version=recorded.version, log_index=recorded.log_index
+        item_id=recorded.id,
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
     )
 
 
@@ -237,6 +240,7 @@ def history(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> HistoryOut:
                 recorded_at=body["recorded_at"],
                 leaf_hash=row.leaf_hash.hex(),
                 entry=base64.b64encode(row.entry).decode("ascii"),
+                receipt=ledger.receipt_of(row),
             )
         )
     return HistoryOut(item_id=item_id, entries=entries)

@@ -25,7 +25,9 @@ router = APIRouter(prefix="/v1", tags=["registry"])
 
 
 def _recorded(key: str, recorded: Recorded) -> RecordedOut:
-    return RecordedOut(id=key, version=recorded.version, log_index=recorded.log_index)
+    return RecordedOut(
+        id=key, version=recorded.version, log_index=recorded.log_index, receipt=recorded.receipt
+    )
 
 
 @router.post("/parties", status_code=201, response_model=RecordedOut)
@@ -62,7 +64,9 @@ def register_key(party_id: PartyIdPath, body: KeyIn, ledger: LedgerDep, actor: A
         endorsement=body.endorsement,
         actor=actor,
     )
-    return KeyOut(party=party_id, key_id=key, log_index=recorded.log_index)
+    return KeyOut(
+        party=party_id, key_id=key, log_index=recorded.log_index, receipt=recorded.receipt
+    )
 
 
 @router.get("/parties/{party_id}/keys", response_model=KeysOut)

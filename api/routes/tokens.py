@@ -22,6 +22,7 @@ def create_token(body: TokenIn, ledger: LedgerDep, actor: ActorDep) -> TokenCrea
         party=body.party,
         role=body.role,
         log_index=recorded.log_index,
+        receipt=recorded.receipt,
     )
 
 
@@ -38,4 +39,9 @@ def list_tokens(ledger: LedgerDep, actor: ActorDep) -> TokensOut:
 @router.post("/{token_id}/revocation", status_code=201, response_model=RecordedOut)
 def revoke_token(token_id: UUID, ledger: LedgerDep, actor: ActorDep) -> RecordedOut:
     recorded = ledger.revoke_token(token_id, actor=actor)
-    return RecordedOut(id=str(token_id), version=recorded.version, log_index=recorded.log_index)
+    return RecordedOut(
+        id=str(token_id),
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
+    )

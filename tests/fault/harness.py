@@ -28,6 +28,7 @@ import httpx
 from ledger.application import Ledger
 from ledger.entries import decode_entry
 from ledger.readmodels import open_views
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
@@ -74,8 +75,10 @@ class Store:
 
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
-        """The store opened in this process, to read what the killed processes left."""
-        ledger = Ledger(clock=system_clock, db=self.url)
+        """The store opened in this process, with its key (which signs every entry's receipt),
+        to read what the killed processes left and to write its fixtures."""
+        key = Signer.from_text(read_private_key_file(self.directory / "custody.key"))
+        ledger = Ledger(clock=system_clock, db=self.url, signer=key)
         try:
             yield ledger
         finally:

@@ -11,7 +11,7 @@ import pytest
 from ledger.application import Ledger, Recorded
 from ledger.errors import Conflict
 from ledger.items import Item
-from tests.conftest import Clock
+from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, ago, issue, register
 
 
@@ -48,11 +48,11 @@ def race(ledgers: list[RacingLedger], item_id: UUID) -> list[Recorded | Exceptio
 def test_two_concurrent_transfers_of_one_item_one_wins_and_the_other_gets_conflict(
     db_url: str, clock: Clock
 ) -> None:
-    setup = Ledger(clock=clock, db=db_url, create_tables=True)
+    setup = Ledger(clock=clock, db=db_url, create_tables=True, signer=SIGNER)
     register(setup)
     item_id = issue(setup)
     size_before = setup.log_store.log_size()
-    racers = [RacingLedger(clock=clock, db=db_url) for _ in range(2)]
+    racers = [RacingLedger(clock=clock, db=db_url, signer=SIGNER) for _ in range(2)]
 
     try:
         outcomes = race(racers, item_id)
@@ -78,10 +78,10 @@ def test_two_concurrent_transfers_of_one_item_one_wins_and_the_other_gets_confli
 def test_many_writers_on_many_items_leave_a_gapless_log_with_one_entry_per_acknowledged_write(
     db_url: str, clock: Clock, writers: int
 ) -> None:
-    setup = Ledger(clock=clock, db=db_url, create_tables=True)
+    setup = Ledger(clock=clock, db=db_url, create_tables=True, signer=SIGNER)
     register(setup)
     items = [issue(setup, f"SER-{n}") for n in range(6)]
-    ledgers = [Ledger(clock=clock, db=db_url) for _ in range(writers)]
+    ledgers = [Ledger(clock=clock, db=db_url, signer=SIGNER) for _ in range(writers)]
 
     def work(n: int) -> int:
         acknowledged = 0

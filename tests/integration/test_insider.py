@@ -2,7 +2,7 @@
 the log's key rewrites the store consistently, every chain link, leaf, tree node, map root and
 checkpoint recomputed (tests/insider.py). Each test names the check that catches the rewrite:
 
-- the map roots (`custody verify`, step 5) when the rewrite leaves a committed map root behind
+- the map roots (`custody verify`, step 6) when the rewrite leaves a committed map root behind
   (the insider's `custody restore` of the rewrite runs those checks and refuses it);
 - a trusted checkpoint kept outside the store (`custody verify --trusted`, a witness's or a
   client's copy) when it recomputes everything;

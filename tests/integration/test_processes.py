@@ -19,7 +19,7 @@ WRITES = 15
 
 def writer(url: str, items: list[str], worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    ledger = Ledger(clock=lambda: now, db=url)
+    ledger = Ledger(clock=lambda: now, db=url, signer=SIGNER)
     acknowledged: list[int] = []
     for n in range(WRITES):
         try:

@@ -27,7 +27,7 @@ from cli import app
 from ledger.application import Ledger
 from ledger.checkpoints import Checkpoint, sign_checkpoint
 from ledger.errors import IntegrityFailure
-from ledger.signing import Signer, generate_signer_key, read_private_key_file
+from ledger.signing import Signer, Verifier, generate_signer_key, read_private_key_file
 from ledger.verify import Verified
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue, register
@@ -430,12 +430,13 @@ def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_b
 
 def test_custody_verify_with_the_vkey_of_another_key_exits_1(cli_env: dict[str, str]) -> None:
     other = Signer.from_text(generate_signer_key(ORIGIN)).verifier.vkey
-    first = checkpoint_sizes(cli_env)[0]
 
     result = runner.invoke(app, ["verify", "--vkey", other], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith(
-        f"custody: the checkpoint at size {first} does not verify at position {first}: "
+    assert line.startswith(  # the first entry's receipt is the first thing that key signed
+        "custody: the entry's receipt does not verify at position 0: expected a receipt signed "
+        f"by the log key {ORIGIN}+{Verifier.from_vkey(other).key_id:08x} "
+        "(an entry appended without the key?)"
     )

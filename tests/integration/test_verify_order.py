@@ -15,7 +15,8 @@ import pytest
 
 from ledger import merkle
 from ledger.application import Ledger
-from tests.conftest import Clock, LedgerFactory
+from ledger.receipts import EntryReceipt, receipt_signature, recorded_at_of
+from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.integration.test_tamper import SIZE, Raw, assert_found, build
 from tests.programme import issue, register
 
@@ -113,11 +114,13 @@ def test_an_entry_repeated_with_its_event_after_the_last_checkpoint_is_found(
     without_unique_keys(path)
     repeated = ledger.log_entries(index, index + 1)[0]
     nodes = merkle.nodes_to_append(size, [repeated.leaf_hash], ledger.log_store)
+    at = EntryReceipt(ledger.origin, size, repeated.leaf_hash, recorded_at_of(repeated.entry))
+    receipt = receipt_signature(at, SIGNER)  # by the operator, who holds the log key
     with sqlite3.connect(path) as conn:  # the same entry and event once more, tree and all
         conn.execute(
-            "INSERT INTO custody_log SELECT ?, aggregate_id, aggregate_version, leaf_hash, entry "
-            "FROM custody_log WHERE log_index = ?",
-            (size, index),
+            "INSERT INTO custody_log SELECT ?, aggregate_id, aggregate_version, leaf_hash, entry, "
+            "? FROM custody_log WHERE log_index = ?",
+            (size, receipt, index),
         )
         conn.execute(
             "INSERT INTO stored_events SELECT * FROM stored_events WHERE originator_id = ?",

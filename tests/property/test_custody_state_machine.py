@@ -17,7 +17,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from ledger.application import Ledger
 from ledger.errors import ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
 from ledger.items import Status
-from tests.conftest import Clock
+from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, UNITS, register
 
 State = tuple[str, Status]
@@ -29,7 +29,9 @@ class CustodyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
-        self.ledger = Ledger(clock=self.clock, db="sqlite:///:memory:", create_tables=True)
+        self.ledger = Ledger(
+            clock=self.clock, db="sqlite:///:memory:", create_tables=True, signer=SIGNER
+        )
         register(self.ledger)
         self.model: dict[UUID, State] = {}
         self.seen: dict[UUID, list[tuple[datetime, State]]] = {}

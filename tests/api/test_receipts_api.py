@@ -1,0 +1,81 @@
+"""Every HTTP 201 answers the log's signed receipt of the entry it recorded, and an item's history
+gives each entry's receipt too (docs/api.md, docs/verification.md section 10)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ledger import merkle
+from ledger.receipts import verify_receipt
+from ledger.signing import Verifier
+
+RIFLE = {
+    "serial": "AK-0001",
+    "manufacturer": "Maker",
+    "model": "M1",
+    "category": "rifle",
+    "agreement": "eua-1",
+    "recipient": "unit-1",
+    "occurred_at": "2026-01-10T08:00:00Z",
+}
+PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode("ascii")
+
+
+def check_receipt(client: TestClient, answer: dict[str, Any]) -> None:
+    """The answer's receipt verifies with the served log key, for its log index and the leaf
+    hash of the entry the log serves there."""
+    key = Verifier.from_vkey(client.get("/v1/log/key").text.strip())
+    index = answer["log_index"]
+    (entry,) = client.get(f"/v1/log/entries?start={index}&end={index + 1}").json()["entries"]
+
+    receipt = verify_receipt(answer["receipt"], key)
+
+    assert receipt.log_index == index
+    assert receipt.leaf_hash == merkle.leaf_hash(base64.b64decode(entry["entry"]))
+
+
+def test_every_write_route_answers_201_with_a_receipt_of_its_entry(client: TestClient) -> None:
+    writes: list[tuple[str, dict[str, Any]]] = [
+        ("/v1/parties", {"id": "unit-9", "name": "Unit nine", "kind": "recipient"}),
+        ("/v1/parties/unit-9/keys", {"public_key": PUBLIC_KEY}),
+        ("/v1/tokens", {"party": "unit-9", "role": "partner"}),
+        (
+            "/v1/agreements",
+            {"id": "eua-9", "supplier": "supplier", "programme": "P9", "authorized_holders": []},
+        ),
+        ("/v1/items", RIFLE),
+    ]
+    answers = []
+    for path, body in writes:
+        response = client.post(path, json=body)
+        assert response.status_code == 201, (path, response.text)
+        answers.append(response.json())
+    item = answers[-1]["item_id"]
+    token_id = answers[2]["token_id"]
+    key_id = answers[1]["key_id"]
+    for path, body in [
+        (f"/v1/items/{item}/transfers", {"to": "unit-2", "occurred_at": "2026-01-20T08:00:00Z"}),
+        (f"/v1/tokens/{token_id}/revocation", {}),
+        (f"/v1/parties/unit-9/keys/{key_id}/revocation", {"reason": "lost"}),
+    ]:
+        response = client.post(path, json=body)
+        assert response.status_code == 201, (path, response.text)
+        answers.append(response.json())
+
+    for answer in answers:
+        check_receipt(client, answer)
+
+
+def test_the_history_gives_each_entrys_receipt(client: TestClient) -> None:
+    issued = client.post("/v1/items", json=RIFLE).json()
+    moved = client.post(
+        f"/v1/items/{issued['item_id']}/transfers",
+        json={"to": "unit-2", "occurred_at": "2026-01-20T08:00:00Z"},
+    ).json()
+
+    entries = client.get(f"/v1/items/{issued['item_id']}/history").json()["entries"]
+
+    assert [e["receipt"] for e in entries] == [issued["receipt"], moved["receipt"]]
