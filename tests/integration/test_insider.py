@@ -6,6 +6,9 @@ checkpoint recomputed (tests/insider.py). Each test names the check that catches
   (the insider's `custody restore` of the rewrite runs those checks and refuses it);
 - a trusted checkpoint kept outside the store (`custody verify --trusted`, a witness's or a
   client's copy) when it recomputes everything;
+- a receipt the writer kept (`custody receipts check`), whoever else kept a checkpoint or not;
+- the stored receipts (`custody verify`, step 5) when someone without the log key appends or
+  rewrites, even through the Ledger's own code;
 
 on SQLite and PostgreSQL. The log: the programme (tests/programme.py), then three items, each
 issued, transferred and inspected, a checkpoint after each item, then item 3 reported lost.
@@ -14,6 +17,7 @@ issued, transferred and inspected, a checkpoint after each item, then item 3 rep
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -21,8 +25,12 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger
-from ledger.checkpoints import verify_checkpoint
+from ledger.checkpoints import Checkpoint, verify_checkpoint
+from ledger.client_state import ClientState
 from ledger.errors import IntegrityFailure
+from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.receipt_check import ReceiptSource, check_receipts
+from ledger.signing import Signer, generate_signer_key
 from tests.conftest import POSTGRES, SIGNER, Clock, LedgerFactory
 from tests.insider import Rewrite, restore_into
 from tests.programme import ADMIN, ago, issue, register
@@ -77,25 +85,8 @@ def rewritten(
     return restore_into(make_ledger(copy_url), rewrite.backup(**options), SIGNER)
 
 
-def consistent_with(kept_note: str, store: Ledger) -> None:
-    """The check of a trusted checkpoint: the store must extend the tree it signs."""
-    kept = verify_checkpoint(kept_note, SIGNER.verifier)
-    size = store.log_store.log_size()
-    if size < kept.size:
-        raise IntegrityFailure(
-            "the store is shorter than a trusted checkpoint",
-            position=size,
-            expected=f"at least {kept.size} entries",
-            got=str(size),
-        )
-    root = store.root(kept.size)
-    if root != kept.root_hash:
-        raise IntegrityFailure(
-            "the store's root at a trusted checkpoint's size is another",
-            position=kept.size,
-            expected=kept.root_hash.hex(),
-            got=root.hex(),
-        )
+def trusted(note: str) -> list[Checkpoint]:
+    return [verify_checkpoint(note, SIGNER.verifier)]
 
 
 def test_a_rewrite_that_recomputes_everything_verifies_on_its_own(
@@ -172,8 +163,9 @@ def test_the_newest_entries_rewritten_with_everything_recomputed_are_caught_by_a
     copy = rewritten(ledger, make_ledger, copy_url, change)
     copy.verify(SIGNER.verifier)  # intact on its own
 
-    with pytest.raises(IntegrityFailure, match="trusted checkpoint"):
-        consistent_with(kept, copy)
+    with pytest.raises(IntegrityFailure) as caught:  # custody verify --trusted
+        copy.verify(SIGNER.verifier, trusted=trusted(kept))
+    assert "rewritten" in caught.value.message or "shorter" in caught.value.message
 
 
 def test_a_rollback_with_the_newer_checkpoints_deleted_is_caught_by_a_trusted_checkpoint(
@@ -187,4 +179,68 @@ def test_a_rollback_with_the_newer_checkpoints_deleted_is_caught_by_a_trusted_ch
     copy.verify(SIGNER.verifier)  # intact on its own
 
     with pytest.raises(IntegrityFailure, match="shorter than a trusted checkpoint"):
-        consistent_with(kept, copy)
+        copy.verify(SIGNER.verifier, trusted=trusted(kept))  # custody verify --trusted
+
+
+def test_a_rewritten_entry_is_caught_by_the_receipt_its_writer_kept(
+    make_ledger: LedgerFactory, db_url: str, copy_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    # The writer of the loss kept only its receipt, no checkpoint. The insider turns the theft
+    # into "destroyed in action", recomputes everything, and the server signs the result.
+    ledger = make_ledger(db_url)
+    register(ledger)
+    item = issue(ledger, "RCP-0001")
+    ledger.checkpoint()
+    recorded = ledger.report_lost(
+        item, circumstances="stolen", occurred_at=ago(ledger, days=1), actor=ADMIN
+    )
+    state = ClientState(tmp_path / "state")
+    state.keep_receipt(recorded.receipt, SIGNER.verifier, now=clock())
+    ledger.checkpoint()
+
+    def change(rewrite: Rewrite) -> None:
+        rewrite.change(recorded.log_index, circumstances="destroyed_in_action")
+
+    copy = rewritten(ledger, make_ledger, copy_url, change)
+    note = copy.checkpoint()
+    results = check_receipts(
+        state,
+        SIGNER.verifier,
+        verify_checkpoint(note, SIGNER.verifier),
+        note,
+        ReceiptSource(
+            entry=lambda i: copy.log_entries(i, i + 1)[0].entry,
+            inclusion=copy.inclusion_proof,
+        ),
+        now=clock(),
+        max_delay=timedelta(days=1),
+    )
+
+    (result,) = results
+    assert (result.log_index, result.status) == (recorded.log_index, "contradicted")
+    assert result.misbehaviour is not None
+    finding = check_misbehaviour(
+        load_misbehaviour(result.misbehaviour.read_bytes()), SIGNER.verifier
+    )
+    assert (finding.kind, finding.conclusive) == ("receipt-contradicted", True)
+
+
+@pytest.mark.parametrize("forged", ["recovery", "admin token"])
+def test_an_event_appended_with_the_ledgers_code_but_without_its_key_is_caught_by_the_receipts(
+    honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, db_url: str, forged: str
+) -> None:
+    # Database access, not the key: the insider opens the store with a key of its own.
+    ledger, items = honest
+    own_key = Signer.from_text(generate_signer_key(SIGNER.name))
+    insider = make_ledger(db_url, signer=own_key)
+    if forged == "recovery":
+        index = insider.recover(
+            items[2], by="unit-2", occurred_at=ago(insider, hours=1), actor=ADMIN
+        ).log_index
+    else:
+        index = insider.grant_token(party="operator", role="admin", actor=ADMIN)[1].log_index
+
+    with pytest.raises(IntegrityFailure) as caught:
+        ledger.verify(SIGNER.verifier)  # custody verify, step 5
+    assert caught.value.position == index
+    assert caught.value.message.startswith("the entry's receipt does not verify")
