@@ -553,7 +553,7 @@ def section_ingest_at_scale(
     plain_store = stores.new("plain-scale")
     app = baseline.open_plain(plain_store.env, create=True)
     baseline.write_bulk(app, synth.plans(args.items, args.events_per_item), batch=args.batch)
-    book = open_ledger(prog.store)
+    book = open_ledger(prog.store, signer=prog.signer)
     size = book.log_store.log_size()
     plain_s, ours_s = interleaved(
         extra,
@@ -591,7 +591,7 @@ def section_ingest_at_scale(
 
 
 def section_custody(args: argparse.Namespace, prog: Programme, out: Results) -> None:
-    book = open_ledger(prog.store)
+    book = open_ledger(prog.store, signer=prog.signer)
     plain = baseline.open_same_store(prog.store.env)
     rng = random.Random(11)
     fleet = Fleet.of(book)
@@ -659,7 +659,7 @@ def _load_call(app: Any, plan: synth.ItemPlan) -> Callable[[], object]:
 def section_report(args: argparse.Namespace, prog: Programme, out: Results) -> None:
     """The first report builds the stored accounts (policies/accounts.py), a one-off like a read
     model's rebuild; the figure is the report after that, the way a serving process answers."""
-    book = open_ledger(prog.store)
+    book = open_ledger(prog.store, signer=prog.signer)
     scope, config = Scope(as_of=synth.NOW), PolicyConfig()
     found: list[Any] = []
     build = timed(lambda: found.append(unaccounted_report(book, scope, config)))
@@ -769,7 +769,7 @@ class _IndexedNodes:
 
 
 def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> None:
-    book = open_ledger(prog.store)
+    book = open_ledger(prog.store, signer=prog.signer)
     size = book.log_store.log_size()
     rng = random.Random(13)
     indexes = [rng.randrange(size) for _ in range(args.samples)]
