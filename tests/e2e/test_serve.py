@@ -4,6 +4,7 @@ empty ledger."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -115,7 +116,16 @@ def test_init_then_serve_answers_writes_with_their_log_index(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
     )
 
+    signed_by_init = client.get("/v1/log/checkpoint")
+
     party = client.post("/v1/parties", json={"id": "unit-1", "name": "U", "kind": "recipient"})
 
     assert party.status_code == 201
-    assert party.json()["log_index"] == 2  # after the operator and its token
+    # after the operator, its token and the map root that ends the checkpoint init signed
+    assert party.json()["log_index"] == int(signed_by_init.text.splitlines()[1])
+    before = client.get("/v1/log/entries", params={"start": 0, "end": party.json()["log_index"]})
+    topics = [
+        json.loads(base64.b64decode(e["entry"]))["payload"]["originator_topic"]
+        for e in before.json()["entries"]
+    ]
+    assert topics == ["custody:Party", "custody:Token", "custody:LogMap"]

@@ -20,6 +20,7 @@ from api.main import create_app
 from ledger import merkle
 from ledger.access import Actor
 from ledger.application import Ledger
+from ledger.endorsements import prove_key
 from ledger.entries import decode_entry
 from ledger.errors import NotFound, ProofError
 from ledger.evidence_check import verify_bundle
@@ -58,7 +59,9 @@ def history(make_ledger: LedgerFactory, db_url: str, clock: Clock) -> tuple[Ledg
     ledger = make_ledger(db_url)
     register(ledger)
     public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    key, _ = ledger.register_key(party="unit-2", public_key=public, actor=ADMIN)
+    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
+    assert proved["public_key"] == public
+    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
     item = issue(ledger, "CMP-0001")
     ledger.checkpoint()
     ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)

@@ -23,6 +23,7 @@ from ledger.derived import check_read_models
 from ledger.errors import IntegrityFailure
 from ledger.readmodels import follow, open_views, rebuild
 from ledger.times import format_time
+from policies.accounts import TABLE as ACCOUNTS  # the stored accounts' table, versioned
 from policies.audit import check_accounts
 from policies.config import PolicyConfig
 from policies.engine import Scope, rebuild_accounts, unaccounted_report
@@ -185,7 +186,7 @@ def test_an_edited_stored_account_changes_the_report_and_the_derived_state_check
     ledger, _, lost = built
     before = unaccounted_report(ledger, Scope(as_of=clock()), POLICY)
     tables.run(
-        "UPDATE {p}policy_accounts SET unaccounted_from = NULL, findings = NULL,"
+        "UPDATE {p}" + ACCOUNTS + " SET unaccounted_from = NULL, findings = NULL,"
         " status = 'in_custody' WHERE item_id = ?",
         str(lost),
     )
@@ -196,7 +197,7 @@ def test_an_edited_stored_account_changes_the_report_and_the_derived_state_check
     with pytest.raises(IntegrityFailure) as caught:
         check_accounts(ledger, POLICY)
     message = caught.value.message
-    assert message.startswith("policy_accounts (policy ")
+    assert message.startswith(f"{ACCOUNTS} (policy ")
     assert f"differs from the log: row 1 of item {lost}: expected (" in message
     assert "'lost'" in caught.value.expected and "'in_custody'" in caught.value.got
 
@@ -271,4 +272,4 @@ def test_custody_verify_names_the_edited_row_exits_1_and_passes_after_readmodels
     size = ledger.log_store.log_size()
     assert f"derived: custody_intervals: 4 rows match the log up to entry {size}\n" in passed.stdout
     assert f"derived: item_summary: 2 rows match the log up to entry {size}\n" in passed.stdout
-    assert "derived: policy_accounts (policy " in passed.stdout
+    assert f"derived: {ACCOUNTS} (policy " in passed.stdout

@@ -203,8 +203,10 @@ def bundle(built: History) -> dict[str, Any]:
 def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
     def entry(index: int, kind: str, occurred: datetime, recorded: int, *rest: Any) -> Any:
         window = (hour(recorded - 1), hour(recorded)) if item_windows else (None, None)
-        independent = {14: True, 15: False}.get(index)  # the inspectorate's; unit-2's own word
-        key_endorsed = False if index == 15 else None  # signed by an operator-registered key
+        # the inspectorate's inspection is independent; unit-2's own is its word, signed by a key
+        # the operator registered and unit-2 never confirmed
+        independent = {ITEM_INDEXES[2]: True, SIGNED: False}.get(index)
+        key_endorsed = False if index == SIGNED else None
         return TimelineEntry(
             index,
             kind,
