@@ -95,8 +95,9 @@ def test_with_the_interval_0_the_server_signs_nothing_on_its_own(
 def test_a_failing_tick_is_logged_and_the_clock_keeps_ticking(
     make_ledger: LedgerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ledger = make_ledger("sqlite:///:memory:", signer=None)
+    ledger = make_ledger("sqlite:///:memory:")
     register(ledger)
+    ledger.signer = None  # the key is gone: every tick fails to sign
     clock = CheckpointClock(ledger, TICK)
 
     with caplog.at_level(logging.ERROR, logger="custody.clock"):
