@@ -223,7 +223,9 @@ class EntryOut(BaseModel):
     occurred_at: str
     recorded_at: str
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry), RFC 6962 leaf hash")
-    entry: str = Field(description="base64 of the exact entry bytes")
+    entry: str | None = Field(
+        description="base64 of the exact entry bytes; null if the caller may not read it"
+    )
 
 
 class HistoryOut(BaseModel):
@@ -253,7 +255,9 @@ class ErrorOut(BaseModel):
 class LogEntryOut(BaseModel):
     log_index: int
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry)")
-    entry: str = Field(description="base64 of the exact entry bytes")
+    entry: str | None = Field(
+        description="base64 of the exact entry bytes; null if the caller may not read it"
+    )
 
 
 class LogEntriesOut(BaseModel):

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     FindingOut,
     FlagOut,
@@ -94,6 +94,7 @@ def unaccounted(
 def list_flags(
     ledger: LedgerDep,
     actor: ActorDep,
+    readable: ReadScopeDep,
     policy: PolicyDep,
     chosen: ScopeDep,
     status: Literal["open", "resolved", "all"] = "open",
@@ -104,7 +105,8 @@ def list_flags(
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
     whether it still holds or not; `all`: both."""
-    actor.require(Action.READ)
+    if item is not None:
+        readable.require_item(item)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
     current = [f for a in scoped for f in a.findings]
     views = [
