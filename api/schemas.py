@@ -14,8 +14,16 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
+from ledger.errors import InvalidInput
 from ledger.items import (
     Category,
     DisposalMethod,
@@ -24,6 +32,7 @@ from ledger.items import (
     LossCircumstances,
 )
 from ledger.parties import PartyKind
+from ledger.times import aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -50,7 +59,17 @@ def _rfc3339(value: object) -> object:
     raise ValueError(f"expected {TIME_FORMAT}")
 
 
-Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+def _bounded(value: datetime) -> datetime:
+    """The ledger's bounds (ledger/times.py: the years 1800 to 9999 in UTC), checked here too so
+    the refusal is the schema's 422 on every route, before anything converts the time."""
+    try:
+        aware_utc(value, field="time")
+    except InvalidInput as error:
+        raise ValueError(error.message.removeprefix("time ")) from None
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]

@@ -14,11 +14,27 @@ from ledger.errors import InvalidInput, InvalidTime
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
+MIN_YEAR, MAX_YEAR = 1800, 9999
+"""Every time the ledger takes is within these years once in UTC: four digits in the canonical
+text (so the texts sort as the times do), and never next to datetime's own limits, where
+converting an offset or adding a day overflows."""
+
+
 def aware_utc(value: datetime, *, field: str) -> datetime:
-    """Refuse naive datetimes (a field clerk's local time is ambiguous) and convert to UTC."""
+    """Refuse naive datetimes (a field clerk's local time is ambiguous) and times outside the
+    years MIN_YEAR to MAX_YEAR in UTC; convert to UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field} must carry a time zone, e.g. 2026-03-01T09:30:00Z")
-    return value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        moment = None
+    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise InvalidTime(
+            f"{field} must be between the years {MIN_YEAR} and {MAX_YEAR} in UTC, got "
+            f"{value.isoformat()}"
+        )
+    return moment
 
 
 def not_in_future(value: datetime, *, now: datetime, field: str) -> datetime:
@@ -31,8 +47,13 @@ def not_in_future(value: datetime, *, now: datetime, field: str) -> datetime:
 
 
 def format_time(value: datetime) -> str:
-    """The one canonical text form: RFC 3339, UTC, microseconds, 'Z' (27 characters)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one canonical text form: RFC 3339, UTC, microseconds, 'Z' (27 characters, a four-digit
+    year whatever the platform's strftime does with years before 1000)."""
+    t = value.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond:06d}Z"
+    )
 
 
 def system_clock() -> datetime:

@@ -30,6 +30,7 @@ from ledger.notes import split_note
 from ledger.readmodels import Interval, ItemEntry, timeline
 from ledger.replay import Fact
 from ledger.scope import ReadScope
+from ledger.times import aware_utc
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -96,7 +97,7 @@ def may(actor: Actor, action: Action) -> bool:
 def end_of_day(text: str | None, today: date) -> tuple[date, datetime]:
     """`YYYY-MM-DD` (default: today) and the last instant of that day, UTC."""
     day = _date(text) if text else today
-    return day, datetime.combine(day, time.max, tzinfo=UTC)
+    return day, aware_utc(datetime.combine(day, time.max, tzinfo=UTC), field="as_of")
 
 
 def _date(text: str) -> date:
