@@ -7,11 +7,13 @@ reporter), and the recording time, when the ledger appended it. Both are timezon
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from ledger.errors import InvalidInput, InvalidTime
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 MIN_YEAR, MAX_YEAR = 1800, 9999
@@ -54,6 +56,27 @@ def format_time(value: datetime) -> str:
         f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
         f".{t.microsecond:06d}Z"
     )
+
+
+def end_of_day(day: date, *, field: str) -> datetime:
+    """The last instant of `day` in UTC: what a date asked about means (the dashboard's and the
+    CLI's `as_of`)."""
+    return aware_utc(datetime.combine(day, time.max, tzinfo=UTC), field=field)
+
+
+def parse_moment(text: str, *, field: str) -> datetime:
+    """A date written YYYY-MM-DD (the end of that day in UTC), or RFC 3339 with a time zone."""
+    text = text.strip()
+    try:
+        if DATE.fullmatch(text):
+            return end_of_day(date.fromisoformat(text), field=field)
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidTime(
+            f"{field} must be a date (2026-06-30, the end of that day in UTC) or RFC 3339 with a"
+            f" time zone (2026-06-30T12:00:00Z), got {text!r}"
+        ) from None
+    return aware_utc(moment, field=field)
 
 
 def system_clock() -> datetime:

@@ -13,11 +13,11 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from ledger import merkle
+from ledger import merkle, times
 from ledger.access import PERMISSIONS, Action, Actor
 from ledger.application import Ledger
 from ledger.checkpoints import Checkpoint, verify_checkpoint
@@ -30,7 +30,6 @@ from ledger.notes import split_note
 from ledger.readmodels import Interval, ItemEntry, timeline
 from ledger.replay import Fact
 from ledger.scope import ReadScope
-from ledger.times import aware_utc
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -97,7 +96,7 @@ def may(actor: Actor, action: Action) -> bool:
 def end_of_day(text: str | None, today: date) -> tuple[date, datetime]:
     """`YYYY-MM-DD` (default: today) and the last instant of that day, UTC."""
     day = _date(text) if text else today
-    return day, aware_utc(datetime.combine(day, time.max, tzinfo=UTC), field="as_of")
+    return day, times.end_of_day(day, field="as_of")
 
 
 def _date(text: str) -> date:
