@@ -254,7 +254,10 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
     from api.main import create_app
 
     policy = load_policy(Config.from_env().policy)
-    uvicorn.run(create_app(ledger, policy), host=host, port=port, log_level="info")
+    # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only.
+    uvicorn.run(
+        create_app(ledger, policy), host=host, port=port, log_level="info", proxy_headers=False
+    )
 
 
 @app.command()

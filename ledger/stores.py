@@ -53,6 +53,8 @@ def _create_schema(db: str, schema: str) -> None:
     from psycopg import sql
 
     env = persistence_env(db, create_tables=True)
+    # psycopg quotes the name as an identifier: no value is written into the statement.
+    create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
     try:
         with psycopg.connect(
             dbname=env["POSTGRES_DBNAME"],
@@ -63,7 +65,7 @@ def _create_schema(db: str, schema: str) -> None:
             connect_timeout=10,
             autocommit=True,
         ) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute(create)
     except psycopg.Error as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CustodyError(
