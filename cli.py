@@ -29,7 +29,7 @@ from typer.exceptions import TyperException
 from api.client import CustodyClient
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
-from ledger import backup, readmodels, stores
+from ledger import backup, directory, readmodels, stores
 from ledger import demo as demo_programme
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
@@ -635,6 +635,36 @@ def restore(
             f"(CUSTODY_KEY) and CUSTODY_ORIGIN={header.origin}",
             markup=False,
         )
+
+
+@app.command()
+def parties(db: DbOption = None) -> None:
+    """Every registered party: its id (what --party, `recipient` and `to` take), name, kind,
+    parent force and keys."""
+    with _failures():
+        table = Table(title="Parties")
+        for column in ("id", "name", "kind", "parent", "keys"):
+            table.add_column(column)
+        for p in directory.parties(_open_ledger(Config.from_env(db=db))):
+            keys = [k.key_id + (" revoked" if k.revoked_at else "") for k in p.keys.values()]
+            table.add_row(p.party_id, p.name, p.kind.value, p.parent or "", " ".join(keys))
+        out.print(table)
+
+
+@app.command()
+def agreements(db: DbOption = None) -> None:
+    """Every end-use agreement: its id (what an issue's `agreement` takes), supplier, programme
+    and authorized holders."""
+    with _failures():
+        table = Table(title="Agreements")
+        for column in ("id", "supplier", "programme", "authorized holders", "retransfer consent"):
+            table.add_column(column)
+        for a in directory.agreements(_open_ledger(Config.from_env(db=db))):
+            consent = "required" if a.retransfer_requires_consent else "not required"
+            table.add_row(
+                a.agreement_id, a.supplier, a.programme, ", ".join(a.authorized_holders), consent
+            )
+        out.print(table)
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")

@@ -306,6 +306,38 @@ class KeyIn(Body):
     ]
 
 
+class PartyKeyOut(BaseModel):
+    key_id: str
+    valid_from: datetime
+    revoked_at: datetime | None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    parent: str | None
+    registered_at: datetime
+    keys: list[PartyKeyOut]
+
+
+class PartiesOut(BaseModel):
+    parties: list[PartyOut]
+
+
+class AgreementOut(BaseModel):
+    id: str
+    supplier: str
+    programme: str
+    authorized_holders: list[str]
+    retransfer_requires_consent: bool
+    areas: list[str]
+
+
+class AgreementsOut(BaseModel):
+    agreements: list[AgreementOut]
+
+
 class KeyOut(BaseModel):
     party: str
     key_id: str

@@ -174,7 +174,15 @@ def test_the_installed_command_prints_one_line_on_stderr_and_exits_1(clean: Path
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
 
     done = subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "report", "unaccounted", "--as-of", "2026-06-30"],
+        [
+            sys.executable,
+            "-c",
+            "import cli; cli.main()",
+            "report",
+            "unaccounted",
+            "--as-of",
+            "2026-06-30",
+        ],
         capture_output=True,
         text=True,
         env=env,
