@@ -522,7 +522,7 @@ def import_file(
     with _failures():
         data = file.read_bytes()
         kind = "jsonl" if file.suffix in (".jsonl", ".ndjson") else "csv"
-        rows, problems = read_rows(data, kind=kind)
+        rows, problems = read_rows(data, kind=kind, now=system_clock())
         for problem in problems:
             err.print(f"{file}:{problem}", markup=False, highlight=False)
         if problems and not skip_invalid:
@@ -548,8 +548,7 @@ def import_file(
         )
         for problem in outcome.problems:
             raise CustodyError(
-                f"{file}:{problem}; the rows before it are stored, fix it and "
-                "run the same file again"
+                f"{file}:{problem}; {outcome.what_was_stored()}: fix it and run the same file again"
             )
 
 
