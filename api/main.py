@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, security, ui
+from api import docs, errors, security, ui
 from api.limits import BodyLimit
 from api.routes import custody, items, log, parties, reports, tokens
 from api.schemas import ErrorOut
@@ -39,6 +39,8 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
         version="0.1.0",
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
+        docs_url=None,  # api/docs.py serves them from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
@@ -53,6 +55,7 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.include_router(custody.router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
+    docs.install(app)
     return app
 
 

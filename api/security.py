@@ -52,6 +52,14 @@ API_RESPONSE = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
+# The API docs (api/docs.py) load their scripts from this app, never a CDN. Swagger UI starts with
+# an inline script and ReDoc runs its search in a blob: worker; nothing comes from another origin.
+DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self';"
+    " form-action 'self'"
+)
 RATE_LIMITED = {  # JSON on every route, text/plain ones too: the error body is always JSON
     "description": "too many failed authentications from this client",
     "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
@@ -203,6 +211,8 @@ def headers_for(path: str, scheme: str) -> dict[str, str]:
     headers = dict(EVERY_RESPONSE)
     if path.startswith("/v1/") or path in ("/v1", "/openapi.json"):
         headers |= API_RESPONSE
+    if path in DOCS_PAGES:
+        headers["Content-Security-Policy"] = DOCS_CSP
     if scheme == "https":
         headers["Strict-Transport-Security"] = HSTS
     return headers
