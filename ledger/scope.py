@@ -67,9 +67,16 @@ class ReadScope:
         item_id = item_uuid(item)
         if self.everything or self._readable(item_id):
             return item_id
-        if at is not None and self.answers_for(self._ledger.custody_at(item_id, at=at).holder):
+        if at is not None and self._held_at(item_id, at):
             return item_id
         raise NotFound(f"item {item} not found")
+
+    def _held_at(self, item_id: UUID, at: datetime) -> bool:
+        try:
+            holder = self._ledger.custody_at(item_id, at=at).holder
+        except NotFound:  # not issued by then: say no more than for any other item
+            return False
+        return self.answers_for(holder)
 
     def may_read_item(self, item: UUID | str) -> bool:
         try:

@@ -256,3 +256,18 @@ def test_a_partner_reads_an_item_it_was_transferred_and_the_custody_at_a_time_it
     assert held_then.json()["holder"] == "unit-2"
     assert not_now.status_code == 404
     assert state.status_code == 404
+
+
+def test_another_forces_item_asked_about_before_its_issue_is_not_found_as_any_other(
+    api_ledger: Ledger, client: TestClient, items: dict[str, UUID]
+) -> None:
+    """The Ledger's own answer ("had not been issued by ...") would confirm that it exists."""
+    headers = {"Authorization": f"Bearer {token(api_ledger, 'force')}"}
+    item = items["OUT-1"]
+
+    early = client.get(
+        f"/v1/items/{item}/custody", params={"at": "2020-01-01T00:00:00Z"}, headers=headers
+    )
+
+    assert early.status_code == 404
+    assert early.json()["error"]["message"] == f"item {item} not found"
