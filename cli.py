@@ -8,26 +8,30 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from api.client import CustodyClient, LogClient
 from api.demo_witness import DemoWitness, demo_witness
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
-from ledger import backup, readmodels
+from ledger import backup, directory, readmodels, stores
 from ledger import demo as demo_programme
 from ledger.access import Actor
 from ledger.application import OPERATOR, Ledger
@@ -52,7 +56,7 @@ from ledger.signing import (
     write_private_key_file,
 )
 from ledger.submissions import key_id
-from ledger.times import format_time, system_clock
+from ledger.times import format_time, parse_moment, system_clock
 from ledger.tokens import Role
 from ledger.trusted import split_notes, trusted_checkpoints
 from ledger.witness import Witness
@@ -61,8 +65,20 @@ from ledger.witness_store import SQLiteWitnessState
 from policies.audit import check_accounts
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
+from policies.export import report_csv
+
+
+class _Commands(TyperGroup):
+    """The root group: every command, a command added later too, runs inside `_failures`, so no
+    failure ends in a traceback unless `--debug` asks for it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with _failures():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
     help="Custody: a tamper-evident ledger of weapon custody.",
@@ -77,33 +93,94 @@ DbOption = Annotated[
         "--db", help="store URL; overrides CUSTODY_DB (sqlite:///path or postgresql://...)"
     ),
 ]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", help="the ledger's signing key file; overrides CUSTODY_KEY"),
+]
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
 DEMO_DIR = Path("custody-demo")
 DEMO_MARKER = ".custody-demo"
 
 
+DEBUG = {"on": False}
+"""`--debug` (or CUSTODY_DEBUG=1): a failure shows its traceback instead of one line."""
+
+
 def main() -> None:
     app()
 
 
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="CUSTODY_DEBUG", help="on a failure, show the traceback too"
+        ),
+    ] = False,
+) -> None:
+    """Custody: a tamper-evident ledger of weapon custody."""
+    DEBUG["on"] = debug
+
+
 @contextmanager
 def _failures() -> Iterator[None]:
-    """Every expected failure ends as one line on stderr and exit status 1."""
+    """Every failure ends as one line on stderr naming the fix, and exit status 1; typer's own
+    exits and usage errors (exit 2) pass through. `--debug` lets the exception through."""
     try:
         yield
-    except CustodyError as error:
-        err.print(f"custody: {error.message}", markup=False, highlight=False)
+    except (TyperException, typer.Exit, typer.Abort):
+        raise
+    except Exception as error:
+        if DEBUG["on"]:
+            raise
+        line = " ".join(_one_line(error).split())
+        err.print(f"custody: {line}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-    except OSError as error:
-        err.print(f"custody: {error}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+
+
+def _one_line(error: Exception) -> str:
+    """What went wrong and, where it is known, what to do about it."""
+    if isinstance(error, CustodyError):
+        return error.message
+    if isinstance(error, FileNotFoundError):
+        return f"no such file: {error.filename}"
+    if isinstance(error, OSError):
+        return str(error)
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+    if isinstance(error, httpx.TransportError):
+        where = error.request.url if _has_request(error) else "the server"
+        return (
+            f"cannot reach {where} ({error or type(error).__name__}): is `custody serve`"
+            " running there? (--server, CUSTODY_SERVER)"
+        )
+    if isinstance(error, PersistenceError):
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"the store cannot be used: {first} (--db, CUSTODY_DB)"
+    return (
+        f"unexpected error: {type(error).__name__}: {error}; run `custody --debug ...` for the"
+        " traceback, and report it"
+    )
+
+
+def _has_request(error: httpx.TransportError) -> bool:
+    try:
+        error.request  # noqa: B018 - httpx raises if the error has no request
+    except RuntimeError:
+        return False
+    return True
 
 
 def _open_ledger(
     config: Config, *, create_tables: bool = False, signer: Signer | None = None
 ) -> Ledger:
-    return Ledger(
+    """The ledger in the store; a command that does not create one (`create_tables`) is refused
+    in one line, creating no file, if there is none."""
+    if not create_tables:
+        stores.require_store(config.db)
+    ledger = Ledger(
         clock=system_clock,
         db=config.db,
         origin=config.origin,
@@ -113,22 +190,38 @@ def _open_ledger(
         bounds=config.bounds,
         **witnessing(config.witness_policy),
     )
+    if not create_tables and not ledger.is_initialised():
+        raise stores.missing(config.db)
+    return ledger
+
+
+def _config(db: str | None, key: Path | None = None) -> Config:
+    """CUSTODY_* from the environment, with --db and --key over them."""
+    config = Config.from_env(db=db)
+    return replace(config, key=str(key)) if key is not None else config
 
 
 def _signer(config: Config) -> Signer:
+    if not Path(config.key).exists():
+        raise CustodyError(
+            f"no signing key at {config.key}: pass --key FILE or set CUSTODY_KEY to the key"
+            " `custody init` wrote"
+        )
     return Signer.from_text(read_private_key_file(config.key))
 
 
 @app.command()
 def init(
     db: DbOption = None,
+    key: KeyOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help='print {"admin_token": ..., "vkey": ...}')
     ] = False,
 ) -> None:
-    """Create the store and the ledger's signing key; print an admin token once."""
+    """Create the store (a SQLite file with mode 0600, or a missing PostgreSQL schema) and the
+    ledger's signing key; print an admin token once."""
     with _failures():
-        config = Config.from_env(db=db)
+        config = _config(db, key)
         token, vkey = _initialise(config)
         if as_json:
             print(json.dumps({"admin_token": token, "vkey": vkey}))
@@ -142,6 +235,7 @@ def _initialise(config: Config) -> tuple[str, str]:
     """The key first: it signs the receipt of every entry, the bootstrap's too."""
     if Path(config.key).exists():
         raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
+    stores.create_private(config.db)
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
     signer = Signer.from_text(skey)
@@ -156,15 +250,16 @@ def _initialise(config: Config) -> tuple[str, str]:
 
 
 @app.command()
-def serve(db: DbOption = None, host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    db: DbOption = None,
+    key: KeyOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+) -> None:
     """Serve the API (and its OpenAPI docs at /docs) over an initialised store."""
     with _failures():
-        config = Config.from_env(db=db)
+        config = _config(db, key)
         ledger = _open_ledger(config)
-        if not ledger.is_initialised():
-            raise CustodyError(
-                f"{redacted(config.db)} is not initialised; run `custody init` first"
-            )
         ledger.signer = _signer(config)
         _serve(ledger, host, port)
 
@@ -178,7 +273,8 @@ def _serve(ledger: Ledger, host: str, port: int) -> None:
     app_ = create_app(
         ledger, load_policy(config.policy), checkpoint_interval=config.checkpoint_interval
     )
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only.
+    uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()
@@ -225,6 +321,8 @@ def demo(
                 f"{redacted(config.db)}"
             )
             out.print(f"admin token: {token}", markup=False)
+            for line in _demo_usage(config):
+                out.print(line, markup=False, highlight=False)
             _print_trust_chain(witness, built.items[0], host, port)
             if serve_it:
                 out.print(f"dashboard: http://{host}:{port}/ui  (sign in with the admin token)")
@@ -257,6 +355,7 @@ def _print_trust_chain(witness: DemoWitness, item: object, host: str, port: int)
 @app.command()
 def verify(
     db: DbOption = None,
+    key: KeyOption = None,
     vkey: Annotated[
         str | None,
         typer.Option(
@@ -278,7 +377,7 @@ def verify(
     """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
     checkpoints and a witness policy if given; exit 1 at the first bad one."""
     with _failures():
-        config = Config.from_env(db=db)
+        config = _config(db, key)
         ledger = _open_ledger(config)
         verifier = _verifier(vkey) if vkey else _signer(config).verifier
         anchors = [
@@ -521,10 +620,16 @@ def submit(
     """Sign a submission with the party key and send it; print the answer. The log's checkpoint
     is checked against the state folder first, and the answer's receipt is verified and kept."""
     with _failures():
+        if not key.exists():
+            raise CustodyError(
+                f"no party key at {key}: pass --key FILE (a key from `custody keygen`)"
+            )
         signer = Signer.from_text(read_private_key_file(key))
-        body = json.loads(
-            Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
-        )
+        body = _json_data(data)
+        if not token:
+            raise CustodyError(
+                "no token: pass --token or set CUSTODY_TOKEN (`custody token create` makes one)"
+            )
         state, log = _client_state(), LogClient(server, token)
         log_key = _log_key(state, log, vkey)
         origin = _pull(state, log, log_key).origin
@@ -533,6 +638,8 @@ def submit(
         )
         response = client.submit(action, item, body, nonce=nonce)
         print(response.text)
+        if response.status_code == 401:
+            err.print("custody: the server refused the token: check --token or CUSTODY_TOKEN")
         if response.is_error:
             raise typer.Exit(1)
         _keep_receipt(state, log_key, response.json())
@@ -551,15 +658,30 @@ def _keep_receipt(state: ClientState, key: Verifier, answer: dict[str, object]) 
     err.print(f"custody: kept the log's receipt of entry {receipt.log_index} in {state.root}")
 
 
+def _json_data(data: str) -> object:
+    """--data: a JSON object, or @file holding one."""
+    text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CustodyError(
+            f"--data is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(body, dict):
+        raise CustodyError("--data must be a JSON object, e.g. '{\"occurred_at\": ...}'")
+    return body
+
+
 @app.command()
 def evidence(
     item: Annotated[str, typer.Argument(help="the item id")],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
     db: DbOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
     with _failures():
-        config = Config.from_env(db=db)
+        config = _config(db, key)
         ledger = _open_ledger(config, signer=_signer(config))
         bundle = ledger.evidence(item)
         state = _client_state()
@@ -703,7 +825,7 @@ def import_file(
     with _failures():
         data = file.read_bytes()
         kind = "jsonl" if file.suffix in (".jsonl", ".ndjson") else "csv"
-        rows, problems = read_rows(data, kind=kind)
+        rows, problems = read_rows(data, kind=kind, now=system_clock())
         for problem in problems:
             err.print(f"{file}:{problem}", markup=False, highlight=False)
         if problems and not skip_invalid:
@@ -730,8 +852,7 @@ def import_file(
         )
         for problem in outcome.problems:
             raise CustodyError(
-                f"{file}:{problem}; the rows before it are stored, fix it and "
-                "run the same file again"
+                f"{file}:{problem}; {outcome.what_was_stored()}: fix it and run the same file again"
             )
 
 
@@ -741,6 +862,7 @@ def export(
         Path, typer.Option("-o", "--output", help="the backup file (a name ending .gz compresses)")
     ],
     db: DbOption = None,
+    key: KeyOption = None,
     vkey: Annotated[
         str | None,
         typer.Option(
@@ -750,9 +872,9 @@ def export(
     ] = None,
 ) -> None:
     """Write the whole ledger to one file: entries, stored events, checkpoints (docs/backup.md).
-    With the signing key (CUSTODY_KEY) it first signs a checkpoint of the whole log."""
+    With the signing key (--key, CUSTODY_KEY) it first signs a checkpoint of the whole log."""
     with _failures():
-        config = Config.from_env(db=db)
+        config = _config(db, key)
         if vkey is None:
             ledger = _open_ledger(config, signer=_signer(config))
             ledger.checkpoint()
@@ -818,6 +940,36 @@ def restore(
         )
 
 
+@app.command()
+def parties(db: DbOption = None) -> None:
+    """Every registered party: its id (what --party, `recipient` and `to` take), name, kind,
+    parent force and keys."""
+    with _failures():
+        table = Table(title="Parties")
+        for column in ("id", "name", "kind", "parent", "keys"):
+            table.add_column(column)
+        for p in directory.parties(_open_ledger(Config.from_env(db=db))):
+            keys = [k.key_id + (" revoked" if k.revoked_at else "") for k in p.keys.values()]
+            table.add_row(p.party_id, p.name, p.kind.value, p.parent or "", " ".join(keys))
+        out.print(table)
+
+
+@app.command()
+def agreements(db: DbOption = None) -> None:
+    """Every end-use agreement: its id (what an issue's `agreement` takes), supplier, programme
+    and authorized holders."""
+    with _failures():
+        table = Table(title="Agreements")
+        for column in ("id", "supplier", "programme", "authorized holders", "retransfer consent"):
+            table.add_column(column)
+        for a in directory.agreements(_open_ledger(Config.from_env(db=db))):
+            consent = "required" if a.retransfer_requires_consent else "not required"
+            table.add_row(
+                a.agreement_id, a.supplier, a.programme, ", ".join(a.authorized_holders), consent
+            )
+        out.print(table)
+
+
 report_app = typer.Typer(no_args_is_help=True, help="Oversight reports.")
 app.add_typer(report_app, name="report")
 
@@ -825,10 +977,15 @@ app.add_typer(report_app, name="report")
 @report_app.command("unaccounted")
 def report_unaccounted(
     as_of: Annotated[
-        datetime, typer.Option("--as-of", help="the date asked about (RFC 3339 with a zone)")
-    ],
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="the date asked about: 2026-06-30 (the end of that day, UTC) or RFC 3339 with a"
+            " zone; default: now",
+        ),
+    ] = None,
     known_at: Annotated[
-        datetime | None, typer.Option("--known-at", help="as the ledger knew it then")
+        str | None, typer.Option("--known-at", help="as the ledger knew it then (as --as-of)")
     ] = None,
     recipient: Annotated[
         str | None, typer.Option(help="a recipient party, or its parent force")
@@ -839,13 +996,27 @@ def report_unaccounted(
         Path | None, typer.Option(help="a policy file (TOML); default CUSTODY_POLICY")
     ] = None,
     db: DbOption = None,
+    as_csv: Annotated[
+        bool,
+        typer.Option("--csv", help="print CSV as the API's `Accept: text/csv` (docs/policies.md)"),
+    ] = False,
+    view: Annotated[
+        str, typer.Option(help="with --csv: `items` (a row per reason) or `recipients`")
+    ] = "items",
 ) -> None:
     """Which items were unaccounted for on a date, and why; accountability per recipient."""
     with _failures():
+        if view not in ("items", "recipients"):
+            raise CustodyError(f"--view must be items or recipients, got {view!r}")
         config = Config.from_env(db=db)
         rules = load_policy(policy or config.policy)
-        chosen = Scope(as_of, known_at, recipient, programme, category)
+        when = parse_moment(as_of, field="--as-of") if as_of else system_clock()
+        known = parse_moment(known_at, field="--known-at") if known_at else None
+        chosen = Scope(when, known, recipient, programme, category)
         report = unaccounted_report(_open_ledger(config), chosen, rules)
+        if as_csv:
+            sys.stdout.write(report_csv(report, view))
+            return
         out.print(_unaccounted_table(report))
         out.print(_rates_table(report))
 
@@ -928,6 +1099,20 @@ def readmodels_follow(
             if once:
                 return
             time.sleep(every)
+
+
+def _demo_usage(config: Config) -> list[str]:
+    """Where the demo's store and key are, and the commands that use them."""
+    db = shlex.quote(redacted(config.db))
+    key = shlex.quote(config.key)
+    return [
+        f"store: {redacted(config.db)}",
+        f"signing key: {config.key} (mode 0600)",
+        "use them:",
+        f"  custody report unaccounted --db {db} --as-of 2026-06-30",
+        f"  custody verify --db {db} --key {key}",
+        f"  CUSTODY_DB={db} CUSTODY_KEY={key} custody serve",
+    ]
 
 
 def _fresh_demo_dir(directory: Path) -> Config:

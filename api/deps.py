@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
-from ledger.access import Actor
+from ledger.access import Action, Actor
 from ledger.application import Ledger
 from ledger.errors import Unauthenticated
+from ledger.scope import ReadScope
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"
@@ -36,3 +37,12 @@ def current_actor(
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
+    """What the caller may read (ledger/scope.py): every read route asks it."""
+    actor.require(Action.READ)
+    return ReadScope(ledger, actor)
+
+
+ReadScopeDep = Annotated[ReadScope, Depends(read_scope)]

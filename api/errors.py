@@ -66,7 +66,10 @@ def too_large(limit: int) -> JSONResponse:
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    """The error body; a message that echoes a lone surrogate from the input keeps it escaped, so
+    that the answer itself can be encoded."""
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return {"error": {"code": code, "message": text}}
 
 
 def status_of(error: CustodyError) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, security, ui
+from api import docs, errors, security, ui
 from api.clock import CheckpointClock
 from api.limits import BodyLimit
 from api.routes import custody, items, log, parties, reports, tokens
@@ -46,6 +46,8 @@ def create_app(
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
         lifespan=_checkpoints_on_a_clock(ledger, checkpoint_interval),
+        docs_url=None,  # api/docs.py serves them from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
@@ -60,6 +62,7 @@ def create_app(
     app.include_router(custody.router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
+    docs.install(app)
     return app
 
 

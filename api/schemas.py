@@ -14,8 +14,16 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
+from ledger.errors import InvalidInput
 from ledger.items import (
     Category,
     DisposalMethod,
@@ -24,6 +32,7 @@ from ledger.items import (
     LossCircumstances,
 )
 from ledger.parties import PartyKind
+from ledger.times import aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -50,7 +59,17 @@ def _rfc3339(value: object) -> object:
     raise ValueError(f"expected {TIME_FORMAT}")
 
 
-Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+def _bounded(value: datetime) -> datetime:
+    """The ledger's bounds (ledger/times.py: the years 1800 to 9999 in UTC), checked here too so
+    the refusal is the schema's 422 on every route, before anything converts the time."""
+    try:
+        aware_utc(value, field="time")
+    except InvalidInput as error:
+        raise ValueError(error.message.removeprefix("time ")) from None
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -232,7 +251,9 @@ class EntryOut(BaseModel):
     occurred_at: str
     recorded_at: str
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry), RFC 6962 leaf hash")
-    entry: str = Field(description="base64 of the exact entry bytes")
+    entry: str | None = Field(
+        description="base64 of the exact entry bytes; null if the caller may not read it"
+    )
     receipt: str | None = Field(None, description=RECEIPT)
 
 
@@ -263,7 +284,9 @@ class ErrorOut(BaseModel):
 class LogEntryOut(BaseModel):
     log_index: int
     leaf_hash: str = Field(description="hex SHA-256(0x00 || entry)")
-    entry: str = Field(description="base64 of the exact entry bytes")
+    entry: str | None = Field(
+        description="base64 of the exact entry bytes; null if the caller may not read it"
+    )
     receipt: str | None = Field(None, description=RECEIPT)
 
 
@@ -359,6 +382,38 @@ class KeyHistoryOut(BaseModel):
 class KeysOut(BaseModel):
     party: str
     keys: list[KeyHistoryOut]
+
+
+class PartyKeyOut(BaseModel):
+    key_id: str
+    valid_from: datetime
+    revoked_at: datetime | None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    parent: str | None
+    registered_at: datetime
+    keys: list[PartyKeyOut]
+
+
+class PartiesOut(BaseModel):
+    parties: list[PartyOut]
+
+
+class AgreementOut(BaseModel):
+    id: str
+    supplier: str
+    programme: str
+    authorized_holders: list[str]
+    retransfer_requires_consent: bool
+    areas: list[str]
+
+
+class AgreementsOut(BaseModel):
+    agreements: list[AgreementOut]
 
 
 class KeyOut(BaseModel):

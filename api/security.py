@@ -11,13 +11,16 @@ response, and a limit on failed authentications per client.
   `WINDOW_SECONDS`, a failure is answered 429 `rate_limited` with `Retry-After` instead of 401.
   A valid token is never refused: guessing a 256-bit token is hopeless at any rate, and a lockout
   would let anyone behind the same address lock out everyone else. Counters live in this process
-  (each API worker keeps its own), in bounded memory.
+  (each API worker keeps its own), in bounded memory. The client's address is the connection's,
+  or, from a proxy listed in CUSTODY_TRUSTED_PROXIES only, what that proxy put in
+  `X-Forwarded-For` (`custody serve` turns uvicorn's own proxy-header handling off).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -31,13 +34,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from api.schemas import ErrorOut
-from ledger.errors import Unauthenticated
+from ledger.errors import InvalidInput, Unauthenticated
 
 FAILURES_PER_WINDOW = 10
 WINDOW_SECONDS = 60.0
 MAX_CLIENTS = 10_000
 IPV6_PREFIX = 64  # one host usually holds a whole /64: count the prefix, not each address
 HSTS = "max-age=31536000"
+TRUSTED_PROXIES = "CUSTODY_TRUSTED_PROXIES"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 EVERY_RESPONSE = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -47,6 +52,14 @@ API_RESPONSE = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
+# The API docs (api/docs.py) load their scripts from this app, never a CDN. Swagger UI starts with
+# an inline script and ReDoc runs its search in a blob: worker; nothing comes from another origin.
+DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self';"
+    " form-action 'self'"
+)
 RATE_LIMITED = {  # JSON on every route, text/plain ones too: the error body is always JSON
     "description": "too many failed authentications from this client",
     "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
@@ -60,6 +73,7 @@ def install(app: FastAPI) -> None:
     """Call before the routers are included (so that 429 is documented on each) and after the
     other middleware (so that the headers are on their answers too)."""
     app.state.failure_limiter = FailureLimiter()
+    app.state.trusted_proxies = trusted_proxies(os.environ.get(TRUSTED_PROXIES, ""))
     app.router.responses = {**app.router.responses, 429: RATE_LIMITED}
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_middleware(SecurityHeaders)
@@ -117,10 +131,49 @@ class FailureLimiter:
         return times
 
 
+def trusted_proxies(text: str) -> tuple[Network, ...]:
+    """CUSTODY_TRUSTED_PROXIES: addresses or networks, comma-separated (`10.0.0.5,10.1.0.0/16`)."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in text.split(",")
+            if part.strip()
+        )
+    except ValueError as error:
+        raise InvalidInput(f"{TRUSTED_PROXIES} {text!r}: {error}") from None
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the connection's peer, unless the peer is one of the trusted proxies;
+    then the last address of `X-Forwarded-For` that is not a trusted proxy (what the nearest
+    trusted proxy saw). Anything a client writes into the header itself sits left of that and is
+    never read, so rotating the header gains nothing."""
+    peer = request.client.host if request.client else "unknown"
+    state = getattr(request.scope.get("app"), "state", None)
+    proxies: tuple[Network, ...] = getattr(state, "trusted_proxies", ())
+    if not _among(peer, proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for value in request.headers.getlist("x-forwarded-for")
+        for hop in value.split(",")
+        if hop.strip()
+    ]
+    return next((hop for hop in reversed(hops) if not _among(hop, proxies)), peer)
+
+
+def _among(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
 def client_key(request: Request) -> str:
-    """Whom to count a failure against: the client's address (as uvicorn reports it: behind a
-    trusted proxy, X-Forwarded-For), an IPv6 address by its /64."""
-    host = request.client.host if request.client else "unknown"
+    """Whom to count a failure against: the client's address (`client_address`), an IPv6
+    address by its /64."""
+    host = client_address(request)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -158,6 +211,8 @@ def headers_for(path: str, scheme: str) -> dict[str, str]:
     headers = dict(EVERY_RESPONSE)
     if path.startswith("/v1/") or path in ("/v1", "/openapi.json"):
         headers |= API_RESPONSE
+    if path in DOCS_PAGES:
+        headers["Content-Security-Policy"] = DOCS_CSP
     if scheme == "https":
         headers["Strict-Transport-Security"] = HSTS
     return headers

@@ -63,9 +63,18 @@ def encode_entry(body: Body, *, prev: bytes | None) -> bytes:
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(
+    """UTF-8 JSON, keys sorted, no white space; a string UTF-8 cannot hold (a lone surrogate,
+    which a JSON body may spell as an escape) is refused, never a crash."""
+    text = json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = error.object[error.start : error.end]
+        raise InvalidInput(
+            f"text must be valid Unicode: {bad!a} is a lone surrogate, which UTF-8 cannot hold"
+        ) from None
 
 
 def decode_entry(entry: bytes) -> Body:

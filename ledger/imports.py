@@ -26,6 +26,7 @@ from ledger.entries import canonical_json, json_value
 from ledger.errors import CustodyError, InvalidInput
 from ledger.ids import item_id, normalise_serial
 from ledger.submissions import Submitted
+from ledger.times import MAX_CLOCK_SKEW, aware_utc, format_time
 
 ACTIONS: dict[str, tuple[str, ...]] = {  # action -> required fields (besides the item)
     "issue": (
@@ -94,10 +95,28 @@ class Outcome:
     skipped: int = 0
     batches: int = 0
     problems: list[Problem] = field(default_factory=list)
+    unstored_from: int | None = None
+    """The first line of the batch a refused row rolled back: no row from it on is stored."""
+
+    def what_was_stored(self) -> str:
+        """For the message of a refused row: exactly which rows are in the store."""
+        if self.unstored_from is None:
+            return "every row is stored"
+        if not self.stored and not self.skipped:
+            return "nothing was stored"
+        return (
+            f"the rows before line {self.unstored_from} are stored, none from line"
+            f" {self.unstored_from} on"
+        )
 
 
-def read_rows(data: bytes, *, kind: str) -> tuple[list[Row], list[Problem]]:
-    """Every row of a CSV (header first) or JSON lines file, and the problems of each bad one."""
+def read_rows(
+    data: bytes, *, kind: str, now: datetime | None = None
+) -> tuple[list[Row], list[Problem]]:
+    """Every row of a CSV (header first) or JSON lines file, and the problems of each bad one:
+    what each row alone shows, and, across the file, what the store is not needed to tell (an
+    identity issued twice; with `now`, a time in the future or before the row that issued the
+    item), so that an import does not stop half-way over something it could have said first."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -112,7 +131,8 @@ def read_rows(data: bytes, *, kind: str) -> tuple[list[Row], list[Problem]]:
             rows.append(_row(line, fields))
         except InvalidInput as error:
             problems.append(Problem(line, error.message))
-    return rows, problems + _quality(rows)
+    later = _quality(rows) + (_times(rows, now) if now is not None else [])
+    return rows, problems + later
 
 
 def import_rows(
@@ -133,6 +153,7 @@ def import_rows(
             outcome.stored += _import_batch(ledger, chunk, actor, digest, outcome)
         except _RowFailed as failed:
             outcome.problems.append(failed.problem)
+            outcome.unstored_from = chunk[0].line
             break
         outcome.batches += 1
         if progress:
@@ -257,7 +278,39 @@ def _time(name: str, value: Any) -> datetime:
         raise InvalidInput(f"{name} {value!r} is not an RFC 3339 time") from None
     if moment.tzinfo is None:
         raise InvalidInput(f"{name} {value!r} has no time zone")
-    return moment
+    return aware_utc(moment, field=name)
+
+
+def _times(rows: Sequence[Row], now: datetime) -> list[Problem]:
+    """The Ledger's time rules that need no store: no time in the future (beyond the clock skew
+    it allows), no event before the row in this file that issued its item."""
+    issued: dict[str, tuple[datetime, int]] = {}
+    problems = []
+    for row in rows:
+        fields = row.fields
+        for name in (n for n in TIMES if n in fields):
+            if fields[name] > now + MAX_CLOCK_SKEW:
+                problems.append(
+                    Problem(
+                        row.line,
+                        f"{name} {format_time(fields[name])} is in the future (now is"
+                        f" {format_time(now)})",
+                    )
+                )
+        if row.action == "issue":
+            key = str(item_id(fields["manufacturer"], fields["model"], fields["serial"]))
+            issued.setdefault(key, (fields["occurred_at"], row.line))
+            continue
+        start, line = issued.get(str(fields["item"]).lower(), (None, 0))
+        if start is not None and "occurred_at" in fields and fields["occurred_at"] < start:
+            problems.append(
+                Problem(
+                    row.line,
+                    f"occurred_at {format_time(fields['occurred_at'])} is before the item was"
+                    f" issued ({format_time(start)}, line {line})",
+                )
+            )
+    return problems
 
 
 def _integer(name: str, value: Any) -> int:

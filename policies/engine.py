@@ -17,10 +17,10 @@ from uuid import UUID
 
 from ledger.access import Actor
 from ledger.application import Ledger
-from ledger.errors import InvalidInput, NotFound, Unauthorised
+from ledger.errors import InvalidInput, NotFound
 from ledger.replay import Fact
+from ledger.scope import recipient_for
 from ledger.times import aware_utc, format_time
-from ledger.tokens import Role
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
@@ -287,12 +287,9 @@ def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding
 
 
 def scope_for(actor: Actor, scope: Scope) -> Scope:
-    """A partner sees the items issued to it and its units only; every other role sees all."""
-    if actor.role is not Role.PARTNER:
-        return scope
-    if scope.recipient not in (None, actor.party):
-        raise Unauthorised(f"{actor.party} may see its own items only, not {scope.recipient}'s")
-    return replace(scope, recipient=actor.party)
+    """A partner sees the items issued to it and its units only; every other role sees all
+    (ledger/scope.py)."""
+    return replace(scope, recipient=recipient_for(actor, scope.recipient))
 
 
 def _checked(scope: Scope) -> Scope:

@@ -2,6 +2,8 @@
 
 PostgreSQL tests use the server on 127.0.0.1:5432 (trust auth, database `test`), each test in a
 schema of its own that is dropped afterwards. CI runs them; CUSTODY_TEST_POSTGRES points elsewhere.
+Without a reachable server they are skipped, with one line saying so at the end of the run; under
+CI (`CI` set) they fail instead.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from uuid import uuid4
 
@@ -52,7 +55,44 @@ def figures() -> Callable[[str], None]:
     return FIGURES.append
 
 
+@cache
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL server cannot be used, asked once per run; None if it can."""
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return None
+
+
+def require_postgres() -> None:
+    """Skip a PostgreSQL test when no server answers (a workstation without one), except under
+    CI (`CI` set), where it fails: as tests/browser does for Chromium."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    reason = (
+        f"PostgreSQL at {POSTGRES} is not reachable ({problem}): start it, or point"
+        " CUSTODY_TEST_POSTGRES at one"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have PostgreSQL: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres"):
+        require_postgres()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    asked = postgres_problem.cache_info().currsize
+    if asked and postgres_problem() is not None and not os.environ.get("CI"):
+        terminalreporter.write_line(
+            f"PostgreSQL tests skipped: {POSTGRES} is not reachable; start it, or set"
+            " CUSTODY_TEST_POSTGRES"
+        )
     if FIGURES:
         terminalreporter.section("figures")
         for line in FIGURES:
@@ -80,6 +120,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
+    require_postgres()
     schema = f"t_{uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -93,6 +134,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """The same contract, run against both stores."""
     if request.param == "postgres":
         request.applymarker(pytest.mark.postgres)
+        require_postgres()
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 

@@ -1,15 +1,15 @@
 """The operator's toolkit, for the tamper suite (tests/integration/test_insider.py): a consistent
 rewrite of a whole store, as someone with database access and the log's key would make it.
 
-`Rewrite` reads a store through `custody export` (every entry up to the latest checkpoint, with
-its stored event and receipt), lets a test drop, change or reorder entries, then recomputes everything the store derives from them with the
-ledger's own code: each stored event is decoded and encoded again by the ledger's mapper (so the
-event and its entry agree byte for byte), every `prev` link and leaf hash, every map root (unless
-told not to), and signs the checkpoints again with the key. `restore_into` writes the result into
-a fresh store through `custody restore`, which rebuilds the tree and verifies it before it
-commits. The result is a store that `custody verify` alone calls intact: what catches it must come
-from outside the store (a trusted checkpoint, a witness policy, a receipt), or from a step the
-rewrite skipped.
+`Rewrite` reads a store through `custody export` (every entry up to the latest checkpoint, with its
+stored event and receipt), lets a test drop, change or reorder entries, then recomputes everything
+the store derives from them with the ledger's own code: each stored event is decoded and encoded
+again by the ledger's mapper (so the event and its entry agree byte for byte), every `prev` link
+and leaf hash, every map root (unless told not to), and signs the checkpoints again with the key.
+`restore_into` writes the result into a fresh store through `custody restore`, which rebuilds the
+tree and verifies it before it commits. The result is a store that `custody verify` alone calls
+intact: what catches it must come from outside the store (a trusted checkpoint, a witness policy, a
+receipt), or from a step the rewrite skipped.
 """
 
 from __future__ import annotations

@@ -88,11 +88,37 @@ def test_a_bad_store_url_is_one_line_and_exit_1() -> None:
     )
 
 
-def test_serve_refuses_a_store_that_was_never_initialised() -> None:
-    result = runner.invoke(app, ["serve", "--db", "sqlite:///empty.db"])
+def test_serve_refuses_a_store_that_was_never_initialised_and_creates_none(in_tmp: Path) -> None:
+    (in_tmp / "empty.db").touch()
 
-    assert result.exit_code == 1
-    assert "is not initialised; run `custody init` first" in result.stderr
+    missing = runner.invoke(app, ["serve", "--db", "sqlite:///nowhere.db"])
+    empty = runner.invoke(app, ["serve", "--db", "sqlite:///empty.db"])
+
+    assert (missing.exit_code, empty.exit_code) == (1, 1)
+    assert missing.stderr == (
+        "custody: no ledger at sqlite:///nowhere.db: run `custody init` or pass --db\n"
+    )
+    assert empty.stderr == (
+        "custody: no ledger at sqlite:///empty.db: run `custody init` or pass --db\n"
+    )
+    assert not (in_tmp / "nowhere.db").exists()
+
+
+def test_demo_prints_where_its_store_and_key_are_and_commands_that_use_them(in_tmp: Path) -> None:
+    result = runner.invoke(app, ["demo", "--no-serve", "--items", "3"])
+    lines = result.stdout.splitlines()
+    verify = next(line for line in lines if line.startswith("  custody verify"))
+
+    again = runner.invoke(app, verify.split()[1:])
+
+    assert result.exit_code == 0, result.output
+    assert "store: sqlite:///custody-demo/custody.db" in lines
+    assert "signing key: custody-demo/custody.key (mode 0600)" in lines
+    assert verify == (
+        "  custody verify --db sqlite:///custody-demo/custody.db --key custody-demo/custody.key"
+    )
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("intact: ")
 
 
 def test_demo_builds_a_programme_without_serving_it(in_tmp: Path) -> None:

@@ -200,7 +200,33 @@ def test_a_date_without_a_zone_exits_1_with_one_line(store: dict[str, str]) -> N
 
     assert code == 1
     assert lines == []
-    assert errors == "custody: as_of must carry a time zone, e.g. 2026-03-01T09:30:00Z\n"
+    assert errors == "custody: --as-of must carry a time zone, e.g. 2026-03-01T09:30:00Z\n"
+
+
+def test_a_plain_date_means_the_end_of_that_day_in_utc_as_on_the_dashboard(
+    store: dict[str, str],
+) -> None:
+    """R-1 is lost on 01-10 at 08:00: unaccounted at the end of 01-10, not at its start."""
+    by_date = report("--as-of", "2026-01-10")
+    end_of_day = report("--as-of", "2026-01-10T23:59:59.999999Z")
+    start_of_day = report("--as-of", "2026-01-10T00:00:00Z")
+
+    assert by_date[0] == 0, by_date[2]
+    assert tables(by_date[1]) == tables(end_of_day[1])
+    assert tables(by_date[1]) != tables(start_of_day[1])
+    assert by_date[1][0].startswith("Unaccounted for as of 2026-01-10T23:59:59.999999Z")
+
+
+def test_csv_prints_the_same_csv_as_the_api(store: dict[str, str]) -> None:
+    code, lines, errors = report("--as-of", "2026-01-30", "--csv")
+    _, rates, _ = report("--as-of", "2026-01-30", "--csv", "--view", "recipients")
+
+    assert code == 0, errors
+    assert lines[0].startswith("as_of,known_at,item_id,serial,")
+    assert sorted(line.split(",")[3] for line in lines[1:]) == ["R-1", "R-2", "R-3"]
+    assert all(line.startswith("2026-01-30T23:59:59.999999Z,,") for line in lines[1:])
+    assert rates[0].startswith("as_of,known_at,recipient,issued,")
+    assert [line.split(",")[2] for line in rates[1:]] == ["unit-1", "unit-2"]
 
 
 def test_a_policy_file_changes_the_answer_and_a_bad_one_exits_1_with_one_line(

@@ -11,9 +11,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import LedgerDep, ReadScopeDep
 from api.schemas import PartyIdQuery, Time
-from ledger.access import Action
 from ledger.application import Ledger
 from ledger.readmodels import Fleet
 from ledger.times import aware_utc
@@ -39,7 +38,7 @@ class HoldingsOut(BaseModel):
 def holdings(
     request: Request,
     ledger: LedgerDep,
-    actor: ActorDep,
+    scope: ReadScopeDep,
     holder: PartyIdQuery,
     at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
@@ -47,8 +46,9 @@ def holdings(
     ] = None,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
-    with its status then: `in_custody`, `lost` or `disposed`."""
-    actor.require(Action.READ)
+    with its status then: `in_custody`, `lost` or `disposed`. A partner asks for itself or one
+    of its units only."""
+    scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
     held = _fleet(request, ledger).holdings(holder, at=at, known_at=known_at)

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     CorrectionIn,
     CustodyOut,
@@ -29,7 +29,6 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import ArrivalDep
-from ledger.access import Action
 from ledger.application import Recorded
 from ledger.entries import decode_entry
 from ledger.evidence import dump_bundle
@@ -219,15 +218,13 @@ def correct(
 
 
 @router.get("/{item_id}", response_model=ItemOut)
-def item_state(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> ItemOut:
-    actor.require(Action.READ)
-    return _item_out(ledger.item(item_id))
+def item_state(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> ItemOut:
+    return _item_out(ledger.item(scope.require_item(item_id)))
 
 
 @router.get("/{item_id}/history", response_model=HistoryOut)
-def history(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> HistoryOut:
-    actor.require(Action.READ)
-    rows = ledger.history(item_id)
+def history(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> HistoryOut:
+    rows = ledger.history(scope.require_item(item_id))
     entries = []
     for row in rows:
         body = decode_entry(row.entry)
@@ -250,13 +247,13 @@ def history(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> HistoryOut:
 def custody(
     item_id: UUID,
     ledger: LedgerDep,
-    actor: ActorDep,
+    scope: ReadScopeDep,
     at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
 ) -> CustodyOut:
-    actor.require(Action.READ)
+    scope.require_item(item_id, at=at)
     state = ledger.custody_at(item_id, at=at, known_at=known_at)
     return CustodyOut(
         item_id=state.item_id,
@@ -270,11 +267,10 @@ def custody(
 
 
 @router.get("/{item_id}/evidence")
-def evidence(item_id: UUID, ledger: LedgerDep, actor: ActorDep) -> Response:
+def evidence(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> Response:
     """The evidence bundle (docs/verification.md, section 7): check it offline with
     `custody verify-evidence FILE --vkey ...`."""
-    actor.require(Action.READ)
-    bundle = ledger.evidence(item_id)
+    bundle = ledger.evidence(scope.require_item(item_id))
     return Response(
         dump_bundle(bundle),
         media_type="application/json",

@@ -1,5 +1,7 @@
 """Log routes: the signed checkpoint, the verifier key, entries, and RFC 9162 proofs. Read-only and
-open to any valid token; a mirror or auditor needs nothing else to check the log."""
+open to any valid token; a mirror or auditor needs nothing else to check the log. A
+partner reads the bytes of its own items' entries only (ledger/scope.py); every leaf hash and
+proof is open."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     MAX_INDEX,
     ConsistencyProofOut,
@@ -45,13 +47,18 @@ def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
 
 
 @router.get("/entries", response_model=LogEntriesOut)
-def entries(ledger: LedgerDep, actor: ActorDep, start: Index, end: Index) -> LogEntriesOut:
-    """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes."""
-    actor.require(Action.READ)
+def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) -> LogEntriesOut:
+    """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes;
+    `entry` is null for an entry the caller may not read (ledger/scope.py: a partner reads its
+    own items' entries), whose leaf hash still counts in every proof."""
     rows = ledger.log_entries(start, end)
     return LogEntriesOut(
         entries=[
-            LogEntryOut(log_index=r.log_index, leaf_hash=r.leaf_hash.hex(), entry=_b64(r.entry))
+            LogEntryOut(
+                log_index=r.log_index,
+                leaf_hash=r.leaf_hash.hex(),
+                entry=_b64(r.entry) if scope.may_read_entry(r) else None,
+            )
             for r in rows
         ]
     )

@@ -1,4 +1,5 @@
-"""Registry routes: parties and end-use agreements."""
+"""Registry routes: parties and end-use agreements, registered by an admin and listed to every
+role (a new user discovers the ids to use here)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from fastapi import APIRouter
 from api.deps import ActorDep, LedgerDep
 from api.schemas import (
     AgreementIn,
+    AgreementOut,
+    AgreementsOut,
     KeyConfirmationIn,
     KeyHistoryOut,
     KeyIdPath,
@@ -14,10 +17,14 @@ from api.schemas import (
     KeyOut,
     KeyRevocationIn,
     KeysOut,
+    PartiesOut,
     PartyIdPath,
     PartyIn,
+    PartyKeyOut,
+    PartyOut,
     RecordedOut,
 )
+from ledger import directory
 from ledger.access import Action
 from ledger.application import Recorded
 
@@ -111,3 +118,44 @@ def revoke_key(
         party=party_id, key=key_id, reason=body.reason, revoked_at=body.revoked_at, actor=actor
     )
     return _recorded(party_id, recorded)
+
+
+@router.get("/parties", response_model=PartiesOut)
+def list_parties(ledger: LedgerDep, actor: ActorDep) -> PartiesOut:
+    """Every registered party, in the order registered, with its keys (never a private one)."""
+    actor.require(Action.READ)
+    return PartiesOut(
+        parties=[
+            PartyOut(
+                id=p.party_id,
+                name=p.name,
+                kind=p.kind.value,
+                parent=p.parent,
+                registered_at=p.registered_at,
+                keys=[
+                    PartyKeyOut(key_id=k.key_id, valid_from=k.valid_from, revoked_at=k.revoked_at)
+                    for k in p.keys.values()
+                ],
+            )
+            for p in directory.parties(ledger)
+        ]
+    )
+
+
+@router.get("/agreements", response_model=AgreementsOut)
+def list_agreements(ledger: LedgerDep, actor: ActorDep) -> AgreementsOut:
+    """Every end-use agreement, in the order concluded."""
+    actor.require(Action.READ)
+    return AgreementsOut(
+        agreements=[
+            AgreementOut(
+                id=a.agreement_id,
+                supplier=a.supplier,
+                programme=a.programme,
+                authorized_holders=list(a.authorized_holders),
+                retransfer_requires_consent=a.retransfer_requires_consent,
+                areas=list(a.areas),
+            )
+            for a in directory.agreements(ledger)
+        ]
+    )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     FindingOut,
     FlagOut,
@@ -24,7 +22,7 @@ from api.schemas import (
     UnaccountedReportOut,
 )
 from ledger.access import Action
-from ledger.times import format_time, system_clock
+from ledger.times import system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -34,6 +32,7 @@ from policies.engine import (
     scope_for,
     unaccounted_report,
 )
+from policies.export import report_csv
 from policies.findings import Finding
 from policies.flags import flag_views, raise_findings
 
@@ -76,24 +75,25 @@ def unaccounted(
     """Items unaccounted for as of the date (as known at `known_at`), why, and the entries that
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
     (`view=items`) or per recipient (`view=recipients`), with `Accept: text/csv` (read from the
-    request, not declared: OpenAPI ignores an `Accept` header parameter)."""
+    request, not declared: OpenAPI ignores an `Accept` header parameter), every cell safe to open
+    in a spreadsheet (policies/export.py)."""
     actor.require(Action.READ)
     report = unaccounted_report(ledger, scope_for(actor, chosen), policy)
-    out = UnaccountedReportOut(
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(report_csv(report, view), media_type="text/csv")
+    return UnaccountedReportOut(
         as_of=report.scope.as_of,
         known_at=report.scope.known_at,
         unaccounted=[_item_out(a) for a in report.unaccounted],
         recipients=[_rates_out(r) for r in report.recipients],
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(_csv(out, view), media_type="text/csv")
-    return out
 
 
 @router.get("/v1/flags", response_model=FlagsOut)
 def list_flags(
     ledger: LedgerDep,
     actor: ActorDep,
+    readable: ReadScopeDep,
     policy: PolicyDep,
     chosen: ScopeDep,
     status: Literal["open", "resolved", "all"] = "open",
@@ -104,7 +104,8 @@ def list_flags(
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
     whether it still holds or not; `all`: both."""
-    actor.require(Action.READ)
+    if item is not None:
+        readable.require_item(item)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
     current = [f for a in scoped for f in a.findings]
     views = [
@@ -179,85 +180,3 @@ def _item_out(a: ItemAccount) -> UnaccountedItemOut:
 
 def _rates_out(r: object) -> RecipientRatesOut:
     return RecipientRatesOut.model_validate(r, from_attributes=True)
-
-
-def _csv(report: UnaccountedReportOut, view: str) -> str:
-    """CSV that says which question it answers: every row carries as_of and known_at."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    as_of = format_time(report.as_of)
-    known_at = format_time(report.known_at) if report.known_at else ""
-    if view == "recipients":
-        writer.writerow(
-            [
-                "as_of",
-                "known_at",
-                "recipient",
-                "issued",
-                "accounted",
-                "in_custody",
-                "overdue",
-                "accountability_rate",
-                "delinquency_rate",
-                "verified_independently",
-                "self_reported",
-            ]
-        )
-        writer.writerows(
-            [
-                as_of,
-                known_at,
-                r.recipient,
-                r.issued,
-                r.accounted,
-                r.in_custody,
-                r.overdue,
-                f"{r.accountability_rate:.4f}",
-                f"{r.delinquency_rate:.4f}",
-                r.verified_independently,
-                r.self_reported,
-            ]
-            for r in report.recipients
-        )
-        return buffer.getvalue()
-    writer.writerow(
-        [
-            "as_of",
-            "known_at",
-            "item_id",
-            "serial",
-            "category",
-            "programme",
-            "agreement",
-            "recipient",
-            "holder",
-            "status",
-            "rule",
-            "severity",
-            "since",
-            "detail",
-            "evidence",
-        ]
-    )
-    for item in report.unaccounted:
-        for reason in item.reasons:
-            writer.writerow(
-                [
-                    as_of,
-                    known_at,
-                    item.item_id,
-                    item.serial,
-                    item.category,
-                    item.programme,
-                    item.agreement,
-                    item.recipient,
-                    item.holder,
-                    item.status,
-                    reason.rule,
-                    reason.severity,
-                    format_time(reason.since),
-                    reason.detail,
-                    " ".join(map(str, reason.evidence)),
-                ]
-            )
-    return buffer.getvalue()

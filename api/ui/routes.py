@@ -20,6 +20,7 @@ from api.ui.session import (
     CheckedFormDep,
     FormDep,
     FormRefused,
+    Session,
     SessionDep,
     end_session,
     keep_login_csrf,
@@ -29,12 +30,20 @@ from api.ui.session import (
     start_session,
 )
 from ledger.access import Action
+from ledger.application import Ledger
 from ledger.errors import InvalidInput, Unauthenticated
 from ledger.evidence import dump_bundle
+from ledger.scope import ReadScope
 from policies.flags import raise_findings
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=200)]
+
+
+def _readable(ledger: Ledger, session: Session) -> ReadScope:
+    """What the signed-in caller may read: the same check as every API read (ledger/scope.py)."""
+    session.actor.require(Action.READ)
+    return ReadScope(ledger, session.actor)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -170,16 +179,15 @@ def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedF
 
 @router.get(f"{UI_PATH}/items/{{item_id}}")
 def item(request: Request, item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
-    session.actor.require(Action.READ)
-    data = views.item_page(ledger, item_id, ledger.clock())
+    found = _readable(ledger, session).require_item(item_id)
+    data = views.item_page(ledger, str(found), ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 
 @router.get(f"{UI_PATH}/items/{{item_id}}/evidence")
 def evidence(item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
     """The evidence bundle, as GET /v1/items/{id}/evidence, for `custody verify-evidence`."""
-    session.actor.require(Action.READ)
-    found = ledger.item(item_id)
+    found = ledger.item(_readable(ledger, session).require_item(item_id))
     return Response(
         dump_bundle(ledger.evidence(found.id)),
         media_type="application/json",
@@ -189,8 +197,8 @@ def evidence(item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
 
 @router.get(f"{UI_PATH}/log")
 def log(request: Request, ledger: LedgerDep, session: SessionDep) -> Response:
-    session.actor.require(Action.READ)
-    return render(request, "log.html", {"page": "log", "p": views.log_page(ledger)})
+    data = views.log_page(ledger, _readable(ledger, session))
+    return render(request, "log.html", {"page": "log", "p": data})
 
 
 @router.get(f"{UI_PATH}/proof/{{index}}")
@@ -201,6 +209,5 @@ def proof(
     session: SessionDep,
     size: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
-    session.actor.require(Action.READ)
-    data = views.proof_page(ledger, index, size)
+    data = views.proof_page(ledger, index, size, _readable(ledger, session))
     return render(request, "proof.html", {"page": "log", "p": data})

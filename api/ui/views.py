@@ -13,11 +13,11 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from ledger import merkle
+from ledger import merkle, times
 from ledger.access import PERMISSIONS, Action, Actor
 from ledger.application import Ledger
 from ledger.checkpoints import Checkpoint, verify_checkpoint
@@ -29,6 +29,7 @@ from ledger.items import Item, Status
 from ledger.notes import split_note
 from ledger.readmodels import Interval, ItemEntry, timeline
 from ledger.replay import Fact
+from ledger.scope import ReadScope
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -97,7 +98,7 @@ def may(actor: Actor, action: Action) -> bool:
 def end_of_day(text: str | None, today: date) -> tuple[date, datetime]:
     """`YYYY-MM-DD` (default: today) and the last instant of that day, UTC."""
     day = _date(text) if text else today
-    return day, datetime.combine(day, time.max, tzinfo=UTC)
+    return day, times.end_of_day(day, field="as_of")
 
 
 def _date(text: str) -> date:
@@ -498,7 +499,7 @@ class LogPage:
     """(size, number of signature lines) of the latest checkpoints, newest first."""
 
 
-def log_page(ledger: Ledger) -> LogPage:
+def log_page(ledger: Ledger, readable: ReadScope) -> LogPage:
     note = ledger.checkpoint()
     checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
     witnesses = _witness_verifiers(ledger.witness_keys)
@@ -511,7 +512,9 @@ def log_page(ledger: Ledger) -> LogPage:
         signatures=_signatures(ledger, note, witnesses),
         witnesses=_last_cosignatures(witnesses, history),
         entries=[
-            _log_entry(r.log_index, r.entry) for r in ledger.log_entries(start, checkpoint.size)
+            _log_entry(r.log_index, r.entry)
+            for r in ledger.log_entries(start, checkpoint.size)
+            if readable.may_read_entry(r)
         ][::-1],
         checkpoints=[(size, len(split_note(n)[1])) for size, n in history[:RECENT_CHECKPOINTS]],
     )
@@ -622,15 +625,20 @@ class ProofPage:
         return self.size == self.checkpoint.size and self.root == self.checkpoint.root_hash
 
 
-def proof_page(ledger: Ledger, index: int, size: int | None) -> ProofPage:
+def proof_page(ledger: Ledger, index: int, size: int | None, readable: ReadScope) -> ProofPage:
     """Entry `index` and its RFC 9162 inclusion proof to the latest checkpoint (or `size`),
-    checked here as a convenience; the point is that anyone can check it themselves."""
+    checked here as a convenience; the point is that anyone can check it themselves. An entry the
+    caller may not read (ledger/scope.py) is not found, as an entry beyond the log."""
     note = ledger.checkpoint()
     checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
     size = checkpoint.size if size is None else size
+    if size > ledger.log_store.log_size():
+        raise NotFound(f"the log has no tree of {size} entries yet")
     if not 0 <= index < size:
         raise NotFound(f"log entry {index} is not in the tree of {size} entries")
     (row,) = ledger.log_entries(index, index + 1)
+    if not readable.may_read_entry(row):
+        raise NotFound(f"log entry {index} is not in the tree of {size} entries")
     leaf = merkle.leaf_hash(row.entry)
     hashes, root = ledger.inclusion_proof(index, size), ledger.root(size)
     problem = None

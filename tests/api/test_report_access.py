@@ -246,13 +246,15 @@ def test_a_partner_does_not_see_another_recipients_flags_that_no_longer_hold(
     client: TestClient, fleet: dict[str, str], as_role: Any
 ) -> None:
     """On 04-15 B-1 (unit-2) is recovered: its raised `lost` flag no longer holds and is listed
-    with `holds: false` to those who may see B-1, never to unit-1."""
+    with `holds: false` to those who may see B-1, never to unit-1, to which B-1 does not exist."""
     b_1 = next(item for item, serial in fleet.items() if serial == "B-1")
     unit_1, unit_2 = as_role("partner", "unit-1"), as_role("partner", "unit-2")
 
     admin_view = flags(client, as_of=APR_15, status="all")
     unit_1_view = flags(client, unit_1, as_of=APR_15, status="all")
-    unit_1_asks_for_b_1 = flags(client, unit_1, as_of=APR_15, status="all", item=b_1)
+    unit_1_asks_for_b_1 = client.get(
+        "/v1/flags", params={"as_of": APR_15, "status": "all", "item": b_1}, headers=unit_1
+    )
     unit_2_view = flags(client, unit_2, as_of=APR_15, status="all")
     unit_1_resolved = flags(client, unit_1, as_of=APR_15, status="resolved")
 
@@ -269,7 +271,7 @@ def test_a_partner_does_not_see_another_recipients_flags_that_no_longer_hold(
         ("B-1", "lost", True, False, False),
     ]
     assert seen(unit_1_view) == [("A-1", "lost", True, True, False)]
-    assert unit_1_asks_for_b_1 == []
+    assert error_of(unit_1_asks_for_b_1) == (404, "not_found", f"item {b_1} not found")
     assert seen(unit_2_view) == [("B-1", "lost", True, False, False)]
     assert unit_1_resolved == []
     assert [datetime.fromisoformat(f["since"]) for f in unit_2_view] == [mar(20)]

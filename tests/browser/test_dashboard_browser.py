@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -401,3 +402,35 @@ def test_the_pages_sign_in_and_read_without_javascript(browser: Browser, site: S
         shot(page, "nojs-02-item")
     finally:
         context.close()
+
+
+# The API docs, offline ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [("/docs", "#swagger-ui .opblock-tag"), ("/redoc", "redoc h1")],
+    ids=["swagger-ui", "redoc"],
+)
+def test_the_api_docs_render_with_every_other_origin_unreachable(
+    context: BrowserContext, site: Site, path: str, rendered: str
+) -> None:
+    """Swagger UI and ReDoc come from a Python package and this app (api/docs.py), not a CDN: with
+    every request to another origin refused, as on a closed network, the page still renders."""
+    elsewhere: list[str] = []
+
+    def only_this_site(route: Any) -> None:
+        if route.request.url.startswith(site.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_site)
+    page = context.new_page()
+
+    page.goto(path)
+
+    expect(page.locator(rendered).first).to_be_visible()
+    shot(page, f"api-docs-{path.strip('/')}")
+    assert elsewhere == []

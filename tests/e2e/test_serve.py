@@ -129,3 +129,14 @@ def test_init_then_serve_answers_writes_with_their_log_index(
         for e in before.json()["entries"]
     ]
     assert topics == ["custody:Party", "custody:Token", "custody:LogMap"]
+    # Issue 16: uvicorn trusted X-Forwarded-For from 127.0.0.1, so a local client rotating the
+    # header was never limited; `custody serve` now reads it from CUSTODY_TRUSTED_PROXIES only.
+    wrong = {"Authorization": "Bearer cst_not-a-token-of-this-ledger"}
+    rotated = [
+        httpx.get(
+            f"http://127.0.0.1:{port}/v1/flags",
+            headers=wrong | {"X-Forwarded-For": f"192.0.2.{n}"},
+        ).status_code
+        for n in range(11)
+    ]
+    assert rotated == [401] * 10 + [429]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInput
 from ledger.imports import file_digest, import_rows, read_rows
 from ledger.items import Status
+from ledger.times import system_clock
 from tests.conftest import LedgerFactory
-from tests.programme import ADMIN, register
+from tests.programme import ADMIN, register, register_parties
 
 HEADER = [
     "action",
@@ -144,10 +146,14 @@ def test_a_row_refused_by_a_custody_rule_stops_the_import_after_the_batches_befo
 ) -> None:
     rows = [*programme(4), transfer("IMP-0001", to="unit-2")]  # already with unit-2: refused
 
-    stored, _, problems = run(ledger, csv_bytes(rows), batch_size=3)
+    data = csv_bytes(rows)
+    parsed, _ = read_rows(data, kind="csv")
 
-    assert stored == 6  # two whole batches; the third, with the bad row, stored nothing
-    assert problems == ["line 10: item is already held by unit-2"]
+    outcome = import_rows(ledger, parsed, actor=ADMIN, digest=file_digest(data), batch_size=3)
+
+    assert outcome.stored == 6  # two whole batches; the third, with the bad row, stored nothing
+    assert [str(p) for p in outcome.problems] == ["line 10: item is already held by unit-2"]
+    assert outcome.what_was_stored() == "the rows before line 8 are stored, none from line 8 on"
     assert ledger.item(next(iter(ledger.item_ids()))).holder == "unit-2"
 
 
@@ -192,3 +198,52 @@ def test_the_import_command_refuses_a_file_with_bad_rows_and_names_them(tmp_path
     assert result.exit_code == 1
     assert f"{bad}:line 3: issue needs serial" in result.stderr
     assert "1 rows need fixing; nothing was imported" in result.stderr
+
+
+def test_the_pre_check_finds_future_times_and_events_before_their_issue_row_without_a_store() -> (
+    None
+):
+    """Issue 16: such a row passed the pre-check and then stopped the import half-way."""
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        issue("T-1"),
+        {**transfer("T-1"), "occurred_at": "2026-01-09T23:00:00Z"},  # before the issue
+        {**issue("T-2"), "occurred_at": "2029-01-01T00:00:00Z"},  # years ahead
+        {**transfer("T-1"), "occurred_at": "2026-03-01T12:04:00Z"},  # within the clock skew
+        {**issue("T-3"), "occurred_at": "0999-01-01T00:00:00Z"},
+    ]
+
+    _, problems = read_rows(csv_bytes(rows), kind="csv", now=now)
+
+    assert [str(p) for p in problems] == [
+        "line 6: occurred_at must be between the years 1800 and 9999 in UTC, got"
+        " 0999-01-01T00:00:00+00:00",
+        "line 3: occurred_at 2026-01-09T23:00:00.000000Z is before the item was issued"
+        " (2026-01-10T00:00:00.000000Z, line 2)",
+        "line 4: occurred_at 2029-01-01T00:00:00.000000Z is in the future (now is"
+        " 2026-03-01T12:00:00.000000Z)",
+    ]
+
+
+def test_a_row_refused_in_the_first_batch_says_that_nothing_was_stored(tmp_path: Path) -> None:
+    """Before, the message said that the rows before it were stored when none were."""
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    ledger = Ledger(clock=system_clock, db=env["CUSTODY_DB"])
+    register_parties(ledger)
+    ledger.close()
+    refused = tmp_path / "refused.csv"
+    refused.write_bytes(csv_bytes([issue("A-1"), transfer("A-1", to="unit-1")]))
+
+    result = runner.invoke(app, ["import", str(refused)], env=env)
+
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        f"custody: {refused}:line 3: item is already held by unit-1; nothing was stored: fix it"
+        " and run the same file again\n"
+    )

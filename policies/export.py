@@ -1,0 +1,116 @@
+"""CSV exports: the one writer every CSV goes through (`csv_text`), and the unaccounted report as
+CSV, the same bytes from `GET /v1/reports/unaccounted` (`Accept: text/csv`) and from
+`custody report unaccounted --csv`.
+
+A cell is data, never a formula: a spreadsheet runs a cell that begins with `=`, `+`, `-` or `@`
+(and, after trimming, one that begins with a tab or a carriage return), so such a cell gets a
+leading `'`, as OWASP's CSV-injection guidance says. A serial such as `=HYPERLINK("http://x",
+"AB1")` is shown as text; the quote is visible, which is the point. Every row carries the question
+it answers (`as_of`, `known_at`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from ledger.times import format_time
+from policies.engine import UnaccountedReport
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ITEMS_HEADER = (
+    "as_of",
+    "known_at",
+    "item_id",
+    "serial",
+    "category",
+    "programme",
+    "agreement",
+    "recipient",
+    "holder",
+    "status",
+    "rule",
+    "severity",
+    "since",
+    "detail",
+    "evidence",
+)
+RECIPIENTS_HEADER = (
+    "as_of",
+    "known_at",
+    "recipient",
+    "issued",
+    "accounted",
+    "in_custody",
+    "overdue",
+    "accountability_rate",
+    "delinquency_rate",
+    "verified_independently",
+    "self_reported",
+)
+
+
+def safe_cell(value: object) -> str:
+    """The cell's text, with a leading `'` if a spreadsheet would take it for a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV document: the header, then the rows, every cell made safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([safe_cell(name) for name in header])
+    writer.writerows([safe_cell(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
+
+
+def report_csv(report: UnaccountedReport, view: str = "items") -> str:
+    """One row per reason (`items`) or per recipient (`recipients`)."""
+    as_of = format_time(report.scope.as_of)
+    known_at = format_time(report.scope.known_at) if report.scope.known_at else ""
+    if view == "recipients":
+        return csv_text(
+            RECIPIENTS_HEADER,
+            (
+                [
+                    as_of,
+                    known_at,
+                    r.recipient,
+                    r.issued,
+                    r.accounted,
+                    r.in_custody,
+                    r.overdue,
+                    f"{r.accountability_rate:.4f}",
+                    f"{r.delinquency_rate:.4f}",
+                    r.verified_independently,
+                    r.self_reported,
+                ]
+                for r in report.recipients
+            ),
+        )
+    return csv_text(
+        ITEMS_HEADER,
+        (
+            [
+                as_of,
+                known_at,
+                item.item_id,
+                item.serial,
+                item.category,
+                item.programme,
+                item.agreement,
+                item.recipient,
+                item.holder,
+                item.status,
+                reason.rule,
+                reason.severity.value,
+                format_time(reason.since),
+                reason.detail,
+                " ".join(map(str, reason.evidence)),
+            ]
+            for item in report.unaccounted
+            for reason in item.reasons
+        ),
+    )
