@@ -593,6 +593,8 @@ def readmodels_rebuild(db: DbOption = None) -> None:
             lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
         )
         out.print(f"rebuilt the read models: {applied} entries applied")
+        indexed = ledger.log_store.rebuild_serials()
+        out.print(f"rebuilt the index of identities (docs/identity.md): {indexed} items")
         policy = load_policy(Config.from_env(db=db).policy)
         items = _with_progress(
             "stored accounts",

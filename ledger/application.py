@@ -55,9 +55,12 @@ from ledger.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.flags import Flag
 from ledger.headproofs import MapFollower, head_proof
 from ledger.ids import (
+    MAX_TEXT,
     agreement_uuid,
+    check_marking,
     check_party_id,
     clean_text,
+    identity_key,
     item_id,
     normalise_serial,
     party_uuid,
@@ -77,6 +80,7 @@ from ledger.nonces import Nonce, nonce_uuid
 from ledger.parties import Agreement, Party, PartyKind
 from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
+from ledger.serials import look_alike
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
@@ -352,11 +356,13 @@ class Ledger(Application[UUID]):
         via: Submitted | None = None,
     ) -> Recorded:
         new_id, normalised = item_id(manufacturer, model, serial), normalise_serial(serial)
+        identity_key(manufacturer, model, serial)  # refuses a model or maker with no letter
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
             if self._in_batch() and self._exists(new_id):
                 raise duplicate  # else the store refuses it (version 1 exists): `duplicate` too
+            self._refuse_look_alike(manufacturer, model, serial, new_id)
             terms = self._registry.agreement(agreement)
             if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
                 raise Unauthorised(
@@ -366,7 +372,7 @@ class Ledger(Application[UUID]):
             return Item.issue(
                 item_id=new_id,
                 now=now,
-                serial=clean_text(serial, field="serial", max_length=64),
+                serial=check_marking(serial),
                 normalised_serial=normalised,
                 registry_serial=registry_serial,
                 manufacturer=clean_text(manufacturer, field="manufacturer"),
@@ -383,9 +389,20 @@ class Ledger(Application[UUID]):
             )
 
         duplicate = DuplicateItem(
-            f"{manufacturer} {model} serial {normalised} was issued already (item {new_id})"
+            f"{manufacturer} {model} serial {serial!r} was issued already (item {new_id},"
+            f" normal form {normalised!r})"
         )
         return self._write(actor, via, Action.ISSUE, None, command, duplicate)
+
+    def _refuse_look_alike(self, manufacturer: str, model: str, serial: str, new_id: UUID) -> None:
+        """Refuse, before deciding, an issue whose identity in the normal form is another item's
+        (the store refuses it as well, under its write lock: ledger/serials.py)."""
+        self.log_store.ensure_serials()
+        found = self.log_store.serials.look_alike_of(manufacturer, model, serial, str(new_id))
+        if found is not None:
+            raise look_alike(
+                {"manufacturer": manufacturer, "model": model, "serial": serial}, found
+            )
 
     def transfer(
         self,
@@ -464,7 +481,7 @@ class Ledger(Application[UUID]):
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
                 method=how.value,
-                observed_serial=optional_text(observed_serial, "observed_serial"),
+                observed_serial=_marking(observed_serial, "observed_serial"),
                 location=optional_text(location, "location"),
                 occurred_at=occurred_at,
                 actor=actor.party,
@@ -548,7 +565,7 @@ class Ledger(Application[UUID]):
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
                 location=clean_text(location, field="location"),
-                serial_as_read=optional_text(serial_as_read, "serial_as_read"),
+                serial_as_read=_marking(serial_as_read, "serial_as_read"),
                 evidence=[sha256_hex(e) for e in evidence],
                 occurred_at=occurred_at,
                 actor=actor.party,
@@ -1067,6 +1084,12 @@ def _of_kind(found: object, kind: type[A], what: str) -> A:
     if not isinstance(found, kind):
         raise NotFound(f"{what} not found")
     return found
+
+
+def _marking(value: str | None, field: str) -> str | None:
+    """A serial as read, kept as written: refused where the normal form refuses it
+    (invisible, format, control characters; no letter or digit). `?` marks what was unreadable."""
+    return None if value is None else check_marking(value, field=field, max_length=MAX_TEXT)
 
 
 def _token_uuid(token_id: UUID | str) -> UUID:

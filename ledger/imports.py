@@ -24,7 +24,7 @@ from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.entries import canonical_json, json_value
 from ledger.errors import CustodyError, InvalidInput
-from ledger.ids import item_id, normalise_serial
+from ledger.ids import identity_key, item_id
 from ledger.submissions import Submitted
 
 ACTIONS: dict[str, tuple[str, ...]] = {  # action -> required fields (besides the item)
@@ -216,7 +216,7 @@ def _row(line: int, fields: Mapping[str, Any]) -> Row:
     values = {k: _value(k, v) for k, v in fields.items() if k not in ("action", *ITEM_FIELDS)}
     if action == "issue":
         values |= {k: fields[k] for k in ("serial", "manufacturer", "model")}
-        normalise_serial(str(fields["serial"]))
+        identity_key(*(str(fields[k]) for k in ("manufacturer", "model", "serial")))
     else:
         values["item"] = _item_of(fields)
     return Row(line, action, values)
@@ -270,12 +270,13 @@ def _integer(name: str, value: Any) -> int:
 
 
 def _quality(rows: Sequence[Row]) -> list[Problem]:
-    """Data quality across the file: the same identity issued twice; serials not marked."""
+    """Data quality across the file: the same identity (in the normal form: look-alikes too)
+    issued twice; serials not marked."""
     seen: dict[str, int] = {}
     problems = []
     for row in (r for r in rows if r.action == "issue"):
         f = row.fields
-        identity = str(item_id(f["manufacturer"], f["model"], f["serial"]))
+        identity = identity_key(f["manufacturer"], f["model"], f["serial"])  # look-alikes too
         if identity in seen:
             problems.append(
                 Problem(
