@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors, security, ui
 from api.limits import BodyLimit
-from api.routes import custody, items, log, parties, reports, tokens
+from api.routes import custody, items, log, parties, reports, serials, tokens
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
 from ledger.application import Ledger
@@ -46,6 +46,7 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     security.install(app)
     app.include_router(parties.router)
+    app.include_router(serials.router)  # before items: /v1/items/search is not an item id
     app.include_router(items.router)
     app.include_router(log.router)
     app.include_router(tokens.router)

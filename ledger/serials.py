@@ -125,7 +125,7 @@ class SerialStatements:
 
     def __init__(self, *, param: str, prefix: str, integer: str, sqlite: bool) -> None:
         p, table = param, prefix + SERIALS_TABLE
-        self.table, self.sqlite = table, sqlite
+        self.table, self.sqlite, self.param, self.prefix = table, sqlite, param, prefix
         self.fts = prefix + FTS_TABLE
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {table} (log_index {integer} PRIMARY KEY,"
@@ -281,8 +281,9 @@ class SerialIndex:
         found = self._read(self.sql.same_identity, (*identity, item_id))
         return _marking(found[0]) if found else None
 
-    def select(self, sql: str, params: Sequence[Any]) -> list[Marking]:
-        return [_marking(r) for r in self._read(sql, params)]
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of a query over the index (ledger/search.py builds them)."""
+        return self._read(sql, params)
 
 
 def look_alike(payload: Any, other: Marking) -> DuplicateItem:
