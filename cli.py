@@ -6,6 +6,7 @@ It sits beside api/ at the top of the layering (it starts the server), so it liv
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shutil
 import sys
@@ -36,6 +37,7 @@ from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
 from ledger.imports import file_digest, import_rows, read_rows
+from ledger.search import Candidate, Filters, Pattern, resolve_item, search
 from ledger.signing import (
     Signer,
     Verifier,
@@ -44,7 +46,7 @@ from ledger.signing import (
     write_private_key_file,
 )
 from ledger.submissions import key_id
-from ledger.times import format_time, system_clock
+from ledger.times import aware_utc, format_time, system_clock
 from ledger.tokens import Role
 from ledger.witness import Witness
 from ledger.witness_policy import parse_policy
@@ -285,6 +287,12 @@ def keygen(
         out.print(f"key id: {key_id(signer.verifier.public_key)}")
 
 
+ManufacturerOption = Annotated[
+    str | None, typer.Option(help="with --model: ITEM is a serial as marked, not an item id")
+]
+ModelOption = Annotated[str | None, typer.Option(help="the model of the serial given as ITEM")]
+
+
 @app.command()
 def submit(
     action: Annotated[
@@ -293,7 +301,10 @@ def submit(
             help="issue, transfer, receive, inspect, report_lost, recover, sight, dispose, correct"
         ),
     ],
-    item: Annotated[str | None, typer.Argument(help="the item id (not for issue)")] = None,
+    item: Annotated[
+        str | None,
+        typer.Argument(help="the item id, or its serial with --manufacturer and --model"),
+    ] = None,
     data: Annotated[str, typer.Option(help="the JSON body, or @file")] = "{}",
     key: Annotated[Path, typer.Option(help="the party's private key file (custody keygen)")] = Path(
         "party.key"
@@ -307,6 +318,8 @@ def submit(
     nonce: Annotated[
         str | None, typer.Option(help="reuse to resend the same submission safely")
     ] = None,
+    manufacturer: ManufacturerOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Sign a submission with the party key and send it; print the answer."""
     with _failures():
@@ -315,22 +328,55 @@ def submit(
             Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
         )
         client = CustodyClient(server, token, party=signer.name, key=signer.private_key)
+        marking = _marking(manufacturer, model)
+        if item is not None and marking is not None:
+            found = client.item_by_serial(item, manufacturer=marking[0], model=marking[1])
+            item = _one_id(found, f"{marking[0]} {marking[1]} serial {item!r}")
         response = client.submit(action, item, body, nonce=nonce)
         print(response.text)
         if response.is_error:
             raise typer.Exit(1)
 
 
+def _marking(manufacturer: str | None, model: str | None) -> tuple[str, str] | None:
+    """(manufacturer, model) when ITEM is a serial; None when it is an item id."""
+    if manufacturer is None and model is None:
+        return None
+    if manufacturer is None or model is None:
+        raise CustodyError("give both --manufacturer and --model with a serial, or neither")
+    return manufacturer, model
+
+
+def _one_id(found: list[str], what: str) -> str:
+    if len(found) != 1:
+        listed = f": {', '.join(found)}" if found else ""
+        raise CustodyError(f"{what} names {len(found)} items{listed}")
+    return found[0]
+
+
 @app.command()
 def evidence(
-    item: Annotated[str, typer.Argument(help="the item id")],
+    item: Annotated[
+        str, typer.Argument(help="the item id, or its serial with --manufacturer and --model")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
     db: DbOption = None,
+    manufacturer: ManufacturerOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
     with _failures():
         config = Config.from_env(db=db)
-        bundle = _open_ledger(config, signer=_signer(config)).evidence(item)
+        ledger = _open_ledger(config, signer=_signer(config))
+        marking = _marking(manufacturer, model)
+        if marking is not None:
+            fleet = readmodels.Fleet.of(ledger)
+            maker, kind = marking
+            found = resolve_item(
+                ledger, fleet, item, manufacturer=maker, model=kind, actor=OPERATOR_ACTOR
+            )
+            item = str(found)
+        bundle = ledger.evidence(item)
         output.write_bytes(dump_bundle(bundle))
         out.print(f"wrote {output}: {len(bundle['entries'])} entries of item {item}")
 
@@ -349,6 +395,61 @@ def verify_evidence(
         report = verify_bundle(load_bundle(bundle.read_bytes()), _verifier(vkey), policy=witnesses)
         for line in describe(report):
             out.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def find(
+    pattern: Annotated[
+        str, typer.Argument(help="a serial as read: ? for one unreadable character, * for a run")
+    ],
+    at: Annotated[
+        datetime | None, typer.Option(help="also holder and status at this time (RFC 3339)")
+    ] = None,
+    manufacturer: Annotated[str | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    cursor: Annotated[str | None, typer.Option(help="the `next` of an earlier page")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the page as JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """Find items by a full or partial serial: ranked candidates (docs/identity.md)."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        found = search(
+            ledger,
+            readmodels.Fleet.of(ledger),
+            Pattern.parse(pattern),
+            filters=Filters(manufacturer=manufacturer, model=model, category=category),
+            actor=OPERATOR_ACTOR,
+            at=aware_utc(at, field="at") if at is not None else None,
+            cursor=cursor,
+        )
+        if as_json:
+            items = [_candidate_json(c) for c in found.candidates]
+            print(json.dumps({"items": items, "next": found.next}, ensure_ascii=False))
+            return
+        out.print(_candidates_table(pattern, found.candidates))
+        if found.next:
+            out.print(f"more: --cursor {found.next}", markup=False)
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, object]:
+    fields = dataclasses.asdict(candidate)
+    return fields | {"item_id": str(candidate.item_id)}
+
+
+def _candidates_table(pattern: str, candidates: list[Candidate]) -> Table:
+    table = Table(title=f"{len(candidates)} candidates for {pattern}")
+    for column in ("serial", "match", "unknowns", "holder", "status", "then", "verified", "item"):
+        table.add_column(column)
+    for c in candidates:
+        then = f"{c.at['holder']} {c.at['status']}" if c.at else ""
+        seen = c.last_verified_inspection
+        verified = f"{seen['occurred_at']} {seen['inspector']}" if seen else ""
+        table.add_row(
+            c.serial, c.match, str(c.unknowns), c.holder, c.status, then, verified, str(c.item_id)
+        )
+    return table
 
 
 @app.command()

@@ -153,6 +153,24 @@ def find_serial(
     return found.candidates
 
 
+def resolve_item(
+    ledger: Ledger, fleet: Fleet, serial: str, *, manufacturer: str, model: str, actor: Actor
+) -> UUID:
+    """The one item with this marking (serial, manufacturer and model in the normal form)."""
+    filters = Filters(manufacturer=manufacturer, model=model)
+    found = find_serial(ledger, fleet, serial, filters=filters, actor=actor)
+    return one_item(found, f"{manufacturer} {model} serial {serial!r}")
+
+
+def one_item(found: list[Candidate], what: str) -> UUID:
+    if not found:
+        raise NotFound(f"no item {what} (docs/identity.md: compared in the normal form)")
+    if len(found) > 1:  # look-alikes issued before the normal form
+        ids = ", ".join(str(c.item_id) for c in found)
+        raise InvalidInput(f"{what} names {len(found)} items: {ids}; give the item id")
+    return found[0].item_id
+
+
 def search(
     ledger: Ledger,
     fleet: Fleet,
