@@ -178,7 +178,7 @@ class SerialIndex:
         if not issued:
             return
         if not self.ready:
-            self.ensure(cursor)
+            self.ensure(cursor, end=issued[0][0])  # the entries before this append's
         for log_index, item_id, body in issued:
             marking = Marking.of_entry(log_index, item_id, body)
             self._refuse_look_alike(cursor, marking, body)
@@ -195,13 +195,13 @@ class SerialIndex:
         if self.sql.sqlite:
             cursor.execute(self.sql.insert_fts, (marking.log_index, marking.serial_form))
 
-    def ensure(self, cursor: Any) -> None:
-        """Create the index and fill it from the log if this store has none yet (under the
-        store's write lock, in the caller's transaction)."""
+    def ensure(self, cursor: Any, *, end: int | None = None) -> None:
+        """Create the index and fill it from the log's entries before `end` (all if None) if this
+        store has none yet (under the store's write lock, in the caller's transaction)."""
         if not self._exists(cursor):
             for statement in self.sql.create:
                 cursor.execute(statement)
-            self.fill(cursor)
+            self.fill(cursor, end=end)
         if not self.sql.sqlite:
             self.trigram = self._pg_trigram(cursor)
         self.ready = True
@@ -242,10 +242,11 @@ class SerialIndex:
             cursor.execute("SELECT COUNT(to_regclass(%s)) AS n", (self.sql.table,))
         return int(cursor.fetchone()["n"]) == 1
 
-    def fill(self, cursor: Any) -> int:
-        """Index every `Issued` entry of the log (the table empty); answers how many."""
+    def fill(self, cursor: Any, *, end: int | None = None) -> int:
+        """Index every `Issued` entry of the log before `end` (the table empty); answers how
+        many."""
         count = 0
-        for log_index, item_id, body in _issued_entries(cursor, self.sql):
+        for log_index, item_id, body in _issued_entries(cursor, self.sql, end):
             self._insert(cursor, Marking.of_entry(log_index, item_id, body))
             count += 1
         return count
@@ -294,11 +295,15 @@ def look_alike(payload: Any, other: Marking) -> DuplicateItem:
     )
 
 
-def _issued_entries(cursor: Any, sql: SerialStatements) -> Iterator[tuple[int, str, Body]]:
-    """Every `Issued` entry of the log, read in batches through the transaction's cursor."""
+def _issued_entries(
+    cursor: Any, sql: SerialStatements, end: int | None
+) -> Iterator[tuple[int, str, Body]]:
+    """Every `Issued` entry of the log before `end`, read in batches through the transaction's
+    cursor."""
     start, marker = 0, ISSUED_TOPIC.encode()
     while True:
-        cursor.execute(sql.log_after, (start, FILL_BATCH))
+        limit = FILL_BATCH if end is None else min(FILL_BATCH, end - start)
+        cursor.execute(sql.log_after, (start, limit))
         rows = list(cursor.fetchall())
         if not rows:
             return

@@ -159,3 +159,19 @@ def _drop_index(ledger: Ledger) -> None:
             cursor.execute(f"DROP TABLE {FTS_TABLE}")
         cursor.execute(f"DROP TABLE {store.serials.sql.table}")
     assert SERIALS_TABLE in store.serials.sql.table
+
+
+def test_the_first_save_of_a_process_fills_the_index_with_the_entries_before_its_own(
+    make_ledger: LedgerFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = make_ledger(db_url)
+    register(old)
+    first = issue(old, "AK-1000")
+    _drop_index(old)
+    reopened = make_ledger(db_url)
+    monkeypatch.setattr(reopened, "_refuse_look_alike", lambda *args: None)  # as a bulk save
+
+    issue(reopened, "AK-2000")  # the recorder creates the index and fills it, then adds this
+
+    assert [m.item_id for m in reopened.log_store.serials.by_serial("aklooo")] == [str(first)]
+    assert len(reopened.log_store.serials.by_serial("ak2ooo")) == 1
