@@ -14,6 +14,7 @@ tests a fixed one). Every write answers with a `Recorded`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
@@ -81,6 +82,7 @@ from ledger.parties import Agreement, Party, PartyKind
 from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
 from ledger.serials import look_alike
+from ledger.sightings import Sighting
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
@@ -575,6 +577,91 @@ class Ledger(Application[UUID]):
             return found
 
         return self._write(actor, via, Action.SIGHT, item, command)
+
+    # Sightings not yet matched to an item (ledger/sightings.py) ---------------------------------
+
+    def record_sighting(
+        self,
+        *,
+        observer: str,
+        location: str,
+        occurred_at: datetime,
+        actor: Actor,
+        serial_as_read: str | None = None,
+        manufacturer: str | None = None,
+        model: str | None = None,
+        lot: str | None = None,
+        held_by: str | None = None,
+        evidence: Sequence[str] = (),
+        via: Submitted | None = None,
+    ) -> Recorded:
+        """What a third party saw when no item matches yet: its own aggregate in the log."""
+        if serial_as_read is None and lot is None:
+            raise InvalidInput("a sighting needs the serial as read or the lot")
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            self._registry.party(observer)
+            return Sighting.record(
+                sighting_id=uuid4(),
+                now=now,
+                observer=observer,
+                location=clean_text(location, field="location"),
+                held_by=optional_text(held_by, "held_by"),
+                serial_as_read=_marking(serial_as_read, "serial_as_read"),
+                manufacturer=optional_text(manufacturer, "manufacturer"),
+                model=optional_text(model, "model"),
+                lot=_marking(lot, "lot"),
+                evidence=[sha256_hex(e) for e in evidence],
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+            )
+
+        return self._write(actor, via, Action.SIGHT, None, command)
+
+    def match_sighting(self, sighting: UUID | str, *, item: UUID | str, actor: Actor) -> Recorded:
+        """Link a sighting to an item: the item's `Sighted` (its evidence led by the SHA-256 of
+        the sighting's entry) and the sighting's `Matched`, in one transaction."""
+        actor.require(Action.SIGHT)
+        seen = self.sighting(sighting)
+        if seen.item_id is not None:
+            raise AlreadyExists(f"sighting {seen.id} is matched to item {seen.item_id} already")
+        entry = self.log_store.log_entries_of(seen.id)[0].entry
+        target = self.item(item).id
+        with self.batch() as batch:
+            self.sight(
+                target,
+                observer=seen.observer,
+                location=seen.location,
+                occurred_at=seen.seen_at,
+                held_by=seen.held_by,
+                serial_as_read=seen.serial_as_read,
+                evidence=[hashlib.sha256(entry).hexdigest(), *seen.evidence],
+                actor=actor,
+            )
+            self._write(actor, None, Action.SIGHT, None, self._matching(seen.id, target, actor))
+        version = batch.pending[target].version
+        return Recorded(target, version, batch.receipt.log_index(target))
+
+    def _matching(self, sighting_id: UUID, item_id: UUID, actor: Actor) -> Command:
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self._get(sighting_id, Sighting, f"sighting {sighting_id}")
+            found.match(item_id=item_id, now=now, actor=actor.party)
+            return found
+
+        return command
+
+    def sighting(self, sighting: UUID | str) -> Sighting:
+        return self._get(item_uuid(sighting), Sighting, f"sighting {sighting}")
+
+    def sightings(
+        self, *, after: int | None = None, limit: int = ITEM_PAGE
+    ) -> list[tuple[int, Sighting]]:
+        """Sightings in the order they were recorded, after a notification id: (id, sighting)."""
+        page = self.recorder.select_notifications(
+            start=after, limit=limit, topics=[Sighting.Recorded.TOPIC], inclusive_of_start=False
+        )
+        return [(n.id, self.sighting(UUID(str(n.originator_id)))) for n in page]
 
     def dispose(
         self,
