@@ -43,6 +43,8 @@ def clean_text(value: str, *, field: str, max_length: int = MAX_TEXT) -> str:
 
 MAX_SERIAL = 64
 FOLD_ROUNDS = 4
+FORM_CACHE = 8192
+"""Normal forms kept (manufacturer and model names repeat on every issue of a programme)."""
 REFUSED_CATEGORIES = {
     "Cc": "a control character",
     "Cf": "a format character",
@@ -79,6 +81,7 @@ def _refuse_invisible(ch: str, field: str, value: str) -> None:
         raise InvalidInput(f"{field} {value!r} contains {what} (U+{ord(ch):04X}), which is refused")
 
 
+@lru_cache(maxsize=FORM_CACHE)
 def marking_form(value: str, *, field: str = "serial", max_length: int = MAX_SERIAL) -> str:
     """The normal form of a serial (or of a model or manufacturer name, or a serial as read):
     two markings a person could not tell apart have the same form (docs/identity.md)."""
