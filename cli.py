@@ -6,7 +6,9 @@ It sits beside api/ at the top of the layering (it starts the server), so it liv
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
+import io
 import json
 import shutil
 import sys
@@ -37,6 +39,7 @@ from ledger.evidence import dump_bundle
 from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
 from ledger.imports import file_digest, import_rows, read_rows
+from ledger.reconciliation import Count, Line, take_inventory
 from ledger.search import Candidate, Filters, Pattern, resolve_item, search
 from ledger.signing import (
     Signer,
@@ -450,6 +453,71 @@ def _candidates_table(pattern: str, candidates: list[Candidate]) -> Table:
             c.serial, c.match, str(c.unknowns), c.holder, c.status, then, verified, str(c.item_id)
         )
     return table
+
+
+@app.command()
+def inventory(
+    file: Annotated[Path, typer.Argument(help="a scanner export: CSV with a `serial` column")],
+    recipient: Annotated[str, typer.Option(help="the recipient (force or unit) counted")],
+    at: Annotated[datetime, typer.Option(help="when the count was taken (RFC 3339)")],
+    method: Annotated[str, typer.Option(help="physical, serial_read, photo")] = "serial_read",
+    site: Annotated[str | None, typer.Option()] = None,
+    manufacturer: Annotated[str | None, typer.Option(help="if one model was counted")] = None,
+    model: Annotated[str | None, typer.Option(help="if one model was counted")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the reconciliation as JSON")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Record a serial-number inventory and print its reconciliation with the book."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        count = Count(
+            recipient=recipient,
+            occurred_at=aware_utc(at, field="at"),
+            method=method,
+            serials=_counted_serials(file),
+            site=site,
+            manufacturer=manufacturer,
+            model=model,
+        )
+        done = take_inventory(ledger, readmodels.Fleet.of(ledger), count, actor=OPERATOR_ACTOR)
+        if as_json:
+            lines = [_line_json(line) for line in done.lines]
+            print(
+                json.dumps(
+                    {
+                        "inventory_id": str(done.inventory_id),
+                        "counts": done.counts(),
+                        "lines": lines,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        counts = ", ".join(f"{k} {v}" for k, v in done.counts().items())
+        out.print(f"inventory {done.inventory_id} (log index {done.log_index}): {counts}")
+        for line in done.lines:
+            if line.status != "on_book":
+                holder = f" ({line.holder})" if line.holder else ""
+                out.print(
+                    f"{line.status}: {line.serial} {line.item_id or ''}{holder}", markup=False
+                )
+
+
+def _line_json(line: Line) -> dict[str, object]:
+    item = None if line.item_id is None else str(line.item_id)
+    return {"status": line.status, "serial": line.serial, "item_id": item, "holder": line.holder}
+
+
+def _counted_serials(file: Path) -> list[str]:
+    rows = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+    if not rows:
+        raise CustodyError(f"{file} is empty")
+    header = [h.strip().lower() for h in rows[0]]
+    column = header.index("serial") if "serial" in header else 0
+    body = rows[1:] if "serial" in header else rows
+    return [row[column] for row in body if len(row) > column and row[column].strip()]
 
 
 @app.command()

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from api import errors, security, ui
 from api.limits import BodyLimit
-from api.routes import custody, items, log, parties, reports, serials, sightings, tokens
+from api.routes import (
+    custody,
+    inventories,
+    items,
+    log,
+    parties,
+    reports,
+    serials,
+    sightings,
+    tokens,
+)
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
 from ledger.application import Ledger
@@ -49,6 +59,7 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.include_router(serials.router)  # before items: /v1/items/search is not an item id
     app.include_router(items.router)
     app.include_router(sightings.router)
+    app.include_router(inventories.router)
     app.include_router(log.router)
     app.include_router(tokens.router)
     app.include_router(reports.router)

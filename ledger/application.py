@@ -67,6 +67,7 @@ from ledger.ids import (
     party_uuid,
     token_uuid,
 )
+from ledger.inventories import Inventory
 from ledger.items import (
     Category,
     DisposalMethod,
@@ -662,6 +663,68 @@ class Ledger(Application[UUID]):
             start=after, limit=limit, topics=[Sighting.Recorded.TOPIC], inclusive_of_start=False
         )
         return [(n.id, self.sighting(UUID(str(n.originator_id)))) for n in page]
+
+    # Serial-number inventories (ledger/inventories.py decides; these record) --------------------
+
+    def record_inventory(
+        self,
+        *,
+        recipient: str,
+        method: str,
+        serials: Sequence[str],
+        counts: dict[str, int],
+        occurred_at: datetime,
+        actor: Actor,
+        site: str | None = None,
+        manufacturer: str | None = None,
+        model: str | None = None,
+    ) -> Recorded:
+        def command(_: Signature, now: datetime) -> Aggregate:
+            return Inventory.record(
+                inventory_id=uuid4(),
+                serials=serials,
+                counts=counts,
+                now=now,
+                recipient=self._registry.party(recipient).party_id,
+                site=optional_text(site, "site"),
+                method=member(InspectionMethod, method, "method").value,
+                manufacturer=optional_text(manufacturer, "manufacturer"),
+                model=optional_text(model, "model"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+            )
+
+        return self._write(actor, None, Action.COUNT, None, command)
+
+    def inventory_inspection(
+        self,
+        item: UUID | str,
+        *,
+        result: str,
+        method: str,
+        occurred_at: datetime,
+        actor: Actor,
+        observed_serial: str | None = None,
+        location: str | None = None,
+    ) -> Recorded:
+        """An item's `Inspected` from an inventory: the counting party is the inspector."""
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self.item(item)
+            found.inspect(
+                inspector=actor.party,
+                result=member(InspectionResult, result, "result").value,
+                method=member(InspectionMethod, method, "method").value,
+                observed_serial=_marking(observed_serial, "observed_serial"),
+                location=optional_text(location, "location"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, None, Action.COUNT, item, command)
 
     def dispose(
         self,

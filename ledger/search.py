@@ -248,7 +248,12 @@ def visible_holders(ledger: Ledger, actor: Actor) -> list[str] | None:
     they hold them now). The one place of this rule, for a central scope module to take over."""
     if actor.role is not Role.PARTNER:
         return None
-    return [actor.party, *_units_of(ledger, actor.party)]
+    return visible_holders_of(ledger, actor.party)
+
+
+def visible_holders_of(ledger: Ledger, party: str) -> list[str]:
+    """The party and its units: whose holdings it answers for."""
+    return [party, *_units_of(ledger, party)]
 
 
 def _units_of(ledger: Ledger, party: str) -> list[str]:

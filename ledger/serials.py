@@ -42,6 +42,7 @@ FTS_TABLE = "custody_serials_fts"
 TRIGRAM_INDEX = "custody_serials_trgm"
 ISSUED_TOPIC = "custody:Item.Issued"
 FILL_BATCH = 5000
+IN_CHUNK = 500
 COLUMNS = (
     "log_index",
     "item_id",
@@ -265,6 +266,24 @@ class SerialIndex:
 
     def by_serial(self, serial_form: str) -> list[Marking]:
         return [_marking(r) for r in self._read(self.sql.by_serial, (serial_form,))]
+
+    def by_serials(self, forms: Sequence[str]) -> list[Marking]:
+        """The items of any of these serial forms, read IN_CHUNK at a time."""
+        return self._chunked("serial_form", forms)
+
+    def of_items(self, item_ids: Sequence[str]) -> list[Marking]:
+        return self._chunked("item_id", item_ids)
+
+    def _chunked(self, column: str, values: Sequence[str]) -> list[Marking]:
+        found: list[Marking] = []
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            sql = (
+                f"SELECT {', '.join(COLUMNS)} FROM {self.sql.table} WHERE {column} IN"
+                f" ({', '.join([self.sql.param] * len(chunk))})"
+            )
+            found += [_marking(r) for r in self._read(sql, chunk)]
+        return found
 
     def of_item(self, item_id: str) -> Marking | None:
         found = self._read(self.sql.of_item, (item_id,))

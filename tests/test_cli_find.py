@@ -120,3 +120,32 @@ def test_the_client_finds_an_item_id_by_its_marking(items: dict[str, UUID], stor
         found = client.item_by_serial("AK 1000", manufacturer="Maker", model="M1")
 
     assert found == [str(items["AK-1000"])]
+
+
+def test_inventory_reads_a_scanner_export_and_prints_the_reconciliation(
+    items: dict[str, UUID], store: Ledger
+) -> None:
+    Path("count.csv").write_text("serial,scanned_at\nAK 1000,09:00\nZZ-1,09:01\n", encoding="utf-8")
+
+    result = runner.invoke(
+        app,
+        [
+            "inventory",
+            "count.csv",
+            "--recipient",
+            "force",
+            "--at",
+            "2026-03-01T10:00:00Z",
+            "--json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["counts"] == {"on_book": 1, "not_counted": 2, "held_elsewhere": 0, "unknown": 1}
+    assert {(x["status"], x["serial"]) for x in answer["lines"]} == {
+        ("on_book", "AK 1000"),
+        ("not_counted", "AK-1090"),
+        ("not_counted", "XAK-10000"),
+        ("unknown", "ZZ-1"),
+    }
