@@ -20,6 +20,7 @@ from api.routes import (
     serials,
     sightings,
     tokens,
+    traces,
 )
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
@@ -60,6 +61,7 @@ def create_app(ledger: Ledger, policy: PolicyConfig | None = None) -> FastAPI:
     app.include_router(items.router)
     app.include_router(sightings.router)
     app.include_router(inventories.router)
+    app.include_router(traces.router)
     app.include_router(log.router)
     app.include_router(tokens.router)
     app.include_router(reports.router)

@@ -87,6 +87,7 @@ from ledger.sightings import Sighting
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
+from ledger.traces import Trace
 from ledger.verify import Progress, Verified, verify_store
 
 Clock = Callable[[], datetime]
@@ -663,6 +664,69 @@ class Ledger(Application[UUID]):
             start=after, limit=limit, topics=[Sighting.Recorded.TOPIC], inclusive_of_start=False
         )
         return [(n.id, self.sighting(UUID(str(n.originator_id)))) for n in page]
+
+    # Trace requests (ledger/traces.py) ----------------------------------------------------------
+
+    def request_trace(
+        self,
+        *,
+        addressee: str,
+        question: str,
+        answer_days: int,
+        actor: Actor,
+        item: UUID | str | None = None,
+        sighting: UUID | str | None = None,
+    ) -> Recorded:
+        """A trace request about an item or a sighting, due `answer_days` from now."""
+        if (item is None) == (sighting is None):
+            raise InvalidInput("a trace names either an item or a sighting")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            self._registry.party(addressee)
+            return Trace.request(
+                trace_id=uuid4(),
+                now=now,
+                answer_days=answer_days,
+                item_id=None if item is None else str(self.item(item).id),
+                sighting_id=None if sighting is None else str(self.sighting(sighting).id),
+                addressee=addressee,
+                question=clean_text(question, field="question", max_length=2000),
+                actor=actor.party,
+                signature=None,
+            )
+
+        return self._write(actor, None, Action.TRACE, None, command)
+
+    def answer_trace(
+        self, trace: UUID | str, *, answer: str, documents: Sequence[str], actor: Actor
+    ) -> Recorded:
+        """The addressee's answer (an admin may record it for the addressee)."""
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.trace(trace)
+            if actor.role is not Role.ADMIN and actor.party != found.addressee:
+                raise Unauthorised(f"trace {found.id} is addressed to {found.addressee}")
+            found.answer_with(
+                answer=clean_text(answer, field="answer", max_length=4000),
+                documents=[sha256_hex(d) for d in documents],
+                now=now,
+                actor=actor.party,
+            )
+            return found
+
+        return self._write(actor, None, Action.ANSWER_TRACE, None, command)
+
+    def trace(self, trace: UUID | str) -> Trace:
+        return self._get(item_uuid(trace), Trace, f"trace {trace}")
+
+    def traces(self) -> Iterator[Trace]:
+        """Every trace, in the order they were requested."""
+        start: int | None = None
+        while page := self.recorder.select_notifications(
+            start=start, limit=ITEM_PAGE, topics=[Trace.Requested.TOPIC], inclusive_of_start=False
+        ):
+            yield from (self.trace(UUID(str(n.originator_id))) for n in page)
+            start = page[-1].id
 
     # Serial-number inventories (ledger/inventories.py decides; these record) --------------------
 

@@ -1,0 +1,27 @@
+"""The finding `trace_unanswered`: a trace request (ledger/traces.py) not answered by its due time,
+about the item it names (for a trace about a sighting not yet matched: the sighting's id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ledger.log import LogStore
+from ledger.traces import Trace
+from policies.findings import Finding, Severity
+
+
+def trace_unanswered(store: LogStore, trace: Trace, as_of: datetime) -> Finding | None:
+    """The finding if the trace was due before `as_of` and not answered by then; else None."""
+    answered = trace.answer is not None and datetime.fromisoformat(trace.answer["answered_at"])
+    if as_of <= trace.due_at or (answered and answered <= as_of):
+        return None
+    subject = trace.item_id or trace.sighting_id
+    return Finding(
+        "trace_unanswered",
+        UUID(str(subject)),
+        Severity.MEDIUM,
+        trace.due_at,
+        (store.log_indexes_of(trace.id)[1],),
+        f"trace to {trace.addressee} unanswered since {trace.due_at.date()}: {trace.question}",
+    )
