@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from ledger.access import Actor
 from ledger.application import Ledger
@@ -77,6 +78,8 @@ class Row:
     line: int
     action: str
     fields: dict[str, Any]
+    marking: tuple[str, str, str] | None = None
+    """(manufacturer, model, serial) when the row names its item by them, not by item_id."""
 
 
 @dataclass(frozen=True)
@@ -174,11 +177,21 @@ def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str) -> Any:
     if row.action == "issue":
         details = {k: fields.pop(k) for k in OPTIONAL["issue"][1:] if k in fields}
         return ledger.issue(**fields, details=details, actor=actor, via=via)
-    item = fields.pop("item")
+    item = _resolved(ledger, fields.pop("item"), row.marking)
     if "from" in fields:
         fields["from_holder"] = fields.pop("from")
     method: Callable[..., Any] = getattr(ledger, row.action)
     return method(item, **fields, actor=actor, via=via)
+
+
+def _resolved(ledger: Ledger, item: str, marking: tuple[str, str, str] | None) -> str:
+    """The item a row names by its marking: the id of that spelling if issued, else the item
+    whose identity in the normal form it is (docs/identity.md), else that id (not found)."""
+    if marking is None or ledger.log_store.log_entries_of(UUID(item)):
+        return item
+    ledger.log_store.ensure_serials()
+    found = ledger.log_store.serials.look_alike_of(*marking, item)
+    return item if found is None else found.item_id
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -217,9 +230,12 @@ def _row(line: int, fields: Mapping[str, Any]) -> Row:
     if action == "issue":
         values |= {k: fields[k] for k in ("serial", "manufacturer", "model")}
         identity_key(*(str(fields[k]) for k in ("manufacturer", "model", "serial")))
-    else:
-        values["item"] = _item_of(fields)
-    return Row(line, action, values)
+        return Row(line, action, values)
+    values["item"] = _item_of(fields)
+    if "item_id" in fields:
+        return Row(line, action, values)
+    marking = (str(fields["manufacturer"]), str(fields["model"]), str(fields["serial"]))
+    return Row(line, action, values, marking)
 
 
 def _item_of(fields: Mapping[str, Any]) -> str:

@@ -190,6 +190,8 @@ class Statements:
         self.cosign_checkpoint = f"UPDATE {checkpoints} SET note = {p} WHERE size = {p}"
         self.latest_checkpoint = f"SELECT size, note FROM {checkpoints} ORDER BY size DESC LIMIT 1"
         self.checkpoints = f"SELECT size, note FROM {checkpoints} ORDER BY size"
+        self.write_lock = f"UPDATE {checkpoints} SET size = size WHERE 0 = 1"
+        """A write that changes nothing: SQLite's write lock, taken before anything is read."""
 
     def nodes(self, count: int) -> str:
         """The nodes at `count` (level, idx) pairs. OR-ed equalities, not `(level, idx) IN
@@ -651,7 +653,7 @@ class SQLiteLogRecorder(LogStore, SQLiteApplicationRecorder):
     @contextmanager
     def _locked_cursor(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(f"UPDATE {CHECKPOINT_TABLE} SET size = size WHERE 0 = 1")  # the write lock
+            c.execute(self.sql.write_lock)
             yield c
 
     def insert_events(

@@ -27,11 +27,13 @@ scan answers: `SerialIndex.trigram` says which).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import ProgrammingError
 
 from ledger.entries import Body, decode_entry
 from ledger.errors import DuplicateItem, InvalidInput
@@ -40,6 +42,7 @@ from ledger.ids import MAX_TEXT, check_marking, marking_form
 SERIALS_TABLE = "custody_serials"
 FTS_TABLE = "custody_serials_fts"
 TRIGRAM_INDEX = "custody_serials_trgm"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 ISSUED_TOPIC = "custody:Item.Issued"
 FILL_BATCH = 5000
 IN_CHUNK = 500
@@ -159,6 +162,15 @@ class SerialStatements:
             f" WHERE log_index >= {p} ORDER BY log_index LIMIT {p}"
         )
 
+    def trigram(self, schema: str) -> str:
+        """The pg_trgm GIN index, with the operator class of the extension's schema."""
+        if not _IDENTIFIER.match(schema):
+            raise ProgrammingError(f"pg_trgm's schema {schema!r} is not a plain identifier")
+        return (
+            f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON {self.table}"
+            f' USING gin (serial_form "{schema}".gin_trgm_ops)'
+        )
+
 
 class SerialIndex:
     """The index of one store: kept inside the recorders' write transactions, read by searches."""
@@ -223,10 +235,7 @@ class SerialIndex:
             if found is None:
                 cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
             schema = "public" if found is None else str(found["s"]).strip('"')
-            cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON {self.sql.table}"
-                f' USING gin (serial_form "{schema}".gin_trgm_ops)'
-            )
+            cursor.execute(self.sql.trigram(schema))
         except psycopg.Error:  # not allowed, or not installed: searches scan instead
             cursor.execute("ROLLBACK TO SAVEPOINT custody_trigram")
             return False

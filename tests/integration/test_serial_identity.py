@@ -8,6 +8,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import DuplicateItem, InvalidInput
+from ledger.imports import file_digest, import_rows, read_rows
 from ledger.serials import FTS_TABLE, SERIALS_TABLE
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
@@ -175,3 +176,30 @@ def test_the_first_save_of_a_process_fills_the_index_with_the_entries_before_its
 
     assert [m.item_id for m in reopened.log_store.serials.by_serial("aklooo")] == [str(first)]
     assert len(reopened.log_store.serials.by_serial("ak2ooo")) == 1
+
+
+def test_an_import_row_names_its_item_by_a_look_alike_spelling_of_its_marking(
+    store_ledger: Ledger,
+) -> None:
+    register(store_ledger)
+    item = issue(store_ledger, "AK-1000")
+    when = ago(store_ledger, days=1).isoformat()
+    data = (
+        "action,manufacturer,model,serial,to,occurred_at\n"
+        f"transfer,MAKER,m-1,\u0410\u041a.1000,unit-2,{when}\n"
+    ).encode()
+    rows, problems = read_rows(data, kind="csv")
+
+    outcome = import_rows(store_ledger, rows, actor=ADMIN, digest=file_digest(data))
+
+    assert (problems, outcome.problems, outcome.stored) == ([], [], 1)
+    assert store_ledger.item(item).holder == "unit-2"
+
+
+def test_searches_have_a_trigram_index_on_either_store(store_ledger: Ledger) -> None:
+    """SQLite: FTS5's trigram tokenizer; PostgreSQL: pg_trgm (created in schema public if the
+    database has it and the role may; this machine's server has it)."""
+    register(store_ledger)
+    issue(store_ledger, "AK-1000")
+
+    assert store_ledger.log_store.serials.trigram is True
