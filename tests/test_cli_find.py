@@ -149,3 +149,10 @@ def test_inventory_reads_a_scanner_export_and_prints_the_reconciliation(
         ("not_counted", "XAK-10000"),
         ("unknown", "ZZ-1"),
     }
+
+
+def test_readmodels_rebuild_refills_the_index_of_identities(items: dict[str, UUID]) -> None:
+    result = runner.invoke(app, ["readmodels", "rebuild"])
+
+    assert result.exit_code == 0, result.output
+    assert "rebuilt the index of identities (docs/identity.md): 3 items" in result.stdout
