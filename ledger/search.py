@@ -107,15 +107,15 @@ class Filters:
 
     def conditions(self, param: str) -> tuple[list[str], list[Any]]:
         where, params = [], []
-        for column, value in (
-            ("manufacturer_form", self.manufacturer),
-            ("model_form", self.model),
-            ("calibre", self.calibre),
-            ("lot", self.lot),
+        for name, column, value in (
+            ("manufacturer", "manufacturer_form", self.manufacturer),
+            ("model", "model_form", self.model),
+            ("calibre", "calibre", self.calibre),
+            ("lot", "lot", self.lot),
         ):
             if value is not None:
                 where.append(f"s.{column} = {param}")
-                params.append(marking_form(value, field=column[:-5], max_length=MAX_TEXT))
+                params.append(marking_form(value, field=name, max_length=MAX_TEXT))
         if self.category is not None:
             where.append(f"s.category = {param}")
             params.append(self.category)

@@ -154,3 +154,12 @@ def test_filters_narrow_the_candidates(client: TestClient, api_ledger: Ledger) -
     assert _serials(_search(client, q="Q-7?", model="M-2")) == [("Q-77", "whole", 1)]
     assert _serials(_search(client, q="Q-7?", calibre="7,62 x 39")) == [("Q-77", "whole", 1)]
     assert _serials(_search(client, q="Q-7?", category="pistol")) == []
+
+
+def test_a_filter_without_a_letter_or_digit_is_named_in_the_422(
+    client: TestClient, rifles: dict[str, UUID]
+) -> None:
+    response = client.get("/v1/items/search", params={"q": "AK?", "calibre": "..."})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "calibre '...' has no letter or digit"
