@@ -676,8 +676,10 @@ class Ledger(Application[UUID]):
         actor: Actor,
         item: UUID | str | None = None,
         sighting: UUID | str | None = None,
+        occurred_at: datetime | None = None,
     ) -> Recorded:
-        """A trace request about an item or a sighting, due `answer_days` from now."""
+        """A trace request about an item or a sighting, sent at `occurred_at` (default now) and
+        due `answer_days` after."""
         if (item is None) == (sighting is None):
             raise InvalidInput("a trace names either an item or a sighting")
 
@@ -687,6 +689,7 @@ class Ledger(Application[UUID]):
                 trace_id=uuid4(),
                 now=now,
                 answer_days=answer_days,
+                occurred_at=occurred_at,
                 item_id=None if item is None else str(self.item(item).id),
                 sighting_id=None if sighting is None else str(self.sighting(sighting).id),
                 addressee=addressee,

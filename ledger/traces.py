@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.errors import AlreadyExists
 from ledger.events import Reported
+from ledger.times import not_in_future
 
 OPEN, OVERDUE, ANSWERED = "open", "overdue", "answered"
 
@@ -71,13 +72,25 @@ class Trace(Aggregate):
         """State is assigned by Requested.apply, which the library calls right after this."""
 
     @classmethod
-    def request(cls, *, trace_id: UUID, now: datetime, answer_days: int, **fields: Any) -> Trace:
+    def request(
+        cls,
+        *,
+        trace_id: UUID,
+        now: datetime,
+        answer_days: int,
+        occurred_at: datetime | None,
+        **fields: Any,
+    ) -> Trace:
+        """Requested at `occurred_at` (when it was sent; default now), due `answer_days` later."""
+        sent = (
+            now if occurred_at is None else not_in_future(occurred_at, now=now, field="occurred_at")
+        )
         return cls._create(
             cls.Requested,
             id=trace_id,
             timestamp=now,
-            occurred_at=now,
-            due_at=now + timedelta(days=answer_days),
+            occurred_at=sent,
+            due_at=sent + timedelta(days=answer_days),
             **fields,
         )
 

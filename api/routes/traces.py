@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
-from api.schemas import Body, LongText, PartyId, RecordedOut, Sha256Hex
+from api.schemas import Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
 from ledger.access import Action, Actor
 from ledger.application import Ledger
 from ledger.tokens import Role
@@ -29,6 +29,7 @@ class TraceIn(Body):
     sighting_id: UUID | None = None
     addressee: PartyId
     question: LongText
+    occurred_at: Time | None = Field(default=None, description="when it was sent; default now")
 
 
 class TraceRecordedOut(BaseModel):
@@ -71,6 +72,7 @@ def request_trace(
         addressee=body.addressee,
         question=body.question,
         answer_days=policy.trace_answer_days,
+        occurred_at=body.occurred_at,
         actor=actor,
     )
     due = ledger.trace(recorded.id).due_at
