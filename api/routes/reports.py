@@ -36,6 +36,7 @@ from policies.engine import (
 )
 from policies.findings import Finding
 from policies.flags import flag_views, raise_findings
+from policies.traces import trace_findings
 
 router = APIRouter(tags=["oversight"])
 When = Annotated[Time | None, Query(description="RFC 3339 with a zone")]
@@ -106,7 +107,8 @@ def list_flags(
     whether it still holds or not; `all`: both."""
     actor.require(Action.READ)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
-    current = [f for a in scoped for f in a.findings]
+    traced = trace_findings(ledger, chosen.as_of, {a.item_id for a in scoped})
+    current = [f for a in scoped for f in a.findings] + traced
     views = [
         v
         for v in flag_views(ledger, current, item_ids={a.item_id for a in scoped})

@@ -108,3 +108,23 @@ def test_a_trace_about_a_sighting_and_who_may_request(
     assert by_partner.status_code == 403
     assert by_admin.status_code == 201, by_admin.text
     assert both.json()["error"]["message"] == "a trace names either an item or a sighting"
+
+
+def test_an_overdue_trace_is_among_the_items_flags_and_the_scan_raises_it(
+    client: TestClient, api_ledger: Ledger, trace: dict[str, Any], item: UUID, clock: Clock
+) -> None:
+    clock.advance(days=29)
+
+    flags = client.get("/v1/flags", params={"item": str(item), "rule": "trace_unanswered"})
+    scanned = client.post("/v1/flags/scan")
+
+    assert flags.status_code == 200, flags.text
+    [flag] = flags.json()["flags"]
+    assert (flag["severity"], flag["evidence"], flag["raised"]) == (
+        "medium",
+        [trace["log_index"]],
+        False,
+    )
+    assert scanned.status_code == 200, scanned.text
+    raised = client.get("/v1/flags", params={"item": str(item), "rule": "trace_unanswered"})
+    assert raised.json()["flags"][0]["raised"] is True
