@@ -107,3 +107,40 @@ def test_from_a_partial_serial_on_a_photo_to_a_verified_evidence_bundle(
         if e["log_index"] == matched.json()["log_index"]
     ]
     assert sighted["payload"]["evidence"] == [hashlib.sha256(recorded).hexdigest(), PHOTO]
+
+
+def test_the_bundle_carries_the_items_traces_and_matched_sightings_proved_in_its_context(
+    client: TestClient, api_ledger: Ledger
+) -> None:
+    rifle = issue(api_ledger, "AK-1000", days_ago=300)
+    issue(api_ledger, "AK-2000", days_ago=300)
+    sighting = api_ledger.record_sighting(
+        observer="investigator",
+        location="market",
+        occurred_at=ago(api_ledger, days=3),
+        serial_as_read="AK-10?0",
+        actor=ADMIN,
+    ).id
+    trace = api_ledger.request_trace(
+        item=rifle, addressee="supplier", question="Sold to whom?", answer_days=28, actor=ADMIN
+    ).id
+    api_ledger.answer_trace(trace, answer="To the force", documents=[], actor=ADMIN)
+    unrelated = api_ledger.request_trace(
+        sighting=sighting, addressee="supplier", question="Yours?", answer_days=28, actor=ADMIN
+    ).id
+    api_ledger.match_sighting(sighting, item=rifle, actor=ADMIN)
+
+    bundle = load_bundle(client.get(f"/v1/items/{rifle}/evidence").content)
+
+    verify_bundle(bundle, SIGNER.verifier)
+    context = {
+        (str(body["aggregate_id"]), str(body["type"]))
+        for body in (decode_entry(base64.b64decode(e["entry"])) for e in bundle["context"])
+    }
+    assert {
+        (str(trace), "custody:Trace.Requested"),
+        (str(trace), "custody:Trace.Answered"),
+        (str(sighting), "custody:Sighting.Recorded"),
+        (str(sighting), "custody:Sighting.Matched"),
+    } <= context
+    assert str(unrelated) not in {aggregate for aggregate, _ in context}
