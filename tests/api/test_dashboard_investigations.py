@@ -84,3 +84,20 @@ def test_the_investigations_page_lists_sightings_traces_and_inventories(
     assert [r[1:3] for r in table(page.text, "sightings-table")] == [["AK-10?0", "armed group X"]]
     assert [r[0] for r in table(page.text, "traces-table")] == ["overdue"]
     assert table(page.text, "inventories-table") == [["force", "", "2", "1", "2", "0", "1"]]
+
+
+def test_an_item_page_and_its_bundle_are_named_by_serial_manufacturer_and_model(
+    admin: TestClient, rifles: dict[str, UUID]
+) -> None:
+    page = admin.get("/ui/items/\u0430\u043a 1000", params={"manufacturer": "Maker", "model": "M1"})
+    bundle = admin.get(
+        "/ui/items/AK-1000/evidence", params={"manufacturer": "Maker", "model": "M1"}
+    )
+    half = admin.get("/ui/items/AK-1000", params={"model": "M1"})
+
+    assert page.status_code == 200, page.text
+    assert str(rifles["AK-1000"]) in page.text
+    assert bundle.status_code == 200
+    assert bundle.json()["item_id"] == str(rifles["AK-1000"])
+    assert half.status_code == 422
+    assert "name an item by its serial with both manufacturer and model" in text_of(half.text)
