@@ -6,6 +6,9 @@ It sits beside api/ at the top of the layering (it starts the server), so it liv
 from __future__ import annotations
 
 import base64
+import csv
+import dataclasses
+import io
 import json
 import os
 import shlex
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -48,6 +52,8 @@ from ledger.ids import check_party_id
 from ledger.imports import file_digest, import_rows, read_rows
 from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
 from ledger.receipt_check import ReceiptSource, check_receipts
+from ledger.reconciliation import Count, Line, take_inventory
+from ledger.search import Candidate, Filters, Pattern, resolve_item, search
 from ledger.signing import (
     Signer,
     Verifier,
@@ -56,7 +62,7 @@ from ledger.signing import (
     write_private_key_file,
 )
 from ledger.submissions import key_id
-from ledger.times import format_time, parse_moment, system_clock
+from ledger.times import aware_utc, format_time, parse_moment, system_clock
 from ledger.tokens import Role
 from ledger.trusted import split_notes, trusted_checkpoints
 from ledger.witness import Witness
@@ -595,6 +601,12 @@ def _pull(state: ClientState, log: LogClient, key: Verifier) -> Checkpoint:
     return state.accept_checkpoint(log.checkpoint(), key, log.consistency, now=system_clock())
 
 
+ManufacturerOption = Annotated[
+    str | None, typer.Option(help="with --model: ITEM is a serial as marked, not an item id")
+]
+ModelOption = Annotated[str | None, typer.Option(help="the model of the serial given as ITEM")]
+
+
 @app.command()
 def submit(
     action: Annotated[
@@ -603,7 +615,10 @@ def submit(
             help="issue, transfer, receive, inspect, report_lost, recover, sight, dispose, correct"
         ),
     ],
-    item: Annotated[str | None, typer.Argument(help="the item id (not for issue)")] = None,
+    item: Annotated[
+        str | None,
+        typer.Argument(help="the item id, or its serial with --manufacturer and --model"),
+    ] = None,
     data: Annotated[str, typer.Option(help="the JSON body, or @file")] = "{}",
     key: Annotated[Path, typer.Option(help="the party's private key file (custody keygen)")] = Path(
         "party.key"
@@ -616,6 +631,8 @@ def submit(
         str | None, typer.Option(help="reuse to resend the same submission safely")
     ] = None,
     vkey: LogKeyOption = None,
+    manufacturer: ManufacturerOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Sign a submission with the party key and send it; print the answer. The log's checkpoint
     is checked against the state folder first, and the answer's receipt is verified and kept."""
@@ -636,6 +653,10 @@ def submit(
         client = CustodyClient(
             server, token, party=signer.name, key=signer.private_key, origin=origin
         )
+        marking = _marking(manufacturer, model)
+        if item is not None and marking is not None:
+            found = client.item_by_serial(item, manufacturer=marking[0], model=marking[1])
+            item = _one_id(found, f"{marking[0]} {marking[1]} serial {item!r}")
         response = client.submit(action, item, body, nonce=nonce)
         print(response.text)
         if response.status_code == 401:
@@ -672,17 +693,45 @@ def _json_data(data: str) -> object:
     return body
 
 
+def _marking(manufacturer: str | None, model: str | None) -> tuple[str, str] | None:
+    """(manufacturer, model) when ITEM is a serial; None when it is an item id."""
+    if manufacturer is None and model is None:
+        return None
+    if manufacturer is None or model is None:
+        raise CustodyError("give both --manufacturer and --model with a serial, or neither")
+    return manufacturer, model
+
+
+def _one_id(found: list[str], what: str) -> str:
+    if len(found) != 1:
+        listed = f": {', '.join(found)}" if found else ""
+        raise CustodyError(f"{what} names {len(found)} items{listed}")
+    return found[0]
+
+
 @app.command()
 def evidence(
-    item: Annotated[str, typer.Argument(help="the item id")],
+    item: Annotated[
+        str, typer.Argument(help="the item id, or its serial with --manufacturer and --model")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
     db: DbOption = None,
     key: KeyOption = None,
+    manufacturer: ManufacturerOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
     with _failures():
         config = _config(db, key)
         ledger = _open_ledger(config, signer=_signer(config))
+        marking = _marking(manufacturer, model)
+        if marking is not None:
+            fleet = readmodels.Fleet.of(ledger)
+            maker, kind = marking
+            found = resolve_item(
+                ledger, fleet, item, manufacturer=maker, model=kind, actor=OPERATOR_ACTOR
+            )
+            item = str(found)
         bundle = ledger.evidence(item)
         state = _client_state()
         state.trust_log_key(ledger.verifier())
@@ -776,6 +825,126 @@ def verify_misbehaviour(
         finding = check_misbehaviour(load_misbehaviour(file.read_bytes()), _verifier(vkey))
         weight = "proven" if finding.conclusive else "not proof alone"
         out.print(f"{finding.kind} ({weight}): {finding.statement}", markup=False)
+
+
+@app.command()
+def find(
+    pattern: Annotated[
+        str, typer.Argument(help="a serial as read: ? for one unreadable character, * for a run")
+    ],
+    at: Annotated[
+        datetime | None, typer.Option(help="also holder and status at this time (RFC 3339)")
+    ] = None,
+    manufacturer: Annotated[str | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    cursor: Annotated[str | None, typer.Option(help="the `next` of an earlier page")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the page as JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """Find items by a full or partial serial: ranked candidates (docs/identity.md)."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        found = search(
+            ledger,
+            readmodels.Fleet.of(ledger),
+            Pattern.parse(pattern),
+            filters=Filters(manufacturer=manufacturer, model=model, category=category),
+            actor=OPERATOR_ACTOR,
+            at=aware_utc(at, field="at") if at is not None else None,
+            cursor=cursor,
+        )
+        if as_json:
+            items = [_candidate_json(c) for c in found.candidates]
+            print(json.dumps({"items": items, "next": found.next}, ensure_ascii=False))
+            return
+        out.print(_candidates_table(pattern, found.candidates))
+        if found.next:
+            out.print(f"more: --cursor {found.next}", markup=False)
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, object]:
+    fields = dataclasses.asdict(candidate)
+    return fields | {"item_id": str(candidate.item_id)}
+
+
+def _candidates_table(pattern: str, candidates: list[Candidate]) -> Table:
+    table = Table(title=f"{len(candidates)} candidates for {pattern}")
+    for column in ("serial", "match", "unknowns", "holder", "status", "then", "verified", "item"):
+        table.add_column(column)
+    for c in candidates:
+        then = f"{c.at['holder']} {c.at['status']}" if c.at else ""
+        seen = c.last_verified_inspection
+        verified = f"{seen['occurred_at']} {seen['inspector']}" if seen else ""
+        table.add_row(
+            c.serial, c.match, str(c.unknowns), c.holder, c.status, then, verified, str(c.item_id)
+        )
+    return table
+
+
+@app.command()
+def inventory(
+    file: Annotated[Path, typer.Argument(help="a scanner export: CSV with a `serial` column")],
+    recipient: Annotated[str, typer.Option(help="the recipient (force or unit) counted")],
+    at: Annotated[datetime, typer.Option(help="when the count was taken (RFC 3339)")],
+    method: Annotated[str, typer.Option(help="physical, serial_read, photo")] = "serial_read",
+    site: Annotated[str | None, typer.Option()] = None,
+    manufacturer: Annotated[str | None, typer.Option(help="if one model was counted")] = None,
+    model: Annotated[str | None, typer.Option(help="if one model was counted")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the reconciliation as JSON")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Record a serial-number inventory and print its reconciliation with the book."""
+    with _failures():
+        ledger = _open_ledger(Config.from_env(db=db))
+        count = Count(
+            recipient=recipient,
+            occurred_at=aware_utc(at, field="at"),
+            method=method,
+            serials=_counted_serials(file),
+            site=site,
+            manufacturer=manufacturer,
+            model=model,
+        )
+        done = take_inventory(ledger, readmodels.Fleet.of(ledger), count, actor=OPERATOR_ACTOR)
+        if as_json:
+            lines = [_line_json(line) for line in done.lines]
+            print(
+                json.dumps(
+                    {
+                        "inventory_id": str(done.inventory_id),
+                        "counts": done.counts(),
+                        "lines": lines,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        counts = ", ".join(f"{k} {v}" for k, v in done.counts().items())
+        out.print(f"inventory {done.inventory_id} (log index {done.log_index}): {counts}")
+        for line in done.lines:
+            if line.status != "on_book":
+                holder = f" ({line.holder})" if line.holder else ""
+                out.print(
+                    f"{line.status}: {line.serial} {line.item_id or ''}{holder}", markup=False
+                )
+
+
+def _line_json(line: Line) -> dict[str, object]:
+    item = None if line.item_id is None else str(line.item_id)
+    return {"status": line.status, "serial": line.serial, "item_id": item, "holder": line.holder}
+
+
+def _counted_serials(file: Path) -> list[str]:
+    rows = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+    if not rows:
+        raise CustodyError(f"{file} is empty")
+    header = [h.strip().lower() for h in rows[0]]
+    column = header.index("serial") if "serial" in header else 0
+    body = rows[1:] if "serial" in header else rows
+    return [row[column] for row in body if len(row) > column and row[column].strip()]
 
 
 @app.command()
@@ -1073,6 +1242,8 @@ def readmodels_rebuild(db: DbOption = None) -> None:
             lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
         )
         out.print(f"rebuilt the read models: {applied} entries applied")
+        indexed = ledger.log_store.rebuild_serials()
+        out.print(f"rebuilt the index of identities (docs/identity.md): {indexed} items")
         policy = load_policy(Config.from_env(db=db).policy)
         items = _with_progress(
             "stored accounts",

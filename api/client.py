@@ -59,6 +59,14 @@ class CustodyClient:
             self._origin = response.text.split("\n", 1)[0]
         return self._origin
 
+    def item_by_serial(self, serial: str, *, manufacturer: str, model: str) -> list[str]:
+        """The ids of the items with this marking (`GET /v1/items?serial=`, in the normal form)."""
+        response = self.http.get(
+            "/v1/items", params={"serial": serial, "manufacturer": manufacturer, "model": model}
+        )
+        response.raise_for_status()
+        return [str(c["item_id"]) for c in response.json()["items"]]
+
     def submit(
         self, action: str, item: str | None, body: dict[str, Any], *, nonce: str | None = None
     ) -> httpx.Response:

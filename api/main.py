@@ -14,7 +14,18 @@ from fastapi import FastAPI
 from api import docs, errors, security, ui
 from api.clock import CheckpointClock
 from api.limits import BodyLimit
-from api.routes import custody, items, log, parties, reports, tokens
+from api.routes import (
+    custody,
+    inventories,
+    items,
+    log,
+    parties,
+    reports,
+    serials,
+    sightings,
+    tokens,
+    traces,
+)
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
 from ledger.application import Ledger
@@ -55,7 +66,11 @@ def create_app(
     app.add_middleware(BodyLimit)
     security.install(app)
     app.include_router(parties.router)
+    app.include_router(serials.router)  # before items: /v1/items/search is not an item id
     app.include_router(items.router)
+    app.include_router(sightings.router)
+    app.include_router(inventories.router)
+    app.include_router(traces.router)
     app.include_router(log.router)
     app.include_router(tokens.router)
     app.include_router(reports.router)

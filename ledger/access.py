@@ -33,13 +33,16 @@ class Action(StrEnum):
     CORRECT = "correct"
     RAISE_FLAG = "raise_flag"
     RESOLVE_FLAG = "resolve_flag"
+    COUNT = "count"  # a serial-number inventory (ledger/inventories.py)
+    TRACE = "trace"  # a trace request (ledger/traces.py)
+    ANSWER_TRACE = "answer_trace"  # by the trace's addressee only, whatever its role
     READ = "read"
 
 
-_EVERYONE = frozenset({Action.READ, Action.MANAGE_KEYS, Action.REVOKE_TOKEN})
+_EVERYONE = frozenset({Action.READ, Action.MANAGE_KEYS, Action.REVOKE_TOKEN, Action.ANSWER_TRACE})
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.SUPPLIER: _EVERYONE | {Action.ISSUE, Action.CORRECT},
+    Role.SUPPLIER: _EVERYONE | {Action.ISSUE, Action.CORRECT, Action.COUNT},
     Role.PARTNER: _EVERYONE
     | {
         Action.TRANSFER,
@@ -50,9 +53,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.DISPOSE,
         Action.CORRECT,
     },
-    Role.INSPECTOR: _EVERYONE | {Action.INSPECT, Action.SIGHT, Action.CORRECT},
-    Role.OVERSIGHT: _EVERYONE | {Action.RAISE_FLAG, Action.RESOLVE_FLAG},
-    Role.INVESTIGATOR: _EVERYONE | {Action.SIGHT, Action.CORRECT, Action.RESOLVE_FLAG},
+    Role.INSPECTOR: _EVERYONE | {Action.INSPECT, Action.SIGHT, Action.CORRECT, Action.COUNT},
+    Role.OVERSIGHT: _EVERYONE
+    | {Action.RAISE_FLAG, Action.RESOLVE_FLAG, Action.COUNT, Action.TRACE},
+    Role.INVESTIGATOR: _EVERYONE
+    | {Action.SIGHT, Action.CORRECT, Action.RESOLVE_FLAG, Action.TRACE},
 }
 # The item writes a party can sign (docs/signing.md); CUSTODY_SIGNED_ROLES applies to these only, so
 # a party can always rotate its own keys and revoke its own tokens.

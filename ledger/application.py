@@ -14,6 +14,7 @@ tests a fixed one). Every write answers with a `Recorded`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
@@ -61,14 +62,18 @@ from ledger.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.flags import Flag
 from ledger.headproofs import MapFollower, head_proof
 from ledger.ids import (
+    MAX_TEXT,
     agreement_uuid,
+    check_marking,
     check_party_id,
     clean_text,
+    identity_key,
     item_id,
     normalise_serial,
     party_uuid,
     token_uuid,
 )
+from ledger.inventories import Inventory
 from ledger.items import (
     Category,
     DisposalMethod,
@@ -86,9 +91,12 @@ from ledger.parties import Agreement, Party, PartyKind
 from ledger.receipts import EntryReceipt, receipt_note, recorded_at_of
 from ledger.registry import Registry
 from ledger.replay import CustodyState, Fact, custody_at, facts_of
+from ledger.serials import look_alike
+from ledger.sightings import Sighting
 from ledger.signing import Signer, Verifier
 from ledger.submissions import Submitted, check_claims, decode_public_key, key_id, verify_signed
 from ledger.tokens import Role, Token, new_token, token_hash
+from ledger.traces import Trace
 from ledger.verify import Progress, Verified, verify_store
 from ledger.witness_policy import WitnessPolicy, check_quorum
 
@@ -426,11 +434,13 @@ class Ledger(Application[UUID]):
         via: Submitted | None = None,
     ) -> Recorded:
         new_id, normalised = item_id(manufacturer, model, serial), normalise_serial(serial)
+        identity_key(manufacturer, model, serial)  # refuses a model or maker with no letter
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
             if self._in_batch() and self._exists(new_id):
                 raise duplicate  # else the store refuses it (version 1 exists): `duplicate` too
+            self._refuse_look_alike(manufacturer, model, serial, new_id)
             terms = self._registry.agreement(agreement)
             if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
                 raise Unauthorised(
@@ -440,7 +450,7 @@ class Ledger(Application[UUID]):
             return Item.issue(
                 item_id=new_id,
                 now=now,
-                serial=clean_text(serial, field="serial", max_length=64),
+                serial=check_marking(serial),
                 normalised_serial=normalised,
                 registry_serial=registry_serial,
                 manufacturer=clean_text(manufacturer, field="manufacturer"),
@@ -457,9 +467,20 @@ class Ledger(Application[UUID]):
             )
 
         duplicate = DuplicateItem(
-            f"{manufacturer} {model} serial {normalised} was issued already (item {new_id})"
+            f"{manufacturer} {model} serial {serial!r} was issued already (item {new_id},"
+            f" normal form {normalised!r})"
         )
         return self._write(actor, via, Action.ISSUE, None, command, duplicate)
+
+    def _refuse_look_alike(self, manufacturer: str, model: str, serial: str, new_id: UUID) -> None:
+        """Refuse, before deciding, an issue whose identity in the normal form is another item's
+        (the store refuses it as well, under its write lock: ledger/serials.py)."""
+        self.log_store.ensure_serials()
+        found = self.log_store.serials.look_alike_of(manufacturer, model, serial, str(new_id))
+        if found is not None:
+            raise look_alike(
+                {"manufacturer": manufacturer, "model": model, "serial": serial}, found
+            )
 
     def transfer(
         self,
@@ -540,7 +561,7 @@ class Ledger(Application[UUID]):
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
                 method=how.value,
-                observed_serial=optional_text(observed_serial, "observed_serial"),
+                observed_serial=_marking(observed_serial, "observed_serial"),
                 location=optional_text(location, "location"),
                 occurred_at=occurred_at,
                 actor=actor.party,
@@ -625,7 +646,7 @@ class Ledger(Application[UUID]):
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
                 location=clean_text(location, field="location"),
-                serial_as_read=optional_text(serial_as_read, "serial_as_read"),
+                serial_as_read=_marking(serial_as_read, "serial_as_read"),
                 evidence=[sha256_hex(e) for e in evidence],
                 occurred_at=occurred_at,
                 actor=actor.party,
@@ -635,6 +656,219 @@ class Ledger(Application[UUID]):
             return found
 
         return self._write(actor, via, Action.SIGHT, item, command)
+
+    # Sightings not yet matched to an item (ledger/sightings.py) ---------------------------------
+
+    def record_sighting(
+        self,
+        *,
+        observer: str,
+        location: str,
+        occurred_at: datetime,
+        actor: Actor,
+        serial_as_read: str | None = None,
+        manufacturer: str | None = None,
+        model: str | None = None,
+        lot: str | None = None,
+        held_by: str | None = None,
+        evidence: Sequence[str] = (),
+        via: Submitted | None = None,
+    ) -> Recorded:
+        """What a third party saw when no item matches yet: its own aggregate in the log."""
+        if serial_as_read is None and lot is None:
+            raise InvalidInput("a sighting needs the serial as read or the lot")
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            self._registry.party(observer)
+            return Sighting.record(
+                sighting_id=uuid4(),
+                now=now,
+                observer=observer,
+                location=clean_text(location, field="location"),
+                held_by=optional_text(held_by, "held_by"),
+                serial_as_read=_marking(serial_as_read, "serial_as_read"),
+                manufacturer=optional_text(manufacturer, "manufacturer"),
+                model=optional_text(model, "model"),
+                lot=_marking(lot, "lot"),
+                evidence=[sha256_hex(e) for e in evidence],
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+            )
+
+        return self._write(actor, via, Action.SIGHT, None, command)
+
+    def match_sighting(self, sighting: UUID | str, *, item: UUID | str, actor: Actor) -> Recorded:
+        """Link a sighting to an item: the item's `Sighted` (its evidence led by the SHA-256 of
+        the sighting's entry) and the sighting's `Matched`, in one transaction."""
+        actor.require(Action.SIGHT)
+        seen = self.sighting(sighting)
+        if seen.item_id is not None:
+            raise AlreadyExists(f"sighting {seen.id} is matched to item {seen.item_id} already")
+        entry = self.log_store.log_entries_of(seen.id)[0].entry
+        target = self.item(item).id
+        with self.batch() as batch:
+            self.sight(
+                target,
+                observer=seen.observer,
+                location=seen.location,
+                occurred_at=seen.seen_at,
+                held_by=seen.held_by,
+                serial_as_read=seen.serial_as_read,
+                evidence=[hashlib.sha256(entry).hexdigest(), *seen.evidence],
+                actor=actor,
+            )
+            self._write(actor, None, Action.SIGHT, None, self._matching(seen.id, target, actor))
+        version = batch.pending[target].version
+        return Recorded(target, version, batch.receipt.log_index(target))
+
+    def _matching(self, sighting_id: UUID, item_id: UUID, actor: Actor) -> Command:
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self._get(sighting_id, Sighting, f"sighting {sighting_id}")
+            found.match(item_id=item_id, now=now, actor=actor.party)
+            return found
+
+        return command
+
+    def sighting(self, sighting: UUID | str) -> Sighting:
+        return self._get(item_uuid(sighting), Sighting, f"sighting {sighting}")
+
+    def sightings(
+        self, *, after: int | None = None, limit: int = ITEM_PAGE
+    ) -> list[tuple[int, Sighting]]:
+        """Sightings in the order they were recorded, after a notification id: (id, sighting)."""
+        page = self.recorder.select_notifications(
+            start=after, limit=limit, topics=[Sighting.Recorded.TOPIC], inclusive_of_start=False
+        )
+        return [(n.id, self.sighting(UUID(str(n.originator_id)))) for n in page]
+
+    # Trace requests (ledger/traces.py) ----------------------------------------------------------
+
+    def request_trace(
+        self,
+        *,
+        addressee: str,
+        question: str,
+        answer_days: int,
+        actor: Actor,
+        item: UUID | str | None = None,
+        sighting: UUID | str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Recorded:
+        """A trace request about an item or a sighting, sent at `occurred_at` (default now) and
+        due `answer_days` after."""
+        if (item is None) == (sighting is None):
+            raise InvalidInput("a trace names either an item or a sighting")
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            self._registry.party(addressee)
+            return Trace.request(
+                trace_id=uuid4(),
+                now=now,
+                answer_days=answer_days,
+                occurred_at=occurred_at,
+                item_id=None if item is None else str(self.item(item).id),
+                sighting_id=None if sighting is None else str(self.sighting(sighting).id),
+                addressee=addressee,
+                question=clean_text(question, field="question", max_length=2000),
+                actor=actor.party,
+                signature=None,
+            )
+
+        return self._write(actor, None, Action.TRACE, None, command)
+
+    def answer_trace(
+        self, trace: UUID | str, *, answer: str, documents: Sequence[str], actor: Actor
+    ) -> Recorded:
+        """The addressee's answer (an admin may record it for the addressee)."""
+
+        def command(_: Signature, now: datetime) -> Aggregate:
+            found = self.trace(trace)
+            if actor.role is not Role.ADMIN and actor.party != found.addressee:
+                raise Unauthorised(f"trace {found.id} is addressed to {found.addressee}")
+            found.answer_with(
+                answer=clean_text(answer, field="answer", max_length=4000),
+                documents=[sha256_hex(d) for d in documents],
+                now=now,
+                actor=actor.party,
+            )
+            return found
+
+        return self._write(actor, None, Action.ANSWER_TRACE, None, command)
+
+    def trace(self, trace: UUID | str) -> Trace:
+        return self._get(item_uuid(trace), Trace, f"trace {trace}")
+
+    def traces(self) -> Iterator[Trace]:
+        """Every trace, in the order they were requested."""
+        start: int | None = None
+        while page := self.recorder.select_notifications(
+            start=start, limit=ITEM_PAGE, topics=[Trace.Requested.TOPIC], inclusive_of_start=False
+        ):
+            yield from (self.trace(UUID(str(n.originator_id))) for n in page)
+            start = page[-1].id
+
+    # Serial-number inventories (ledger/inventories.py decides; these record) --------------------
+
+    def record_inventory(
+        self,
+        *,
+        recipient: str,
+        method: str,
+        serials: Sequence[str],
+        counts: dict[str, int],
+        occurred_at: datetime,
+        actor: Actor,
+        site: str | None = None,
+        manufacturer: str | None = None,
+        model: str | None = None,
+    ) -> Recorded:
+        def command(_: Signature, now: datetime) -> Aggregate:
+            return Inventory.record(
+                inventory_id=uuid4(),
+                serials=serials,
+                counts=counts,
+                now=now,
+                recipient=self._registry.party(recipient).party_id,
+                site=optional_text(site, "site"),
+                method=member(InspectionMethod, method, "method").value,
+                manufacturer=optional_text(manufacturer, "manufacturer"),
+                model=optional_text(model, "model"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+            )
+
+        return self._write(actor, None, Action.COUNT, None, command)
+
+    def inventory_inspection(
+        self,
+        item: UUID | str,
+        *,
+        result: str,
+        method: str,
+        occurred_at: datetime,
+        actor: Actor,
+        observed_serial: str | None = None,
+        location: str | None = None,
+    ) -> Recorded:
+        """An item's `Inspected` from an inventory: the counting party is the inspector."""
+
+        def command(signature: Signature, now: datetime) -> Aggregate:
+            found = self.item(item)
+            found.inspect(
+                inspector=actor.party,
+                result=member(InspectionResult, result, "result").value,
+                method=member(InspectionMethod, method, "method").value,
+                observed_serial=_marking(observed_serial, "observed_serial"),
+                location=optional_text(location, "location"),
+                occurred_at=occurred_at,
+                actor=actor.party,
+                signature=signature,
+                now=now,
+            )
+            return found
+
+        return self._write(actor, None, Action.COUNT, item, command)
 
     def dispose(
         self,
@@ -1224,6 +1458,12 @@ def _of_kind(found: object, kind: type[A], what: str) -> A:
     if not isinstance(found, kind):
         raise NotFound(f"{what} not found")
     return found
+
+
+def _marking(value: str | None, field: str) -> str | None:
+    """A serial as read, kept as written: refused where the normal form refuses it
+    (invisible, format, control characters; no letter or digit). `?` marks what was unreadable."""
+    return None if value is None else check_marking(value, field=field, max_length=MAX_TEXT)
 
 
 def _token_uuid(token_id: UUID | str) -> UUID:

@@ -31,6 +31,7 @@ What the programme holds (the counts scale with `items`; shown for the default 3
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.endorsements import confirm_key, prove_key
+from ledger.items import Status
+from ledger.readmodels import Fleet
+from ledger.reconciliation import Count, take_inventory
 from ledger.submissions import Submission, Submitted, key_id
 from ledger.times import aware_utc, format_time
 from ledger.tokens import Role
@@ -61,6 +65,7 @@ INVESTIGATOR = "DEMO-INVESTIGATOR"
 MONITOR = "DEMO-MONITOR"
 BROKER = "DEMO-BROKER"
 ARMED_GROUP = "unknown armed group (synthetic)"
+TRACE_DAYS = 28
 WITNESSES = ("Demo Inspectorate officer (synthetic)", "Demo Oversight officer (synthetic)")
 
 MASS_UNIT, MASS_RECOVERER = f"{NORTH}-3", f"{NORTH}-5"
@@ -121,6 +126,9 @@ class DemoProgramme:
     diverted: list[UUID] = field(default_factory=list)
     recovered: list[UUID] = field(default_factory=list)
     disposed: list[UUID] = field(default_factory=list)
+    sightings: list[UUID] = field(default_factory=list)
+    traces: list[UUID] = field(default_factory=list)
+    inventory: UUID | None = None
 
 
 def build(
@@ -147,7 +155,68 @@ def build(
                 Life(ledger, rng, calendar, plan, programme, keys).record()
                 if progress:
                     progress(1)
+    before = ledger.log_store.log_size()
+    _investigations(ledger, calendar, programme)
+    programme.events += ledger.log_store.log_size() - before
     return programme
+
+
+def _investigations(ledger: Ledger, calendar: Calendar, programme: DemoProgramme) -> None:
+    """Issue 17's workflows: two unmatched sightings (a leaked rifle's serial half read, and a
+    serial no item has), a trace answered and one overdue, and an inventory of one unit with one
+    item not counted and one serial unknown to the ledger."""
+    if not programme.leaked:
+        return  # too small a programme for a story
+    leaked = ledger.item(programme.leaked[0])
+    for serial in (leaked.serial[:-3] + "??" + leaked.serial[-1], "DEMO-X-??17"):
+        programme.sightings.append(
+            ledger.record_sighting(
+                observer=MONITOR,
+                location="weapons market, border town (synthetic)",
+                occurred_at=calendar.day(12),
+                serial_as_read=serial,
+                manufacturer=leaked.manufacturer,
+                held_by=ARMED_GROUP,
+                evidence=[hashlib.sha256(f"demo photo of {serial}".encode()).hexdigest()],
+                actor=OPERATOR,
+            ).id
+        )
+    answered = ledger.request_trace(
+        item=leaked.id,
+        addressee=SUPPLIER,
+        question=f"To which unit was serial {leaked.serial} delivered, and when?",
+        answer_days=TRACE_DAYS,
+        occurred_at=calendar.day(10),
+        actor=OPERATOR,
+    ).id
+    ledger.answer_trace(
+        answered,
+        answer=f"Delivered to {LEAK_UNIT} with the first shipment (synthetic)",
+        documents=[hashlib.sha256(b"demo delivery note").hexdigest()],
+        actor=OPERATOR,
+    )
+    overdue = ledger.request_trace(
+        sighting=programme.sightings[1],
+        addressee=SUPPLIER,
+        question="Is DEMO-X-??17 a marking of yours? The photo shows a repair weld.",
+        answer_days=TRACE_DAYS,
+        occurred_at=calendar.day(TRACE_DAYS + 12),
+        actor=OPERATOR,
+    ).id
+    programme.traces = [answered, overdue]
+    programme.inventory = _count(ledger, calendar)
+
+
+def _count(ledger: Ledger, calendar: Calendar) -> UUID | None:
+    """An inventory of one unit: every item it holds but the first counted, one serial unknown."""
+    unit, at = f"{NORTH}-1", calendar.day(2)
+    fleet = Fleet.of(ledger)
+    held = [h.serial for h in fleet.holdings(unit, at=at) if h.status is Status.IN_CUSTODY]
+    if len(held) < 2:
+        return None
+    serials = [*held[1:], "DEMO-UNKNOWN-000001"]
+    count = Count(unit, at, "serial_read", serials, site=_armoury(unit))
+    return take_inventory(ledger, fleet, count, actor=OPERATOR).inventory_id
 
 
 # The calendar ------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import ApplicationRecorder
+
 from ledger import merkle
 from ledger.checkpoints import parse_checkpoint
 from ledger.entries import decode_entry
@@ -56,7 +58,7 @@ def build_bundle(
     agreement = agreement_uuid(str(decode_entry(entries[0].entry)["payload"]["agreement"]))
     context = [
         r
-        for a in (agreement, *_parties_named(entries))
+        for a in (agreement, *_parties_named(entries), *_investigations_of(store, item_id))
         for r in store.log_entries_of(a)
         if r.log_index < size
     ]
@@ -94,6 +96,22 @@ def _parties_named(entries: Iterable[LogRow]) -> list[UUID]:
         except InvalidInput:
             continue
     return ids
+
+
+INVESTIGATION_TOPICS = ("custody:Trace.Requested", "custody:Sighting.Matched")
+
+
+def _investigations_of(store: LogStore, item_id: UUID) -> list[UUID]:
+    """The traces about the item and the sightings matched to it (ledger/traces.py,
+    ledger/sightings.py): their entries go in the context, proved like the rest."""
+    if not isinstance(store, ApplicationRecorder):
+        return []
+    found = []
+    for n in store.select_notifications(start=None, limit=1_000_000, topics=INVESTIGATION_TOPICS):
+        about = json.loads(n.state).get("item_id")
+        if about == str(item_id):
+            found.append(UUID(str(n.originator_id)))
+    return found
 
 
 def _signers(entries: Iterable[LogRow]) -> list[UUID]:

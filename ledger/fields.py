@@ -12,7 +12,16 @@ from ledger.ids import clean_text, parse_item_id
 
 E = TypeVar("E", bound=StrEnum)
 DETAIL_FIELDS = frozenset(
-    {"calibre", "country_of_manufacture", "year", "value", "lot_size", "description", "location"}
+    {
+        "calibre",
+        "country_of_manufacture",
+        "year",
+        "value",
+        "lot",
+        "lot_size",
+        "description",
+        "location",
+    }
 )
 
 

@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from ledger.access import Actor
 from ledger.application import Ledger
 from ledger.entries import canonical_json, json_value
 from ledger.errors import CustodyError, InvalidInput
-from ledger.ids import item_id, normalise_serial
+from ledger.ids import identity_key, item_id
 from ledger.submissions import Submitted
 from ledger.times import MAX_CLOCK_SKEW, aware_utc, format_time
 
@@ -78,6 +79,8 @@ class Row:
     line: int
     action: str
     fields: dict[str, Any]
+    marking: tuple[str, str, str] | None = None
+    """(manufacturer, model, serial) when the row names its item by them, not by item_id."""
 
 
 @dataclass(frozen=True)
@@ -195,11 +198,21 @@ def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str) -> Any:
     if row.action == "issue":
         details = {k: fields.pop(k) for k in OPTIONAL["issue"][1:] if k in fields}
         return ledger.issue(**fields, details=details, actor=actor, via=via)
-    item = fields.pop("item")
+    item = _resolved(ledger, fields.pop("item"), row.marking)
     if "from" in fields:
         fields["from_holder"] = fields.pop("from")
     method: Callable[..., Any] = getattr(ledger, row.action)
     return method(item, **fields, actor=actor, via=via)
+
+
+def _resolved(ledger: Ledger, item: str, marking: tuple[str, str, str] | None) -> str:
+    """The item a row names by its marking: the id of that spelling if issued, else the item
+    whose identity in the normal form it is (docs/identity.md), else that id (not found)."""
+    if marking is None or ledger.log_store.log_entries_of(UUID(item)):
+        return item
+    ledger.log_store.ensure_serials()
+    found = ledger.log_store.serials.look_alike_of(*marking, item)
+    return item if found is None else found.item_id
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -237,10 +250,13 @@ def _row(line: int, fields: Mapping[str, Any]) -> Row:
     values = {k: _value(k, v) for k, v in fields.items() if k not in ("action", *ITEM_FIELDS)}
     if action == "issue":
         values |= {k: fields[k] for k in ("serial", "manufacturer", "model")}
-        normalise_serial(str(fields["serial"]))
-    else:
-        values["item"] = _item_of(fields)
-    return Row(line, action, values)
+        identity_key(*(str(fields[k]) for k in ("manufacturer", "model", "serial")))
+        return Row(line, action, values)
+    values["item"] = _item_of(fields)
+    if "item_id" in fields:
+        return Row(line, action, values)
+    marking = (str(fields["manufacturer"]), str(fields["model"]), str(fields["serial"]))
+    return Row(line, action, values, marking)
 
 
 def _item_of(fields: Mapping[str, Any]) -> str:
@@ -323,12 +339,13 @@ def _integer(name: str, value: Any) -> int:
 
 
 def _quality(rows: Sequence[Row]) -> list[Problem]:
-    """Data quality across the file: the same identity issued twice; serials not marked."""
+    """Data quality across the file: the same identity (in the normal form: look-alikes too)
+    issued twice; serials not marked."""
     seen: dict[str, int] = {}
     problems = []
     for row in (r for r in rows if r.action == "issue"):
         f = row.fields
-        identity = str(item_id(f["manufacturer"], f["model"], f["serial"]))
+        identity = identity_key(f["manufacturer"], f["model"], f["serial"])  # look-alikes too
         if identity in seen:
             problems.append(
                 Problem(

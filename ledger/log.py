@@ -59,6 +59,7 @@ from ledger.events import Reported
 from ledger.maproots import committed
 from ledger.merkle import Key, Node
 from ledger.receipts import EntryReceipt, receipt_signature
+from ledger.serials import ISSUED_TOPIC, SerialIndex, SerialStatements
 from ledger.signing import Signer
 
 LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE = "custody_log", "custody_tree", "custody_checkpoints"
@@ -207,6 +208,8 @@ class Statements:
         self.cosign_checkpoint = f"UPDATE {checkpoints} SET note = {p} WHERE size = {p}"
         self.latest_checkpoint = f"SELECT size, note FROM {checkpoints} ORDER BY size DESC LIMIT 1"
         self.checkpoints = f"SELECT size, note FROM {checkpoints} ORDER BY size"
+        self.write_lock = f"UPDATE {checkpoints} SET size = size WHERE 0 = 1"
+        """A write that changes nothing: SQLite's write lock, taken before anything is read."""
 
     def nodes(self, count: int) -> str:
         """The nodes at `count` (level, idx) pairs. OR-ed equalities, not `(level, idx) IN
@@ -262,6 +265,8 @@ class LogStore:
     _tail: _Tail
     receipt_signer: Signer | None = None
     """The log's key, which signs each appended entry's receipt (the Ledger hands it over)."""
+    serials: SerialIndex
+    """The index of identities (ledger/serials.py), kept in the append's transaction."""
 
     def _append_to_log(
         self, cursor: Any, events: Sequence[StoredEvent], kwargs: Mapping[str, Any]
@@ -274,6 +279,7 @@ class LogStore:
         if rows:
             cursor.executemany(self.sql.insert, rows)
             cursor.executemany(self.sql.insert_node, nodes)
+        self.serials.index(cursor, _issued(events, appended))
         appending: _Appending | None = kwargs.get(APPENDING)
         if appending is not None:  # replaced, not extended: PostgreSQL may retry
             appending.appended, appending.size = appended, size + len(appended)
@@ -458,6 +464,23 @@ class LogStore:
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         raise NotImplementedError
 
+    # The index of identities (ledger/serials.py) ------------------------------------------------
+
+    def ensure_serials(self) -> None:
+        """Create and fill the index of identities if the store has none yet."""
+        if not self.serials.ready:
+            with self._locked_cursor() as cursor:
+                self.serials.ensure(cursor)
+
+    def rebuild_serials(self) -> int:
+        """Fill the index of identities anew from the log; answers how many items it holds."""
+        with self._locked_cursor() as cursor:
+            return self.serials.refill(cursor)
+
+    def _locked_cursor(self) -> AbstractContextManager[Any]:
+        """A write transaction holding the store's write lock from its first statement."""
+        raise NotImplementedError
+
 
 APPENDING = "custody_appending"
 """The keyword argument that carries an `_Appending` through the library's insert_events."""
@@ -512,6 +535,17 @@ class _Tail:
                 del self._leaves[next(iter(self._leaves))]
             if appending.frontier is not None:
                 self._size, self._frontier = appending.size, appending.frontier
+
+
+def _issued(
+    events: Sequence[StoredEvent], appended: Sequence[Appended]
+) -> list[tuple[int, str, Body]]:
+    """The `Issued` entries among the appended ones: (log index, item id, entry body)."""
+    return [
+        (a.log_index, str(a.aggregate_id), event.entry_body)
+        for event, a in zip(events, appended, strict=True)
+        if event.topic == ISSUED_TOPIC and isinstance(event, LoggedEvent) and event.entry_body
+    ]
 
 
 def _check_map_root(body: Body, index: int) -> None:
@@ -624,6 +658,8 @@ class SQLiteLogRecorder(LogStore, SQLiteApplicationRecorder):
             param="?", prefix="", blob="BLOB", integer="INTEGER", events=events_table_name
         )
         self._tail = _Tail()
+        serials = SerialStatements(param="?", prefix="", integer="INTEGER", sqlite=True)
+        self.serials = SerialIndex(serials, self._read)
         if not isinstance(datastore.pool, StatementCachingPool):
             datastore.pool = StatementCachingPool.like(datastore.pool)
         super().__init__(datastore, events_table_name)
@@ -645,6 +681,12 @@ class SQLiteLogRecorder(LogStore, SQLiteApplicationRecorder):
 
     def _id_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id.hex  # the library stores SQLite ids as hex text
+
+    @contextmanager
+    def _locked_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.sql.write_lock)
+            yield c
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -678,6 +720,8 @@ class PostgresLogRecorder(LogStore, PostgresApplicationRecorder):
             events=f'{prefix}"{events_table_name}"',
         )
         self._tail = _Tail()
+        serials = SerialStatements(param="%s", prefix=prefix, integer="bigint", sqlite=False)
+        self.serials = SerialIndex(serials, self._read)
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(SQL(s) for s in self.sql.create)  # type: ignore[misc]
 
@@ -698,6 +742,12 @@ class PostgresLogRecorder(LogStore, PostgresApplicationRecorder):
 
     def _id_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id
+
+    @contextmanager
+    def _locked_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)  # the library's lock, which every append takes
+            yield curs
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -36,6 +36,7 @@ class PolicyConfig:
     loss_report_within_days: int = 30
     discovery_gap_days: int = 92
     disposal_min_witnesses: int = 2
+    trace_answer_days: int = 28
 
 
 TOML_KEYS = {
@@ -46,6 +47,7 @@ TOML_KEYS = {
     ("losses", "report_within_days"): "loss_report_within_days",
     ("losses", "discovery_gap_days"): "discovery_gap_days",
     ("disposals", "min_witnesses"): "disposal_min_witnesses",
+    ("traces", "answer_days"): "trace_answer_days",
 }
 
 

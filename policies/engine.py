@@ -25,6 +25,7 @@ from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Whe
 from policies.config import PolicyConfig
 from policies.findings import Finding
 from policies.rules import RULES, Case, Registration, duplicate_serial
+from policies.traces import trace_findings
 
 Parents = Callable[[str], str | None]
 SCOPED = ("programme", "category", "recipient", "agreement", "normalised_serial")
@@ -283,7 +284,9 @@ def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
 
 
 def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding]:
-    return [f for account in accounts(ledger, scope, config) for f in account.findings]
+    scoped = list(accounts(ledger, scope, config))
+    traced = trace_findings(ledger, scope.as_of, {a.item_id for a in scoped})
+    return [f for account in scoped for f in account.findings] + traced
 
 
 def scope_for(actor: Actor, scope: Scope) -> Scope:

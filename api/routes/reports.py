@@ -35,6 +35,7 @@ from policies.engine import (
 from policies.export import report_csv
 from policies.findings import Finding
 from policies.flags import flag_views, raise_findings
+from policies.traces import trace_findings
 
 router = APIRouter(tags=["oversight"])
 When = Annotated[Time | None, Query(description="RFC 3339 with a zone")]
@@ -107,7 +108,8 @@ def list_flags(
     if item is not None:
         readable.require_item(item)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
-    current = [f for a in scoped for f in a.findings]
+    traced = trace_findings(ledger, chosen.as_of, {a.item_id for a in scoped})
+    current = [f for a in scoped for f in a.findings] + traced
     views = [
         v
         for v in flag_views(ledger, current, item_ids={a.item_id for a in scoped})

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from api.ui.investigations import router as _investigations
 from api.ui.routes import router
 from api.ui.session import STATIC_URL, DashboardStatic
+
+router.include_router(_investigations)
 
 __all__ = ["STATIC_URL", "router", "static_files"]
 

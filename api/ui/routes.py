@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep
+from api.routes.custody import _fleet
 from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
 from api.ui import views
@@ -34,6 +35,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInput, Unauthenticated
 from ledger.evidence import dump_bundle
 from ledger.scope import ReadScope
+from ledger.search import resolve_item
 from policies.flags import raise_findings
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -178,20 +180,58 @@ def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedF
 
 
 @router.get(f"{UI_PATH}/items/{{item_id}}")
-def item(request: Request, item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
-    found = _readable(ledger, session).require_item(item_id)
+def item(
+    request: Request,
+    item_id: str,
+    ledger: LedgerDep,
+    session: SessionDep,
+    manufacturer: Text = None,
+    model: Text = None,
+) -> Response:
+    """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
+    named = _named(request, ledger, session, item_id, manufacturer, model)
+    found = _readable(ledger, session).require_item(named)
     data = views.item_page(ledger, str(found), ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 
 @router.get(f"{UI_PATH}/items/{{item_id}}/evidence")
-def evidence(item_id: str, ledger: LedgerDep, session: SessionDep) -> Response:
+def evidence(
+    request: Request,
+    item_id: str,
+    ledger: LedgerDep,
+    session: SessionDep,
+    manufacturer: Text = None,
+    model: Text = None,
+) -> Response:
     """The evidence bundle, as GET /v1/items/{id}/evidence, for `custody verify-evidence`."""
-    found = ledger.item(_readable(ledger, session).require_item(item_id))
+    named = _named(request, ledger, session, item_id, manufacturer, model)
+    found = ledger.item(_readable(ledger, session).require_item(named))
     return Response(
         dump_bundle(ledger.evidence(found.id)),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="evidence-{found.id}.json"'},
+    )
+
+
+def _named(
+    request: Request,
+    ledger: Ledger,
+    session: Session,
+    item: str,
+    manufacturer: str | None,
+    model: str | None,
+) -> str:
+    """The item id, whether the URL names the item by id or by serial, manufacturer and model."""
+    if manufacturer is None and model is None:
+        return item
+    if manufacturer is None or model is None:
+        raise InvalidInput("name an item by its serial with both manufacturer and model")
+    fleet = _fleet(request, ledger)
+    return str(
+        resolve_item(
+            ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
+        )
     )
 
 

@@ -449,7 +449,7 @@ def test_the_bound_check_finds_an_unbounded_parameter() -> None:
 # Serials ------------------------------------------------------------------------------------------
 
 
-def test_a_serial_is_nfkc_normalised_so_a_full_width_copy_is_a_duplicate(
+def test_a_full_width_serial_is_kept_as_marked_and_a_plain_copy_of_it_is_a_duplicate(
     client: TestClient,
 ) -> None:
     first = client.post("/v1/items", json=RIFLE | {"serial": "ＢＸ－０００９"})
@@ -457,24 +457,24 @@ def test_a_serial_is_nfkc_normalised_so_a_full_width_copy_is_a_duplicate(
 
     assert first.status_code == 201, first.text
     state = client.get(f"/v1/items/{first.json()['item_id']}").json()
-    assert (state["serial"], state["normalised_serial"]) == ("BX-0009", "BX0009")
+    assert (state["serial"], state["normalised_serial"]) == ("ＢＸ－０００９", "bxooo9")
     assert error_of(again)[:2] == (409, "duplicate_item")
 
 
 @pytest.mark.parametrize(
-    "serial",
+    ("serial", "what"),
     [
-        "AK\u00000001",  # NUL
-        "AK\t0001",  # a control character
-        "AK\u200b0001",  # zero-width space
-        "AK\u202e0001",  # right-to-left override
-        "\ufeffAK0001",  # byte-order mark
-        "AK\u00ad0001",  # soft hyphen
-        "AK\ue0000001",  # private use
+        ("AK\u00000001", "a control character (U+0000)"),  # NUL
+        ("AK\t0001", "a control character (U+0009)"),
+        ("AK\u200b0001", "a format character (U+200B)"),  # zero-width space
+        ("AK\u202e0001", "a format character (U+202E)"),  # right-to-left override
+        ("\ufeffAK0001", "a format character (U+FEFF)"),  # byte-order mark
+        ("AK\u00ad0001", "a format character (U+00AD)"),  # soft hyphen
+        ("AK\ue0000001", "a private-use character (U+E000)"),
     ],
 )
 def test_a_serial_with_a_control_or_invisible_character_is_422_and_records_nothing(
-    client: TestClient, log_size: Callable[[], int], serial: str
+    client: TestClient, log_size: Callable[[], int], serial: str, what: str
 ) -> None:
     before = log_size()
 
@@ -483,7 +483,7 @@ def test_a_serial_with_a_control_or_invisible_character_is_422_and_records_nothi
     assert error_of(response) == (
         422,
         "invalid_input",
-        "serial contains a control or unassigned character",
+        f"serial {serial!r} contains {what}, which is refused",
     )
     assert log_size() == before
 
@@ -507,7 +507,8 @@ def test_a_serial_as_read_in_the_field_is_checked_the_same_way(
     assert error_of(response) == (
         422,
         "invalid_input",
-        f"{field} contains a control or unassigned character",
+        f"{field} {body[field]!r} contains a format character"
+        f" (U+{ord(body[field][2]):04X}), which is refused",
     )
 
 

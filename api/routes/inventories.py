@@ -1,0 +1,93 @@
+"""Serial-number inventories: `POST /v1/inventories` records a count and answers its
+reconciliation with the book, as JSON or (`Accept: text/csv`) CSV (ledger/reconciliation.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, LedgerDep
+from api.routes.custody import _fleet
+from api.schemas import Body, PartyId, Serial, Text, Time
+from ledger.items import InspectionMethod
+from ledger.reconciliation import Count, Reconciliation, take_inventory
+
+router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
+CSV_COLUMNS = ("status", "serial", "item_id", "holder")
+
+
+class InventoryIn(Body):
+    recipient: PartyId
+    occurred_at: Time
+    method: Literal[tuple(m.value for m in InspectionMethod)]  # type: ignore[valid-type]
+    serials: Annotated[list[Serial], Field(min_length=1, max_length=100_000)]
+    site: Text | None = None
+    manufacturer: Text | None = None
+    model: Text | None = None
+
+
+class LineOut(BaseModel):
+    serial: str
+    item_id: UUID | None
+    holder: str | None
+
+
+class InventoryOut(BaseModel):
+    inventory_id: UUID
+    log_index: int
+    recipient: str
+    occurred_at: datetime
+    counts: dict[str, int]
+    on_book: list[LineOut]
+    not_counted: list[LineOut]
+    held_elsewhere: list[LineOut]
+    unknown: list[LineOut]
+
+
+@router.post("", status_code=201, response_model=InventoryOut)
+def record(
+    request: Request, body: InventoryIn, ledger: LedgerDep, actor: ActorDep
+) -> InventoryOut | Response:
+    """Record the count, an inspection of every item of the book (verified if counted, else
+    not_presented), and answer the reconciliation: counted and on the book, on the book and not
+    counted, counted but held by another party, counted and unknown to the ledger."""
+    count = Count(
+        recipient=body.recipient,
+        occurred_at=body.occurred_at,
+        method=body.method,
+        serials=body.serials,
+        site=body.site,
+        manufacturer=body.manufacturer,
+        model=body.model,
+    )
+    done = take_inventory(ledger, _fleet(request, ledger), count, actor=actor)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(_csv(done), status_code=201, media_type="text/csv; charset=utf-8")
+    return InventoryOut(
+        inventory_id=done.inventory_id,
+        log_index=done.log_index,
+        recipient=done.recipient,
+        occurred_at=done.occurred_at,
+        counts=done.counts(),
+        **{status: [_line(line) for line in done.of(status)] for status in done.counts()},
+    )
+
+
+def _line(line: object) -> LineOut:
+    return LineOut.model_validate(line, from_attributes=True)
+
+
+def _csv(done: Reconciliation) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in done.lines:
+        writer.writerow((line.status, line.serial, line.item_id or "", line.holder or ""))
+    return text.getvalue()

@@ -1,0 +1,117 @@
+"""Finding items by serial: `GET /v1/items?serial=` (exact, in the normal form) and
+`GET /v1/items/search?q=` (a partial serial, ranked), from the index of identities
+(ledger/serials.py, ledger/search.py; docs/identity.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from api.deps import ActorDep, LedgerDep
+from api.routes.custody import _fleet
+from api.schemas import Time
+from ledger.items import Category
+from ledger.search import Candidate, Filters, Found, Pattern, find_serial, search
+from ledger.times import aware_utc
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+class CandidateOut(BaseModel):
+    item_id: UUID
+    serial: str
+    normalised_serial: str
+    category: str
+    match: str
+    unknowns: int
+    holder: str
+    status: str
+    at: dict[str, str] | None
+    last_verified_inspection: dict[str, Any] | None
+
+
+class CandidatesOut(BaseModel):
+    items: list[CandidateOut]
+    next: str | None = None
+
+
+@router.get("", response_model=CandidatesOut)
+def by_serial(
+    request: Request,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    serial: Annotated[str, Query(min_length=1, max_length=64, description="a serial as marked")],
+    manufacturer: Marking = None,
+    model: Marking = None,
+) -> CandidatesOut:
+    """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
+    included; `manufacturer` and `model` narrow it (in the normal form too)."""
+    filters = Filters(manufacturer=manufacturer, model=model)
+    found = find_serial(ledger, _fleet(request, ledger), serial, filters=filters, actor=actor)
+    return CandidatesOut(items=[_out(c) for c in found])
+
+
+@router.get("/search", response_model=CandidatesOut)
+def search_serials(
+    request: Request,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="a serial as read: `?` for one unreadable character, `*` for any run",
+        ),
+    ],
+    manufacturer: Marking = None,
+    model: Marking = None,
+    category: Annotated[Category | None, Query()] = None,
+    calibre: Marking = None,
+    lot: Marking = None,
+    at: Annotated[Time | None, Query(description="also holder and status at this time")] = None,
+    cursor: Annotated[str | None, Query(max_length=400, description="`next` of a page")] = None,
+) -> CandidatesOut:
+    """Ranked candidates: the exact form first, then whole matches, then matches inside a longer
+    serial; fewer unknown characters first. At most 50 a page; `next` is the cursor of the next."""
+    filters = Filters(
+        manufacturer=manufacturer,
+        model=model,
+        category=category.value if category else None,
+        calibre=calibre,
+        lot=lot,
+    )
+    found: Found = search(
+        ledger,
+        _fleet(request, ledger),
+        Pattern.parse(q),
+        filters=filters,
+        actor=actor,
+        at=_aware(at),
+        cursor=cursor,
+    )
+    return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return None if at is None else aware_utc(at, field="at")
+
+
+def _out(candidate: Candidate) -> CandidateOut:
+    return CandidateOut(
+        item_id=candidate.item_id,
+        serial=candidate.serial,
+        normalised_serial=candidate.normalised_serial,
+        category=candidate.category,
+        match=candidate.match,
+        unknowns=candidate.unknowns,
+        holder=candidate.holder,
+        status=candidate.status,
+        at=candidate.at,
+        last_verified_inspection=candidate.last_verified_inspection,
+    )

@@ -1,0 +1,170 @@
+"""Sightings not yet matched to an item: record one, list them with candidate items from the
+serial search, match one to an item (ledger/sightings.py, docs/investigations.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, LedgerDep
+from api.routes.custody import _fleet
+from api.routes.serials import CandidateOut, _out
+from api.schemas import Body, ItemRecordedOut, PartyId, Serial, Sha256Hex, Signature, Text, Time
+from api.submissions import ArrivalDep
+from ledger.access import Action, Actor
+from ledger.application import Ledger
+from ledger.errors import InvalidInput
+from ledger.readmodels import Fleet
+from ledger.search import Filters, Pattern, search, visible_holders
+from ledger.sightings import Sighting
+
+router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
+CANDIDATES = 5
+PAGE = 50
+SCAN = 1000
+"""Sightings read for one page at most (a page may hold fewer than PAGE if most are filtered)."""
+
+
+class SightingReportIn(Body):
+    observer: PartyId
+    location: Text
+    occurred_at: Time
+    serial_as_read: Serial | None = Field(
+        default=None, description="as read: `?` for each unreadable character"
+    )
+    manufacturer: Text | None = None
+    model: Text | None = None
+    lot: Serial | None = None
+    held_by: Text | None = None
+    evidence: Annotated[list[Sha256Hex], Field(default_factory=list, max_length=50)]
+    signature: Signature | None = None
+
+
+class SightingRecordedOut(BaseModel):
+    sighting_id: UUID
+    log_index: int
+
+
+class MatchIn(Body):
+    item_id: UUID
+
+
+class SightingOut(BaseModel):
+    sighting_id: UUID
+    status: Literal["unmatched", "matched"]
+    observer: str
+    location: str
+    seen_at: datetime
+    held_by: str | None
+    serial_as_read: str | None
+    manufacturer: str | None
+    model: str | None
+    lot: str | None
+    evidence: list[str]
+    item_id: str | None
+    candidates: list[CandidateOut]
+
+
+class SightingsOut(BaseModel):
+    sightings: list[SightingOut]
+    next: int | None = None
+
+
+@router.post("", status_code=201, response_model=SightingRecordedOut)
+def record(
+    body: SightingReportIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
+) -> SightingRecordedOut:
+    recorded = ledger.record_sighting(
+        observer=body.observer,
+        location=body.location,
+        occurred_at=body.occurred_at,
+        serial_as_read=body.serial_as_read,
+        manufacturer=body.manufacturer,
+        model=body.model,
+        lot=body.lot,
+        held_by=body.held_by,
+        evidence=body.evidence,
+        via=arrival.submitted(origin=ledger.origin, actor=actor, action="sight", item=None),
+        actor=actor,
+    )
+    return SightingRecordedOut(sighting_id=recorded.id, log_index=recorded.log_index)
+
+
+@router.get("", response_model=SightingsOut)
+def listing(
+    request: Request,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    status: Annotated[Literal["unmatched", "matched", "all"], Query()] = "unmatched",
+    cursor: Annotated[int | None, Query(ge=0, le=2**62, description="`next` of a page")] = None,
+) -> SightingsOut:
+    """Sightings by status, oldest first, 50 a page; an unmatched one with up to five candidate
+    items from the serial search. A partner sees only sightings matched to items it or its units
+    hold."""
+    actor.require(Action.READ)
+    fleet = _fleet(request, ledger)
+    holders = visible_holders(ledger, actor)
+    page: list[SightingOut] = []
+    read = ledger.sightings(after=cursor, limit=SCAN)
+    for number, (notification_id, seen) in enumerate(read, start=1):
+        if _listed(seen, status, holders, fleet):
+            page.append(_sighting_out(ledger, fleet, seen, actor))
+        if len(page) == PAGE or number == SCAN:  # more may follow: the next page starts here
+            return SightingsOut(sightings=page, next=notification_id)
+    return SightingsOut(sightings=page, next=None)
+
+
+@router.post("/{sighting_id}/match", status_code=201, response_model=ItemRecordedOut)
+def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
+    """The item gets a `Sighted` entry naming this sighting's entry; the usual findings apply."""
+    recorded = ledger.match_sighting(sighting_id, item=body.item_id, actor=actor)
+    return ItemRecordedOut(
+        item_id=recorded.id, version=recorded.version, log_index=recorded.log_index
+    )
+
+
+def _listed(seen: Sighting, status: str, holders: list[str] | None, fleet: Fleet) -> bool:
+    if status != "all" and seen.status != status:
+        return False
+    if holders is None:
+        return True
+    if seen.item_id is None:
+        return False
+    fleet.catch_up()
+    summary = fleet.views.summary(seen.item_id)
+    return summary is not None and summary.holder in holders
+
+
+def _sighting_out(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> SightingOut:
+    return SightingOut(
+        sighting_id=seen.id,
+        status="unmatched" if seen.item_id is None else "matched",
+        observer=seen.observer,
+        location=seen.location,
+        seen_at=seen.seen_at,
+        held_by=seen.held_by,
+        serial_as_read=seen.serial_as_read,
+        manufacturer=seen.manufacturer,
+        model=seen.model,
+        lot=seen.lot,
+        evidence=seen.evidence,
+        item_id=seen.item_id,
+        candidates=_candidates(ledger, fleet, seen, actor) if seen.item_id is None else [],
+    )
+
+
+def _candidates(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> list[CandidateOut]:
+    read = seen.serial_as_read or seen.lot
+    if read is None:
+        return []
+    try:
+        pattern = Pattern.parse(read)
+        filters = Filters(manufacturer=seen.manufacturer, model=seen.model)
+        found = search(ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES)
+    except InvalidInput:
+        return []  # nothing readable enough to search by
+    return [_out(c) for c in found.candidates]

@@ -1,0 +1,69 @@
+"""The dashboard's pages for issue 17: the serial search (a box on every page) and the
+investigations page (unmatched sightings, traces open and overdue, inventories with their
+reconciliation). Thin: check the session, ask the ledger, render a template."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import LedgerDep
+from api.routes.custody import _fleet
+from api.ui.pages import DashboardRoute, render
+from api.ui.session import UI_PATH, SessionDep
+from ledger.access import Action
+from ledger.errors import InvalidInput
+from ledger.inventories import Inventory
+from ledger.search import Filters, Pattern, search
+from ledger.traces import ANSWERED
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+INVENTORIES_SHOWN = 20
+
+
+@router.get(f"{UI_PATH}/search")
+def serial_search(
+    request: Request,
+    ledger: LedgerDep,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Ranked candidates for a full or partial serial (`?` one character, `*` a run)."""
+    session.actor.require(Action.READ)
+    found, error = [], None
+    if q:
+        try:
+            pattern = Pattern.parse(q)
+            fleet = _fleet(request, ledger)
+            found = search(
+                ledger, fleet, pattern, filters=Filters(), actor=session.actor
+            ).candidates
+        except InvalidInput as refused:
+            error = refused.message
+    return render(
+        request, "search.html", {"page": "search", "q": q, "found": found, "error": error}
+    )
+
+
+@router.get(f"{UI_PATH}/investigations")
+def investigations(request: Request, ledger: LedgerDep, session: SessionDep) -> Response:
+    session.actor.require(Action.READ)
+    now = ledger.clock()
+    sightings = [s for _, s in ledger.sightings() if s.item_id is None]
+    traces = [t for t in ledger.traces() if t.status(now) != ANSWERED]
+    context = {
+        "page": "investigations",
+        "sightings": sightings,
+        "traces": [(t, t.status(now)) for t in traces],
+        "inventories": _inventories(ledger),
+    }
+    return render(request, "investigations.html", context)
+
+
+def _inventories(ledger: Any) -> list[Inventory]:
+    notifications = ledger.recorder.select_notifications(
+        start=None, limit=1_000_000, topics=[Inventory.Recorded.TOPIC]
+    )
+    newest = list(notifications)[-INVENTORIES_SHOWN:]
+    return [ledger.repository.get(n.originator_id) for n in reversed(newest)]
