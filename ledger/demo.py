@@ -216,7 +216,8 @@ def _count(ledger: Ledger, calendar: Calendar) -> UUID | None:
         return None
     serials = [*held[1:], "DEMO-UNKNOWN-000001"]
     count = Count(unit, at, "serial_read", serials, site=_armoury(unit))
-    return take_inventory(ledger, fleet, count, actor=OPERATOR).inventory_id
+    inspectorate = Actor(INSPECTOR, Role.INSPECTOR)  # an independent count, as EEUM takes them
+    return take_inventory(ledger, fleet, count, actor=inspectorate).inventory_id
 
 
 # The calendar ------------------------------------------------------------------------------------
