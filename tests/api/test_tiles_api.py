@@ -5,6 +5,7 @@ and who may read what (docs/verification.md, section 13)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -171,3 +172,44 @@ def test_no_full_tile_changes_while_the_log_grows(api_ledger: Ledger, public: Te
 
     assert len(after) == len(before) + 1
     assert {path: after[path] for path in before} == before
+
+
+def test_tiles_read_while_another_thread_writes_never_change_once_full(
+    api_ledger: Ledger, public: TestClient
+) -> None:
+    """A reader racing a writer: every full tile read is the same each time it is read, and every
+    partial tile is the start of every later read of that tile."""
+    seen: dict[int, bytes] = {}
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            grow(api_ledger, 2 * 256 + 40, prefix="W")
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reads = 0
+    while writer.is_alive() or reads == 0:
+        size = api_ledger.log_store.log_size()
+        for n in range(size // 256 + 1):
+            width = min(256, size - 256 * n)
+            if width <= 0:
+                continue
+            path = f"/tlog/{Tile(0, n, width).path()}"
+            body = public.get(path).content
+            assert len(body) == 32 * width, path
+            before = seen.get(n, b"")
+            shorter, longer = sorted((before, body), key=len)
+            assert longer.startswith(shorter), f"{path} changed"
+            seen[n] = longer
+            reads += 1
+    writer.join()
+    assert not errors, errors
+    size = api_ledger.log_store.log_size()
+    leaves = [leaf_hash(e) for e in entries(api_ledger, size)]
+    assert (
+        b"".join(seen[n] for n in sorted(seen)) == b"".join(leaves)[: sum(map(len, seen.values()))]
+    )
+    assert len(seen[0]) == 256 * 32 and reads > 3
