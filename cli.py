@@ -797,6 +797,10 @@ def monitor(
     every: Annotated[
         float, typer.Option(help="seconds between checks; 0 (the default) checks once, for cron")
     ] = 0,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(help="a C2SP tlog-policy: each checkpoint must meet its witness quorum"),
+    ] = None,
 ) -> None:
     """Follow a log through its public tiles (docs/monitoring.md): check each new checkpoint's
     signature, its root against the tiles, and its consistency with the one kept in the state
@@ -804,6 +808,7 @@ def monitor(
     file."""
     with _failures():
         state, fetch = _client_state(), _tile_fetch(url)
+        policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
         origin = fetch("checkpoint").decode("utf-8").split("\n", 1)[0]
         key = _verifier(vkey) if vkey else state.log_key(origin)
         if key is None:
@@ -813,7 +818,7 @@ def monitor(
         state.trust_log_key(key)
         first = True
         while True:
-            step = monitor_step(state, key, fetch, now=system_clock())
+            step = monitor_step(state, key, fetch, now=system_clock(), policy=policy)
             if step.new or first:
                 out.print(step.line(), markup=False, highlight=False)
             if every <= 0:

@@ -10,6 +10,10 @@ notes and the proof) is written to a misbehaviour file that `custody verify-misb
 offline. The tiles need no trust: a consistency proof from them either leads to both signed roots
 or it does not.
 
+With a witness policy (C2SP tlog-policy, ledger/witness_policy.py), each checkpoint must also carry
+cosignatures meeting its quorum; one that does not is refused (ProofError, no misbehaviour file:
+too few cosignatures is no proof against the log).
+
 Reading goes through `fetch(path) -> bytes`, a path under the log's prefix (`checkpoint`,
 `tile/0/000.p/5`), so this module has no web code.
 """
@@ -27,6 +31,7 @@ from ledger.errors import IntegrityFailure
 from ledger.merkle import Key, node_hash
 from ledger.signing import Verifier
 from ledger.tiles import HEIGHT, WIDTH, Tile, tile_width
+from ledger.witness_policy import WitnessPolicy, check_quorum
 
 Fetch = Callable[[str], bytes]
 """The bytes at a path under the log's tlog-tiles prefix; CustodyError if there are none."""
@@ -76,6 +81,8 @@ class Step:
     checkpoint: Checkpoint
     kept: Checkpoint | None
     """the checkpoint kept before this step, None the first time"""
+    cosigners: tuple[str, ...] = ()
+    """the policy's witnesses that cosigned it, when a policy was given"""
 
     @property
     def new(self) -> bool:
@@ -84,6 +91,8 @@ class Step:
     def line(self) -> str:
         c = self.checkpoint
         head = f"{c.origin} size {c.size} root {c.root_hash.hex()}"
+        if self.cosigners:
+            head += f" cosigned by {', '.join(self.cosigners)}"
         if self.kept is None:
             return f"{head}: first seen, trusted on first use (no checkpoint was kept)"
         if not self.new:
@@ -91,12 +100,21 @@ class Step:
         return f"{head}: consistent with size {self.kept.size}"
 
 
-def monitor_step(state: ClientState, key: Verifier, fetch: Fetch, *, now: datetime) -> Step:
-    """Fetch the checkpoint, check it against its tiles and the kept checkpoint, keep it."""
+def monitor_step(
+    state: ClientState,
+    key: Verifier,
+    fetch: Fetch,
+    *,
+    now: datetime,
+    policy: WitnessPolicy | None = None,
+) -> Step:
+    """Fetch the checkpoint, check its signature (and the policy's quorum of cosignatures), its
+    root against its tiles, and its consistency with the kept checkpoint; keep it."""
     note = fetch("checkpoint").decode("utf-8")
     kept_note = state.checkpoint(key.name)
     kept = None if kept_note is None else verify_checkpoint(kept_note, key)
     new = verify_checkpoint(note, key)
+    cosigned = [] if policy is None else check_quorum(policy, note, new)
     if new.size:
         root = merkle.root(new.size, TileNodes(fetch, new.size))
         if root != new.root_hash:
@@ -111,4 +129,4 @@ def monitor_step(state: ClientState, key: Verifier, fetch: Fetch, *, now: dateti
         return merkle.consistency_proof(m, n, TileNodes(fetch, n))
 
     accepted = state.accept_checkpoint(note, key, consistency, now=now)
-    return Step(accepted, kept)
+    return Step(accepted, kept, tuple(c.witness for c in cosigned))

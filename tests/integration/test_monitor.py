@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -18,8 +19,10 @@ from api.main import create_app
 from ledger import merkle
 from ledger.application import Ledger
 from ledger.client_state import ClientState
+from ledger.cosignatures import CosignerKey, cosign, with_signatures
 from ledger.errors import CustodyError, IntegrityFailure, ProofError
 from ledger.monitor import TileNodes, monitor_step
+from ledger.witness_policy import parse_policy
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import issue, register
 
@@ -168,3 +171,37 @@ def test_custody_monitor_needs_a_key_the_first_time(
     result = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
     assert result.exit_code == 1
     assert "pass --vkey the first time" in result.stderr
+
+
+WITNESS = CosignerKey("w1.example", Ed25519PrivateKey.from_private_bytes(b"\x21" * 32))
+OTHER_WITNESS = CosignerKey("w2.example", Ed25519PrivateKey.from_private_bytes(b"\x22" * 32))
+
+
+def test_with_a_witness_policy_a_checkpoint_must_meet_its_quorum(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    ledger, state = two[0], ClientState(client_state)
+    grow(ledger, 10, "A")
+    note = ledger.checkpoint()
+    size = ledger.log_store.log_size()
+    text = note.split("\n\n")[0] + "\n"
+    ledger.log_store.add_cosignatures(
+        size, with_signatures(note, [cosign(text, WITNESS, timestamp=7)])
+    )
+    policy = f"log {SIGNER.verifier.vkey}\nwitness w1 {WITNESS.verifier.vkey}\n"
+    both = policy + f"witness w2 {OTHER_WITNESS.verifier.vkey}\ngroup g all w1 w2\nquorum g\n"
+
+    with pytest.raises(ProofError, match="witness quorum g is not met"):
+        monitor_step(
+            state, SIGNER.verifier, served(ledger), now=ledger.clock(), policy=parse_policy(both)
+        )
+    met = monitor_step(
+        state,
+        SIGNER.verifier,
+        served(ledger),
+        now=ledger.clock(),
+        policy=parse_policy(policy + "quorum w1\n"),
+    )
+
+    assert met.cosigners == ("w1",)
+    assert " cosigned by w1: first seen" in met.line()
