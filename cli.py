@@ -801,13 +801,20 @@ def monitor(
         Path | None,
         typer.Option(help="a C2SP tlog-policy: each checkpoint must meet its witness quorum"),
     ] = None,
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="CUSTODY_TOKEN",
+            help="a token that reads every entry: re-hash the new entries against the tiles",
+        ),
+    ] = "",
 ) -> None:
     """Follow a log through its public tiles (docs/monitoring.md): check each new checkpoint's
     signature, its root against the tiles, and its consistency with the one kept in the state
     folder; one line per new checkpoint. A fork or rollback exits 1 and leaves a misbehaviour
     file."""
     with _failures():
-        state, fetch = _client_state(), _tile_fetch(url)
+        state, fetch = _client_state(), _tile_fetch(url, token)
         policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
         origin = fetch("checkpoint").decode("utf-8").split("\n", 1)[0]
         key = _verifier(vkey) if vkey else state.log_key(origin)
@@ -818,7 +825,9 @@ def monitor(
         state.trust_log_key(key)
         first = True
         while True:
-            step = monitor_step(state, key, fetch, now=system_clock(), policy=policy)
+            step = monitor_step(
+                state, key, fetch, now=system_clock(), policy=policy, entries=bool(token)
+            )
             if step.new or first:
                 out.print(step.line(), markup=False, highlight=False)
             if every <= 0:
@@ -827,8 +836,10 @@ def monitor(
             time.sleep(every)
 
 
-def _tile_fetch(url: str) -> Callable[[str], bytes]:
+def _tile_fetch(url: str, token: str = "") -> Callable[[str], bytes]:
     http, base = httpx.Client(timeout=30), url.rstrip("/")
+    if token:
+        http.headers["Authorization"] = f"Bearer {token}"
 
     def fetch(path: str) -> bytes:
         response = http.get(f"{base}/{path}")

@@ -14,6 +14,10 @@ With a witness policy (C2SP tlog-policy, ledger/witness_policy.py), each checkpo
 cosignatures meeting its quorum; one that does not is refused (ProofError, no misbehaviour file:
 too few cosignatures is no proof against the log).
 
+With entries readable (`entries=True`, a token that may read them all), the entries the new
+checkpoint adds are read from entry bundles and re-hashed against the level-0 tiles: the monitor
+then knows the bytes behind every leaf it vouches for.
+
 Reading goes through `fetch(path) -> bytes`, a path under the log's prefix (`checkpoint`,
 `tile/0/000.p/5`), so this module has no web code.
 """
@@ -28,9 +32,9 @@ from ledger import merkle
 from ledger.checkpoints import Checkpoint, verify_checkpoint
 from ledger.client_state import ClientState
 from ledger.errors import IntegrityFailure
-from ledger.merkle import Key, node_hash
+from ledger.merkle import Key, leaf_hash, node_hash
 from ledger.signing import Verifier
-from ledger.tiles import HEIGHT, WIDTH, Tile, tile_width
+from ledger.tiles import HEIGHT, WIDTH, Tile, parse_entry_bundle, tile_width
 from ledger.witness_policy import WitnessPolicy, check_quorum
 
 Fetch = Callable[[str], bytes]
@@ -83,6 +87,8 @@ class Step:
     """the checkpoint kept before this step, None the first time"""
     cosigners: tuple[str, ...] = ()
     """the policy's witnesses that cosigned it, when a policy was given"""
+    rehashed: int = 0
+    """entries read from entry bundles and re-hashed against the tiles"""
 
     @property
     def new(self) -> bool:
@@ -93,6 +99,8 @@ class Step:
         head = f"{c.origin} size {c.size} root {c.root_hash.hex()}"
         if self.cosigners:
             head += f" cosigned by {', '.join(self.cosigners)}"
+        if self.rehashed:
+            head += f" ({self.rehashed} new entries re-hashed)"
         if self.kept is None:
             return f"{head}: first seen, trusted on first use (no checkpoint was kept)"
         if not self.new:
@@ -107,6 +115,7 @@ def monitor_step(
     *,
     now: datetime,
     policy: WitnessPolicy | None = None,
+    entries: bool = False,
 ) -> Step:
     """Fetch the checkpoint, check its signature (and the policy's quorum of cosignatures), its
     root against its tiles, and its consistency with the kept checkpoint; keep it."""
@@ -115,8 +124,9 @@ def monitor_step(
     kept = None if kept_note is None else verify_checkpoint(kept_note, key)
     new = verify_checkpoint(note, key)
     cosigned = [] if policy is None else check_quorum(policy, note, new)
+    tiles = TileNodes(fetch, new.size)
     if new.size:
-        root = merkle.root(new.size, TileNodes(fetch, new.size))
+        root = merkle.root(new.size, tiles)
         if root != new.root_hash:
             raise IntegrityFailure(
                 f"the tiles of {key.name} do not hash to its checkpoint's root",
@@ -128,5 +138,29 @@ def monitor_step(
     def consistency(m: int, n: int) -> list[bytes]:
         return merkle.consistency_proof(m, n, TileNodes(fetch, n))
 
+    start = min(kept.size, new.size) if kept is not None else 0
+    rehashed = rehash_entries(fetch, tiles, start, new.size) if entries else 0  # before keeping it
     accepted = state.accept_checkpoint(note, key, consistency, now=now)
-    return Step(accepted, kept, tuple(c.witness for c in cosigned))
+    return Step(accepted, kept, tuple(c.witness for c in cosigned), rehashed)
+
+
+def rehash_entries(fetch: Fetch, tiles: TileNodes, start: int, end: int) -> int:
+    """Read entries [start, end) from their bundles and check each one's leaf hash against the
+    level-0 tiles of the tree of `tiles.size`; the number checked."""
+    for n in range(start // WIDTH, (end + WIDTH - 1) // WIDTH):
+        bundle = Tile(-1, n, tile_width(-1, n, end))
+        found = parse_entry_bundle(fetch(bundle.path()))
+        if len(found) != bundle.width:
+            raise IntegrityFailure(
+                f"{bundle.path()} holds another number of entries",
+                expected=str(bundle.width),
+                got=str(len(found)),
+            )
+        leaves = tiles.read_nodes([(0, bundle.start + i) for i in range(bundle.width)])
+        for i, entry in enumerate(found):
+            if leaf_hash(entry) != leaves[(0, bundle.start + i)]:
+                raise IntegrityFailure(
+                    f"entry {bundle.start + i} does not hash to its leaf in the tiles",
+                    position=bundle.start + i,
+                )
+    return max(0, end - start)

@@ -24,7 +24,7 @@ from ledger.errors import CustodyError, IntegrityFailure, ProofError
 from ledger.monitor import TileNodes, monitor_step
 from ledger.witness_policy import parse_policy
 from tests.conftest import SIGNER, LedgerFactory
-from tests.programme import issue, register
+from tests.programme import ADMIN, issue, register
 
 runner = CliRunner()
 Fetch = Callable[[str], bytes]
@@ -37,11 +37,13 @@ def grow(ledger: Ledger, size: int, prefix: str) -> None:
         n += 1
 
 
-def served(ledger: Ledger) -> Fetch:
+def served(ledger: Ledger, token: str = "") -> Fetch:
     client = TestClient(create_app(ledger), raise_server_exceptions=False)
+    if token:
+        client.headers["Authorization"] = f"Bearer {token}"
 
     def fetch(path: str) -> bytes:
-        response = client.get(f"/tlog/{path}")  # no token: the tiles are public
+        response = client.get(f"/tlog/{path}")  # the tiles need no token
         if response.is_error:
             raise CustodyError(f"/tlog/{path} answered {response.status_code}")
         return response.content
@@ -146,7 +148,7 @@ def test_custody_monitor_exits_1_on_a_fork_and_the_evidence_proves_it(
     forked.checkpoint()
     vkey = SIGNER.verifier.vkey
     shown = {"log": served(honest)}
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url: lambda path: shown["log"](path))
+    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path))
 
     seen = runner.invoke(cli.app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
     assert seen.exit_code == 0, seen.output
@@ -167,7 +169,7 @@ def test_custody_monitor_needs_a_key_the_first_time(
 ) -> None:
     grow(two[0], 5, "A")
     two[0].checkpoint()
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url: served(two[0]))
+    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": served(two[0]))
     result = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
     assert result.exit_code == 1
     assert "pass --vkey the first time" in result.stderr
@@ -205,3 +207,30 @@ def test_with_a_witness_policy_a_checkpoint_must_meet_its_quorum(
 
     assert met.cosigners == ("w1",)
     assert " cosigned by w1: first seen" in met.line()
+
+
+def test_with_entries_readable_the_new_entries_are_rehashed_against_the_tiles(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    ledger, state = two[0], ClientState(client_state)
+    token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
+    grow(ledger, 20, "A")
+    ledger.checkpoint()
+    first = monitor_step(
+        state, SIGNER.verifier, served(ledger, token), now=ledger.clock(), entries=True
+    )
+    grow(ledger, 300, "B")
+    ledger.checkpoint()
+    honest = served(ledger, token)
+
+    def altered(path: str) -> bytes:
+        data = honest(path)
+        return data[:-1] + bytes([data[-1] ^ 1]) if path.startswith("tile/entries/") else data
+
+    with pytest.raises(IntegrityFailure, match=r"entry \d+ does not hash to its leaf"):
+        monitor_step(state, SIGNER.verifier, altered, now=ledger.clock(), entries=True)
+    grown = monitor_step(state, SIGNER.verifier, honest, now=ledger.clock(), entries=True)
+
+    assert first.rehashed == first.checkpoint.size
+    assert grown.rehashed == grown.checkpoint.size - first.checkpoint.size
+    assert f"({grown.rehashed} new entries re-hashed)" in grown.line()
