@@ -10,13 +10,11 @@ Full tiles never change and say so to caches; partial tiles and the checkpoint a
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.deps import LedgerDep, ReadScopeDep, _bearer, current_actor
+from api.deps import LedgerDep, ReadScopeDep, current_actor
 from ledger.access import Action
 from ledger.errors import Unauthorised
 from ledger.tiles import (
@@ -38,14 +36,14 @@ TILE = {
 NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
 
 
-def public_or_token(
-    request: Request,
-    ledger: LedgerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """No token needed while tiles are public (the default); a reading token otherwise."""
+def public_or_token(request: Request, ledger: LedgerDep) -> None:
+    """No token needed while tiles are public (the default); a reading token otherwise. The header
+    is read here, not through the bearer scheme, so the OpenAPI document does not say these
+    routes need one."""
     if not request.app.state.public_tiles:
-        current_actor(request, ledger, credentials).require(Action.READ)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+        current_actor(request, ledger, credentials if token.strip() else None).require(Action.READ)
 
 
 PublicDep = Depends(public_or_token)
