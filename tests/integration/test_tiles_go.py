@@ -4,7 +4,8 @@ golang-golang-x-mod-dev off-line (GOPATH=/usr/share/gocode, GO111MODULE=off), fe
 from the app served by uvicorn on a free loopback port, opens it with sumdb/note and the log's vkey,
 reads hash tiles through tlog.TileHashReader, checks tlog.TreeHash against the checkpoint's root,
 and proves and checks inclusion (entries from entry bundles) and consistency with an older
-checkpoint, refusing a tampered entry and a forged old root.
+checkpoint, refusing a tampered entry and a forged old root. `custody monitor` follows the same
+served log over HTTP (that test needs no Go).
 
 .ci/run installs Go; without it the test is skipped on a workstation and fails in CI (`CI` set), as
 tests/browser does for Chromium.
@@ -24,7 +25,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
 
+import cli
 from api.main import create_app
 from ledger.application import Ledger
 from ledger.signing import Signer
@@ -166,3 +169,24 @@ def test_go_refuses_a_checkpoint_under_another_key(
 
     assert checked.returncode == 1
     assert "FAIL note.Open" in checked.stderr
+
+
+def test_custody_monitor_follows_the_served_log_over_http(
+    ledger_on_disk: Ledger, served: str
+) -> None:
+    """No Go needed: `custody monitor` against the same served log, tiles fetched over HTTP."""
+    ledger = ledger_on_disk
+    grow(ledger, 300, "A")
+    first_size = int(ledger.checkpoint().split("\n")[1])
+    vkey = ledger.verifier().vkey
+    first = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog", "--vkey", vkey])
+    grow(ledger, 700, "B")
+    ledger.checkpoint()
+    token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
+    second = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog/", "--token", token])
+
+    assert first.exit_code == 0, first.output
+    assert f"size {first_size} root" in first.stdout and "first seen" in first.stdout
+    assert second.exit_code == 0, second.output
+    assert f"consistent with size {first_size}" in second.stdout
+    assert "new entries re-hashed" in second.stdout
