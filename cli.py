@@ -51,6 +51,7 @@ from ledger.evidence_check import describe, load_bundle, verify_bundle
 from ledger.ids import check_party_id
 from ledger.imports import file_digest, import_rows, read_rows
 from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.monitor import monitor_step
 from ledger.receipt_check import ReceiptSource, check_receipts
 from ledger.reconciliation import Count, Line, take_inventory
 from ledger.search import Candidate, Filters, Pattern, resolve_item, search
@@ -780,6 +781,75 @@ def checkpoint_pull(
             f"{checkpoint.root_hash.hex()} ({since}); kept in {state.root}",
             markup=False,
         )
+
+
+@app.command()
+def monitor(
+    url: Annotated[str, typer.Argument(help="the log's tlog-tiles prefix, e.g. http://host/tlog")],
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            "--vkey",
+            help="the log's verifier key (vkey text, or @file); needed the first time, then the "
+            "one kept in the state folder",
+        ),
+    ] = None,
+    every: Annotated[
+        float, typer.Option(help="seconds between checks; 0 (the default) checks once, for cron")
+    ] = 0,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(help="a C2SP tlog-policy: each checkpoint must meet its witness quorum"),
+    ] = None,
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="CUSTODY_TOKEN",
+            help="a token that reads every entry: re-hash the new entries against the tiles",
+        ),
+    ] = "",
+) -> None:
+    """Follow a log through its public tiles (docs/monitoring.md): check each new checkpoint's
+    signature, its root against the tiles, and its consistency with the one kept in the state
+    folder; one line per new checkpoint. A fork or rollback exits 1 and leaves a misbehaviour
+    file."""
+    with _failures():
+        state, fetch = _client_state(), _tile_fetch(url, token)
+        policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
+        origin = fetch("checkpoint").decode("utf-8").split("\n", 1)[0]
+        key = _verifier(vkey) if vkey else state.log_key(origin)
+        if key is None:
+            raise CustodyError(
+                f"no key is kept for the log {origin!r} in {state.root}: pass --vkey the first time"
+            )
+        state.trust_log_key(key)
+        first = True
+        while True:
+            step = monitor_step(
+                state, key, fetch, now=system_clock(), policy=policy, entries=bool(token)
+            )
+            if step.new or first:
+                out.print(step.line(), markup=False, highlight=False)
+            if every <= 0:
+                return
+            first = False
+            time.sleep(every)
+
+
+def _tile_fetch(url: str, token: str = "") -> Callable[[str], bytes]:
+    http, base = httpx.Client(timeout=30), url.rstrip("/")
+    if token:
+        http.headers["Authorization"] = f"Bearer {token}"
+
+    def fetch(path: str) -> bytes:
+        response = http.get(f"{base}/{path}")
+        if response.is_error:
+            raise CustodyError(
+                f"{base}/{path} answered {response.status_code}: {response.text[:300]}"
+            )
+        return response.content
+
+    return fetch
 
 
 receipts_app = typer.Typer(no_args_is_help=True, help="The receipts kept of this client's writes.")

@@ -23,6 +23,7 @@ from api.routes import (
     reports,
     serials,
     sightings,
+    tiles,
     tokens,
     traces,
 )
@@ -49,7 +50,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    ledger: Ledger, policy: PolicyConfig | None = None, *, checkpoint_interval: float = 0
+    ledger: Ledger,
+    policy: PolicyConfig | None = None,
+    *,
+    checkpoint_interval: float = 0,
+    public_tiles: bool = True,
 ) -> FastAPI:
     app = FastAPI(
         title="Custody",
@@ -62,6 +67,7 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
+    app.state.public_tiles = public_tiles
     errors.install(app)
     app.add_middleware(BodyLimit)
     security.install(app)
@@ -72,6 +78,7 @@ def create_app(
     app.include_router(inventories.router)
     app.include_router(traces.router)
     app.include_router(log.router)
+    app.include_router(tiles.router)
     app.include_router(tokens.router)
     app.include_router(reports.router)
     app.include_router(custody.router)
@@ -111,4 +118,5 @@ def app_from_env() -> FastAPI:
         ),
         load_policy(config.policy),
         checkpoint_interval=config.checkpoint_interval,
+        public_tiles=config.public_tiles,
     )

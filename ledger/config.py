@@ -1,5 +1,6 @@
 """Configuration: `CUSTODY_DB`, `CUSTODY_KEY`, `CUSTODY_ORIGIN`, mapped onto eventsourcing's own
-settings; the server's `CUSTODY_WITNESS_POLICY` and `CUSTODY_CHECKPOINT_INTERVAL`.
+settings; the server's `CUSTODY_WITNESS_POLICY`, `CUSTODY_CHECKPOINT_INTERVAL` and
+`CUSTODY_PUBLIC_TILES`.
 
 See docs/decisions/0001-persistence-mapping.md for why the mapping looks like this.
 """
@@ -37,6 +38,9 @@ class Config:
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL
     """Seconds between the server's checkpoint ticks; 0 turns the clock off."""
     bounds: Bounds = DEFAULT_BOUNDS
+    public_tiles: bool = True
+    """Whether /tlog/checkpoint and the hash tiles are served without a token (docs/verification.md,
+    section 13); entry bundles always need one."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, *, db: str | None = None) -> Config:
@@ -49,7 +53,16 @@ class Config:
             witness_policy=environ.get("CUSTODY_WITNESS_POLICY") or None,
             checkpoint_interval=_interval(environ.get("CUSTODY_CHECKPOINT_INTERVAL", "")),
             bounds=_bounds(environ),
+            public_tiles=_switch("CUSTODY_PUBLIC_TILES", environ.get("CUSTODY_PUBLIC_TILES", "")),
         )
+
+
+def _switch(variable: str, text: str) -> bool:
+    """on (the default when empty) or off."""
+    value = text.strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise InvalidInput(f"{variable} {text!r} must be on or off")
+    return value == "on"
 
 
 def _interval(text: str) -> float:

@@ -88,6 +88,9 @@ def values(ledger: Ledger, item: UUID, recipient: str) -> dict[str, str]:
         "as_of": ledger.clock().date().isoformat(),
         "status": "all",
         "view": "items",
+        "bundle": f"000.p/{min(size, 255)}",  # /tlog/ (api/routes/tiles.py)
+        "level": "0",
+        "number": f"000.p/{min(size, 255)}",
     }
 
 

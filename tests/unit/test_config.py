@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import persistence_env, redacted
+from ledger.config import Config, persistence_env, redacted
 from ledger.errors import InvalidInput
 
 
@@ -24,3 +24,11 @@ def test_a_refused_url_is_quoted_without_its_password() -> None:
     with pytest.raises(InvalidInput) as refused:
         persistence_env("postgresql://custody:s3cret@/nodb", create_tables=False)
     assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
+
+
+def test_tiles_are_public_unless_custody_public_tiles_is_off() -> None:
+    assert Config.from_env({}).public_tiles is True
+    assert Config.from_env({"CUSTODY_PUBLIC_TILES": "on"}).public_tiles is True
+    assert Config.from_env({"CUSTODY_PUBLIC_TILES": " OFF "}).public_tiles is False
+    with pytest.raises(InvalidInput, match="CUSTODY_PUBLIC_TILES 'no' must be on or off"):
+        Config.from_env({"CUSTODY_PUBLIC_TILES": "no"})

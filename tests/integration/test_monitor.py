@@ -1,0 +1,236 @@
+"""`custody monitor` (ledger/monitor.py) follows a log through its public tiles: two stores on
+SQLite or PostgreSQL sharing one log key and origin, diverging, stand for a log that shows one
+monitor a tree and later another. A fork and a rollback are refused with a misbehaviour file that
+`custody verify-misbehaviour` proves; a log that only grows passes, one line per new checkpoint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import cli
+from api.main import create_app
+from ledger import merkle
+from ledger.application import Ledger
+from ledger.client_state import ClientState
+from ledger.cosignatures import CosignerKey, cosign, with_signatures
+from ledger.errors import CustodyError, IntegrityFailure, ProofError
+from ledger.monitor import TileNodes, monitor_step
+from ledger.witness_policy import parse_policy
+from tests.conftest import SIGNER, LedgerFactory
+from tests.programme import ADMIN, issue, register
+
+runner = CliRunner()
+Fetch = Callable[[str], bytes]
+
+
+def grow(ledger: Ledger, size: int, prefix: str) -> None:
+    n = 0
+    while ledger.log_store.log_size() < size:
+        issue(ledger, f"{prefix}-{n}")
+        n += 1
+
+
+def served(ledger: Ledger, token: str = "") -> Fetch:
+    client = TestClient(create_app(ledger), raise_server_exceptions=False)
+    if token:
+        client.headers["Authorization"] = f"Bearer {token}"
+
+    def fetch(path: str) -> bytes:
+        response = client.get(f"/tlog/{path}")  # the tiles need no token
+        if response.is_error:
+            raise CustodyError(f"/tlog/{path} answered {response.status_code}")
+        return response.content
+
+    return fetch
+
+
+@pytest.fixture
+def two(make_ledger: LedgerFactory, db_url: str, sqlite_url: str) -> tuple[Ledger, Ledger]:
+    """One log key, two stores: `db_url` and a SQLite file."""
+    other = sqlite_url.replace("custody.db", "other.db")
+    first, second = make_ledger(db_url), make_ledger(other)
+    for ledger in (first, second):
+        register(ledger)
+    return first, second
+
+
+def test_the_tiles_give_every_node_the_store_holds(two: tuple[Ledger, Ledger]) -> None:
+    ledger = two[0]
+    grow(ledger, 600, "A")
+    size = ledger.log_store.log_size()
+    nodes = TileNodes(served(ledger), size)
+    keys = [(level, 0) for level in range(10)] + [(3, 70), (8, 1), (0, size - 1), (4, 33)]
+    assert nodes.read_nodes(keys) == ledger.log_store.read_nodes(keys)
+    assert merkle.root(size, nodes) == ledger.root(size)
+
+
+def test_a_log_that_grows_passes_with_one_line_per_new_checkpoint(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    ledger, state = two[0], ClientState(client_state)
+    fetch = served(ledger)
+    grow(ledger, 20, "A")
+    ledger.checkpoint()
+    first = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
+    same = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
+    grow(ledger, 300, "B")
+    ledger.checkpoint()
+    grown = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
+
+    assert "first seen, trusted on first use" in first.line()
+    assert not same.new and same.line().endswith(": unchanged")
+    assert grown.line().endswith(f": consistent with size {first.checkpoint.size}")
+    assert state.checkpoint(SIGNER.name) == ledger.checkpoint()
+
+
+def test_a_fork_is_refused_with_evidence(two: tuple[Ledger, Ledger], client_state: Path) -> None:
+    honest, forked = two
+    state = ClientState(client_state)
+    grow(honest, 20, "A")
+    honest.checkpoint()
+    monitor_step(state, SIGNER.verifier, served(honest), now=honest.clock())
+    grow(forked, 40, "Z")  # same key, another history
+    forked.checkpoint()
+
+    with pytest.raises(ProofError, match=r"inconsistent with the checkpoint this client kept"):
+        monitor_step(state, SIGNER.verifier, served(forked), now=honest.clock())
+
+    assert list((client_state / "logs").rglob("*-inconsistent.json"))
+
+
+def test_a_rollback_is_refused_with_evidence(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    longer, shorter = two
+    state = ClientState(client_state)
+    grow(longer, 40, "A")
+    longer.checkpoint()
+    monitor_step(state, SIGNER.verifier, served(longer), now=longer.clock())
+    grow(shorter, 20, "A")
+    shorter.checkpoint()
+
+    with pytest.raises(ProofError, match=r"\(rollback\)"):
+        monitor_step(state, SIGNER.verifier, served(shorter), now=longer.clock())
+
+    assert list((client_state / "logs").rglob("*-rollback.json"))
+
+
+def test_tiles_that_do_not_hash_to_the_checkpoint_are_refused(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    signed, other = two
+    grow(signed, 20, "A")
+    note = signed.checkpoint()
+    grow(other, signed.log_store.log_size(), "Z")
+    tiles = served(other)
+
+    def mixed(path: str) -> bytes:
+        return note.encode() if path == "checkpoint" else tiles(path)
+
+    with pytest.raises(IntegrityFailure, match="do not hash to its checkpoint's root"):
+        monitor_step(ClientState(client_state), SIGNER.verifier, mixed, now=signed.clock())
+
+
+def test_custody_monitor_exits_1_on_a_fork_and_the_evidence_proves_it(
+    two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    honest, forked = two
+    grow(honest, 20, "A")
+    honest.checkpoint()
+    grow(forked, 20, "Z")  # the same size, another root
+    forked.checkpoint()
+    vkey = SIGNER.verifier.vkey
+    shown = {"log": served(honest)}
+    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path))
+
+    seen = runner.invoke(cli.app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
+    assert seen.exit_code == 0, seen.output
+    assert "first seen" in seen.stdout and seen.stdout.count("\n") == 1
+
+    shown["log"] = served(forked)
+    refused = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    assert refused.exit_code == 1, refused.output
+    found = re.search(r"the evidence is in (\S+\.json)", refused.stderr)
+    assert found, refused.stderr
+    proven = runner.invoke(cli.app, ["verify-misbehaviour", found.group(1), "--vkey", vkey])
+    assert proven.exit_code == 0, proven.output
+    assert proven.stdout.startswith("fork (proven)")
+
+
+def test_custody_monitor_needs_a_key_the_first_time(
+    two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grow(two[0], 5, "A")
+    two[0].checkpoint()
+    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": served(two[0]))
+    result = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    assert result.exit_code == 1
+    assert "pass --vkey the first time" in result.stderr
+
+
+WITNESS = CosignerKey("w1.example", Ed25519PrivateKey.from_private_bytes(b"\x21" * 32))
+OTHER_WITNESS = CosignerKey("w2.example", Ed25519PrivateKey.from_private_bytes(b"\x22" * 32))
+
+
+def test_with_a_witness_policy_a_checkpoint_must_meet_its_quorum(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    ledger, state = two[0], ClientState(client_state)
+    grow(ledger, 10, "A")
+    note = ledger.checkpoint()
+    size = ledger.log_store.log_size()
+    text = note.split("\n\n")[0] + "\n"
+    ledger.log_store.add_cosignatures(
+        size, with_signatures(note, [cosign(text, WITNESS, timestamp=7)])
+    )
+    policy = f"log {SIGNER.verifier.vkey}\nwitness w1 {WITNESS.verifier.vkey}\n"
+    both = policy + f"witness w2 {OTHER_WITNESS.verifier.vkey}\ngroup g all w1 w2\nquorum g\n"
+
+    with pytest.raises(ProofError, match="witness quorum g is not met"):
+        monitor_step(
+            state, SIGNER.verifier, served(ledger), now=ledger.clock(), policy=parse_policy(both)
+        )
+    met = monitor_step(
+        state,
+        SIGNER.verifier,
+        served(ledger),
+        now=ledger.clock(),
+        policy=parse_policy(policy + "quorum w1\n"),
+    )
+
+    assert met.cosigners == ("w1",)
+    assert " cosigned by w1: first seen" in met.line()
+
+
+def test_with_entries_readable_the_new_entries_are_rehashed_against_the_tiles(
+    two: tuple[Ledger, Ledger], client_state: Path
+) -> None:
+    ledger, state = two[0], ClientState(client_state)
+    token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
+    grow(ledger, 20, "A")
+    ledger.checkpoint()
+    first = monitor_step(
+        state, SIGNER.verifier, served(ledger, token), now=ledger.clock(), entries=True
+    )
+    grow(ledger, 300, "B")
+    ledger.checkpoint()
+    honest = served(ledger, token)
+
+    def altered(path: str) -> bytes:
+        data = honest(path)
+        return data[:-1] + bytes([data[-1] ^ 1]) if path.startswith("tile/entries/") else data
+
+    with pytest.raises(IntegrityFailure, match=r"entry \d+ does not hash to its leaf"):
+        monitor_step(state, SIGNER.verifier, altered, now=ledger.clock(), entries=True)
+    grown = monitor_step(state, SIGNER.verifier, honest, now=ledger.clock(), entries=True)
+
+    assert first.rehashed == first.checkpoint.size
+    assert grown.rehashed == grown.checkpoint.size - first.checkpoint.size
+    assert f"({grown.rehashed} new entries re-hashed)" in grown.line()
