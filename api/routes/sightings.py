@@ -123,7 +123,10 @@ def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) 
     """The item gets a `Sighted` entry naming this sighting's entry; the usual findings apply."""
     recorded = ledger.match_sighting(sighting_id, item=body.item_id, actor=actor)
     return ItemRecordedOut(
-        item_id=recorded.id, version=recorded.version, log_index=recorded.log_index
+        item_id=recorded.id,
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
     )
 
 

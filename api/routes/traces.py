@@ -85,7 +85,12 @@ def answer(trace_id: UUID, body: AnswerIn, ledger: LedgerDep, actor: ActorDep) -
     recorded = ledger.answer_trace(
         trace_id, answer=body.answer, documents=body.documents, actor=actor
     )
-    return RecordedOut(id=str(recorded.id), version=recorded.version, log_index=recorded.log_index)
+    return RecordedOut(
+        id=str(recorded.id),
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
+    )
 
 
 @router.get("", response_model=TracesOut)
