@@ -32,7 +32,7 @@ from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue
 
 PARAM = re.compile(r"\{(\w+)\}")
-NARROWING = ("item", "status")
+NARROWING = ("item", "status", "serial", "q")
 """The optional query parameters the walk fills in: those that point at the target item."""
 
 
@@ -68,8 +68,12 @@ def values(ledger: Ledger, item: UUID, recipient: str) -> dict[str, str]:
     """A value for every path and query parameter the routes take, about the target item."""
     size = ledger.log_store.log_size()
     flag = next(f for f in ledger.raised_flags() if f.item_id == item)
+    serial = ledger.item(item).serial
     return {
         "item_id": str(item),
+        "aggregate_id": str(item),
+        "serial": serial,
+        "q": serial,
         "party_id": recipient,
         "holder": recipient,
         "recipient": recipient,
@@ -193,6 +197,8 @@ def test_the_walk_finds_the_item_for_its_own_force_so_it_can_fail(
         f"/v1/items/{item}/history",
         f"/v1/items/{item}/custody",
         f"/v1/items/{item}/evidence",
+        "/v1/items",  # ?serial= (issue 17)
+        "/v1/items/search",  # ?q= (issue 17)
         "/v1/custody",
         "/v1/log/entries",
         "/v1/flags",
