@@ -895,10 +895,12 @@ def inventory(
         bool, typer.Option("--json", help="print the reconciliation as JSON")
     ] = False,
     db: DbOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Record a serial-number inventory and print its reconciliation with the book."""
     with _failures():
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = _config(db, key)
+        ledger = _open_ledger(config, signer=_signer(config))
         count = Count(
             recipient=recipient,
             occurred_at=aware_utc(at, field="at"),
