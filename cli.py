@@ -643,6 +643,7 @@ def submit(
             )
         signer = Signer.from_text(read_private_key_file(key))
         body = _json_data(data)
+        marking = _marking(manufacturer, model)  # a usage error, told before any token or network
         if not token:
             raise CustodyError(
                 "no token: pass --token or set CUSTODY_TOKEN (`custody token create` makes one)"
@@ -653,7 +654,6 @@ def submit(
         client = CustodyClient(
             server, token, party=signer.name, key=signer.private_key, origin=origin
         )
-        marking = _marking(manufacturer, model)
         if item is not None and marking is not None:
             found = client.item_by_serial(item, manufacturer=marking[0], model=marking[1])
             item = _one_id(found, f"{marking[0]} {marking[1]} serial {item!r}")
