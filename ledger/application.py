@@ -721,7 +721,7 @@ class Ledger(Application[UUID]):
             self._write(actor, None, Action.SIGHT, None, self._matching(seen.id, target, actor))
         appended = batch.receipt.newest(target)
         return Recorded(
-            target, batch.pending[target].version, appended.log_index, self._note(appended)
+            target, batch.pending[target].version, appended.log_index, self.note_of(appended)
         )
 
     def _matching(self, sighting_id: UUID, item_id: UUID, actor: Actor) -> Command:
@@ -1431,10 +1431,11 @@ class Ledger(Application[UUID]):
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
-        return Recorded(aggregate.id, aggregate.version, appended.log_index, self._note(appended))
+        return Recorded(aggregate.id, aggregate.version, appended.log_index, self.note_of(appended))
 
-    def _note(self, appended: Appended) -> str:
-        """The receipt of an entry this process appended, as the note a write answers."""
+    def note_of(self, appended: Appended) -> str:
+        """The receipt of an entry this process appended, as the note a write answers (a batch's
+        entries: `batch.receipt.newest(id)`)."""
         return receipt_note(
             EntryReceipt(self.origin, appended.log_index, appended.leaf_hash, appended.recorded_at),
             appended.receipt,

@@ -76,11 +76,20 @@ def test_every_write_route_answers_201_with_a_receipt_of_its_entry(
             },
         ),
         ("/v1/traces", {"item_id": item, "addressee": "supplier", "question": "Sold to whom?"}),
+        (
+            "/v1/inventories",
+            {
+                "recipient": "unit-2",
+                "occurred_at": "2026-01-26T08:00:00Z",
+                "method": "physical",
+                "serials": ["AK-0001"],
+            },
+        ),
     ]:
         response = client.post(path, json=body)
         assert response.status_code == 201, (path, response.text)
         answers.append(response.json())
-    sighting, trace = answers[-2]["sighting_id"], answers[-1]["trace_id"]
+    sighting, trace = answers[-3]["sighting_id"], answers[-2]["trace_id"]
     for path, body in [
         (f"/v1/sightings/{sighting}/match", {"item_id": item}),
         (f"/v1/traces/{trace}/answers", {"answer": "To the force", "documents": []}),
