@@ -644,6 +644,7 @@ def submit(
             )
         signer = Signer.from_text(read_private_key_file(key))
         body = _json_data(data)
+        marking = _marking(manufacturer, model)  # a usage error, told before any token or network
         if not token:
             raise CustodyError(
                 "no token: pass --token or set CUSTODY_TOKEN (`custody token create` makes one)"
@@ -654,7 +655,6 @@ def submit(
         client = CustodyClient(
             server, token, party=signer.name, key=signer.private_key, origin=origin
         )
-        marking = _marking(manufacturer, model)
         if item is not None and marking is not None:
             found = client.item_by_serial(item, manufacturer=marking[0], model=marking[1])
             item = _one_id(found, f"{marking[0]} {marking[1]} serial {item!r}")
@@ -965,10 +965,12 @@ def inventory(
         bool, typer.Option("--json", help="print the reconciliation as JSON")
     ] = False,
     db: DbOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Record a serial-number inventory and print its reconciliation with the book."""
     with _failures():
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = _config(db, key)
+        ledger = _open_ledger(config, signer=_signer(config))
         count = Count(
             recipient=recipient,
             occurred_at=aware_utc(at, field="at"),

@@ -84,7 +84,7 @@ from ledger.items import (
     LossCircumstances,
 )
 from ledger.keys import KeyRecord, endorse_key, key_records
-from ledger.log import LogMapper, LogRow, LogStore, Receipt
+from ledger.log import Appended, LogMapper, LogRow, LogStore, Receipt
 from ledger.maproots import MAP_ID, LogMap
 from ledger.nonces import Nonce, nonce_uuid
 from ledger.notes import split_note
@@ -720,8 +720,10 @@ class Ledger(Application[UUID]):
                 actor=actor,
             )
             self._write(actor, None, Action.SIGHT, None, self._matching(seen.id, target, actor))
-        version = batch.pending[target].version
-        return Recorded(target, version, batch.receipt.log_index(target))
+        appended = batch.receipt.newest(target)
+        return Recorded(
+            target, batch.pending[target].version, appended.log_index, self.note_of(appended)
+        )
 
     def _matching(self, sighting_id: UUID, item_id: UUID, actor: Actor) -> Command:
         def command(_: Signature, now: datetime) -> Aggregate:
@@ -1430,12 +1432,16 @@ class Ledger(Application[UUID]):
         except (OperationalError, sqlite3.OperationalError) as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
-        note = receipt_note(
+        return Recorded(aggregate.id, aggregate.version, appended.log_index, self.note_of(appended))
+
+    def note_of(self, appended: Appended) -> str:
+        """The receipt of an entry this process appended, as the note a write answers (a batch's
+        entries: `batch.receipt.newest(id)`)."""
+        return receipt_note(
             EntryReceipt(self.origin, appended.log_index, appended.leaf_hash, appended.recorded_at),
             appended.receipt,
             self.verifier(),
         )
-        return Recorded(aggregate.id, aggregate.version, appended.log_index, note)
 
 
 def _found(repository: Repository[UUID], aggregate_id: UUID, what: str) -> object:

@@ -387,15 +387,27 @@ class _Registry:
 REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
 
 
+INVESTIGATION_TOPICS = ("custody:Trace.Requested", "custody:Sighting.Matched")
+"""The entries that tie a trace request or a sighting to an item (ledger/evidence.py)."""
+INVESTIGATION_KINDS = ("custody:Trace.", "custody:Sighting.")
+
+
 def _require_own_terms(item: Sequence[Proved], context: Sequence[Proved]) -> None:
     """The bundle is judged on the item's own terms: every context entry must be one its record
     rests on, an entry of the agreement its issue names or of a party its entries name (a
     sighting's `held_by` included, in case it names one). Anything else, another agreement's
     `Concluded` that would authorize other holders, a party nobody here names, is refused, not
-    ignored."""
+    ignored. The entries of a trace request about the item and of a sighting matched to it
+    (their `Requested` or `Matched` names the item) are part of it too, and only those."""
     issued = min(item, key=lambda e: e.body["aggregate_version"])
     agreement = str(issued.payload["agreement"])
     allowed = {str(agreement_uuid(agreement))}
+    investigations = {
+        str(entry.body["aggregate_id"])
+        for entry in context
+        if entry.body["type"] in INVESTIGATION_TOPICS
+        and entry.payload.get("item_id") == str(issued.body["aggregate_id"])
+    }
     for entry in item:
         named = [str(entry.body["actor"])]
         named += [str(v) for k, v in entry.payload.items() if k in PARTY_FIELDS and v]
@@ -405,7 +417,11 @@ def _require_own_terms(item: Sequence[Proved], context: Sequence[Proved]) -> Non
             except InvalidInput:
                 continue  # free text, such as an armed group: no party's entries
     for entry in context:
-        if str(entry.body["aggregate_id"]) not in allowed:
+        aggregate = str(entry.body["aggregate_id"])
+        investigated = aggregate in investigations and str(entry.body["type"]).startswith(
+            INVESTIGATION_KINDS
+        )
+        if aggregate not in allowed and not investigated:
             raise ProofError(
                 f"entry {entry.log_index} is not part of this item's evidence",
                 position=entry.log_index,

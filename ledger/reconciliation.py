@@ -53,6 +53,8 @@ class Reconciliation:
     occurred_at: datetime
     lines: list[Line] = field(default_factory=list)
     log_index: int = -1
+    receipt: str = ""
+    """The receipt of the inventory's last entry, at `log_index` (ledger/receipts.py)."""
 
     def of(self, status: str) -> list[Line]:
         return [line for line in self.lines if line.status == status]
@@ -96,7 +98,8 @@ def take_inventory(ledger: Ledger, fleet: Fleet, count: Count, *, actor: Actor) 
         )
         reconciliation.inventory_id = recorded.id
         _inspect(ledger, fleet, count, at, reconciliation, actor)
-    reconciliation.log_index = batch.receipt.log_index(reconciliation.inventory_id)
+    appended = batch.receipt.newest(reconciliation.inventory_id)
+    reconciliation.log_index, reconciliation.receipt = appended.log_index, ledger.note_of(appended)
     return reconciliation
 
 

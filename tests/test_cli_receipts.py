@@ -20,7 +20,7 @@ from ledger.times import system_clock
 from tests.integration.test_receipts import delete_entries_from
 from tests.integration.test_tamper import ORIGIN, Raw
 from tests.programme import ADMIN
-from tests.test_cli_tokens_keys import Store, create, keygen, server, store
+from tests.test_cli_tokens_keys import Store, create, keygen, registration, server, store
 
 __all__ = ["server", "store"]  # fixtures, used by name
 runner = CliRunner()
@@ -59,9 +59,10 @@ def issued_item(store: Store, server: str) -> str:
 
 def submit_inspection(store: Store, server: str, item: str) -> tuple[str, int]:
     """`custody submit` of a partner's self-reported inspection; the token and its log index."""
-    public, _ = keygen("unit-1", store.directory / "unit-1.key")
-    registered = admin(store, server).post("/v1/parties/unit-1/keys", json={"public_key": public})
-    assert registered.is_success
+    keygen("unit-1", store.directory / "unit-1.key")
+    body = registration(store.directory / "unit-1.key", "unit-1")  # with its proof (issue 14)
+    registered = admin(store, server).post("/v1/parties/unit-1/keys", json=body)
+    assert registered.is_success, registered.text
     token, _ = create("unit-1", "partner")
     body = {"result": "verified", "method": "self_report", "occurred_at": "2026-02-01T09:30:00Z"}
     args = ["submit", "inspect", item, "--data", json.dumps(body), "--key", "unit-1.key"]
@@ -134,15 +135,17 @@ def test_checkpoint_pull_refuses_a_rollback_and_a_fork_and_keeps_both_notes(
     item = issued_item(store, server)
     pull = ["checkpoint", "pull", "--server", server, "--token", store.admin_token]
     first = runner.invoke(app, pull)
-    admin(store, server).post(
+    inspection = admin(store, server).post(
         f"/v1/items/{item}/inspections",
         json={"result": "verified", "method": "physical", "occurred_at": "2026-02-01T09:30:00Z"},
     )
     grown = runner.invoke(app, pull)
-    size = store.log_size()
+    # the inspection goes, with the map root after it (issue 13) and the checkpoint covering both
+    inspected = int(inspection.json()["log_index"])
+    assert store.log_size() == inspected + 2
     raw = Raw(store.url)
-    delete_entries_from(raw, size - 1)  # the inspection goes, and the checkpoint that covered it
-    raw.run("DELETE FROM {checkpoints} WHERE size >= ?", size)
+    delete_entries_from(raw, inspected)
+    raw.run("DELETE FROM {checkpoints} WHERE size > ?", inspected)
     raw.close()
 
     rolled_back = runner.invoke(app, pull)

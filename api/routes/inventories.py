@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
-from api.schemas import Body, PartyId, Serial, Text, Time
+from api.schemas import RECEIPT, Body, PartyId, Serial, Text, Time
 from ledger.items import InspectionMethod
 from ledger.reconciliation import Count, Reconciliation, take_inventory
 
@@ -42,6 +42,7 @@ class LineOut(BaseModel):
 class InventoryOut(BaseModel):
     inventory_id: UUID
     log_index: int
+    receipt: str = Field(description=RECEIPT)
     recipient: str
     occurred_at: datetime
     counts: dict[str, int]
@@ -73,6 +74,7 @@ def record(
     return InventoryOut(
         inventory_id=done.inventory_id,
         log_index=done.log_index,
+        receipt=done.receipt,
         recipient=done.recipient,
         occurred_at=done.occurred_at,
         counts=done.counts(),

@@ -13,7 +13,17 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
 from api.routes.serials import CandidateOut, _out
-from api.schemas import Body, ItemRecordedOut, PartyId, Serial, Sha256Hex, Signature, Text, Time
+from api.schemas import (
+    RECEIPT,
+    Body,
+    ItemRecordedOut,
+    PartyId,
+    Serial,
+    Sha256Hex,
+    Signature,
+    Text,
+    Time,
+)
 from api.submissions import ArrivalDep
 from ledger.access import Action, Actor
 from ledger.application import Ledger
@@ -47,6 +57,7 @@ class SightingReportIn(Body):
 class SightingRecordedOut(BaseModel):
     sighting_id: UUID
     log_index: int
+    receipt: str = Field(description=RECEIPT)
 
 
 class MatchIn(Body):
@@ -91,7 +102,9 @@ def record(
         via=arrival.submitted(origin=ledger.origin, actor=actor, action="sight", item=None),
         actor=actor,
     )
-    return SightingRecordedOut(sighting_id=recorded.id, log_index=recorded.log_index)
+    return SightingRecordedOut(
+        sighting_id=recorded.id, log_index=recorded.log_index, receipt=recorded.receipt
+    )
 
 
 @router.get("", response_model=SightingsOut)
@@ -123,7 +136,10 @@ def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) 
     """The item gets a `Sighted` entry naming this sighting's entry; the usual findings apply."""
     recorded = ledger.match_sighting(sighting_id, item=body.item_id, actor=actor)
     return ItemRecordedOut(
-        item_id=recorded.id, version=recorded.version, log_index=recorded.log_index
+        item_id=recorded.id,
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
     )
 
 

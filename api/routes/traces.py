@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
-from api.schemas import Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
+from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
 from ledger.access import Action, Actor
 from ledger.application import Ledger
 from ledger.tokens import Role
@@ -36,6 +36,7 @@ class TraceRecordedOut(BaseModel):
     trace_id: UUID
     log_index: int
     due_at: datetime
+    receipt: str = Field(description=RECEIPT)
 
 
 class AnswerIn(Body):
@@ -76,7 +77,9 @@ def request_trace(
         actor=actor,
     )
     due = ledger.trace(recorded.id).due_at
-    return TraceRecordedOut(trace_id=recorded.id, log_index=recorded.log_index, due_at=due)
+    return TraceRecordedOut(
+        trace_id=recorded.id, log_index=recorded.log_index, due_at=due, receipt=recorded.receipt
+    )
 
 
 @router.post("/{trace_id}/answers", status_code=201, response_model=RecordedOut)
@@ -85,7 +88,12 @@ def answer(trace_id: UUID, body: AnswerIn, ledger: LedgerDep, actor: ActorDep) -
     recorded = ledger.answer_trace(
         trace_id, answer=body.answer, documents=body.documents, actor=actor
     )
-    return RecordedOut(id=str(recorded.id), version=recorded.version, log_index=recorded.log_index)
+    return RecordedOut(
+        id=str(recorded.id),
+        version=recorded.version,
+        log_index=recorded.log_index,
+        receipt=recorded.receipt,
+    )
 
 
 @router.get("", response_model=TracesOut)

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import LedgerDep
 from api.routes.custody import _fleet
+from api.routes.traces import _visible as _trace_visible
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import UI_PATH, SessionDep
 from ledger.access import Action
 from ledger.errors import InvalidInput
 from ledger.inventories import Inventory
+from ledger.scope import ReadScope
 from ledger.search import Filters, Pattern, search
 from ledger.traces import ANSWERED
 
@@ -48,15 +50,24 @@ def serial_search(
 
 @router.get(f"{UI_PATH}/investigations")
 def investigations(request: Request, ledger: LedgerDep, session: SessionDep) -> Response:
+    """What GET /v1/sightings and GET /v1/traces show the caller: a partner sees no unmatched
+    sighting (only those matched to its items), the traces addressed to it, and the inventories
+    of itself and its units (ledger/scope.py)."""
     session.actor.require(Action.READ)
+    scope = ReadScope(ledger, session.actor)
     now = ledger.clock()
-    sightings = [s for _, s in ledger.sightings() if s.item_id is None]
-    traces = [t for t in ledger.traces() if t.status(now) != ANSWERED]
+    sightings = [s for _, s in ledger.sightings() if s.item_id is None] if scope.everything else []
+    traces = [
+        t for t in ledger.traces() if _trace_visible(t, session.actor) and t.status(now) != ANSWERED
+    ]
+    inventories = [
+        i for i in _inventories(ledger) if scope.everything or scope.answers_for(i.recipient)
+    ]
     context = {
         "page": "investigations",
         "sightings": sightings,
         "traces": [(t, t.status(now)) for t in traces],
-        "inventories": _inventories(ledger),
+        "inventories": inventories,
     }
     return render(request, "investigations.html", context)
 

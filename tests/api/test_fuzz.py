@@ -317,7 +317,7 @@ def request_for(
     url = path.replace("{item_id}", known.items[""]).replace("{party_id}", "unit-1")
     url = url.replace("{key_id}", "0" * 16).replace("{flag_id}", str(UUID(int=1)))
     url = url.replace("{token_id}", str(UUID(int=1)))
-    fill = known.values | {"holder": "unit-1", "at": known.values["occurred_at"]}
+    fill = known.values | {"holder": "unit-1", "at": known.values["occurred_at"], "q": "FZ-*"}
     query = {
         p["name"]: str(fill[p["name"]])
         for p in operation.get("parameters", [])

@@ -6,7 +6,8 @@ the answer is 403 or 404, or it names neither the item's id nor its serial anywh
 bytes decoded). The owner's own walk finds its item, so the detector is not blind.
 
 The programme (tests/programme.py): `force` with units unit-1..3, and `outsider`, another force.
-OUT-1 is issued to outsider, FORCE-1 to unit-1; both lost, so both have flags on record.
+OUT-1 is issued to outsider, FORCE-1 to unit-1; both lost, so both have flags on record; each
+has a sighting matched to it and a trace about it addressed to its force (issue 17).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue
 
 PARAM = re.compile(r"\{(\w+)\}")
-NARROWING = ("item", "status")
+NARROWING = ("item", "status", "serial", "q")
 """The optional query parameters the walk fills in: those that point at the target item."""
 
 
@@ -42,9 +43,22 @@ def items(api_ledger: Ledger, clock: Clock, client: TestClient) -> dict[str, UUI
         "OUT-1": issue(api_ledger, "OUT-1", recipient="outsider", days_ago=20),
         "FORCE-1": issue(api_ledger, "FORCE-1", recipient="unit-1", days_ago=20),
     }
-    for item in found.values():
+    for serial, item in found.items():
         api_ledger.report_lost(
             item, circumstances="stolen", occurred_at=ago(api_ledger, days=10), actor=ADMIN
+        )
+        # issue 17: a sighting of it, matched to it, and a trace about it to its force
+        seen = api_ledger.record_sighting(
+            observer="investigator",
+            location="market",
+            occurred_at=ago(api_ledger, days=5),
+            serial_as_read=serial,
+            actor=ADMIN,
+        ).id
+        api_ledger.match_sighting(seen, item=item, actor=ADMIN)
+        owner = "outsider" if serial == "OUT-1" else "force"
+        api_ledger.request_trace(
+            item=item, addressee=owner, question="Where is it?", answer_days=28, actor=ADMIN
         )
     assert client.post("/v1/flags/scan").status_code == 200
     return found
@@ -68,8 +82,13 @@ def values(ledger: Ledger, item: UUID, recipient: str) -> dict[str, str]:
     """A value for every path and query parameter the routes take, about the target item."""
     size = ledger.log_store.log_size()
     flag = next(f for f in ledger.raised_flags() if f.item_id == item)
+    serial = ledger.item(item).serial
+    pattern = serial[:-1] + "?"  # finds the serial without spelling it, as a page would echo it
     return {
         "item_id": str(item),
+        "aggregate_id": str(item),
+        "serial": serial,
+        "q": pattern,
         "party_id": recipient,
         "holder": recipient,
         "recipient": recipient,
@@ -109,13 +128,21 @@ def api_requests(app: FastAPI, given: dict[str, str]) -> Iterator[tuple[str, dic
 
 def dashboard_requests(given: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     """(path, query) for every GET page of the dashboard but the sign-in and sign-out."""
-    for route in ui.router.routes:
+    for route in _routes(ui.router.routes):
         if not isinstance(route, DashboardRoute) or "GET" not in route.methods:
             continue
         if route.path.startswith(("/ui/login", "/ui/logout")):
             continue
         query = {p.name: given[p.name] for p in route.dependant.query_params if p.name in given}
         yield PARAM.sub(lambda m: given[m.group(1)], route.path), query
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """The routes, those of included routers too (FastAPI keeps an included router as one route,
+    so /ui/search and /ui/investigations were not walked)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _routes(included.routes) if included is not None else [route]
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -196,6 +223,10 @@ def test_the_walk_finds_the_item_for_its_own_force_so_it_can_fail(
         f"/v1/items/{item}/history",
         f"/v1/items/{item}/custody",
         f"/v1/items/{item}/evidence",
+        "/v1/items",  # ?serial= (issue 17)
+        "/v1/items/search",  # ?q= (issue 17)
+        "/v1/sightings",
+        "/v1/traces",
         "/v1/custody",
         "/v1/log/entries",
         "/v1/flags",
@@ -205,6 +236,8 @@ def test_the_walk_finds_the_item_for_its_own_force_so_it_can_fail(
         f"/ui/proof/{issue_index(api_ledger, item)}",
         "/ui/flags",
         "/ui/unaccounted",
+        "/ui/search",
+        "/ui/investigations",
     } <= seen
 
 

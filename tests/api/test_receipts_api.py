@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from ledger import merkle
+from ledger.application import Ledger
+from ledger.endorsements import prove_key
 from ledger.receipts import verify_receipt
 from ledger.signing import Verifier
 
@@ -21,7 +24,7 @@ RIFLE = {
     "recipient": "unit-1",
     "occurred_at": "2026-01-10T08:00:00Z",
 }
-PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode("ascii")
+UNIT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
 def check_receipt(client: TestClient, answer: dict[str, Any]) -> None:
@@ -37,10 +40,13 @@ def check_receipt(client: TestClient, answer: dict[str, Any]) -> None:
     assert receipt.leaf_hash == merkle.leaf_hash(base64.b64decode(entry["entry"]))
 
 
-def test_every_write_route_answers_201_with_a_receipt_of_its_entry(client: TestClient) -> None:
+def test_every_write_route_answers_201_with_a_receipt_of_its_entry(
+    client: TestClient, api_ledger: Ledger
+) -> None:
+    proved = prove_key(UNIT_KEY, origin=api_ledger.origin, party="unit-9")
     writes: list[tuple[str, dict[str, Any]]] = [
         ("/v1/parties", {"id": "unit-9", "name": "Unit nine", "kind": "recipient"}),
-        ("/v1/parties/unit-9/keys", {"public_key": PUBLIC_KEY}),
+        ("/v1/parties/unit-9/keys", proved),
         ("/v1/tokens", {"party": "unit-9", "role": "partner"}),
         (
             "/v1/agreements",
@@ -60,6 +66,33 @@ def test_every_write_route_answers_201_with_a_receipt_of_its_entry(client: TestC
         (f"/v1/items/{item}/transfers", {"to": "unit-2", "occurred_at": "2026-01-20T08:00:00Z"}),
         (f"/v1/tokens/{token_id}/revocation", {}),
         (f"/v1/parties/unit-9/keys/{key_id}/revocation", {"reason": "lost"}),
+        (  # issue 17's writes: a sighting, its match, a trace and its answer
+            "/v1/sightings",
+            {
+                "observer": "inspectorate",
+                "location": "market",
+                "occurred_at": "2026-01-25T08:00:00Z",
+                "serial_as_read": "AK-0001",
+            },
+        ),
+        ("/v1/traces", {"item_id": item, "addressee": "supplier", "question": "Sold to whom?"}),
+        (
+            "/v1/inventories",
+            {
+                "recipient": "unit-2",
+                "occurred_at": "2026-01-26T08:00:00Z",
+                "method": "physical",
+                "serials": ["AK-0001"],
+            },
+        ),
+    ]:
+        response = client.post(path, json=body)
+        assert response.status_code == 201, (path, response.text)
+        answers.append(response.json())
+    sighting, trace = answers[-3]["sighting_id"], answers[-2]["trace_id"]
+    for path, body in [
+        (f"/v1/sightings/{sighting}/match", {"item_id": item}),
+        (f"/v1/traces/{trace}/answers", {"answer": "To the force", "documents": []}),
     ]:
         response = client.post(path, json=body)
         assert response.status_code == 201, (path, response.text)

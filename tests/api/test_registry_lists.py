@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli import app
 from ledger.application import Ledger
+from ledger.endorsements import prove_key
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from tests.programme import ADMIN, UNITS, register_parties
 
@@ -21,7 +24,8 @@ def test_every_role_lists_the_parties_in_the_order_registered_with_their_keys(
     api_ledger: Ledger, client: TestClient
 ) -> None:
     token, _ = api_ledger.grant_token(party="unit-2", role="partner", actor=ADMIN)
-    key, _ = api_ledger.register_key(party="unit-1", public_key="A" * 43 + "=", actor=ADMIN)
+    proved = prove_key(Ed25519PrivateKey.generate(), origin=api_ledger.origin, party="unit-1")
+    key, _ = api_ledger.register_key(party="unit-1", actor=ADMIN, **proved)
 
     listed = client.get("/v1/parties", headers={"Authorization": f"Bearer {token}"})
 
@@ -71,7 +75,8 @@ def test_custody_parties_and_agreements_print_the_ids(
     monkeypatch.chdir(tmp_path)
     db = f"sqlite:///{tmp_path / 'custody.db'}"
     assert runner.invoke(app, ["init", "--db", db, "--key", "k.key"]).exit_code == 0
-    ledger = Ledger(clock=system_clock, db=db)
+    signer = Signer.from_text(read_private_key_file(tmp_path / "k.key"))
+    ledger = Ledger(clock=system_clock, db=db, signer=signer)
     register_parties(ledger)
     ledger.close()
 

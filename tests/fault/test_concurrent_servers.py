@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.maproots import MAP_ID
 from ledger.times import format_time
 from tests.fault.harness import (
     Figures,
@@ -174,7 +175,10 @@ def test_two_servers_and_eight_clients_on_the_same_items_lose_nothing_and_double
     assert len(acknowledged) == CLIENTS * OPERATIONS
     log = entries(store)
     assert_gapless(log)
-    assert len(log) == before + 2 * len(acknowledged)  # each write and its nonce
+    map_roots = [e for e in log[before:] if e.aggregate_id == str(MAP_ID)]
+    assert all(e.type == "custody:LogMap.Committed" for e in map_roots)
+    # each write and its nonce, and the map root before each checkpoint signed meanwhile (issue 13)
+    assert len(log) == before + 2 * len(acknowledged) + len(map_roots)
     for item in items:
         found = [
             (item, e.type, e.body["occurred_at"], e.log_index)

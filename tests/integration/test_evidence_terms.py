@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from ledger.application import Ledger
+from ledger.entries import decode_entry
 from ledger.errors import ProofError
 from ledger.evidence_check import verify_bundle
 from ledger.ids import agreement_uuid, party_uuid
@@ -89,3 +90,30 @@ def test_a_party_none_of_the_items_entries_names_is_refused(
 
     assert refused.value.reason.endswith("is not part of this item's evidence")
     assert "Registered of" in refused.value.got
+
+
+def test_a_trace_about_another_item_is_refused_though_one_about_this_item_is_part_of_it(
+    diverted: tuple[Ledger, UUID],
+) -> None:
+    """Issue 17 puts the item's traces in the context; a trace about another item stays out."""
+    ledger, item = diverted
+    other = issue(ledger, "OTHER-1")
+    ours, theirs = (
+        ledger.request_trace(
+            item=about, addressee="supplier", question="Sold to whom?", answer_days=28, actor=ADMIN
+        ).id
+        for about in (item, other)
+    )
+    bundle = ledger.evidence(item)
+    forged = with_context_of(ledger, bundle, theirs)
+    index = ledger.log_store.log_entries_of(theirs)[0].log_index
+
+    with pytest.raises(ProofError) as refused:
+        verify_bundle(forged, SIGNER.verifier)
+
+    assert verify_bundle(bundle, SIGNER.verifier).left_control is not None
+    assert str(ours) in {
+        str(decode_entry(base64.b64decode(e["entry"]))["aggregate_id"]) for e in bundle["context"]
+    }
+    assert refused.value.reason == f"entry {index} is not part of this item's evidence"
+    assert refused.value.got == f"Requested of {theirs}"

@@ -14,6 +14,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInput
 from ledger.imports import file_digest, import_rows, read_rows
 from ledger.items import Status
+from ledger.signing import Signer, read_private_key_file
 from ledger.times import system_clock
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, register, register_parties
@@ -234,7 +235,8 @@ def test_a_row_refused_in_the_first_batch_says_that_nothing_was_stored(tmp_path:
     runner = CliRunner()
     env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}
     assert runner.invoke(app, ["init"], env=env).exit_code == 0
-    ledger = Ledger(clock=system_clock, db=env["CUSTODY_DB"])
+    signer = Signer.from_text(read_private_key_file(env["CUSTODY_KEY"]))
+    ledger = Ledger(clock=system_clock, db=env["CUSTODY_DB"], signer=signer)
     register_parties(ledger)
     ledger.close()
     refused = tmp_path / "refused.csv"

@@ -36,7 +36,12 @@ ORIGIN = "localhost/custody"
 ITEMS = 6  # per batch, of three entries each
 FIRST = 11 + 3 * ITEMS + 1  # the programme, the first batch, its map root
 SIZE = FIRST + 3 * ITEMS + 1
-TABLES = {"log": "custody_log", "tree": "custody_tree", "checkpoints": "custody_checkpoints"}
+TABLES = {
+    "log": "custody_log",
+    "tree": "custody_tree",
+    "checkpoints": "custody_checkpoints",
+    "serials": "custody_serials",
+}
 
 
 def build(url: str, clock: Clock) -> Ledger:

@@ -33,7 +33,8 @@ runner = CliRunner()
 
 def roll_back(url: str, size: int) -> None:
     """The store as an older copy of `size` entries would be: the later entries, their stored
-    events, the tree nodes they complete and the later checkpoints are deleted."""
+    events, the tree nodes they complete, the later checkpoints and the later items' rows of the
+    index of identities (issue 17) are deleted."""
     raw = Raw(url)
     for (index,) in raw.run("SELECT log_index FROM {log} WHERE log_index >= ?", size):
         condition, *key = raw.event(index)
@@ -43,6 +44,9 @@ def roll_back(url: str, size: int) -> None:
         if (index + 1) << level > size:
             raw.run("DELETE FROM {tree} WHERE level = ? AND idx = ?", level, index)
     raw.run("DELETE FROM {checkpoints} WHERE size > ?", size)
+    raw.run("DELETE FROM {serials} WHERE log_index >= ?", size)  # the index of identities
+    if raw.sqlite:  # its trigram search table, made again from the rows left
+        raw.run("INSERT INTO custody_serials_fts (custody_serials_fts) VALUES ('rebuild')")
     raw.close()
 
 
