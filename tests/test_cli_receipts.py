@@ -4,6 +4,7 @@ back by someone with write access to the database but without the log key."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -118,9 +119,9 @@ def test_receipts_check_catches_a_rewritten_entry_and_verify_misbehaviour_confir
     assert confirmed.exit_code == 0, confirmed.output
     assert confirmed.stdout.startswith("receipt-contradicted (proven): the log key signed a ")
     record = json.loads(Path(found.group(1)).read_text())
-    record["inclusion_proof"][0] = record["inclusion_proof"][0].translate(
-        str.maketrans("ABCD", "BCDA")
-    )
+    flipped = bytearray(base64.b64decode(record["inclusion_proof"][0]))
+    flipped[0] ^= 0x01  # one bit of one proof hash, still canonical base64
+    record["inclusion_proof"][0] = base64.b64encode(bytes(flipped)).decode()
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(record))
     refused = runner.invoke(app, ["verify-misbehaviour", str(tampered), "--vkey", vkey])

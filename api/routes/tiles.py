@@ -10,7 +10,9 @@ Full tiles never change and say so to caches; partial tiles and the checkpoint a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
@@ -34,6 +36,11 @@ TILE = {
     "responses": {200: {"content": {"application/octet-stream": {}}}},
 }
 NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
+
+
+TilePart = Annotated[str, Path(max_length=64, description="N as x001/x234/067, then .p/W")]
+TileLevel = Annotated[str, Path(max_length=2, description="the tile level L")]
+"""Bounds on the path's parts (tests/api/test_limits.py): no tile path is longer."""
 
 
 def public_or_token(request: Request, ledger: LedgerDep) -> None:
@@ -63,7 +70,7 @@ def checkpoint(ledger: LedgerDep) -> PlainTextResponse:
 
 
 @router.get("/tile/entries/{bundle:path}", **TILE)
-def entries(ledger: LedgerDep, scope: ReadScopeDep, bundle: str) -> Response:
+def entries(ledger: LedgerDep, scope: ReadScopeDep, bundle: TilePart) -> Response:
     """Entry bundle N (entries 256N to 256N + W): each entry as a big-endian uint16 length and its
     bytes. 403 if it holds an entry the caller may not read."""
     tile = parse_tile_path(f"tile/entries/{bundle}")
@@ -78,7 +85,7 @@ def entries(ledger: LedgerDep, scope: ReadScopeDep, bundle: str) -> Response:
 
 
 @router.get("/tile/{level}/{number:path}", dependencies=[PublicDep], **TILE)
-def hash_tile(ledger: LedgerDep, level: str, number: str) -> Response:
+def hash_tile(ledger: LedgerDep, level: TileLevel, number: TilePart) -> Response:
     """Hash tile `<L>/<N>[.p/<W>]`: the W hashes of level 8L from index 256N, 32 bytes each."""
     tile = parse_tile_path(f"tile/{level}/{number}")
     return _tile_response(tile, read_hash_tile(ledger.log_store, tile))
