@@ -10,7 +10,6 @@ cosignatures bound when each entry was on record.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from ledger.headproofs import MapFollower, head_proof, proved_entry
 from ledger.ids import agreement_uuid, party_uuid
 from ledger.log import LogRow, LogStore
 from ledger.notes import open_note
-from ledger.signing import Verifier
+from ledger.signing import Verifier, encode_base64
 
 EVIDENCE_FORMAT = "custody-evidence/v2"
 PARTY_FIELDS = (
@@ -137,11 +136,9 @@ def _bracketing(store: LogStore, indexes: Sequence[int], size: int) -> list[dict
     return [
         {
             "checkpoint": notes[s],
-            "consistency_proof": [_b64(h) for h in merkle.consistency_proof(s, size, store)],
+            "consistency_proof": [
+                encode_base64(h) for h in merkle.consistency_proof(s, size, store)
+            ],
         }
         for s in sorted(chosen)
     ]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

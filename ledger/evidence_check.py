@@ -40,7 +40,7 @@ from ledger.cosignatures import cosignature_timestamps
 from ledger.endorsements import check_signature, confirmation_bytes, registration_bytes
 from ledger.entries import ENTRY_FORMAT, decode_entry
 from ledger.errors import InvalidInput, ProofError, Unauthenticated
-from ledger.evidence import EVIDENCE_FORMAT, PARTY_FIELDS
+from ledger.evidence import EVIDENCE_FORMAT, INVESTIGATION_TOPICS, PARTY_FIELDS
 from ledger.ids import agreement_uuid, party_uuid
 from ledger.signing import Verifier
 from ledger.submissions import Signed, check_claims, key_id, verify_signed
@@ -387,8 +387,6 @@ class _Registry:
 REGISTERED_FIELDS = ("recipient", "supplier", "from_holder", "to", "by", "observer", "inspector")
 
 
-INVESTIGATION_TOPICS = ("custody:Trace.Requested", "custody:Sighting.Matched")
-"""The entries that tie a trace request or a sighting to an item (ledger/evidence.py)."""
 INVESTIGATION_KINDS = ("custody:Trace.", "custody:Sighting.")
 
 

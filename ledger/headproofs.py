@@ -7,7 +7,6 @@ demand from the log's rows; a map at an older size is computed afresh from the l
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from ledger.errors import InvalidInput, NotFound, ProofError
 from ledger.heads import Head, HeadMap, MapProof, heads_of, map_key
 from ledger.log import LogRow, LogStore
 from ledger.maproots import MAP_ID, committed
+from ledger.signing import decode_base64, encode_base64
 
 PAGE = 10_000
 
@@ -94,8 +94,10 @@ def proved_entry(store: LogStore, row: LogRow, size: int) -> dict[str, Any]:
     """An entry with its inclusion proof to tree size `size`."""
     return {
         "log_index": row.log_index,
-        "entry": _b64(row.entry),
-        "inclusion_proof": [_b64(h) for h in merkle.inclusion_proof(row.log_index, size, store)],
+        "entry": encode_base64(row.entry),
+        "inclusion_proof": [
+            encode_base64(h) for h in merkle.inclusion_proof(row.log_index, size, store)
+        ],
     }
 
 
@@ -104,13 +106,13 @@ def head_json(head: Head) -> dict[str, Any]:
         "aggregate_id": str(head.aggregate_id),
         "version": head.version,
         "log_index": head.log_index,
-        "leaf_hash": _b64(head.leaf_hash),
+        "leaf_hash": encode_base64(head.leaf_hash),
     }
 
 
 def proof_json(proof: MapProof) -> dict[str, Any]:
     return {
-        "siblings": [_b64(s) for s in proof.siblings],
+        "siblings": [encode_base64(s) for s in proof.siblings],
         "found": head_json(proof.found) if proof.found is not None else None,
     }
 
@@ -137,14 +139,7 @@ def _count(value: Any, what: str) -> int:
 
 
 def _unb64(text: Any, what: str) -> bytes:
-    try:
-        decoded = base64.b64decode(str(text), validate=True)
-    except ValueError:
-        raise InvalidInput(f"{what} is not base64") from None
+    decoded = decode_base64(str(text), what=what)
     if len(decoded) != merkle.HASH_SIZE:
         raise InvalidInput(f"{what} must have {merkle.HASH_SIZE} bytes")
     return decoded
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
