@@ -55,7 +55,7 @@ def max_merge_delay(environ: Mapping[str, str]) -> timedelta:
     text = environ.get("CUSTODY_MMD", "")
     if not text:
         return DEFAULT_MMD
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidInput(f"CUSTODY_MMD must be a whole number of seconds, got {text!r}")
     return timedelta(seconds=int(text))
 
@@ -178,7 +178,11 @@ class ClientState:
         folder = self._receipts(origin)
         if not folder.is_dir():
             return []
-        found = [p for p in folder.iterdir() if p.suffix == ".note" and p.stem.isdigit()]
+        found = [
+            p
+            for p in folder.iterdir()
+            if p.suffix == ".note" and p.stem.isascii() and p.stem.isdigit()
+        ]
         return [(p, p.read_text(encoding="utf-8")) for p in sorted(found, key=_index_of)]
 
     # Misbehaviour ------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def _bounds(environ: Mapping[str, str]) -> Bounds:
     for variable, name in BOUND_SETTINGS.items():
         text = environ.get(variable)
         if text:
-            if not text.isdigit() or int(text) < 1:
+            if not (text.isascii() and text.isdigit()) or int(text) < 1:
                 raise InvalidInput(f"{variable} {text!r} must be a whole number of at least 1")
             found[name] = int(text)
     return replace(DEFAULT_BOUNDS, **found)

@@ -32,9 +32,11 @@ MAX_LEVEL = 7
 MAX_ENTRY = 0xFFFF
 ENTRIES = "entries"
 
-_GROUP = re.compile(r"^x\d{3}$")
-_LAST = re.compile(r"^\d{3}$")
-_WIDTH = re.compile(r"^[1-9]\d{0,2}$")
+_GROUP = re.compile(r"^x[0-9]{3}$")
+_LAST = re.compile(r"^[0-9]{3}$")
+_ASCII_DIGITS = re.compile(r"^[0-9]+$")
+_WIDTH = re.compile(r"^[1-9][0-9]{0,2}$")
+"""ASCII digits only: the regex digit class and str.isdigit also take "²", which int() refuses."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def parse_tile_path(path: str) -> Tile:
         raise NotFound(f"no tile at {path!r}")
     level = _level(parts[1], path)
     groups, width = parts[2:], WIDTH
-    if groups[-1].isdigit() and len(groups) >= 2 and groups[-2].endswith(".p"):
+    if _ASCII_DIGITS.match(groups[-1]) and len(groups) >= 2 and groups[-2].endswith(".p"):
         if not _WIDTH.match(groups[-1]) or int(groups[-1]) >= WIDTH:
             raise NotFound(f"no tile at {path!r}: a partial width is 1 to {WIDTH - 1}")
         width, groups = int(groups[-1]), [*groups[:-2], groups[-2].removesuffix(".p")]
@@ -105,7 +107,7 @@ def parse_tile_path(path: str) -> Tile:
 def _level(text: str, path: str) -> int:
     if text == ENTRIES:
         return -1
-    if len(text) == 1 and text.isdigit() and int(text) <= MAX_LEVEL:
+    if len(text) == 1 and _ASCII_DIGITS.match(text) and int(text) <= MAX_LEVEL:
         return int(text)
     raise NotFound(f"no tile at {path!r}: the level is 0 to {MAX_LEVEL} or {ENTRIES!r}")
 

@@ -78,3 +78,10 @@ def test_an_entry_too_long_for_a_bundle_is_refused() -> None:
 def test_a_bundle_cut_short_is_refused() -> None:
     with pytest.raises(IntegrityFailure, match="ends inside an entry"):
         parse_entry_bundle(b"\x00\x05abc")
+
+
+@pytest.mark.parametrize("path", ["tile/²/000", "tile/0/00²", "tile/0/x00²/000", "tile/0/000.p/²"])
+def test_a_path_with_digits_other_than_ascii_is_no_tile(path: str) -> None:
+    # the dashboard fuzz found `tile/²/...` answered 500: "²".isdigit() is true, int("²") fails
+    with pytest.raises(NotFound, match="no tile at"):
+        parse_tile_path(path)
