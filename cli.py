@@ -35,40 +35,43 @@ from api.client import CustodyClient, LogClient
 from api.demo_witness import DemoWitness, demo_witness
 from api.witness_app import create_witness_app
 from api.witnessing import witnessing
-from ledger import backup, directory, readmodels, stores
-from ledger import demo as demo_programme
-from ledger.access import Actor
-from ledger.application import OPERATOR, Ledger
-from ledger.checkpoints import Checkpoint
-from ledger.client_state import ClientState, max_merge_delay, state_dir
-from ledger.config import Config, redacted
-from ledger.cosignatures import CosignerKey, generate_cosigner_key
-from ledger.derived import DerivedChecked, check_read_models
-from ledger.endorsements import confirm_key, prove_key
-from ledger.errors import CustodyError
-from ledger.evidence import dump_bundle
-from ledger.evidence_check import describe, load_bundle, verify_bundle
-from ledger.ids import check_party_id
-from ledger.imports import file_digest, import_rows, read_rows
-from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
-from ledger.monitor import monitor_step
-from ledger.receipt_check import ReceiptSource, check_receipts
-from ledger.reconciliation import Count, Line, take_inventory
-from ledger.search import Candidate, Filters, Pattern, resolve_item, search
-from ledger.signing import (
+from ledger.application import directory
+from ledger.application.ledger import OPERATOR, Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import CustodyError
+from ledger.domain.ids import check_party_id
+from ledger.domain.times import aware_utc, format_time, parse_moment, system_clock
+from ledger.domain.tokens import Role
+from ledger.integrity.checkpoints import Checkpoint
+from ledger.integrity.endorsements import confirm_key, prove_key
+from ledger.integrity.signing import (
     Signer,
     Verifier,
     generate_signer_key,
     read_private_key_file,
     write_private_key_file,
 )
-from ledger.submissions import key_id
-from ledger.times import aware_utc, format_time, parse_moment, system_clock
-from ledger.tokens import Role
-from ledger.trusted import split_notes, trusted_checkpoints
-from ledger.witness import Witness
-from ledger.witness_policy import parse_policy
-from ledger.witness_store import SQLiteWitnessState
+from ledger.integrity.submissions import key_id
+from ledger.operations import backup
+from ledger.operations import demo as demo_programme
+from ledger.operations.imports import file_digest, import_rows, read_rows
+from ledger.readmodels import models as readmodels
+from ledger.readmodels.derived import DerivedChecked, check_read_models
+from ledger.readmodels.reconciliation import Count, Line, take_inventory
+from ledger.readmodels.search import Candidate, Filters, Pattern, resolve_item, search
+from ledger.store import stores
+from ledger.store.config import Config, redacted
+from ledger.store.witness_store import SQLiteWitnessState
+from ledger.verification.client_state import ClientState, max_merge_delay, state_dir
+from ledger.verification.evidence import dump_bundle
+from ledger.verification.evidence_check import describe, load_bundle, verify_bundle
+from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.verification.monitor import monitor_step
+from ledger.verification.receipt_check import ReceiptSource, check_receipts
+from ledger.verification.trusted import split_notes, trusted_checkpoints
+from ledger.witness.cosignatures import CosignerKey, generate_cosigner_key
+from ledger.witness.witness import Witness
+from ledger.witness.witness_policy import parse_policy
 from policies.audit import check_accounts
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
@@ -426,7 +429,8 @@ def verify(
 
 def _derived_state(ledger: Ledger, config: Config) -> Iterator[DerivedChecked]:
     """The read models and the stored accounts of the configured policy, each recomputed from
-    the log (ledger/derived.py, policies/audit.py); IntegrityFailure at the first differing row."""
+    the log (ledger/readmodels/derived.py, policies/audit.py); IntegrityFailure at the first
+    differing row."""
     yield from check_read_models(ledger)
     accounts = check_accounts(ledger, load_policy(config.policy))
     if accounts is not None:

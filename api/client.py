@@ -14,10 +14,10 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ledger.endorsements import confirm_key, prove_key
-from ledger.errors import CustodyError, InvalidInput
-from ledger.signing import Verifier, decode_base64
-from ledger.submissions import Submission, key_id
+from ledger.domain.errors import CustodyError, InvalidInput
+from ledger.integrity.endorsements import confirm_key, prove_key
+from ledger.integrity.signing import Verifier, decode_base64
+from ledger.integrity.submissions import Submission, key_id
 
 PATHS = {
     "issue": "/v1/items",

@@ -20,12 +20,12 @@ from pathlib import Path
 import uvicorn
 
 from api.witness_app import create_witness_app
-from ledger.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
-from ledger.errors import CustodyError
-from ledger.signing import Verifier, write_private_key_file
-from ledger.times import system_clock
-from ledger.witness import Witness
-from ledger.witness_store import SQLiteWitnessState
+from ledger.domain.errors import CustodyError
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Verifier, write_private_key_file
+from ledger.store.witness_store import SQLiteWitnessState
+from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
+from ledger.witness.witness import Witness
 
 WITNESS_NAME = "demo-witness"
 KEY_NAME = "localhost/custody-demo-witness"

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
-from ledger.access import Action, Actor
-from ledger.application import Ledger
-from ledger.errors import Unauthenticated
-from ledger.scope import ReadScope
+from ledger.application.ledger import Ledger
+from ledger.application.scope import ReadScope
+from ledger.domain.access import Action, Actor
+from ledger.domain.errors import Unauthenticated
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"
@@ -40,7 +40,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
-    """What the caller may read (ledger/scope.py): every read route asks it."""
+    """What the caller may read (ledger/application/scope.py): every read route asks it."""
     actor.require(Action.READ)
     return ReadScope(ledger, actor)
 

@@ -29,10 +29,10 @@ from api.routes import (
 )
 from api.schemas import ErrorOut
 from api.witnessing import witnessing
-from ledger.application import Ledger
-from ledger.config import Config
-from ledger.signing import Signer, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Signer, read_private_key_file
+from ledger.store.config import Config
 from policies.config import PolicyConfig, load_policy
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -23,16 +23,16 @@ from pydantic import (
     Field,
 )
 
-from ledger.errors import InvalidInput
-from ledger.items import (
+from ledger.domain.errors import InvalidInput
+from ledger.domain.items import (
     Category,
     DisposalMethod,
     InspectionMethod,
     InspectionResult,
     LossCircumstances,
 )
-from ledger.parties import PartyKind
-from ledger.times import aware_utc
+from ledger.domain.parties import PartyKind
+from ledger.domain.times import aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -60,7 +60,8 @@ def _rfc3339(value: object) -> object:
 
 
 def _bounded(value: datetime) -> datetime:
-    """The ledger's bounds (ledger/times.py: the years 1800 to 9999 in UTC), checked here too so
+    """The ledger's bounds (ledger/domain/times.py: the years 1800 to 9999 in UTC), checked here
+    too so
     the refusal is the schema's 422 on every route, before anything converts the time."""
     try:
         aware_utc(value, field="time")

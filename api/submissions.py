@@ -12,9 +12,9 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 
 from api.limits import check_depth
-from ledger.access import Actor
-from ledger.errors import InvalidInput
-from ledger.submissions import Submission, Submitted, signed_from_request
+from ledger.domain.access import Actor
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.submissions import Submission, Submitted, signed_from_request
 
 
 @dataclass(frozen=True)

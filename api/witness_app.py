@@ -1,4 +1,4 @@
-"""`custody witness`: the C2SP tlog-witness HTTP endpoint over ledger/witness.py.
+"""`custody witness`: the C2SP tlog-witness HTTP endpoint over ledger/witness/witness.py.
 
 POST /add-checkpoint      the tlog-witness request; answers the cosignature line, or the
                           status the spec prescribes (400, 403, 404, 409, 413, 422)
@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.limits import BodyLimit
-from ledger.witness import Witness
-from ledger.witness_store import SQLiteWitnessState
+from ledger.store.witness_store import SQLiteWitnessState
+from ledger.witness.witness import Witness
 
 MAX_REQUEST = 1024 * 1024
 

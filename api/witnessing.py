@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from ledger.errors import InvalidInput
-from ledger.witness import format_add_checkpoint
-from ledger.witness_policy import PolicyWitness, WitnessPolicy, parse_policy
+from ledger.domain.errors import InvalidInput
+from ledger.witness.witness import format_add_checkpoint
+from ledger.witness.witness_policy import PolicyWitness, WitnessPolicy, parse_policy
 
 log = logging.getLogger("custody.witnessing")
 SIZE_CONTENT_TYPE = "text/x.tlog.size"

@@ -1,4 +1,5 @@
-"""A serial-number inventory of 10,000 serials reconciled with the book (ledger/reconciliation.py),
+"""A serial-number inventory of 10,000 serials reconciled with the book
+(ledger/readmodels/reconciliation.py),
 on SQLite:
 
     .venv/bin/python bench/inventory.py [--items 12000] [--counted 10000]
@@ -19,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.synth import ADMIN, FORCE, NOW, plans, setup, write_bulk
-from ledger.application import Ledger
-from ledger.readmodels import Fleet
-from ledger.reconciliation import Count, take_inventory
+from ledger.application.ledger import Ledger
+from ledger.readmodels.models import Fleet
+from ledger.readmodels.reconciliation import Count, take_inventory
 
 
 def main() -> None:

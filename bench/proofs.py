@@ -1,4 +1,4 @@
-"""Proof time at 1,000,000 leaves through the log store's own node query (ledger/log.py
+"""Proof time at 1,000,000 leaves through the log store's own node query (ledger/store/log.py
 Statements.nodes) on SQLite, without building a million-item ledger first:
 
     .venv/bin/python bench/proofs.py [--leaves 1000000] [--samples 200]
@@ -20,8 +20,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ledger import merkle
-from ledger.log import Statements
+from ledger.integrity import merkle
+from ledger.store.log import Statements
 
 
 class Reader:

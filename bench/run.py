@@ -51,11 +51,11 @@ import httpx
 import psycopg
 import synth
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.config import DEFAULT_ORIGIN
-from ledger.readmodels import Fleet
-from ledger.signing import Signer, generate_signer_key, write_private_key_file
+from ledger.application.ledger import Ledger
+from ledger.integrity import merkle
+from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
+from ledger.readmodels.models import Fleet
+from ledger.store.config import DEFAULT_ORIGIN
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_accounts, unaccounted_report
 

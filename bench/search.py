@@ -1,4 +1,4 @@
-"""Search by a partial serial over a large store (ledger/search.py), on SQLite:
+"""Search by a partial serial over a large store (ledger/readmodels/search.py), on SQLite:
 
     .venv/bin/python bench/search.py [--items 250000] [--samples 50] [--db PATH]
 
@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.synth import ADMIN, plans, setup, write_bulk
-from ledger.application import Ledger
-from ledger.readmodels import Fleet
-from ledger.search import Filters, Pattern, search
+from ledger.application.ledger import Ledger
+from ledger.readmodels.models import Fleet
+from ledger.readmodels.search import Filters, Pattern, search
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ import uvicorn
 from synth import NOW
 
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.signing import Signer
+from ledger.application.ledger import Ledger
+from ledger.integrity.signing import Signer
 
 
 def main() -> None:

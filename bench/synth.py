@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.ids import item_id, normalise_serial
-from ledger.items import Item
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.ids import item_id, normalise_serial
+from ledger.domain.items import Item
+from ledger.domain.tokens import Role
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 ADMIN = Actor("operator", Role.ADMIN)

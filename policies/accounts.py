@@ -34,11 +34,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
-from ledger.application import Ledger
-from ledger.entries import decode_entry
-from ledger.log import LogStore
-from ledger.readmodels import CustodyViews, SQLiteCustodyViews, open_views
-from ledger.times import format_time
+from ledger.application.ledger import Ledger
+from ledger.domain.times import format_time
+from ledger.integrity.entries import decode_entry
+from ledger.readmodels.models import CustodyViews, SQLiteCustodyViews, open_views
+from ledger.store.log import LogStore
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 

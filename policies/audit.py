@@ -1,5 +1,6 @@
 """`custody verify`'s check of the stored policy accounts (policies/accounts.py): each stored row
-must be the one a catch-up would write from the log (ledger/derived.py does the comparing).
+must be the one a catch-up would write from the log (ledger/readmodels/derived.py does the
+comparing).
 
 The rows of one policy (by fingerprint) follow the log under their own tracked position. An item
 with an entry after that position may not be caught up yet, so it is not compared; a party
@@ -16,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from ledger.application import Ledger
-from ledger.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
-from ledger.entries import decode_entry
-from ledger.readmodels import views_of
+from ledger.application.ledger import Ledger
+from ledger.integrity.entries import decode_entry
+from ledger.readmodels.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
+from ledger.readmodels.models import views_of
 from policies.accounts import (
     COLUMNS,
     REGISTRY_TOPICS,

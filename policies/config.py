@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import InvalidInput
-from ledger.items import Category
+from ledger.domain.errors import InvalidInput
+from ledger.domain.items import Category
 
 SENSITIVE_DEFAULT = frozenset({"launcher", "night_vision"})
 

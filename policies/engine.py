@@ -15,12 +15,12 @@ from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.errors import InvalidInput, NotFound
-from ledger.replay import Fact
-from ledger.scope import recipient_for
-from ledger.times import aware_utc, format_time
+from ledger.application.ledger import Ledger
+from ledger.application.scope import recipient_for
+from ledger.domain.access import Actor
+from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.replay import Fact
+from ledger.domain.times import aware_utc, format_time
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
@@ -291,7 +291,7 @@ def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding
 
 def scope_for(actor: Actor, scope: Scope) -> Scope:
     """A partner sees the items issued to it and its units only; every other role sees all
-    (ledger/scope.py)."""
+    (ledger/application/scope.py)."""
     return replace(scope, recipient=recipient_for(actor, scope.recipient))
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.flags import Flag
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.flags import Flag
 from policies.findings import Finding, Severity
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.replay import Fact
+from ledger.domain.replay import Fact
 from policies.config import PolicyConfig
 from policies.findings import INDEPENDENT_KINDS, Finding, Severity
 
@@ -42,7 +42,8 @@ def _unregistered(party: str) -> tuple[str, str | None] | None:
 
 def recorder(registration: Registration, kind: str, actor: str, fields: Mapping[str, Any]) -> str:
     """The party an entry speaks for: its `actor`, the recording party. Only the operator may name
-    another party as the inspector, observer or recoverer (ledger/attribution.py); its entry then
+    another party as the inspector, observer or recoverer (ledger/domain/attribution.py); its entry
+    then
     speaks for that party, and says so (actor operator, `inspector` X)."""
     registered = registration(actor)
     named = fields.get(ATTRIBUTED.get(kind, ""))

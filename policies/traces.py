@@ -1,4 +1,5 @@
-"""The finding `trace_unanswered`: a trace request (ledger/traces.py) not answered by its due time,
+"""The finding `trace_unanswered`: a trace request (ledger/domain/traces.py) not answered by its
+due time,
 about the item it names (for a trace about a sighting not yet matched: the sighting's id)."""
 
 from __future__ import annotations
@@ -7,9 +8,9 @@ from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
-from ledger.application import Ledger
-from ledger.log import LogStore
-from ledger.traces import Trace
+from ledger.application.ledger import Ledger
+from ledger.domain.traces import Trace
+from ledger.store.log import LogStore
 from policies.findings import Finding, Severity
 
 

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.signing import Signer
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.tokens import Role
+from ledger.integrity.signing import Signer
 
 POSTGRES = os.environ.get("CUSTODY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -106,7 +106,8 @@ def clock() -> Clock:
 
 @pytest.fixture(autouse=True)
 def client_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's clients keep what they remember (ledger/client_state.py) in a folder of its
+    """Each test's clients keep what they remember (ledger/verification/client_state.py) in a
+    folder of its
     own, never in the home directory."""
     folder = tmp_path_factory.mktemp("state") / "custody"
     monkeypatch.setenv("CUSTODY_STATE", str(folder))

@@ -25,17 +25,17 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.backup import FORMAT, export_log, restore_log
-from ledger.checkpoints import Checkpoint, sign_checkpoint
-from ledger.entries import canonical_json, encode_entry
-from ledger.heads import Head, HeadMap
-from ledger.log import LoggedEvent
-from ledger.maproots import MAP_ID
-from ledger.receipts import EntryReceipt, receipt_signature, recorded_at_of
-from ledger.signing import Signer
-from ledger.times import format_time
+from ledger.application.ledger import Ledger
+from ledger.domain.times import format_time
+from ledger.integrity import merkle
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
+from ledger.integrity.entries import canonical_json, encode_entry
+from ledger.integrity.heads import Head, HeadMap
+from ledger.integrity.maproots import MAP_ID
+from ledger.integrity.receipts import EntryReceipt, receipt_signature, recorded_at_of
+from ledger.integrity.signing import Signer
+from ledger.operations.backup import FORMAT, export_log, restore_log
+from ledger.store.log import LoggedEvent
 
 
 @dataclass

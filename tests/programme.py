@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.tokens import Role
 from tests.conftest import Clock
 
 ADMIN = Actor("operator", Role.ADMIN)

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.cosignatures import CosignerKey
-from ledger.signing import Signer, Verifier, generate_signer_key
-from ledger.times import system_clock
-from ledger.witness_policy import parse_policy, verify_policy_checkpoint
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Signer, Verifier, generate_signer_key
+from ledger.witness.cosignatures import CosignerKey
+from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 
 runner = CliRunner()
 

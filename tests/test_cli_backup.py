@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.signing import Signer, generate_signer_key, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Signer, generate_signer_key, read_private_key_file
 from tests.programme import ADMIN
 
 runner = CliRunner()

@@ -22,11 +22,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
-from ledger.signing import read_private_key_file, write_private_key_file
-from ledger.times import format_time
-from ledger.witness_policy import parse_policy, verify_policy_checkpoint
+from ledger.application.ledger import Ledger
+from ledger.domain.times import format_time
+from ledger.integrity.signing import read_private_key_file, write_private_key_file
+from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
+from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 from tests.conftest import SIGNER, Clock
 from tests.e2e.test_serve import CUSTODY, ROOT, free_port, wait_until_up
 from tests.integration.test_evidence import (

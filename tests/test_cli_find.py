@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from api.client import CustodyClient
 from api.main import create_app
 from cli import app
-from ledger.application import Ledger
-from ledger.signing import write_private_key_file
+from ledger.application.ledger import Ledger
+from ledger.integrity.signing import write_private_key_file
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 

@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.signing import Signer, generate_signer_key
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Signer, generate_signer_key
 from tests.integration.test_receipts import delete_entries_from
 from tests.integration.test_tamper import ORIGIN, Raw
 from tests.programme import ADMIN

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.signing import Signer, read_private_key_file
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.tokens import Role
+from ledger.integrity.signing import Signer, read_private_key_file
 from tests.conftest import Clock
 from tests.programme import ADMIN, UNITS
 

@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from cli import app
-from ledger.application import Ledger
-from ledger.config import DEFAULT_ORIGIN
-from ledger.endorsements import prove_key
-from ledger.errors import Unauthenticated
-from ledger.signing import Signer, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import Unauthenticated
+from ledger.domain.times import system_clock
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.signing import Signer, read_private_key_file
+from ledger.store.config import DEFAULT_ORIGIN
 from tests.e2e.test_serve import free_port, wait_until_up
 from tests.programme import ADMIN
 

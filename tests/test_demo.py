@@ -1,4 +1,5 @@
-"""`custody demo`'s programme (ledger/demo.py): each story it tells is there as the policies see
+"""`custody demo`'s programme (ledger/operations/demo.py): each story it tells is there as the
+policies see
 it, every write is accepted, the same seed and date build the same ledger, and the log verifies."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger import demo
-from ledger.application import Ledger
-from ledger.replay import Fact
+from ledger.application.ledger import Ledger
+from ledger.domain.replay import Fact
+from ledger.operations import demo
 from policies.config import PolicyConfig
 from policies.engine import ItemAccount, Scope, UnaccountedReport, accounts, unaccounted_report
 from policies.findings import Finding

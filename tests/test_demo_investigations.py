@@ -1,4 +1,5 @@
-"""The demo programme's issue-17 stories (ledger/demo.py `_investigations`): unmatched sightings
+"""The demo programme's issue-17 stories (ledger/operations/demo.py `_investigations`): unmatched
+sightings
 with candidates, a trace answered and one overdue, an inventory with a missing and an unknown
 serial."""
 
@@ -6,12 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ledger.application import Ledger
-from ledger.demo import OPERATOR
-from ledger.inventories import ELSEWHERE, NOT_COUNTED, ON_BOOK, UNKNOWN
-from ledger.readmodels import Fleet
-from ledger.search import Filters, Pattern, search
-from ledger.traces import ANSWERED, OVERDUE
+from ledger.application.ledger import Ledger
+from ledger.domain.inventories import ELSEWHERE, NOT_COUNTED, ON_BOOK, UNKNOWN
+from ledger.domain.traces import ANSWERED, OVERDUE
+from ledger.operations.demo import OPERATOR
+from ledger.readmodels.models import Fleet
+from ledger.readmodels.search import Filters, Pattern, search
 from tests.test_demo import NOW, built
 
 

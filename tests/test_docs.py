@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.submissions import Submission, key_id
+from ledger.integrity.submissions import Submission, key_id
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

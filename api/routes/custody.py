@@ -1,4 +1,5 @@
-"""Fleet-wide custody: what a party held at a time, from the read models (ledger/readmodels.py),
+"""Fleet-wide custody: what a party held at a time, from the read models
+(ledger/readmodels/models.py),
 which catch up with the log before they answer. Per-item replay (`/v1/items/{id}/custody`) stays
 the reference (docs/readmodels.md)."""
 
@@ -13,9 +14,9 @@ from pydantic import BaseModel
 
 from api.deps import LedgerDep, ReadScopeDep
 from api.schemas import PartyIdQuery, Time
-from ledger.application import Ledger
-from ledger.readmodels import Fleet
-from ledger.times import aware_utc
+from ledger.application.ledger import Ledger
+from ledger.domain.times import aware_utc
+from ledger.readmodels.models import Fleet
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 

@@ -1,5 +1,6 @@
 """Serial-number inventories: `POST /v1/inventories` records a count and answers its
-reconciliation with the book, as JSON or (`Accept: text/csv`) CSV (ledger/reconciliation.py)."""
+reconciliation with the book, as JSON or (`Accept: text/csv`) CSV
+(ledger/readmodels/reconciliation.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
 from api.schemas import RECEIPT, Body, PartyId, Serial, Text, Time
-from ledger.items import InspectionMethod
-from ledger.reconciliation import Count, Reconciliation, take_inventory
+from ledger.domain.items import InspectionMethod
+from ledger.readmodels.reconciliation import Count, Reconciliation, take_inventory
 
 router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
 CSV_COLUMNS = ("status", "serial", "item_id", "holder")

@@ -29,10 +29,10 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import ArrivalDep
-from ledger.application import Recorded
-from ledger.entries import decode_entry
-from ledger.evidence import dump_bundle
-from ledger.items import Item
+from ledger.application.ledger import Recorded
+from ledger.domain.items import Item
+from ledger.integrity.entries import decode_entry
+from ledger.verification.evidence import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED = {"status_code": 201, "response_model": ItemRecordedOut}

@@ -1,6 +1,7 @@
 """Log routes: the signed checkpoint, the verifier key, entries, and RFC 9162 proofs. Read-only and
 open to any valid token; a mirror or auditor needs nothing else to check the log. A
-partner reads the bytes of its own items' entries only (ledger/scope.py); every leaf hash and
+partner reads the bytes of its own items' entries only (ledger/application/scope.py); every leaf
+hash and
 proof is open."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.schemas import (
     LogEntriesOut,
     LogEntryOut,
 )
-from ledger.access import Action
+from ledger.domain.access import Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
@@ -49,7 +50,8 @@ def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
 @router.get("/entries", response_model=LogEntriesOut)
 def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) -> LogEntriesOut:
     """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes;
-    `entry` is null for an entry the caller may not read (ledger/scope.py: a partner reads its
+    `entry` is null for an entry the caller may not read (ledger/application/scope.py: a partner
+    reads its
     own items' entries), whose leaf hash still counts in every proof."""
     rows = ledger.log_entries(start, end)
     return LogEntriesOut(

@@ -24,9 +24,9 @@ from api.schemas import (
     PartyOut,
     RecordedOut,
 )
-from ledger import directory
-from ledger.access import Action
-from ledger.application import Recorded
+from ledger.application import directory
+from ledger.application.ledger import Recorded
+from ledger.domain.access import Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

@@ -21,8 +21,8 @@ from api.schemas import (
     UnaccountedItemOut,
     UnaccountedReportOut,
 )
-from ledger.access import Action
-from ledger.times import system_clock
+from ledger.domain.access import Action
+from ledger.domain.times import system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,

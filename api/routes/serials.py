@@ -1,6 +1,6 @@
 """Finding items by serial: `GET /v1/items?serial=` (exact, in the normal form) and
 `GET /v1/items/search?q=` (a partial serial, ranked), from the index of identities
-(ledger/serials.py, ledger/search.py; docs/identity.md)."""
+(ledger/store/serials.py, ledger/readmodels/search.py; docs/identity.md)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
 from api.schemas import Time
-from ledger.items import Category
-from ledger.search import Candidate, Filters, Found, Pattern, find_serial, search
-from ledger.times import aware_utc
+from ledger.domain.items import Category
+from ledger.domain.times import aware_utc
+from ledger.readmodels.search import Candidate, Filters, Found, Pattern, find_serial, search
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]

@@ -1,5 +1,5 @@
 """Sightings not yet matched to an item: record one, list them with candidate items from the
-serial search, match one to an item (ledger/sightings.py, docs/investigations.md)."""
+serial search, match one to an item (ledger/domain/sightings.py, docs/investigations.md)."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from api.schemas import (
     Time,
 )
 from api.submissions import ArrivalDep
-from ledger.access import Action, Actor
-from ledger.application import Ledger
-from ledger.errors import InvalidInput
-from ledger.readmodels import Fleet
-from ledger.search import Filters, Pattern, search, visible_holders
-from ledger.sightings import Sighting
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Action, Actor
+from ledger.domain.errors import InvalidInput
+from ledger.domain.sightings import Sighting
+from ledger.readmodels.models import Fleet
+from ledger.readmodels.search import Filters, Pattern, search, visible_holders
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 CANDIDATES = 5

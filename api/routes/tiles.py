@@ -4,7 +4,7 @@ witness.
 
 The checkpoint and hash tiles carry no custody detail and are public unless `CUSTODY_PUBLIC_TILES`
 is off; entry bundles carry entries, so they need a token and follow the read scope
-(ledger/scope.py): a bundle holding any entry the caller may not read is refused whole.
+(ledger/application/scope.py): a bundle holding any entry the caller may not read is refused whole.
 Full tiles never change and say so to caches; partial tiles and the checkpoint are not cached.
 """
 
@@ -17,9 +17,9 @@ from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.deps import LedgerDep, ReadScopeDep, current_actor
-from ledger.access import Action
-from ledger.errors import Unauthorised
-from ledger.tiles import (
+from ledger.domain.access import Action
+from ledger.domain.errors import Unauthorised
+from ledger.store.tiles import (
     Tile,
     entry_bundle,
     latest_checkpoint,

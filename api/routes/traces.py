@@ -1,6 +1,6 @@
 """Trace requests: to the supplier or exporter of an item (or of a sighting not yet matched), due in
 the policy's `trace_answer_days`; the addressee's answer; the list by status, an overdue one with
-its `trace_unanswered` finding (ledger/traces.py, policies/traces.py)."""
+its `trace_unanswered` finding (ledger/domain/traces.py, policies/traces.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
 from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
-from ledger.access import Action, Actor
-from ledger.application import Ledger
-from ledger.tokens import Role
-from ledger.traces import Trace
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Action, Actor
+from ledger.domain.tokens import Role
+from ledger.domain.traces import Trace
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])

@@ -13,12 +13,12 @@ from api.routes.custody import _fleet
 from api.routes.traces import _visible as _trace_visible
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import UI_PATH, SessionDep
-from ledger.access import Action
-from ledger.errors import InvalidInput
-from ledger.inventories import Inventory
-from ledger.scope import ReadScope
-from ledger.search import Filters, Pattern, search
-from ledger.traces import ANSWERED
+from ledger.application.scope import ReadScope
+from ledger.domain.access import Action
+from ledger.domain.errors import InvalidInput
+from ledger.domain.inventories import Inventory
+from ledger.domain.traces import ANSWERED
+from ledger.readmodels.search import Filters, Pattern, search
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 INVENTORIES_SHOWN = 20
@@ -52,7 +52,7 @@ def serial_search(
 def investigations(request: Request, ledger: LedgerDep, session: SessionDep) -> Response:
     """What GET /v1/sightings and GET /v1/traces show the caller: a partner sees no unmatched
     sighting (only those matched to its items), the traces addressed to it, and the inventories
-    of itself and its units (ledger/scope.py)."""
+    of itself and its units (ledger/application/scope.py)."""
     session.actor.require(Action.READ)
     scope = ReadScope(ledger, session.actor)
     now = ledger.clock()

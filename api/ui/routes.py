@@ -30,12 +30,12 @@ from api.ui.session import (
     safe_next,
     start_session,
 )
-from ledger.access import Action
-from ledger.application import Ledger
-from ledger.errors import InvalidInput, Unauthenticated
-from ledger.evidence import dump_bundle
-from ledger.scope import ReadScope
-from ledger.search import resolve_item
+from ledger.application.ledger import Ledger
+from ledger.application.scope import ReadScope
+from ledger.domain.access import Action
+from ledger.domain.errors import InvalidInput, Unauthenticated
+from ledger.readmodels.search import resolve_item
+from ledger.verification.evidence import dump_bundle
 from policies.flags import raise_findings
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -43,7 +43,8 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _readable(ledger: Ledger, session: Session) -> ReadScope:
-    """What the signed-in caller may read: the same check as every API read (ledger/scope.py)."""
+    """What the signed-in caller may read: the same check as every API read
+    (ledger/application/scope.py)."""
     session.actor.require(Action.READ)
     return ReadScope(ledger, session.actor)
 

@@ -17,19 +17,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from ledger import merkle, times
-from ledger.access import PERMISSIONS, Action, Actor
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, verify_checkpoint
-from ledger.cosignatures import CosignerVerifier, cosignature_timestamps
-from ledger.entries import decode_entry
-from ledger.errors import CustodyError, InvalidInput, NotFound, ProofError
-from ledger.evidence_check import entry_detail
-from ledger.items import Item, Status
-from ledger.notes import split_note
-from ledger.readmodels import Interval, ItemEntry, timeline
-from ledger.replay import Fact
-from ledger.scope import ReadScope
+from ledger.application.ledger import Ledger
+from ledger.application.scope import ReadScope
+from ledger.domain import times
+from ledger.domain.access import PERMISSIONS, Action, Actor
+from ledger.domain.errors import CustodyError, InvalidInput, NotFound, ProofError
+from ledger.domain.items import Item, Status
+from ledger.domain.replay import Fact
+from ledger.integrity import merkle
+from ledger.integrity.checkpoints import Checkpoint, verify_checkpoint
+from ledger.integrity.entries import decode_entry
+from ledger.integrity.notes import split_note
+from ledger.readmodels.models import Interval, ItemEntry, timeline
+from ledger.verification.evidence_check import entry_detail
+from ledger.witness.cosignatures import CosignerVerifier, cosignature_timestamps
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -628,7 +629,7 @@ class ProofPage:
 def proof_page(ledger: Ledger, index: int, size: int | None, readable: ReadScope) -> ProofPage:
     """Entry `index` and its RFC 9162 inclusion proof to the latest checkpoint (or `size`),
     checked here as a convenience; the point is that anyone can check it themselves. An entry the
-    caller may not read (ledger/scope.py) is not found, as an entry beyond the log."""
+    caller may not read (ledger/application/scope.py) is not found, as an entry beyond the log."""
     note = ledger.checkpoint()
     checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
     size = checkpoint.size if size is None else size

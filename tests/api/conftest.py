@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.programme import ADMIN, register
 
 

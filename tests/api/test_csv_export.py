@@ -9,7 +9,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from policies.export import FORMULA_START, csv_text, safe_cell
 from tests.programme import ADMIN, ago, issue
 

@@ -21,14 +21,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.cosignatures import CosignerKey, cosign
-from ledger.endorsements import confirm_key, prove_key
-from ledger.notes import split_note
-from ledger.submissions import Submission, Submitted, key_id
-from ledger.times import format_time
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.times import format_time
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import confirm_key, prove_key
+from ledger.integrity.notes import split_note
+from ledger.integrity.submissions import Submission, Submitted, key_id
+from ledger.witness.cosignatures import CosignerKey, cosign
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, APR_2, mar, recorded, register
 

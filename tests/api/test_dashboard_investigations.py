@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.readmodels import Fleet
-from ledger.reconciliation import Count, take_inventory
+from ledger.application.ledger import Ledger
+from ledger.readmodels.models import Fleet
+from ledger.readmodels.reconciliation import Count, take_inventory
 from tests.api.test_dashboard import signed_in, table, text_of
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue

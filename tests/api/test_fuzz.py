@@ -33,9 +33,9 @@ from schemathesis.engine import Status, events, from_schema
 
 from api.main import create_app
 from api.security import FailureLimiter
-from ledger import directory
-from ledger.application import Ledger
-from ledger.times import format_time
+from ledger.application import directory
+from ledger.application.ledger import Ledger
+from ledger.domain.times import format_time
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

@@ -22,10 +22,10 @@ from api import ui
 from api.main import create_app
 from api.ui.pages import DashboardRoute
 from api.witness_app import create_witness_app
-from ledger.checkpoints import Checkpoint, sign_checkpoint
-from ledger.cosignatures import CosignerKey
-from ledger.witness import Witness, format_add_checkpoint
-from ledger.witness_store import SQLiteWitnessState
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
+from ledger.store.witness_store import SQLiteWitnessState
+from ledger.witness.cosignatures import CosignerKey
+from ledger.witness.witness import Witness, format_add_checkpoint
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

@@ -10,9 +10,9 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
-from ledger.entries import decode_entry
-from ledger.evidence_check import describe, load_bundle, verify_bundle
+from ledger.application.ledger import Ledger
+from ledger.integrity.entries import decode_entry
+from ledger.verification.evidence_check import describe, load_bundle, verify_bundle
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, ago, issue
 

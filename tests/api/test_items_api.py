@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 
 ISSUED = "2026-01-10T08:00:00Z"
 RIFLE = {

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.client import CustodyClient
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.submissions import key_id
+from ledger.application.ledger import Ledger
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.submissions import key_id
 from tests.programme import ADMIN
 
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from api.main import create_app
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.conftest import LedgerFactory
 from tests.programme import issue, register
 

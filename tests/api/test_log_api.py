@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
-from ledger.checkpoints import verify_checkpoint
-from ledger.signing import Signer, Verifier, generate_signer_key
+from ledger.application.ledger import Ledger
+from ledger.integrity.checkpoints import verify_checkpoint
+from ledger.integrity.signing import Signer, Verifier, generate_signer_key
 from tests import reference
 from tests.programme import register
 
@@ -163,7 +163,7 @@ def test_after_a_write_the_checkpoint_is_a_new_note_of_a_larger_size(client: Tes
     added = [json.loads(base64.b64decode(e["entry"]))["type"] for e in entries(client)[first_size:]]
     assert second != first
     assert second_size == len(entries(client))
-    # The write, then the map root the ledger appends before signing (ledger/maproots.py).
+    # The write, then the map root the ledger appends before signing (ledger/integrity/maproots.py).
     assert added == ["custody:Item.Issued", "custody:LogMap.Committed"]
 
 

@@ -1,4 +1,5 @@
-"""One scope per role, on every read (ledger/scope.py, docs/api.md "What each role reads").
+"""One scope per role, on every read (ledger/application/scope.py, docs/api.md "What each role
+reads").
 
 The walk takes every GET route of the OpenAPI document and every GET page of the dashboard, so a
 route added later is walked too, and asks each with a partner's token about another force's item:
@@ -28,7 +29,7 @@ from fastapi.testclient import TestClient
 from api import ui
 from api.main import create_app
 from api.ui.pages import DashboardRoute
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue
 

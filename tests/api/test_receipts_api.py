@@ -9,11 +9,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.receipts import verify_receipt
-from ledger.signing import Verifier
+from ledger.application.ledger import Ledger
+from ledger.integrity import merkle
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.receipts import verify_receipt
+from ledger.integrity.signing import Verifier
 
 RIFLE = {
     "serial": "AK-0001",

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.signing import Signer, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.signing import Signer, read_private_key_file
 from tests.programme import ADMIN, UNITS, register_parties
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.conftest import Clock
 from tests.programme import ADMIN
 

@@ -28,9 +28,9 @@ from uvicorn.logging import AccessFormatter
 from api import security
 from api.main import create_app
 from api.security import FailureLimiter, client_key
-from ledger.application import Ledger
-from ledger.errors import InvalidInput
-from ledger.signing import read_private_key_file, write_private_key_file
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.signing import read_private_key_file, write_private_key_file
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, register
 
@@ -550,8 +550,8 @@ def execute_calls(path: Path) -> list[tuple[int, ast.expr]]:
 
 
 def test_no_statement_is_built_from_values_where_it_is_executed() -> None:
-    """Statements are constants or prepared once from table names (ledger/log.py `Statements`,
-    ledger/readmodels.py `ViewStatements`); values always travel as parameters. An f-string,
+    """Statements are constants or prepared once from table names (ledger/store/log.py `Statements`,
+    ledger/readmodels/models.py `ViewStatements`); values always travel as parameters. An f-string,
     `%` or `.format` at an execute call would be the place a value could slip into SQL."""
     built_inline = []
     for path in [*(ROOT / "ledger").glob("*.py"), *(ROOT / "policies").glob("*.py")]:

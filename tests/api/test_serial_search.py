@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.programme import ADMIN, ago, issue
 
 

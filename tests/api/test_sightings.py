@@ -11,8 +11,8 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
-from ledger.entries import decode_entry
+from ledger.application.ledger import Ledger
+from ledger.integrity.entries import decode_entry
 from tests.programme import ADMIN, ago, issue
 
 PHOTO = "ab" * 32

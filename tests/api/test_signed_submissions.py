@@ -26,13 +26,13 @@ from fastapi.testclient import TestClient
 from api.client import CustodyClient
 from api.main import create_app
 from api.security import FailureLimiter
-from ledger.access import Actor
-from ledger.application import Ledger, Signature
-from ledger.config import Config
-from ledger.endorsements import prove_key
-from ledger.errors import InvalidInput, Unauthenticated
-from ledger.submissions import Submission, Submitted
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger, Signature
+from ledger.domain.access import Actor
+from ledger.domain.errors import InvalidInput, Unauthenticated
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.submissions import Submission, Submitted
+from ledger.store.config import Config
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN
 

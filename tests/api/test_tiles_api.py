@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.merkle import leaf_hash
-from ledger.tiles import Tile, parse_entry_bundle
+from ledger.application.ledger import Ledger
+from ledger.integrity.merkle import leaf_hash
+from ledger.store.tiles import Tile, parse_entry_bundle
 from tests.programme import ADMIN, issue
 from tests.reference import mth
 

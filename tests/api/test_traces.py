@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.application import Ledger
+from ledger.application.ledger import Ledger
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue
 

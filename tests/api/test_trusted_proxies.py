@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from api import security
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.errors import InvalidInput
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput
 
 LIMIT = security.FAILURES_PER_WINDOW
 WRONG = {"Authorization": "Bearer cst_not-a-token-of-this-ledger"}

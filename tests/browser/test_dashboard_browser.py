@@ -29,9 +29,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from api.main import create_app
 from api.ui.views import findings_now
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.flags import raise_findings
 from tests.conftest import SIGNER, Clock

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.witness_policy import parse_policy, verify_policy_checkpoint
+from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 
 CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[2]

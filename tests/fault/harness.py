@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from ledger.application import Ledger
-from ledger.entries import decode_entry
-from ledger.readmodels import open_views
-from ledger.signing import Signer, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.times import system_clock
+from ledger.integrity.entries import decode_entry
+from ledger.integrity.signing import Signer, read_private_key_file
+from ledger.readmodels.models import open_views
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, unaccounted_report

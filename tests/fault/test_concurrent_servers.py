@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.maproots import MAP_ID
-from ledger.times import format_time
+from ledger.domain.times import format_time
+from ledger.integrity.maproots import MAP_ID
 from tests.fault.harness import (
     Figures,
     Processes,

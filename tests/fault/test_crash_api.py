@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from ledger.ids import item_id
-from ledger.times import format_time
+from ledger.domain.ids import item_id
+from ledger.domain.times import format_time
 from tests.fault.harness import (
     Figures,
     Processes,

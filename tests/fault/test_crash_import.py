@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ledger.imports import file_digest
+from ledger.operations.imports import file_digest
 from tests.fault.harness import (
     Figures,
     Processes,

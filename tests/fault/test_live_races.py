@@ -19,12 +19,12 @@ from uuid import UUID
 import httpx
 import pytest
 
-from ledger.application import Ledger, Recorded
-from ledger.checkpoints import verify_checkpoint
-from ledger.items import Item
-from ledger.log import LogStore
-from ledger.submissions import Submitted
-from ledger.times import format_time
+from ledger.application.ledger import Ledger, Recorded
+from ledger.domain.items import Item
+from ledger.domain.times import format_time
+from ledger.integrity.checkpoints import verify_checkpoint
+from ledger.integrity.submissions import Submitted
+from ledger.store.log import LogStore
 from tests.conftest import SIGNER, LedgerFactory
 from tests.fault.harness import Figures, Processes, Store, initialise, issue_items, serve
 from tests.programme import ADMIN, ago, issue, register

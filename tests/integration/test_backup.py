@@ -1,4 +1,5 @@
-"""Backup and restore (ledger/backup.py, docs/backup.md): a ledger exported to one file and restored
+"""Backup and restore (ledger/operations/backup.py, docs/backup.md): a ledger exported to one file
+and restored
 on SQLite or PostgreSQL is the same ledger, byte for byte; a file that was cut short, changed, or
 signed by a key other than the trusted one is refused, and the target store keeps nothing.
 
@@ -21,15 +22,16 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from ledger import backup, readmodels
-from ledger.application import Ledger
-from ledger.checkpoints import parse_checkpoint
-from ledger.entries import canonical_json
-from ledger.errors import CustodyError, IntegrityFailure
-from ledger.ids import NAMESPACE
-from ledger.notes import open_note
-from ledger.signing import Signer, generate_signer_key
-from ledger.submissions import Submitted
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import CustodyError, IntegrityFailure
+from ledger.domain.ids import NAMESPACE
+from ledger.integrity.checkpoints import parse_checkpoint
+from ledger.integrity.entries import canonical_json
+from ledger.integrity.notes import open_note
+from ledger.integrity.signing import Signer, generate_signer_key
+from ledger.integrity.submissions import Submitted
+from ledger.operations import backup
+from ledger.readmodels import models as readmodels
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 
@@ -525,10 +527,10 @@ def test_a_backup_of_another_origin_is_refused_until_the_ledger_is_opened_with_i
 CRASHING_RESTORE = """
 import os, signal, sys
 from pathlib import Path
-from ledger import backup
-from ledger.application import Ledger
-from ledger.signing import Verifier
-from ledger.times import system_clock
+from ledger.operations import backup
+from ledger.application.ledger import Ledger
+from ledger.integrity.signing import Verifier
+from ledger.domain.times import system_clock
 
 url, path, vkey, after = sys.argv[1:]
 done = 0

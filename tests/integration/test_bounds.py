@@ -1,4 +1,5 @@
-"""Bounds on growth by low-privilege roles (ledger/bounds.py), on SQLite and PostgreSQL: per actor
+"""Bounds on growth by low-privilege roles (ledger/domain/bounds.py), on SQLite and PostgreSQL: per
+actor
 and item, at most so many sightings and inspections a UTC day; over it, 429 and nothing recorded."""
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.bounds import Bounds
-from ledger.config import Config
-from ledger.errors import InvalidInput, LimitExceeded
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.bounds import Bounds
+from ledger.domain.errors import InvalidInput, LimitExceeded
+from ledger.domain.tokens import Role
+from ledger.store.config import Config
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

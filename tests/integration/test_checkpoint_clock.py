@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 
 from api.clock import CheckpointClock
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.config import Config
-from ledger.errors import InvalidInput
-from ledger.maproots import MAP_ID
-from ledger.notes import split_note
-from ledger.witness_policy import verify_policy_checkpoint
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.maproots import MAP_ID
+from ledger.integrity.notes import split_note
+from ledger.store.config import Config
+from ledger.witness.witness_policy import verify_policy_checkpoint
 from tests.conftest import Clock, LedgerFactory
 from tests.integration.test_witnessing import Network
 from tests.programme import issue, register

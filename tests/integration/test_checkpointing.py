@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.checkpoints import verify_checkpoint
-from ledger.errors import CustodyError, IntegrityFailure
-from ledger.maproots import MAP_ID
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import CustodyError, IntegrityFailure
+from ledger.integrity import merkle
+from ledger.integrity.checkpoints import verify_checkpoint
+from ledger.integrity.maproots import MAP_ID
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

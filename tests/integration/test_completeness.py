@@ -2,7 +2,7 @@
 of its checkpoint, that it holds every entry of the item, of its agreement and of each party whose
 key signed one of the item's entries. Whoever assembles a bundle cannot drop the last entry (the
 loss report) or a key revocation; the check that catches each is the map's head proof
-(ledger/completeness.py), on SQLite and PostgreSQL."""
+(ledger/verification/completeness.py), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,20 +17,20 @@ from fastapi.testclient import TestClient
 
 from api.deps import current_actor
 from api.main import create_app
-from ledger import merkle
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.entries import decode_entry
-from ledger.errors import NotFound, ProofError
-from ledger.evidence_check import verify_bundle
-from ledger.headproofs import proof_from_json, proved_entry
-from ledger.heads import verify_head
-from ledger.ids import party_uuid
-from ledger.maproots import MAP_ID, committed
-from ledger.submissions import Submission, Submitted
-from ledger.times import format_time
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import NotFound, ProofError
+from ledger.domain.ids import party_uuid
+from ledger.domain.times import format_time
+from ledger.domain.tokens import Role
+from ledger.integrity import merkle
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.entries import decode_entry
+from ledger.integrity.heads import verify_head
+from ledger.integrity.maproots import MAP_ID, committed
+from ledger.integrity.submissions import Submission, Submitted
+from ledger.verification.evidence_check import verify_bundle
+from ledger.verification.headproofs import proof_from_json, proved_entry
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

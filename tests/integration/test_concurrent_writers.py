@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import Ledger, Recorded
-from ledger.errors import Conflict
-from ledger.items import Item
+from ledger.application.ledger import Ledger, Recorded
+from ledger.domain.errors import Conflict
+from ledger.domain.items import Item
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, ago, issue, register
 

@@ -1,4 +1,5 @@
-"""`custody verify`'s derived-state check (ledger/derived.py, policies/audit.py) on SQLite and
+"""`custody verify`'s derived-state check (ledger/readmodels/derived.py, policies/audit.py) on
+SQLite and
 PostgreSQL: an edit of a custody interval, an item summary or a stored policy account changes what
 /v1/custody or the unaccounted report says while the log stays intact; the derived-state check names
 the first row that differs, and after `custody readmodels rebuild` verify passes again."""
@@ -18,11 +19,11 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from cli import app as cli_app
-from ledger.application import Ledger
-from ledger.derived import check_read_models
-from ledger.errors import IntegrityFailure
-from ledger.readmodels import follow, open_views, rebuild
-from ledger.times import format_time
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import IntegrityFailure
+from ledger.domain.times import format_time
+from ledger.readmodels.derived import check_read_models
+from ledger.readmodels.models import follow, open_views, rebuild
 from policies.accounts import TABLE as ACCOUNTS  # the stored accounts' table, versioned
 from policies.audit import check_accounts
 from policies.config import PolicyConfig

@@ -1,7 +1,8 @@
 """Evidence bundles: built by a witnessed ledger, checked offline with the log's key and a policy.
 
 The history (log indexes as built, one checkpoint after each step, the clock one hour on each time;
-before signing each checkpoint the ledger appends a map root, ledger/maproots.py, which is then
+before signing each checkpoint the ledger appends a map root, ledger/integrity/maproots.py, which
+is then
 the checkpoint's last entry):
 
     0-10  the programme (tests/programme.py)     11  unit-2's key
@@ -36,22 +37,27 @@ from fastapi.testclient import TestClient
 
 from api.deps import current_actor
 from api.main import create_app
-from ledger import merkle
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, sign_checkpoint
-from ledger.endorsements import prove_key
-from ledger.errors import ProofError
-from ledger.evidence_check import EvidenceReport, TimelineEntry, load_bundle, verify_bundle
-from ledger.headproofs import proof_from_json, proof_json
-from ledger.heads import Head, HeadMap, verify_head
-from ledger.ids import agreement_uuid, party_uuid
-from ledger.maproots import committed
-from ledger.signing import Signer
-from ledger.submissions import Submission, Submitted
-from ledger.times import format_time
-from ledger.tokens import Role
-from ledger.witness_policy import WitnessPolicy, parse_policy
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import ProofError
+from ledger.domain.ids import agreement_uuid, party_uuid
+from ledger.domain.times import format_time
+from ledger.domain.tokens import Role
+from ledger.integrity import merkle
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.heads import Head, HeadMap, verify_head
+from ledger.integrity.maproots import committed
+from ledger.integrity.signing import Signer
+from ledger.integrity.submissions import Submission, Submitted
+from ledger.verification.evidence_check import (
+    EvidenceReport,
+    TimelineEntry,
+    load_bundle,
+    verify_bundle,
+)
+from ledger.verification.headproofs import proof_from_json, proof_json
+from ledger.witness.witness_policy import WitnessPolicy, parse_policy
 from tests import reference
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
 from tests.integration.test_witnessing import WITNESS_KEYS, Network, policy_text

@@ -10,11 +10,11 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.entries import decode_entry
-from ledger.errors import ProofError
-from ledger.evidence_check import verify_bundle
-from ledger.ids import agreement_uuid, party_uuid
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import ProofError
+from ledger.domain.ids import agreement_uuid, party_uuid
+from ledger.integrity.entries import decode_entry
+from ledger.verification.evidence_check import verify_bundle
 from tests.conftest import SIGNER
 from tests.programme import ADMIN, ago, issue, register
 

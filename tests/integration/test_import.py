@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import InvalidInput
-from ledger.imports import file_digest, import_rows, read_rows
-from ledger.items import Status
-from ledger.signing import Signer, read_private_key_file
-from ledger.times import system_clock
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput
+from ledger.domain.items import Status
+from ledger.domain.times import system_clock
+from ledger.integrity.signing import Signer, read_private_key_file
+from ledger.operations.imports import file_digest, import_rows, read_rows
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, register, register_parties
 

@@ -14,10 +14,10 @@ from uuid import UUID
 
 import pytest
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.errors import Unauthorised
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import Unauthorised
+from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_report, unaccounted_report
 from policies.findings import INDEPENDENT_KINDS, Finding, Severity

@@ -24,13 +24,13 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, verify_checkpoint
-from ledger.client_state import ClientState
-from ledger.errors import IntegrityFailure
-from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
-from ledger.receipt_check import ReceiptSource, check_receipts
-from ledger.signing import Signer, generate_signer_key
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import IntegrityFailure
+from ledger.integrity.checkpoints import Checkpoint, verify_checkpoint
+from ledger.integrity.signing import Signer, generate_signer_key
+from ledger.verification.client_state import ClientState
+from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.verification.receipt_check import ReceiptSource, check_receipts
 from tests.conftest import POSTGRES, SIGNER, Clock, LedgerFactory
 from tests.insider import Rewrite, restore_into
 from tests.programme import ADMIN, ago, issue, register

@@ -14,14 +14,14 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.bounds import Bounds
-from ledger.endorsements import confirm_key, prove_key
-from ledger.errors import InvalidTime, LimitExceeded, Unauthenticated, Unauthorised
-from ledger.evidence_check import verify_bundle
-from ledger.submissions import Submission, Submitted, key_id
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.bounds import Bounds
+from ledger.domain.errors import InvalidTime, LimitExceeded, Unauthenticated, Unauthorised
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import confirm_key, prove_key
+from ledger.integrity.submissions import Submission, Submitted, key_id
+from ledger.verification.evidence_check import verify_bundle
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

@@ -3,7 +3,8 @@ leaf hashes, tree nodes and root, byte for byte, pinned to the bytes the ledger 
 append was sped up (one statement per row, `prev` and the tree's edge read from the store).
 
 The append now writes rows with `executemany` and takes `prev` and the tree's right edge from what
-this process committed last (ledger/log.py, `_Tail`). So the same programme is written three ways:
+this process committed last (ledger/store/log.py, `_Tail`). So the same programme is written three
+ways:
 by one ledger; by two ledgers on one store taking turns, so that every append finds the log moved
 on by the other and must read the store; and in one `Ledger.batch`.
 """
@@ -17,9 +18,9 @@ from itertools import cycle
 
 import pytest
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.entries import decode_entry
+from ledger.application.ledger import Ledger
+from ledger.integrity import merkle
+from ledger.integrity.entries import decode_entry
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN
 

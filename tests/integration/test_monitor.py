@@ -1,4 +1,5 @@
-"""`custody monitor` (ledger/monitor.py) follows a log through its public tiles: two stores on
+"""`custody monitor` (ledger/verification/monitor.py) follows a log through its public tiles: two
+stores on
 SQLite or PostgreSQL sharing one log key and origin, diverging, stand for a log that shows one
 monitor a tree and later another. A fork and a rollback are refused with a misbehaviour file that
 `custody verify-misbehaviour` proves; a log that only grows passes, one line per new checkpoint."""
@@ -16,13 +17,13 @@ from typer.testing import CliRunner
 
 import cli
 from api.main import create_app
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.client_state import ClientState
-from ledger.cosignatures import CosignerKey, cosign, with_signatures
-from ledger.errors import CustodyError, IntegrityFailure, ProofError
-from ledger.monitor import TileNodes, monitor_step
-from ledger.witness_policy import parse_policy
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import CustodyError, IntegrityFailure, ProofError
+from ledger.integrity import merkle
+from ledger.verification.client_state import ClientState
+from ledger.verification.monitor import TileNodes, monitor_step
+from ledger.witness.cosignatures import CosignerKey, cosign, with_signatures
+from ledger.witness.witness_policy import parse_policy
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import ADMIN, issue, register
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import Conflict
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import Conflict
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 

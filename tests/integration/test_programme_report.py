@@ -25,11 +25,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.items import Status
-from ledger.times import format_time
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.items import Status
+from ledger.domain.times import format_time
+from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.engine import Scope, UnaccountedReport, accounts, unaccounted_report
 from tests.conftest import POSTGRES, SIGNER, Clock

@@ -1,4 +1,5 @@
-"""The read models (ledger/readmodels.py) on SQLite and PostgreSQL: they agree with per-item replay
+"""The read models (ledger/readmodels/models.py) on SQLite and PostgreSQL: they agree with per-item
+replay
 for every field and recording time, a crash mid-batch loses nothing and doubles nothing, a rebuild
 gives the same rows, and /v1/custody and `custody readmodels` read and rebuild them."""
 
@@ -18,12 +19,12 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from cli import app as cli_app
-from ledger.application import Ledger
-from ledger.errors import CustodyError, IntegrityFailure, NotFound
-from ledger.items import Status
-from ledger.readmodels import CustodyViews, Fleet, follow, open_views, rebuild
-from ledger.replay import custody_at
-from ledger.times import format_time
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import CustodyError, IntegrityFailure, NotFound
+from ledger.domain.items import Status
+from ledger.domain.replay import custody_at
+from ledger.domain.times import format_time
+from ledger.readmodels.models import CustodyViews, Fleet, follow, open_views, rebuild
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, unaccounted_report
@@ -111,7 +112,7 @@ def _random_event(ledger: Ledger, rng: random.Random, item: UUID) -> None:
 
 
 class Replay:
-    """ledger.custody_at's own fold (ledger/replay.py), over each item's events read once."""
+    """ledger.custody_at's own fold (ledger/domain/replay.py), over each item's events read once."""
 
     def __init__(self, ledger: Ledger, items: list[UUID]) -> None:
         self.ledger = ledger

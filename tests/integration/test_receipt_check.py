@@ -1,4 +1,5 @@
-"""`custody receipts check`'s code (ledger/receipt_check.py) on a real store, SQLite then
+"""`custody receipts check`'s code (ledger/verification/receipt_check.py) on a real store, SQLite
+then
 PostgreSQL: a kept receipt is proved included, or its contradiction is written down so that a third
 party can check it offline with the log key alone."""
 
@@ -11,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.client_state import ClientState
-from ledger.errors import ProofError
-from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
-from ledger.receipt_check import ReceiptResult, ReceiptSource, check_receipts
-from ledger.receipts import verify_receipt
-from ledger.signing import Signer, generate_signer_key
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import ProofError
+from ledger.integrity.receipts import verify_receipt
+from ledger.integrity.signing import Signer, generate_signer_key
+from ledger.verification.client_state import ClientState
+from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.verification.receipt_check import ReceiptResult, ReceiptSource, check_receipts
 from tests.conftest import Clock
 from tests.integration.test_receipts import delete_entries_from
 from tests.integration.test_tamper import ORIGIN, Raw, build

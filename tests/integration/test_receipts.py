@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import CustodyError, IntegrityFailure
-from ledger.receipts import verify_receipt
-from ledger.signing import Signer, generate_signer_key
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import CustodyError, IntegrityFailure
+from ledger.integrity.receipts import verify_receipt
+from ledger.integrity.signing import Signer, generate_signer_key
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.integration.test_tamper import ORIGIN, SIZE, Raw, build
 from tests.programme import ADMIN, ago, issue, register

@@ -1,15 +1,16 @@
 """One identity per marking, on SQLite and PostgreSQL: a look-alike of an issued item is refused as
-a duplicate by the index of identities (ledger/serials.py), kept in the write transaction; stores
+a duplicate by the index of identities (ledger/store/serials.py), kept in the write transaction;
+stores
 older than the index get it filled from the log; the serial as marked is kept verbatim."""
 
 from __future__ import annotations
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import DuplicateItem, InvalidInput
-from ledger.imports import file_digest, import_rows, read_rows
-from ledger.serials import FTS_TABLE, SERIALS_TABLE
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import DuplicateItem, InvalidInput
+from ledger.operations.imports import file_digest, import_rows, read_rows
+from ledger.store.serials import FTS_TABLE, SERIALS_TABLE
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 from tests.unit.test_serial_form import LOOK_ALIKES, REFUSED

@@ -1,6 +1,6 @@
 """Two ledgers on one store, as two API processes on one PostgreSQL (and two on one SQLite file):
 what one records, the other sees at once, although each keeps parties, agreements, tokens and keys
-in memory (ledger/registry.py, `Ledger.current`).
+in memory (ledger/application/registry.py, `Ledger.current`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.errors import NotFound, Unauthenticated
-from ledger.submissions import Submission, Submitted
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import NotFound, Unauthenticated
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.submissions import Submission, Submitted
 from tests.conftest import LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 

@@ -12,8 +12,8 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.items import Status
+from ledger.application.ledger import Ledger
+from ledger.domain.items import Status
 from policies.accounts import AccountTable, fingerprint
 from policies.config import PolicyConfig
 from policies.engine import (

@@ -4,7 +4,8 @@ Each test builds a store of SIZE entries with checkpoints at FIRST and SIZE, cha
 directly (sqlite3 or psycopg), and expects IntegrityFailure at an exact position with a message that
 says what was wrong. Layout of the log: 0-10 the programme (tests/programme.py), then per item an
 issue, a transfer and an inspection: item n of the first batch at 11 + 3n, 12 + 3n and 13 + 3n;
-the batch's map root (appended before its checkpoint is signed, ledger/maproots.py) at FIRST - 1;
+the batch's map root (appended before its checkpoint is signed, ledger/integrity/maproots.py) at
+FIRST - 1;
 the second batch likewise from FIRST on, its map root at SIZE - 1.
 """
 
@@ -24,11 +25,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, sign_checkpoint
-from ledger.errors import IntegrityFailure
-from ledger.signing import Signer, Verifier, generate_signer_key, read_private_key_file
-from ledger.verify import Verified
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import IntegrityFailure
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
+from ledger.integrity.signing import Signer, Verifier, generate_signer_key, read_private_key_file
+from ledger.verification.verify import Verified
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue, register
 

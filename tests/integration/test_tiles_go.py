@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 
 import cli
 from api.main import create_app
-from ledger.application import Ledger
-from ledger.signing import Signer
+from ledger.application.ledger import Ledger
+from ledger.integrity.signing import Signer
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 

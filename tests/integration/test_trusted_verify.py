@@ -1,4 +1,5 @@
-"""Verification against what someone else kept (ledger/trusted.py; ledger/verify.py, steps 5, 6).
+"""Verification against what someone else kept (ledger/verification/trusted.py;
+ledger/verification/verify.py, steps 5, 6).
 
 An operator with write access to the database and the log key can make a store that is consistent
 with itself: rolled back to an older copy with the newer checkpoints deleted, or with its newest
@@ -17,12 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.errors import IntegrityFailure, InvalidInput, ProofError
-from ledger.notes import split_note
-from ledger.signing import Signer, generate_signer_key
-from ledger.trusted import split_notes, trusted_checkpoints
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.integrity.notes import split_note
+from ledger.integrity.signing import Signer, generate_signer_key
+from ledger.verification.trusted import split_notes, trusted_checkpoints
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.integration.test_tamper import Raw
 from tests.integration.test_witnessing import Network, log_signed, policy_text

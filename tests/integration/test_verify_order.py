@@ -1,5 +1,6 @@
 """`custody verify` reads the stored events in notification order, one for one with the log
-(ledger/verify.py, step 4): tampering that only this pairing, the chain read with each row, or the
+(ledger/verification/verify.py, step 4): tampering that only this pairing, the chain read with each
+row, or the
 count of distinct (aggregate, version) pairs can find. The store and helpers are test_tamper's:
 item n of the first batch is at 11 + 3n (issue), 12 + 3n (transfer) and 13 + 3n (inspection);
 each batch ends with a map root, the last at SIZE - 1.
@@ -13,9 +14,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger import merkle
-from ledger.application import Ledger
-from ledger.receipts import EntryReceipt, receipt_signature, recorded_at_of
+from ledger.application.ledger import Ledger
+from ledger.integrity import merkle
+from ledger.integrity.receipts import EntryReceipt, receipt_signature, recorded_at_of
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.integration.test_tamper import SIZE, Raw, assert_found, build
 from tests.programme import issue, register

@@ -22,20 +22,20 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.witness_app import create_witness_app
 from api.witnessing import WitnessClient
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.cosignatures import CosignerKey, verify_cosignature
-from ledger.notes import split_note
-from ledger.signing import Signer
-from ledger.times import format_time
-from ledger.witness import CosignedCheckpoint, Witness, format_add_checkpoint
-from ledger.witness_policy import (
+from ledger.application.ledger import Ledger
+from ledger.domain.times import format_time
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.integrity.notes import split_note
+from ledger.integrity.signing import Signer
+from ledger.store.witness_store import SQLiteWitnessState
+from ledger.witness.cosignatures import CosignerKey, verify_cosignature
+from ledger.witness.witness import CosignedCheckpoint, Witness, format_add_checkpoint
+from ledger.witness.witness_policy import (
     WitnessCosignature,
     WitnessPolicy,
     parse_policy,
     verify_policy_checkpoint,
 )
-from ledger.witness_store import SQLiteWitnessState
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
 from tests.programme import ADMIN, issue, register
 

@@ -14,9 +14,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
-from ledger.application import Ledger
-from ledger.errors import ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
-from ledger.items import Status
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
+from ledger.domain.items import Status
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, UNITS, register
 

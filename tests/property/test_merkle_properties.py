@@ -1,4 +1,5 @@
-"""ledger.merkle against the naive RFC reference (tests/reference.py), exhaustively for small trees
+"""ledger.integrity.merkle against the naive RFC reference (tests/reference.py), exhaustively for
+small trees
 and at random for larger ones, and against pymerkle 7.0.0, an independent implementation: its
 InmemoryTree hashes with the RFC 6962 0x00/0x01 prefixes by default (`disable_security=True` would
 drop them) and counts leaves from one."""
@@ -13,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import ProofError
-from ledger.merkle import (
+from ledger.domain.errors import ProofError
+from ledger.integrity.merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
     consistency_proof,

@@ -8,12 +8,12 @@ from uuid import UUID
 
 import pytest
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.entries import decode_entry
-from ledger.errors import Unauthorised
-from ledger.evidence_check import entry_detail
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import Unauthorised
+from ledger.domain.tokens import Role
+from ledger.integrity.entries import decode_entry
+from ledger.verification.evidence_check import entry_detail
 from tests.programme import ADMIN, ago, issue, register
 
 INSPECTOR = Actor("inspectorate", Role.INSPECTOR)

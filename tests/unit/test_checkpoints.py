@@ -9,10 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.errors import CustodyError, InvalidInput, ProofError
-from ledger.notes import sign_note
-from ledger.signing import Signer, generate_signer_key
+from ledger.domain.errors import CustodyError, InvalidInput, ProofError
+from ledger.integrity.checkpoints import (
+    Checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from ledger.integrity.notes import sign_note
+from ledger.integrity.signing import Signer, generate_signer_key
 
 SPEC_ROOT = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="
 SPEC_TEXT = f"example.com/behind-the-sofa\n20852163\n{SPEC_ROOT}\n"

@@ -1,6 +1,7 @@
-"""What a client remembers (ledger/client_state.py): where, with which modes, and the check of every
+"""What a client remembers (ledger/verification/client_state.py): where, with which modes, and the
+check of every
 checkpoint it sees against the one it kept; and the offline check of the misbehaviour files it
-writes (ledger/misbehaviour.py)."""
+writes (ledger/verification/misbehaviour.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.client_state import ClientState, max_merge_delay, state_dir
-from ledger.errors import InvalidInput, ProofError
-from ledger.misbehaviour import check_misbehaviour, load_misbehaviour
-from ledger.signing import Signer, generate_signer_key
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput, ProofError
+from ledger.integrity.signing import Signer, generate_signer_key
+from ledger.verification.client_state import ClientState, max_merge_delay, state_dir
+from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import ADMIN, issue, register
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import Config, persistence_env, redacted
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
+from ledger.store.config import Config, persistence_env, redacted
 
 
 @pytest.mark.parametrize(

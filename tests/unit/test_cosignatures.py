@@ -21,8 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.cosignatures import (
+from ledger.domain.errors import InvalidInput, ProofError
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.integrity.notes import Signature, open_note, split_note
+from ledger.integrity.signing import Signer, Verifier, key_id
+from ledger.witness.cosignatures import (
     MAX_TIMESTAMP,
     CosignerKey,
     CosignerVerifier,
@@ -34,9 +37,6 @@ from ledger.cosignatures import (
     verify_cosignature,
     with_signatures,
 )
-from ledger.errors import InvalidInput, ProofError
-from ledger.notes import Signature, open_note, split_note
-from ledger.signing import Signer, Verifier, key_id
 from tests.conftest import SIGNER
 
 SPEC_TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

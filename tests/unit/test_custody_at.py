@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import InvalidInput, NotFound
-from ledger.items import Status
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.items import Status
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue, register
 

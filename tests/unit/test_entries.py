@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.entries import MAX_DEPTH, json_value
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.entries import MAX_DEPTH, json_value
 
 
 def nested(depth: int) -> object:

@@ -1,4 +1,5 @@
-"""The map of heads (ledger/heads.py) against a naive recomputation (tests/reference.py), and its
+"""The map of heads (ledger/integrity/heads.py) against a naive recomputation (tests/reference.py),
+and its
 proofs against every way of bending them: a head dropped, a sibling flipped, a proof for another
 key, an absent key claimed present."""
 
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import ProofError
-from ledger.heads import EMPTY, Head, HeadMap, MapProof, root_from_proof, verify_head
+from ledger.domain.errors import ProofError
+from ledger.integrity.heads import EMPTY, Head, HeadMap, MapProof, root_from_proof, verify_head
 from tests import reference
 
 IDS = [UUID(int=n * 7919 + 1) for n in range(40)]

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.errors import (
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import (
     DuplicateItem,
     InvalidInput,
     InvalidTime,
@@ -17,7 +17,7 @@ from ledger.errors import (
     NotFound,
     NotTheHolder,
 )
-from ledger.items import Status
+from ledger.domain.items import Status
 from tests.programme import ADMIN, ago, issue, register
 
 

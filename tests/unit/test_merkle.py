@@ -4,8 +4,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from ledger.errors import IntegrityFailure, InvalidInput, ProofError
-from ledger.merkle import (
+from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
+from ledger.integrity.merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
     consistency_proof,

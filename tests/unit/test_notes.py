@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import signing
-from ledger.errors import CustodyError, InvalidInput, ProofError
-from ledger.notes import MAX_SIGNATURES, Signature, open_note, sign_note
-from ledger.signing import Signer, Verifier, generate_signer_key
+from ledger.domain.errors import CustodyError, InvalidInput, ProofError
+from ledger.integrity import signing
+from ledger.integrity.notes import MAX_SIGNATURES, Signature, open_note, sign_note
+from ledger.integrity.signing import Signer, Verifier, generate_signer_key
 
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

@@ -15,10 +15,10 @@ from uuid import UUID
 
 import pytest
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.errors import InvalidInput
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import InvalidInput
+from ledger.domain.tokens import Role
 from policies.config import SENSITIVE_DEFAULT, PolicyConfig, load_policy
 from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity

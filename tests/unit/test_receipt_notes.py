@@ -1,4 +1,5 @@
-"""Receipts (ledger/receipts.py): their exact bytes, their signature, and that a receipt and a
+"""Receipts (ledger/integrity/receipts.py): their exact bytes, their signature, and that a receipt
+and a
 checkpoint can never be taken for one another."""
 
 from __future__ import annotations
@@ -8,9 +9,14 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.errors import IntegrityFailure, InvalidInput, ProofError
-from ledger.receipts import (
+from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
+from ledger.integrity.checkpoints import (
+    Checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from ledger.integrity.receipts import (
     EntryReceipt,
     ReceiptChecker,
     parse_receipt,
@@ -19,7 +25,7 @@ from ledger.receipts import (
     sign_receipt,
     verify_receipt,
 )
-from ledger.signing import Signer, encode_base64
+from ledger.integrity.signing import Signer, encode_base64
 
 ORIGIN = "localhost/custody"
 KEY = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x07" * 32))

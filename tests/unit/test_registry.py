@@ -1,4 +1,5 @@
-"""The registry keeps in memory only what never changes (ledger/registry.py): these tests fail if
+"""The registry keeps in memory only what never changes (ledger/application/registry.py): these
+tests fail if
 an event that could change a kept fact is added, or if the registry keeps an absence or a party
 that is not stored yet."""
 
@@ -11,10 +12,10 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
-from ledger.errors import NotFound
-from ledger.ids import party_uuid
-from ledger.parties import Agreement, Party
-from ledger.registry import Registration, Registry
+from ledger.application.registry import Registration, Registry
+from ledger.domain.errors import NotFound
+from ledger.domain.ids import party_uuid
+from ledger.domain.parties import Agreement, Party
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

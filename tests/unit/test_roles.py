@@ -4,7 +4,7 @@ Each role acts for one party: admin for the operator, supplier for `supplier` (e
 eua-2 is `supplier-2`'s), partner for `force` (whose units are unit-1..3; `outsider` is not its
 unit), inspector for `inspectorate`, oversight for `oversight-body`, investigator for
 `investigator`. The expected outcome of every (use case, role) pair is written out below by hand,
-not derived from ledger/access.py, so a change to the role table fails here.
+not derived from ledger/domain/access.py, so a change to the role table fails here.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ledger.access import Actor
-from ledger.application import Ledger, Recorded
-from ledger.endorsements import prove_key
-from ledger.entries import decode_entry
-from ledger.errors import Unauthorised
-from ledger.parties import Party
-from ledger.submissions import key_id
-from ledger.tokens import Role
+from ledger.application.ledger import Ledger, Recorded
+from ledger.domain.access import Actor
+from ledger.domain.errors import Unauthorised
+from ledger.domain.parties import Party
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.entries import decode_entry
+from ledger.integrity.submissions import key_id
 from tests.programme import ADMIN, ago, issue, register
 
 ADMIN_ROLE, SUPPLIER, PARTNER, INSPECTOR, OVERSIGHT, INVESTIGATOR = (

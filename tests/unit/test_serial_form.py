@@ -1,4 +1,5 @@
-"""The serial normal form (ledger/ids.py, docs/identity.md): a table of look-alikes per class, each
+"""The serial normal form (ledger/domain/ids.py, docs/identity.md): a table of look-alikes per
+class, each
 folded to the form of the plain marking or refused, and the ids issued before it kept."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from ledger.errors import InvalidInput
-from ledger.ids import identity_key, item_id, marking_form
+from ledger.domain.errors import InvalidInput
+from ledger.domain.ids import identity_key, item_id, marking_form
 
 PLAIN = "AK-1000"
 FORM = "aklooo"
@@ -159,5 +160,5 @@ def test_a_model_name_without_a_letter_or_digit_is_refused() -> None:
 def test_item_ids_are_the_ids_issued_before_the_normal_form(
     marking: tuple[str, str, str], expected: str
 ) -> None:
-    """Computed with ledger/ids.py as it was before the normal form (main at cc33c14)."""
+    """Computed with ledger/domain/ids.py as it was before the normal form (main at cc33c14)."""
     assert item_id(*marking) == UUID(expected)

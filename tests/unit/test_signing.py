@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import InvalidInput
-from ledger.signing import (
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.signing import (
     Signer,
     Verifier,
     check_key_name,

@@ -1,12 +1,13 @@
-"""ledger/tiles.py against golang.org/x/mod/sumdb/tlog's tile.go: its path examples (without the
+"""ledger/store/tiles.py against golang.org/x/mod/sumdb/tlog's tile.go: its path examples (without
+the
 height, which c2sp.org/tlog-tiles fixes at 8 and leaves out) and its tile widths."""
 
 from __future__ import annotations
 
 import pytest
 
-from ledger.errors import IntegrityFailure, NotFound
-from ledger.tiles import (
+from ledger.domain.errors import IntegrityFailure, NotFound
+from ledger.store.tiles import (
     Tile,
     encode_index,
     entry_bundle,

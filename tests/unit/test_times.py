@@ -1,4 +1,4 @@
-"""The one place times are bounded and written (ledger/times.py), issue 16."""
+"""The one place times are bounded and written (ledger/domain/times.py), issue 16."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ledger.errors import InvalidTime
-from ledger.times import aware_utc, format_time
+from ledger.domain.errors import InvalidTime
+from ledger.domain.times import aware_utc, format_time
 
 PLUS_1, MINUS_1 = timezone(timedelta(hours=1)), timezone(timedelta(hours=-1))
 

@@ -1,4 +1,5 @@
-"""`custody verify`'s fast path (ledger/verify.py, `_Plain`) against the reference it stands in for.
+"""`custody verify`'s fast path (ledger/verification/verify.py, `_Plain`) against the reference it
+stands in for.
 
 verify checks each entry against its stored event with `_Plain` (plain JSON, none of the library's
 hooks) and leaves to the reference (the library's mapper, entries.entry_body) whatever `_Plain`
@@ -33,14 +34,14 @@ from eventsourcing.persistence import (
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ledger.access import Actor
-from ledger.application import Ledger
-from ledger.endorsements import prove_key
-from ledger.errors import IntegrityFailure
-from ledger.submissions import Submission, Submitted
-from ledger.times import format_time
-from ledger.tokens import Role
-from ledger.verify import _CACHED, _expected_entry, _Plain
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.errors import IntegrityFailure
+from ledger.domain.times import format_time
+from ledger.domain.tokens import Role
+from ledger.integrity.endorsements import prove_key
+from ledger.integrity.submissions import Submission, Submitted
+from ledger.verification.verify import _CACHED, _expected_entry, _Plain
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
@@ -313,7 +314,8 @@ def test_topics_that_are_not_ledger_events_stored_under_their_own_topic_are_not_
 ) -> None:
     s = first(stored, "custody:Item.Issued")
 
-    for topic in ("custody:Item", "ledger.items:Item.Issued", "nope:X", "ledger.times:UTC"):
+    for topic in ("custody:Item", "ledger.domain.items:Item.Issued", "nope:X",
+    "ledger.domain.times:UTC"):
         assert plain(ledger, s, topic=topic) is None
     entry = plain(ledger, s, topic="custody:Item.Created")
     assert entry == reference(ledger, s, s.state, topic="custody:Item.Created") != s.entry

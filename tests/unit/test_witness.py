@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle
-from ledger.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
-from ledger.cosignatures import CosignerKey, verify_cosignature
-from ledger.errors import InvalidInput, ProofError
-from ledger.merkle import MemoryNodeStore, leaf_hash, nodes_to_append
-from ledger.signing import Signer, Verifier
-from ledger.witness import (
+from ledger.domain.errors import InvalidInput, ProofError
+from ledger.integrity import merkle
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
+from ledger.integrity.merkle import MemoryNodeStore, leaf_hash, nodes_to_append
+from ledger.integrity.signing import Signer, Verifier
+from ledger.witness.cosignatures import CosignerKey, verify_cosignature
+from ledger.witness.witness import (
     TEXT_PLAIN,
     TLOG_SIZE,
     AddResult,

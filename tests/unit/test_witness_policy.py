@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import Checkpoint, sign_checkpoint
-from ledger.cosignatures import CosignerKey, cosign
-from ledger.errors import InvalidInput, ProofError
-from ledger.notes import sign_note
-from ledger.signing import Signer
-from ledger.witness_policy import (
+from ledger.domain.errors import InvalidInput, ProofError
+from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
+from ledger.integrity.notes import sign_note
+from ledger.integrity.signing import Signer
+from ledger.witness.cosignatures import CosignerKey, cosign
+from ledger.witness.witness_policy import (
     PolicyGroup,
     PolicyLog,
     PolicyWitness,

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import ProofError
-from ledger.merkle import (
+from ledger.domain.errors import ProofError
+from ledger.integrity.merkle import (
     MemoryNodeStore,
     consistency_proof,
     inclusion_proof,

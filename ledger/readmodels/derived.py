@@ -1,0 +1,322 @@
+"""`custody verify`'s derived-state step: the tables computed from the log must be what the log says
+(docs/verification.md, section 6; docs/readmodels.md).
+
+The log is verified byte for byte, but the fleet-wide answers (`/v1/custody`, the unaccounted
+report) read tables derived from it: `custody_intervals` and `item_summary`
+(ledger/readmodels/models.py)
+and the stored policy accounts (policies/accounts.py, checked by policies/audit.py through the same
+`compare_items`). An edit of those tables changes the answers without touching the log. So each is
+recomputed here from the log, one chunk of items at a time in the order the items were issued, and
+compared row by row with what is stored; the first row that differs is named with what the log
+says and what the table holds. Memory holds one chunk of items, never the whole table.
+
+The tables follow the log with tracking, and may be behind it: a row is compared with what the
+entries up to the table's tracked position say, never with later ones, and the answer says how far
+behind the position is. If the position moves while a chunk is read (a server is catching up), the
+chunk is compared again at the new position before anything is reported.
+"""
+
+# ruff: noqa: S608 - SQL text built from constant table names only; values go in as parameters.
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from ledger.application.ledger import Ledger
+from ledger.domain.errors import IntegrityFailure
+from ledger.readmodels.models import (
+    INTERVALS_TABLE,
+    SUMMARY_TABLE,
+    CustodyViews,
+    ItemEntry,
+    SQLiteCustodyViews,
+    known_intervals,
+    summary_values,
+    views_of,
+)
+from ledger.store.log import LOG_TABLE
+
+CHUNK = 500
+ATTEMPTS = 5
+"""Times a chunk is compared again because the tracked position moved meanwhile."""
+Row = tuple[Any, ...]
+Rows = dict[str, list[Row]]
+"""item id -> its rows, in the table's key order"""
+
+
+@dataclass(frozen=True)
+class DerivedChecked:
+    """A derived table found equal to its recomputation: `rows` compared, as of the first
+    `position` log entries, of `size`."""
+
+    table: str
+    rows: int
+    position: int
+    size: int
+    note: str = ""
+    """Why some rows were not compared, if some were not."""
+
+    @property
+    def behind(self) -> int:
+        return self.size - self.position
+
+
+@dataclass(frozen=True)
+class Table:
+    """One derived table as `compare_items` reads it: its name, the tracked position, the stored
+    rows of some items, the rows the log says they must have (as of a position), how many rows it
+    has, and every item id it holds rows of."""
+
+    name: str
+    position: Callable[[], int]
+    stored: Callable[[Sequence[str], int], Rows]
+    expected: Callable[[Sequence[str], int], Rows]
+    count: Callable[[], int]
+    item_ids: Callable[[], Iterable[str]]
+
+
+def compare_items(
+    ledger: Ledger, tables: Sequence[Table], skip: set[str] | None = None
+) -> list[DerivedChecked]:
+    """Compare the tables' rows of every issued item (but `skip`) with what the log says, a chunk
+    of items at a time, every table for a chunk before the next; raise IntegrityFailure at the
+    first row that differs, or at a row of an item the log never issued."""
+    size, positions = ledger.log_store.log_size(), [t.position() for t in tables]
+    rows = [0] * len(tables)
+    for chunk in _chunks(str(i) for i in ledger.item_ids()):
+        wanted = [item for item in chunk if not skip or item not in skip]
+        for n, table in enumerate(tables):
+            rows[n] += _compare_chunk(table, wanted)
+    for n, table in enumerate(tables):
+        skipped = sum(
+            len(r) for c in _chunks(sorted(skip or ())) for r in table.stored(c, size).values()
+        )
+        if table.count() != rows[n] + skipped:  # more rows than the items compared have
+            _check_no_stray_rows(ledger, table)
+    return [
+        DerivedChecked(t.name, n, position, size)
+        for t, n, position in zip(tables, rows, positions, strict=True)
+    ]
+
+
+def written_since(ledger: Ledger, items: Sequence[str], position: int) -> set[str]:
+    """Those of `items` with an entry at or after log index `position`."""
+    return _Statements(views_of(ledger.log_store)).written_since(items, position)
+
+
+def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
+    """`custody_intervals` and `item_summary` against the log; [] if they were never built."""
+    views = views_of(ledger.log_store)
+    if not views.tables_exist():
+        return []
+    return compare_items(ledger, _Statements(views).tables(views))
+
+
+def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
+
+
+def _compare_chunk(table: Table, items: Sequence[str]) -> int:
+    """How many stored rows of `items` equal the log's; IntegrityFailure at the first that does
+    not, once the position stood still while the chunk was read."""
+    for attempt in range(1, ATTEMPTS + 1):
+        position = table.position()
+        stored, expected = table.stored(items, position), table.expected(items, position)
+        difference = _first_difference(table.name, items, stored, expected)
+        if difference is None:
+            return sum(len(rows) for rows in stored.values())
+        if table.position() == position or attempt == ATTEMPTS:
+            raise difference
+    raise AssertionError("unreachable")
+
+
+def _first_difference(
+    name: str, items: Sequence[str], stored: Rows, expected: Rows
+) -> IntegrityFailure | None:
+    for item in items:
+        got, wanted = stored.get(item, []), expected.get(item, [])
+        for index in range(max(len(got), len(wanted))):
+            found = got[index] if index < len(got) else None
+            should = wanted[index] if index < len(wanted) else None
+            if found != should:
+                return IntegrityFailure(
+                    f"{name} differs from the log: row {index + 1} of item {item}",
+                    expected=_text(should),
+                    got=_text(found),
+                )
+    return None
+
+
+def _check_no_stray_rows(ledger: Ledger, table: Table) -> None:
+    """Every item the table has rows of is an item of the log (one issued after the items were
+    listed, or skipped, is); a page of item ids at a time."""
+    log = _Statements(views_of(ledger.log_store))
+    for page in _chunks(table.item_ids()):
+        issued = log.issued_items(page)
+        stray = next((item for item in page if item not in issued), None)
+        if stray is not None:
+            raise IntegrityFailure(
+                f"{table.name} has rows of item {stray}, which the log does not have",
+                expected="no row",
+                got=f"rows of {stray}",
+            )
+
+
+def _text(row: Row | None) -> str:
+    return "no row" if row is None else "(" + ", ".join(repr(v) for v in row) + ")"
+
+
+class _Statements:
+    """The read models' rows, and the log entries of items, a chunk at a time, in either dialect."""
+
+    def __init__(self, views: CustodyViews) -> None:
+        self.views = views
+        self.p = "?" if isinstance(views, SQLiteCustodyViews) else "%s"
+        _, intervals, summary = views.sql.tables
+        prefix = intervals.removesuffix(INTERVALS_TABLE)
+        self.log, self.intervals, self.summary = prefix + LOG_TABLE, intervals, summary
+        self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None
+
+    def tables(self, views: CustodyViews) -> list[Table]:
+        return [
+            Table(
+                INTERVALS_TABLE,
+                views.position,
+                self.stored_intervals,
+                self.expected_intervals,
+                lambda: self._count(self.intervals),
+                lambda: self._item_ids(self.intervals),
+            ),
+            Table(
+                SUMMARY_TABLE,
+                views.position,
+                self.stored_summaries,
+                self.expected_summaries,
+                lambda: self._count(self.summary),
+                lambda: self._item_ids(self.summary),
+            ),
+        ]
+
+    def written_since(self, items: Sequence[str], position: int) -> set[str]:
+        """Those of `items` with an entry at or after log index `position`."""
+        found = self._in(
+            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE log_index >= {self.p}"
+            " AND aggregate_id",
+            items,
+            position,
+        )
+        return {str(row[0]) for row in found}
+
+    def issued_items(self, items: Sequence[str]) -> set[str]:
+        """Those of `items` that are items of the log (their first entry is an item's)."""
+        found = self._in(
+            f"SELECT aggregate_id, entry FROM {self.log} WHERE aggregate_version = 1"
+            " AND aggregate_id",
+            items,
+        )
+        return {str(i) for i, entry in found if ItemEntry.decode(0, 1, bytes(entry)) is not None}
+
+    def stored_intervals(self, items: Sequence[str], position: int) -> Rows:
+        columns = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
+        rows = self._in(f"SELECT {columns} FROM {self.intervals} WHERE item_id", items)
+        return _by_item(sorted(rows, key=lambda r: (r[0], r[3], r[5])))
+
+    def stored_summaries(self, items: Sequence[str], position: int) -> Rows:
+        columns = (
+            "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
+            " holder, status, last_verified_at, last_log_index, open_findings"
+        )
+        return _by_item(self._in(f"SELECT {columns} FROM {self.summary} WHERE item_id", items))
+
+    def expected_intervals(self, items: Sequence[str], position: int) -> Rows:
+        expected: Rows = {}
+        for item, entries in self._entries(items, position).items():
+            rows = known_intervals(entries, since=None, open_rows={})
+            expected[item] = sorted(
+                (
+                    (
+                        item,
+                        r.interval.holder,
+                        r.interval.status,
+                        r.interval.valid_from,
+                        r.interval.valid_to,
+                        r.recorded_from,
+                        r.recorded_to,
+                    )
+                    for r in rows
+                ),
+                key=lambda r: (r[3], r[5]),
+            )
+        return expected
+
+    def expected_summaries(self, items: Sequence[str], position: int) -> Rows:
+        expected: Rows = {}
+        for item, entries in self._entries(items, position).items():
+            values = summary_values(UUID(item), entries)
+            expected[item] = [] if values is None else [(*values, None)]
+        return expected
+
+    def _entries(self, items: Sequence[str], position: int) -> dict[str, list[ItemEntry]]:
+        """Each item's entries before `position`, in version order; the last chunk's are kept,
+        as both tables ask for the same chunk in turn."""
+        key = (tuple(items), position)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._read_entries(items, position))
+        return self._last[1]
+
+    def _read_entries(self, items: Sequence[str], position: int) -> dict[str, list[ItemEntry]]:
+        found = self._in(
+            "SELECT log_index, aggregate_id, aggregate_version, entry FROM"
+            f" {self.log} WHERE log_index < {self.p} AND aggregate_id",
+            items,
+            position,
+        )
+        entries: dict[str, list[ItemEntry]] = {}
+        for index, item, version, entry in sorted(found, key=lambda r: (r[1], r[2])):
+            decoded = ItemEntry.decode(int(index), int(version), bytes(entry))
+            if decoded is not None:
+                entries.setdefault(str(item), []).append(decoded)
+        return entries
+
+    def _count(self, table: str) -> int:
+        return int(self._read(f"SELECT COUNT(*) FROM {table}", [])[0][0])
+
+    def _item_ids(self, table: str) -> Iterator[str]:
+        """Every item id the table has rows of, a page at a time."""
+        last = ""
+        while page := self._read(
+            f"SELECT DISTINCT item_id FROM {table} WHERE item_id > {self.p}"
+            f" ORDER BY item_id LIMIT {CHUNK}",
+            [last],
+        ):
+            yield from (str(row[0]) for row in page)
+            last = str(page[-1][0])
+
+    def _in(self, sql: str, items: Sequence[str], *before: Any) -> list[Row]:
+        if not items:
+            return []
+        marks = ", ".join([self.p] * len(items))
+        return self._read(f"{sql} IN ({marks})", [*before, *items])
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        with self.views.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [_values(row) for row in c.fetchall()]
+
+
+def _by_item(rows: Iterable[Row]) -> Rows:
+    found: Rows = {}
+    for row in rows:
+        found.setdefault(str(row[0]), []).append(row)
+    return found
+
+
+def _values(row: Any) -> Row:
+    """A row's values: psycopg's dict rows iterate over their keys, SQLite's rows over values."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
