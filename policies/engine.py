@@ -21,7 +21,8 @@ from ledger.domain.access import Actor
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.replay import Fact
 from ledger.domain.times import aware_utc, format_time
-from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
+from ledger.store.accounts_tables import Where
+from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
 from policies.rules import RULES, Case, Registration, duplicate_serial

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
-    OperationalError,
     PersistenceError,
     ProgrammingError,
 )
@@ -106,6 +104,7 @@ from ledger.integrity.submissions import (
     verify_signed,
 )
 from ledger.store.config import DEFAULT_DB, DEFAULT_ORIGIN, persistence_env
+from ledger.store.dialect import BUSY
 from ledger.store.log import Appended, LogMapper, LogRow, LogStore, Receipt
 from ledger.store.serials import look_alike
 from ledger.verification.evidence import build_bundle
@@ -1298,7 +1297,7 @@ class Ledger(Application[UUID]):
             raise Conflict(
                 "the batch met a write recorded meanwhile; nothing of it was stored, retry it"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(
                 f"the store is busy ({error}); nothing of the batch was stored"
             ) from None
@@ -1444,7 +1443,7 @@ class Ledger(Application[UUID]):
             raise exists or Conflict(
                 f"another write to {aggregate.id} was recorded first; read it again and retry"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
         return Recorded(aggregate.id, aggregate.version, appended.log_index, self.note_of(appended))

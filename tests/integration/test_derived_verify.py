@@ -24,7 +24,7 @@ from ledger.domain.errors import IntegrityFailure
 from ledger.domain.times import format_time
 from ledger.readmodels.derived import check_read_models
 from ledger.readmodels.models import follow, open_views, rebuild
-from policies.accounts import TABLE as ACCOUNTS  # the stored accounts' table, versioned
+from ledger.store.accounts_tables import ACCOUNTS_TABLE as ACCOUNTS  # versioned
 from policies.audit import check_accounts
 from policies.config import PolicyConfig
 from policies.engine import Scope, rebuild_accounts, unaccounted_report
