@@ -199,12 +199,12 @@ class AccountRows:
     def clear(self, tracking_prefix: str) -> None:
         """Drop every policy's rows, and every position named `tracking_prefix`..., under the
         tracking table's write lock."""
-        forget = (
-            f"DELETE FROM {self.dialect.table(self.tracking)} WHERE application_name LIKE {self.p}"
-        )
+        tracking = self.dialect.table(self.tracking)
+        forget = f"DELETE FROM {tracking} WHERE application_name LIKE {self.p}"
+        delete = f"DELETE FROM {self.table}"
         with self.database.transaction(locking=(self.tracking, "notification_id")) as c:
             c.execute(forget, (tracking_prefix + "%",))
-            c.execute(f"DELETE FROM {self.table}")
+            c.execute(delete)
 
     def advance(self, tracker: Tracker, name: str, start: int, size: int) -> None:
         """Move the position `name` from `start` to `size`, only if it is still `start`, under
