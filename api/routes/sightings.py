@@ -10,9 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, LedgerDep
-from api.routes.custody import _fleet
-from api.routes.serials import CandidateOut, _out
+from api.deps import ActorDep, LedgerDep, fleet_of
+from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
@@ -119,7 +118,7 @@ def listing(
     items from the serial search. A partner sees only sightings matched to items it or its units
     hold."""
     actor.require(Action.READ)
-    fleet = _fleet(request, ledger)
+    fleet = fleet_of(request, ledger)
     holders = visible_holders(ledger, actor)
     page: list[SightingOut] = []
     read = ledger.sightings(after=cursor, limit=SCAN)
@@ -183,4 +182,4 @@ def _candidates(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> l
         found = search(ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES)
     except InvalidInput:
         return []  # nothing readable enough to search by
-    return [_out(c) for c in found.candidates]
+    return [candidate_out(c) for c in found.candidates]

@@ -109,12 +109,12 @@ def listing(
     found = [
         _out(ledger, trace, now)
         for trace in ledger.traces()
-        if _visible(trace, actor) and status in ("all", trace.status(now))
+        if may_see_trace(trace, actor) and status in ("all", trace.status(now))
     ]
     return TracesOut(traces=found)
 
 
-def _visible(trace: Trace, actor: Actor) -> bool:
+def may_see_trace(trace: Trace, actor: Actor) -> bool:
     return actor.role in SEE_ALL or trace.addressee == actor.party
 
 

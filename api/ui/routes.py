@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.deps import LedgerDep
-from api.routes.custody import _fleet
+from api.deps import LedgerDep, fleet_of
 from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
 from api.ui import views
@@ -228,7 +227,7 @@ def _named(
         return item
     if manufacturer is None or model is None:
         raise InvalidInput("name an item by its serial with both manufacturer and model")
-    fleet = _fleet(request, ledger)
+    fleet = fleet_of(request, ledger)
     return str(
         resolve_item(
             ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
