@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.application import directory
 from ledger.application.ledger import (
     OPERATOR,
     Ledger,
@@ -17,5 +18,6 @@ __all__ = [
     "Ledger",
     "ReadScope",
     "Recorded",
+    "directory",
     "recipient_for",
 ]

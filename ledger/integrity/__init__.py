@@ -4,6 +4,7 @@ notes and checkpoints, receipts, the map of heads and signed submissions.
 
 from __future__ import annotations
 
+from ledger.integrity import merkle
 from ledger.integrity.checkpoints import (
     Checkpoint,
     verify_checkpoint,
@@ -23,7 +24,6 @@ from ledger.integrity.signing import (
     Verifier,
     decode_base64,
     generate_signer_key,
-    key_id,
     read_private_key_file,
     write_private_key_file,
 )
@@ -32,6 +32,7 @@ from ledger.integrity.submissions import (
     Submitted,
     signed_from_request,
 )
+from ledger.integrity.submissions import key_id as party_key_id
 
 __all__ = [
     "Checkpoint",
@@ -43,7 +44,8 @@ __all__ = [
     "decode_base64",
     "decode_entry",
     "generate_signer_key",
-    "key_id",
+    "merkle",
+    "party_key_id",
     "prove_key",
     "read_private_key_file",
     "signed_from_request",
