@@ -176,28 +176,10 @@ def _text(row: Row | None) -> str:
     return "no row" if row is None else "(" + ", ".join(repr(v) for v in row) + ")"
 
 
-INTERVAL_COLUMNS = (
-    "item_id",
-    "holder",
-    "status",
-    "valid_from",
-    "valid_to",
-    "recorded_from",
-    "recorded_to",
-)
+INTERVAL_COLUMNS = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
 SUMMARY_COLUMNS = (
-    "item_id",
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
-    "holder",
-    "status",
-    "last_verified_at",
-    "last_log_index",
-    "open_findings",
+    "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
+    " holder, status, last_verified_at, last_log_index, open_findings"
 )
 
 

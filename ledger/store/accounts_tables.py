@@ -106,7 +106,7 @@ class AccountRows:
     def items(self, columns: Sequence[str] = ACCOUNT_COLUMNS) -> ItemRows:
         """This policy's rows by item (`custody verify` compares them with the log)."""
         scope = {"policy": self.policy}
-        return ItemRows(self.database, ACCOUNTS_TABLE, columns, scope=scope)
+        return ItemRows(self.database, ACCOUNTS_TABLE, ", ".join(columns), scope=scope)
 
     # Reads -------------------------------------------------------------------------------------
 

@@ -16,20 +16,20 @@ PAGE = 1000
 
 
 class ItemRows:
-    """`columns` of `table` (its first column the item id), keyed by `item_id`; with `scope`
+    """`columns` (comma separated) of `table`, keyed by `item_id`; with `scope`
     (column -> value), only the rows that have those values (one policy's accounts)."""
 
     def __init__(
         self,
         database: Database,
         table: str,
-        columns: Sequence[str],
+        columns: str,
         *,
         scope: Mapping[str, Any] | None = None,
     ) -> None:
         self.database = database
         d = database.dialect
-        self.table, self.columns, self.param = d.table(table), ", ".join(columns), d.param
+        self.table, self.columns, self.param = d.table(table), columns, d.param
         scope = scope or {}
         self.scope = " AND ".join([f"{c} = {d.param}" for c in scope] or ["1 = 1"])
         self.scope_values = list(scope.values())
