@@ -18,6 +18,7 @@ import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -256,6 +257,9 @@ def test_each_face_lists_names_its_layer_defines_and_says_what_the_layer_is() ->
         assert names, f"ledger/{layer}/__init__.py lists no names"
         assert sorted(package.__all__) == sorted(names)
         assert [n for n in names if not hasattr(package, n)] == []
+        modules = {p.stem for p in (ROOT / "ledger" / layer).glob("*.py")}
+        shadowed = [n for n in names & modules if not isinstance(getattr(package, n), ModuleType)]
+        assert shadowed == [], f"{layer}: a name that hides the module of the same name"
         doc = (package.__doc__ or "").strip()
         assert doc.endswith(".") and doc.count(". ") == 0, f"{layer}: one sentence, got {doc!r}"
 
@@ -269,7 +273,7 @@ def test_no_module_imports_a_private_name_of_another() -> None:
 
 
 def test_the_architecture_document_draws_the_layers_in_this_order() -> None:
-    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    text = " ".join((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").split())
 
     order = " < ".join(LAYERS)
 

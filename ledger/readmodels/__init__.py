@@ -36,9 +36,9 @@ from ledger.readmodels.search import (
     Pattern,
     find_serial,
     resolve_item,
-    search,
     visible_holders,
 )
+from ledger.readmodels.search import search as search_serials
 
 __all__ = [
     "TRACKING_TABLE",
@@ -62,7 +62,7 @@ __all__ = [
     "find_serial",
     "open_views",
     "resolve_item",
-    "search",
+    "search_serials",
     "take_inventory",
     "timeline",
     "views_of",
