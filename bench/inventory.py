@@ -21,8 +21,11 @@ from pathlib import Path
 
 from bench.synth import ADMIN, FORCE, NOW, plans, setup, write_bulk
 from ledger.application.ledger import Ledger
+from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.reconciliation import Count, take_inventory
+
+LOG_KEY = Signer.from_text(generate_signer_key("localhost/custody"))
 
 
 def main() -> None:
@@ -31,7 +34,9 @@ def main() -> None:
     parser.add_argument("--counted", type=int, default=10_000)
     args = parser.parse_args()
     path = Path(tempfile.mkdtemp()) / "inventory.db"
-    ledger = Ledger(clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True)
+    ledger = Ledger(
+        clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True, signer=LOG_KEY
+    )
     setup(ledger)
     started = time.perf_counter()
     write_bulk(ledger, plans(args.items, 1), batch=2000)

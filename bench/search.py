@@ -22,8 +22,11 @@ from pathlib import Path
 
 from bench.synth import ADMIN, plans, setup, write_bulk
 from ledger.application.ledger import Ledger
+from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.search import Filters, Pattern, search
+
+LOG_KEY = Signer.from_text(generate_signer_key("localhost/custody"))
 
 
 def main() -> None:
@@ -33,7 +36,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="keep the store here (reused)")
     args = parser.parse_args()
     path = args.db or Path(tempfile.mkdtemp()) / "search.db"
-    ledger = Ledger(clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True)
+    ledger = Ledger(
+        clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True, signer=LOG_KEY
+    )
     if ledger.log_store.log_size() == 0:
         started = time.perf_counter()
         setup(ledger)
