@@ -852,9 +852,11 @@ class Run:
 
 
 def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
-    """Run `python -m cli ARGUMENTS` (what the `custody` script runs) under bench/measure.py."""
+    """Run `python -m custody_cli ARGUMENTS` (what the `custody` script runs) under
+    bench/measure.py."""
     report, out_path, err_path = tmp / "measure.json", tmp / "child.out", tmp / "child.err"
-    command = [sys.executable, str(HERE / "measure.py"), str(report), "-m", "cli", *arguments]
+    measure = [sys.executable, str(HERE / "measure.py"), str(report)]
+    command = [*measure, "-m", "custody_cli", *arguments]
     with out_path.open("wb") as out_file, err_path.open("wb") as err_file:
         started = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=out_file, stderr=err_file)
@@ -924,7 +926,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     )
     if "verify" in args.profile:
         profile_file = stores.tmp / "verify.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "cli"]
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
         subprocess.run(
             [*profiled, "verify", "--db", prog.store.url],
             cwd=ROOT,

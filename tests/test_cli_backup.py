@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, generate_signer_key, read_private_key_file

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import format_time
 from ledger.integrity.signing import read_private_key_file, write_private_key_file

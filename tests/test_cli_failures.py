@@ -18,7 +18,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli import DEBUG, app
+from custody_cli import app
+from custody_cli.output import DEBUG
 
 runner = CliRunner()
 NO_LEDGER = "custody: no ledger at sqlite:///custody.db: run `custody init` or pass --db\n"
@@ -176,8 +177,8 @@ def test_the_installed_command_prints_one_line_on_stderr_and_exits_1(clean: Path
     done = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "import cli; cli.main()",
+            "-m",
+            "custody_cli",
             "report",
             "unaccounted",
             "--as-of",

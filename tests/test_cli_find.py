@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.client import CustodyClient
 from api.main import create_app
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.integrity.signing import write_private_key_file
 from tests.conftest import SIGNER, Clock

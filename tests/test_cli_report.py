@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.tokens import Role

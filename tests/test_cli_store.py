@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from tests.conftest import POSTGRES
 
 runner = CliRunner()

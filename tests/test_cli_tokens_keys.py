@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import Unauthenticated
 from ledger.domain.times import system_clock
@@ -313,7 +313,7 @@ def server(store: Store) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port)],
+        [sys.executable, "-m", "custody_cli", "serve", "--port", str(port)],
         cwd=store.directory,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "cli.py", "ledger", "api", "policies")
+SOURCES = ("pyproject.toml", "README.md", "ledger", "api", "policies", "custody_cli")
 
 
 def test_the_wheel_builds_without_warnings_and_carries_the_dashboard_files(tmp_path: Path) -> None:
