@@ -32,7 +32,7 @@ from tests.e2e.test_serve import free_port, wait_until_up
 from tests.programme import ADMIN
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN_LINE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}  \S+  \S+  (active|revoked)$"
 )

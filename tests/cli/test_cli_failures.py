@@ -172,7 +172,7 @@ def test_debug_shows_the_traceback(clean: Path) -> None:
 
 def test_the_installed_command_prints_one_line_on_stderr_and_exits_1(clean: Path) -> None:
     """As a user runs it: a real process, no store, nothing left behind."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
 
     done = subprocess.run(
         [
