@@ -18,11 +18,11 @@ from custody_cli.options import (
     DbOption,
     KeyOption,
     load_config,
-    log_signer,
     open_ledger,
     read_vkey,
 )
 from custody_cli.output import err, out, with_progress
+from ledger.application import log_key
 from ledger.domain.errors import CustodyError
 from ledger.domain.times import aware_utc, system_clock
 from ledger.operations import backup
@@ -48,7 +48,7 @@ def inventory(
 ) -> None:
     """Record a serial-number inventory and print its reconciliation with the book."""
     config = load_config(db, key)
-    ledger = open_ledger(config, signer=log_signer(config))
+    ledger = open_ledger(config, signer=log_key(config))
     count = Count(
         recipient=recipient,
         occurred_at=aware_utc(at, field="at"),
@@ -115,7 +115,7 @@ def import_file(
     bad = {p.line for p in problems}
     rows = [r for r in rows if r.line not in bad]
     config = Config.from_env(db=db)
-    ledger = open_ledger(config, signer=log_signer(config))
+    ledger = open_ledger(config, signer=log_key(config))
     outcome = with_progress(
         "importing",
         len(rows),
@@ -156,7 +156,7 @@ def export(
     With the signing key (--key, CUSTODY_KEY) it first signs a checkpoint of the whole log."""
     config = load_config(db, key)
     if vkey is None:
-        ledger = open_ledger(config, signer=log_signer(config))
+        ledger = open_ledger(config, signer=log_key(config))
         ledger.checkpoint()
         verifier = ledger.verifier()
     else:

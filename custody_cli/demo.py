@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 
 from api.demo_witness import DemoWitness, demo_witness
-from custody_cli.options import HostOption, PortOption, log_signer, open_ledger
+from custody_cli.options import HostOption, PortOption, open_ledger
 from custody_cli.output import out, with_progress
 from custody_cli.store import initialise, serve_ledger
+from ledger.application import log_key
 from ledger.domain.errors import CustodyError
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Verifier
@@ -52,7 +53,7 @@ def demo(
         witness_dir, log=Verifier.from_vkey(vkey), host="127.0.0.1", port=witness_port
     ) as witness:
         config = replace(config, witness_policy=str(witness.policy_file))
-        ledger = open_ledger(config, signer=log_signer(config))
+        ledger = open_ledger(config, signer=log_key(config))
         built = with_progress(
             "building the demo programme",
             items,

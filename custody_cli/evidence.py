@@ -15,12 +15,12 @@ from custody_cli.options import (
     ManufacturerOption,
     ModelOption,
     load_config,
-    log_signer,
     marking_of,
     open_ledger,
     read_vkey,
 )
 from custody_cli.output import out
+from ledger.application import log_key
 from ledger.domain.times import system_clock
 from ledger.readmodels import models as readmodels
 from ledger.readmodels.search import resolve_item
@@ -41,7 +41,7 @@ def evidence(
 ) -> None:
     """Write the item's evidence bundle: its entries, proofs, checkpoint, and the keys to check."""
     config = load_config(db, key)
-    ledger = open_ledger(config, signer=log_signer(config))
+    ledger = open_ledger(config, signer=log_key(config))
     marking = marking_of(manufacturer, model)
     if marking is not None:
         fleet = readmodels.Fleet.of(ledger)

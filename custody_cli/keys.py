@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custody_cli.options import OPERATOR_ACTOR, DbOption, log_signer, open_ledger
+from custody_cli.options import OPERATOR_ACTOR, DbOption, open_ledger
 from custody_cli.output import err, out
+from ledger.application import log_key
 from ledger.domain.ids import check_party_id
 from ledger.domain.times import format_time
 from ledger.integrity.endorsements import confirm_key, prove_key
@@ -37,7 +38,7 @@ def token_create(
 ) -> None:
     """Create a token and print it once; only its SHA-256 is stored."""
     config = Config.from_env(db=db)
-    ledger = open_ledger(config, signer=log_signer(config))
+    ledger = open_ledger(config, signer=log_key(config))
     token, recorded = ledger.grant_token(party=party, role=role, actor=OPERATOR_ACTOR)
     err.print(f"token {recorded.id} for {party} as {role} (shown once):")
     print(token)
@@ -57,7 +58,7 @@ def token_list(db: DbOption = None) -> None:
 def token_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke a token by its id (from `custody token list`)."""
     config = Config.from_env(db=db)
-    ledger = open_ledger(config, signer=log_signer(config))
+    ledger = open_ledger(config, signer=log_key(config))
     ledger.revoke_token(token_id, actor=OPERATOR_ACTOR)
     out.print(f"revoked {token_id}")
 

@@ -1,5 +1,5 @@
-"""The options many commands share, and what they resolve to: the configuration, the ledger,
-its signing key, a verifier key, a marking."""
+"""The options many commands share, and what they resolve to: the configuration, the ledger, a
+verifier key, a marking."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Annotated
 
 import typer
 
-from api.witnessing import witnessing
+import ledger.application as application
+from api.witnessing import WitnessClient
 from ledger.application.ledger import OPERATOR, Ledger
 from ledger.domain.access import Actor
 from ledger.domain.errors import CustodyError
-from ledger.domain.times import system_clock
 from ledger.domain.tokens import Role
-from ledger.integrity.signing import Signer, Verifier, read_private_key_file
-from ledger.store import stores
+from ledger.integrity.signing import Signer, Verifier
 from ledger.store.config import Config
 
 DbOption = Annotated[
@@ -58,32 +57,11 @@ def load_config(db: str | None, key: Path | None = None) -> Config:
 def open_ledger(
     config: Config, *, create_tables: bool = False, signer: Signer | None = None
 ) -> Ledger:
-    """The ledger in the store; a command that does not create one (`create_tables`) is refused
-    in one line, creating no file, if there is none."""
-    if not create_tables:
-        stores.require_store(config.db)
-    ledger = Ledger(
-        clock=system_clock,
-        db=config.db,
-        origin=config.origin,
-        create_tables=create_tables,
-        signer=signer,
-        signed_roles=config.signed_roles,
-        bounds=config.bounds,
-        **witnessing(config.witness_policy),
+    """The configured ledger (ledger/application/wiring.py), its witnesses asked to cosign over
+    HTTP."""
+    return application.open_ledger(
+        config, signer=signer, create_tables=create_tables, witnesses=WitnessClient
     )
-    if not create_tables and not ledger.is_initialised():
-        raise stores.missing(config.db)
-    return ledger
-
-
-def log_signer(config: Config) -> Signer:
-    if not Path(config.key).exists():
-        raise CustodyError(
-            f"no signing key at {config.key}: pass --key FILE or set CUSTODY_KEY to the key"
-            " `custody init` wrote"
-        )
-    return Signer.from_text(read_private_key_file(config.key))
 
 
 def read_vkey(vkey: str) -> Verifier:

@@ -16,11 +16,11 @@ from custody_cli.options import (
     KeyOption,
     PortOption,
     load_config,
-    log_signer,
     open_ledger,
     read_vkey,
 )
 from custody_cli.output import err, out, with_progress
+from ledger.application import log_key
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import CustodyError
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
@@ -81,19 +81,18 @@ def serve(
     """Serve the API (and its OpenAPI docs at /docs) over an initialised store."""
     config = load_config(db, key)
     ledger = open_ledger(config)
-    ledger.signer = log_signer(config)
+    ledger.signer = log_key(config)
     serve_ledger(ledger, host, port)
 
 
 def serve_ledger(ledger: Ledger, host: str, port: int) -> None:
+    """The API over the ledger, with the server settings of CUSTODY_* (policy, checkpoint clock,
+    public tiles)."""
     import uvicorn
 
-    from api.main import create_app
+    from api.main import configured_app
 
-    config = Config.from_env()
-    app_ = create_app(
-        ledger, load_policy(config.policy), checkpoint_interval=config.checkpoint_interval
-    )
+    app_ = configured_app(ledger, Config.from_env())
     # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only.
     uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
 
@@ -123,7 +122,7 @@ def verify(
     checkpoints and a witness policy if given; exit 1 at the first bad one."""
     config = load_config(db, key)
     ledger = open_ledger(config)
-    verifier = read_vkey(vkey) if vkey else log_signer(config).verifier
+    verifier = read_vkey(vkey) if vkey else log_key(config).verifier
     anchors = [
         checkpoint
         for path in trusted or []
