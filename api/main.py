@@ -6,8 +6,8 @@ it stops (api/clock.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -88,7 +88,9 @@ def create_app(
     return app
 
 
-def _checkpoints_on_a_clock(ledger: Ledger, interval: float) -> Any:
+def _checkpoints_on_a_clock(
+    ledger: Ledger, interval: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         clock = CheckpointClock(ledger, interval) if interval > 0 else None

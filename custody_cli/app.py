@@ -16,7 +16,7 @@ class _Commands(TyperGroup):
     """The root group: every command, a command added later too, runs inside `failures`, so no
     failure ends in a traceback unless `--debug` asks for it."""
 
-    def invoke(self, ctx: Any) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # Any: typer's own type for it is in a private module
         with failures():
             return super().invoke(ctx)
 

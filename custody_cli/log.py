@@ -125,7 +125,7 @@ def _keep_receipt(state: ClientState, key: Verifier, answer: dict[str, object]) 
     err.print(f"custody: kept the log's receipt of entry {receipt.log_index} in {state.root}")
 
 
-def _json_data(data: str) -> object:
+def _json_data(data: str) -> dict[str, object]:
     """--data: a JSON object, or @file holding one."""
     text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
     try:
