@@ -23,14 +23,6 @@ from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def test_init_json_prints_an_admin_token_that_works_and_the_verifier_key(in_tmp: Path) -> None:
     result = runner.invoke(app, ["init", "--json", "--db", "sqlite:///here.db"])
 

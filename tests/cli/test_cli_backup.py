@@ -21,14 +21,6 @@ runner = CliRunner()
 RESTORED = "sqlite:///restored.db"
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN", "CUSTODY_WITNESS_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 @pytest.fixture
 def vkey() -> str:
     """An initialised ./custody.db with a few entries after its first checkpoint; its vkey."""

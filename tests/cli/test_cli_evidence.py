@@ -51,21 +51,6 @@ runner = CliRunner()
 VKEY = SIGNER.verifier.vkey
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in (
-        "CUSTODY_DB",
-        "CUSTODY_KEY",
-        "CUSTODY_ORIGIN",
-        "CUSTODY_POLICY",
-        "CUSTODY_WITNESS_POLICY",
-        "CUSTODY_SIGNED_ROLES",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 @pytest.fixture
 def item(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[UUID]:
     """The witnessed history in ./custody.db, its key in ./custody.key, the policy in policy.txt."""

@@ -29,12 +29,8 @@ JUNK = {int: "1", float: "1", datetime: "2026-01-01"}
 
 
 @pytest.fixture(autouse=True)
-def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("CUSTODY_"):
-            monkeypatch.delenv(name)
-    yield tmp_path
+def clean(in_tmp: Path) -> Iterator[Path]:
+    yield in_tmp
     DEBUG["on"] = False
 
 

@@ -27,14 +27,6 @@ def init_key() -> Signer:
     return Signer.from_text(read_private_key_file("custody.key"))
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN", "CUSTODY_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def jan(day: int) -> datetime:
     return datetime(2026, 1, day, 8, 0, tzinfo=UTC)
 

@@ -64,9 +64,6 @@ class Store:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_ORIGIN", "CUSTODY_SIGNED_ROLES", "CUSTODY_SERVER", "CUSTODY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CUSTODY_DB", f"sqlite:///{tmp_path / 'custody.db'}")
     monkeypatch.setenv("CUSTODY_KEY", str(tmp_path / "custody.key"))
     init = runner.invoke(app, ["init", "--json"])
