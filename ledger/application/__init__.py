@@ -1,4 +1,6 @@
-"""The Ledger, one method per use case, with its write path, registry, read scopes and keys."""
+"""The Ledger, one method per use case, with its write path, registry, read scopes and keys, and
+`open_ledger`, the one place it is wired from configuration.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ from ledger.application.scope import (
     ReadScope,
     recipient_for,
 )
+from ledger.application.wiring import (
+    log_key,
+    open_ledger,
+)
 
 __all__ = [
     "OPERATOR",
@@ -19,5 +25,7 @@ __all__ = [
     "ReadScope",
     "Recorded",
     "directory",
+    "log_key",
+    "open_ledger",
     "recipient_for",
 ]

@@ -63,6 +63,7 @@ from ledger.domain.tokens import (
 from ledger.domain.traces import (
     ANSWERED,
     Trace,
+    TraceStatus,
 )
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "Sighting",
     "Status",
     "Trace",
+    "TraceStatus",
     "Unauthenticated",
     "Unauthorised",
     "aware_utc",
