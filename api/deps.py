@@ -9,11 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import Unauthenticated
-from ledger.readmodels.models import Fleet
+from ledger.application import Ledger, ReadScope
+from ledger.domain import Action, Actor, Unauthenticated
+from ledger.readmodels import Fleet
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"

@@ -12,9 +12,8 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 
 from api.limits import check_depth
-from ledger.domain.access import Actor
-from ledger.domain.errors import InvalidInput
-from ledger.integrity.submissions import Submission, Submitted, signed_from_request
+from ledger.domain import Actor, InvalidInput
+from ledger.integrity import Submission, Submitted, signed_from_request
 
 
 @dataclass(frozen=True)

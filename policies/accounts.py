@@ -30,13 +30,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.domain.times import format_time
-from ledger.integrity.entries import decode_entry
-from ledger.readmodels.models import TRACKING_TABLE, CustodyViews, open_views
-from ledger.store.accounts_tables import ACCOUNT_COLUMNS, AccountRows, Tally, Where
-from ledger.store.dialect import Database
-from ledger.store.log import LogStore
+from ledger.application import Ledger
+from ledger.domain import format_time
+from ledger.integrity import decode_entry
+from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
+from ledger.store import ACCOUNT_COLUMNS, AccountRows, Database, LogStore, Tally, Where
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 

@@ -15,11 +15,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.integrity.entries import decode_entry
-from ledger.readmodels.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
-from ledger.readmodels.models import views_of
-from ledger.store.accounts_tables import ACCOUNT_COLUMNS, ACCOUNTS_TABLE
+from ledger.application import Ledger
+from ledger.integrity import decode_entry
+from ledger.readmodels import (
+    DerivedChecked,
+    Row,
+    Rows,
+    Table,
+    compare_items,
+    views_of,
+    written_since,
+)
+from ledger.store import ACCOUNT_COLUMNS, ACCOUNTS_TABLE
 from policies.accounts import (
     REGISTRY_TOPICS,
     TRACKING_PREFIX,

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from api.deps import LedgerDep, ReadScopeDep, fleet_of
 from api.schemas import PartyIdQuery, Time
-from ledger.domain.times import aware_utc
+from ledger.domain import aware_utc
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep, fleet_of
 from api.schemas import RECEIPT, Body, InspectionMethodName, PartyId, Serial, Text, Time
-from ledger.readmodels.reconciliation import Count, Reconciliation, take_inventory
+from ledger.readmodels import Count, Reconciliation, take_inventory
 
 router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
 CSV_COLUMNS = ("status", "serial", "item_id", "holder")

@@ -11,11 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+import ledger.readmodels as readmodels
 from api.deps import ActorDep, LedgerDep, fleet_of
 from api.schemas import Time
-from ledger.domain.items import Category
-from ledger.domain.times import aware_utc
-from ledger.readmodels.search import Candidate, Filters, Found, Pattern, find_serial, search
+from ledger.domain import Category, aware_utc
+from ledger.readmodels import Candidate, Filters, Found, Pattern, find_serial
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -85,7 +85,7 @@ def search_serials(
         calibre=calibre,
         lot=lot,
     )
-    found: Found = search(
+    found: Found = readmodels.search_serials(
         ledger,
         fleet_of(request, ledger),
         Pattern.parse(q),

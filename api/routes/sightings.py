@@ -24,12 +24,9 @@ from api.schemas import (
     Time,
 )
 from api.submissions import ArrivalDep
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import InvalidInput
-from ledger.domain.sightings import Sighting
-from ledger.readmodels.models import Fleet
-from ledger.readmodels.search import Filters, Pattern, search, visible_holders
+from ledger.application import Ledger
+from ledger.domain import Action, Actor, InvalidInput, Sighting
+from ledger.readmodels import Filters, Fleet, Pattern, search_serials, visible_holders
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 CANDIDATES = 5
@@ -179,7 +176,9 @@ def _candidates(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> l
     try:
         pattern = Pattern.parse(read)
         filters = Filters(manufacturer=seen.manufacturer, model=seen.model)
-        found = search(ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES)
+        found = search_serials(
+            ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES
+        )
     except InvalidInput:
         return []  # nothing readable enough to search by
     return [candidate_out(c) for c in found.candidates]

@@ -14,10 +14,8 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
 from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.tokens import Role
-from ledger.domain.traces import Trace, TraceStatus
+from ledger.application import Ledger
+from ledger.domain import Action, Actor, Role, Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])

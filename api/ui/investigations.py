@@ -12,12 +12,9 @@ from api.deps import LedgerDep, fleet_of
 from api.routes.traces import may_see_trace
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import UI_PATH, SessionDep
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action
-from ledger.domain.errors import InvalidInput
-from ledger.domain.inventories import Inventory
-from ledger.domain.traces import ANSWERED
-from ledger.readmodels.search import Filters, Pattern, search
+from ledger.application import ReadScope
+from ledger.domain import ANSWERED, Action, InvalidInput, Inventory
+from ledger.readmodels import Filters, Pattern, search_serials
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 INVENTORIES_SHOWN = 20
@@ -37,7 +34,7 @@ def serial_search(
         try:
             pattern = Pattern.parse(q)
             fleet = fleet_of(request, ledger)
-            found = search(
+            found = search_serials(
                 ledger, fleet, pattern, filters=Filters(), actor=session.actor
             ).candidates
         except InvalidInput as refused:

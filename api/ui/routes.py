@@ -29,12 +29,10 @@ from api.ui.session import (
     safe_next,
     start_session,
 )
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action
-from ledger.domain.errors import InvalidInput, Unauthenticated
-from ledger.readmodels.search import resolve_item
-from ledger.verification.evidence import dump_bundle
+from ledger.application import Ledger, ReadScope
+from ledger.domain import Action, InvalidInput, Unauthenticated
+from ledger.readmodels import resolve_item
+from ledger.verification import dump_bundle
 from policies.flags import raise_findings
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

@@ -53,6 +53,7 @@ from ledger.domain.sightings import (
 )
 from ledger.domain.times import (
     aware_utc,
+    end_of_day,
     format_time,
     parse_moment,
     system_clock,
@@ -99,6 +100,7 @@ __all__ = [
     "Unauthorised",
     "aware_utc",
     "check_party_id",
+    "end_of_day",
     "format_time",
     "item_id",
     "normalise_serial",

@@ -24,6 +24,9 @@ from ledger.store.log import (
     LogStore,
     Statements,
 )
+from ledger.store.stores import (
+    create_private,
+)
 from ledger.store.tiles import (
     Tile,
     entry_bundle,
@@ -50,6 +53,7 @@ __all__ = [
     "Tally",
     "Tile",
     "Where",
+    "create_private",
     "entry_bundle",
     "latest_checkpoint",
     "parse_tile_path",
