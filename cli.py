@@ -255,7 +255,7 @@ def _initialise(config: Config) -> tuple[str, str]:
     except BaseException:
         Path(config.key).unlink()  # nothing was signed with it
         raise
-    ledger.checkpoint()  # the first signed checkpoint anchors every later verification
+    ledger.tlog.checkpoint()  # the first signed checkpoint anchors every later verification
     return token, signer.verifier.vkey
 
 
@@ -270,7 +270,7 @@ def serve(
     with _failures():
         config = _config(db, key)
         ledger = _open_ledger(config)
-        ledger.signer = _signer(config)
+        ledger.tlog.signer = _signer(config)
         _serve(ledger, host, port)
 
 
@@ -325,7 +325,7 @@ def demo(
                     ledger, now=system_clock(), items=items, progress=step
                 ),
             )
-            ledger.checkpoint()  # cosigned by the witness
+            ledger.tlog.checkpoint()  # cosigned by the witness
             out.print(
                 f"demo ledger: {len(built.items)} items, {built.events} events in "
                 f"{redacted(config.db)}"
@@ -405,7 +405,7 @@ def verify(
         verified = _with_progress(
             "verifying",
             total,
-            lambda step: ledger.verify(verifier, step, trusted=anchors, witness_policy=policy),
+            lambda step: ledger.tlog.verify(verifier, step, trusted=anchors, witness_policy=policy),
         )
         out.print(
             f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
@@ -739,9 +739,12 @@ def evidence(
             item = str(found)
         bundle = ledger.evidence(item)
         state = _client_state()
-        state.trust_log_key(ledger.verifier())
+        state.trust_log_key(ledger.tlog.verifier())
         state.accept_checkpoint(
-            bundle["checkpoint"], ledger.verifier(), ledger.consistency_proof, now=system_clock()
+            bundle["checkpoint"],
+            ledger.tlog.verifier(),
+            ledger.tlog.consistency_proof,
+            now=system_clock(),
         )
         output.write_bytes(dump_bundle(bundle))
         out.print(f"wrote {output}: {len(bundle['entries'])} entries of item {item}")
@@ -1122,8 +1125,8 @@ def export(
         config = _config(db, key)
         if vkey is None:
             ledger = _open_ledger(config, signer=_signer(config))
-            ledger.checkpoint()
-            verifier = ledger.verifier()
+            ledger.tlog.checkpoint()
+            verifier = ledger.tlog.verifier()
         else:
             ledger, verifier = _open_ledger(config), _verifier(vkey)
         latest = ledger.log_store.latest_checkpoint()

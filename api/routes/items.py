@@ -237,7 +237,7 @@ def history(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> HistoryOut
                 recorded_at=body["recorded_at"],
                 leaf_hash=row.leaf_hash.hex(),
                 entry=base64.b64encode(row.entry).decode("ascii"),
-                receipt=ledger.receipt_of(row),
+                receipt=ledger.tlog.receipt_of(row),
             )
         )
     return HistoryOut(item_id=item_id, entries=entries)

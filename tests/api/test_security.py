@@ -485,7 +485,7 @@ def test_uvicorns_access_log_shows_paths_and_queries_but_never_a_token(
 def test_the_store_holds_a_tokens_sha256_and_never_the_token(
     secured: Ledger, db_file: Path, token: str
 ) -> None:
-    secured.checkpoint()
+    secured.tlog.checkpoint()
 
     stored = b"".join(p.read_bytes() for p in db_file.parent.glob(f"{db_file.name}*"))
 
