@@ -19,6 +19,10 @@ Sections:
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
+
+More sections register themselves with `@section(NAME)` (see `section`) and report each figure
+against its target with `out.report(section, name, value, target, unit, higher_is_better=...)`;
+the run ends with a summary of every figure that has a target, PASS or MISS.
 """
 
 from __future__ import annotations
@@ -156,6 +160,44 @@ class Results:
 
     def info(self, text: str) -> None:
         print(f"  . {text}", flush=True)
+
+    def report(
+        self,
+        section: str,
+        name: str,
+        value: float,
+        target: float,
+        unit: str,
+        *,
+        higher_is_better: bool,
+        note: str = "",
+        baseline: float | None = None,
+        baseline_what: str = "",
+    ) -> Figure:
+        """Add and print one figure against its target, PASS or MISS: the one way a section
+        reports a target it is measured against (`value >= target` when higher is better, else
+        `value < target`)."""
+        if higher_is_better:
+            verdict, gap = at_least(value, target, f" {unit}")
+            wanted = f">= {target:,g} {unit}"
+        else:
+            verdict, gap = under(value, target, unit)
+            wanted = f"< {target:,g} {unit}"
+        figure = Figure(section, name, value, unit, baseline, baseline_what, wanted, verdict, gap)
+        figure.note = note
+        return self.add(figure)
+
+    def summary(self) -> None:
+        """Every figure that has a target, again, one line each: the run's PASS/MISS table."""
+        judged = [f for f in self.figures if f.verdict]
+        if not judged:
+            return
+        print("\nsummary: every target of this run", flush=True)
+        for f in judged:
+            shown = f"{_num(f.value)} {f.unit}"
+            if f.ratio is not None:
+                shown += f" (ratio {f.ratio:.2f})"
+            print(f"  {f.verdict:16} {f.section:8} {f.name:52} {shown} | target {f.target}")
 
 
 def _line(f: Figure) -> str:
@@ -937,6 +979,31 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
         )
 
 
+# Sections added by registration ---------------------------------------------------------------
+
+
+Section = Callable[[argparse.Namespace, Stores, "Programme | None", Results], None]
+REGISTERED: dict[str, tuple[Section, bool]] = {}
+"""Sections beyond the built-in ones, by name: (function, needs the programme store)."""
+
+
+def section(name: str, *, programme: bool = True) -> Callable[[Section], Section]:
+    """Register a section: `@section("paging")` on `def section_paging(args, stores, prog, out)`
+    makes `--only paging` and `--profile paging` work; it runs after the built-in sections, on the
+    programme store when `programme` (else `prog` is None), and reports each target with
+    `out.report(...)`, which the summary at the end repeats with PASS or MISS."""
+
+    def register(fn: Section) -> Section:
+        REGISTERED[name] = (fn, programme)
+        return fn
+
+    return register
+
+
+def all_sections() -> tuple[str, ...]:
+    return SECTIONS + tuple(REGISTERED)
+
+
 # Main -----------------------------------------------------------------------------------------
 
 
@@ -958,7 +1025,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=5000, help="programme size")
     parser.add_argument("--events-per-item", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--only", default=",".join(all_sections()), help="comma-separated sections")
     parser.add_argument("--sample", type=int, help="items for ingest (default: min(items, 5000))")
     parser.add_argument(
         "--scale-sample", type=int, default=100, help="items written onto the programme store"
@@ -969,7 +1036,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         nargs="?",
-        const=",".join(SECTIONS),
+        const=",".join(all_sections()),
         default="",
         help="add cProfile top functions (all sections, or the comma-separated ones named)",
     )
@@ -977,7 +1044,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tmp", type=Path, help="where the temporary stores go")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(args.sections) - set(SECTIONS)
+    unknown = set(args.sections) - set(all_sections())
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     args.sample = args.sample or min(args.items, 5000)
@@ -1002,7 +1069,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "ingest" in args.sections:
             section_ingest(args, stores, out)
         rest = [s for s in args.sections if s != "ingest"]
-        if rest or ("ingest" in args.sections and args.items > args.sample):
+        needs = [s for s in rest if s in SECTIONS or REGISTERED[s][1]]
+        prog = None
+        if needs or ("ingest" in args.sections and args.items > args.sample):
             prog = build_programme(args, stores, out)
             if "ingest" in args.sections and args.scale_sample:
                 section_ingest_at_scale(args, stores, prog, out)
@@ -1014,10 +1083,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 section_proofs(args, prog, out)
             if "verify" in rest:
                 section_verify(args, stores, prog, out)
+        for name in [s for s in rest if s in REGISTERED]:
+            REGISTERED[name][0](args, stores, prog, out)
     finally:
         stores.drop()
         shutil.rmtree(tmp, ignore_errors=True)
     out.info(f"total {time.perf_counter() - started:.0f} s")
+    out.summary()
     if args.json:
         document = {
             "argv": sys.argv[1:],
