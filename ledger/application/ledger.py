@@ -1194,9 +1194,11 @@ class Ledger(Application[UUID]):
         *,
         trusted: Sequence[Checkpoint] = (),
         witness_policy: WitnessPolicy | None = None,
+        workers: int | None = None,
     ) -> Verified:
         """Recompute every leaf, node, chain and checkpoint, and check the store against trusted
-        checkpoints and a witness policy if given (ledger/verification/verify.py)."""
+        checkpoints and a witness policy if given (ledger/verification/verify.py); `workers`
+        processes check single entries (None: one per CPU on a large log, 0: none)."""
         return verify_store(
             self.log_store,
             self.mapper,
@@ -1205,6 +1207,7 @@ class Ledger(Application[UUID]):
             progress=progress,
             trusted=trusted,
             witness_policy=witness_policy,
+            workers=workers,
         )
 
     def receipt(self, log_index: int) -> str:
