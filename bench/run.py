@@ -1004,6 +1004,96 @@ def all_sections() -> tuple[str, ...]:
     return SECTIONS + tuple(REGISTERED)
 
 
+# Import ---------------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = (
+    "action", "manufacturer", "model", "serial", "category", "agreement", "recipient", "to",
+    "result", "method", "inspector", "circumstances", "occurred_at",
+)  # fmt: skip
+
+
+def import_csv(plans: Sequence[synth.ItemPlan]) -> str:
+    """The plans as a `custody import` CSV: each item's issue, then its events, naming the item
+    by its marking (manufacturer, model, serial), as a spreadsheet export would."""
+    lines = [",".join(IMPORT_COLUMNS)]
+    for plan in plans:
+        mark = {"manufacturer": plan.manufacturer, "model": plan.model, "serial": plan.serial}
+        rows = [
+            mark
+            | {
+                "action": "issue",
+                "category": plan.category,
+                "agreement": plan.agreement,
+                "recipient": plan.recipient,
+                "occurred_at": plan.issued_at.isoformat(),
+            }
+        ]
+        for step in plan.steps:
+            row = mark | {"occurred_at": step.occurred_at.isoformat()}
+            if step.kind == "transfer":
+                row |= {"action": "transfer", "to": step.value}
+            elif step.kind == "inspect":
+                row |= {"action": "inspect", "result": step.value, "method": "physical"}
+                row["inspector"] = synth.INSPECTORATE
+            else:
+                row |= {"action": "report_lost", "circumstances": step.value}
+            rows.append(row)
+        lines += [",".join(str(r.get(c, "")) for c in IMPORT_COLUMNS) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+@section("import", programme=False)
+def section_import(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """`custody import` of a CSV of --sample items (their issue and events, one row each) into a
+    fresh store, in a subprocess: rows/s, less the same command's time for a one-item file."""
+    sample = list(synth.plans(args.sample, args.events_per_item, first=7_000_000))
+    key_file = stores.tmp / "import.key"
+    signer = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
+    write_private_key_file(key_file, signer.to_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
+    env |= {"CUSTODY_KEY": str(key_file), "CUSTODY_ORIGIN": DEFAULT_ORIGIN}
+    runs = []
+    for name, plans in (("import-small", sample[:1]), ("import", sample[1:])):
+        store = stores.new(name)
+        book = open_ledger(store, create=True, signer=signer)
+        synth.setup(book)
+        book.close()
+        csv_file = stores.tmp / f"{name}.csv"
+        csv_file.write_text(import_csv(plans))
+        runs.append(run_measured(["import", str(csv_file), "--db", store.url], env, stores.tmp))
+    small, big = runs
+    rows = sum(p.events for p in sample[1:])
+    out.report(
+        "import",
+        f"custody import, {rows:,} rows ({len(sample) - 1:,} items), batches of 500",
+        rows / (big.seconds - small.seconds),
+        5_000,
+        "rows/s",
+        higher_is_better=True,
+        note=f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up)",
+    )
+    if "import" in args.profile:
+        store = stores.new("import-profile")
+        book = open_ledger(store, create=True, signer=signer)
+        synth.setup(book)
+        book.close()
+        profile_file = stores.tmp / "import.prof"
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "cli"]
+        csv_file = stores.tmp / "import.csv"
+        subprocess.run(
+            [*profiled, "import", str(csv_file), "--db", store.url],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out.facts["profile_import"] = show_profile(
+            f"custody import of {rows:,} rows", pstats.Stats(str(profile_file))
+        )
+
+
 # Main -----------------------------------------------------------------------------------------
 
 

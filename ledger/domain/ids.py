@@ -65,6 +65,8 @@ def check_marking(value: str, *, field: str = "serial", max_length: int = MAX_SE
         raise InvalidInput(f"{field} must not be empty")
     if len(marked) > max_length:
         raise InvalidInput(f"{field} is {len(marked)} characters long; the limit is {max_length}")
+    if marked.isascii() and marked.isprintable() and any(ch.isalnum() for ch in marked):
+        return marked  # printable ASCII: no character refused, and NFKC changes none
     for text in (marked, unicodedata.normalize("NFKC", marked)):
         for ch in text:
             _refuse_invisible(ch, field, value)
