@@ -417,8 +417,9 @@ def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
     )
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "0"], ["--workers", "2"]])
 def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
-    cli_env: dict[str, str],
+    cli_env: dict[str, str], workers: list[str]
 ) -> None:
     rows = stored(cli_env, "SELECT log_index, entry FROM {log} ORDER BY log_index")
     supplier = next(index for index, entry in rows if b'"Supplier"' in bytes(entry))
@@ -426,7 +427,7 @@ def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_b
     raw.change("log", "entry", ("log_index = ?", supplier), flip(b"Supplier"))
     raw.close()
 
-    result = runner.invoke(app, ["verify"], env=cli_env)
+    result = runner.invoke(app, ["verify", *workers], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
