@@ -888,6 +888,7 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
 @dataclass
 class Run:
     seconds: float  # the command's own, from its start to its end (bench/measure.py)
+    cpu_seconds: float  # the command's CPU time, its worker processes' included
     wall: float  # as seen from here, process start-up included
     peak_rss_kib: int
     stdout: str
@@ -904,7 +905,20 @@ def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
     if done.returncode != 0:
         raise RuntimeError(f"custody {' '.join(arguments)}: {err_path.read_text()[-2000:]}")
     measured = json.loads(report.read_text())
-    return Run(measured["seconds"], wall, measured["peak_rss_kib"], out_path.read_text())
+    return Run(
+        measured["seconds"],
+        measured["cpu_seconds"],
+        wall,
+        measured["peak_rss_kib"],
+        out_path.read_text(),
+    )
+
+
+def cpu_note(work: Run, startup: Run, count: int, what: str, cpus: int = 1) -> str:
+    """CPU time per unit of work (start-up taken out), and the rate it allows on `cpus` CPUs if
+    nothing else ran: what a busy machine's wall clock hides."""
+    per = (work.cpu_seconds - startup.cpu_seconds) / count
+    return f"CPU {per * 1e6:,.0f} us per {what}, at most {cpus / per:,.0f}/s on {cpus} idle CPU(s)"
 
 
 def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, out: Results) -> None:
@@ -927,7 +941,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     plain = baseline.open_same_store(prog.store.env)
     plain_s = timed(lambda: baseline.replay_all(plain, fold=False))
     plain.close()
-    work = big.seconds - small.seconds
+    work, cpus = big.seconds - small.seconds, os.cpu_count() or 1
     rate, raw = size / work, size / big.wall
     verdict, gap = at_least(rate, 50_000, " entries/s")
     if big.seconds < 2 * small.seconds:  # start-up dominates: the difference is mostly noise
@@ -946,7 +960,8 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
             f"{big.seconds:.1f} s less {small.seconds:.2f} s for the same command on a "
             f"{tiny_size}-entry store (imports, opening); {raw:,.0f}/s by the wall clock, "
             f"interpreter start-up included; {size / (alone.seconds - small.seconds):,.0f}/s "
-            f"with --workers 0 (one process)",
+            f"with --workers 0 (one process); {cpu_note(big, small, size, 'entry', cpus)}; one "
+            f"process: {cpu_note(alone, small, size, 'entry')}",
         )
     )
     growth = (big.peak_rss_kib - small.peak_rss_kib) / 1024
@@ -1074,7 +1089,8 @@ def section_import(
         5_000,
         "rows/s",
         higher_is_better=True,
-        note=f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up)",
+        note=f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up); "
+        f"{cpu_note(big, small, rows, 'row')}",
     )
     if "import" in args.profile:
         store = stores.new("import-profile")

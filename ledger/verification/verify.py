@@ -89,6 +89,9 @@ from ledger.verification.trusted import check_witnessed
 from ledger.witness.witness_policy import WitnessCosignature, WitnessPolicy
 
 BATCH = 5_000
+PARALLEL_BATCH = 1_000
+"""Entries a worker checks at a time: with two batches per worker out at once, the calling process
+holds a few thousand entries whatever the log's size."""
 PARALLEL_FROM = 4 * BATCH
 """The log size from which the checks of single entries run in worker processes by default."""
 Progress = Callable[[int], None]
@@ -116,13 +119,14 @@ def verify_store(
     trusted: Sequence[Checkpoint] = (),
     witness_policy: WitnessPolicy | None = None,
     workers: int | None = None,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> Verified:
     """Return what was verified, or raise IntegrityFailure at the first bad position. `progress`
     is told of two steps per entry (the CLI's bar counts the leaf and the event apart). `trusted`
     checkpoints (signatures checked by the caller, ledger/verification/trusted.py) and a
     `witness_policy` add steps 7 and 8. `workers` processes check single entries (0: none, all in
-    this process; None: one per CPU from PARALLEL_FROM entries on), `batch` entries at a time."""
+    this process; None: one per CPU from PARALLEL_FROM entries on), `batch` entries at a time
+    (default BATCH in one process, PARALLEL_BATCH with workers)."""
     with store.snapshot() as pinned:  # the store as it was when verification began
         plan = _Plan(progress or (lambda _: None), workers, batch)
         verified = _verify(pinned, mapper, verifier, origin, plan, trusted)
@@ -136,12 +140,15 @@ def verify_store(
 class _Plan:
     step: Progress
     workers: int | None
-    batch: int
+    batch: int | None
 
     def processes(self, size: int) -> int:
         if self.workers is not None:
             return self.workers
         return (os.cpu_count() or 1) if size >= PARALLEL_FROM else 0
+
+    def batch_size(self, size: int) -> int:
+        return self.batch or (PARALLEL_BATCH if self.processes(size) else BATCH)
 
 
 def _verify(
@@ -160,14 +167,14 @@ def _verify(
     for checkpoint in trusted:
         anchors.setdefault(checkpoint.size, []).append(checkpoint)
     frontier = _Frontier()
-    events = store.stored_events_in_log_order(plan.batch)
+    workers, batch = plan.processes(size), plan.batch_size(size)
+    events = store.stored_events_in_log_order(batch)
     single = _SingleEntries(_Entries(mapper, origin), ReceiptChecker(verifier, origin))
     map_roots = _MapRoots()
     jobs = (
         _job(start, end, store.verify_rows(start, end), events)
-        for start, end in _batches(size, {*checkpoints, *anchors}, plan.batch)
+        for start, end in _batches(size, {*checkpoints, *anchors}, batch)
     )
-    workers = plan.processes(size)
     checked = in_order(single, jobs, workers=workers, ahead=2 * workers)
     for (start, end, rows, _), failure in checked:
         if failure is not None:
