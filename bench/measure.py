@@ -1,6 +1,6 @@
 """Run a module as `python -m` would, then write its wall time and peak resident set to a JSON file.
 
-    python bench/measure.py OUT.json -m cli verify --db sqlite:///...
+    python bench/measure.py OUT.json -m custody_cli verify --db sqlite:///...
 
 It also writes the CPU time the command used, its own and its finished child processes' (the
 workers of `custody verify`): on a machine that other work keeps busy, CPU time per entry says
