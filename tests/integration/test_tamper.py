@@ -32,6 +32,7 @@ from ledger.integrity.signing import Signer, Verifier, generate_signer_key, read
 from ledger.verification.verify import Verified
 from tests.conftest import Clock
 from tests.programme import ADMIN, ago, issue, register
+from tests.verifying import verify_each_way
 
 ORIGIN = "localhost/custody"
 ITEMS = 6  # per batch, of three entries each
@@ -141,7 +142,7 @@ def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
 
 def assert_found(ledger: Ledger, position: int, message: str) -> None:
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     text = caught.value.message
     assert caught.value.position == position, text
     assert text.startswith(message) and f" at position {position}" in text, text
@@ -154,7 +155,7 @@ def nodes_in(size: int) -> int:
 def test_an_untouched_store_verifies_with_its_counts_and_root(ledger: Ledger, raw: Raw) -> None:
     stored_nodes = raw.run("SELECT COUNT(*) FROM {tree}")[0][0]
 
-    verified = ledger.tlog.verify(ledger.tlog.verifier())
+    verified = verify_each_way(ledger, ledger.tlog.verifier())
 
     assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.tlog.root(SIZE))
     assert stored_nodes == nodes_in(SIZE)
@@ -271,7 +272,7 @@ def test_a_deleted_stored_event_is_named_at_its_entrys_log_index(ledger: Ledger,
     raw.run(f"DELETE FROM {{events}} WHERE {condition}", *key)
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     assert caught.value.position == 21, caught.value.message
 
 
@@ -289,7 +290,7 @@ def test_an_extra_stored_event_without_an_entry_is_found(ledger: Ledger, raw: Ra
     )
 
     with pytest.raises(IntegrityFailure, match="the stored events disagree|has no entry"):
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
 
 
 def test_a_one_byte_change_to_the_aggregate_topic_of_an_issued_event_is_found(
@@ -335,7 +336,7 @@ def found_after_flipping(
     ((original,),) = raw.run(f"SELECT {column} FROM {{{table}}} WHERE rowid = ?", rowid)
     raw.change(table, column, ("rowid = ?", rowid), flip(at, mask))
     try:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     except IntegrityFailure:
         return True
     finally:
@@ -416,8 +417,9 @@ def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
     )
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "0"], ["--workers", "2"]])
 def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
-    cli_env: dict[str, str],
+    cli_env: dict[str, str], workers: list[str]
 ) -> None:
     rows = stored(cli_env, "SELECT log_index, entry FROM {log} ORDER BY log_index")
     supplier = next(index for index, entry in rows if b'"Supplier"' in bytes(entry))
@@ -425,7 +427,7 @@ def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_b
     raw.change("log", "entry", ("log_index = ?", supplier), flip(b"Supplier"))
     raw.close()
 
-    result = runner.invoke(app, ["verify"], env=cli_env)
+    result = runner.invoke(app, ["verify", *workers], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
