@@ -11,8 +11,8 @@ import typer
 
 import ledger.application as application
 from api.witnessing import WitnessClient
-from ledger.application import OPERATOR, Ledger
-from ledger.domain import Actor, CustodyError, Role
+from ledger.application import Ledger
+from ledger.domain import OPERATOR, Actor, CustodyError, Role
 from ledger.integrity import Signer, Verifier
 from ledger.store import Config
 

@@ -65,7 +65,7 @@ def initialise(config: Config) -> tuple[str, str]:
     except BaseException:
         Path(config.key).unlink()  # nothing was signed with it
         raise
-    ledger.checkpoint()  # the first signed checkpoint anchors every later verification
+    ledger.tlog.checkpoint()  # the first signed checkpoint anchors every later verification
     return token, signer.verifier.vkey
 
 
@@ -78,7 +78,7 @@ def serve(
     """Serve the API (and its OpenAPI docs at /docs) over an initialised store."""
     config = load_config(db, key)
     ledger = open_ledger(config)
-    ledger.signer = log_key(config)
+    ledger.tlog.signer = log_key(config)
     serve_ledger(ledger, host, port)
 
 
@@ -114,6 +114,15 @@ def verify(
         Path | None,
         typer.Option(help="a C2SP witness policy: the newest checkpoint must carry its quorum"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="processes checking single entries (0: none); default one per CPU from "
+            "20,000 entries on",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
     checkpoints and a witness policy if given; exit 1 at the first bad one."""
@@ -135,7 +144,9 @@ def verify(
     verified = with_progress(
         "verifying",
         total,
-        lambda step: ledger.verify(verifier, step, trusted=anchors, witness_policy=policy),
+        lambda step: ledger.tlog.verify(
+            verifier, step, trusted=anchors, witness_policy=policy, workers=workers
+        ),
     )
     out.print(
         f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from ledger.application import directory
 from ledger.application.ledger import (
-    OPERATOR,
     Ledger,
-    Recorded,
 )
 from ledger.application.scope import (
     ReadScope,
@@ -18,9 +16,11 @@ from ledger.application.wiring import (
     log_key,
     open_ledger,
 )
+from ledger.application.writes import (
+    Recorded,
+)
 
 __all__ = [
-    "OPERATOR",
     "Ledger",
     "ReadScope",
     "Recorded",

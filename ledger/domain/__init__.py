@@ -5,6 +5,7 @@ with no storage, no SQL and no signatures.
 from __future__ import annotations
 
 from ledger.domain.access import (
+    OPERATOR,
     PERMISSIONS,
     Action,
     Actor,
@@ -70,6 +71,7 @@ from ledger.domain.traces import (
 __all__ = [
     "ANSWERED",
     "NAMESPACE",
+    "OPERATOR",
     "PERMISSIONS",
     "Action",
     "Actor",
