@@ -281,6 +281,14 @@ def test_the_architecture_document_draws_the_layers_in_this_order() -> None:
     assert order in text
 
 
+def test_the_ledger_package_draws_its_layers_from_the_top_down() -> None:
+    import ledger
+
+    drawn = [line.split()[0] for line in (ledger.__doc__ or "").splitlines() if line[:4] == " " * 4]
+
+    assert [name for name in drawn if name in LAYERS] == list(reversed(LAYERS))
+
+
 # The walker sees each kind of violation --------------------------------------------------------
 
 
