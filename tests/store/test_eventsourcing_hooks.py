@@ -1,0 +1,93 @@
+"""The private eventsourcing hooks we override or call are the ones docs/decisions/0006 names, on
+the version it names: an upgrade of the library fails here until the record is revisited."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from importlib import import_module
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "docs" / "decisions" / "0006-eventsourcing-hooks.md"
+HOOK_ROW = re.compile(r"^\| `(_\w+)` \| `([\w.]+):(\w+)` \| `([^`]*)` \|", re.MULTILINE)
+
+
+def pinned_in_record() -> str:
+    found = re.search(r"Pinned: eventsourcing==(\S+?)[ (]", RECORD.read_text(encoding="utf-8"))
+    assert found, f"{RECORD.name} names no pinned version"
+    return found.group(1)
+
+
+def hooks_in_record() -> list[tuple[str, str, str, list[str]]]:
+    """(hook, module, class, parameter names) for each row of the record's table."""
+    rows = HOOK_ROW.findall(RECORD.read_text(encoding="utf-8"))
+    return [(hook, module, cls, params.split(", ")) for hook, module, cls, params in rows]
+
+
+def test_the_installed_eventsourcing_is_the_version_the_record_was_written_for() -> None:
+    assert version("eventsourcing") == pinned_in_record()
+
+
+def test_pyproject_and_the_lock_file_pin_the_version_the_record_names() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+
+    assert f"eventsourcing[postgres]=={pinned_in_record()}" in project["project"]["dependencies"]
+    assert re.search(rf"^eventsourcing=={re.escape(pinned_in_record())} ", lock, re.MULTILINE)
+
+
+def test_the_record_names_every_hook_the_ledger_overrides_or_calls() -> None:
+    named = {hook for hook, *_ in hooks_in_record()}
+
+    assert named == {
+        "_insert_events",
+        "_lock_table",
+        "_fetch_ids_after_insert_events",
+        "_create_connection",
+        "_max_tracking_id",
+        "_insert_tracking",
+    }
+
+
+@pytest.mark.parametrize(
+    ("hook", "module", "cls", "parameters"),
+    hooks_in_record(),
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_each_hook_is_still_on_the_library_class_with_the_parameters_we_expect(
+    hook: str, module: str, cls: str, parameters: list[str]
+) -> None:
+    method = getattr(getattr(import_module(module), cls), hook, None)
+
+    assert method is not None, f"{module}:{cls} has no {hook}"
+    assert list(inspect.signature(method).parameters) == parameters
+
+
+def test_our_overrides_are_of_hooks_the_record_names() -> None:
+    """Every underscore method of ours that shadows one of an eventsourcing base class is in the
+    table, so a new override cannot slip in without the record."""
+    from ledger.readmodels.models import PostgresCustodyViews, SQLiteCustodyViews
+    from ledger.store.log import PostgresLogRecorder, SQLiteLogRecorder, StatementCachingPool
+
+    recorded = {hook for hook, *_ in hooks_in_record()}
+    overridden = {
+        name
+        for ours in (
+            SQLiteLogRecorder,
+            PostgresLogRecorder,
+            StatementCachingPool,
+            SQLiteCustodyViews,
+            PostgresCustodyViews,
+        )
+        for name, value in vars(ours).items()
+        if name.startswith("_") and not name.startswith("__") and callable(value)
+        for base in ours.__mro__
+        if base.__module__.startswith("eventsourcing.") and name in vars(base)
+    }
+
+    assert overridden - recorded == set()
