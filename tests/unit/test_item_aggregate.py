@@ -4,6 +4,7 @@ markings, duplicates) are in test_item_rules.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -33,7 +34,7 @@ def said(**fields: Any) -> dict[str, Any]:
     return {"actor": "operator", "signature": None, "now": NOW, "occurred_at": ago(days=1)} | fields
 
 
-def issued(*, days_ago: float = 30) -> Item:
+def issued(*, days_ago: float = 30, occurred_at: datetime | None = None) -> Item:
     return Item.issue(
         item_id=uuid4(),
         serial="AK-0001",
@@ -47,7 +48,7 @@ def issued(*, days_ago: float = 30) -> Item:
         supplier="supplier",
         recipient="unit-1",
         details={},
-        **said(occurred_at=ago(days=days_ago)),
+        **said(occurred_at=occurred_at or ago(days=days_ago)),
     )
 
 
@@ -107,6 +108,16 @@ def sight(item: Item) -> None:
     )
 
 
+CUSTODY_COMMANDS: list[tuple[Callable[[Item], None], str]] = [
+    (transfer, "transfer"),
+    (receive, "confirm receipt of"),
+    (inspect, "inspect"),
+    (report_lost, "report lost"),
+    (dispose, "dispose of"),
+]
+"""The commands that need the item in custody, each with what its refusal calls it."""
+
+
 def replayed(item: Item) -> Item:
     """The item rebuilt from the events its commands decided, as a store would rebuild it."""
     return reduce(lambda state, event: event.mutate(state), item.collect_events(), None)
@@ -126,21 +137,7 @@ def test_an_issue_dated_beyond_the_clock_skew_in_the_future_is_refused() -> None
 
 
 def test_an_issue_dated_within_the_clock_skew_is_taken() -> None:
-    item = Item.issue(
-        item_id=uuid4(),
-        serial="S",
-        normalised_serial="s",
-        registry_serial=False,
-        manufacturer="M",
-        model="m",
-        category="rifle",
-        agreement="a",
-        programme="p",
-        supplier="s",
-        recipient="unit-1",
-        details={},
-        **said(occurred_at=NOW + timedelta(minutes=4)),
-    )
+    item = issued(occurred_at=NOW + timedelta(minutes=4))
 
     assert item.issued_at == NOW + timedelta(minutes=4)
 
@@ -187,16 +184,7 @@ def test_an_event_time_without_a_zone_is_refused() -> None:
         transfer(issued(), occurred_at=ago(days=1).replace(tzinfo=None))
 
 
-@pytest.mark.parametrize(
-    ("command", "action"),
-    [
-        (transfer, "transfer"),
-        (receive, "confirm receipt of"),
-        (inspect, "inspect"),
-        (report_lost, "report lost"),
-        (dispose, "dispose of"),
-    ],
-)
+@pytest.mark.parametrize(("command", "action"), CUSTODY_COMMANDS)
 def test_a_lost_item_cannot_change_hands_be_received_inspected_lost_again_or_disposed_of(
     command: Any, action: str
 ) -> None:
@@ -208,17 +196,7 @@ def test_a_lost_item_cannot_change_hands_be_received_inspected_lost_again_or_dis
     assert (item.status, item.version) == (Status.LOST, 2)
 
 
-@pytest.mark.parametrize(
-    ("command", "action"),
-    [
-        (transfer, "transfer"),
-        (receive, "confirm receipt of"),
-        (inspect, "inspect"),
-        (report_lost, "report lost"),
-        (recover, "recover"),
-        (dispose, "dispose of"),
-    ],
-)
+@pytest.mark.parametrize(("command", "action"), [*CUSTODY_COMMANDS, (recover, "recover")])
 def test_a_disposed_item_takes_no_custody_event(command: Any, action: str) -> None:
     item = disposed()
 

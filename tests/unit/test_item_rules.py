@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -73,9 +74,19 @@ def test_the_same_serial_from_another_manufacturer_is_another_item(ledger: Ledge
     assert issue(ledger, "AK-0001") != issue(ledger, "AK-0001", manufacturer="Other")
 
 
-@pytest.mark.parametrize("serial", ["", "   ", "AK\x000001", "AK\u200b0001", "A" * 65, "--"])
-def test_a_bad_serial_is_refused(ledger: Ledger, serial: str) -> None:
-    with pytest.raises(InvalidInput):
+@pytest.mark.parametrize(
+    ("serial", "reason"),
+    [
+        ("", "serial must not be empty"),
+        ("   ", "serial must not be empty"),
+        ("AK\x000001", "contains a control character (U+0000), which is refused"),
+        ("AK\u200b0001", "contains a format character (U+200B), which is refused"),
+        ("A" * 65, "serial is 65 characters long; the limit is 64"),
+        ("--", "serial '--' has no letter or digit"),
+    ],
+)
+def test_a_bad_serial_is_refused(ledger: Ledger, serial: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(reason)):
         issue(ledger, serial)
 
 
@@ -248,11 +259,11 @@ def test_nothing_but_sightings_and_corrections_follow_a_disposal(ledger: Ledger)
 
     with pytest.raises(ItemDisposed, match="cannot transfer an item that was disposed of"):
         ledger.transfer(item_id, to="unit-2", occurred_at=ago(ledger, days=1), actor=ADMIN)
-    with pytest.raises(ItemDisposed):
+    with pytest.raises(ItemDisposed, match="cannot report lost an item that was disposed of"):
         ledger.report_lost(
             item_id, circumstances="lost", occurred_at=ago(ledger, days=1), actor=ADMIN
         )
-    with pytest.raises(ItemDisposed):
+    with pytest.raises(ItemDisposed, match="cannot recover an item that was disposed of"):
         ledger.recover(item_id, by="unit-1", occurred_at=ago(ledger, days=1), actor=ADMIN)
     ledger.sight(
         item_id,
@@ -364,7 +375,7 @@ def test_an_unknown_item_is_not_found(ledger: Ledger) -> None:
 def test_a_party_id_is_not_an_item_id(ledger: Ledger) -> None:
     party_id = ledger.party("unit-1").id
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"item {party_id} not found"):
         ledger.item(party_id)
 
 

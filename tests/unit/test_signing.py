@@ -94,7 +94,9 @@ def test_key_names_may_be_schema_less_urls_and_unicode() -> None:
 def test_a_verifier_key_whose_key_id_does_not_match_its_key_is_refused() -> None:
     vkey = PETER_VKEY.replace("c74f20a3", "c74f20a4")
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(
+        InvalidInput, match="key id of PeterNeumann does not match its key"
+    ) as caught:
         Verifier.from_vkey(vkey)
 
     assert caught.value.message == (
@@ -186,7 +188,9 @@ def test_a_verifier_key_is_not_accepted_as_a_signer_key() -> None:
 def test_a_signer_key_with_a_key_id_of_another_key_is_refused_without_showing_the_secret() -> None:
     skey = PETER_SKEY.replace("c74f20a3", "af0cfe78")
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(
+        InvalidInput, match="key id of PeterNeumann does not match its key"
+    ) as caught:
         Signer.from_text(skey)
 
     assert caught.value.message == (
@@ -199,7 +203,7 @@ def test_a_signer_never_shows_its_secret_in_its_repr_or_in_errors() -> None:
     signer = Signer.from_text(PETER_SKEY)
     broken = PETER_SKEY[:-1] + "!"
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInput, match="signer key data is not standard base64") as caught:
         Signer.from_text(broken)
 
     assert repr(signer) == "Signer(PeterNeumann+c74f20a3)"
@@ -228,7 +232,7 @@ def test_an_existing_key_file_is_never_overwritten(tmp_path: Path) -> None:
     write_private_key_file(path, PETER_SKEY)
     other = generate_signer_key("other.example")
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInput, match="refusing to overwrite the existing file") as caught:
         write_private_key_file(path, other)
 
     assert caught.value.message == f"refusing to overwrite the existing file {path}"
@@ -261,7 +265,9 @@ def test_a_key_file_open_to_group_or_others_is_refused(tmp_path: Path, mode: int
     path.write_text(PETER_SKEY + "\n", encoding="utf-8")
     path.chmod(mode)
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(
+        InvalidInput, match="is accessible by group or others: expected mode 0600"
+    ) as caught:
         read_private_key_file(path)
 
     assert caught.value.message == (
