@@ -132,13 +132,7 @@ def test_a_malformed_verifier_key_is_refused_with_the_reason(vkey: str, message:
 
 def test_every_truncation_and_every_changed_character_of_a_verifier_key_is_refused() -> None:
     """The manglings of Go's TestNewVerifier: no substring and no one-character change passes."""
-    n = len(PETER_VKEY)
-    manglings = [PETER_VKEY[i:j] for i in range(n) for j in range(i + 1, n + 1)]
-    manglings += [
-        PETER_VKEY[:i] + chr(ord(PETER_VKEY[i]) + 1) + PETER_VKEY[i + 1 :] for i in range(n)
-    ]
-
-    accepted = [m for m in manglings if m != PETER_VKEY and _accepts(Verifier.from_vkey, m)]
+    accepted = [m for m in manglings(PETER_VKEY) if _accepts(Verifier.from_vkey, m)]
 
     assert accepted == []
 
@@ -169,13 +163,7 @@ def test_a_generated_signer_key_signs_what_its_verifier_key_accepts() -> None:
 
 def test_every_truncation_and_every_changed_character_of_a_signer_key_is_refused() -> None:
     """The manglings of Go's TestNewSigner."""
-    n = len(PETER_SKEY)
-    manglings = [PETER_SKEY[i:j] for i in range(n) for j in range(i + 1, n + 1)]
-    manglings += [
-        PETER_SKEY[:i] + chr(ord(PETER_SKEY[i]) + 1) + PETER_SKEY[i + 1 :] for i in range(n)
-    ]
-
-    accepted = [m for m in manglings if m != PETER_SKEY and _accepts(Signer.from_text, m)]
+    accepted = [m for m in manglings(PETER_SKEY) if _accepts(Signer.from_text, m)]
 
     assert accepted == []
 
@@ -291,6 +279,15 @@ def test_a_key_file_holding_something_else_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match="signer key must have the form"):
         read_private_key_file(path)
+
+
+def manglings(key: str) -> list[str]:
+    """Every substring of `key` and every one-character change of it, as Go's tests make them;
+    never `key` itself."""
+    n = len(key)
+    cut = [key[i:j] for i in range(n) for j in range(i + 1, n + 1)]
+    changed = [key[:i] + chr(ord(key[i]) + 1) + key[i + 1 :] for i in range(n)]
+    return [m for m in cut + changed if m != key]
 
 
 def _accepts(parse: object, text: str) -> bool:
