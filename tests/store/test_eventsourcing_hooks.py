@@ -69,6 +69,10 @@ def test_each_hook_is_still_on_the_library_class_with_the_parameters_we_expect(
     assert list(inspect.signature(method).parameters) == parameters
 
 
+def is_theirs(cls: type) -> bool:
+    return cls.__module__.startswith("eventsourcing.")
+
+
 def our_subclasses_of_the_library() -> list[type]:
     """Every class of ledger/ and policies/ with an eventsourcing class among its bases."""
     found = []
@@ -78,7 +82,7 @@ def our_subclasses_of_the_library() -> list[type]:
                 if (
                     inspect.isclass(value)
                     and value.__module__ == module.name
-                    and any(base.__module__.startswith("eventsourcing.") for base in value.__mro__)
+                    and any(is_theirs(base) for base in value.__mro__)
                 ):
                     found.append(value)
     return found
@@ -100,7 +104,36 @@ def test_our_overrides_are_of_hooks_the_record_names() -> None:
         for name, value in vars(ours).items()
         if name.startswith("_") and not name.startswith("__") and callable(value)
         for base in ours.__mro__
-        if base.__module__.startswith("eventsourcing.") and name in vars(base)
+        if is_theirs(base) and name in vars(base)
     }
 
     assert {o for o in overridden if o.split(".")[1] not in recorded} == set()
+
+
+def test_every_private_library_method_we_call_is_in_the_record() -> None:
+    """A call `._name(` in ledger/ or policies/ of an underscore method that an eventsourcing base
+    of ours defines is a hook we rely on: the table must name it. Names of our own methods that
+    no base of theirs defines (Item._record) are ours."""
+    ours = our_subclasses_of_the_library()
+    theirs = {
+        name
+        for cls in ours
+        for base in cls.__mro__
+        if is_theirs(base)
+        for name, value in vars(base).items()
+        if name.startswith("_") and not name.startswith("__") and callable(value)
+    }
+    own = {
+        name
+        for cls in ours
+        for name in vars(cls)
+        if not any(name in vars(base) for base in cls.__mro__ if is_theirs(base))
+    }
+    called = {
+        name
+        for package in ("ledger", "policies")
+        for path in (ROOT / package).rglob("*.py")
+        for name in re.findall(r"\.(_[a-z]\w*)\(", path.read_text(encoding="utf-8"))
+    }
+
+    assert (called & theirs) - own - {hook for hook, *_ in hooks_in_record()} == set()
