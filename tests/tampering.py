@@ -49,7 +49,7 @@ def build(url: str, clock: Clock) -> Ledger:
     for batch in ("A", "B"):
         for n in range(ITEMS):
             issue_transfer_inspect(ledger, f"{batch}-{n:04d}")
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
     return ledger
 
 
@@ -136,7 +136,7 @@ def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
 def assert_found(ledger: Ledger, position: int, message: str) -> None:
     """`verify` fails at `position` with a message that starts with `message`."""
     with pytest.raises(IntegrityFailure, match=f"^{re.escape(message)}") as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     text = caught.value.message
     assert caught.value.position == position, text
     assert f" at position {position}" in text, text

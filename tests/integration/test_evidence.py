@@ -109,7 +109,7 @@ class History:
     bundle: dict[str, Any]
 
     def entries(self) -> list[bytes]:
-        return [row.entry for row in self.ledger.log_entries(0, SIZE)]
+        return [row.entry for row in self.ledger.tlog.log_entries(0, SIZE)]
 
 
 def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
@@ -125,7 +125,7 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     def checkpointed(recorded: Any = None) -> None:
         if recorded is not None:
             indexes.append(recorded.log_index)
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
         clock.advance(hours=1)
 
     checkpointed()
@@ -300,7 +300,7 @@ def not_in_the_log(built: History, at: int, got: str) -> str:
     checkpoint's."""
     return (
         f"entry {at} is not in the checkpointed log: the inclusion proof leads to another root at"
-        f" position {at}: expected {built.ledger.root(SIZE).hex()}, got {got}"
+        f" position {at}: expected {built.ledger.tlog.root(SIZE).hex()}, got {got}"
     )
 
 
@@ -393,7 +393,7 @@ def test_the_evidence_route_serves_a_bundle_that_verifies_with_the_timeline_and_
     assert [s for s, _ in history.ledger.log_store.all_checkpoints()] == CHECKPOINT_SIZES
     assert report == EvidenceReport(
         str(history.item),
-        Checkpoint(ORIGIN, SIZE, history.ledger.root(SIZE)),
+        Checkpoint(ORIGIN, SIZE, history.ledger.tlog.root(SIZE)),
         [("w0", hour(6)), ("w1", hour(6)), ("w2", hour(6))],
         expected_timeline(),
         expected_timeline()[2],
@@ -417,7 +417,7 @@ def test_the_bundle_holds_the_entries_their_proofs_the_checkpoint_and_every_key(
     assert bundle["item_id"] == str(history.item)
     assert bundle["log_key"] == SIGNER.verifier.vkey
     assert bundle["witness_keys"] == [f"w{i} {k.verifier.vkey}" for i, k in enumerate(WITNESS_KEYS)]
-    assert bundle["checkpoint"] == history.ledger.checkpoint()
+    assert bundle["checkpoint"] == history.ledger.tlog.checkpoint()
     assert [e["log_index"] for e in bundle["entries"]] == ITEM_INDEXES
     assert sorted(e["log_index"] for e in bundle["context"]) == CONTEXT_INDEXES
     entries = history.entries()
@@ -689,7 +689,7 @@ def test_an_earlier_checkpoint_with_a_wrong_consistency_proof_is_refused(
     assert message.startswith(
         f"the checkpoint at size {old} is not an earlier state of this log: the consistency "
         f"proof leads to another old root at position {old}: expected "
-        f"{built.ledger.root(old).hex()}, got "
+        f"{built.ledger.tlog.root(old).hex()}, got "
     )
 
 
@@ -889,10 +889,10 @@ def test_an_entry_is_on_record_by_the_earliest_witness_cosignature_covering_it(
     network = Network(tmp_path, clock, offsets=(20, 0, 10))
     ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
     register(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     clock.advance(hours=1)
     item = issue(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
 
     report = verify_bundle(ledger.evidence(item), SIGNER.verifier, policy=POLICY)
 
