@@ -117,6 +117,15 @@ def verify(
         Path | None,
         typer.Option(help="a C2SP witness policy: the newest checkpoint must carry its quorum"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="processes checking single entries (0: none); default one per CPU from "
+            "20,000 entries on",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
     checkpoints and a witness policy if given; exit 1 at the first bad one."""
@@ -138,7 +147,9 @@ def verify(
     verified = with_progress(
         "verifying",
         total,
-        lambda step: ledger.tlog.verify(verifier, step, trusted=anchors, witness_policy=policy),
+        lambda step: ledger.tlog.verify(
+            verifier, step, trusted=anchors, witness_policy=policy, workers=workers
+        ),
     )
     out.print(
         f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "

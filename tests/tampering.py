@@ -25,6 +25,7 @@ from ledger.domain.errors import IntegrityFailure
 from ledger.integrity.signing import Signer, generate_signer_key
 from tests.conftest import Clock
 from tests.programme import issue_transfer_inspect, register
+from tests.verifying import verify_each_way
 
 ORIGIN = "localhost/custody"
 ITEMS = 6  # per batch, of three entries each
@@ -134,9 +135,10 @@ def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
 
 
 def assert_found(ledger: Ledger, position: int, message: str) -> None:
-    """`verify` fails at `position` with a message that starts with `message`."""
+    """`verify`, in one process and in parallel (tests/verifying.py), fails at `position` with a
+    message that starts with `message`."""
     with pytest.raises(IntegrityFailure, match=f"^{re.escape(message)}") as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     text = caught.value.message
     assert caught.value.position == position, text
     assert f" at position {position}" in text, text

@@ -33,6 +33,7 @@ from ledger.verification.receipt_check import ReceiptSource, check_receipts
 from tests.conftest import SIGNER, Clock, LedgerFactory, fresh_schema
 from tests.insider import Rewrite, restore_into
 from tests.programme import ADMIN, ago, issue, issue_transfer_inspect, register
+from tests.verifying import verify_each_way
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ def test_the_newest_entries_rewritten_with_everything_recomputed_are_caught_by_a
     with pytest.raises(
         IntegrityFailure, match="it was rewritten|it was rolled back or truncated"
     ) as caught:  # custody verify --trusted
-        copy.tlog.verify(SIGNER.verifier, trusted=trusted(kept))
+        verify_each_way(copy, SIGNER.verifier, trusted=trusted(kept))
     assert "rewritten" in caught.value.message or "shorter" in caught.value.message
 
 
@@ -171,7 +172,7 @@ def test_a_rollback_with_the_newer_checkpoints_deleted_is_caught_by_a_trusted_ch
     copy.tlog.verify(SIGNER.verifier)  # intact on its own
 
     with pytest.raises(IntegrityFailure, match="shorter than a trusted checkpoint"):
-        copy.tlog.verify(SIGNER.verifier, trusted=trusted(kept))  # custody verify --trusted
+        verify_each_way(copy, SIGNER.verifier, trusted=trusted(kept))  # custody verify --trusted
 
 
 def test_a_rewritten_entry_is_caught_by_the_receipt_its_writer_kept(
@@ -233,6 +234,6 @@ def test_an_event_appended_with_the_ledgers_code_but_without_its_key_is_caught_b
         index = insider.grant_token(party="operator", role="admin", actor=ADMIN)[1].log_index
 
     with pytest.raises(IntegrityFailure, match="the entry's receipt does not verify") as caught:
-        ledger.tlog.verify(SIGNER.verifier)  # custody verify, step 5
+        verify_each_way(ledger, SIGNER.verifier)  # custody verify, step 5
     assert caught.value.position == index
     assert caught.value.message.startswith("the entry's receipt does not verify")

@@ -38,6 +38,7 @@ from tests.tampering import (
     opened,
     raw,
 )
+from tests.verifying import verify_each_way
 
 __all__ = ["ledger", "raw"]  # fixtures, used by name
 
@@ -45,7 +46,7 @@ __all__ = ["ledger", "raw"]  # fixtures, used by name
 def test_an_untouched_store_verifies_with_its_counts_and_root(ledger: Ledger, raw: Raw) -> None:
     stored_nodes = raw.run("SELECT COUNT(*) FROM {tree}")[0][0]
 
-    verified = ledger.tlog.verify(ledger.tlog.verifier())
+    verified = verify_each_way(ledger, ledger.tlog.verifier())
 
     assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.tlog.root(SIZE))
     assert stored_nodes == nodes_in(SIZE)
@@ -164,7 +165,7 @@ def test_a_deleted_stored_event_is_named_at_its_entrys_log_index(ledger: Ledger,
     with pytest.raises(
         IntegrityFailure, match="an entry and the stored events disagree at position 21"
     ) as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     assert caught.value.position == 21, caught.value.message
 
 
@@ -182,7 +183,7 @@ def test_an_extra_stored_event_without_an_entry_is_found(ledger: Ledger, raw: Ra
     )
 
     with pytest.raises(IntegrityFailure, match="the stored events disagree|has no entry"):
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
 
 
 def test_a_one_byte_change_to_the_aggregate_topic_of_an_issued_event_is_found(
@@ -224,7 +225,7 @@ def found_after_flipping(
     ((original,),) = raw.run(f"SELECT {column} FROM {{{table}}} WHERE rowid = ?", rowid)
     raw.change(table, column, ("rowid = ?", rowid), flip(at, mask))
     try:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     except IntegrityFailure:
         return True
     finally:
@@ -305,8 +306,9 @@ def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
     )
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "0"], ["--workers", "2"]])
 def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
-    cli_env: dict[str, str],
+    cli_env: dict[str, str], workers: list[str]
 ) -> None:
     rows = stored(cli_env, "SELECT log_index, entry FROM {log} ORDER BY log_index")
     supplier = next(index for index, entry in rows if b'"Supplier"' in bytes(entry))
@@ -314,7 +316,7 @@ def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_b
     raw.change("log", "entry", ("log_index = ?", supplier), flip(b"Supplier"))
     raw.close()
 
-    result = runner.invoke(app, ["verify"], env=cli_env)
+    result = runner.invoke(app, ["verify", *workers], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
