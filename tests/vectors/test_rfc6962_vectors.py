@@ -26,16 +26,7 @@ from typing import Any
 import pytest
 
 from ledger.domain.errors import ProofError
-from ledger.integrity.merkle import (
-    MemoryNodeStore,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    nodes_to_append,
-    root,
-    verify_consistency,
-    verify_inclusion,
-)
+from ledger.integrity import merkle
 from tests.conftest import unavailable
 from tests.reference import TEST_TREE_ENTRIES
 
@@ -92,9 +83,9 @@ def _proof(case: dict[str, Any]) -> list[bytes]:
     return [_b(h) for h in case["proof"] or []]
 
 
-def _test_tree() -> MemoryNodeStore:
-    store = MemoryNodeStore()
-    store.add(nodes_to_append(0, [leaf_hash(e) for e in TEST_TREE_ENTRIES], store))
+def _test_tree() -> merkle.MemoryNodeStore:
+    store = merkle.MemoryNodeStore()
+    store.add(merkle.nodes_to_append(0, [merkle.leaf_hash(e) for e in TEST_TREE_ENTRIES], store))
     return store
 
 
@@ -105,9 +96,9 @@ def test_an_inclusion_vector_verifies_exactly_when_it_should(path: Path) -> None
 
     if case["wantErr"]:
         with pytest.raises(ProofError, match=INCLUSION_CHECKS):
-            verify_inclusion(*args)
+            merkle.verify_inclusion(*args)
     else:
-        verify_inclusion(*args)
+        merkle.verify_inclusion(*args)
 
 
 @pytest.mark.parametrize("path", _cases("consistency"), ids=_name)
@@ -117,9 +108,9 @@ def test_a_consistency_vector_verifies_exactly_when_it_should(path: Path) -> Non
 
     if case["wantErr"]:
         with pytest.raises(ProofError, match=CONSISTENCY_CHECKS):
-            verify_consistency(*args)
+            merkle.verify_consistency(*args)
     else:
-        verify_consistency(*args)
+        merkle.verify_consistency(*args)
 
 
 @pytest.mark.parametrize(
@@ -128,11 +119,11 @@ def test_a_consistency_vector_verifies_exactly_when_it_should(path: Path) -> Non
 def test_an_inclusion_happy_path_is_the_proof_we_compute_over_the_test_tree(path: Path) -> None:
     case, store = _load(path), _test_tree()
 
-    proof = inclusion_proof(case["leafIdx"], case["treeSize"], store)
+    proof = merkle.inclusion_proof(case["leafIdx"], case["treeSize"], store)
 
     assert proof == _proof(case)
-    assert root(case["treeSize"], store) == _b(case["root"])
-    assert leaf_hash(TEST_TREE_ENTRIES[case["leafIdx"]]) == _b(case["leafHash"])
+    assert merkle.root(case["treeSize"], store) == _b(case["root"])
+    assert merkle.leaf_hash(TEST_TREE_ENTRIES[case["leafIdx"]]) == _b(case["leafHash"])
 
 
 @pytest.mark.parametrize(
@@ -141,11 +132,11 @@ def test_an_inclusion_happy_path_is_the_proof_we_compute_over_the_test_tree(path
 def test_a_consistency_happy_path_is_the_proof_we_compute_over_the_test_tree(path: Path) -> None:
     case, store = _load(path), _test_tree()
 
-    proof = consistency_proof(case["size1"], case["size2"], store)
+    proof = merkle.consistency_proof(case["size1"], case["size2"], store)
 
     assert proof == _proof(case)
-    assert root(case["size1"], store) == _b(case["root1"])
-    assert root(case["size2"], store) == _b(case["root2"])
+    assert merkle.root(case["size1"], store) == _b(case["root1"])
+    assert merkle.root(case["size2"], store) == _b(case["root2"])
 
 
 def test_every_vector_folder_is_found() -> None:
