@@ -218,6 +218,22 @@ def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> It
         yield _account(registry.case(item_id, facts, scope.as_of, twins), config)
 
 
+def item_account(
+    ledger: Ledger, item_id: UUID, scope: Scope, config: PolicyConfig
+) -> ItemAccount | None:
+    """One item's account as of the date (None if it was not issued by then): the rules over its
+    facts, with the fleet's other issues of its serial from the stored accounts."""
+    scope = _checked(scope)
+    facts = _facts_as_of(ledger, item_id, scope)
+    if facts is None:
+        return None
+    serials = _caught_up(ledger, config).issued_twice(format_time(scope.as_of))
+    twins = _twins(serials, str(facts[0].fields["normalised_serial"]), facts[0].log_index)
+    return _account(
+        _registry(ledger, scope.known_at).case(item_id, facts, scope.as_of, twins), config
+    )
+
+
 def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
     """The unaccounted items and the rates per recipient. The stored accounts answer for the
     items settled by the date, counted in SQL; the items with facts after it are read one by one."""

@@ -3,16 +3,19 @@ render a template. Forms POST with a CSRF token and answer with a redirect (303)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict, astuple, dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep
 from api.routes.custody import _fleet
 from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
-from api.ui import views
+from api.ui import views, visits
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import (
     LOGIN_CSRF_COOKIE,
@@ -34,9 +37,14 @@ from ledger.access import Action
 from ledger.application import Ledger
 from ledger.errors import InvalidInput, Unauthenticated
 from ledger.evidence import dump_bundle
+from ledger.items import Category
 from ledger.scope import ReadScope
 from ledger.search import resolve_item
+from policies.engine import UnaccountedReport
+from policies.export import items_csv
+from policies.findings import Severity
 from policies.flags import raise_findings
+from policies.standing import RULE_NAMES, SHOWN, STATUSES, Selection
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=200)]
@@ -119,8 +127,65 @@ def overview(
     request: Request, ledger: LedgerDep, session: SessionDep, policy: PolicyDep
 ) -> Response:
     session.actor.require(Action.READ)
-    data = views.overview(ledger, session.actor, policy, ledger.clock())
-    return render(request, "overview.html", {"page": "overview", "o": data})
+    now = ledger.clock()
+    party = session.actor.party
+    since, mark = visits.visit(request, party, views.mark_now(ledger, now))
+    data = views.overview(ledger, session.actor, policy, now, since)
+    response = render(request, "overview.html", {"page": "overview", "o": data})
+    visits.keep(response, request, party, since, mark)
+    return response
+
+
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+Limit = Annotated[int, Query(ge=1, le=views.MAX_PAGE_SIZE)]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The unaccounted page's query: the date, the filters, the page."""
+
+    as_of: str | None = None
+    recipient: str | None = None
+    programme: str | None = None
+    category: str | None = None
+    show: str | None = None
+    reason: str | None = None
+    severity: str | None = None
+    status: str | None = None
+
+    @property
+    def where(self) -> views.Where:
+        return views.Where(self.recipient or None, self.programme or None, self.category or None)
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(
+            self.show or "unaccounted",
+            self.reason or None,
+            self.severity or None,
+            self.status or None,
+        )
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters set, for links that keep them (the CSV's, the pages')."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+def list_query(
+    as_of: Text = None,
+    recipient: Text = None,
+    programme: Text = None,
+    category: Text = None,
+    show: Text = None,
+    reason: Text = None,
+    severity: Text = None,
+    status: Text = None,
+) -> ListQuery:
+    return ListQuery(as_of, recipient, programme, category, show, reason, severity, status)
+
+
+ListQueryDep = Annotated[ListQuery, Depends(list_query)]
 
 
 @router.get(f"{UI_PATH}/unaccounted")
@@ -129,13 +194,80 @@ def unaccounted(
     ledger: LedgerDep,
     session: SessionDep,
     policy: PolicyDep,
-    as_of: Text = None,
+    query: ListQueryDep,
+    offset: Offset = 0,
+    limit: Limit = views.PAGE_SIZE,
 ) -> Response:
     session.actor.require(Action.READ)
-    day, end = views.end_of_day(as_of, ledger.clock().date())
-    report = views.unaccounted(ledger, session.actor, policy, end)
-    context = {"page": "unaccounted", "day": day, "report": report}
+    day, end = views.end_of_day(query.as_of, ledger.clock().date())
+    listed = views.item_list(
+        ledger, session.actor, policy, end, query.where, query.selection, (offset, limit)
+    )
+    context = {
+        "page": "unaccounted",
+        "day": day,
+        "listed": listed,
+        "report": listed.report,
+        "query": query,
+        "selection": query.selection,
+        "limit": limit,
+        "choices": choices(listed.report),
+    }
     return render(request, "unaccounted.html", context)
+
+
+def choices(report: UnaccountedReport) -> dict[str, Sequence[str]]:
+    """The values each filter offers."""
+    return {
+        "recipient": [r.recipient for r in report.recipients],
+        "category": [c.value for c in Category],
+        "reason": RULE_NAMES,
+        "severity": [s.value for s in Severity],
+        "status": STATUSES,
+        "show": SHOWN,
+    }
+
+
+@router.get(f"{UI_PATH}/unaccounted.csv")
+def unaccounted_csv(
+    ledger: LedgerDep, session: SessionDep, policy: PolicyDep, query: ListQueryDep
+) -> Response:
+    """The list the same query shows, every page of it, as CSV (policies/export.py's writer)."""
+    session.actor.require(Action.READ)
+    day, end = views.end_of_day(query.as_of, ledger.clock().date())
+    listed = views.item_list(ledger, session.actor, policy, end, query.where, query.selection)
+    return Response(
+        items_csv(listed.scope, listed.everything),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="unaccounted-{day}.csv"'},
+    )
+
+
+@dataclass(frozen=True)
+class FlagQuery:
+    status: str | None = None
+    rule: str | None = None
+    severity: str | None = None
+    recipient: str | None = None
+
+    @property
+    def filters(self) -> views.FlagFilters:
+        return views.FlagFilters(
+            self.status or "open", self.rule or None, self.severity or None, self.recipient or None
+        )
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+def flag_query(
+    status: Text = "open", rule: Text = None, severity: Text = None, recipient: Text = None
+) -> FlagQuery:
+    return FlagQuery(status, rule, severity, recipient)
+
+
+FlagQueryDep = Annotated[FlagQuery, Depends(flag_query)]
 
 
 @router.get(f"{UI_PATH}/flags")
@@ -144,18 +276,26 @@ def flags(
     ledger: LedgerDep,
     session: SessionDep,
     policy: PolicyDep,
-    status: Text = "open",
+    query: FlagQueryDep,
     resolved: Text = None,
     scanned: Text = None,
+    offset: Offset = 0,
+    limit: Limit = views.PAGE_SIZE,
 ) -> Response:
     session.actor.require(Action.READ)
-    rows = views.flags(ledger, session.actor, policy, ledger.clock(), status or "open")
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), query.filters)
     context = {
         "page": "flags",
-        "rows": rows,
-        "status": status,
+        "rows": views.paged(rows, offset, limit),
+        "unrecorded": len(views.unrecorded(rows)),
+        "query": query,
+        "status": query.filters.status,
+        "limit": limit,
         "resolved": resolved,
         "scanned": scanned,
+        "recipients": sorted({r.recipient for r in rows} | ({query.recipient} - {None})),
+        "rules": RULE_NAMES,
+        "severities": [s.value for s in Severity],
         "may_resolve": views.may(session.actor, Action.RESOLVE_FLAG),
         "may_raise": views.may(session.actor, Action.RAISE_FLAG),
     }
@@ -173,6 +313,20 @@ def scan(
     return _see_other(f"{UI_PATH}/flags?scanned={raised}")
 
 
+@router.post(f"{UI_PATH}/flags/record")
+def record(
+    ledger: LedgerDep, session: SessionDep, policy: PolicyDep, form: CheckedFormDep
+) -> Response:
+    """The bulk action: put on record every finding the form's filters select that is not on
+    record yet (every page of the list, not only the one shown)."""
+    session.actor.require(Action.RAISE_FLAG)
+    query = FlagQuery("all", form.get("rule"), form.get("severity"), form.get("recipient"))
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), query.filters)
+    raised = raise_findings(ledger, views.unrecorded(rows), actor=session.actor)
+    kept = urlencode({**FlagQuery(None, *astuple(query)[1:]).params, "scanned": raised})
+    return _see_other(f"{UI_PATH}/flags?{kept}")
+
+
 @router.post(f"{UI_PATH}/flags/{{flag_id}}/resolution")
 def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedFormDep) -> Response:
     ledger.resolve_flag(flag_id, reason=form.get("reason", ""), actor=session.actor)
@@ -185,13 +339,14 @@ def item(
     item_id: str,
     ledger: LedgerDep,
     session: SessionDep,
+    policy: PolicyDep,
     manufacturer: Text = None,
     model: Text = None,
 ) -> Response:
     """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
     named = _named(request, ledger, session, item_id, manufacturer, model)
     found = _readable(ledger, session).require_item(named)
-    data = views.item_page(ledger, str(found), ledger.clock())
+    data = views.item_page(ledger, str(found), policy, ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 

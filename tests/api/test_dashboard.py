@@ -414,7 +414,7 @@ def test_the_item_page_draws_the_custody_intervals_with_holders_and_dates(
     ]
     assert '<svg id="timeline-chart"' in response.text
     assert response.text.count('class="span span-') == 3
-    assert 'class="marker inspection"' in response.text
+    assert 'class="marker inspection independent"' in response.text
     assert 'class="marker loss"' in response.text
 
 

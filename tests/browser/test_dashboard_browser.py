@@ -337,7 +337,7 @@ def test_the_keyboard_reaches_the_skip_link_first_then_the_token_and_the_button(
     page.keyboard.press("Enter")
     assert focused(page)["id"] == "main"  # the skip link moves focus past the navigation
     page.keyboard.press("Tab")
-    assert focused(page)["href"] == "/ui/unaccounted"  # the lede's link, the first in main
+    assert focused(page)["href"] == "/ui/unaccounted?show=all"  # the lede's first link in main
 
 
 # Layout -------------------------------------------------------------------------------------------
