@@ -203,6 +203,13 @@ def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str]
     return [r for r in table.recipients() if scope.recipient in (r, parent(r))]
 
 
+def recipients(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[str]:
+    """The recipients items were issued to, within the scope's recipient (itself and its units)."""
+    table = _caught_up(ledger, config)
+    chosen = _recipients(table, _registry(ledger, None).parent, _checked(scope))
+    return sorted(table.recipients() if chosen is None else chosen)
+
+
 def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """The rules over every item's facts as of the date, read one item at a time."""
     scope = _checked(scope)

@@ -40,7 +40,6 @@ from ledger.evidence import dump_bundle
 from ledger.items import Category
 from ledger.scope import ReadScope
 from ledger.search import resolve_item
-from policies.engine import UnaccountedReport
 from policies.export import items_csv
 from policies.findings import Severity
 from policies.flags import raise_findings
@@ -211,15 +210,15 @@ def unaccounted(
         "query": query,
         "selection": query.selection,
         "limit": limit,
-        "choices": choices(listed.report),
+        "choices": choices(listed.recipients),
     }
     return render(request, "unaccounted.html", context)
 
 
-def choices(report: UnaccountedReport) -> dict[str, Sequence[str]]:
+def choices(recipients: Sequence[str]) -> dict[str, Sequence[str]]:
     """The values each filter offers."""
     return {
-        "recipient": [r.recipient for r in report.recipients],
+        "recipient": recipients,
         "category": [c.value for c in Category],
         "reason": RULE_NAMES,
         "severity": [s.value for s in Severity],
@@ -293,7 +292,7 @@ def flags(
         "limit": limit,
         "resolved": resolved,
         "scanned": scanned,
-        "recipients": sorted({r.recipient for r in rows} | ({query.recipient} - {None})),
+        "recipients": views.recipient_choices(ledger, session.actor, policy),
         "rules": RULE_NAMES,
         "severities": [s.value for s in Severity],
         "may_resolve": views.may(session.actor, Action.RESOLVE_FLAG),

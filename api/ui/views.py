@@ -42,6 +42,7 @@ from policies.engine import (
     accounts,
     findings,
     item_account,
+    recipients,
     registrations,
     scope_for,
     unaccounted_report,
@@ -202,6 +203,8 @@ class ItemList:
     report: UnaccountedReport
     everything: list[tuple[ItemAccount, list[Finding]]]
     """Every row the filters select, on every page: what the CSV download holds."""
+    recipients: list[str]
+    """The recipients the caller may filter by."""
 
 
 def item_list(
@@ -220,7 +223,14 @@ def item_list(
         report.unaccounted if selection.show == "unaccounted" else accounts(ledger, scope, policy)
     )
     chosen = selection.rows(a for a in listed if where.keeps(actor, a))
-    return ItemList(scope, paged(chosen, *page), report, chosen)
+    return ItemList(
+        scope, paged(chosen, *page), report, chosen, recipient_choices(ledger, actor, policy)
+    )
+
+
+def recipient_choices(ledger: Ledger, actor: Actor, policy: PolicyConfig) -> list[str]:
+    """The recipients a list's filter offers: those the caller may read."""
+    return recipients(ledger, scope_for(actor, Scope(ledger.clock())), policy)
 
 
 # The overview -----------------------------------------------------------------------------------
