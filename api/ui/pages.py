@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from api.errors import status_of
 from api.security import RateLimited
@@ -56,9 +56,17 @@ CANONICAL_TIME = re.compile(
 )
 
 
-def prose(text: str) -> str:
-    """Text that may hold times in the log's form (an entry's detail): each written as `when`."""
-    return CANONICAL_TIME.sub(lambda m: when(m.group(0)), text)
+TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-/.:][A-Za-z0-9]+)+")
+"""An identifier inside text: letters and digits joined by separators (`DEMO-SOUTH-4`); not
+`_`, which joins the words of a value (`not_presented`) a line may break after."""
+
+
+def prose(text: str) -> Markup:
+    """Text that may hold times in the log's form and identifiers (an entry's detail, a finding's):
+    each time written as `when`, each identifier kept on one line as `ident` keeps it. Escaped
+    first: the entities escaping makes (`&lt;`) hold no separator, so no token."""
+    escaped = escape(CANONICAL_TIME.sub(lambda m: when(m.group(0)), text))
+    return Markup(TOKEN.sub(lambda m: str(ident(m.group(0))), escaped))  # noqa: S704 - escaped above
 
 
 def ident(value: object) -> Markup:
