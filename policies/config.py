@@ -75,7 +75,7 @@ class PolicyConfig:
     emphasis: Emphasis = Emphasis()
 
 
-TOML_KEYS = {
+TOML_KEYS: dict[tuple[str, ...], str] = {
     ("inspections", "interval_days"): "inspection_interval_days",
     ("inspections", "sensitive", "categories"): "sensitive_categories",
     ("inspections", "sensitive", "initial_days"): "sensitive_initial_days",

@@ -104,9 +104,13 @@ def items_csv(scope: Scope, rows: Iterable[tuple[ItemAccount, Sequence[Finding]]
         (
             [as_of, known_at, *_item_cells(item), *_finding_cells(finding)]
             for item, findings in rows
-            for finding in (findings or [None])
+            for finding in _or_none(findings)
         ),
     )
+
+
+def _or_none(findings: Sequence[Finding]) -> Sequence[Finding | None]:
+    return findings or [None]
 
 
 def _item_cells(item: ItemAccount) -> list[object]:

@@ -177,23 +177,31 @@ def paged(rows: Sequence[T], offset: int, limit: int) -> Paged[T]:
 @dataclass(frozen=True)
 class Where:
     """The filters of a list that place an item: recipient (itself and its units), programme and
-    category. A partner's list is its own items whatever it asks (ledger/scope.py); asking for a
-    recipient outside them shows nothing rather than refusing, as a filter."""
+    category. A partner may filter by itself or one of its units; another recipient is refused
+    as by the API (ledger/scope.py, `recipient_for`)."""
 
     recipient: str | None = None
     programme: str | None = None
     category: str | None = None
 
-    def scope(self, actor: Actor, as_of: datetime) -> Scope:
-        mine = actor.role is Role.PARTNER and self.recipient not in (None, actor.party)
-        recipient = None if mine else self.recipient
-        return scope_for(actor, Scope(as_of, None, recipient, self.programme, self.category))
+    def accounts(
+        self, ledger: Ledger, actor: Actor, policy: PolicyConfig, as_of: datetime
+    ) -> tuple[Scope, list[ItemAccount]]:
+        """The scope asked about, and the accounts of the items the filters place in it."""
+        scope = self.scope(ledger, actor, as_of)
+        unit = None if scope.recipient == self.recipient else self.recipient
+        found = accounts(ledger, scope, policy)
+        return scope, [a for a in found if unit is None or a.recipient == unit]
 
-    def keeps(self, actor: Actor, account: ItemAccount) -> bool:
-        """After `scope`: a partner's filter by one of its units (the scope covers them all)."""
-        if actor.role is not Role.PARTNER or self.recipient in (None, actor.party):
-            return True
-        return account.recipient == self.recipient
+    def scope(self, ledger: Ledger, actor: Actor, as_of: datetime) -> Scope:
+        """For a partner's filter by one of its units, the partner's scope (`accounts` then keeps
+        the unit's items)."""
+        recipient = self.recipient
+        if actor.role is Role.PARTNER and recipient not in (None, actor.party):
+            if not ReadScope(ledger, actor).answers_for(str(recipient)):
+                scope_for(actor, Scope(as_of, recipient=recipient))  # refused, as by the API
+            recipient = None
+        return scope_for(actor, Scope(as_of, None, recipient, self.programme, self.category))
 
 
 @dataclass(frozen=True)
@@ -217,12 +225,9 @@ def item_list(
     page: tuple[int, int] = (0, PAGE_SIZE),
 ) -> ItemList:
     """The unaccounted page's list: the items the filters select with the findings shown."""
-    scope = where.scope(actor, as_of)
+    scope, found = where.accounts(ledger, actor, policy, as_of)
     report = unaccounted_report(ledger, scope, policy)
-    listed = (
-        report.unaccounted if selection.show == "unaccounted" else accounts(ledger, scope, policy)
-    )
-    chosen = selection.rows(a for a in listed if where.keeps(actor, a))
+    chosen = selection.rows(found)
     return ItemList(
         scope, paged(chosen, *page), report, chosen, recipient_choices(ledger, actor, policy)
     )
@@ -534,7 +539,7 @@ def flags(
     """The policies' findings now with their flags, as GET /v1/flags lists them, the gravest and
     oldest first."""
     where = Where(recipient=filters.recipient)
-    scoped = [a for a in accounts(ledger, where.scope(actor, now), policy) if where.keeps(actor, a)]
+    _, scoped = where.accounts(ledger, actor, policy, now)
     items = {a.item_id: a for a in scoped}
     current = [f for a in scoped for f in a.findings]
     views = [v for v in flag_views(ledger, current, item_ids=set(items)) if filters.keeps(v)]

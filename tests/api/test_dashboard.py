@@ -931,3 +931,18 @@ def test_the_item_page_says_what_its_findings_say_with_their_evidence_and_who_cl
     assert "Evidence #18 Inspected 2026-03-25 08:00 UTC by operator : not_presented" in text
     assert "a later verified inspection by an independent party" in text
     assert "not on record yet" in text
+
+
+def test_a_partner_filters_its_lists_by_one_of_its_units_but_not_by_another_recipient(
+    app: FastAPI, ledger: Ledger
+) -> None:
+    force = signed_in(app, token_for(ledger, "force", "partner"))
+
+    unit = force.get("/ui/unaccounted?recipient=unit-2&show=all")
+    flags = force.get("/ui/flags?recipient=unit-1")
+    other = force.get("/ui/unaccounted?recipient=outsider")
+
+    assert [row[0] for row in table(unit.text, "unaccounted-table")] == ["B-1"]
+    assert "A-1" in text_of(flags.text) and "B-1" not in text_of(flags.text)
+    assert other.status_code == 403
+    assert "force may see its own items only, not outsider's" in text_of(other.text)
