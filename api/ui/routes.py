@@ -4,11 +4,11 @@ render a template. Forms POST with a CSRF token and answer with a redirect (303)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep
@@ -17,6 +17,7 @@ from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
 from api.ui import views, visits
 from api.ui.pages import DashboardRoute, render
+from api.ui.queries import FlagQuery, FlagQueryDep, Limit, ListQueryDep, Offset, Text
 from api.ui.session import (
     LOGIN_CSRF_COOKIE,
     LOGIN_PATH,
@@ -43,10 +44,9 @@ from ledger.search import resolve_item
 from policies.export import items_csv
 from policies.findings import Severity
 from policies.flags import raise_findings
-from policies.standing import RULE_NAMES, SHOWN, STATUSES, Selection
+from policies.standing import RULE_NAMES, SHOWN, STATUSES
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
-Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _readable(ledger: Ledger, session: Session) -> ReadScope:
@@ -135,58 +135,6 @@ def overview(
     return response
 
 
-Offset = Annotated[int, Query(ge=0, le=10**9)]
-Limit = Annotated[int, Query(ge=1, le=views.MAX_PAGE_SIZE)]
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    """The unaccounted page's query: the date, the filters, the page."""
-
-    as_of: str | None = None
-    recipient: str | None = None
-    programme: str | None = None
-    category: str | None = None
-    show: str | None = None
-    reason: str | None = None
-    severity: str | None = None
-    status: str | None = None
-
-    @property
-    def where(self) -> views.Where:
-        return views.Where(self.recipient or None, self.programme or None, self.category or None)
-
-    @property
-    def selection(self) -> Selection:
-        return Selection(
-            self.show or "unaccounted",
-            self.reason or None,
-            self.severity or None,
-            self.status or None,
-        )
-
-    @property
-    def params(self) -> dict[str, str]:
-        """The filters set, for links that keep them (the CSV's, the pages')."""
-        return {k: v for k, v in asdict(self).items() if v}
-
-
-def list_query(
-    as_of: Text = None,
-    recipient: Text = None,
-    programme: Text = None,
-    category: Text = None,
-    show: Text = None,
-    reason: Text = None,
-    severity: Text = None,
-    status: Text = None,
-) -> ListQuery:
-    return ListQuery(as_of, recipient, programme, category, show, reason, severity, status)
-
-
-ListQueryDep = Annotated[ListQuery, Depends(list_query)]
-
-
 @router.get(f"{UI_PATH}/unaccounted")
 def unaccounted(
     request: Request,
@@ -242,33 +190,6 @@ def unaccounted_csv(
     )
 
 
-@dataclass(frozen=True)
-class FlagQuery:
-    status: str | None = None
-    rule: str | None = None
-    severity: str | None = None
-    recipient: str | None = None
-
-    @property
-    def filters(self) -> views.FlagFilters:
-        return views.FlagFilters(
-            self.status or "open", self.rule or None, self.severity or None, self.recipient or None
-        )
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
-
-
-def flag_query(
-    status: Text = "open", rule: Text = None, severity: Text = None, recipient: Text = None
-) -> FlagQuery:
-    return FlagQuery(status, rule, severity, recipient)
-
-
-FlagQueryDep = Annotated[FlagQuery, Depends(flag_query)]
-
-
 @router.get(f"{UI_PATH}/flags")
 def flags(
     request: Request,
@@ -319,11 +240,11 @@ def record(
     """The bulk action: put on record every finding the form's filters select that is not on
     record yet (every page of the list, not only the one shown)."""
     session.actor.require(Action.RAISE_FLAG)
-    query = FlagQuery("all", form.get("rule"), form.get("severity"), form.get("recipient"))
-    rows = views.flags(ledger, session.actor, policy, ledger.clock(), query.filters)
+    chosen = FlagQuery(None, form.get("rule"), form.get("severity"), form.get("recipient"))
+    every = replace(chosen, status="all")
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), every.filters)
     raised = raise_findings(ledger, views.unrecorded(rows), actor=session.actor)
-    kept = urlencode({**FlagQuery(None, *astuple(query)[1:]).params, "scanned": raised})
-    return _see_other(f"{UI_PATH}/flags?{kept}")
+    return _see_other(f"{UI_PATH}/flags?{urlencode({**chosen.params, 'scanned': raised})}")
 
 
 @router.post(f"{UI_PATH}/flags/{{flag_id}}/resolution")
