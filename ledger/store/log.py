@@ -299,10 +299,11 @@ class LogStore:
         if rows:
             cursor.executemany(self.sql.insert, rows)
             cursor.executemany(self.sql.insert_node, nodes)
-        self.serials.index(cursor, _issued(events, appended))
+        indexed = self.serials.index(cursor, _issued(events, appended))
         appending: _Appending | None = kwargs.get(APPENDING)
         if appending is not None:  # replaced, not extended: PostgreSQL may retry
             appending.appended, appending.size = appended, size + len(appended)
+            appending.serials_ready = indexed
             appending.frontier = _frontier_after(appending.size, frontier.nodes, nodes)
         receipt: Receipt | None = kwargs.get("receipt")
         if receipt is not None:
@@ -367,6 +368,7 @@ class LogStore:
         appending = _Appending()
         notification_ids = insert(stored_events, **kwargs, **{APPENDING: appending})
         self._tail.publish(appending)
+        self.serials.ready |= appending.serials_ready  # committed: other threads may read it
         return notification_ids
 
     # Reading ------------------------------------------------------------------------------------
@@ -534,11 +536,14 @@ class LogStore:
         if not self.serials.ready:
             with self._locked_cursor() as cursor:
                 self.serials.ensure(cursor)
+            self.serials.ready = True  # committed: before, another thread would read no table
 
     def rebuild_serials(self) -> int:
         """Fill the index of identities anew from the log; answers how many items it holds."""
         with self._locked_cursor() as cursor:
-            return self.serials.refill(cursor)
+            count = self.serials.refill(cursor)
+        self.serials.ready = True
+        return count
 
     def _locked_cursor(self) -> AbstractContextManager[Any]:
         """A write transaction holding the store's write lock from its first statement."""
@@ -558,6 +563,7 @@ class _Appending:
     appended: list[Appended] = field(default_factory=list)
     size: int = 0
     frontier: dict[Key, bytes] | None = None  # at `size`; None if a node was missing
+    serials_ready: bool = False  # the index of identities is there once this commits
 
 
 class _Tail:

@@ -187,23 +187,27 @@ class SerialIndex:
         self.sql = sql
         self._read = read
         self.ready = False
-        """True once this process saw the table exist (it is never dropped while in use)."""
+        """True once this process saw the table exist, committed (it is never dropped while in
+        use). Set by the store after the transaction that created it commits, never inside it:
+        another thread would read a table not yet committed, or one rolled back."""
         self.trigram = sql.sqlite
         """True if a trigram index serves searches (always on SQLite; pg_trgm on PostgreSQL)."""
 
     # Kept in the write transaction --------------------------------------------------------------
 
-    def index(self, cursor: Any, issued: Sequence[tuple[int, str, Body]]) -> None:
+    def index(self, cursor: Any, issued: Sequence[tuple[int, str, Body]]) -> bool:
         """Index the `Issued` entries of this transaction (log index, item id, entry body),
-        refusing any whose identity is another item's, among the stored and these."""
+        refusing any whose identity is another item's, among the stored and these; answers
+        whether the table is there once this transaction commits (then the store sets `ready`)."""
         if not issued:
-            return
+            return self.ready
         if not self.ready:
             self.ensure(cursor, end=issued[0][0])  # the entries before this append's
         for log_index, item_id, body in issued:
             marking = Marking.of_entry(log_index, item_id, body)
             self._refuse_look_alike(cursor, marking, body)
             self._insert(cursor, marking)
+        return True
 
     def _refuse_look_alike(self, cursor: Any, marking: Marking, body: Body) -> None:
         cursor.execute(self.sql.same_identity, (*reversed(marking.identity), marking.item_id))
@@ -218,14 +222,14 @@ class SerialIndex:
 
     def ensure(self, cursor: Any, *, end: int | None = None) -> None:
         """Create the index and fill it from the log's entries before `end` (all if None) if this
-        store has none yet (under the store's write lock, in the caller's transaction)."""
+        store has none yet (under the store's write lock, in the caller's transaction, which
+        sets `ready` once it commits)."""
         if not self._exists(cursor):
             for statement in self.sql.create:
                 cursor.execute(statement)
             self.fill(cursor, end=end)
         if not self.sql.sqlite:
             self.trigram = self._pg_trigram(cursor)
-        self.ready = True
 
     def _pg_trigram(self, cursor: Any) -> bool:
         """A pg_trgm GIN index on the serial forms, if it exists or can be made: the extension is
@@ -270,7 +274,6 @@ class SerialIndex:
                 cursor.execute(statement)
         for statement in self.sql.clear:
             cursor.execute(statement)
-        self.ready = True
         return self.fill(cursor)
 
     # Reads --------------------------------------------------------------------------------------

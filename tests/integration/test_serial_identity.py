@@ -193,6 +193,34 @@ def test_the_first_save_of_a_process_fills_the_index_with_the_entries_before_its
     assert len(reopened.log_store.serials.by_serial("ak2ooo")) == 1
 
 
+def test_an_index_created_in_a_transaction_that_rolled_back_is_created_again_on_the_next_write(
+    store_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(store_ledger)  # a new store: no index yet; its first issue creates it
+    monkeypatch.setattr(store_ledger._checks, "no_look_alike", lambda *args: None)  # a bulk save
+    with pytest.raises(DuplicateItem, match="looks like serial 'AK-1000'"), store_ledger.batch():
+        issue(store_ledger, "AK-1000")
+        issue(store_ledger, "AK.1000")  # refused in the transaction that created the index
+
+    issue(store_ledger, "AK-2000")  # were the index taken as there, "no such table" here
+
+    assert [m.serial for m in store_ledger.log_store.serials.by_serial("ak2ooo")] == ["AK-2000"]
+
+
+def test_another_thread_sees_the_index_ready_only_once_the_transaction_creating_it_commits(
+    store_ledger: Ledger,
+) -> None:
+    store = store_ledger.log_store
+    with store._locked_cursor() as cursor:
+        store.serials.ensure(cursor)
+        assert not store.serials.ready  # a read on another connection would find no table yet
+
+    store.ensure_serials()
+
+    assert store.serials.ready
+    assert store.serials.by_serial("aklooo") == []
+
+
 def test_an_import_row_names_its_item_by_a_look_alike_spelling_of_its_marking(
     store_ledger: Ledger,
 ) -> None:
