@@ -134,7 +134,7 @@ def test_look_alikes_issued_before_the_normal_form_are_both_kept_and_a_third_is_
     register(store_ledger)
     serials = store_ledger.log_store.serials
     with monkeypatch.context() as old_code:  # the store as the code before the index wrote it
-        old_code.setattr(serials, "index", lambda cursor, issued: None)
+        old_code.setattr(serials, "index", lambda cursor, issued: False)
         old_code.setattr(store_ledger._checks, "no_look_alike", lambda *args: None)
         first, second = issue(store_ledger, "AK-1000"), issue(store_ledger, "AK.1000")
 
