@@ -28,6 +28,7 @@ import httpx
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.entries import decode_entry
+from ledger.integrity.maproots import MAP_ID
 from ledger.integrity.signing import Signer, read_private_key_file
 from ledger.readmodels.models import open_views
 from policies.accounts import AccountTable
@@ -109,6 +110,15 @@ class Processes:
         for process in self.started:
             if process.poll() is None:
                 sigkill(process)
+
+
+def stop(server: Server) -> None:
+    """SIGTERM, once the clients are done: the server signs the log as it leaves it (its clock's
+    last tick) and exits, so the checks that follow read a store no process writes to. A server
+    left running appends a map root whenever its clock ticks (every 10 s), between two checks."""
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=60)  # uvicorn raises the signal again once it has shut down
+    assert "Application shutdown complete." in server.log_tail(3), server.log_tail()
 
 
 def sigkill(process: subprocess.Popen[str]) -> None:
@@ -233,6 +243,14 @@ def entries(store: Store) -> list[Entry]:
 def log_size(store: Store) -> int:
     with store.ledger() as ledger:
         return ledger.log_store.log_size()
+
+
+def map_roots(log: list[Entry]) -> list[Entry]:
+    """The map roots among `log`: one is appended before each checkpoint a server signs (on its
+    clock, on a GET of the checkpoint, as it stops), not a write of any client."""
+    roots = [e for e in log if e.aggregate_id == str(MAP_ID)]
+    assert all(e.type == "custody:LogMap.Committed" for e in roots), "a stray map entry"
+    return roots
 
 
 def assert_gapless(log: list[Entry]) -> None:
