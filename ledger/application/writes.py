@@ -207,6 +207,11 @@ class WritePath:
                 f"another write to {aggregate.id} was recorded first; read it again and retry"
             ) from None
         except BUSY as error:
+            # PostgreSQL's pipeline may report the same request's nonce, stored meanwhile by
+            # another process, as "pipeline aborted" rather than as the unique violation it is
+            replayed = replay() if nonce is not None else None
+            if replayed is not None:
+                return replayed
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
         return Recorded(

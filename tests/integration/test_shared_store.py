@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import OperationalError
 
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
@@ -113,3 +114,32 @@ def test_a_party_registered_in_a_batch_that_failed_is_not_remembered(
 
     with pytest.raises(NotFound, match="party ghost not found"):
         issue(first, "AK-0010", recipient="ghost")
+
+
+def test_a_request_stored_meanwhile_and_reported_as_an_aborted_pipeline_is_answered_as_stored(
+    store_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers given the same request at once: on PostgreSQL the loser's insert may fail as
+    "pipeline aborted" (the library's OperationalError) rather than as the unique violation of the
+    nonce. The nonce is in the store, so it is answered as stored, not refused as a busy store."""
+    register(store_ledger)
+    item = issue(store_ledger, "AK-1000")
+    writes = store_ledger._writes
+    save_all = writes._save_all
+
+    def stored_then_aborted(*args: object, **kwargs: object) -> None:
+        save_all(*args, **kwargs)  # as the other server, first
+        raise OperationalError("pipeline aborted")
+
+    def transfer() -> object:
+        via = Submitted("aborted-0001", "b" * 64)
+        when = ago(store_ledger, days=1)
+        return store_ledger.transfer(item, to="unit-2", occurred_at=when, actor=ADMIN, via=via)
+
+    size = store_ledger.log_store.log_size()
+    with monkeypatch.context() as losing:
+        losing.setattr(writes, "_save_all", stored_then_aborted)
+        answered = transfer()
+
+    assert answered == transfer()  # the first answer, replayed
+    assert store_ledger.log_store.log_size() == size + 2  # the transfer and its nonce, once
