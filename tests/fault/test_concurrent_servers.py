@@ -75,13 +75,23 @@ def client(server: Server, token: str, items: list[str], n: int, seed: int) -> T
     start = datetime.now(UTC) - timedelta(days=20)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
-        for k in range(OPERATIONS):
-            occurred_at = format_time(start + timedelta(minutes=n * OPERATIONS + k))
-            operation = rng.choice(["transfer"] * 3 + ["inspect"] * 2)
-            write(http, tally, rng, rng.choice(items), operation, occurred_at, f"race-{n}-{k}")
-            if k % READ_EVERY == 0:
-                read(http, tally)
+        try:
+            for k in range(OPERATIONS):
+                occurred_at = format_time(start + timedelta(minutes=n * OPERATIONS + k))
+                operation = rng.choice(["transfer"] * 3 + ["inspect"] * 2)
+                write(http, tally, rng, rng.choice(items), operation, occurred_at, f"race-{n}-{k}")
+                if k % READ_EVERY == 0:
+                    read(http, tally)
+        except httpx.TransportError as error:  # a problem too, told apart by the server's state
+            tally.problems.append(f"client {n}: {error!r}; {_state(server)}")
     return tally
+
+
+def _state(server: Server) -> str:
+    """Whether the server is still running (it cut the connection itself) or exited (and how:
+    -9 is a SIGKILL from outside, as the OOM killer or another process's kill sends)."""
+    code = server.process.poll()
+    return f"server {server.url} " + ("still running" if code is None else f"exited {code}")
 
 
 def write(
@@ -167,11 +177,11 @@ def test_two_servers_and_eight_clients_on_the_same_items_lose_nothing_and_double
             pool.map(lambda n: client(servers[n % 2], token, items, n, fault_seed), range(CLIENTS))
         )
     took = time.monotonic() - began
-    for server in servers:
-        stop(server)
 
     logs = "\n".join(s.log_tail() for s in servers)
     assert [p for t in tallies for p in t.problems] == [], logs
+    for server in servers:
+        stop(server)
     answers = sum((t.answers for t in tallies), Counter[str]())
     assert answers["conflict"] + answers["not_the_holder"] > 0, "no two writes ever met"
     acknowledged = [a for t in tallies for a in t.acknowledged]
