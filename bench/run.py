@@ -14,7 +14,7 @@ Sections:
            store is built, single writes appended to it (--scale-sample items)
   custody  Ledger.custody_at for one item with 10 and with 1,000 events, p50 and p99
   report   policies.engine.unaccounted_report over the whole programme, as of the clock's date
-  proofs   Ledger.inclusion_proof and Ledger.consistency_proof at the full log size, p50 and p99
+  proofs   Ledger.tlog.inclusion_proof and .consistency_proof at the full log size, p50 and p99
   verify   `custody verify` in a subprocess: entries/s and peak RSS (VmHWM, bench/measure.py)
 
 The programme store the last four sections share has --items items of --events-per-item events,
@@ -557,7 +557,7 @@ def build_programme(args: argparse.Namespace, stores: Stores, out: Results) -> P
     write_private_key_file(key_file, signer.to_text())
     book = open_ledger(store, create=True, signer=signer)
     synth.setup(book)
-    book.checkpoint()  # as `custody init` does: the first checkpoint anchors later ones
+    book.tlog.checkpoint()  # as `custody init` does: the first checkpoint anchors later ones
     long_10 = synth.long_history("BENCH-HIST-10", 10)
     long_1000 = synth.long_history("BENCH-HIST-1000", 1000)
     started = time.perf_counter()
@@ -574,7 +574,7 @@ def build_programme(args: argparse.Namespace, stores: Stores, out: Results) -> P
         book, synth.plans(args.items, args.events_per_item), batch=args.batch, progress=progress
     )
     elapsed = time.perf_counter() - started
-    book.checkpoint()
+    book.tlog.checkpoint()
     size = book.log_store.log_size()
     book.close()
     out.info(
@@ -823,8 +823,8 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     rng = random.Random(13)
     indexes = [rng.randrange(size) for _ in range(args.samples)]
     olds = [rng.randrange(1, size) for _ in range(args.samples)]
-    root = book.root(size)
-    proof = book.inclusion_proof(indexes[0], size)
+    root = book.tlog.root(size)
+    proof = book.tlog.inclusion_proof(indexes[0], size)
     leaf = book.log_store.log_entries(indexes[0], indexes[0] + 1)[0].leaf_hash
     merkle.verify_inclusion(leaf, indexes[0], size, proof, root)  # the figures are of real proofs
     memory = merkle.MemoryNodeStore()
@@ -836,12 +836,12 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     kinds = (
         (
             "inclusion",
-            lambda i, m: lambda: book.inclusion_proof(i, size),
+            lambda i, m: lambda: book.tlog.inclusion_proof(i, size),
             lambda i, m: lambda: merkle.inclusion_proof(i, size, memory),
         ),
         (
             "consistency",
-            lambda i, m: lambda: book.consistency_proof(m, size),
+            lambda i, m: lambda: book.tlog.consistency_proof(m, size),
             lambda i, m: lambda: merkle.consistency_proof(m, size, memory),
         ),
     )
@@ -882,7 +882,7 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     sizes = latencies([book.log_store.log_size for _ in range(args.samples)])
     out.info(f"of which the size check (log_size, one query): p50 {percentile(sizes, 0.5):.4f} ms")
     if "proofs" in args.profile:
-        calls = [(lambda i=i: book.inclusion_proof(i, size)) for i in indexes[:100]]
+        calls = [(lambda i=i: book.tlog.inclusion_proof(i, size)) for i in indexes[:100]]
         out.facts["profile_proofs"] = profile_call(
             f"{len(calls)} inclusion proofs at {size:,} leaves", lambda: [c() for c in calls]
         )
@@ -1011,7 +1011,7 @@ def _tiny_store(stores: Stores, prog: Programme) -> tuple[Store, int]:
     tiny = stores.new("tiny")
     book = open_ledger(tiny, create=True, signer=prog.signer)
     synth.setup(book)
-    book.checkpoint()
+    book.tlog.checkpoint()
     size = book.log_store.log_size()
     book.close()
     return tiny, size

@@ -157,8 +157,8 @@ def export(
     config = load_config(db, key)
     if vkey is None:
         ledger = open_ledger(config, signer=log_key(config))
-        ledger.checkpoint()
-        verifier = ledger.verifier()
+        ledger.tlog.checkpoint()
+        verifier = ledger.tlog.verifier()
     else:
         ledger, verifier = open_ledger(config), read_vkey(vkey)
     latest = ledger.log_store.latest_checkpoint()

@@ -61,7 +61,7 @@ def demo(
                 ledger, now=system_clock(), items=items, progress=step
             ),
         )
-        ledger.checkpoint()  # cosigned by the witness
+        ledger.tlog.checkpoint()  # cosigned by the witness
         out.print(
             f"demo ledger: {len(built.items)} items, {built.events} events in {redacted(config.db)}"
         )

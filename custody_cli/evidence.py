@@ -52,9 +52,12 @@ def evidence(
         item = str(found)
     bundle = ledger.evidence(item)
     state = client_state()
-    state.trust_log_key(ledger.verifier())
+    state.trust_log_key(ledger.tlog.verifier())
     state.accept_checkpoint(
-        bundle["checkpoint"], ledger.verifier(), ledger.consistency_proof, now=system_clock()
+        bundle["checkpoint"],
+        ledger.tlog.verifier(),
+        ledger.tlog.consistency_proof,
+        now=system_clock(),
     )
     output.write_bytes(dump_bundle(bundle))
     out.print(f"wrote {output}: {len(bundle['entries'])} entries of item {item}")

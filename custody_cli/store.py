@@ -68,7 +68,7 @@ def initialise(config: Config) -> tuple[str, str]:
     except BaseException:
         Path(config.key).unlink()  # nothing was signed with it
         raise
-    ledger.checkpoint()  # the first signed checkpoint anchors every later verification
+    ledger.tlog.checkpoint()  # the first signed checkpoint anchors every later verification
     return token, signer.verifier.vkey
 
 
@@ -81,7 +81,7 @@ def serve(
     """Serve the API (and its OpenAPI docs at /docs) over an initialised store."""
     config = load_config(db, key)
     ledger = open_ledger(config)
-    ledger.signer = log_key(config)
+    ledger.tlog.signer = log_key(config)
     serve_ledger(ledger, host, port)
 
 
@@ -147,7 +147,7 @@ def verify(
     verified = with_progress(
         "verifying",
         total,
-        lambda step: ledger.verify(
+        lambda step: ledger.tlog.verify(
             verifier, step, trusted=anchors, witness_policy=policy, workers=workers
         ),
     )

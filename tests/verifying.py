@@ -16,7 +16,7 @@ PARALLEL = {"workers": 2, "batch": 4}
 
 
 def verify_each_way(ledger: Ledger, verifier: Verifier, **options: Any) -> Verified:
-    """What `ledger.verify(verifier, **options)` returns or raises, after checking that the
+    """What `ledger.tlog.verify(verifier, **options)` returns or raises, after checking that the
     parallel check returns or raises exactly the same."""
     alone = _outcome(ledger, verifier, workers=0, **options)
     parallel = _outcome(ledger, verifier, **PARALLEL, **options)

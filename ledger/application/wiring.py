@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger.application.ledger import Clock, Cosigners, Ledger
+from ledger.application.ledger import Ledger
+from ledger.application.transparency import Cosigners
+from ledger.application.writes import Clock
 from ledger.domain.errors import CustodyError, InvalidInput
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, read_private_key_file

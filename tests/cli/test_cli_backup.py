@@ -177,4 +177,4 @@ def test_a_backup_keeps_its_origin_and_restore_says_how_to_serve_it(
     assert restored.exit_code == 0, restored.output
     assert "CUSTODY_ORIGIN=ledger.example/custody" in restored.stdout
     ledger = Ledger(clock=system_clock, db=RESTORED, origin="ledger.example/custody")
-    assert ledger.verify(Signer.from_text(read_private_key_file("custody.key")).verifier)
+    assert ledger.tlog.verify(Signer.from_text(read_private_key_file("custody.key")).verifier)

@@ -116,7 +116,7 @@ def test_a_file_imports_in_batches_and_every_entry_verifies(ledger: Ledger) -> N
     assert (stored, skipped, problems) == (60, 0, [])
     assert ledger.log_store.log_size() == before + 60 * 2  # each row and its nonce
     assert len(list(ledger.item_ids())) == 30
-    assert ledger.verify(ledger.verifier()).entries == ledger.log_store.log_size()
+    assert ledger.tlog.verify(ledger.tlog.verifier()).entries == ledger.log_store.log_size()
 
 
 def test_running_the_same_file_again_stores_nothing_new(ledger: Ledger) -> None:
