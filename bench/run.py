@@ -1114,16 +1114,19 @@ def section_import(
         runs.append(run_measured(["import", str(csv_file), "--db", store.url], env, stores.tmp))
     small, big = runs
     rows = sum(p.events for p in sample[1:])
-    out.report(
-        "import",
-        f"custody import, {rows:,} rows ({len(sample) - 1:,} items), batches of 500",
-        rows / (big.seconds - small.seconds),
-        5_000,
-        "rows/s",
-        higher_is_better=True,
-        note=f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up); "
-        f"{cpu_note(big, small, rows, 'row')}",
+    name = f"custody import, {rows:,} rows ({len(sample) - 1:,} items), batches of 500"
+    work = big.seconds - small.seconds
+    rate = rows / work if work > 0 else 0.0
+    note = (
+        f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up); "
+        f"{cpu_note(big, small, rows, 'row')}"
     )
+    if big.seconds < 2 * small.seconds:  # start-up dominates: the difference is mostly noise
+        gap = "too few rows to take the start-up out reliably"
+        out.add(Figure("import", name, rate, "rows/s", target=">= 5,000 rows/s", verdict="n/a",
+                       gap=gap, note=note))  # fmt: skip
+    else:
+        out.report("import", name, rate, 5_000, "rows/s", higher_is_better=True, note=note)
     if "import" in args.profile:
         store = stores.new("import-profile")
         book = open_ledger(store, create=True, signer=signer)
