@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ledger.domain.errors import InvalidInput
+from ledger.domain import InvalidInput
 from policies.engine import ItemAccount
 from policies.findings import Finding, Severity
 
