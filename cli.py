@@ -73,9 +73,10 @@ from ledger.witness.cosignatures import CosignerKey, generate_cosigner_key
 from ledger.witness.witness import Witness
 from ledger.witness.witness_policy import parse_policy
 from policies.audit import check_accounts
-from policies.config import load_policy
+from policies.config import PolicyConfig, load_policy
 from policies.engine import Scope, UnaccountedReport, rebuild_accounts, unaccounted_report
 from policies.export import report_csv
+from policies.following import follower_of
 
 
 class _Commands(TyperGroup):
@@ -1095,6 +1096,7 @@ def import_file(
             f"stored {outcome.stored} rows in {outcome.batches} batches; "
             f"{outcome.skipped} were stored by an earlier run; {len(bad)} skipped as invalid"
         )
+        _follow(ledger, load_policy(config.policy))
         for problem in outcome.problems:
             raise CustodyError(
                 f"{file}:{problem}; {outcome.what_was_stored()}: fix it and run the same file again"
@@ -1258,7 +1260,9 @@ def report_unaccounted(
         when = parse_moment(as_of, field="--as-of") if as_of else system_clock()
         known = parse_moment(known_at, field="--known-at") if known_at else None
         chosen = Scope(when, known, recipient, programme, category)
-        report = unaccounted_report(_open_ledger(config), chosen, rules)
+        ledger = _open_ledger(config)
+        _follow(ledger, rules)  # a process of its own: no server may have followed the log
+        report = unaccounted_report(ledger, chosen, rules)
         if as_csv:
             sys.stdout.write(report_csv(report, view))
             return
@@ -1335,17 +1339,30 @@ def readmodels_follow(
     every: Annotated[float, typer.Option(min=0.1, help="seconds between polls")] = 1.0,
     db: DbOption = None,
 ) -> None:
-    """Apply the entries recorded since the last run; then poll the log until stopped."""
+    """Apply the entries recorded since the last run to the read models, then recompute the
+    stored accounts they change; then poll the log until stopped."""
     with _failures():
-        ledger = _open_ledger(Config.from_env(db=db))
+        config = Config.from_env(db=db)
+        ledger = _open_ledger(config)
         views = readmodels.open_views(ledger)
+        follower = follower_of(ledger, load_policy(config.policy))
         while True:
-            applied = readmodels.follow(ledger.log_store, views)
+            before = views.position()
+            follower.catch_up()
+            applied = views.position() - before
             if once or applied:
                 out.print(f"applied {applied} entries; the read models are at {views.position()}")
             if once:
                 return
             time.sleep(every)
+
+
+def _follow(ledger: Ledger, policy: PolicyConfig) -> None:
+    """Bring the read models and the policy's stored accounts up to date, a progress bar each."""
+    for step in follower_of(ledger, policy).steps:
+        todo = step.behind()
+        if todo:
+            _with_progress(f"following the log: {step.name}", todo, step.catch_up)
 
 
 def _demo_usage(config: Config) -> list[str]:

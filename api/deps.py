@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
@@ -13,6 +13,7 @@ from ledger.application.ledger import Ledger
 from ledger.application.scope import ReadScope
 from ledger.domain.access import Action, Actor
 from ledger.domain.errors import Unauthenticated
+from ledger.readmodels.models import Fleet
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"
@@ -46,3 +47,23 @@ def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
 
 
 ReadScopeDep = Annotated[ReadScope, Depends(read_scope)]
+
+
+def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
+    """The app's read models over its Ledger, opened on first use (creating their tables if
+    missing) and kept on the app. Reads answer from them as they are (api/follower.py keeps them
+    up to date)."""
+    fleet: Fleet | None = getattr(request.app.state, "custody_fleet", None)
+    if fleet is None or fleet.store is not ledger.log_store:
+        fleet = request.app.state.custody_fleet = Fleet.of(ledger)
+    return fleet
+
+
+FleetDep = Annotated[Fleet, Depends(get_fleet)]
+ExactQuery = Annotated[
+    bool,
+    Query(
+        description="answer from the reference (replay) instead of the read models, which may be"
+        " behind the log (`as_of_log_size`)"
+    ),
+]

@@ -1,7 +1,9 @@
 """The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
 from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve`, with table creation off (`custody init`
 made the tables). With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it
-runs, and once as it stops (api/clock.py)."""
+runs, and once as it stops (api/clock.py). After every write it answers, the app brings the read
+models and stored accounts up to date, and with `follow_interval` above 0 also on a clock while it
+runs (api/follower.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 
 from api import docs, errors, security, ui
 from api.clock import CheckpointClock
+from api.follower import FollowerClock, FollowWrites
 from api.limits import BodyLimit
 from api.routes import (
     custody,
@@ -34,6 +37,10 @@ from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, read_private_key_file
 from ledger.store.config import Config
 from policies.config import PolicyConfig, load_policy
+from policies.following import follower_of
+
+FOLLOW_INTERVAL = 1.0
+"""`custody serve` catches up with other processes' writes this often (seconds)."""
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
@@ -55,20 +62,28 @@ def create_app(
     *,
     checkpoint_interval: float = 0,
     public_tiles: bool = True,
+    follow_interval: float = 0,
 ) -> FastAPI:
+    follower = follower_of(ledger, policy or PolicyConfig())
     app = FastAPI(
         title="Custody",
         version="0.1.0",
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
-        lifespan=_checkpoints_on_a_clock(ledger, checkpoint_interval),
+        lifespan=_clocks(
+            ledger,
+            checkpoint_interval,
+            FollowerClock(follower, follow_interval) if follow_interval > 0 else None,
+        ),
         docs_url=None,  # api/docs.py serves them from packaged assets, not a CDN
         redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
     app.state.public_tiles = public_tiles
+    app.state.follower = follower
     errors.install(app)
+    app.add_middleware(FollowWrites, follower=follower)
     app.add_middleware(BodyLimit)
     security.install(app)
     app.include_router(parties.router)
@@ -88,17 +103,19 @@ def create_app(
     return app
 
 
-def _checkpoints_on_a_clock(ledger: Ledger, interval: float) -> Any:
+def _clocks(ledger: Ledger, interval: float, follower: FollowerClock | None) -> Any:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         clock = CheckpointClock(ledger, interval) if interval > 0 else None
-        if clock is not None:
-            clock.start()
+        for started in (clock, follower):
+            if started is not None:
+                started.start()
         try:
             yield
         finally:
-            if clock is not None:
-                clock.stop()
+            for stopped in (follower, clock):
+                if stopped is not None:
+                    stopped.stop()
 
     return lifespan
 
@@ -119,4 +136,5 @@ def app_from_env() -> FastAPI:
         load_policy(config.policy),
         checkpoint_interval=config.checkpoint_interval,
         public_tiles=config.public_tiles,
+        follow_interval=FOLLOW_INTERVAL,
     )

@@ -350,6 +350,10 @@ class AccountTable:
             c.execute(self.forget, (TRACKING_PREFIX + "%",))
             c.execute(self.delete_all)
 
+    def position(self) -> int:
+        """The log size the rows reflect."""
+        return self._position()
+
     def _position(self) -> int:
         return self.views.max_tracking_id(self.name) or 0
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import ActorDep, LedgerDep, ReadScopeDep
+from api.deps import ActorDep, ExactQuery, FleetDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     CorrectionIn,
     CustodyOut,
@@ -32,6 +32,7 @@ from api.submissions import ArrivalDep
 from ledger.application.ledger import Recorded
 from ledger.domain.items import Item
 from ledger.integrity.entries import decode_entry
+from ledger.readmodels import custody as readmodels
 from ledger.verification.evidence import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -247,14 +248,19 @@ def history(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> HistoryOut
 def custody(
     item_id: UUID,
     ledger: LedgerDep,
+    fleet: FleetDep,
     scope: ReadScopeDep,
     at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
+    exact: ExactQuery = False,
 ) -> CustodyOut:
+    """Holder and status at field time `at` as known at `known_at`, and the entries the answer
+    rests on: from the read models when they have applied every entry of the item, else (or with
+    `exact=true`) from the replay, the reference; both answer the same."""
     scope.require_item(item_id, at=at)
-    state = ledger.custody_at(item_id, at=at, known_at=known_at)
+    state = readmodels.custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
     return CustodyOut(
         item_id=state.item_id,
         at=state.at,

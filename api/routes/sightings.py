@@ -27,8 +27,9 @@ from api.schemas import (
 from api.submissions import ArrivalDep
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Action, Actor
-from ledger.domain.errors import InvalidInput
+from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.sightings import Sighting
+from ledger.readmodels.custody import holder_now
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.search import Filters, Pattern, search, visible_holders
 
@@ -124,7 +125,7 @@ def listing(
     page: list[SightingOut] = []
     read = ledger.sightings(after=cursor, limit=SCAN)
     for number, (notification_id, seen) in enumerate(read, start=1):
-        if _listed(seen, status, holders, fleet):
+        if _listed(ledger, seen, status, holders, fleet):
             page.append(_sighting_out(ledger, fleet, seen, actor))
         if len(page) == PAGE or number == SCAN:  # more may follow: the next page starts here
             return SightingsOut(sightings=page, next=notification_id)
@@ -143,16 +144,20 @@ def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) 
     )
 
 
-def _listed(seen: Sighting, status: str, holders: list[str] | None, fleet: Fleet) -> bool:
+def _listed(
+    ledger: Ledger, seen: Sighting, status: str, holders: list[str] | None, fleet: Fleet
+) -> bool:
     if status != "all" and seen.status != status:
         return False
     if holders is None:
         return True
     if seen.item_id is None:
         return False
-    fleet.catch_up()
-    summary = fleet.views.summary(seen.item_id)
-    return summary is not None and summary.holder in holders
+    try:
+        holder, _ = holder_now(ledger, fleet, seen.item_id)
+    except NotFound:
+        return False
+    return holder in holders
 
 
 def _sighting_out(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> SightingOut:

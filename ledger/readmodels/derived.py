@@ -178,7 +178,7 @@ class _Statements:
     def __init__(self, views: CustodyViews) -> None:
         self.views = views
         self.p = "?" if isinstance(views, SQLiteCustodyViews) else "%s"
-        _, intervals, summary = views.sql.tables
+        _, intervals, summary, _ = views.sql.tables
         prefix = intervals.removesuffix(INTERVALS_TABLE)
         self.log, self.intervals, self.summary = prefix + LOG_TABLE, intervals, summary
         self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None

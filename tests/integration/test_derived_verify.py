@@ -27,7 +27,7 @@ from ledger.readmodels.models import follow, open_views, rebuild
 from policies.accounts import TABLE as ACCOUNTS  # the stored accounts' table, versioned
 from policies.audit import check_accounts
 from policies.config import PolicyConfig
-from policies.engine import Scope, rebuild_accounts, unaccounted_report
+from policies.engine import Scope, follow_accounts, rebuild_accounts, unaccounted_report
 from tests.conftest import SIGNER, Clock
 from tests.integration.test_readmodels import scripted_history
 from tests.programme import ADMIN, ago, issue, register
@@ -68,7 +68,7 @@ def built(store_ledger: Ledger, clock: Clock) -> tuple[Ledger, UUID, UUID]:
     ledger.transfer(moved, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
     ledger.report_lost(lost, circumstances="stolen", occurred_at=ago(ledger, days=10), actor=ADMIN)
     follow(ledger.log_store, open_views(ledger))
-    unaccounted_report(ledger, Scope(as_of=clock()), POLICY)  # catches the accounts up
+    follow_accounts(ledger, POLICY)  # the follower catches the accounts up
     return ledger, moved, lost
 
 

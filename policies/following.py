@@ -1,0 +1,29 @@
+"""What follows the log, in order: the read models, then the policy's stored accounts
+(ledger/readmodels/follower.py; docs/readmodels.md, "Who brings them up to date"). The server and
+`custody import` run it; a reader never does."""
+
+from __future__ import annotations
+
+from ledger.application.ledger import Ledger
+from ledger.readmodels.follower import Follower, Step, views_step
+from policies.accounts import AccountTable
+from policies.config import PolicyConfig
+from policies.engine import follow_accounts
+
+
+def accounts_step(ledger: Ledger, config: PolicyConfig) -> Step:
+    """The stored accounts of `config`'s policy. Its progress counts items; `behind` is every
+    item when the accounts are behind the log (at most that many are recomputed)."""
+
+    def behind() -> int:
+        if AccountTable(ledger, config).position() >= ledger.log_store.log_size():
+            return 0
+        return sum(1 for _ in ledger.item_ids())
+
+    return Step(
+        "stored accounts", lambda progress: follow_accounts(ledger, config, progress), behind
+    )
+
+
+def follower_of(ledger: Ledger, config: PolicyConfig) -> Follower:
+    return Follower([views_step(ledger), accounts_step(ledger, config)])
