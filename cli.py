@@ -278,11 +278,14 @@ def serve(
 def _serve(ledger: Ledger, host: str, port: int) -> None:
     import uvicorn
 
-    from api.main import create_app
+    from api.main import FOLLOW_INTERVAL, create_app
 
     config = Config.from_env()
     app_ = create_app(
-        ledger, load_policy(config.policy), checkpoint_interval=config.checkpoint_interval
+        ledger,
+        load_policy(config.policy),
+        checkpoint_interval=config.checkpoint_interval,
+        follow_interval=FOLLOW_INTERVAL,  # also follows other processes' writes (api/follower.py)
     )
     # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only.
     uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)

@@ -1,26 +1,24 @@
 """The server's follower (docs/readmodels.md, "Who brings them up to date").
 
-After every write request it answers (a method other than GET, HEAD or OPTIONS, answered below
-400), the server catches the read models and the stored accounts up with the log
-(policies/following.py): after the answer is sent, in a worker thread, so the writer's client does
-not wait and no reader ever pays. A catch-up already running takes the new entries on instead
-(`Follower.request`). A background thread also ticks every `interval` seconds while the server
-runs, for the entries other processes append (`custody import`, another server on the store). A
-catch-up that fails is logged; the next one goes on from the position the last committed.
+The app listens to every save of the Ledger it serves (`Ledger.after_save`): after each write
+the read models and the stored accounts are brought up to date with the log
+(policies/following.py), so no reader ever pays for it. Without a clock (`follow_interval` 0,
+as in tests) the catch-up runs at once in the writer's thread, after the commit; with one (`custody
+serve`), a write only wakes the clock's thread, which also ticks every `interval` seconds for the
+entries other processes append (`custody import`, another server on the store). A catch-up that
+finds one running leaves it a note to run again (`Follower.request`), so writers never queue. A
+catch-up that fails is logged; the next one goes on from the position the last one committed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
-import anyio
-
+from ledger.application.ledger import Ledger
 from ledger.readmodels.follower import Follower
 
 log = logging.getLogger("custody.follower")
-READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def follow(follower: Follower) -> None:
@@ -31,50 +29,49 @@ def follow(follower: Follower) -> None:
         log.exception("catching the read models up failed; the next write or tick tries again")
 
 
-class FollowWrites:
-    """ASGI middleware: after a write's answer is sent, catch up (in a worker thread)."""
-
-    def __init__(self, app: Any, follower: Follower) -> None:
-        self.app = app
-        self.follower = follower
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in READS:
-            await self.app(scope, receive, send)
-            return
-        status: list[int] = []
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, sending)
-        if status and status[0] < 400:
-            await anyio.to_thread.run_sync(follow, self.follower)
-
-
 class FollowerClock:
-    """Catch up every `interval` seconds in a background thread, and once when started."""
+    """Catch up in a background thread: when started, when woken, and every `interval` s."""
 
     def __init__(self, follower: Follower, interval: float) -> None:
         if interval <= 0:
             raise ValueError("a follower clock needs an interval above 0 seconds")
         self.follower = follower
         self.interval = interval
-        self._stopping = threading.Event()
+        self._woken = threading.Event()
+        self._stopping = False
         self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._stopping
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        self._woken.set()
+
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping = True
+        self._woken.set()
         if self._thread is not None:
             self._thread.join()
 
     def _run(self) -> None:
-        follow(self.follower)
-        while not self._stopping.wait(self.interval):
+        while not self._stopping:
             follow(self.follower)
+            self._woken.wait(self.interval)
+            self._woken.clear()
+
+
+def listen(ledger: Ledger, follower: Follower, clock: FollowerClock | None) -> None:
+    """After every save of `ledger`: wake the clock if it runs, else catch up now."""
+
+    def after_save() -> None:
+        if clock is not None and clock.running:
+            clock.wake()
+        else:
+            follow(follower)
+
+    ledger.after_save.append(after_save)

@@ -1,9 +1,9 @@
 """The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
 from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve`, with table creation off (`custody init`
 made the tables). With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it
-runs, and once as it stops (api/clock.py). After every write it answers, the app brings the read
-models and stored accounts up to date, and with `follow_interval` above 0 also on a clock while it
-runs (api/follower.py)."""
+runs, and once as it stops (api/clock.py). After every save of its Ledger the app brings the read
+models and stored accounts up to date: at once, or with `follow_interval` above 0 by a thread that
+also ticks on a clock for other processes' writes (api/follower.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api import docs, errors, security, ui
 from api.clock import CheckpointClock
-from api.follower import FollowerClock, FollowWrites
+from api.follower import FollowerClock, follow, listen
 from api.limits import BodyLimit
 from api.routes import (
     custody,
@@ -65,16 +65,16 @@ def create_app(
     follow_interval: float = 0,
 ) -> FastAPI:
     follower = follower_of(ledger, policy or PolicyConfig())
+    follower_clock = FollowerClock(follower, follow_interval) if follow_interval > 0 else None
+    listen(ledger, follower, follower_clock)
+    if follower_clock is None:  # else its thread catches up as it starts
+        follow(follower)
     app = FastAPI(
         title="Custody",
         version="0.1.0",
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
-        lifespan=_clocks(
-            ledger,
-            checkpoint_interval,
-            FollowerClock(follower, follow_interval) if follow_interval > 0 else None,
-        ),
+        lifespan=_clocks(ledger, checkpoint_interval, follower_clock),
         docs_url=None,  # api/docs.py serves them from packaged assets, not a CDN
         redoc_url=None,
     )
@@ -83,7 +83,6 @@ def create_app(
     app.state.public_tiles = public_tiles
     app.state.follower = follower
     errors.install(app)
-    app.add_middleware(FollowWrites, follower=follower)
     app.add_middleware(BodyLimit)
     security.install(app)
     app.include_router(parties.router)

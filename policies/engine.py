@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from uuid import UUID
@@ -109,7 +109,7 @@ class UnaccountedReport:
     scope: Scope
     unaccounted: list[ItemAccount]
     recipients: list[RecipientRates]
-    as_of_log_size: int = 0
+    as_of_log_size: int = field(default=0, compare=False)
     """the log size the answer reflects: the stored accounts' position, or the log's size when
     the reference answered"""
 

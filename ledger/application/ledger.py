@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -119,6 +120,7 @@ Cosigners = Callable[[str, Callable[[int], list[bytes]]], list[str]]
 """(signed checkpoint note, proof from an old size) -> the witnesses' cosignature lines."""
 Signature = dict[str, str] | None
 Command = Callable[[Signature, datetime], Aggregate]
+log = logging.getLogger("custody.ledger")
 OPERATOR = "operator"
 MAX_ENTRIES_PAGE = 1000
 MAP_COMMIT_TRIES = 20
@@ -192,6 +194,9 @@ class Ledger(Application[UUID]):
         self.witness_keys = tuple(witness_keys)
         self.witness_policy = witness_policy
         self._local = threading.local()
+        self.after_save: list[Callable[[], None]] = []
+        """Called after every save, in the saving thread: what follows the log (the server's
+        read-model follower, api/follower.py) hears of each write here."""
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (store/log.py)")
@@ -205,6 +210,15 @@ class Ledger(Application[UUID]):
             fastforward=True,
             deepcopy_from_cache=False,
         )
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """The library's hook after a save: tell every `after_save` listener. The save is
+        committed; a listener that fails is logged, not the writer's error."""
+        for listener in list(self.after_save):
+            try:
+                listener()
+            except Exception:
+                log.exception("a listener after a save failed; the save stands")
 
     @property
     def signer(self) -> Signer | None:
