@@ -16,6 +16,9 @@ Sections:
   report   policies.engine.unaccounted_report over the whole programme, as of the clock's date
   proofs   Ledger.inclusion_proof and Ledger.consistency_proof at the full log size, p50 and p99
   verify   `custody verify` in a subprocess: entries/s and peak RSS (VmHWM, bench/measure.py)
+  readmodels  the read models' rebuild and catch-up, the stored accounts' catch-up (entries/s),
+           and custody at T over HTTP for the item with 1,000 events (bench/readmodels.py);
+           run last: it appends --scale-sample items to the programme store
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
@@ -49,18 +52,20 @@ import baseline
 import eventsourcing
 import httpx
 import psycopg
+import readmodels
 import synth
 
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
+from ledger.readmodels import custody as readmodel_custody
 from ledger.readmodels.models import Fleet
 from ledger.store.config import DEFAULT_ORIGIN
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_accounts, unaccounted_report
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SECTIONS = ("ingest", "custody", "report", "proofs", "verify")
+SECTIONS = ("ingest", "custody", "report", "proofs", "verify", "readmodels")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MIB = 1024 * 1024
@@ -607,8 +612,10 @@ def section_custody(args: argparse.Namespace, prog: Programme, out: Results) -> 
         note = f"{samples} calls over {span / 86400:.0f} days"
         _custody_figures(out, f"custody_at, {plan.events} events", ours, theirs, note)
         item = plan.item_id
-        from_views = [lambda t=t, i=item: fleet.custody_at(i, at=t) for t in moments]
-        label = f"read model (Fleet.custody_at), {plan.events} events"
+        from_views = [
+            lambda t=t, i=item: readmodel_custody.custody_at(book, fleet, i, at=t) for t in moments
+        ]
+        label = f"read model (readmodels.custody_at), {plan.events} events"
         _custody_figures(out, label, latencies(from_views), theirs, f"{samples} calls")
         if "custody" in args.profile and plan.events >= 1000:
             calls = [_custody_call(book, plan, t) for t in moments[:50]]
@@ -624,8 +631,8 @@ def _custody_figures(
     out: Results, label: str, ours: Sequence[float], theirs: Sequence[float], note: str
 ) -> None:
     """p50 (against the target) and p99 of one way of asking, against one replay by the library.
-    The read model (`Fleet.custody_at`) catches up with the log before it answers, as the API's
-    fleet-wide reads do."""
+    The read model (`readmodels.custody_at`) answers with the entries it rests on, as the API
+    does, from the views as the follower left them."""
     for q, name in ((0.5, "p50"), (0.99, "p99")):
         value, base = percentile(ours, q), percentile(theirs, q)
         verdict, gap = under(value, 2.0, "ms") if q == 0.5 else ("", "")
@@ -937,6 +944,64 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
         )
 
 
+# Read models ----------------------------------------------------------------------------------
+
+
+def section_readmodels(args: argparse.Namespace, prog: Programme, out: Results) -> None:
+    """Rebuild and catch-up rates of the read models and stored accounts, and custody at T over
+    HTTP (bench/readmodels.py). Appends --scale-sample items to the programme store."""
+    book = open_ledger(prog.store, signer=prog.signer)
+    built = readmodels.rebuild_rate(book)
+    _rate_figure(out, "read models: rebuild (clear, follow the log)", built)
+    accounts = readmodels.accounts_rebuild_rate(book)
+    _rate_figure(out, "stored accounts: rebuild (every item)", accounts)
+    tail = max(args.scale_sample, 1000)
+    first = args.items + args.scale_sample + 100
+    views, stored = readmodels.tail_rates(book, tail, args.events_per_item, first)
+    _rate_figure(out, f"read models: catch-up after {tail:,} items written", views)
+    _rate_figure(out, f"stored accounts: catch-up after {tail:,} items written", stored)
+    token, _ = book.grant_token(party="operator", role="admin", actor=synth.ADMIN)
+    book.close()
+    samples = max(args.samples // 5, 50)
+    ours, replay = readmodels.http_custody_latencies(
+        lambda: _server("ledger", prog.store.url), token, prog.history_1000, samples
+    )
+    for q, name in ((0.5, "p50"), (0.99, "p99")):
+        value, base = percentile(ours, q), percentile(replay, q)
+        verdict, gap = under(value, readmodels.HTTP_P50_TARGET_MS, "ms") if q == 0.5 else ("", "")
+        out.add(
+            Figure(
+                "readmodel",
+                f"GET /v1/items/{{id}}/custody?at=T, 1,000 events, {name}",
+                value,
+                "ms",
+                base,
+                "the same request with exact=true: the replay",
+                f"p50 < {readmodels.HTTP_P50_TARGET_MS:g} ms" if q == 0.5 else "",
+                verdict,
+                gap,
+                f"{samples} requests over HTTP (uvicorn, httpx)" if q == 0.5 else "",
+            )
+        )
+
+
+def _rate_figure(out: Results, name: str, measured: readmodels.Rate) -> None:
+    verdict, gap = at_least(measured.per_second, readmodels.RATE_TARGET, " entries/s")
+    out.add(
+        Figure(
+            "readmodel",
+            name,
+            measured.per_second,
+            "entries/s",
+            target=f">= {readmodels.RATE_TARGET:,} entries/s",
+            verdict=verdict,
+            gap=gap,
+            note=f"{measured.entries:,} entries in {measured.seconds:.1f} s; "
+            f"{measured.per_cpu_second:,.0f} entries per CPU second",
+        )
+    )
+
+
 # Main -----------------------------------------------------------------------------------------
 
 
@@ -1014,6 +1079,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 section_proofs(args, prog, out)
             if "verify" in rest:
                 section_verify(args, stores, prog, out)
+            if "readmodels" in rest:
+                section_readmodels(args, prog, out)
     finally:
         stores.drop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,8 +18,9 @@ from uuid import UUID
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import NotFound
 from ledger.domain.items import Status
-from ledger.domain.replay import CustodyState
-from ledger.readmodels.models import Fleet, Holding, Holdings
+from ledger.domain.replay import CustodyState, not_issued
+from ledger.domain.times import aware_utc
+from ledger.readmodels.models import Fleet, Holding, Holdings, NotApplied
 
 AFTER_EVERYTHING = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """A field time after every event (times are refused beyond the year 9999)."""
@@ -36,11 +37,19 @@ def custody_at(
 ) -> CustodyState:
     """Holder and status of the item at field time `at`, as known at `known_at`, with the log
     entries the answer rests on. NotFound as the replay says it."""
-    if not exact and fleet.views.applied_all_of(item):
-        found = fleet.views.custody_at(item, at=at, known_at=known_at)
-        if found is not None:
-            return found
+    if not exact:
+        try:
+            found = fleet.views.custody_at(item, at=at, known_at=known_at)
+        except NotApplied:
+            return ledger.custody_at(item, at=at, known_at=known_at)
+        if found is None:
+            raise NotFound(not_issued(item, aware_utc(at, field="at"), _aware(known_at)))
+        return found
     return ledger.custody_at(item, at=at, known_at=known_at)  # the reference, and its refusals
+
+
+def _aware(known_at: datetime | None) -> datetime | None:
+    return None if known_at is None else aware_utc(known_at, field="known_at")
 
 
 def holder_now(ledger: Ledger, fleet: Fleet, item: UUID) -> tuple[str, Status]:

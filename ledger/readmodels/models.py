@@ -354,19 +354,26 @@ class CustodyViews(TrackingRecorder):
     ) -> CustodyState | None:
         """Custody at field time `at` as known at `known_at`, with the entries it rests on (the
         issue, then those that occurred by `at` in field order, as replay applies them); None if
-        not issued by then. Every entry of the item must be applied (`applied_all_of`)."""
+        not issued by then. `NotApplied` if the views have not applied every entry of the item,
+        or do not know it as an item. One read transaction."""
         field = format_time(aware_utc(at, field="at"))
         known = None if known_at is None else format_time(aware_utc(known_at, field="known_at"))
         steps_sql, params = self.sql.steps_by, [str(item), field]
         if known is not None:
             steps_sql, params = steps_sql + self.sql.known_by, [*params, known]
         with self.datastore.transaction(commit=False) as c:
+            c.execute(self.sql.last_of, (str(item), APPLICATION_NAME))
+            if not _applied(_values(c.fetchall()[0])):
+                raise NotApplied(item)
             state = self._state_at(c, item, field, known)
             if state is None:
+                c.execute(self.sql.summary, (str(item),))
+                if not c.fetchall():
+                    raise NotApplied(item)  # not an item: the reference says so
                 return None
             c.execute(steps_sql + self.sql.steps_order, params)
-            steps = [_values(r) for r in c.fetchall()]
-        return _custody_state(item, at, known_at, state, steps)
+            rows = c.fetchall()
+        return _custody_state(item, at, known_at, state, rows)
 
     def _state_at(self, c: Any, item: UUID, field: str, known: str | None) -> Any:
         sql, params = self.sql.interval_at, [str(item), field, field]
@@ -380,9 +387,8 @@ class CustodyViews(TrackingRecorder):
 
     def applied_all_of(self, item: UUID) -> bool | None:
         """Whether the views have applied every entry of the item; None if the log has none."""
-        found = self._read(self.sql.last_of, (str(item), APPLICATION_NAME))
-        last, position = _values(found[0]) if found else (None, None)
-        return None if last is None else int(last) < int(position or 0)
+        last, position = _values(self._read(self.sql.last_of, (str(item), APPLICATION_NAME))[0])
+        return None if last is None else _applied((last, position))
 
     def summary(self, item: UUID | str) -> ItemSummary | None:
         found = self._read(self.sql.summary, (str(item_uuid(item)),))
@@ -446,6 +452,16 @@ class PostgresCustodyViews(CustodyViews, PostgresTrackingRecorder):
         return int(found[0]["n"]) == len(tables)
 
 
+class NotApplied(Exception):
+    """The views cannot answer for this item: they lack some of its entries, or never had it."""
+
+
+def _applied(row: Sequence[Any]) -> bool:
+    """(the item's newest log index, the views' position): every entry of the item applied."""
+    last, position = row
+    return last is not None and int(last) < int(position or 0)
+
+
 def _require_consecutive(rows: Sequence[LogRow], position: int) -> None:
     indexes = [row.log_index for row in rows]
     if indexes != list(range(position, position + len(rows))):
@@ -477,20 +493,22 @@ def _resumed(prior: Sequence[Step], opened: Mapping[Interval, str]) -> Fold | No
 
 
 def _custody_state(
-    item: UUID, at: datetime, known_at: datetime | None, state: Any, steps: list[Any]
+    item: UUID, at: datetime, known_at: datetime | None, state: Any, rows: list[Any]
 ) -> CustodyState:
-    """The answer from the interval and the steps (log index, version, type, occurred_at) in
-    field order: the issue first, as replay applies it."""
-    issue = next(i for i, s in enumerate(steps) if s[2] == Item.Issued.TOPIC)
-    applied = [steps[issue], *steps[:issue], *steps[issue + 1 :]]
+    """The answer from the interval and the entries (log index, version, occurred_at) in field
+    order: the issue (version 1) first, as replay applies it."""
+    steps = [_values(r) for r in rows] if rows and isinstance(rows[0], dict) else rows
+    issue = next(i for i, s in enumerate(steps) if s[1] == 1)
+    last = steps[-1] if issue < len(steps) - 1 or len(steps) == 1 else steps[-2]
+    indexes = [steps[issue][0], *(s[0] for s in steps[:issue]), *(s[0] for s in steps[issue + 1 :])]
     return CustodyState(
         item_id=item,
         at=aware_utc(at, field="at"),
         known_at=None if known_at is None else aware_utc(known_at, field="known_at"),
         holder=str(state[0]),
         status=Status(state[1]),
-        last_event_at=datetime.fromisoformat(str(applied[-1][3])),
-        log_indexes=tuple(int(s[0]) for s in applied),
+        last_event_at=datetime.fromisoformat(str(last[2])),
+        log_indexes=tuple(int(i) for i in indexes),
     )
 
 

@@ -36,9 +36,19 @@ SUMMARY_COMPUTED = (
 
 class ViewStatements:
     """Every statement of the views, for one dialect: `param` is its placeholder, `prefix` the
-    schema, `time` and `integer` its column types, `lock` what takes the views' write lock."""
+    schema, `time` and `integer` its column types, `lock` what takes the views' write lock,
+    `clustered` what stores a table in its key's order."""
 
-    def __init__(self, *, param: str, prefix: str, time: str, integer: str, lock: list[str]):
+    def __init__(
+        self,
+        *,
+        param: str,
+        prefix: str,
+        time: str,
+        integer: str,
+        lock: list[str],
+        clustered: str = "",
+    ):
         p = param
         tracking, intervals, summary, entries, log = (
             prefix + t
@@ -62,7 +72,8 @@ class ViewStatements:
             f"CREATE TABLE IF NOT EXISTS {entries} (item_id TEXT NOT NULL,"
             f" log_index {integer} NOT NULL, version {integer} NOT NULL, type TEXT NOT NULL,"
             f" occurred_at {time} NOT NULL, recorded_at {time} NOT NULL, party TEXT,"
-            f" verified {integer} NOT NULL, PRIMARY KEY (item_id, version))",
+            f" verified {integer} NOT NULL, PRIMARY KEY (item_id, occurred_at, version))"
+            + clustered,  # custody at T reads an item's entries in field order, from the key
         ]
         self.steps_of = (
             f"SELECT item_id, {ENTRY_COLUMNS} FROM {entries} WHERE item_id IN"
@@ -105,7 +116,7 @@ class ViewStatements:
             f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
         )
         self.steps_by = (
-            f"SELECT log_index, version, type, occurred_at FROM {entries}"
+            f"SELECT log_index, version, occurred_at FROM {entries}"
             f" WHERE item_id = {p} AND occurred_at <= {p}"
         )
         self.known_by = f" AND recorded_at <= {p}"
@@ -122,8 +133,9 @@ class ViewStatements:
             f"UPDATE {summary} SET holder = {p}, status = {p}, last_verified_at = {p},"
             f" last_log_index = {p} WHERE item_id = {p}"
         )
-        self.last_of = (
-            f"SELECT (SELECT MAX(log_index) FROM {log} WHERE aggregate_id = {p}) AS last,"
+        self.last_of = (  # the newest version's entry: one step down the (id, version) index
+            f"SELECT (SELECT log_index FROM {log} WHERE aggregate_id = {p}"
+            " ORDER BY aggregate_version DESC LIMIT 1) AS last,"
             f" (SELECT MAX(notification_id) FROM {tracking} WHERE application_name = {p})"
             " AS position"
         )
@@ -141,6 +153,7 @@ def sqlite_statements() -> ViewStatements:
         time="TEXT",
         integer="INTEGER",
         lock=[f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id WHERE 0 = 1"],
+        clustered=" WITHOUT ROWID",
     )
 
 

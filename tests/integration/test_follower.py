@@ -203,3 +203,27 @@ def test_custody_import_brings_the_read_models_and_accounts_up_to_date_at_its_en
     assert open_views(ledger).position() == size
     assert AccountTable(ledger, PolicyConfig()).position() == size
     ledger.close()
+
+
+def test_custody_before_the_issue_is_refused_by_the_read_models_as_by_the_replay(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, _, client = served
+    item = issue(ledger, "EARLY-1", days_ago=10)
+    replays: list[UUID] = []
+    replay = Ledger.custody_at
+
+    def counted(self: Ledger, item: Any, **kwargs: Any) -> Any:
+        replays.append(item)
+        return replay(self, item, **kwargs)
+
+    monkeypatch.setattr(Ledger, "custody_at", counted)
+    before = {"at": format_time(ago(ledger, days=20)), "known_at": now_text(ledger)}
+
+    from_views = client.get(f"/v1/items/{item}/custody", params=before)
+    exact = client.get(f"/v1/items/{item}/custody", params=before | {"exact": "true"})
+
+    assert from_views.status_code == exact.status_code == 404
+    assert from_views.json() == exact.json()
+    assert "had not been issued by" in from_views.json()["error"]["message"]
+    assert replays == [item]  # the exact one only
