@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -100,7 +100,8 @@ __all__ = [
 
 APPLICATION_NAME = Ledger.name
 """The application whose log the views track ("Custody")."""
-BATCH = 1000
+BATCH = 5000
+"""Entries per transaction: a commit (and its fsync) per 5,000 entries."""
 IN_CHUNK = 500
 """Items per `IN (...)` list."""
 Progress = Callable[[int], None]
@@ -166,6 +167,15 @@ class ItemSummary:
 # The views: applying a batch with its tracking ---------------------------------------------------
 
 
+class LogEntry(NamedTuple):
+    """What the views read of a log entry (`LogRow` has its hash and receipt too)."""
+
+    log_index: int
+    aggregate_id: str
+    aggregate_version: int
+    entry: bytes
+
+
 @dataclass
 class _Writes:
     """What a batch writes, gathered, then sent with one `executemany` per statement."""
@@ -211,7 +221,11 @@ class CustodyViews(TrackingRecorder):
         """How many log entries the views have applied: the next log index to apply."""
         return self.max_tracking_id(APPLICATION_NAME) or 0
 
-    def apply(self, rows: Sequence[LogRow]) -> int:
+    def log_entries(self, start: int, end: int) -> list[LogEntry]:
+        """The log's entries with start <= log_index < end, as much of them as the views read."""
+        return [LogEntry(*_values(r)) for r in self._read(self.sql.log_range, (start, end))]
+
+    def apply(self, rows: Sequence[LogRow | LogEntry]) -> int:
         """Apply the entries of `rows` (consecutive, in log order) the views have not applied yet,
         with their tracking, in one transaction: all of them, or on any error none. Answers how many
         it applied: 0 if another follower applied them first."""
@@ -242,7 +256,7 @@ class CustodyViews(TrackingRecorder):
     def tables_exist(self, names: Sequence[str] = ()) -> bool:
         raise NotImplementedError
 
-    def _apply_entries(self, c: Any, entries: Sequence[tuple[UUID, ItemEntry]]) -> None:
+    def _apply_entries(self, c: Any, entries: Sequence[tuple[UUID | str, ItemEntry]]) -> None:
         by_item: dict[str, list[ItemEntry]] = {}
         for item_id, entry in entries:
             by_item.setdefault(str(item_id), []).append(entry)
@@ -462,7 +476,7 @@ def _applied(row: Sequence[Any]) -> bool:
     return last is not None and int(last) < int(position or 0)
 
 
-def _require_consecutive(rows: Sequence[LogRow], position: int) -> None:
+def _require_consecutive(rows: Sequence[LogRow | LogEntry], position: int) -> None:
     indexes = [row.log_index for row in rows]
     if indexes != list(range(position, position + len(rows))):
         raise IntegrityFailure(
@@ -541,12 +555,13 @@ def _summary(row: Any) -> ItemSummary:
 def follow(
     store: LogStore, views: CustodyViews, *, batch: int = BATCH, progress: Progress | None = None
 ) -> int:
-    """Apply every entry after the views' position, `batch` entries per transaction. Answers how
-    many this call applied (other followers may have applied some meanwhile)."""
+    """Apply every entry of `store`'s log after the views' position, `batch` entries per
+    transaction (the views read the log on its own datastore, `CustodyViews.log_entries`).
+    Answers how many this call applied (other followers may have applied some meanwhile)."""
     applied = 0
     while True:
         start = views.position()
-        rows = store.log_entries(start, start + batch)
+        rows = views.log_entries(start, start + batch)
         if not rows:
             return applied
         done = views.apply(rows)

@@ -129,6 +129,10 @@ class ViewStatements:
             ENTRIES_TABLE: f"SELECT item_id, {ENTRY_COLUMNS} FROM {entries}"
             " ORDER BY item_id, version",
         }
+        self.log_range = (  # what the views read of the log: no hashes, no receipts
+            f"SELECT log_index, aggregate_id, aggregate_version, entry FROM {log}"
+            f" WHERE log_index >= {p} AND log_index < {p} ORDER BY log_index"
+        )
         self.move_summary = (
             f"UPDATE {summary} SET holder = {p}, status = {p}, last_verified_at = {p},"
             f" last_log_index = {p} WHERE item_id = {p}"
