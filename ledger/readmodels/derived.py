@@ -2,8 +2,8 @@
 (docs/verification.md, section 6; docs/readmodels.md).
 
 The log is verified byte for byte, but the fleet-wide answers (`/v1/custody`, the unaccounted
-report) read tables derived from it: `custody_intervals` and `item_summary`
-(ledger/readmodels/models.py)
+report, custody at a time) read tables derived from it: `custody_intervals`, `item_summary` and
+`custody_item_entries` (ledger/readmodels/models.py)
 and the stored policy accounts (policies/accounts.py, checked by policies/audit.py through the same
 `compare_items`). An edit of those tables changes the answers without touching the log. So each is
 recomputed here from the log, one chunk of items at a time in the order the items were issued, and
@@ -29,6 +29,7 @@ from uuid import UUID
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
 from ledger.readmodels.models import (
+    ENTRIES_TABLE,
     INTERVALS_TABLE,
     SUMMARY_TABLE,
     CustodyViews,
@@ -38,6 +39,7 @@ from ledger.readmodels.models import (
     summary_values,
     views_of,
 )
+from ledger.readmodels.timeline import Step
 from ledger.store.log import LOG_TABLE
 
 CHUNK = 500
@@ -109,7 +111,8 @@ def written_since(ledger: Ledger, items: Sequence[str], position: int) -> set[st
 
 
 def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
-    """`custody_intervals` and `item_summary` against the log; [] if they were never built."""
+    """`custody_intervals`, `item_summary` and `custody_item_entries` against the log; [] if they
+    were never built."""
     views = views_of(ledger.log_store)
     if not views.tables_exist():
         return []
@@ -178,9 +181,10 @@ class _Statements:
     def __init__(self, views: CustodyViews) -> None:
         self.views = views
         self.p = "?" if isinstance(views, SQLiteCustodyViews) else "%s"
-        _, intervals, summary, _ = views.sql.tables
+        _, intervals, summary, entries = views.sql.tables
         prefix = intervals.removesuffix(INTERVALS_TABLE)
         self.log, self.intervals, self.summary = prefix + LOG_TABLE, intervals, summary
+        self.entries = entries
         self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None
 
     def tables(self, views: CustodyViews) -> list[Table]:
@@ -200,6 +204,14 @@ class _Statements:
                 self.expected_summaries,
                 lambda: self._count(self.summary),
                 lambda: self._item_ids(self.summary),
+            ),
+            Table(
+                ENTRIES_TABLE,
+                views.position,
+                self.stored_entries,
+                self.expected_entries,
+                lambda: self._count(self.entries),
+                lambda: self._item_ids(self.entries),
             ),
         ]
 
@@ -233,6 +245,17 @@ class _Statements:
             " holder, status, last_verified_at, last_log_index, open_findings"
         )
         return _by_item(self._in(f"SELECT {columns} FROM {self.summary} WHERE item_id", items))
+
+    def stored_entries(self, items: Sequence[str], position: int) -> Rows:
+        columns = "item_id, log_index, version, type, occurred_at, recorded_at, party, verified"
+        rows = self._in(f"SELECT {columns} FROM {self.entries} WHERE item_id", items)
+        return _by_item(sorted(rows, key=lambda r: (r[0], r[2])))
+
+    def expected_entries(self, items: Sequence[str], position: int) -> Rows:
+        return {
+            item: [_entry_row(item, entry.step()) for entry in entries]
+            for item, entries in self._entries(items, position).items()
+        }
 
     def expected_intervals(self, items: Sequence[str], position: int) -> Rows:
         expected: Rows = {}
@@ -308,6 +331,11 @@ class _Statements:
         with self.views.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return [_values(row) for row in c.fetchall()]
+
+
+def _entry_row(item: str, s: Step) -> Row:
+    verified = int(s.verified)
+    return (item, s.log_index, s.version, s.type, s.occurred_at, s.recorded_at, s.party, verified)
 
 
 def _by_item(rows: Iterable[Row]) -> Rows:
