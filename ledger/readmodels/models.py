@@ -372,9 +372,9 @@ class CustodyViews(TrackingRecorder):
         or do not know it as an item. One read transaction."""
         field = format_time(aware_utc(at, field="at"))
         known = None if known_at is None else format_time(aware_utc(known_at, field="known_at"))
-        steps_sql, params = self.sql.steps_by, [str(item), field]
+        steps_sql, params = self.sql.steps_now, [str(item), field]
         if known is not None:
-            steps_sql, params = steps_sql + self.sql.known_by, [*params, known]
+            steps_sql, params = self.sql.steps_known, [*params, known]
         with self.datastore.transaction(commit=False) as c:
             c.execute(self.sql.last_of, (str(item), APPLICATION_NAME))
             if not _applied(_values(c.fetchall()[0])):
@@ -385,16 +385,14 @@ class CustodyViews(TrackingRecorder):
                 if not c.fetchall():
                     raise NotApplied(item)  # not an item: the reference says so
                 return None
-            c.execute(steps_sql + self.sql.steps_order, params)
+            c.execute(steps_sql, params)
             rows = c.fetchall()
         return _custody_state(item, at, known_at, state, rows)
 
     def _state_at(self, c: Any, item: UUID, field: str, known: str | None) -> Any:
-        sql, params = self.sql.interval_at, [str(item), field, field]
-        if known is None:
-            sql += f" AND {self.sql.current}"
-        else:
-            sql, params = f"{sql} AND {self.sql.known}", [*params, known, known]
+        sql, params = self.sql.interval_now, [str(item), field, field]
+        if known is not None:
+            sql, params = self.sql.interval_known, [*params, known, known]
         c.execute(sql, params)
         found = c.fetchall()
         return _values(found[0]) if found else None

@@ -115,12 +115,15 @@ class ViewStatements:
         self.interval_at = (
             f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
         )
-        self.steps_by = (
+        steps_by = (
             f"SELECT log_index, version, occurred_at FROM {entries}"
             f" WHERE item_id = {p} AND occurred_at <= {p}"
         )
-        self.known_by = f" AND recorded_at <= {p}"
-        self.steps_order = " ORDER BY occurred_at, version"
+        in_field_order = " ORDER BY occurred_at, version"
+        self.steps_now = steps_by + in_field_order
+        self.steps_known = f"{steps_by} AND recorded_at <= {p}{in_field_order}"
+        self.interval_now = f"{self.interval_at} AND {self.current}"
+        self.interval_known = f"{self.interval_at} AND {self.known}"
         self.summary = f"SELECT * FROM {summary} WHERE item_id = {p}"
         self.all_rows = {
             INTERVALS_TABLE: f"SELECT item_id, {INTERVAL_COLUMNS} FROM {intervals}"
