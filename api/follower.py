@@ -4,8 +4,9 @@ The app listens to every save of the Ledger it serves (`Ledger.after_save`): aft
 the read models and the stored accounts are brought up to date with the log
 (policies/following.py), so no reader ever pays for it. Without a clock (`follow_interval` 0,
 as in tests) the catch-up runs at once in the writer's thread, after the commit; with one (`custody
-serve`), a write only wakes the clock's thread, which also ticks every `interval` seconds for the
-entries other processes append (`custody import`, another server on the store). A catch-up that
+serve`), a write only wakes the clock's thread, which waits `SETTLE` for the rest of a burst, then
+catches up; it also ticks every `interval` seconds for the entries other processes append
+(`custody import`, another server on the store). A catch-up that
 finds one running leaves it a note to run again (`Follower.request`), so writers never queue. A
 catch-up that fails is logged; the next one goes on from the position the last one committed.
 """
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ledger.application.ledger import Ledger
 from ledger.readmodels.follower import Follower
 
 log = logging.getLogger("custody.follower")
+SETTLE = 0.25
+"""Seconds a woken follower waits for more writes before it catches up: a burst's writes are
+applied in one catch-up, and a write is read back within about this long."""
 
 
 def follow(follower: Follower) -> None:
@@ -61,7 +66,8 @@ class FollowerClock:
     def _run(self) -> None:
         while not self._stopping:
             follow(self.follower)
-            self._woken.wait(self.interval)
+            if self._woken.wait(self.interval) and not self._stopping:
+                time.sleep(SETTLE)  # the writes of a burst caught up together
             self._woken.clear()
 
 

@@ -152,11 +152,16 @@ def rebuild_accounts(
 
 
 def follow_accounts(
-    ledger: Ledger, config: PolicyConfig, progress: Callable[[int], None] | None = None
+    ledger: Ledger,
+    config: PolicyConfig,
+    progress: Callable[[int], None] | None = None,
+    *,
+    table: AccountTable | None = None,
 ) -> int:
     """Bring this policy's stored accounts up to date with the log (the follower's step,
-    policies/following.py); answers how many items were recomputed."""
-    return _catch_up(ledger, config, AccountTable(ledger, config), progress)
+    policies/following.py, which keeps its `table` open); answers how many items were
+    recomputed."""
+    return _catch_up(ledger, config, table or AccountTable(ledger, config), progress)
 
 
 def accounts_position(ledger: Ledger, config: PolicyConfig) -> int:

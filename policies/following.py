@@ -5,24 +5,32 @@
 from __future__ import annotations
 
 from ledger.application.ledger import Ledger
-from ledger.readmodels.follower import Follower, Step, views_step
+from ledger.readmodels.follower import Follower, Progress, Step, views_step
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import follow_accounts
 
 
 def accounts_step(ledger: Ledger, config: PolicyConfig) -> Step:
-    """The stored accounts of `config`'s policy. Its progress counts items; `behind` is every
-    item when the accounts are behind the log (at most that many are recomputed)."""
+    """The stored accounts of `config`'s policy, their table opened (created if missing) on the
+    first run and kept. Its progress counts items; `behind` is every item when the accounts are
+    behind the log (at most that many are recomputed)."""
+    tables: list[AccountTable] = []
+
+    def table() -> AccountTable:
+        if not tables:
+            tables.append(AccountTable(ledger, config))
+        return tables[0]
 
     def behind() -> int:
-        if AccountTable(ledger, config).position() >= ledger.log_store.log_size():
+        if table().position() >= ledger.log_store.log_size():
             return 0
         return sum(1 for _ in ledger.item_ids())
 
-    return Step(
-        "stored accounts", lambda progress: follow_accounts(ledger, config, progress), behind
-    )
+    def catch_up(progress: Progress | None) -> int:
+        return follow_accounts(ledger, config, progress, table=table())
+
+    return Step("stored accounts", catch_up, behind)
 
 
 def follower_of(ledger: Ledger, config: PolicyConfig) -> Follower:
