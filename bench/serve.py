@@ -33,8 +33,9 @@ import uvicorn
 from synth import NOW
 
 from api.main import FOLLOW_INTERVAL, create_app
-from ledger.application.ledger import Ledger
+from ledger.application import open_ledger
 from ledger.integrity.signing import Signer
+from ledger.store.config import Config
 
 
 def main() -> None:
@@ -42,7 +43,8 @@ def main() -> None:
     if side == "ledger":
         key = Signer.from_text(os.environ["BENCH_LOG_KEY"])  # the run's key, as open_ledger's
         app = create_app(  # its read models followed as under `custody serve` (api/follower.py)
-            Ledger(clock=lambda: NOW, db=store, signer=key), follow_interval=FOLLOW_INTERVAL
+            open_ledger(Config(db=store), clock=lambda: NOW, signer=key),
+            follow_interval=FOLLOW_INTERVAL,
         )
     else:
         app = baseline.create_http_app(baseline.open_plain(json.loads(store), create=False))

@@ -150,7 +150,7 @@ class Statements:
         log, tree, checkpoints = (prefix + t for t in (LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE))
         columns = "log_index, aggregate_id, aggregate_version, leaf_hash, entry, receipt"
         p = param
-        self.param, self.tree = param, tree
+        self.param, self.tree, self.log = param, tree, log
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {log} (log_index {integer} PRIMARY KEY "
             f"CHECK (log_index >= 0), aggregate_id TEXT NOT NULL, aggregate_version {integer} "
@@ -229,6 +229,15 @@ class Statements:
         p = self.param
         ranges = " OR ".join([f"(level = {p} AND idx >= {p} AND idx < {p})"] * levels)
         return f"SELECT level, idx, hash FROM {self.tree} WHERE {ranges}"
+
+    def first_entries_of(self, count: int) -> str:
+        """The aggregate ids, among `count` given, that have a first entry in the log (one
+        search of the (aggregate_id, aggregate_version) index each)."""
+        marks = ", ".join([self.param] * count)
+        return (
+            f"SELECT aggregate_id FROM {self.log} "
+            f"WHERE aggregate_version = 1 AND aggregate_id IN ({marks})"
+        )
 
     def events_in_notification_order(self, notification_id: str) -> str:
         """Stored events after a notification id, in the order the library recorded them."""
@@ -382,6 +391,15 @@ class LogStore:
         """The aggregate's newest entry with log_index < `before`, if any."""
         rows = self._read(self.sql.last_of_aggregate, (str(aggregate_id), before))
         return _row(rows[0]) if rows else None
+
+    def logged(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `aggregate_ids` that have entries in the log, read 500 at a time."""
+        found: set[UUID] = set()
+        for start in range(0, len(aggregate_ids), 500):
+            chunk = [str(a) for a in aggregate_ids[start : start + 500]]
+            rows = self._read(self.sql.first_entries_of(len(chunk)), chunk)
+            found.update(UUID(str(r["aggregate_id"])) for r in rows)
+        return found
 
     def log_indexes_of(self, aggregate_id: UUID) -> dict[int, int]:
         """aggregate version -> log index"""
