@@ -9,11 +9,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import Unauthenticated
-from ledger.readmodels.models import Fleet
+from ledger.application import Ledger, ReadScope
+from ledger.domain import Action, Actor, Unauthenticated
+from ledger.readmodels import Fleet
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"
@@ -49,7 +47,7 @@ def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
 ReadScopeDep = Annotated[ReadScope, Depends(read_scope)]
 
 
-def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
+def fleet_of(request: Request, ledger: Ledger) -> Fleet:
     """The app's read models over its Ledger, opened on first use (creating their tables if
     missing) and kept on the app. Reads answer from them as they are (api/follower.py keeps them
     up to date)."""
@@ -57,6 +55,10 @@ def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
     if fleet is None or fleet.store is not ledger.log_store:
         fleet = request.app.state.custody_fleet = Fleet.of(ledger)
     return fleet
+
+
+def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
+    return fleet_of(request, ledger)
 
 
 FleetDep = Annotated[Fleet, Depends(get_fleet)]

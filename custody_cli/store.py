@@ -20,16 +20,13 @@ from custody_cli.options import (
     read_vkey,
 )
 from custody_cli.output import err, out, with_progress
-from ledger.application import log_key
-from ledger.application.ledger import Ledger
-from ledger.domain.errors import CustodyError
-from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
-from ledger.readmodels import models as readmodels
-from ledger.readmodels.derived import DerivedChecked, check_read_models
-from ledger.store import stores
-from ledger.store.config import Config, redacted
-from ledger.verification.trusted import split_notes, trusted_checkpoints
-from ledger.witness.witness_policy import parse_policy
+from ledger.application import Ledger, log_key
+from ledger.domain import CustodyError
+from ledger.integrity import Signer, generate_signer_key, write_private_key_file
+from ledger.readmodels import DerivedChecked, check_read_models, open_views, rebuild
+from ledger.store import Config, create_private, redacted
+from ledger.verification import split_notes, trusted_checkpoints
+from ledger.witness import parse_policy
 from policies.audit import check_accounts
 from policies.config import PolicyConfig, load_policy
 from policies.engine import rebuild_accounts
@@ -59,7 +56,7 @@ def initialise(config: Config) -> tuple[str, str]:
     """The key first: it signs the receipt of every entry, the bootstrap's too."""
     if Path(config.key).exists():
         raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
-    stores.create_private(config.db)
+    create_private(config.db)
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
     signer = Signer.from_text(skey)
@@ -199,11 +196,11 @@ readmodels_app = typer.Typer(
 def readmodels_rebuild(db: DbOption = None) -> None:
     """Drop the read models' rows and tracking, and apply the whole log again."""
     ledger = open_ledger(Config.from_env(db=db))
-    views = readmodels.open_views(ledger)
+    views = open_views(ledger)
     applied = with_progress(
         "rebuilding",
         ledger.log_store.log_size(),
-        lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
+        lambda step: rebuild(ledger.log_store, views, progress=step),
     )
     out.print(f"rebuilt the read models: {applied} entries applied")
     indexed = ledger.log_store.rebuild_serials()
@@ -227,7 +224,7 @@ def readmodels_follow(
     stored accounts they change; then poll the log until stopped."""
     config = Config.from_env(db=db)
     ledger = open_ledger(config)
-    views = readmodels.open_views(ledger)
+    views = open_views(ledger)
     follower = follower_of(ledger, load_policy(config.policy))
     while True:
         before = views.position()

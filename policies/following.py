@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
-from ledger.application.ledger import Ledger
-from ledger.readmodels.follower import Follower, Progress, Step, views_step
+from collections.abc import Callable
+
+from ledger.application import Ledger
+from ledger.readmodels import Follower, views_step
+from ledger.readmodels import FollowStep as Step
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import follow_accounts
@@ -27,7 +30,7 @@ def accounts_step(ledger: Ledger, config: PolicyConfig) -> Step:
             return 0
         return sum(1 for _ in ledger.item_ids())
 
-    def catch_up(progress: Progress | None) -> int:
+    def catch_up(progress: Callable[[int], None] | None) -> int:
         return follow_accounts(ledger, config, progress, table=table())
 
     return Step("stored accounts", catch_up, behind)

@@ -8,15 +8,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep, get_fleet
+from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
 from api.schemas import PartyIdQuery, Time
-from ledger.application.ledger import Ledger
-from ledger.domain.times import aware_utc
-from ledger.readmodels import custody
-from ledger.readmodels.models import Fleet
+from ledger.domain import aware_utc
+from ledger.readmodels import holdings as holdings_of
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 
@@ -57,7 +55,7 @@ def holdings(
     scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
-    held = custody.holdings(ledger, fleet, holder, at=at, known_at=known_at, exact=exact)
+    held = holdings_of(ledger, fleet, holder, at=at, known_at=known_at, exact=exact)
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)
         for h in held.items
@@ -70,7 +68,3 @@ def holdings(
 def _aware(known_at: datetime | None) -> datetime | None:
     return None if known_at is None else aware_utc(known_at, field="known_at")
 
-
-def _fleet(request: Request, ledger: Ledger) -> Fleet:
-    """The app's read models (api/deps.py), for routes that take the request."""
-    return get_fleet(request, ledger)

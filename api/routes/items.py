@@ -30,12 +30,11 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import WriteDep
-from ledger.application.ledger import Recorded
-from ledger.domain.access import Action
-from ledger.domain.items import Item
-from ledger.integrity.entries import decode_entry
-from ledger.readmodels import custody as readmodels
-from ledger.verification.evidence import dump_bundle
+from ledger.application import Recorded
+from ledger.domain import Action, Item
+from ledger.integrity import decode_entry
+from ledger.readmodels import custody_at
+from ledger.verification import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}
@@ -224,7 +223,7 @@ def custody(
     rests on: from the read models when they have applied every entry of the item, else (or with
     `exact=true`) from the replay, the reference; both answer the same."""
     scope.require_item(item_id, at=at)
-    state = readmodels.custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
+    state = custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
     return CustodyOut(
         item_id=state.item_id,
         at=state.at,

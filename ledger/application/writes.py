@@ -16,7 +16,6 @@ together when the block ends. Every write answers a `Recorded`, with its receipt
 from __future__ import annotations
 
 import base64
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
+from eventsourcing.persistence import IntegrityError, ProgrammingError
 
 from ledger.application.aggregates import Aggregates, of_kind
 from ledger.domain.access import SIGNABLE, Action, Actor
@@ -37,6 +36,7 @@ from ledger.domain.nonces import Nonce, nonce_uuid
 from ledger.domain.parties import Party
 from ledger.domain.tokens import Role
 from ledger.integrity.submissions import Submitted, check_claims, verify_signed
+from ledger.store.dialect import BUSY
 from ledger.store.log import Appended, LogStore, Receipt
 
 Clock = Callable[[], datetime]
@@ -206,7 +206,7 @@ class WritePath:
             raise exists or Conflict(
                 f"another write to {aggregate.id} was recorded first; read it again and retry"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
         return Recorded(
@@ -244,7 +244,7 @@ class WritePath:
             raise Conflict(
                 "the batch met a write recorded meanwhile; nothing of it was stored, retry it"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(
                 f"the store is busy ({error}); nothing of the batch was stored"
             ) from None

@@ -279,10 +279,10 @@ def test_a_crash_mid_batch_keeps_the_committed_batches_only_and_a_later_follow_c
     def crashing(self: CustodyViews, c: Any, writes: Any) -> None:
         write(self, c, writes)  # rows written, then the power goes
         if any(step[1] >= crash_from for step in writes.steps):
-            raise PowerCut
+            raise PowerCut("the power went after the rows were written")
 
     monkeypatch.setattr(CustodyViews, "_write", crashing)
-    with pytest.raises(PowerCut):
+    with pytest.raises(PowerCut, match="the power went after the rows were written"):
         follow(ledger.log_store, views, batch=batch)
     monkeypatch.undo()
     crashed = views.table_rows()
