@@ -17,8 +17,8 @@ import logging
 import threading
 import time
 
-from ledger.application.ledger import Ledger
-from ledger.readmodels.follower import Follower
+from ledger.application import Ledger
+from ledger.readmodels import Follower
 
 log = logging.getLogger("custody.follower")
 SETTLE = 0.25

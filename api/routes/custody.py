@@ -67,4 +67,3 @@ def holdings(
 
 def _aware(known_at: datetime | None) -> datetime | None:
     return None if known_at is None else aware_utc(known_at, field="known_at")
-

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
+from ledger.readmodels.fold import Step
 from ledger.readmodels.models import (
     ENTRIES_TABLE,
     INTERVALS_TABLE,
@@ -37,7 +38,6 @@ from ledger.readmodels.models import (
     summary_values,
     views_of,
 )
-from ledger.readmodels.timeline import Step
 from ledger.store.dialect import Database
 from ledger.store.item_rows import ItemRows
 from ledger.store.log import LogStore

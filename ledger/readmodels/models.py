@@ -20,7 +20,7 @@ last entry, in one transaction, so `max_tracking_id` counts the entries applied.
 nothing of its batch; a batch already applied (by another follower) is skipped, never applied twice.
 
 An item's intervals are computed exactly as `ledger/domain/replay.py` replays: the entries recorded
-by a time, folded in field-time order (ledger/readmodels/timeline.py). Queries read the views as
+by a time, folded in field-time order (ledger/readmodels/fold.py). Queries read the views as
 they are: the follower (ledger/readmodels/follower.py) keeps them up to date, never a reader.
 """
 
@@ -51,7 +51,7 @@ from ledger.domain.fields import item_uuid
 from ledger.domain.items import Item, Status
 from ledger.domain.replay import CustodyState
 from ledger.domain.times import aware_utc, format_time
-from ledger.readmodels.timeline import (
+from ledger.readmodels.fold import (
     Fold,
     Interval,
     IntervalRow,

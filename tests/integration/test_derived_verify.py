@@ -161,7 +161,7 @@ def test_an_edited_item_entry_changes_custody_at_a_time_and_the_derived_state_ch
     )
 
     assert api.get(path, params=at).json()["log_indexes"] == [honest[0], 999]  # the lie is served
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(IntegrityFailure, match="custody_item_entries differs") as caught:
         check_read_models(ledger)
     assert caught.value.message.startswith(
         f"custody_item_entries differs from the log: row 2 of item {moved}: expected ("
