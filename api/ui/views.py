@@ -417,7 +417,7 @@ def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
 def _timeline(
     intervals: Sequence[Interval], entries: Sequence[EntryRow], now: datetime
 ) -> Timeline:
-    """The intervals (as readmodels.fold folds them) drawn one lane per holder, from the
+    """The intervals (as readmodels.timeline folds them) drawn one lane per holder, from the
     issue to now, with the inspections, the loss and the other events marked."""
     scale = Scale(
         parse_time(intervals[0].valid_from), max([now, *(e.occurred_at for e in entries)])
