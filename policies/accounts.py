@@ -214,6 +214,10 @@ class AccountTable:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
         self.sql.clear(TRACKING_PREFIX)
 
+    def position(self) -> int:
+        """The log size the rows reflect."""
+        return self._position()
+
     def _position(self) -> int:
         return self.views.max_tracking_id(self.name) or 0
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from uuid import UUID
 
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from api.main import create_app
 from api.ui.views import findings_now
@@ -51,7 +51,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000
+# Playwright's `expect` waits 5 s by default, not the context's timeout: ReDoc's bundle alone took
+# longer than that to render on a loaded 2-core machine. Assertions wait as long as actions do.
+expect.set_options(timeout=TIMEOUT_MS)
 TABLET = {"width": 768, "height": 1024}
 DESKTOP = {"width": 1280, "height": 800}
 WIDTHS = [("tablet", TABLET), ("desktop", DESKTOP)]
