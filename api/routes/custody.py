@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import LedgerDep, ReadScopeDep
-from api.schemas import PartyIdQuery, Time
+from api.schemas import Cursor, Limit, Paged, PartyIdQuery, Time
 from ledger.application.ledger import Ledger
+from ledger.domain.paging import DEFAULT_LIMIT
 from ledger.domain.times import aware_utc
 from ledger.readmodels.models import Fleet
 
@@ -28,7 +29,7 @@ class HeldItemOut(BaseModel):
     status: str
 
 
-class HoldingsOut(BaseModel):
+class HoldingsOut(Paged):
     holder: str
     at: datetime
     known_at: datetime | None
@@ -45,19 +46,23 @@ def holdings(
     known_at: Annotated[
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
-    with its status then: `in_custody`, `lost` or `disposed`. A partner asks for itself or one
-    of its units only."""
+    with its status then: `in_custody`, `lost` or `disposed`; by serial, `limit` a page. A
+    partner asks for itself or one of its units only."""
     scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
-    held = _fleet(request, ledger).holdings(holder, at=at, known_at=known_at)
+    page = _fleet(request, ledger).holdings_page(
+        holder, at=at, known_at=known_at, cursor=cursor, limit=limit
+    )
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)
-        for h in held
+        for h in page.items
     ]
-    return HoldingsOut(holder=holder, at=at, known_at=known_at, items=items)
+    return HoldingsOut(holder=holder, at=at, known_at=known_at, items=items, next=page.next)
 
 
 def _aware(known_at: datetime | None) -> datetime | None:

@@ -17,12 +17,16 @@ from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     MAX_INDEX,
     ConsistencyProofOut,
+    Cursor,
     HeadProofOut,
     InclusionProofOut,
+    Limit,
     LogEntriesOut,
     LogEntryOut,
 )
+from ledger.application import lists
 from ledger.domain.access import Action
+from ledger.domain.paging import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
@@ -48,12 +52,19 @@ def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
 
 
 @router.get("/entries", response_model=LogEntriesOut)
-def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) -> LogEntriesOut:
-    """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes;
-    `entry` is null for an entry the caller may not read (ledger/application/scope.py: a partner
-    reads its
-    own items' entries), whose leaf hash still counts in every proof."""
-    rows = ledger.log_entries(start, end)
+def entries(
+    ledger: LedgerDep,
+    scope: ReadScopeDep,
+    start: Index,
+    end: Index,
+    limit: Limit = MAX_LIMIT,
+    cursor: Cursor = None,
+) -> LogEntriesOut:
+    """Entries with start <= log_index < end (at most 1000 apart), `limit` a page (by default
+    all of them), with their exact bytes; `entry` is null for an entry the caller may not read
+    (ledger/application/scope.py: a partner reads its own items' entries), whose leaf hash still
+    counts in every proof."""
+    page = lists.log_entries(ledger, start=start, end=end, cursor=cursor, limit=limit)
     return LogEntriesOut(
         entries=[
             LogEntryOut(
@@ -61,8 +72,9 @@ def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) ->
                 leaf_hash=r.leaf_hash.hex(),
                 entry=_b64(r.entry) if scope.may_read_entry(r) else None,
             )
-            for r in rows
-        ]
+            for r in page.items
+        ],
+        next=page.next,
     )
 
 

@@ -6,14 +6,16 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 
 from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
+    Cursor,
     FindingOut,
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
+    Limit,
     RecipientRatesOut,
     RecordedOut,
     ScanOut,
@@ -22,6 +24,7 @@ from api.schemas import (
     UnaccountedReportOut,
 )
 from ledger.domain.access import Action
+from ledger.domain.paging import DEFAULT_LIMIT, page_after
 from ledger.domain.times import system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
@@ -32,9 +35,9 @@ from policies.engine import (
     scope_for,
     unaccounted_report,
 )
-from policies.export import report_csv
+from policies.export import report_csv_pages
 from policies.findings import Finding
-from policies.flags import flag_views, raise_findings
+from policies.flags import FlagView, flag_views, raise_findings
 from policies.traces import trace_findings
 
 router = APIRouter(tags=["oversight"])
@@ -72,22 +75,33 @@ def unaccounted(
     policy: PolicyDep,
     chosen: ScopeDep,
     view: Literal["items", "recipients"] = "items",
-) -> UnaccountedReportOut | Response:
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> UnaccountedReportOut | StreamingResponse:
     """Items unaccounted for as of the date (as known at `known_at`), why, and the entries that
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
     (`view=items`) or per recipient (`view=recipients`), with `Accept: text/csv` (read from the
     request, not declared: OpenAPI ignores an `Accept` header parameter), every cell safe to open
-    in a spreadsheet (policies/export.py)."""
+    in a spreadsheet (policies/export.py), streamed whole (no paging). JSON: the unaccounted
+    items by item id, `limit` a page; the recipients' rates, over the whole scope, on every page."""
     actor.require(Action.READ)
     report = unaccounted_report(ledger, scope_for(actor, chosen), policy)
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(report_csv(report, view), media_type="text/csv")
+        return StreamingResponse(report_csv_pages(report, view), media_type="text/csv")
+    page = page_after(
+        "report", report.unaccounted, _by_item, cursor=cursor, limit=limit, shape=(str,)
+    )
     return UnaccountedReportOut(
         as_of=report.scope.as_of,
         known_at=report.scope.known_at,
-        unaccounted=[_item_out(a) for a in report.unaccounted],
+        unaccounted=[_item_out(a) for a in page.items],
         recipients=[_rates_out(r) for r in report.recipients],
+        next=page.next,
     )
+
+
+def _by_item(account: ItemAccount) -> tuple[str]:
+    return (str(account.item_id),)
 
 
 @router.get("/v1/flags", response_model=FlagsOut)
@@ -101,10 +115,12 @@ def list_flags(
     rule: Filter = None,
     severity: Filter = None,
     item: UUID | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> FlagsOut:
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
-    whether it still holds or not; `all`: both."""
+    whether it still holds or not; `all`: both. By flag id, `limit` a page."""
     if item is not None:
         readable.require_item(item)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
@@ -118,6 +134,7 @@ def list_flags(
         and (item is None or v.finding.item_id == item)
         and (status == "all" or (v.open if status == "open" else v.resolution is not None))
     ]
+    page = page_after("flag list", views, _by_flag, cursor=cursor, limit=limit, shape=(str,))
     return FlagsOut(
         flags=[
             FlagOut(
@@ -126,9 +143,14 @@ def list_flags(
                 holds=v.holds,
                 resolution=v.resolution,
             )
-            for v in views
-        ]
+            for v in page.items
+        ],
+        next=page.next,
     )
+
+
+def _by_flag(view: FlagView) -> tuple[str]:
+    return (str(view.finding.finding_id),)
 
 
 @router.post("/v1/flags/scan", response_model=ScanOut)

@@ -13,10 +13,10 @@ from pydantic import BaseModel
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
-from api.schemas import Time
+from api.schemas import Cursor, Limit, Paged, Time
 from ledger.domain.items import Category
 from ledger.domain.times import aware_utc
-from ledger.readmodels.search import Candidate, Filters, Found, Pattern, find_serial, search
+from ledger.readmodels.search import PAGE, Candidate, Filters, Found, Pattern, search, serial_page
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -35,9 +35,8 @@ class CandidateOut(BaseModel):
     last_verified_inspection: dict[str, Any] | None
 
 
-class CandidatesOut(BaseModel):
+class CandidatesOut(Paged):
     items: list[CandidateOut]
-    next: str | None = None
 
 
 @router.get("", response_model=CandidatesOut)
@@ -48,12 +47,17 @@ def by_serial(
     serial: Annotated[str, Query(min_length=1, max_length=64, description="a serial as marked")],
     manufacturer: Marking = None,
     model: Marking = None,
+    limit: Limit = PAGE,
+    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
     included; `manufacturer` and `model` narrow it (in the normal form too)."""
     filters = Filters(manufacturer=manufacturer, model=model)
-    found = find_serial(ledger, _fleet(request, ledger), serial, filters=filters, actor=actor)
-    return CandidatesOut(items=[_out(c) for c in found])
+    fleet = _fleet(request, ledger)
+    found = serial_page(
+        ledger, fleet, serial, filters=filters, actor=actor, cursor=cursor, limit=limit
+    )
+    return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
 
 
 @router.get("/search", response_model=CandidatesOut)
@@ -75,10 +79,12 @@ def search_serials(
     calibre: Marking = None,
     lot: Marking = None,
     at: Annotated[Time | None, Query(description="also holder and status at this time")] = None,
-    cursor: Annotated[str | None, Query(max_length=400, description="`next` of a page")] = None,
+    limit: Limit = PAGE,
+    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Ranked candidates: the exact form first, then whole matches, then matches inside a longer
-    serial; fewer unknown characters first. At most 50 a page; `next` is the cursor of the next."""
+    serial; fewer unknown characters first. `limit` a page (50 by default); `next` is the cursor of
+    the next."""
     filters = Filters(
         manufacturer=manufacturer,
         model=model,
@@ -94,6 +100,7 @@ def search_serials(
         actor=actor,
         at=_aware(at),
         cursor=cursor,
+        limit=limit,
     )
     return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
 

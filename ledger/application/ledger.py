@@ -1181,10 +1181,7 @@ class Ledger(Application[UUID]):
         return merkle.root(size, self.log_store)
 
     def log_entries(self, start: int, end: int) -> list[LogRow]:
-        if not 0 <= start <= end or end - start > MAX_ENTRIES_PAGE:
-            raise InvalidInput(
-                f"ask for 0 <= start <= end with at most {MAX_ENTRIES_PAGE} entries at a time"
-            )
+        check_entry_range(start, end)
         return self.log_store.log_entries(start, end)
 
     def verify(
@@ -1486,6 +1483,14 @@ def _marking(value: str | None, field: str) -> str | None:
     """A serial as read, kept as written: refused where the normal form refuses it
     (invisible, format, control characters; no letter or digit). `?` marks what was unreadable."""
     return None if value is None else check_marking(value, field=field, max_length=MAX_TEXT)
+
+
+def check_entry_range(start: int, end: int) -> None:
+    """0 <= start <= end with at most MAX_ENTRIES_PAGE entries between, or InvalidInput."""
+    if not 0 <= start <= end or end - start > MAX_ENTRIES_PAGE:
+        raise InvalidInput(
+            f"ask for 0 <= start <= end with at most {MAX_ENTRIES_PAGE} entries at a time"
+        )
 
 
 def _token_uuid(token_id: UUID | str) -> UUID:

@@ -46,6 +46,7 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import Conflict, IntegrityFailure, NotFound
 from ledger.domain.fields import item_uuid
 from ledger.domain.items import InspectionResult, Item, Status
+from ledger.domain.paging import Page, checked_limit, page_of, position
 from ledger.domain.times import aware_utc, format_time
 from ledger.integrity.entries import decode_entry
 from ledger.store.log import LOG_TABLE, LogRow, LogStore, PostgresLogRecorder, SQLiteLogRecorder
@@ -308,6 +309,7 @@ class ViewStatements:
             f" JOIN {summary} s ON s.item_id = i.item_id WHERE i.holder = {p} AND {in_field}"
         )
         self.holdings_order = " ORDER BY s.serial, i.item_id"
+        self.holdings_after = f" AND (s.serial, i.item_id) > ({p}, {p})"
         self.interval_at = (
             f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
         )
@@ -430,12 +432,22 @@ class CustodyViews(TrackingRecorder):
     # Queries (they read the views as they are: `Fleet` catches up first) ------------------------
 
     def holdings(
-        self, holder: str, *, at: datetime, known_at: datetime | None = None
+        self,
+        holder: str,
+        *,
+        at: datetime,
+        known_at: datetime | None = None,
+        after: tuple[Any, ...] | None = None,
+        limit: int | None = None,
     ) -> list[Holding]:
         """The items `holder` held (was the last holder of, whatever the status) at field time
-        `at`, as known at recording time `known_at` (default: everything applied)."""
+        `at`, as known at recording time `known_at` (default: everything applied), in (serial,
+        item id) order: those after `after`, `limit` at most."""
         sql, params = self._when(self.sql.holdings, (holder,), at, known_at)
-        return [_holding(r) for r in self._read(sql + self.sql.holdings_order, params)]
+        if after is not None:
+            sql, params = sql + self.sql.holdings_after, (*params, *after)
+        sql += self.sql.holdings_order + ("" if limit is None else f" LIMIT {int(limit)}")
+        return [_holding(r) for r in self._read(sql, params)]
 
     def interval_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
@@ -558,6 +570,10 @@ def _interval_row(row: Any) -> IntervalRow:
     return IntervalRow(interval, row["recorded_from"], row["recorded_to"])
 
 
+def _holding_key(holding: Holding) -> tuple[str, str]:
+    return holding.serial, str(holding.item_id)
+
+
 def _holding(row: Any) -> Holding:
     return Holding(
         UUID(row["item_id"]), row["serial"], row["category"], row["holder"], Status(row["status"])
@@ -648,6 +664,23 @@ class Fleet:
     ) -> list[Holding]:
         self.catch_up()
         return self.views.holdings(holder, at=at, known_at=known_at)
+
+    def holdings_page(
+        self,
+        holder: str,
+        *,
+        at: datetime,
+        known_at: datetime | None = None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Holding]:
+        """A page of `holdings`, keyed on (serial, item id)."""
+        after = position("custody list", cursor, (str, str), bound=holder)
+        self.catch_up()
+        rows = self.views.holdings(
+            holder, at=at, known_at=known_at, after=after, limit=checked_limit(limit) + 1
+        )
+        return page_of("custody list", rows, _holding_key, limit, bound=holder)
 
     def custody_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None

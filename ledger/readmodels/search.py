@@ -20,9 +20,6 @@ now (`visible_holders`).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +30,7 @@ from ledger.domain.access import Action, Actor
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.ids import MAX_TEXT, check_marking, marking_form
 from ledger.domain.items import InspectionMethod, InspectionResult, Item
+from ledger.domain.paging import Key, checked_limit, page_of, position
 from ledger.domain.parties import Party
 from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
@@ -149,9 +147,31 @@ def find_serial(
     ledger: Ledger, fleet: Fleet, serial: str, *, filters: Filters, actor: Actor
 ) -> list[Candidate]:
     """The items whose serial has this normal form (and the filters): the first page."""
+    return serial_page(ledger, fleet, serial, filters=filters, actor=actor).candidates
+
+
+def serial_page(
+    ledger: Ledger,
+    fleet: Fleet,
+    serial: str,
+    *,
+    filters: Filters,
+    actor: Actor,
+    cursor: str | None = None,
+    limit: int = PAGE,
+) -> Found:
+    """A page of the items whose serial has this normal form (and the filters)."""
     pattern = Pattern((marking_form(serial),))
-    found = search(ledger, fleet, pattern, filters=filters, actor=actor, exact_only=True)
-    return found.candidates
+    return search(
+        ledger,
+        fleet,
+        pattern,
+        filters=filters,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
+        exact_only=True,
+    )
 
 
 def resolve_item(
@@ -193,15 +213,15 @@ def search(
     fleet.catch_up()
     index = ledger.log_store.serials
     sql, params = _query(index, pattern, filters, visible_holders(ledger, actor), exact_only)
-    after = _cursor(cursor)
+    after = position("search", cursor, (int, int, str, int))
     if after is not None:
         p = index.sql.param
         sql += f" WHERE (tier, size, serial_form, log_index) > ({p}, {p}, {p}, {p})"
         params.extend(after)
-    sql += f" ORDER BY tier, size, serial_form, log_index LIMIT {int(limit) + 1}"
-    rows = index.rows(sql, params)
-    page = [_candidate(ledger, fleet, row, pattern, at) for row in rows[:limit]]
-    return Found(page, _next(rows[limit - 1]) if len(rows) > limit else None)
+    sql += f" ORDER BY tier, size, serial_form, log_index LIMIT {checked_limit(limit) + 1}"
+    page = page_of("search", index.rows(sql, params), _key, limit)
+    found = [_candidate(ledger, fleet, row, pattern, at) for row in page.items]
+    return Found(found, page.next)
 
 
 def _query(
@@ -314,19 +334,5 @@ def _last_verified(ledger: Ledger, item_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _next(row: Any) -> str:
-    key = [int(row["tier"]), int(row["size"]), str(row["serial_form"]), int(row["log_index"])]
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
-
-
-def _cursor(cursor: str | None) -> list[Any] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        tier, size, form, log_index = json.loads(raw)
-        if not (isinstance(tier, int) and isinstance(size, int) and isinstance(log_index, int)):
-            raise ValueError
-        return [tier, size, str(form), log_index]
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this search gave") from None
+def _key(row: Any) -> Key:
+    return int(row["tier"]), int(row["size"]), str(row["serial_form"]), int(row["log_index"])
