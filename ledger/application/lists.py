@@ -30,7 +30,7 @@ from ledger.integrity.checkpoints import parse_checkpoint
 from ledger.integrity.entries import decode_entry
 from ledger.integrity.notes import open_note
 from ledger.store.log import LogRow
-from ledger.verification.headproofs import proved_entry
+from ledger.verification.headproofs import proved_entries
 
 A = TypeVar("A", bound=Aggregate)
 SCAN = 2001
@@ -67,7 +67,7 @@ def evidence_entries(
     version = None if after is None else after[1:]
     rows = [r for r in _entries_after(ledger, item_id, version, limit) if r.log_index < size]
     page = page_of("evidence", rows, _at_size(size), limit, bound=str(item_id))
-    proved = [proved_entry(ledger.log_store, r, size) for r in page.items]
+    proved = proved_entries(ledger.log_store, page.items, size)
     return EvidencePage(item_id, note, size, Page(proved, page.next))
 
 
