@@ -37,7 +37,7 @@ from policies.engine import (
 )
 from policies.export import report_csv_pages
 from policies.findings import Finding
-from policies.flags import FlagView, flag_views, raise_findings
+from policies.flags import flag_order, flag_views, raise_findings
 from policies.traces import trace_findings
 
 router = APIRouter(tags=["oversight"])
@@ -83,13 +83,14 @@ def unaccounted(
     (`view=items`) or per recipient (`view=recipients`), with `Accept: text/csv` (read from the
     request, not declared: OpenAPI ignores an `Accept` header parameter), every cell safe to open
     in a spreadsheet (policies/export.py), streamed whole (no paging). JSON: the unaccounted
-    items by item id, `limit` a page; the recipients' rates, over the whole scope, on every page."""
+    items in the order issued, `limit` a page; the recipients' rates, over the whole scope, on
+    every page."""
     actor.require(Action.READ)
     report = unaccounted_report(ledger, scope_for(actor, chosen), policy)
     if "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(report_csv_pages(report, view), media_type="text/csv")
     page = page_after(
-        "report", report.unaccounted, _by_item, cursor=cursor, limit=limit, shape=(str,)
+        "report", report.unaccounted, _by_issue, cursor=cursor, limit=limit, shape=(int,)
     )
     return UnaccountedReportOut(
         as_of=report.scope.as_of,
@@ -100,8 +101,8 @@ def unaccounted(
     )
 
 
-def _by_item(account: ItemAccount) -> tuple[str]:
-    return (str(account.item_id),)
+def _by_issue(account: ItemAccount) -> tuple[int]:
+    return (account.issued_log_index,)
 
 
 @router.get("/v1/flags", response_model=FlagsOut)
@@ -120,7 +121,8 @@ def list_flags(
 ) -> FlagsOut:
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
-    whether it still holds or not; `all`: both. By flag id, `limit` a page."""
+    whether it still holds or not; `all`: both. In policies.flags.flag_order's order, `limit` a
+    page."""
     if item is not None:
         readable.require_item(item)
     scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
@@ -134,7 +136,9 @@ def list_flags(
         and (item is None or v.finding.item_id == item)
         and (status == "all" or (v.open if status == "open" else v.resolution is not None))
     ]
-    page = page_after("flag list", views, _by_flag, cursor=cursor, limit=limit, shape=(str,))
+    order = flag_order(scoped, traced)
+    shape = (int, int, int, str)
+    page = page_after("flag list", views, order, cursor=cursor, limit=limit, shape=shape)
     return FlagsOut(
         flags=[
             FlagOut(
@@ -147,10 +151,6 @@ def list_flags(
         ],
         next=page.next,
     )
-
-
-def _by_flag(view: FlagView) -> tuple[str]:
-    return (str(view.finding.finding_id),)
 
 
 @router.post("/v1/flags/scan", response_model=ScanOut)
