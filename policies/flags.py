@@ -69,7 +69,8 @@ def flag_order(
     item (in the order issued) and then as the rules found them (`accounts`' findings, then
     `traced`); then the raised flags whose findings no longer hold, by item and since when. The
     finding's id makes the key unique."""
-    issued, rank = {}, {}
+    issued: dict[UUID, int] = {}
+    rank: dict[UUID, int] = {}
     for a in accounts:
         issued[a.item_id] = a.issued_log_index
         rank |= {f.finding_id: n for n, f in enumerate(a.findings)}
