@@ -310,6 +310,7 @@ class ViewStatements:
         )
         self.holdings_order = " ORDER BY s.serial, i.item_id"
         self.holdings_after = f" AND (s.serial, i.item_id) > ({p}, {p})"
+        self.limit = f" LIMIT {p}"
         self.interval_at = (
             f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
         )
@@ -446,7 +447,9 @@ class CustodyViews(TrackingRecorder):
         sql, params = self._when(self.sql.holdings, (holder,), at, known_at)
         if after is not None:
             sql, params = sql + self.sql.holdings_after, (*params, *after)
-        sql += self.sql.holdings_order + ("" if limit is None else f" LIMIT {int(limit)}")
+        sql += self.sql.holdings_order
+        if limit is not None:
+            sql, params = sql + self.sql.limit, (*params, limit)
         return [_holding(r) for r in self._read(sql, params)]
 
     def interval_at(
