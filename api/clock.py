@@ -1,9 +1,9 @@
 """Checkpoints on a clock (docs/verification.md, "Checkpoints on a clock").
 
 While the server runs, a background thread ticks every `CUSTODY_CHECKPOINT_INTERVAL` seconds:
-- if the log has grown since the latest checkpoint, `Ledger.checkpoint()` signs a new one (checked
-  for consistency with the previous one first) and shows it to the witnesses of the policy;
-- otherwise `Ledger.cosign_latest()` shows the latest one again to the witnesses if its
+- if the log has grown since the latest checkpoint, `Ledger.tlog.checkpoint()` signs a new one
+  (checked for consistency with the previous one first) and shows it to the witnesses of the policy;
+- otherwise `Ledger.tlog.cosign_latest()` shows the latest one again to the witnesses if its
   cosignatures fall short of the policy's quorum.
 One more tick runs when the server stops. A tick that fails is logged and the clock goes on.
 Several servers on one store may tick at once: the store keeps the first checkpoint of a size.
@@ -33,9 +33,9 @@ class CheckpointClock:
         try:
             latest = self.ledger.log_store.latest_checkpoint()
             if latest is None or self.ledger.log_store.log_size() > latest[0]:
-                self.ledger.checkpoint()
+                self.ledger.tlog.checkpoint()
             else:
-                self.ledger.cosign_latest()
+                self.ledger.tlog.cosign_latest()
         except Exception:
             log.exception("checkpoint tick failed; trying again in %s s", self.interval)
 

@@ -11,8 +11,10 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
+from api.deps import ActorDep, LedgerDep
 from api.limits import check_depth
-from ledger.domain.access import Actor
+from ledger.application.ledger import Ledger
+from ledger.domain.access import Action, Actor
 from ledger.domain.errors import InvalidInput
 from ledger.integrity.submissions import Submission, Submitted, signed_from_request
 
@@ -76,3 +78,25 @@ async def _arrival(
 
 
 ArrivalDep = Annotated[Arrival, Depends(_arrival)]
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write request as a route hands it to the Ledger: the ledger, the caller, and what the
+    request carries (`via`: its signature or idempotency key)."""
+
+    ledger: Ledger
+    actor: Actor
+    arrival: Arrival
+
+    def via(self, action: Action, item: UUID | None = None) -> Submitted | None:
+        return self.arrival.submitted(
+            origin=self.ledger.origin, actor=self.actor, action=action.value, item=item
+        )
+
+
+def _write(ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep) -> Write:
+    return Write(ledger, actor, arrival)
+
+
+WriteDep = Annotated[Write, Depends(_write)]

@@ -14,7 +14,7 @@ Sections:
            store is built, single writes appended to it (--scale-sample items)
   custody  Ledger.custody_at for one item with 10 and with 1,000 events, p50 and p99
   report   policies.engine.unaccounted_report over the whole programme, as of the clock's date
-  proofs   Ledger.inclusion_proof and Ledger.consistency_proof at the full log size, p50 and p99
+  proofs   Ledger.tlog.inclusion_proof and .consistency_proof at the full log size, p50 and p99
   verify   `custody verify` in a subprocess: entries/s and peak RSS (VmHWM, bench/measure.py)
   paging   pages of an item with 3,000 entries through the API in process: its history and its
            evidence entries, 100 a page, each page's time (docs/api.md, "Paging")
@@ -53,11 +53,12 @@ import httpx
 import psycopg
 import synth
 
+import ledger.application as application
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
 from ledger.readmodels.models import Fleet
-from ledger.store.config import DEFAULT_ORIGIN
+from ledger.store.config import DEFAULT_ORIGIN, Config
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_accounts, unaccounted_report
 
@@ -120,8 +121,12 @@ LOG_KEY = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
 
 
 def open_ledger(store: Store, *, create: bool = False, signer: Signer | None = None) -> Ledger:
-    return Ledger(
-        clock=lambda: synth.NOW, db=store.url, create_tables=create, signer=signer or LOG_KEY
+    """The run's store, opened where every entry point opens one (ledger/application/wiring.py)."""
+    return application.open_ledger(
+        Config(db=store.url),
+        clock=lambda: synth.NOW,
+        create_tables=create,
+        signer=signer or LOG_KEY,
     )
 
 
@@ -510,7 +515,7 @@ def build_programme(args: argparse.Namespace, stores: Stores, out: Results) -> P
     write_private_key_file(key_file, signer.to_text())
     book = open_ledger(store, create=True, signer=signer)
     synth.setup(book)
-    book.checkpoint()  # as `custody init` does: the first checkpoint anchors later ones
+    book.tlog.checkpoint()  # as `custody init` does: the first checkpoint anchors later ones
     long_10 = synth.long_history("BENCH-HIST-10", 10)
     long_1000 = synth.long_history("BENCH-HIST-1000", 1000)
     started = time.perf_counter()
@@ -527,7 +532,7 @@ def build_programme(args: argparse.Namespace, stores: Stores, out: Results) -> P
         book, synth.plans(args.items, args.events_per_item), batch=args.batch, progress=progress
     )
     elapsed = time.perf_counter() - started
-    book.checkpoint()
+    book.tlog.checkpoint()
     size = book.log_store.log_size()
     book.close()
     out.info(
@@ -776,8 +781,8 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     rng = random.Random(13)
     indexes = [rng.randrange(size) for _ in range(args.samples)]
     olds = [rng.randrange(1, size) for _ in range(args.samples)]
-    root = book.root(size)
-    proof = book.inclusion_proof(indexes[0], size)
+    root = book.tlog.root(size)
+    proof = book.tlog.inclusion_proof(indexes[0], size)
     leaf = book.log_store.log_entries(indexes[0], indexes[0] + 1)[0].leaf_hash
     merkle.verify_inclusion(leaf, indexes[0], size, proof, root)  # the figures are of real proofs
     memory = merkle.MemoryNodeStore()
@@ -789,12 +794,12 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     kinds = (
         (
             "inclusion",
-            lambda i, m: lambda: book.inclusion_proof(i, size),
+            lambda i, m: lambda: book.tlog.inclusion_proof(i, size),
             lambda i, m: lambda: merkle.inclusion_proof(i, size, memory),
         ),
         (
             "consistency",
-            lambda i, m: lambda: book.consistency_proof(m, size),
+            lambda i, m: lambda: book.tlog.consistency_proof(m, size),
             lambda i, m: lambda: merkle.consistency_proof(m, size, memory),
         ),
     )
@@ -835,7 +840,7 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
     sizes = latencies([book.log_store.log_size for _ in range(args.samples)])
     out.info(f"of which the size check (log_size, one query): p50 {percentile(sizes, 0.5):.4f} ms")
     if "proofs" in args.profile:
-        calls = [(lambda i=i: book.inclusion_proof(i, size)) for i in indexes[:100]]
+        calls = [(lambda i=i: book.tlog.inclusion_proof(i, size)) for i in indexes[:100]]
         out.facts["profile_proofs"] = profile_call(
             f"{len(calls)} inclusion proofs at {size:,} leaves", lambda: [c() for c in calls]
         )
@@ -854,9 +859,11 @@ class Run:
 
 
 def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
-    """Run `python -m cli ARGUMENTS` (what the `custody` script runs) under bench/measure.py."""
+    """Run `python -m custody_cli ARGUMENTS` (what the `custody` script runs) under
+    bench/measure.py."""
     report, out_path, err_path = tmp / "measure.json", tmp / "child.out", tmp / "child.err"
-    command = [sys.executable, str(HERE / "measure.py"), str(report), "-m", "cli", *arguments]
+    measure = [sys.executable, str(HERE / "measure.py"), str(report)]
+    command = [*measure, "-m", "custody_cli", *arguments]
     with out_path.open("wb") as out_file, err_path.open("wb") as err_file:
         started = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=out_file, stderr=err_file)
@@ -871,7 +878,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     tiny = stores.new("tiny")
     book = open_ledger(tiny, create=True, signer=prog.signer)
     synth.setup(book)
-    book.checkpoint()
+    book.tlog.checkpoint()
     tiny_size = book.log_store.log_size()
     book.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
@@ -880,7 +887,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     big = run_measured(["verify", "--db", prog.store.url], env, stores.tmp)
     if "intact:" not in big.stdout:
         raise RuntimeError(f"custody verify did not report an intact store: {big.stdout}")
-    reader = Ledger(clock=lambda: synth.NOW, db=prog.store.url)
+    reader = open_ledger(prog.store)
     size = reader.log_store.log_size()
     reader.close()
     plain = baseline.open_same_store(prog.store.env)
@@ -926,7 +933,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     )
     if "verify" in args.profile:
         profile_file = stores.tmp / "verify.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "cli"]
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
         subprocess.run(
             [*profiled, "verify", "--db", prog.store.url],
             cwd=ROOT,
@@ -961,7 +968,7 @@ def section_paging(prog: Programme, out: Results) -> None:
     plan = synth.long_history("BENCH-HIST-3000", PAGED_ENTRIES)
     synth.write_bulk(book, iter([plan]), batch=1)
     token, _ = book.grant_token(party="operator", role="admin", actor=synth.ADMIN)
-    whole = latencies([lambda: [book.receipt_of(r) for r in book.history(plan.item_id)]], 1)
+    whole = latencies([lambda: [book.tlog.receipt_of(r) for r in book.history(plan.item_id)]], 1)
     with TestClient(create_app(book)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         for what in ("history", "evidence/entries"):

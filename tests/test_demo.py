@@ -152,9 +152,9 @@ def test_the_same_seed_and_date_build_the_same_ledger(ledger: Ledger) -> None:
 
 
 def test_the_log_verifies(ledger: Ledger) -> None:
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
 
-    verified = ledger.verify(SIGNER.verifier)
+    verified = ledger.tlog.verify(SIGNER.verifier)
 
     assert verified.entries == ledger.log_store.log_size() and verified.checkpoints == 1
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ActorDep, LedgerDep, ReadScopeDep
+from api.deps import LedgerDep, ReadScopeDep
 from api.schemas import (
     CorrectionIn,
     Cursor,
@@ -28,13 +28,15 @@ from api.schemas import (
     ProvedEntryOut,
     ReceiptIn,
     RecoveryIn,
+    RouteOptions,
     SightingIn,
     Time,
     TransferIn,
 )
-from api.submissions import ArrivalDep
+from api.submissions import WriteDep
 from ledger.application import lists
 from ledger.application.ledger import Ledger, Recorded
+from ledger.domain.access import Action
 from ledger.domain.items import Item
 from ledger.domain.paging import DEFAULT_LIMIT
 from ledger.integrity.entries import decode_entry
@@ -42,7 +44,7 @@ from ledger.store.log import LogRow
 from ledger.verification.evidence import stream_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-CREATED = {"status_code": 201, "response_model": ItemRecordedOut}
+CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}
 
 
 def _recorded(recorded: Recorded) -> ItemRecordedOut:
@@ -55,173 +57,135 @@ def _recorded(recorded: Recorded) -> ItemRecordedOut:
 
 
 @router.post("", **CREATED)
-def issue(body: ItemIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep) -> ItemRecordedOut:
-    return _recorded(
-        ledger.issue(
-            serial=body.serial,
-            manufacturer=body.manufacturer,
-            model=body.model,
-            category=body.category,
-            agreement=body.agreement,
-            recipient=body.recipient,
-            occurred_at=body.occurred_at,
-            registry_serial=body.registry_serial,
-            details=body.details(),
-            via=arrival.submitted(origin=ledger.origin, actor=actor, action="issue", item=None),
-            actor=actor,
-        )
+def issue(body: ItemIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.issue(
+        serial=body.serial,
+        manufacturer=body.manufacturer,
+        model=body.model,
+        category=body.category,
+        agreement=body.agreement,
+        recipient=body.recipient,
+        occurred_at=body.occurred_at,
+        registry_serial=body.registry_serial,
+        details=body.details(),
+        via=write.via(Action.ISSUE),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/transfers", **CREATED)
-def transfer(
-    item_id: UUID, body: TransferIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.transfer(
-            item_id,
-            to=body.to,
-            occurred_at=body.occurred_at,
-            authority=body.authority,
-            from_holder=body.from_holder,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="transfer", item=item_id
-            ),
-            actor=actor,
-        )
+def transfer(item_id: UUID, body: TransferIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.transfer(
+        item_id,
+        to=body.to,
+        occurred_at=body.occurred_at,
+        authority=body.authority,
+        from_holder=body.from_holder,
+        via=write.via(Action.TRANSFER, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/receipts", **CREATED)
-def receive(
-    item_id: UUID, body: ReceiptIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
+def receive(item_id: UUID, body: ReceiptIn, write: WriteDep) -> ItemRecordedOut:
     """The holder confirms the item is in hand."""
-    via = arrival.submitted(origin=ledger.origin, actor=actor, action="receive", item=item_id)
-    return _recorded(
-        ledger.receive(
-            item_id,
-            occurred_at=body.occurred_at,
-            location=body.location,
-            condition=body.condition,
-            via=via,
-            actor=actor,
-        )
+    recorded = write.ledger.receive(
+        item_id,
+        occurred_at=body.occurred_at,
+        location=body.location,
+        condition=body.condition,
+        via=write.via(Action.RECEIVE, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/inspections", **CREATED)
-def inspect(
-    item_id: UUID, body: InspectionIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.inspect(
-            item_id,
-            result=body.result,
-            method=body.method,
-            occurred_at=body.occurred_at,
-            inspector=body.inspector,
-            observed_serial=body.observed_serial,
-            location=body.location,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="inspect", item=item_id
-            ),
-            actor=actor,
-        )
+def inspect(item_id: UUID, body: InspectionIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.inspect(
+        item_id,
+        result=body.result,
+        method=body.method,
+        occurred_at=body.occurred_at,
+        inspector=body.inspector,
+        observed_serial=body.observed_serial,
+        location=body.location,
+        via=write.via(Action.INSPECT, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/losses", **CREATED)
-def report_lost(
-    item_id: UUID, body: LossIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.report_lost(
-            item_id,
-            circumstances=body.circumstances,
-            occurred_at=body.occurred_at,
-            discovered_at=body.discovered_at,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="report_lost", item=item_id
-            ),
-            actor=actor,
-        )
+def report_lost(item_id: UUID, body: LossIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.report_lost(
+        item_id,
+        circumstances=body.circumstances,
+        occurred_at=body.occurred_at,
+        discovered_at=body.discovered_at,
+        via=write.via(Action.REPORT_LOST, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/recoveries", **CREATED)
-def recover(
-    item_id: UUID, body: RecoveryIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.recover(
-            item_id,
-            by=body.by,
-            occurred_at=body.occurred_at,
-            location=body.location,
-            condition=body.condition,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="recover", item=item_id
-            ),
-            actor=actor,
-        )
+def recover(item_id: UUID, body: RecoveryIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.recover(
+        item_id,
+        by=body.by,
+        occurred_at=body.occurred_at,
+        location=body.location,
+        condition=body.condition,
+        via=write.via(Action.RECOVER, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/sightings", **CREATED)
-def sight(
-    item_id: UUID, body: SightingIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.sight(
-            item_id,
-            observer=body.observer,
-            location=body.location,
-            occurred_at=body.occurred_at,
-            held_by=body.held_by,
-            serial_as_read=body.serial_as_read,
-            evidence=body.evidence,
-            via=arrival.submitted(origin=ledger.origin, actor=actor, action="sight", item=item_id),
-            actor=actor,
-        )
+def sight(item_id: UUID, body: SightingIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.sight(
+        item_id,
+        observer=body.observer,
+        location=body.location,
+        occurred_at=body.occurred_at,
+        held_by=body.held_by,
+        serial_as_read=body.serial_as_read,
+        evidence=body.evidence,
+        via=write.via(Action.SIGHT, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/disposals", **CREATED)
-def dispose(
-    item_id: UUID, body: DisposalIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.dispose(
-            item_id,
-            method=body.method,
-            occurred_at=body.occurred_at,
-            certificate=body.certificate,
-            witnesses=body.witnesses,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="dispose", item=item_id
-            ),
-            actor=actor,
-        )
+def dispose(item_id: UUID, body: DisposalIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.dispose(
+        item_id,
+        method=body.method,
+        occurred_at=body.occurred_at,
+        certificate=body.certificate,
+        witnesses=body.witnesses,
+        via=write.via(Action.DISPOSE, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.post("/{item_id}/corrections", **CREATED)
-def correct(
-    item_id: UUID, body: CorrectionIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> ItemRecordedOut:
-    return _recorded(
-        ledger.correct(
-            item_id,
-            entry=body.entry,
-            reason=body.reason,
-            occurred_at=body.occurred_at,
-            via=arrival.submitted(
-                origin=ledger.origin, actor=actor, action="correct", item=item_id
-            ),
-            actor=actor,
-        )
+def correct(item_id: UUID, body: CorrectionIn, write: WriteDep) -> ItemRecordedOut:
+    recorded = write.ledger.correct(
+        item_id,
+        entry=body.entry,
+        reason=body.reason,
+        occurred_at=body.occurred_at,
+        via=write.via(Action.CORRECT, item_id),
+        actor=write.actor,
     )
+    return _recorded(recorded)
 
 
 @router.get("/{item_id}", response_model=ItemOut)
@@ -254,7 +218,7 @@ def _entry_out(ledger: Ledger, row: LogRow) -> EntryOut:
         recorded_at=body["recorded_at"],
         leaf_hash=row.leaf_hash.hex(),
         entry=base64.b64encode(row.entry).decode("ascii"),
-        receipt=ledger.receipt_of(row),
+        receipt=ledger.tlog.receipt_of(row),
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     MAX_INDEX,
+    NOTE,
     ConsistencyProofOut,
     Cursor,
     HeadProofOut,
@@ -29,7 +30,6 @@ from ledger.domain.access import Action
 from ledger.domain.paging import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
-NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
@@ -41,14 +41,14 @@ def _b64(data: bytes) -> str:
 def checkpoint(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
     """The latest checkpoint as a C2SP signed note (signed now if the log has grown)."""
     actor.require(Action.READ)
-    return PlainTextResponse(ledger.checkpoint())
+    return PlainTextResponse(ledger.tlog.checkpoint())
 
 
 @router.get("/key", **NOTE)
 def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
     """The log's verifier key in C2SP vkey form."""
     actor.require(Action.READ)
-    return PlainTextResponse(ledger.verifier().vkey + "\n")
+    return PlainTextResponse(ledger.tlog.verifier().vkey + "\n")
 
 
 @router.get("/entries", response_model=LogEntriesOut)
@@ -82,9 +82,9 @@ def entries(
 def inclusion(ledger: LedgerDep, actor: ActorDep, index: Index, size: Index) -> InclusionProofOut:
     """RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves."""
     actor.require(Action.READ)
-    hashes = ledger.inclusion_proof(index, size)
+    hashes = ledger.tlog.inclusion_proof(index, size)
     return InclusionProofOut(
-        index=index, size=size, root=_b64(ledger.root(size)), hashes=[_b64(h) for h in hashes]
+        index=index, size=size, root=_b64(ledger.tlog.root(size)), hashes=[_b64(h) for h in hashes]
     )
 
 
@@ -97,12 +97,12 @@ def consistency(
 ) -> ConsistencyProofOut:
     """RFC 9162 consistency proof between trees of `from` and `to` leaves."""
     actor.require(Action.READ)
-    hashes = ledger.consistency_proof(first, second)
+    hashes = ledger.tlog.consistency_proof(first, second)
     return ConsistencyProofOut(
         from_size=first,
         to_size=second,
-        from_root=_b64(ledger.root(first)),
-        to_root=_b64(ledger.root(second)),
+        from_root=_b64(ledger.tlog.root(first)),
+        to_root=_b64(ledger.tlog.root(second)),
         hashes=[_b64(h) for h in hashes],
     )
 
@@ -119,4 +119,4 @@ def head(
     the map proof; a proof of absence for an aggregate with no entry by then
     (docs/verification.md, section 9)."""
     actor.require(Action.READ)
-    return HeadProofOut.model_validate(ledger.head_proof(aggregate_id, size))
+    return HeadProofOut.model_validate(ledger.tlog.head_proof(aggregate_id, size))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from api.schemas import (
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
+    ItemStatus,
     Limit,
     RecipientRatesOut,
     RecordedOut,
@@ -64,7 +65,7 @@ def scope(
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
-CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 @router.get("/v1/reports/unaccounted", response_model=UnaccountedReportOut, responses=CSV)
@@ -188,6 +189,15 @@ def _finding_out(f: Finding) -> FindingOut:
     )
 
 
+ITEM_STATUS: dict[str, ItemStatus] = {
+    "in_custody": "in_custody",
+    "lost": "lost",
+    "disposed": "disposed",
+}
+"""An account's status (text in policies/engine.py) as the literal the schema promises; another
+would be a bug, a KeyError (500), as pydantic's refusal of it was."""
+
+
 def _item_out(a: ItemAccount) -> UnaccountedItemOut:
     return UnaccountedItemOut(
         item_id=a.item_id,
@@ -197,7 +207,7 @@ def _item_out(a: ItemAccount) -> UnaccountedItemOut:
         agreement=a.agreement,
         recipient=a.recipient,
         holder=a.holder,
-        status=a.status,
+        status=ITEM_STATUS[a.status],
         reasons=[_finding_out(f) for f in a.reasons],
     )
 

@@ -27,7 +27,7 @@ from api.schemas import (
     Text,
     Time,
 )
-from api.submissions import ArrivalDep
+from api.submissions import WriteDep
 from ledger.application import lists
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Action, Actor
@@ -87,10 +87,8 @@ class SightingsOut(Paged):
 
 
 @router.post("", status_code=201, response_model=SightingRecordedOut)
-def record(
-    body: SightingReportIn, ledger: LedgerDep, actor: ActorDep, arrival: ArrivalDep
-) -> SightingRecordedOut:
-    recorded = ledger.record_sighting(
+def record(body: SightingReportIn, write: WriteDep) -> SightingRecordedOut:
+    recorded = write.ledger.record_sighting(
         observer=body.observer,
         location=body.location,
         occurred_at=body.occurred_at,
@@ -100,8 +98,8 @@ def record(
         lot=body.lot,
         held_by=body.held_by,
         evidence=body.evidence,
-        via=arrival.submitted(origin=ledger.origin, actor=actor, action="sight", item=None),
-        actor=actor,
+        via=write.via(Action.SIGHT),
+        actor=write.actor,
     )
     return SightingRecordedOut(
         sighting_id=recorded.id, log_index=recorded.log_index, receipt=recorded.receipt

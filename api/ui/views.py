@@ -501,9 +501,9 @@ class LogPage:
 
 
 def log_page(ledger: Ledger, readable: ReadScope) -> LogPage:
-    note = ledger.checkpoint()
-    checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
-    witnesses = _witness_verifiers(ledger.witness_keys)
+    note = ledger.tlog.checkpoint()
+    checkpoint = verify_checkpoint(note, ledger.tlog.verifier(), ledger.origin)
+    witnesses = _witness_verifiers(ledger.tlog.witness_keys)
     history = sorted(ledger.log_store.all_checkpoints(), reverse=True)
     start = max(0, checkpoint.size - RECENT_ENTRIES)
     return LogPage(
@@ -514,7 +514,7 @@ def log_page(ledger: Ledger, readable: ReadScope) -> LogPage:
         witnesses=_last_cosignatures(witnesses, history),
         entries=[
             _log_entry(r.log_index, r.entry)
-            for r in ledger.log_entries(start, checkpoint.size)
+            for r in ledger.tlog.log_entries(start, checkpoint.size)
             if readable.may_read_entry(r)
         ][::-1],
         checkpoints=[(size, len(split_note(n)[1])) for size, n in history[:RECENT_CHECKPOINTS]],
@@ -537,7 +537,7 @@ def _witness_verifiers(keys: Sequence[str]) -> list[tuple[str, CosignerVerifier 
 def _signatures(
     ledger: Ledger, note: str, witnesses: Sequence[tuple[str, CosignerVerifier | None, str]]
 ) -> list[SignatureRow]:
-    log_key = ledger.verifier()
+    log_key = ledger.tlog.verifier()
     known = {(v.name, v.key_id): (name, v) for name, v, _ in witnesses if v is not None}
     try:
         stamps = cosignature_timestamps(note, [v for _, v in known.values()])
@@ -630,18 +630,18 @@ def proof_page(ledger: Ledger, index: int, size: int | None, readable: ReadScope
     """Entry `index` and its RFC 9162 inclusion proof to the latest checkpoint (or `size`),
     checked here as a convenience; the point is that anyone can check it themselves. An entry the
     caller may not read (ledger/application/scope.py) is not found, as an entry beyond the log."""
-    note = ledger.checkpoint()
-    checkpoint = verify_checkpoint(note, ledger.verifier(), ledger.origin)
+    note = ledger.tlog.checkpoint()
+    checkpoint = verify_checkpoint(note, ledger.tlog.verifier(), ledger.origin)
     size = checkpoint.size if size is None else size
     if size > ledger.log_store.log_size():
         raise NotFound(f"the log has no tree of {size} entries yet")
     if not 0 <= index < size:
         raise NotFound(f"log entry {index} is not in the tree of {size} entries")
-    (row,) = ledger.log_entries(index, index + 1)
+    (row,) = ledger.tlog.log_entries(index, index + 1)
     if not readable.may_read_entry(row):
         raise NotFound(f"log entry {index} is not in the tree of {size} entries")
     leaf = merkle.leaf_hash(row.entry)
-    hashes, root = ledger.inclusion_proof(index, size), ledger.root(size)
+    hashes, root = ledger.tlog.inclusion_proof(index, size), ledger.tlog.root(size)
     problem = None
     try:
         merkle.verify_inclusion(leaf, index, size, hashes, root)

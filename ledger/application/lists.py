@@ -16,7 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.application.ledger import Ledger, TokenInfo, check_entry_range
+from ledger.application.ledger import Ledger, TokenInfo
+from ledger.application.transparency import check_entry_range
 from ledger.domain.access import Action, Actor
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.fields import item_uuid
@@ -80,7 +81,7 @@ def log_entries(
     first = start if after is None else max(start, int(after[0]) + 1)
     last = min(end, first + checked_limit(limit) + 1)
     check_entry_range(start, end)
-    rows = ledger.log_entries(first, last) if first < end else []
+    rows = ledger.tlog.log_entries(first, last) if first < end else []
     return page_of("log", rows, lambda r: (r.log_index,), limit, bound=bound)
 
 
@@ -146,8 +147,8 @@ def _at_size(size: int) -> Callable[[LogRow], Key]:
 
 
 def _checkpoint(ledger: Ledger) -> tuple[int, str]:
-    note = ledger.checkpoint()
-    return parse_checkpoint(open_note(note, [ledger.verifier()]).text).size, note
+    note = ledger.tlog.checkpoint()
+    return parse_checkpoint(open_note(note, [ledger.tlog.verifier()]).text).size, note
 
 
 def _checkpoint_at(ledger: Ledger, size: int) -> tuple[int, str]:

@@ -15,8 +15,9 @@ Why a cache of our own, and why it is safe with several processes on one store:
   is found on the next lookup. Nor what a `Ledger.batch` holds but has not stored yet: the batch may
   still fail, so those are looked up in the batch each time (`pending`) and never kept.
 - What must be current is not kept here: a party's keys and a bearer token are read through the
-  library's own aggregate cache with fast-forward (`Ledger._current`), which reads every newer event
-  first, so a revocation committed by any process counts from that moment.
+  library's own aggregate cache with fast-forward (`Aggregates.current`,
+  ledger/application/aggregates.py), which reads every newer event first, so a revocation
+  committed by any process counts from that moment.
 
 Parties and agreements are few (a programme has thousands, not millions), so nothing is evicted.
 """

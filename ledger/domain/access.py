@@ -15,6 +15,9 @@ from ledger.domain.errors import Unauthorised
 from ledger.domain.parties import PartyKind
 from ledger.domain.tokens import Role
 
+OPERATOR = "operator"
+"""The party id of the ledger's operator, registered by `Ledger.bootstrap`."""
+
 
 class Action(StrEnum):
     REGISTER_PARTY = "register_party"

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from eventsourcing.domain import Aggregate
 
+Signature = dict[str, str] | None
+"""A signed submission's signature as an entry keeps it, or None for an unsigned write."""
+
 
 class Reported(Aggregate.Event):
     """`occurred_at` is field time (given by the reporter); the library's `timestamp` is the

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import InvalidTime, ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
-from ledger.domain.events import Reported
+from ledger.domain.events import Reported, Signature
 from ledger.domain.times import format_time, not_in_future
 
 
@@ -219,52 +219,243 @@ class Item(Aggregate):
         """State is assigned by Issued.apply, which the library calls right after this."""
 
     @classmethod
-    def issue(cls, *, item_id: UUID, now: datetime, **fields: Any) -> Item:
-        occurred_at = not_in_future(fields.pop("occurred_at"), now=now, field="occurred_at")
-        return cls._create(cls.Issued, id=item_id, timestamp=now, occurred_at=occurred_at, **fields)
+    def issue(
+        cls,
+        *,
+        item_id: UUID,
+        now: datetime,
+        serial: str,
+        normalised_serial: str,
+        registry_serial: bool,
+        manufacturer: str,
+        model: str,
+        category: str,
+        agreement: str,
+        programme: str,
+        supplier: str,
+        recipient: str,
+        details: dict[str, Any],
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+    ) -> Item:
+        return cls._create(
+            cls.Issued,
+            id=item_id,
+            timestamp=now,
+            occurred_at=not_in_future(occurred_at, now=now, field="occurred_at"),
+            serial=serial,
+            normalised_serial=normalised_serial,
+            registry_serial=registry_serial,
+            manufacturer=manufacturer,
+            model=model,
+            category=category,
+            agreement=agreement,
+            programme=programme,
+            supplier=supplier,
+            recipient=recipient,
+            details=details,
+            actor=actor,
+            signature=signature,
+        )
 
-    def transfer(self, *, to: str, from_holder: str | None, now: datetime, **fields: Any) -> None:
+    def transfer(
+        self,
+        *,
+        to: str,
+        from_holder: str | None,
+        authority: str | None,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_in_custody("transfer")
         if from_holder is not None and from_holder != self.holder:
             raise NotTheHolder(f"item is held by {self.holder}, not by {from_holder}")
         if to == self.holder:
             raise NotTheHolder(f"item is already held by {to}")
-        self._record(self.Transferred, now, from_holder=self.holder, to=to, **fields)
+        self._record(
+            self.Transferred,
+            now,
+            from_holder=self.holder,
+            to=to,
+            authority=authority,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def receive(self, *, now: datetime, **fields: Any) -> None:
+    def receive(
+        self,
+        *,
+        location: str | None,
+        condition: str | None,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_in_custody("confirm receipt of")
-        self._record(self.Received, now, **fields)
+        self._record(
+            self.Received,
+            now,
+            location=location,
+            condition=condition,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def inspect(self, *, now: datetime, **fields: Any) -> None:
+    def inspect(
+        self,
+        *,
+        inspector: str,
+        result: str,
+        method: str,
+        observed_serial: str | None,
+        location: str | None,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_in_custody("inspect")
-        self._record(self.Inspected, now, **fields)
+        self._record(
+            self.Inspected,
+            now,
+            inspector=inspector,
+            result=result,
+            method=method,
+            observed_serial=observed_serial,
+            location=location,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def report_lost(self, *, discovered_at: datetime | None, now: datetime, **fields: Any) -> None:
+    def report_lost(
+        self,
+        *,
+        circumstances: str,
+        discovered_at: datetime | None,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_in_custody("report lost")
-        occurred_at = self._field_time(fields["occurred_at"], now)
-        discovered = self._field_time(discovered_at or occurred_at, now, field="discovered_at")
-        if discovered < occurred_at:
+        occurred = self._field_time(occurred_at, now)
+        discovered = self._field_time(discovered_at or occurred, now, field="discovered_at")
+        if discovered < occurred:
             raise InvalidTime(
                 f"discovered_at {format_time(discovered)} is before occurred_at "
-                f"{format_time(occurred_at)}"
+                f"{format_time(occurred)}"
             )
-        self._record(self.ReportedLost, now, discovered_at=discovered, **fields)
+        self._record(
+            self.ReportedLost,
+            now,
+            discovered_at=discovered,
+            circumstances=circumstances,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def recover(self, *, now: datetime, **fields: Any) -> None:
+    def recover(
+        self,
+        *,
+        by: str,
+        location: str | None,
+        condition: str | None,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_not_disposed("recover")
         if self.status is not Status.LOST:
             raise ItemNotLost(f"item is {self.status.value}, not lost: there is nothing to recover")
-        self._record(self.Recovered, now, **fields)
+        self._record(
+            self.Recovered,
+            now,
+            by=by,
+            location=location,
+            condition=condition,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def sight(self, *, now: datetime, **fields: Any) -> None:
-        self._record(self.Sighted, now, **fields)  # reality is recorded even after loss or disposal
+    def sight(
+        self,
+        *,
+        observer: str,
+        held_by: str | None,
+        location: str,
+        serial_as_read: str | None,
+        evidence: list[str],
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
+        # reality is recorded even after loss or disposal
+        self._record(
+            self.Sighted,
+            now,
+            observer=observer,
+            held_by=held_by,
+            location=location,
+            serial_as_read=serial_as_read,
+            evidence=evidence,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def dispose(self, *, now: datetime, **fields: Any) -> None:
+    def dispose(
+        self,
+        *,
+        method: str,
+        certificate: str | None,
+        witnesses: list[str],
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
         self._require_in_custody("dispose of")
-        self._record(self.Disposed, now, **fields)
+        self._record(
+            self.Disposed,
+            now,
+            method=method,
+            certificate=certificate,
+            witnesses=witnesses,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
-    def correct(self, *, now: datetime, **fields: Any) -> None:
-        self._record(self.Corrected, now, **fields)
+    def correct(
+        self,
+        *,
+        entry: int,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+        now: datetime,
+    ) -> None:
+        self._record(
+            self.Corrected,
+            now,
+            entry=entry,
+            reason=reason,
+            occurred_at=occurred_at,
+            actor=actor,
+            signature=signature,
+        )
 
     def count_daily(self, event: Item.Event) -> None:
         """Count the event among its actor's recordings of its kind that UTC day."""
@@ -277,9 +468,13 @@ class Item(Aggregate):
         last, count = self.daily.get(f"{kind}:{actor}", ("", 0))
         return count if last == now.date().isoformat() else 0
 
-    def _record(self, event_class: type[Item.Event], now: datetime, **fields: Any) -> None:
-        fields["occurred_at"] = self._field_time(fields["occurred_at"], now)
-        self.trigger_event(event_class, timestamp=now, **fields)
+    def _record(
+        self, event_class: type[Item.Event], now: datetime, *, occurred_at: datetime, **fields: Any
+    ) -> None:
+        """Trigger the event, its field time checked (not in the future, not before the issue);
+        `fields` are the event's own, named by the public command that calls this."""
+        occurred = self._field_time(occurred_at, now)
+        self.trigger_event(event_class, timestamp=now, occurred_at=occurred, **fields)
 
     def _field_time(self, value: datetime, now: datetime, field: str = "occurred_at") -> datetime:
         moment = not_in_future(value, now=now, field=field)

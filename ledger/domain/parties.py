@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists, InvalidTime, NotFound, Unauthenticated
-from ledger.domain.events import Reported
+from ledger.domain.events import Reported, Signature
 from ledger.domain.ids import agreement_uuid, party_uuid
 from ledger.domain.times import aware_utc, format_time
 
@@ -128,11 +127,20 @@ class Party(Aggregate):
         """State is assigned by Registered.apply."""
 
     def register_key(
-        self, *, key_id: str, public_key: str, now: datetime, actor: str, **endorsement: Any
+        self,
+        *,
+        key_id: str,
+        public_key: str,
+        now: datetime,
+        actor: str,
+        proof: str | None = None,
+        endorsement: str | None = None,
+        endorsed_by: str | None = None,
+        endorsement_signature: str | None = None,
     ) -> None:
-        """`endorsement`: the proof, how it is endorsed, and by which key
-        (ledger/integrity/endorsements.py;
-        the Ledger checks the signatures before)."""
+        """`proof` of possession, how the key is `endorsement`-endorsed, and by which key with
+        which signature (ledger/integrity/endorsements.py; the Ledger checks the signatures
+        before)."""
         if key_id in self.keys:
             raise AlreadyExists(f"key {key_id} of party {self.party_id} is registered already")
         self.trigger_event(
@@ -143,7 +151,10 @@ class Party(Aggregate):
             signature=None,
             key_id=key_id,
             public_key=public_key,
-            **endorsement,
+            proof=proof,
+            endorsement=endorsement,
+            endorsed_by=endorsed_by,
+            endorsement_signature=endorsement_signature,
         )
 
     def active_keys(self, at: datetime) -> list[PartyKey]:
@@ -202,14 +213,28 @@ class Party(Aggregate):
         return key
 
     @classmethod
-    def register(cls, *, party_id: str, now: datetime, **fields: Any) -> Party:
+    def register(
+        cls,
+        *,
+        party_id: str,
+        name: str,
+        kind: str,
+        parent: str | None,
+        now: datetime,
+        actor: str,
+        signature: Signature,
+    ) -> Party:
         return cls._create(
             cls.Registered,
             id=party_uuid(party_id),
             timestamp=now,
             party_id=party_id,
+            name=name,
+            kind=kind,
+            parent=parent,
             occurred_at=now,
-            **fields,
+            actor=actor,
+            signature=signature,
         )
 
 
@@ -248,12 +273,30 @@ class Agreement(Aggregate):
         """State is assigned by Concluded.apply."""
 
     @classmethod
-    def conclude(cls, *, agreement_id: str, now: datetime, **fields: Any) -> Agreement:
+    def conclude(
+        cls,
+        *,
+        agreement_id: str,
+        supplier: str,
+        programme: str,
+        authorized_holders: list[str],
+        retransfer_requires_consent: bool,
+        areas: list[str],
+        now: datetime,
+        actor: str,
+        signature: Signature,
+    ) -> Agreement:
         return cls._create(
             cls.Concluded,
             id=agreement_uuid(agreement_id),
             timestamp=now,
             agreement_id=agreement_id,
+            supplier=supplier,
+            programme=programme,
+            authorized_holders=authorized_holders,
+            retransfer_requires_consent=retransfer_requires_consent,
+            areas=areas,
             occurred_at=now,
-            **fields,
+            actor=actor,
+            signature=signature,
         )

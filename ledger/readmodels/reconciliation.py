@@ -99,7 +99,10 @@ def take_inventory(ledger: Ledger, fleet: Fleet, count: Count, *, actor: Actor) 
         reconciliation.inventory_id = recorded.id
         _inspect(ledger, fleet, count, at, reconciliation, actor)
     appended = batch.receipt.newest(reconciliation.inventory_id)
-    reconciliation.log_index, reconciliation.receipt = appended.log_index, ledger.note_of(appended)
+    reconciliation.log_index, reconciliation.receipt = (
+        appended.log_index,
+        ledger.tlog.note_of(appended),
+    )
     return reconciliation
 
 

@@ -557,7 +557,7 @@ def test_the_proof_page_shows_the_same_inclusion_proof_as_the_api(
 def test_a_proof_of_an_entry_beyond_the_log_is_a_404_page(
     admin: TestClient, ledger: Ledger
 ) -> None:
-    ledger.checkpoint()  # signed now, so that the page appends no map root of its own
+    ledger.tlog.checkpoint()  # signed now, so that the page appends no map root of its own
 
     response = admin.get(f"/ui/proof/{ledger.log_store.log_size()}")
 

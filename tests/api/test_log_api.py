@@ -34,7 +34,7 @@ RIFLE = {
 @pytest.fixture
 def api_ledger(store_ledger: Ledger) -> Ledger:
     """The shared api_ledger, with a signing key so that it can sign checkpoints."""
-    store_ledger.signer = Signer.from_text(generate_signer_key(ORIGIN))
+    store_ledger.tlog.signer = Signer.from_text(generate_signer_key(ORIGIN))
     register(store_ledger)
     return store_ledger
 

@@ -26,7 +26,8 @@ from fastapi.testclient import TestClient
 from api.client import CustodyClient
 from api.main import create_app
 from api.security import FailureLimiter
-from ledger.application.ledger import Ledger, Signature
+from ledger.application.ledger import Ledger
+from ledger.application.writes import Signature
 from ledger.domain.access import Actor
 from ledger.domain.errors import InvalidInput, Unauthenticated
 from ledger.domain.tokens import Role
@@ -475,7 +476,10 @@ def test_an_entry_signed_before_its_key_was_revoked_stays_valid(
     entry = entry_bytes(client, item, accepted.json()["log_index"])
     assert verifies_with(entry, raw_public(key))["body"] == INSPECTION
     assert datetime.fromisoformat(json.loads(entry)["recorded_at"]) < clock()
-    assert api_ledger.verify(api_ledger.verifier()).entries == api_ledger.log_store.log_size()
+    assert (
+        api_ledger.tlog.verify(api_ledger.tlog.verifier()).entries
+        == api_ledger.log_store.log_size()
+    )
 
 
 # Idempotency: a nonce or an Idempotency-Key ------------------------------------------------------
@@ -765,23 +769,25 @@ def test_every_write_through_the_api_records_the_party_of_its_token_as_actor(
 # Two copies of one signed request, at the same moment --------------------------------------------
 
 
-class RacingLedger(Ledger):
-    """Holds every write at the signature check until all racers have passed the nonce lookup."""
+def racing_ledger(clock: Clock, db_url: str, racers: int) -> Ledger:
+    """A ledger whose writes wait at the signature check until all racers have passed the nonce
+    lookup."""
+    racing = Ledger(clock=clock, db=db_url, signer=SIGNER)
+    barrier, check = threading.Barrier(racers), racing._writes.signature
 
-    name = "Custody"  # the store's table names follow the application's name
-    barrier: threading.Barrier
+    def waiting(*args: Any, **kwargs: Any) -> Signature:
+        barrier.wait(timeout=20)
+        return check(*args, **kwargs)
 
-    def _signature(self, *args: Any, **kwargs: Any) -> Signature:
-        self.barrier.wait(timeout=20)
-        return super()._signature(*args, **kwargs)
+    racing._writes.signature = waiting  # type: ignore[method-assign]
+    return racing
 
 
 def test_the_same_signed_request_sent_twice_at_once_records_one_entry_and_answers_alike(
     db_url: str, clock: Clock, api_ledger: Ledger, key: Ed25519PrivateKey, item: str,
     recorded: RecordCount,
 ) -> None:  # fmt: skip
-    racing = RacingLedger(clock=clock, db=db_url, signer=SIGNER)
-    racing.barrier = threading.Barrier(2)
+    racing = racing_ledger(clock, db_url, racers=2)
     token = token_for(api_ledger, "unit-1", "partner")
     request = signed_request(key, item=item, body=INSPECTION)
     before = recorded()

@@ -101,7 +101,7 @@ def test_the_checkpoint_is_the_latest_stored_one_and_signs_nothing_new(
     api_ledger: Ledger, public: TestClient
 ) -> None:
     assert public.get("/tlog/checkpoint").status_code == 404
-    note = api_ledger.checkpoint()
+    note = api_ledger.tlog.checkpoint()
     grow(api_ledger, api_ledger.log_store.log_size() + 3)
 
     response = public.get("/tlog/checkpoint")
@@ -148,7 +148,7 @@ def test_with_public_tiles_off_the_checkpoint_and_hash_tiles_need_a_token(
     api_ledger: Ledger, admin_token: str
 ) -> None:
     grow(api_ledger, 5)
-    api_ledger.checkpoint()
+    api_ledger.tlog.checkpoint()
     app = create_app(api_ledger, public_tiles=False)
     with TestClient(app, raise_server_exceptions=False) as anonymous:
         assert anonymous.get("/tlog/checkpoint").status_code == 401

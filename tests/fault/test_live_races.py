@@ -64,7 +64,7 @@ def write_and_sign(ledger: Ledger, item: UUID) -> Callable[[], object]:
             occurred_at=ago(ledger, hours=1),
             actor=ADMIN,
         )
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
 
     return act
 
@@ -77,7 +77,7 @@ def test_a_checkpoint_signed_elsewhere_meanwhile_does_not_make_the_log_look_trun
     item = issue(here)
     sizes = after_the_size_is_read(monkeypatch, here, write_and_sign(there, item))
 
-    note = here.checkpoint()
+    note = here.tlog.checkpoint()
 
     assert sizes, "the race was not played"
     signed = verify_checkpoint(note, SIGNER.verifier, here.origin)
@@ -93,10 +93,10 @@ def test_verifying_while_another_process_writes_and_signs_finds_the_store_intact
     here, there = make_ledger(db_url), make_ledger(db_url)
     register(here)
     item = issue(here)
-    here.checkpoint()
+    here.tlog.checkpoint()
     sizes = after_the_size_is_read(monkeypatch, here, write_and_sign(there, item))
 
-    verified = here.verify(SIGNER.verifier)
+    verified = here.tlog.verify(SIGNER.verifier)
 
     assert sizes, "the race was not played"
     assert verified.entries in (sizes[0], sizes[0] + 1)

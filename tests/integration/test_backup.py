@@ -48,7 +48,7 @@ def build(ledger: Ledger, clock: Clock) -> list[UUID]:
     """A programme with every kind of aggregate and checkpoints at three sizes."""
     register(ledger)
     ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     items = []
     for n in range(6):
         item = issue(ledger, f"BK-{n:04d}", details={"calibre": "7.62x39mm", "value": "1200.50"})
@@ -76,7 +76,7 @@ def build(ledger: Ledger, clock: Clock) -> list[UUID]:
         evidence=["ab" * 32],
         actor=ADMIN,
     )
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     ledger.raise_flag(
         flag_id=uuid5(NAMESPACE, "flag:BK-0000"),
         rule="loss",
@@ -88,7 +88,7 @@ def build(ledger: Ledger, clock: Clock) -> list[UUID]:
         actor=ADMIN,
     )
     items.append(issue(ledger, "BK-LATE"))
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     return items
 
 
@@ -179,10 +179,10 @@ def test_a_restored_store_is_the_same_ledger_on_either_database(
     restored = restore(target, path)
 
     size = original.log_store.log_size()
-    signed_root = parse_checkpoint(open_note(original.checkpoint(), [SIGNER.verifier]).text)
+    signed_root = parse_checkpoint(open_note(original.tlog.checkpoint(), [SIGNER.verifier]).text)
     assert restored == exported
     assert (restored.entries, restored.checkpoints) == (size, 3)
-    assert restored.root == signed_root.root_hash == target.verify(SIGNER.verifier).root
+    assert restored.root == signed_root.root_hash == target.tlog.verify(SIGNER.verifier).root
     assert target.log_store.log_entries(0, size) == original.log_store.log_entries(0, size)
     assert target.log_store.all_checkpoints() == original.log_store.all_checkpoints()
     assert list(target.log_store.stored_events_in_order(100)) == list(
@@ -203,7 +203,7 @@ def test_a_restored_store_serves_the_same_proofs_evidence_and_state_and_takes_ne
     original = make_ledger(url_of(source_kind, "source"))
     items = build(original, clock)
     token, _ = original.grant_token(party="operator", role="admin", actor=ADMIN)
-    original.checkpoint()
+    original.tlog.checkpoint()
     path = tmp_path / "backup.jsonl"
     backup.export_file(original, path, verifier=SIGNER.verifier, now=clock())
     target = make_ledger(url_of(target_kind, "target"))
@@ -213,14 +213,18 @@ def test_a_restored_store_serves_the_same_proofs_evidence_and_state_and_takes_ne
     size = original.log_store.log_size()
     sizes = [s for s, _ in original.log_store.all_checkpoints()]
     for index in (0, 17, size - 1):
-        assert target.inclusion_proof(index, size) == original.inclusion_proof(index, size)
-    assert target.consistency_proof(sizes[0], size) == original.consistency_proof(sizes[0], size)
+        assert target.tlog.inclusion_proof(index, size) == original.tlog.inclusion_proof(
+            index, size
+        )
+    assert target.tlog.consistency_proof(sizes[0], size) == original.tlog.consistency_proof(
+        sizes[0], size
+    )
     assert target.evidence(items[0]) == original.evidence(items[0])
     assert target.custody_at(items[0], at=clock()) == original.custody_at(items[0], at=clock())
     assert target.authenticate(token) == original.authenticate(token)
     target.transfer(items[1], to="unit-3", occurred_at=ago(target, days=1), actor=ADMIN)
-    target.checkpoint()  # consistent with the restored checkpoints, signed by the same key
-    assert target.verify(SIGNER.verifier).checkpoints == len(sizes) + 1
+    target.tlog.checkpoint()  # consistent with the restored checkpoints, signed by the same key
+    assert target.tlog.verify(SIGNER.verifier).checkpoints == len(sizes) + 1
 
 
 def test_the_read_models_rebuilt_on_a_restored_store_equal_the_originals(
@@ -248,7 +252,7 @@ def test_a_compressed_backup_restores_the_same(
 
     assert path.read_bytes()[:2] == b"\x1f\x8b"
     assert restored == exported
-    assert target.verify(SIGNER.verifier).root == restored.root
+    assert target.tlog.verify(SIGNER.verifier).root == restored.root
 
 
 def test_restoring_in_small_batches_gives_the_same_store(
@@ -261,7 +265,7 @@ def test_restoring_in_small_batches_gives_the_same_store(
 
     size = source.log_store.log_size()
     assert target.log_store.log_entries(0, size) == source.log_store.log_entries(0, size)
-    assert target.verify(SIGNER.verifier).nodes == source.verify(SIGNER.verifier).nodes
+    assert target.tlog.verify(SIGNER.verifier).nodes == source.tlog.verify(SIGNER.verifier).nodes
 
 
 # The file -----------------------------------------------------------------------------------------

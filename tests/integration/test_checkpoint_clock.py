@@ -97,7 +97,7 @@ def test_a_failing_tick_is_logged_and_the_clock_keeps_ticking(
 ) -> None:
     ledger = make_ledger("sqlite:///:memory:")
     register(ledger)
-    ledger.signer = None  # the key is gone: every tick fails to sign
+    ledger.tlog.signer = None  # the key is gone: every tick fails to sign
     clock = CheckpointClock(ledger, TICK)
 
     with caplog.at_level(logging.ERROR, logger="custody.clock"):
@@ -168,9 +168,9 @@ def test_a_witness_asked_again_adds_no_second_line(
     ledger = witnessed(make_ledger, "sqlite:///:memory:", network)
     register(ledger)
     network.down = {"http://w1.example", "http://w2.example"}
-    first = ledger.checkpoint()
+    first = ledger.tlog.checkpoint()
 
-    again = ledger.cosign_latest()  # w0 answers again; w1 and w2 are still down
+    again = ledger.tlog.cosign_latest()  # w0 answers again; w1 and w2 are still down
 
     assert again == first
     assert [s.name for s in split_note(first)[1]] == ["localhost/custody", "w0.example"]
@@ -218,4 +218,4 @@ def test_two_servers_ticking_on_one_store_keep_one_checkpoint_per_size_and_the_l
     assert sizes == sorted(set(sizes)) and sizes[-1] == first.log_store.log_size()
     assert map_roots == [size - 1 for size in sizes]  # each ends with its own map root, no other
     assert first.log_store.log_size() - len(map_roots) == registered + 5  # and the 5 issues
-    assert first.verify(first.verifier()).checkpoints == len(sizes)
+    assert first.tlog.verify(first.tlog.verifier()).checkpoints == len(sizes)

@@ -63,11 +63,11 @@ def history(make_ledger: LedgerFactory, db_url: str, clock: Clock) -> tuple[Ledg
     assert proved["public_key"] == public
     key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
     item = issue(ledger, "CMP-0001")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
     clock.advance(minutes=1)
     signed_inspection(ledger, item, key, "nonce-complete-0001")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     ledger.report_lost(item, circumstances="stolen", occurred_at=ago(ledger, hours=5), actor=ADMIN)
     return ledger, item, key
 
@@ -169,7 +169,7 @@ def test_the_heads_route_proves_a_head_and_an_absence_at_a_checkpoint(
     history: tuple[Ledger, UUID, str],
 ) -> None:
     ledger, item, _ = history
-    size = int(ledger.checkpoint().split("\n")[1])
+    size = int(ledger.tlog.checkpoint().split("\n")[1])
     app = create_app(ledger)
     app.dependency_overrides[current_actor] = lambda: Actor("oversight", Role.OVERSIGHT)
     client = TestClient(app)
@@ -185,7 +185,7 @@ def test_the_heads_route_proves_a_head_and_an_absence_at_a_checkpoint(
         map_root["log_index"],
         size,
         [base64.b64decode(h) for h in map_root["inclusion_proof"]],
-        ledger.root(size),
+        ledger.tlog.root(size),
     )
     head = verify_head(item, proof_from_json(item, found["proof"]), root)
     assert head is not None and head.version == 4 and head.log_index < covered == size - 1
@@ -199,7 +199,7 @@ def test_a_head_asked_before_any_map_root_is_not_found(
     register(ledger)
 
     with pytest.raises(NotFound, match="no map root is committed within the first 3 entries"):
-        ledger.head_proof(party_uuid("operator"), 3)
+        ledger.tlog.head_proof(party_uuid("operator"), 3)
 
 
 def test_map_roots_are_appended_once_per_checkpoint_and_cover_the_entries_before_them(
@@ -208,10 +208,10 @@ def test_map_roots_are_appended_once_per_checkpoint_and_cover_the_entries_before
     ledger, _, _ = history
     before = ledger.log_store.log_size()
 
-    note = ledger.checkpoint()
-    again = ledger.checkpoint()
+    note = ledger.tlog.checkpoint()
+    again = ledger.tlog.checkpoint()
 
     size = int(note.split("\n")[1])
-    last = ledger.log_entries(size - 1, size)[0]
+    last = ledger.tlog.log_entries(size - 1, size)[0]
     assert (size, again) == (before + 1, note)
-    assert committed(decode_entry(last.entry)) == (size - 1, ledger.heads.root(size - 1))
+    assert committed(decode_entry(last.entry)) == (size - 1, ledger.tlog.heads.root(size - 1))

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from cli import app as cli_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
 from ledger.domain.times import format_time
@@ -254,7 +254,7 @@ def test_custody_verify_names_the_edited_row_exits_1_and_passes_after_readmodels
     built: tuple[Ledger, UUID, UUID], tables: Tables, db_url: str, tmp_path: Path
 ) -> None:
     ledger, moved, _ = built
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     key = tmp_path / "custody.key"
     key.write_text(SIGNER.to_text() + "\n")
     key.chmod(0o600)

@@ -109,7 +109,7 @@ class History:
     bundle: dict[str, Any]
 
     def entries(self) -> list[bytes]:
-        return [row.entry for row in self.ledger.log_entries(0, SIZE)]
+        return [row.entry for row in self.ledger.tlog.log_entries(0, SIZE)]
 
 
 def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
@@ -125,7 +125,7 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     def checkpointed(recorded: Any = None) -> None:
         if recorded is not None:
             indexes.append(recorded.log_index)
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
         clock.advance(hours=1)
 
     checkpointed()
@@ -383,7 +383,7 @@ def test_the_evidence_route_serves_a_bundle_that_verifies_with_the_timeline_and_
     assert [s for s, _ in history.ledger.log_store.all_checkpoints()] == CHECKPOINT_SIZES
     assert report == EvidenceReport(
         str(history.item),
-        Checkpoint(ORIGIN, SIZE, history.ledger.root(SIZE)),
+        Checkpoint(ORIGIN, SIZE, history.ledger.tlog.root(SIZE)),
         [("w0", hour(6)), ("w1", hour(6)), ("w2", hour(6))],
         expected_timeline(),
         expected_timeline()[2],
@@ -407,7 +407,7 @@ def test_the_bundle_holds_the_entries_their_proofs_the_checkpoint_and_every_key(
     assert bundle["item_id"] == str(history.item)
     assert bundle["log_key"] == SIGNER.verifier.vkey
     assert bundle["witness_keys"] == [f"w{i} {k.verifier.vkey}" for i, k in enumerate(WITNESS_KEYS)]
-    assert bundle["checkpoint"] == history.ledger.checkpoint()
+    assert bundle["checkpoint"] == history.ledger.tlog.checkpoint()
     assert [e["log_index"] for e in bundle["entries"]] == ITEM_INDEXES
     assert sorted(e["log_index"] for e in bundle["context"]) == CONTEXT_INDEXES
     entries = history.entries()
@@ -523,7 +523,7 @@ def test_a_flipped_byte_in_an_entry_is_refused_naming_the_entry_and_the_roots(
     assert message == (
         f"entry {second} is not in the checkpointed log: "
         f"the inclusion proof leads to another root at position {second}: expected "
-        f"{built.ledger.root(SIZE).hex()}, "
+        f"{built.ledger.tlog.root(SIZE).hex()}, "
         f"got {root_with(entries, second, base64.b64decode(bundle['entries'][1]['entry']))}"
     )
 
@@ -566,7 +566,7 @@ def test_two_entries_swapped_between_log_indexes_are_refused(
     assert message == (
         f"entry {at} is not in the checkpointed log: "
         f"the inclusion proof leads to another root at position {at}: expected "
-        f"{built.ledger.root(SIZE).hex()}, "
+        f"{built.ledger.tlog.root(SIZE).hex()}, "
         f"got {root_with(built.entries(), at, built.entries()[other])}"
     )
 
@@ -583,7 +583,7 @@ def test_two_entries_with_their_log_indexes_swapped_are_refused(
     assert message == (
         f"entry {at} is not in the checkpointed log: "
         f"the inclusion proof leads to another root at position {at}: expected "
-        f"{built.ledger.root(SIZE).hex()}, "
+        f"{built.ledger.tlog.root(SIZE).hex()}, "
         f"got {root_from(second['entry'], at, second['inclusion_proof'])}"
     )
 
@@ -599,7 +599,7 @@ def test_an_inclusion_proof_with_a_hash_flipped_is_refused(
     assert message == (
         f"entry {SIGNED} is not in the checkpointed log: "
         f"the inclusion proof leads to another root at position {SIGNED}: expected "
-        f"{built.ledger.root(SIZE).hex()}, "
+        f"{built.ledger.tlog.root(SIZE).hex()}, "
         f"got {root_from(proved['entry'], SIGNED, proved['inclusion_proof'])}"
     )
 
@@ -691,7 +691,7 @@ def test_an_earlier_checkpoint_with_a_wrong_consistency_proof_is_refused(
     assert message.startswith(
         f"the checkpoint at size {old} is not an earlier state of this log: the consistency "
         f"proof leads to another old root at position {old}: expected "
-        f"{built.ledger.root(old).hex()}, got "
+        f"{built.ledger.tlog.root(old).hex()}, got "
     )
 
 
@@ -763,7 +763,7 @@ def test_a_flipped_signature_byte_in_a_signed_entry_is_refused_as_not_in_the_log
     assert message == (
         f"entry {SIGNED} is not in the checkpointed log: "
         f"the inclusion proof leads to another root at position {SIGNED}: expected "
-        f"{built.ledger.root(SIZE).hex()}, "
+        f"{built.ledger.tlog.root(SIZE).hex()}, "
         f"got {root_with(built.entries(), SIGNED, canonical(body))}"
     )
 
@@ -890,10 +890,10 @@ def test_an_entry_is_on_record_by_the_earliest_witness_cosignature_covering_it(
     network = Network(tmp_path, clock, offsets=(20, 0, 10))
     ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
     register(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     clock.advance(hours=1)
     item = issue(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
 
     report = verify_bundle(ledger.evidence(item), SIGNER.verifier, policy=POLICY)
 

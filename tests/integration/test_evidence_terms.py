@@ -47,7 +47,7 @@ def with_context_of(ledger: Ledger, bundle: dict[str, Any], aggregate: UUID) -> 
                 "entry": base64.b64encode(row.entry).decode(),
                 "inclusion_proof": [
                     base64.b64encode(h).decode()
-                    for h in ledger.inclusion_proof(row.log_index, size)
+                    for h in ledger.tlog.inclusion_proof(row.log_index, size)
                 ],
             }
         )

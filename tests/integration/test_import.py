@@ -116,7 +116,7 @@ def test_a_file_imports_in_batches_and_every_entry_verifies(ledger: Ledger) -> N
     assert (stored, skipped, problems) == (60, 0, [])
     assert ledger.log_store.log_size() == before + 60 * 2  # each row and its nonce
     assert len(list(ledger.item_ids())) == 30
-    assert ledger.verify(ledger.verifier()).entries == ledger.log_store.log_size()
+    assert ledger.tlog.verify(ledger.tlog.verifier()).entries == ledger.log_store.log_size()
 
 
 def test_running_the_same_file_again_stores_nothing_new(ledger: Ledger) -> None:
@@ -186,7 +186,7 @@ def test_a_file_that_is_not_utf8_or_has_no_action_column_is_refused() -> None:
 def test_the_import_command_refuses_a_file_with_bad_rows_and_names_them(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cli import app
+    from custody_cli import app
 
     runner = CliRunner()
     env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}
@@ -230,7 +230,7 @@ def test_a_row_refused_in_the_first_batch_says_that_nothing_was_stored(tmp_path:
     """Before, the message said that the rows before it were stored when none were."""
     from typer.testing import CliRunner
 
-    from cli import app
+    from custody_cli import app
 
     runner = CliRunner()
     env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}

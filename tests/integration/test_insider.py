@@ -66,13 +66,13 @@ def honest(make_ledger: LedgerFactory, db_url: str, clock: Clock) -> tuple[Ledge
             occurred_at=ago(ledger, days=10),
             actor=ADMIN,
         )
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
         clock.advance(minutes=5)
         items.append(item)
     ledger.report_lost(
         items[2], circumstances="stolen", occurred_at=ago(ledger, days=1), actor=ADMIN
     )
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     return ledger, items
 
 
@@ -101,7 +101,7 @@ def test_a_rewrite_that_recomputes_everything_verifies_on_its_own(
 
     copy = rewritten(ledger, make_ledger, copy_url, change)
 
-    assert copy.verify(SIGNER.verifier).entries == ledger.log_store.log_size()
+    assert copy.tlog.verify(SIGNER.verifier).entries == ledger.log_store.log_size()
     assert copy.item(items[2]).status.value == "lost"
 
 
@@ -149,7 +149,7 @@ def test_the_newest_entries_rewritten_with_everything_recomputed_are_caught_by_a
     honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str, how: str
 ) -> None:
     ledger, items = honest
-    kept = ledger.checkpoint()  # what a witness or a client kept
+    kept = ledger.tlog.checkpoint()  # what a witness or a client kept
     loss = ledger.log_store.log_indexes_of(items[2])[4]
 
     def change(rewrite: Rewrite) -> None:
@@ -161,10 +161,10 @@ def test_the_newest_entries_rewritten_with_everything_recomputed_are_caught_by_a
             rewrite.swap(loss - 1, loss)  # the loss before the map root that preceded it
 
     copy = rewritten(ledger, make_ledger, copy_url, change)
-    copy.verify(SIGNER.verifier)  # intact on its own
+    copy.tlog.verify(SIGNER.verifier)  # intact on its own
 
     with pytest.raises(IntegrityFailure) as caught:  # custody verify --trusted
-        copy.verify(SIGNER.verifier, trusted=trusted(kept))
+        copy.tlog.verify(SIGNER.verifier, trusted=trusted(kept))
     assert "rewritten" in caught.value.message or "shorter" in caught.value.message
 
 
@@ -172,14 +172,14 @@ def test_a_rollback_with_the_newer_checkpoints_deleted_is_caught_by_a_trusted_ch
     honest: tuple[Ledger, list[UUID]], make_ledger: LedgerFactory, copy_url: str
 ) -> None:
     ledger, items = honest
-    kept = ledger.checkpoint()
+    kept = ledger.tlog.checkpoint()
     before_loss = ledger.log_store.log_indexes_of(items[2])[4]
 
     copy = rewritten(ledger, make_ledger, copy_url, lambda rewrite: rewrite.truncate(before_loss))
-    copy.verify(SIGNER.verifier)  # intact on its own
+    copy.tlog.verify(SIGNER.verifier)  # intact on its own
 
     with pytest.raises(IntegrityFailure, match="shorter than a trusted checkpoint"):
-        copy.verify(SIGNER.verifier, trusted=trusted(kept))  # custody verify --trusted
+        copy.tlog.verify(SIGNER.verifier, trusted=trusted(kept))  # custody verify --trusted
 
 
 def test_a_rewritten_entry_is_caught_by_the_receipt_its_writer_kept(
@@ -190,27 +190,27 @@ def test_a_rewritten_entry_is_caught_by_the_receipt_its_writer_kept(
     ledger = make_ledger(db_url)
     register(ledger)
     item = issue(ledger, "RCP-0001")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     recorded = ledger.report_lost(
         item, circumstances="stolen", occurred_at=ago(ledger, days=1), actor=ADMIN
     )
     state = ClientState(tmp_path / "state")
     state.keep_receipt(recorded.receipt, SIGNER.verifier, now=clock())
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
 
     def change(rewrite: Rewrite) -> None:
         rewrite.change(recorded.log_index, circumstances="destroyed_in_action")
 
     copy = rewritten(ledger, make_ledger, copy_url, change)
-    note = copy.checkpoint()
+    note = copy.tlog.checkpoint()
     results = check_receipts(
         state,
         SIGNER.verifier,
         verify_checkpoint(note, SIGNER.verifier),
         note,
         ReceiptSource(
-            entry=lambda i: copy.log_entries(i, i + 1)[0].entry,
-            inclusion=copy.inclusion_proof,
+            entry=lambda i: copy.tlog.log_entries(i, i + 1)[0].entry,
+            inclusion=copy.tlog.inclusion_proof,
         ),
         now=clock(),
         max_delay=timedelta(days=1),
@@ -241,6 +241,6 @@ def test_an_event_appended_with_the_ledgers_code_but_without_its_key_is_caught_b
         index = insider.grant_token(party="operator", role="admin", actor=ADMIN)[1].log_index
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier)  # custody verify, step 5
+        ledger.tlog.verify(SIGNER.verifier)  # custody verify, step 5
     assert caught.value.position == index
     assert caught.value.message.startswith("the entry's receipt does not verify")

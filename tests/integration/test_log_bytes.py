@@ -117,7 +117,7 @@ def log_digest(ledger: Ledger) -> str:
             + row.leaf_hash
             + row.entry
         )
-    digest.update(ledger.root(size))
+    digest.update(ledger.tlog.root(size))
     return digest.hexdigest()
 
 

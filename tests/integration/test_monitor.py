@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import cli
+import custody_cli.log
 from api.main import create_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import CustodyError, IntegrityFailure, ProofError
 from ledger.integrity import merkle
@@ -69,7 +70,7 @@ def test_the_tiles_give_every_node_the_store_holds(two: tuple[Ledger, Ledger]) -
     nodes = TileNodes(served(ledger), size)
     keys = [(level, 0) for level in range(10)] + [(3, 70), (8, 1), (0, size - 1), (4, 33)]
     assert nodes.read_nodes(keys) == ledger.log_store.read_nodes(keys)
-    assert merkle.root(size, nodes) == ledger.root(size)
+    assert merkle.root(size, nodes) == ledger.tlog.root(size)
 
 
 def test_a_log_that_grows_passes_with_one_line_per_new_checkpoint(
@@ -78,27 +79,27 @@ def test_a_log_that_grows_passes_with_one_line_per_new_checkpoint(
     ledger, state = two[0], ClientState(client_state)
     fetch = served(ledger)
     grow(ledger, 20, "A")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     first = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
     same = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
     grow(ledger, 300, "B")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     grown = monitor_step(state, SIGNER.verifier, fetch, now=ledger.clock())
 
     assert "first seen, trusted on first use" in first.line()
     assert not same.new and same.line().endswith(": unchanged")
     assert grown.line().endswith(f": consistent with size {first.checkpoint.size}")
-    assert state.checkpoint(SIGNER.name) == ledger.checkpoint()
+    assert state.checkpoint(SIGNER.name) == ledger.tlog.checkpoint()
 
 
 def test_a_fork_is_refused_with_evidence(two: tuple[Ledger, Ledger], client_state: Path) -> None:
     honest, forked = two
     state = ClientState(client_state)
     grow(honest, 20, "A")
-    honest.checkpoint()
+    honest.tlog.checkpoint()
     monitor_step(state, SIGNER.verifier, served(honest), now=honest.clock())
     grow(forked, 40, "Z")  # same key, another history
-    forked.checkpoint()
+    forked.tlog.checkpoint()
 
     with pytest.raises(ProofError, match=r"inconsistent with the checkpoint this client kept"):
         monitor_step(state, SIGNER.verifier, served(forked), now=honest.clock())
@@ -112,10 +113,10 @@ def test_a_rollback_is_refused_with_evidence(
     longer, shorter = two
     state = ClientState(client_state)
     grow(longer, 40, "A")
-    longer.checkpoint()
+    longer.tlog.checkpoint()
     monitor_step(state, SIGNER.verifier, served(longer), now=longer.clock())
     grow(shorter, 20, "A")
-    shorter.checkpoint()
+    shorter.tlog.checkpoint()
 
     with pytest.raises(ProofError, match=r"\(rollback\)"):
         monitor_step(state, SIGNER.verifier, served(shorter), now=longer.clock())
@@ -128,7 +129,7 @@ def test_tiles_that_do_not_hash_to_the_checkpoint_are_refused(
 ) -> None:
     signed, other = two
     grow(signed, 20, "A")
-    note = signed.checkpoint()
+    note = signed.tlog.checkpoint()
     grow(other, signed.log_store.log_size(), "Z")
     tiles = served(other)
 
@@ -144,23 +145,25 @@ def test_custody_monitor_exits_1_on_a_fork_and_the_evidence_proves_it(
 ) -> None:
     honest, forked = two
     grow(honest, 20, "A")
-    honest.checkpoint()
+    honest.tlog.checkpoint()
     grow(forked, 20, "Z")  # the same size, another root
-    forked.checkpoint()
+    forked.tlog.checkpoint()
     vkey = SIGNER.verifier.vkey
     shown = {"log": served(honest)}
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path))
+    monkeypatch.setattr(
+        custody_cli.log, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path)
+    )
 
-    seen = runner.invoke(cli.app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
+    seen = runner.invoke(cli_app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
     assert seen.exit_code == 0, seen.output
     assert "first seen" in seen.stdout and seen.stdout.count("\n") == 1
 
     shown["log"] = served(forked)
-    refused = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    refused = runner.invoke(cli_app, ["monitor", "http://log.example/tlog"])
     assert refused.exit_code == 1, refused.output
     found = re.search(r"the evidence is in (\S+\.json)", refused.stderr)
     assert found, refused.stderr
-    proven = runner.invoke(cli.app, ["verify-misbehaviour", found.group(1), "--vkey", vkey])
+    proven = runner.invoke(cli_app, ["verify-misbehaviour", found.group(1), "--vkey", vkey])
     assert proven.exit_code == 0, proven.output
     assert proven.stdout.startswith("fork (proven)")
 
@@ -169,9 +172,9 @@ def test_custody_monitor_needs_a_key_the_first_time(
     two: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grow(two[0], 5, "A")
-    two[0].checkpoint()
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": served(two[0]))
-    result = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    two[0].tlog.checkpoint()
+    monkeypatch.setattr(custody_cli.log, "_tile_fetch", lambda url, token="": served(two[0]))
+    result = runner.invoke(cli_app, ["monitor", "http://log.example/tlog"])
     assert result.exit_code == 1
     assert "pass --vkey the first time" in result.stderr
 
@@ -185,7 +188,7 @@ def test_with_a_witness_policy_a_checkpoint_must_meet_its_quorum(
 ) -> None:
     ledger, state = two[0], ClientState(client_state)
     grow(ledger, 10, "A")
-    note = ledger.checkpoint()
+    note = ledger.tlog.checkpoint()
     size = ledger.log_store.log_size()
     text = note.split("\n\n")[0] + "\n"
     ledger.log_store.add_cosignatures(
@@ -216,12 +219,12 @@ def test_with_entries_readable_the_new_entries_are_rehashed_against_the_tiles(
     ledger, state = two[0], ClientState(client_state)
     token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
     grow(ledger, 20, "A")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     first = monitor_step(
         state, SIGNER.verifier, served(ledger, token), now=ledger.clock(), entries=True
     )
     grow(ledger, 300, "B")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     honest = served(ledger, token)
 
     def altered(path: str) -> bytes:

@@ -60,5 +60,5 @@ def test_three_processes_writing_at_once_leave_a_gapless_verifiable_log(
     size = ledger.log_store.log_size()
     assert size == size_before + len(acknowledged)
     assert sorted(acknowledged) == list(range(size_before, size))
-    assert ledger.verify(SIGNER.verifier).entries == size
+    assert ledger.tlog.verify(SIGNER.verifier).entries == size
     ledger.close()

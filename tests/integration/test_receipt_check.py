@@ -37,9 +37,12 @@ class Client:
     lost_at: int
 
     def check(self, source: ReceiptSource | None = None, later: timedelta = DAY) -> ReceiptResult:
-        key = self.ledger.verifier()
+        key = self.ledger.tlog.verifier()
         checkpoint = self.state.accept_checkpoint(
-            self.ledger.checkpoint(), key, self.ledger.consistency_proof, now=self.ledger.clock()
+            self.ledger.tlog.checkpoint(),
+            key,
+            self.ledger.tlog.consistency_proof,
+            now=self.ledger.clock(),
         )
         note = self.state.checkpoint(key.name) or ""
         (result,) = check_receipts(
@@ -47,14 +50,14 @@ class Client:
             key,
             checkpoint,
             note,
-            source or ReceiptSource(self.entry, self.ledger.inclusion_proof),
+            source or ReceiptSource(self.entry, self.ledger.tlog.inclusion_proof),
             now=self.ledger.clock() + later,
             max_delay=DAY,
         )
         return result
 
     def entry(self, index: int) -> bytes | None:
-        rows = self.ledger.log_entries(index, index + 1)
+        rows = self.ledger.tlog.log_entries(index, index + 1)
         return rows[0].entry if rows else None
 
 
@@ -62,9 +65,11 @@ class Client:
 def client(db_url: str, clock: Clock, tmp_path: Path) -> Iterator[Client]:
     ledger = build(db_url, clock)
     state = ClientState(tmp_path / "state")
-    key = ledger.verifier()
+    key = ledger.tlog.verifier()
     state.trust_log_key(key)
-    state.accept_checkpoint(ledger.checkpoint(), key, ledger.consistency_proof, now=clock())
+    state.accept_checkpoint(
+        ledger.tlog.checkpoint(), key, ledger.tlog.consistency_proof, now=clock()
+    )
     item = next(ledger.item_ids())
     lost = ledger.report_lost(
         item, circumstances="stolen", occurred_at=ago(ledger, days=2), actor=ADMIN
@@ -105,9 +110,9 @@ def test_a_receipt_whose_entry_was_rewritten_leaves_a_file_that_proves_it_offlin
     assert (result.status, result.failed) == ("contradicted", True)
     assert result.misbehaviour is not None
     record = load_misbehaviour(result.misbehaviour.read_bytes())
-    finding = check_misbehaviour(record, client.ledger.verifier())
+    finding = check_misbehaviour(record, client.ledger.tlog.verifier())
     assert (finding.kind, finding.conclusive) == ("receipt-contradicted", True)
-    promised = verify_receipt(record["receipt"], client.ledger.verifier()).leaf_hash.hex()
+    promised = verify_receipt(record["receipt"], client.ledger.tlog.verifier()).leaf_hash.hex()
     assert f"receipt for leaf {promised} at index {client.lost_at}" in finding.statement
 
 
@@ -129,18 +134,18 @@ def test_a_contradiction_file_with_one_byte_of_its_entry_changed_is_refused(
     record["entry"] = entry[:10] + ("A" if entry[10] != "A" else "B") + entry[11:]
 
     with pytest.raises(ProofError, match="the inclusion proof leads to another root"):
-        check_misbehaviour(record, client.ledger.verifier())
+        check_misbehaviour(record, client.ledger.tlog.verifier())
 
 
 def test_a_receipt_beyond_the_checkpoint_is_pending_until_the_merge_delay_then_reported(
     client: Client,
 ) -> None:
-    key = client.ledger.verifier()
+    key = client.ledger.tlog.verifier()
     kept = client.state.checkpoint(key.name) or ""
     checkpoint = client.state.accept_checkpoint(
-        kept, key, client.ledger.consistency_proof, now=client.ledger.clock()
+        kept, key, client.ledger.tlog.consistency_proof, now=client.ledger.clock()
     )
-    source = ReceiptSource(client.entry, client.ledger.inclusion_proof)
+    source = ReceiptSource(client.entry, client.ledger.tlog.inclusion_proof)
 
     def at(later: timedelta) -> ReceiptResult:
         (result,) = check_receipts(
@@ -173,6 +178,6 @@ def test_a_log_that_serves_no_entry_where_its_checkpoint_covers_a_receipt_is_rep
     assert (result.status, result.failed) == ("unserved", True)
     assert result.misbehaviour is not None
     finding = check_misbehaviour(
-        load_misbehaviour(result.misbehaviour.read_bytes()), client.ledger.verifier()
+        load_misbehaviour(result.misbehaviour.read_bytes()), client.ledger.tlog.verifier()
     )
     assert (finding.kind, finding.conclusive) == ("receipt-unserved", False)

@@ -28,23 +28,23 @@ def test_every_write_answers_a_receipt_of_its_leaf_signed_by_the_log_key(
     )
 
     receipt = verify_receipt(recorded.receipt, SIGNER.verifier)
-    (row,) = store_ledger.log_entries(recorded.log_index, recorded.log_index + 1)
+    (row,) = store_ledger.tlog.log_entries(recorded.log_index, recorded.log_index + 1)
     assert (receipt.origin, receipt.log_index) == (store_ledger.origin, recorded.log_index)
     assert receipt.leaf_hash == row.leaf_hash
     assert f'"recorded_at":"{receipt.recorded_at}"'.encode() in row.entry
-    assert store_ledger.receipt(recorded.log_index) == recorded.receipt
+    assert store_ledger.tlog.receipt(recorded.log_index) == recorded.receipt
 
 
 def test_the_receipt_of_any_entry_is_rebuilt_from_the_store(store_ledger: Ledger) -> None:
     register(store_ledger)
 
-    receipts = [store_ledger.receipt(i) for i in range(store_ledger.log_store.log_size())]
+    receipts = [store_ledger.tlog.receipt(i) for i in range(store_ledger.log_store.log_size())]
 
     assert [verify_receipt(r, SIGNER.verifier).log_index for r in receipts] == list(
         range(len(receipts))
     )
     with pytest.raises(CustodyError, match="log entry 99 not found"):
-        store_ledger.receipt(99)
+        store_ledger.tlog.receipt(99)
 
 
 def test_a_ledger_opened_without_its_key_records_nothing_and_says_why(
@@ -64,10 +64,10 @@ def test_a_key_given_later_signs_the_receipts_from_then_on(
 ) -> None:
     ledger = make_ledger(db_url, signer=None)
 
-    ledger.signer = SIGNER  # as `custody init` may
+    ledger.tlog.signer = SIGNER  # as `custody init` may
     ledger.bootstrap()
 
-    assert ledger.verify(SIGNER.verifier).entries == ledger.log_store.log_size() > 0
+    assert ledger.tlog.verify(SIGNER.verifier).entries == ledger.log_store.log_size() > 0
 
 
 def delete_entries_from(raw: Raw, index: int) -> None:
@@ -105,7 +105,7 @@ def test_verify_names_an_admin_token_forged_with_the_ledgers_code_without_the_lo
 
     assert forged.log_index == SIZE
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     assert caught.value.position == SIZE
     assert caught.value.reason == "the entry's receipt does not verify"
 
@@ -120,7 +120,7 @@ def test_verify_names_a_recovery_forged_with_the_ledgers_code_without_the_log_ke
     forged = forger.recover(item, by="unit-1", occurred_at=ago(ledger, days=1), actor=ADMIN)
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     assert (caught.value.position, caught.value.reason) == (
         forged.log_index,
         "the entry's receipt does not verify",
@@ -143,7 +143,7 @@ def test_verify_names_the_last_entry_rewritten_with_chain_and_tree_recomputed(
 
     assert inspected.log_index == lost.log_index
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     assert (caught.value.position, caught.value.reason) == (
         lost.log_index,
         "the entry's receipt does not verify",
@@ -157,6 +157,6 @@ def test_a_receipt_deleted_from_its_row_is_named_as_missing(
     raw.run("UPDATE {log} SET receipt = ? WHERE log_index = 5", b"")
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
 
     assert (caught.value.position, caught.value.reason) == (5, "the entry's receipt is malformed")

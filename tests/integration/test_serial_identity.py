@@ -121,7 +121,7 @@ def test_look_alikes_issued_before_the_normal_form_are_both_kept_and_a_third_is_
     serials = store_ledger.log_store.serials
     with monkeypatch.context() as old_code:  # the store as the code before the index wrote it
         old_code.setattr(serials, "index", lambda cursor, issued: None)
-        old_code.setattr(store_ledger, "_refuse_look_alike", lambda *args: None)
+        old_code.setattr(store_ledger._checks, "no_look_alike", lambda *args: None)
         first, second = issue(store_ledger, "AK-1000"), issue(store_ledger, "AK.1000")
 
     rebuilt = store_ledger.log_store.rebuild_serials()
@@ -171,7 +171,7 @@ def test_the_first_save_of_a_process_fills_the_index_with_the_entries_before_its
     first = issue(old, "AK-1000")
     _drop_index(old)
     reopened = make_ledger(db_url)
-    monkeypatch.setattr(reopened, "_refuse_look_alike", lambda *args: None)  # as a bulk save
+    monkeypatch.setattr(reopened._checks, "no_look_alike", lambda *args: None)  # as a bulk save
 
     issue(reopened, "AK-2000")  # the recorder creates the index and fills it, then adds this
 

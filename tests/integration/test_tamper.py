@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
 from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
@@ -65,7 +65,7 @@ def build(url: str, clock: Clock) -> Ledger:
                 occurred_at=ago(ledger, days=10),
                 actor=ADMIN,
             )
-        ledger.checkpoint()
+        ledger.tlog.checkpoint()
     return ledger
 
 
@@ -141,7 +141,7 @@ def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
 
 def assert_found(ledger: Ledger, position: int, message: str) -> None:
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     text = caught.value.message
     assert caught.value.position == position, text
     assert text.startswith(message) and f" at position {position}" in text, text
@@ -154,9 +154,9 @@ def nodes_in(size: int) -> int:
 def test_an_untouched_store_verifies_with_its_counts_and_root(ledger: Ledger, raw: Raw) -> None:
     stored_nodes = raw.run("SELECT COUNT(*) FROM {tree}")[0][0]
 
-    verified = ledger.verify(ledger.verifier())
+    verified = ledger.tlog.verify(ledger.tlog.verifier())
 
-    assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.root(SIZE))
+    assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.tlog.root(SIZE))
     assert stored_nodes == nodes_in(SIZE)
     assert [size for (size,) in raw.run("SELECT size FROM {checkpoints} ORDER BY size")] == [
         FIRST,
@@ -241,7 +241,7 @@ def test_a_checkpoint_signed_by_another_key_with_the_same_name_is_refused(
     ledger: Ledger, raw: Raw
 ) -> None:
     impostor = Signer.from_text(generate_signer_key(ORIGIN))
-    note = sign_checkpoint(Checkpoint(ORIGIN, FIRST, ledger.root(FIRST)), impostor)
+    note = sign_checkpoint(Checkpoint(ORIGIN, FIRST, ledger.tlog.root(FIRST)), impostor)
 
     raw.run("UPDATE {checkpoints} SET note = ? WHERE size = ?", note, FIRST)
 
@@ -256,9 +256,9 @@ def test_a_checkpoint_signed_by_another_key_with_the_same_name_is_refused(
 def test_a_correctly_signed_checkpoint_of_a_forked_root_is_not_this_logs(
     ledger: Ledger, raw: Raw
 ) -> None:
-    assert ledger.signer is not None
+    assert ledger.tlog.signer is not None
     fork = Checkpoint(ORIGIN, FIRST, hashlib.sha256(b"another history").digest())
-    note = sign_checkpoint(fork, ledger.signer)
+    note = sign_checkpoint(fork, ledger.tlog.signer)
 
     raw.run("UPDATE {checkpoints} SET note = ? WHERE size = ?", note, FIRST)
 
@@ -271,7 +271,7 @@ def test_a_deleted_stored_event_is_named_at_its_entrys_log_index(ledger: Ledger,
     raw.run(f"DELETE FROM {{events}} WHERE {condition}", *key)
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     assert caught.value.position == 21, caught.value.message
 
 
@@ -289,7 +289,7 @@ def test_an_extra_stored_event_without_an_entry_is_found(ledger: Ledger, raw: Ra
     )
 
     with pytest.raises(IntegrityFailure, match="the stored events disagree|has no entry"):
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
 
 
 def test_a_one_byte_change_to_the_aggregate_topic_of_an_issued_event_is_found(
@@ -335,7 +335,7 @@ def found_after_flipping(
     ((original,),) = raw.run(f"SELECT {column} FROM {{{table}}} WHERE rowid = ?", rowid)
     raw.change(table, column, ("rowid = ?", rowid), flip(at, mask))
     try:
-        ledger.verify(ledger.verifier())
+        ledger.tlog.verify(ledger.tlog.verifier())
     except IntegrityFailure:
         return True
     finally:
@@ -384,7 +384,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> di
     ledger = Ledger(clock=clock, db=env["CUSTODY_DB"], signer=signer)
     ledger.register_party(party_id="supplier", name="Supplier", kind="supplier", actor=ADMIN)
     ledger.register_party(party_id="force", name="Force", kind="recipient", actor=ADMIN)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     ledger.close()
     return env
 

@@ -27,8 +27,8 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-import cli
 from api.main import create_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.integrity.signing import Signer
 from tests.conftest import SIGNER, Clock
@@ -128,16 +128,16 @@ def test_go_reads_the_tiles_verifies_the_checkpoint_and_checks_inclusion_and_con
     ledger = ledger_on_disk
     grow(ledger, 300, "A")  # a full level-0 tile and a partial one
     old = tmp_path / "old.checkpoint"
-    old.write_text(ledger.checkpoint())
+    old.write_text(ledger.tlog.checkpoint())
     old_size = ledger.log_store.log_size()
     grow(ledger, 600, "B")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     size = ledger.log_store.log_size()
     grow(ledger, size + 5, "C")  # the tiles run ahead of the checkpoint
     token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
 
     checked = subprocess.run(
-        [str(program), served, ledger.verifier().vkey, token, str(old)],
+        [str(program), served, ledger.tlog.verifier().vkey, token, str(old)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -157,7 +157,7 @@ def test_go_refuses_a_checkpoint_under_another_key(
 ) -> None:
     grow(ledger_on_disk, 5, "A")
     old = tmp_path / "old.checkpoint"
-    old.write_text(ledger_on_disk.checkpoint())
+    old.write_text(ledger_on_disk.tlog.checkpoint())
     other = Signer("localhost/custody", Ed25519PrivateKey.from_private_bytes(b"\x08" * 32))
 
     checked = subprocess.run(
@@ -177,13 +177,13 @@ def test_custody_monitor_follows_the_served_log_over_http(
     """No Go needed: `custody monitor` against the same served log, tiles fetched over HTTP."""
     ledger = ledger_on_disk
     grow(ledger, 300, "A")
-    first_size = int(ledger.checkpoint().split("\n")[1])
-    vkey = ledger.verifier().vkey
-    first = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog", "--vkey", vkey])
+    first_size = int(ledger.tlog.checkpoint().split("\n")[1])
+    vkey = ledger.tlog.verifier().vkey
+    first = CliRunner().invoke(cli_app, ["monitor", f"{served}/tlog", "--vkey", vkey])
     grow(ledger, 700, "B")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
-    second = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog/", "--token", token])
+    second = CliRunner().invoke(cli_app, ["monitor", f"{served}/tlog/", "--token", token])
 
     assert first.exit_code == 0, first.output
     assert f"size {first_size} root" in first.stdout and "first seen" in first.stdout

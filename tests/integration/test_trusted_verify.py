@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
 from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint
@@ -71,10 +71,10 @@ def kept(make_ledger: LedgerFactory, db_url: str) -> Iterator[Kept]:
     register(ledger)
     issue(ledger, "A-1")
     issue(ledger, "A-2")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     issue(ledger, "A-3")
     (a4,) = ledger.log_store.log_entries_of(issue(ledger, "A-4"))
-    note = ledger.checkpoint()
+    note = ledger.tlog.checkpoint()
     sizes = [size for size, _ in ledger.log_store.all_checkpoints()]
     ledger.close()
     assert len(sizes) == 2 and sizes[1] == a4.log_index + 2  # A-4, then the map root
@@ -90,17 +90,17 @@ def test_a_rollback_with_newer_checkpoints_deleted_passes_plain_verify_but_fails
 ) -> None:
     roll_back(db_url, kept.earlier)
     ledger = make_ledger(db_url)
-    assert ledger.verify(SIGNER.verifier).entries == kept.earlier  # consistent with itself
+    assert ledger.tlog.verify(SIGNER.verifier).entries == kept.earlier  # consistent with itself
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note))
+        ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
     trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
     assert caught.value.position == kept.earlier
     assert caught.value.message == (
         "the store is shorter than a trusted checkpoint: it was rolled back or truncated at "
         f"position {kept.earlier}: expected at least {kept.size} entries (trusted root "
-        f"{trusted_root}), got {kept.earlier} entries (root {ledger.root(kept.earlier).hex()})"
+        f"{trusted_root}), got {kept.earlier} entries (root {ledger.tlog.root(kept.earlier).hex()})"
     )
 
 
@@ -111,21 +111,21 @@ def test_a_rewrite_of_the_newest_entries_re_signed_with_the_log_key_fails_the_tr
     ledger = make_ledger(db_url)
     issue(ledger, "B-1")
     issue(ledger, "B-2")
-    ledger.checkpoint()  # the rewritten log, signed by the ledger's own code and key
+    ledger.tlog.checkpoint()  # the rewritten log, signed by the ledger's own code and key
     rewritten = ledger.log_store.log_size()
     assert rewritten > kept.size  # longer than the kept checkpoint: not a rollback
     assert [size for size, _ in ledger.log_store.all_checkpoints()] == [kept.earlier, rewritten]
-    assert ledger.verify(SIGNER.verifier).checkpoints == 2  # consistent with itself
+    assert ledger.tlog.verify(SIGNER.verifier).checkpoints == 2  # consistent with itself
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note))
+        ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
     trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
     assert caught.value.position == kept.size
     assert caught.value.message == (
         f"the store's history up to size {kept.size} is not the one a trusted checkpoint covers: "
         f"it was rewritten at position {kept.size}: expected root {trusted_root} (trusted), got "
-        f"root {ledger.root(kept.size).hex()} (recomputed from the store)"
+        f"root {ledger.tlog.root(kept.size).hex()} (recomputed from the store)"
     )
 
 
@@ -136,7 +136,7 @@ def test_an_untouched_store_is_consistent_with_every_checkpoint_it_signed(
     issue(ledger, "C-1")  # one entry more than the newest checkpoint covers
     notes = [note for _, note in ledger.log_store.all_checkpoints()]
 
-    verified = ledger.verify(
+    verified = ledger.tlog.verify(
         SIGNER.verifier,
         trusted=[verify_checkpoint(n, SIGNER.verifier) for n in notes],
     )
@@ -152,7 +152,7 @@ def test_a_trusted_checkpoint_of_a_fork_fails_even_beside_one_the_store_matches(
     forked = sign_checkpoint(Checkpoint(SIGNER.name, kept.size, b"\x01" * 32), SIGNER)
 
     with pytest.raises(IntegrityFailure) as caught:
-        ledger.verify(SIGNER.verifier, trusted=trusted(kept.note) + trusted(forked))
+        ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note) + trusted(forked))
 
     assert caught.value.position == kept.size
     assert caught.value.expected == f"root {'01' * 32} (trusted)"
@@ -172,7 +172,7 @@ def witnessed(make_ledger: LedgerFactory, db_url: str, network: Network) -> Ledg
     ledger = make_ledger(db_url, **network.ledger_options())
     register(ledger)
     issue(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     return ledger
 
 
@@ -195,7 +195,7 @@ def strip(url: str, size: int, keep: tuple[str, ...]) -> None:
 def test_the_newest_checkpoint_cosigned_by_a_quorum_passes_the_witness_policy_check(
     witnessed: Ledger, network: Network
 ) -> None:
-    verified = witnessed.verify(SIGNER.verifier, witness_policy=network.policy())
+    verified = witnessed.tlog.verify(SIGNER.verifier, witness_policy=network.policy())
 
     assert verified.cosigned_by == ("w0", "w1", "w2")
 
@@ -207,7 +207,7 @@ def test_stripped_cosignatures_fail_the_witness_policy_check_naming_the_missing_
     strip(db_url, size, keep=("w0.example",))
 
     with pytest.raises(ProofError) as caught:
-        witnessed.verify(SIGNER.verifier, witness_policy=network.policy())
+        witnessed.tlog.verify(SIGNER.verifier, witness_policy=network.policy())
 
     assert caught.value.message == (
         f"the newest checkpoint (size {size}) lacks the witness quorum: witness quorum g is not "
@@ -220,20 +220,20 @@ def test_after_a_rollback_witnesses_refuse_the_next_checkpoint_and_the_witness_p
 ) -> None:
     earlier = newest_size(witnessed)
     issue(witnessed, "AK-0002")
-    cosigned = witnessed.checkpoint()  # cosigned by all three
+    cosigned = witnessed.tlog.checkpoint()  # cosigned by all three
     size = newest_size(witnessed)
     roll_back(db_url, earlier)  # AK-0002, its map root and the cosigned checkpoint go
     rolled = make_ledger(db_url, **network.ledger_options())
     issue(rolled, "OTHER-1")
 
-    rolled.checkpoint()  # a new one of that size: no witness cosigns a second root for a size
+    rolled.tlog.checkpoint()  # a new one of that size: no witness cosigns a second root for a size
 
     assert newest_size(rolled) == size
     with pytest.raises(ProofError) as caught:
-        rolled.verify(SIGNER.verifier, witness_policy=network.policy())
+        rolled.tlog.verify(SIGNER.verifier, witness_policy=network.policy())
     assert caught.value.message.endswith("no valid cosignature by w0, w1, w2")
     with pytest.raises(IntegrityFailure, match=f"it was rewritten at position {size}:"):
-        rolled.verify(SIGNER.verifier, trusted=trusted(log_signed(cosigned)))
+        rolled.tlog.verify(SIGNER.verifier, trusted=trusted(log_signed(cosigned)))
 
 
 # The trusted file -------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_a_trusted_file_holds_notes_one_after_the_other_with_their_cosignatures(
 ) -> None:
     first = witnessed.log_store.latest_checkpoint()
     issue(witnessed, "AK-0002")
-    second = witnessed.checkpoint()
+    second = witnessed.tlog.checkpoint()
     assert first is not None
 
     notes = split_notes(first[1] + "\n" + second + "\n\n", source="kept.txt")

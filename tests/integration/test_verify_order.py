@@ -108,12 +108,12 @@ def test_an_entry_repeated_with_its_event_after_the_last_checkpoint_is_found(
     ledger = make_ledger(sqlite_url)
     register(ledger)
     item = issue(ledger, "REPEAT-0001")
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     size = ledger.log_store.log_size()
     index = ledger.history(item)[-1].log_index  # the item's entry; the map root follows it
     path = sqlite_url.removeprefix("sqlite:///")
     without_unique_keys(path)
-    repeated = ledger.log_entries(index, index + 1)[0]
+    repeated = ledger.tlog.log_entries(index, index + 1)[0]
     nodes = merkle.nodes_to_append(size, [repeated.leaf_hash], ledger.log_store)
     at = EntryReceipt(ledger.origin, size, repeated.leaf_hash, recorded_at_of(repeated.entry))
     receipt = receipt_signature(at, SIGNER)  # by the operator, who holds the log key

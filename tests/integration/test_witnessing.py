@@ -116,7 +116,7 @@ def log(ledger: Ledger) -> Ledger:
     """An unwitnessed log of the programme (11 entries) and the map root that ends its first
     checkpoint."""
     register(ledger)
-    ledger.checkpoint()
+    ledger.tlog.checkpoint()
     return ledger
 
 
@@ -138,7 +138,7 @@ def flipped(digest: bytes) -> bytes:
 def test_a_witness_cosigns_a_first_checkpoint_at_the_time_of_its_clock(
     log: Ledger, network: Network, w0: TestClient
 ) -> None:
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     size = log.log_store.log_size()
 
     response = add(w0, 0, [], note)
@@ -147,30 +147,30 @@ def test_a_witness_cosigns_a_first_checkpoint_at_the_time_of_its_clock(
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text.startswith("— w0.example ") and response.text.endswith("\n")
     assert verify_cosignature(note + response.text, network.keys[0].verifier) == stamp(START)
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.tlog.root(size), note)
 
 
 def test_a_witness_cosigns_a_grown_checkpoint_given_a_consistency_proof_from_the_last_one(
     log: Ledger, network: Network, w0: TestClient, clock: Clock
 ) -> None:
-    first = log.checkpoint()
+    first = log.tlog.checkpoint()
     old = size_of(first)
     add(w0, 0, [], first)
     clock.advance(minutes=5)
     issue(log)
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     size = log.log_store.log_size()
 
-    response = add(w0, old, log.consistency_proof(old, size), note)
+    response = add(w0, old, log.tlog.consistency_proof(old, size), note)
 
     assert response.status_code == 200
     cosigned = verify_cosignature(note + response.text, network.keys[0].verifier)
     assert cosigned == stamp(START + timedelta(minutes=5))
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(size, log.tlog.root(size), note)
 
 
 def test_the_same_checkpoint_again_is_cosigned_again(log: Ledger, w0: TestClient) -> None:
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     add(w0, 0, [], note)
 
     again = add(w0, size_of(note), [], note)
@@ -182,15 +182,15 @@ def test_the_same_checkpoint_again_is_cosigned_again(log: Ledger, w0: TestClient
 def test_an_old_size_other_than_the_last_cosigned_is_answered_409_with_that_size(
     log: Ledger, w0: TestClient, after: int | None
 ) -> None:
-    first = log.checkpoint()
+    first = log.tlog.checkpoint()
     cosigned = size_of(first)
     add(w0, 0, [], first)
     issue(log)
     issue(log, "AK-0002")
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     old = 0 if after is None else cosigned + after  # the last cosigned size, off by `after`
 
-    response = add(w0, old, log.consistency_proof(old, size_of(note)) if old else [], note)
+    response = add(w0, old, log.tlog.consistency_proof(old, size_of(note)) if old else [], note)
 
     assert response.status_code == 409
     assert response.headers["content-type"].split(";")[0] == "text/x.tlog.size"
@@ -198,10 +198,10 @@ def test_an_old_size_other_than_the_last_cosigned_is_answered_409_with_that_size
 
 
 def test_the_409_content_type_is_exactly_text_x_tlog_size(log: Ledger, w0: TestClient) -> None:
-    add(w0, 0, [], log.checkpoint())
+    add(w0, 0, [], log.tlog.checkpoint())
     issue(log)
 
-    response = add(w0, 0, [], log.checkpoint())
+    response = add(w0, 0, [], log.tlog.checkpoint())
 
     assert response.headers["content-type"] == "text/x.tlog.size"
 
@@ -209,15 +209,15 @@ def test_the_409_content_type_is_exactly_text_x_tlog_size(log: Ledger, w0: TestC
 def test_a_witness_client_that_is_told_409_retries_from_the_size_the_witness_has(
     log: Ledger, network: Network
 ) -> None:
-    first = log.checkpoint()
+    first = log.tlog.checkpoint()
     network.client()(first, lambda old: [])
     issue(log)
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     size = size_of(note)
     network.sent.clear()
     fresh = network.client()  # knows no sizes: asks from 0, and hears the first size
 
-    lines = fresh(note, lambda old: log.consistency_proof(old, size) if old else [])
+    lines = fresh(note, lambda old: log.tlog.consistency_proof(old, size) if old else [])
 
     assert len(lines) == 3
     for key, line in zip(network.keys, lines, strict=True):
@@ -231,7 +231,7 @@ def test_a_witness_client_that_is_told_409_retries_from_the_size_the_witness_has
 def test_a_checkpoint_signed_by_an_unknown_key_of_a_known_origin_is_answered_403(
     log: Ledger, w0: TestClient
 ) -> None:
-    note = sign_checkpoint(Checkpoint(ORIGIN, 11, log.root(11)), OTHER_SIGNER)
+    note = sign_checkpoint(Checkpoint(ORIGIN, 11, log.tlog.root(11)), OTHER_SIGNER)
 
     response = add(w0, 0, [], note)
 
@@ -244,7 +244,7 @@ def test_a_checkpoint_signed_by_an_unknown_key_of_a_known_origin_is_answered_403
 
 def test_a_checkpoint_of_an_unknown_origin_is_answered_404(log: Ledger, w0: TestClient) -> None:
     stranger = Signer("other.example/log", Ed25519PrivateKey.from_private_bytes(b"\x0c" * 32))
-    note = sign_checkpoint(Checkpoint("other.example/log", 11, log.root(11)), stranger)
+    note = sign_checkpoint(Checkpoint("other.example/log", 11, log.tlog.root(11)), stranger)
 
     response = add(w0, 0, [], note)
 
@@ -255,13 +255,13 @@ def test_a_checkpoint_of_an_unknown_origin_is_answered_404(log: Ledger, w0: Test
 def test_a_wrong_consistency_proof_is_answered_422_and_kept_as_evidence(
     log: Ledger, network: Network, w0: TestClient
 ) -> None:
-    first = log.checkpoint()
+    first = log.tlog.checkpoint()
     old = size_of(first)
     add(w0, 0, [], first)
     issue(log)
     issue(log, "AK-0002")
-    note = log.checkpoint()
-    proof = log.consistency_proof(old, size_of(note))
+    note = log.tlog.checkpoint()
+    proof = log.tlog.consistency_proof(old, size_of(note))
     proof[0] = flipped(proof[0])
 
     response = add(w0, old, proof, note)
@@ -269,15 +269,15 @@ def test_a_wrong_consistency_proof_is_answered_422_and_kept_as_evidence(
     assert response.status_code == 422
     assert response.text.startswith(
         "not consistent with the cosigned checkpoint: the consistency proof leads to another "
-        f"old root at position {old}: expected {log.root(old).hex()}, got "
+        f"old root at position {old}: expected {log.tlog.root(old).hex()}, got "
     )
-    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(old, log.root(old), first)
+    assert network.states[0].latest(ORIGIN) == CosignedCheckpoint(old, log.tlog.root(old), first)
     [evidence] = network.states[0].misbehaviour()
     assert (evidence["cosigned_note"], evidence["refused_note"]) == (first, note)
 
 
 def test_a_proof_with_an_old_size_of_0_is_answered_422(log: Ledger, w0: TestClient) -> None:
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
 
     response = add(w0, 0, [b"\x00" * 32], note)
 
@@ -312,7 +312,7 @@ def test_a_proof_with_an_old_size_of_0_is_answered_422(log: Ledger, w0: TestClie
 def test_a_malformed_request_is_answered_400_saying_what_is_wrong(
     log: Ledger, w0: TestClient, body: Callable[[str], bytes], message: str
 ) -> None:
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
 
     response = w0.post("/add-checkpoint", content=body(note))
 
@@ -341,12 +341,12 @@ def fork(make_ledger: LedgerFactory, clock: Clock) -> Ledger:
 def test_a_fork_of_the_same_size_is_refused_409_and_kept_with_both_notes(
     log: Ledger, fork: Ledger, network: Network, w0: TestClient, clock: Clock
 ) -> None:
-    cosigned = log.checkpoint()
+    cosigned = log.tlog.checkpoint()
     size = size_of(cosigned)
     add(w0, 0, [], cosigned)
-    forked = fork.checkpoint()
+    forked = fork.tlog.checkpoint()
     assert size_of(forked) == size
-    assert verify_checkpoint(forked, SIGNER.verifier).root_hash != log.root(size)
+    assert verify_checkpoint(forked, SIGNER.verifier).root_hash != log.tlog.root(size)
 
     response = add(w0, size, [], forked)
 
@@ -379,7 +379,7 @@ def test_a_grown_fork_shown_to_witnesses_by_its_ledger_is_refused_422_and_kept_b
 ) -> None:
     honest = make_ledger("sqlite:///:memory:", **network.ledger_options())
     register(honest)
-    cosigned = honest.checkpoint()
+    cosigned = honest.tlog.checkpoint()
     old = size_of(cosigned)
     clock.advance(days=1)
     forked_ledger = make_ledger("sqlite:///:memory:", **network.ledger_options())
@@ -387,7 +387,7 @@ def test_a_grown_fork_shown_to_witnesses_by_its_ledger_is_refused_422_and_kept_b
     issue(forked_ledger)
     network.sent.clear()
 
-    forked = forked_ledger.checkpoint()
+    forked = forked_ledger.tlog.checkpoint()
 
     assert [s.name for s in split_note(forked)[1]] == [ORIGIN]  # no witness cosigned it
     assert size_of(forked) > old
@@ -405,10 +405,10 @@ def test_a_grown_fork_shown_to_witnesses_by_its_ledger_is_refused_422_and_kept_b
         assert evidence["old_size"] == old
         assert evidence["proof"] == [
             base64.b64encode(h).decode()
-            for h in forked_ledger.consistency_proof(old, size_of(forked))
+            for h in forked_ledger.tlog.consistency_proof(old, size_of(forked))
         ]
         assert state.latest(ORIGIN) == CosignedCheckpoint(
-            old, honest.root(old), log_signed(cosigned)
+            old, honest.tlog.root(old), log_signed(cosigned)
         )
     assert [line for _, line in network.sent] == ["old 0", f"old {old}"] * 3
 
@@ -422,15 +422,15 @@ def test_the_witness_store_remembers_the_latest_checkpoint_and_the_evidence_acro
     key = cosigner_key("w.example", 0x30)
     state = SQLiteWitnessState(tmp_path / "w.db")
     witness = Witness(key, {ORIGIN: SIGNER.verifier}, state, clock)
-    note = log.checkpoint()
+    note = log.tlog.checkpoint()
     size = size_of(note)
     assert witness.add_checkpoint(format_add_checkpoint(0, [], note)).ok
-    witness.add_checkpoint(format_add_checkpoint(size, [], fork.checkpoint()))
+    witness.add_checkpoint(format_add_checkpoint(size, [], fork.tlog.checkpoint()))
 
     reopened = SQLiteWitnessState(tmp_path / "w.db")
     again = Witness(key, {ORIGIN: SIGNER.verifier}, reopened, clock)
 
-    assert reopened.latest(ORIGIN) == CosignedCheckpoint(size, log.root(size), note)
+    assert reopened.latest(ORIGIN) == CosignedCheckpoint(size, log.tlog.root(size), note)
     assert reopened.misbehaviour() == state.misbehaviour()
     assert len(reopened.misbehaviour()) == 1
     refused = again.add_checkpoint(format_add_checkpoint(0, [], note))
@@ -493,7 +493,7 @@ def test_a_checkpoint_no_witness_cosigned_is_served_with_the_log_signature_alone
     register(ledger)
     network.down = set(network.urls)
 
-    note = ledger.checkpoint()
+    note = ledger.tlog.checkpoint()
 
     assert verify_checkpoint(note, SIGNER.verifier).size == ledger.log_store.log_size()
     assert [s.name for s in split_note(note)[1]] == [ORIGIN]
@@ -501,9 +501,9 @@ def test_a_checkpoint_no_witness_cosigned_is_served_with_the_log_signature_alone
 
 def test_proof_lines_round_trip_through_the_request_format(log: Ledger) -> None:
     issue(log)
-    proof = log.consistency_proof(11, 12)
+    proof = log.tlog.consistency_proof(11, 12)
 
-    body = format_add_checkpoint(11, proof, log.checkpoint())
+    body = format_add_checkpoint(11, proof, log.tlog.checkpoint())
 
     lines = body.decode().split("\n\n", 1)[0].split("\n")
     assert lines == ["old 11", *(base64.b64encode(h).decode() for h in proof)]

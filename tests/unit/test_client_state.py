@@ -51,7 +51,7 @@ def log(make_ledger: LedgerFactory) -> Ledger:
 
 def accept(state: ClientState, ledger: Ledger, note: str | None = None) -> int:
     return state.accept_checkpoint(
-        note or ledger.checkpoint(), KEY, ledger.consistency_proof, now=NOW
+        note or ledger.tlog.checkpoint(), KEY, ledger.tlog.consistency_proof, now=NOW
     ).size
 
 
@@ -95,16 +95,16 @@ def test_a_growing_log_is_accepted_with_its_consistency_proof_and_kept(
     second = accept(state, log)
 
     assert second > first
-    assert state.checkpoint("localhost/custody") == log.checkpoint()
+    assert state.checkpoint("localhost/custody") == log.tlog.checkpoint()
     assert misbehaviour_files(state) == []
 
 
 def test_a_rollback_is_refused_and_both_notes_go_to_a_misbehaviour_file(
     state: ClientState, log: Ledger
 ) -> None:
-    older = log.checkpoint()
+    older = log.tlog.checkpoint()
     issue(log)
-    newer = log.checkpoint()
+    newer = log.tlog.checkpoint()
     accept(state, log, newer)
 
     with pytest.raises(ProofError, match=r"inconsistent with the checkpoint .* \(rollback\)"):
@@ -161,7 +161,9 @@ def test_a_checkpoint_by_another_key_is_refused_without_touching_the_state(
     stranger = Signer.from_text(generate_signer_key("localhost/custody"))
 
     with pytest.raises(ProofError, match="note is not signed by any known key"):
-        state.accept_checkpoint(log.checkpoint(), stranger.verifier, log.consistency_proof, now=NOW)
+        state.accept_checkpoint(
+            log.tlog.checkpoint(), stranger.verifier, log.tlog.consistency_proof, now=NOW
+        )
 
     assert not state.root.exists()
 
@@ -172,10 +174,10 @@ def test_two_receipts_for_one_index_are_a_conflict_the_file_proves_offline(
     ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
     register(ours)
     register(theirs)
-    state.keep_receipt(ours.receipt(1), KEY, now=NOW)  # 1: the bootstrap's admin token
+    state.keep_receipt(ours.tlog.receipt(1), KEY, now=NOW)  # 1: the bootstrap's admin token
 
     with pytest.raises(ProofError, match="the log signed two receipts for index 1"):
-        state.keep_receipt(theirs.receipt(1), KEY, now=NOW)
+        state.keep_receipt(theirs.tlog.receipt(1), KEY, now=NOW)
 
     (path,) = misbehaviour_files(state)
     finding = check_misbehaviour(load_misbehaviour(path.read_bytes()), KEY)
