@@ -210,7 +210,7 @@ def test_the_evidence_entries_pages_are_the_bundles_entries_and_their_proofs_che
     for e in entries:
         leaf = merkle.leaf_hash(base64.b64decode(e["entry"]))
         proof = [base64.b64decode(h) for h in e["inclusion_proof"]]
-        merkle.verify_inclusion(leaf, e["log_index"], size, proof, api_ledger.root(size))
+        merkle.verify_inclusion(leaf, e["log_index"], size, proof, api_ledger.tlog.root(size))
 
 
 def test_the_evidence_bundle_streams_the_same_bytes_it_always_had(
