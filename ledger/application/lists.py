@@ -77,12 +77,12 @@ def log_entries(
 ) -> Page[LogRow]:
     """Entries with start <= log_index < end (at most MAX_ENTRIES_PAGE apart), `limit` a page."""
     bound = f"{start}:{end}"
-    after = position("log", cursor, (int,), bound=bound)
+    after = position("log range", cursor, (int,), bound=bound)
     first = start if after is None else max(start, int(after[0]) + 1)
     last = min(end, first + checked_limit(limit) + 1)
     check_entry_range(start, end)
     rows = ledger.tlog.log_entries(first, last) if first < end else []
-    return page_of("log", rows, lambda r: (r.log_index,), limit, bound=bound)
+    return page_of("log range", rows, lambda r: (r.log_index,), limit, bound=bound)
 
 
 def tokens(ledger: Ledger, *, actor: Actor, cursor: str | None, limit: int) -> Page[TokenInfo]:
@@ -94,24 +94,28 @@ def tokens(ledger: Ledger, *, actor: Actor, cursor: str | None, limit: int) -> P
             return None
         return TokenInfo(token.id, token.party, token.role, token.revoked)
 
-    return _created(ledger, "tokens", Token.Granted.TOPIC, _as(Token, info), cursor, limit)
+    return _created(ledger, "token list", Token.Granted.TOPIC, _as(Token, info), cursor, limit)
 
 
 def parties(ledger: Ledger, *, cursor: str | None, limit: int) -> Page[Party]:
     """Every party, in the order registered."""
-    return _created(ledger, "parties", Party.Registered.TOPIC, _as(Party), cursor, limit)
+    return _created(ledger, "party list", Party.Registered.TOPIC, _as(Party), cursor, limit)
 
 
 def agreements(ledger: Ledger, *, cursor: str | None, limit: int) -> Page[Agreement]:
     """Every end-use agreement, in the order concluded."""
-    return _created(ledger, "agreements", Agreement.Concluded.TOPIC, _as(Agreement), cursor, limit)
+    return _created(
+        ledger, "agreement list", Agreement.Concluded.TOPIC, _as(Agreement), cursor, limit
+    )
 
 
 def traces(
     ledger: Ledger, keep: Callable[[Trace], bool], *, cursor: str | None, limit: int
 ) -> Page[Trace]:
     """The traces `keep` takes, in the order requested."""
-    return _created(ledger, "traces", Trace.Requested.TOPIC, _as(Trace, _kept(keep)), cursor, limit)
+    return _created(
+        ledger, "trace list", Trace.Requested.TOPIC, _as(Trace, _kept(keep)), cursor, limit
+    )
 
 
 def sightings(
@@ -119,7 +123,7 @@ def sightings(
 ) -> Page[Sighting]:
     """The sightings `keep` takes, in the order recorded."""
     load = _as(Sighting, _kept(keep))
-    return _created(ledger, "sightings", Sighting.Recorded.TOPIC, load, cursor, limit)
+    return _created(ledger, "sighting list", Sighting.Recorded.TOPIC, load, cursor, limit)
 
 
 def _item_id(ledger: Ledger, item: UUID | str) -> UUID:

@@ -192,7 +192,8 @@ def test_a_cursor_of_another_list_or_another_item_is_422(
         == f"cursor {history[:80]!r} is not one this history gave"
     )
     assert (
-        tokens.json()["error"]["message"] == f"cursor {history[:80]!r} is not one this tokens gave"
+        tokens.json()["error"]["message"]
+        == f"cursor {history[:80]!r} is not one this token list gave"
     )
 
 

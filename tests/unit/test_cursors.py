@@ -65,8 +65,8 @@ def test_a_cursor_that_was_tampered_with_is_refused(cursor: str, why: str) -> No
 
 def test_a_cursor_of_another_list_is_refused() -> None:
     """`position` compares the listing named in the payload."""
-    with pytest.raises(InvalidInput, match="is not one this tokens gave"):
-        position("tokens", GOOD, (int,), bound="item-a")
+    with pytest.raises(InvalidInput, match="is not one this token list gave"):
+        position("token list", GOOD, (int,), bound="item-a")
 
 
 def test_a_cursor_given_for_another_item_is_refused() -> None:
