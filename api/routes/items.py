@@ -34,14 +34,11 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import WriteDep
-from ledger.application import lists
-from ledger.application.ledger import Ledger, Recorded
-from ledger.domain.access import Action
-from ledger.domain.items import Item
-from ledger.domain.paging import DEFAULT_LIMIT
-from ledger.integrity.entries import decode_entry
-from ledger.store.log import LogRow
-from ledger.verification.evidence import stream_bundle
+from ledger.application import Ledger, Recorded, lists
+from ledger.domain import DEFAULT_LIMIT, Action, Item
+from ledger.integrity import decode_entry
+from ledger.store import LogRow
+from ledger.verification import stream_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}

@@ -26,8 +26,7 @@ from api.schemas import (
     LogEntryOut,
 )
 from ledger.application import lists
-from ledger.domain.access import Action
-from ledger.domain.paging import MAX_LIMIT
+from ledger.domain import MAX_LIMIT, Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]

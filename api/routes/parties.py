@@ -26,10 +26,8 @@ from api.schemas import (
     PartyOut,
     RecordedOut,
 )
-from ledger.application import lists
-from ledger.application.ledger import Recorded
-from ledger.domain.access import Action
-from ledger.domain.paging import DEFAULT_LIMIT
+from ledger.application import Recorded, lists
+from ledger.domain import DEFAULT_LIMIT, Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

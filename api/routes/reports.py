@@ -24,9 +24,7 @@ from api.schemas import (
     UnaccountedItemOut,
     UnaccountedReportOut,
 )
-from ledger.domain.access import Action
-from ledger.domain.paging import DEFAULT_LIMIT, page_after
-from ledger.domain.times import system_clock
+from ledger.domain import DEFAULT_LIMIT, Action, page_after, system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,

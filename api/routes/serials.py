@@ -11,12 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import ActorDep, LedgerDep
-from api.routes.custody import _fleet
+import ledger.readmodels as readmodels
+from api.deps import ActorDep, LedgerDep, fleet_of
 from api.schemas import Cursor, Limit, Paged, Time
-from ledger.domain.items import Category
-from ledger.domain.times import aware_utc
-from ledger.readmodels.search import PAGE, Candidate, Filters, Found, Pattern, search, serial_page
+from ledger.domain import Category, aware_utc
+from ledger.readmodels import SERIAL_PAGE, Candidate, Filters, Found, Pattern, serial_page
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -47,17 +46,22 @@ def by_serial(
     serial: Annotated[str, Query(min_length=1, max_length=64, description="a serial as marked")],
     manufacturer: Marking = None,
     model: Marking = None,
-    limit: Limit = PAGE,
+    limit: Limit = SERIAL_PAGE,
     cursor: Cursor = None,
 ) -> CandidatesOut:
     """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
     included; `manufacturer` and `model` narrow it (in the normal form too)."""
     filters = Filters(manufacturer=manufacturer, model=model)
-    fleet = _fleet(request, ledger)
     found = serial_page(
-        ledger, fleet, serial, filters=filters, actor=actor, cursor=cursor, limit=limit
+        ledger,
+        fleet_of(request, ledger),
+        serial,
+        filters=filters,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
     )
-    return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
+    return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
 
 @router.get("/search", response_model=CandidatesOut)
@@ -79,7 +83,7 @@ def search_serials(
     calibre: Marking = None,
     lot: Marking = None,
     at: Annotated[Time | None, Query(description="also holder and status at this time")] = None,
-    limit: Limit = PAGE,
+    limit: Limit = SERIAL_PAGE,
     cursor: Cursor = None,
 ) -> CandidatesOut:
     """Ranked candidates: the exact form first, then whole matches, then matches inside a longer
@@ -92,9 +96,9 @@ def search_serials(
         calibre=calibre,
         lot=lot,
     )
-    found: Found = search(
+    found: Found = readmodels.search_serials(
         ledger,
-        _fleet(request, ledger),
+        fleet_of(request, ledger),
         Pattern.parse(q),
         filters=filters,
         actor=actor,
@@ -102,14 +106,14 @@ def search_serials(
         cursor=cursor,
         limit=limit,
     )
-    return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
+    return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
 
 def _aware(at: datetime | None) -> datetime | None:
     return None if at is None else aware_utc(at, field="at")
 
 
-def _out(candidate: Candidate) -> CandidateOut:
+def candidate_out(candidate: Candidate) -> CandidateOut:
     return CandidateOut(
         item_id=candidate.item_id,
         serial=candidate.serial,

@@ -25,12 +25,8 @@ from api.schemas import (
     Sha256Hex,
     Time,
 )
-from ledger.application import lists
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.paging import DEFAULT_LIMIT
-from ledger.domain.tokens import Role
-from ledger.domain.traces import Trace, TraceStatus
+from ledger.application import Ledger, lists
+from ledger.domain import DEFAULT_LIMIT, Action, Actor, Role, Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])
@@ -124,13 +120,13 @@ def listing(
     now = ledger.clock()
 
     def listed(trace: Trace) -> bool:
-        return _visible(trace, actor) and status in ("all", trace.status(now))
+        return may_see_trace(trace, actor) and status in ("all", trace.status(now))
 
     page = lists.traces(ledger, listed, cursor=cursor, limit=limit)
     return TracesOut(traces=[_out(ledger, t, now) for t in page.items], next=page.next)
 
 
-def _visible(trace: Trace, actor: Actor) -> bool:
+def may_see_trace(trace: Trace, actor: Actor) -> bool:
     return actor.role in SEE_ALL or trace.addressee == actor.party
 
 
