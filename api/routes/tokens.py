@@ -17,7 +17,7 @@ from api.schemas import (
     TokensOut,
 )
 from ledger.application import lists
-from ledger.domain.paging import DEFAULT_LIMIT
+from ledger.domain import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
