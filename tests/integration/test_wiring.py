@@ -58,12 +58,12 @@ def test_the_ledger_takes_origin_roles_and_bounds_from_the_configuration_and_the
 
     ledger = open_ledger(configured, clock=clock, signer=signer, create_tables=True)
 
-    assert (ledger.origin, ledger.signed_roles, ledger.bounds) == (
+    assert (ledger.origin, ledger._writes.signed_roles, ledger.bounds) == (
         ORIGIN,
         frozenset({Role.PARTNER}),
         bounds,
     )
-    assert ledger.clock is clock and ledger.signer is signer
+    assert ledger.clock is clock and ledger.tlog.signer is signer
     ledger.close()
 
 
@@ -85,9 +85,9 @@ def test_a_witness_policy_gives_the_witnesses_keys_and_quorum_and_they_are_asked
         witnesses=witnesses,
     )
 
-    assert asked == [ledger.witness_policy]
-    assert ledger.cosigners is no_cosignatures
-    assert ledger.witness_keys == tuple(
+    assert asked == [ledger.tlog.witness_policy]
+    assert ledger.tlog.cosigners is no_cosignatures
+    assert ledger.tlog.witness_keys == tuple(
         f"w{i} {k.verifier.vkey}" for i, k in enumerate(WITNESS_KEYS)
     )
     ledger.close()
@@ -102,7 +102,7 @@ def test_without_a_witness_client_the_quorum_still_holds_but_no_witness_is_asked
         replace(config, witness_policy=str(tmp_path / "policy.txt")), create_tables=True
     )
 
-    assert ledger.witness_policy is not None and ledger.cosigners is None
+    assert ledger.tlog.witness_policy is not None and ledger.tlog.cosigners is None
     ledger.close()
 
 
