@@ -3,7 +3,7 @@ the same kind of store (or reading the very same store) in the same run, with th
 target of the "Scale and speed" issue. Not a test: run it by hand (docs/performance.md).
 
     .venv/bin/python bench/run.py --items 5000 [--db sqlite|postgres]
-        [--only ingest,custody,report,proofs,verify] [--profile [SECTIONS]] [--json FILE]
+        [--only ingest,custody,report,proofs,verify,paging] [--profile [SECTIONS]] [--json FILE]
 
 Sections:
   ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
@@ -19,6 +19,8 @@ Sections:
   readmodels  the read models' rebuild and catch-up, the stored accounts' catch-up (entries/s),
            and custody at T over HTTP for the item with 1,000 events (bench/readmodels.py);
            run last: it appends --scale-sample items to the programme store
+  paging   pages of an item with 3,000 entries through the API in process: its history and its
+           evidence entries, 100 a page, each page's time (docs/api.md, "Paging")
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
@@ -1058,6 +1060,74 @@ def section(name: str, *, programme: bool = True) -> Callable[[Section], Section
 
 def all_sections() -> tuple[str, ...]:
     return SECTIONS + tuple(REGISTERED)
+
+
+# Paging (issue 18, item 3) ------------------------------------------------------------------------
+
+PAGE_TARGET_MS = 200.0
+PAGED_ENTRIES = 3000
+
+
+@section("paging")
+def section_paging(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """Every page of the history and of the evidence entries of an item with 3,000 entries,
+    `GET`s through the app in process (TestClient: routing, scope, JSON), 100 entries a page,
+    each page's time the median of three walks (other work on the machine makes spikes);
+    against the reads the unpaged history answer made (every entry and its receipt)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    assert prog is not None  # registered with the programme store
+    book = open_ledger(prog.store, signer=prog.signer)
+    plan = synth.long_history("BENCH-HIST-3000", PAGED_ENTRIES)
+    synth.write_bulk(book, iter([plan]), batch=1)
+    token, _ = book.grant_token(party="operator", role="admin", actor=synth.ADMIN)
+    whole = latencies([lambda: [book.tlog.receipt_of(r) for r in book.history(plan.item_id)]], 1)
+    with TestClient(create_app(book)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        for what in ("history", "evidence/entries"):
+            walks = [_page_times(client, f"/v1/items/{plan.item_id}/{what}") for _ in range(3)]
+            pages = [sorted(times)[1] for times in zip(*walks, strict=True)]
+            _paging_figures(out, what, pages, whole[0])
+    book.close()
+
+
+def _page_times(client: Any, path: str) -> list[float]:
+    """ms of each page, following `next` to the end (one untimed first page warms up)."""
+    client.get(path)
+    times, params = [], {"limit": 100}
+    while True:
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        cursor = response.json()["next"]
+        if cursor is None:
+            return times
+        params["cursor"] = cursor
+
+
+def _paging_figures(out: Results, what: str, pages: Sequence[float], whole: float) -> None:
+    for q, name in ((0.5, "p50"), (1.0, "slowest")):
+        value = percentile(pages, q) if q < 1 else max(pages)
+        verdict, gap = under(value, PAGE_TARGET_MS, "ms")
+        out.add(
+            Figure(
+                "paging",
+                f"{what} page of 100, {PAGED_ENTRIES:,}-entry item, {name}",
+                value,
+                "ms",
+                whole,
+                "the unpaged history's reads: all entries and receipts, in process",
+                f"< {PAGE_TARGET_MS:g} ms a page",
+                verdict,
+                gap,
+                f"{len(pages)} pages, median of 3 walks each" if q == 0.5 else "",
+            )
+        )
 
 
 # Import ---------------------------------------------------------------------------------------
