@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check ledger api policies cli.py tests bench
+	$(BIN)/ruff check ledger api policies custody_cli tests bench
 	$(BIN)/mypy
 
 lock: $(STAMP)

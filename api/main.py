@@ -1,12 +1,13 @@
-"""The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `app_from_env()` builds one
-from CUSTODY_DB / CUSTODY_ORIGIN for `custody serve`, with table creation off (`custody init`
-made the tables). With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it
-runs, and once as it stops (api/clock.py)."""
+"""The FastAPI app factory. `create_app(ledger)` serves a given Ledger; `configured_app(ledger,
+config)` with the server settings of a configuration, as `custody serve` runs it; `app_from_env()`
+opens the configured ledger too (ledger/application/wiring.py; `custody init` made the tables).
+With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it runs, and once as
+it stops (api/clock.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,10 +29,9 @@ from api.routes import (
     traces,
 )
 from api.schemas import ErrorOut
-from api.witnessing import witnessing
+from api.witnessing import WitnessClient
+from ledger.application import log_key, open_ledger
 from ledger.application.ledger import Ledger
-from ledger.domain.times import system_clock
-from ledger.integrity.signing import Signer, read_private_key_file
 from ledger.store.config import Config
 from policies.config import PolicyConfig, load_policy
 
@@ -88,7 +88,9 @@ def create_app(
     return app
 
 
-def _checkpoints_on_a_clock(ledger: Ledger, interval: float) -> Any:
+def _checkpoints_on_a_clock(
+    ledger: Ledger, interval: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         clock = CheckpointClock(ledger, interval) if interval > 0 else None
@@ -103,20 +105,19 @@ def _checkpoints_on_a_clock(ledger: Ledger, interval: float) -> Any:
     return lifespan
 
 
-def app_from_env() -> FastAPI:
-    config = Config.from_env()
-    signer = Signer.from_text(read_private_key_file(config.key))
+def configured_app(ledger: Ledger, config: Config) -> FastAPI:
+    """`create_app` with a configuration's server settings: its policy, checkpoint clock and
+    public tiles."""
     return create_app(
-        Ledger(
-            clock=system_clock,
-            db=config.db,
-            origin=config.origin,
-            signer=signer,
-            signed_roles=config.signed_roles,
-            bounds=config.bounds,
-            **witnessing(config.witness_policy),
-        ),
+        ledger,
         load_policy(config.policy),
         checkpoint_interval=config.checkpoint_interval,
         public_tiles=config.public_tiles,
     )
+
+
+def app_from_env() -> FastAPI:
+    """The app over the ledger CUSTODY_* configure, signing with CUSTODY_KEY's key."""
+    config = Config.from_env()
+    ledger = open_ledger(config, signer=log_key(config), witnesses=WitnessClient)
+    return configured_app(ledger, config)

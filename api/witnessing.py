@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import httpx
 
-from ledger.domain.errors import InvalidInput
 from ledger.witness.witness import format_add_checkpoint
-from ledger.witness.witness_policy import PolicyWitness, WitnessPolicy, parse_policy
+from ledger.witness.witness_policy import PolicyWitness, WitnessPolicy
 
 log = logging.getLogger("custody.witnessing")
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
@@ -57,18 +54,3 @@ class WitnessClient:
             response.text.strip()[:200],
         )
         return None
-
-
-def witnessing(policy_file: str | None) -> dict[str, Any]:
-    """The Ledger's keyword arguments for a witness policy file (CUSTODY_WITNESS_POLICY)."""
-    if not policy_file:
-        return {}
-    try:
-        policy = parse_policy(Path(policy_file).read_bytes())
-    except OSError as error:
-        raise InvalidInput(f"witness policy {policy_file}: {error}") from None
-    return {
-        "cosigners": WitnessClient(policy),
-        "witness_keys": [f"{w.name} {w.verifier.vkey}" for w in policy.witnesses],
-        "witness_policy": policy,
-    }

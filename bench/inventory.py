@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.synth import ADMIN, FORCE, NOW, plans, setup, write_bulk
-from ledger.application.ledger import Ledger
+from ledger.application import open_ledger
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.reconciliation import Count, take_inventory
+from ledger.store.config import Config
 
 
 def main() -> None:
@@ -31,7 +32,8 @@ def main() -> None:
     parser.add_argument("--counted", type=int, default=10_000)
     args = parser.parse_args()
     path = Path(tempfile.mkdtemp()) / "inventory.db"
-    ledger = Ledger(clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True)
+    config = Config(db=f"sqlite:///{path}")
+    ledger = open_ledger(config, clock=lambda: datetime.now(UTC), create_tables=True)
     setup(ledger)
     started = time.perf_counter()
     write_bulk(ledger, plans(args.items, 1), batch=2000)

@@ -1,6 +1,6 @@
 """Run a module as `python -m` would, then write its wall time and peak resident set to a JSON file.
 
-    python bench/measure.py OUT.json -m cli verify --db sqlite:///...
+    python bench/measure.py OUT.json -m custody_cli verify --db sqlite:///...
 
 The peak is VmHWM from /proc/self/status: the high-water mark of this process's own address space.
 (ru_maxrss from wait4 would not do: on Linux, exec folds the forking parent's resident set into the

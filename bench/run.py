@@ -51,11 +51,12 @@ import httpx
 import psycopg
 import synth
 
+import ledger.application as application
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
 from ledger.readmodels.models import Fleet
-from ledger.store.config import DEFAULT_ORIGIN
+from ledger.store.config import DEFAULT_ORIGIN, Config
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_accounts, unaccounted_report
 
@@ -118,8 +119,12 @@ LOG_KEY = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
 
 
 def open_ledger(store: Store, *, create: bool = False, signer: Signer | None = None) -> Ledger:
-    return Ledger(
-        clock=lambda: synth.NOW, db=store.url, create_tables=create, signer=signer or LOG_KEY
+    """The run's store, opened where every entry point opens one (ledger/application/wiring.py)."""
+    return application.open_ledger(
+        Config(db=store.url),
+        clock=lambda: synth.NOW,
+        create_tables=create,
+        signer=signer or LOG_KEY,
     )
 
 
@@ -852,9 +857,11 @@ class Run:
 
 
 def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
-    """Run `python -m cli ARGUMENTS` (what the `custody` script runs) under bench/measure.py."""
+    """Run `python -m custody_cli ARGUMENTS` (what the `custody` script runs) under
+    bench/measure.py."""
     report, out_path, err_path = tmp / "measure.json", tmp / "child.out", tmp / "child.err"
-    command = [sys.executable, str(HERE / "measure.py"), str(report), "-m", "cli", *arguments]
+    measure = [sys.executable, str(HERE / "measure.py"), str(report)]
+    command = [*measure, "-m", "custody_cli", *arguments]
     with out_path.open("wb") as out_file, err_path.open("wb") as err_file:
         started = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=out_file, stderr=err_file)
@@ -878,7 +885,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     big = run_measured(["verify", "--db", prog.store.url], env, stores.tmp)
     if "intact:" not in big.stdout:
         raise RuntimeError(f"custody verify did not report an intact store: {big.stdout}")
-    reader = Ledger(clock=lambda: synth.NOW, db=prog.store.url)
+    reader = open_ledger(prog.store)
     size = reader.log_store.log_size()
     reader.close()
     plain = baseline.open_same_store(prog.store.env)
@@ -924,7 +931,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     )
     if "verify" in args.profile:
         profile_file = stores.tmp / "verify.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "cli"]
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
         subprocess.run(
             [*profiled, "verify", "--db", prog.store.url],
             cwd=ROOT,

@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.synth import ADMIN, plans, setup, write_bulk
+from ledger.application import open_ledger
 from ledger.application.ledger import Ledger
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.search import Filters, Pattern, search
+from ledger.store.config import Config
 
 
 def main() -> None:
@@ -33,7 +35,8 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="keep the store here (reused)")
     args = parser.parse_args()
     path = args.db or Path(tempfile.mkdtemp()) / "search.db"
-    ledger = Ledger(clock=lambda: datetime.now(UTC), db=f"sqlite:///{path}", create_tables=True)
+    config = Config(db=f"sqlite:///{path}")
+    ledger = open_ledger(config, clock=lambda: datetime.now(UTC), create_tables=True)
     if ledger.log_store.log_size() == 0:
         started = time.perf_counter()
         setup(ledger)

@@ -32,15 +32,16 @@ import uvicorn
 from synth import NOW
 
 from api.main import create_app
-from ledger.application.ledger import Ledger
+from ledger.application import open_ledger
 from ledger.integrity.signing import Signer
+from ledger.store.config import Config
 
 
 def main() -> None:
     side, store, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if side == "ledger":
         key = Signer.from_text(os.environ["BENCH_LOG_KEY"])  # the run's key, as open_ledger's
-        app = create_app(Ledger(clock=lambda: NOW, db=store, signer=key))
+        app = create_app(open_ledger(Config(db=store), clock=lambda: NOW, signer=key))
     else:
         app = baseline.create_http_app(baseline.open_plain(json.loads(store), create=False))
     target = os.environ.get("BENCH_SERVER_PROFILE")

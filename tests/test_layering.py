@@ -19,7 +19,7 @@ FORBIDDEN = {
         "typer",
         "rich",
         "jinja2",
-        "cli",
+        "custody_cli",
     },
     "policies": {
         "fastapi",
@@ -30,7 +30,7 @@ FORBIDDEN = {
         "typer",
         "rich",
         "jinja2",
-        "cli",
+        "custody_cli",
     },
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -16,8 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.custody import _fleet
-from api.schemas import RECEIPT, Body, PartyId, Serial, Text, Time
-from ledger.domain.items import InspectionMethod
+from api.schemas import RECEIPT, Body, InspectionMethodName, PartyId, Serial, Text, Time
 from ledger.readmodels.reconciliation import Count, Reconciliation, take_inventory
 
 router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
@@ -27,7 +26,7 @@ CSV_COLUMNS = ("status", "serial", "item_id", "holder")
 class InventoryIn(Body):
     recipient: PartyId
     occurred_at: Time
-    method: Literal[tuple(m.value for m in InspectionMethod)]  # type: ignore[valid-type]
+    method: InspectionMethodName
     serials: Annotated[list[Serial], Field(min_length=1, max_length=100_000)]
     site: Text | None = None
     manufacturer: Text | None = None

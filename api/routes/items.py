@@ -24,6 +24,7 @@ from api.schemas import (
     LossIn,
     ReceiptIn,
     RecoveryIn,
+    RouteOptions,
     SightingIn,
     Time,
     TransferIn,
@@ -36,7 +37,7 @@ from ledger.integrity.entries import decode_entry
 from ledger.verification.evidence import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-CREATED = {"status_code": 201, "response_model": ItemRecordedOut}
+CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}
 
 
 def _recorded(recorded: Recorded) -> ItemRecordedOut:

@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import ActorDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     MAX_INDEX,
+    NOTE,
     ConsistencyProofOut,
     HeadProofOut,
     InclusionProofOut,
@@ -25,7 +26,6 @@ from api.schemas import (
 from ledger.domain.access import Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
-NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +14,7 @@ from api.schemas import (
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
+    ItemStatus,
     RecipientRatesOut,
     RecordedOut,
     ScanOut,
@@ -61,7 +62,7 @@ def scope(
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
-CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 @router.get("/v1/reports/unaccounted", response_model=UnaccountedReportOut, responses=CSV)
@@ -166,6 +167,15 @@ def _finding_out(f: Finding) -> FindingOut:
     )
 
 
+ITEM_STATUS: dict[str, ItemStatus] = {
+    "in_custody": "in_custody",
+    "lost": "lost",
+    "disposed": "disposed",
+}
+"""An account's status (text in policies/engine.py) as the literal the schema promises; another
+would be a bug, a KeyError (500), as pydantic's refusal of it was."""
+
+
 def _item_out(a: ItemAccount) -> UnaccountedItemOut:
     return UnaccountedItemOut(
         item_id=a.item_id,
@@ -175,7 +185,7 @@ def _item_out(a: ItemAccount) -> UnaccountedItemOut:
         agreement=a.agreement,
         recipient=a.recipient,
         holder=a.holder,
-        status=a.status,
+        status=ITEM_STATUS[a.status],
         reasons=[_finding_out(f) for f in a.reasons],
     )
 

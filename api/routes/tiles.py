@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.deps import LedgerDep, ReadScopeDep, current_actor
+from api.schemas import NOTE, RouteOptions
 from ledger.domain.access import Action
 from ledger.domain.errors import Unauthorised
 from ledger.store.tiles import (
@@ -31,11 +32,10 @@ from ledger.store.tiles import (
 router = APIRouter(prefix="/tlog", tags=["tlog-tiles"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-TILE = {
+TILE: RouteOptions = {
     "response_class": Response,
     "responses": {200: {"content": {"application/octet-stream": {}}}},
 }
-NOTE = {"response_class": PlainTextResponse, "responses": {200: {"content": {"text/plain": {}}}}}
 
 
 TilePart = Annotated[str, Path(max_length=64, description="N as x001/x234/067, then .p/W")]

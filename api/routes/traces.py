@@ -17,7 +17,7 @@ from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Action, Actor
 from ledger.domain.tokens import Role
-from ledger.domain.traces import Trace
+from ledger.domain.traces import Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])
@@ -46,7 +46,7 @@ class AnswerIn(Body):
 
 class TraceOut(BaseModel):
     trace_id: UUID
-    status: Literal["open", "overdue", "answered"]
+    status: TraceStatus
     item_id: str | None
     sighting_id: str | None
     addressee: str
@@ -122,7 +122,7 @@ def _out(ledger: Ledger, trace: Trace, now: datetime) -> TraceOut:
     finding = trace_unanswered(ledger.log_store, trace, now)
     return TraceOut(
         trace_id=trace.id,
-        status=trace.status(now),  # type: ignore[arg-type]
+        status=trace.status(now),
         item_id=trace.item_id,
         sighting_id=trace.sighting_id,
         addressee=trace.addressee,

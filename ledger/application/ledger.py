@@ -129,6 +129,7 @@ class Ledger(Application[UUID]):
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
         self.bounds = bounds
+        self.signed_roles = frozenset(signed_roles)
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (store/log.py)")
@@ -153,7 +154,7 @@ class Ledger(Application[UUID]):
             save=self.save,
             clock=clock,
             origin=self.origin,
-            signed_roles=frozenset(signed_roles),
+            signed_roles=self.signed_roles,
             aggregates=self._aggregates,
             batches=batches,
             log_store=self.log_store,

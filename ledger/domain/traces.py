@@ -10,7 +10,7 @@ time is overdue: the finding `trace_unanswered` (policies/traces.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -19,7 +19,10 @@ from ledger.domain.errors import AlreadyExists
 from ledger.domain.events import Reported, Signature
 from ledger.domain.times import not_in_future
 
-OPEN, OVERDUE, ANSWERED = "open", "overdue", "answered"
+TraceStatus = Literal["open", "overdue", "answered"]
+OPEN: Final = "open"
+OVERDUE: Final = "overdue"
+ANSWERED: Final = "answered"
 
 
 class Trace(Aggregate):
@@ -117,7 +120,7 @@ class Trace(Aggregate):
             documents=documents,
         )
 
-    def status(self, now: datetime) -> str:
+    def status(self, now: datetime) -> TraceStatus:
         if self.answer is not None:
             return ANSWERED
         return OVERDUE if now > self.due_at else OPEN

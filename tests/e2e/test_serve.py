@@ -20,7 +20,7 @@ import pytest
 
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 
-CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
+CUSTODY = [sys.executable, "-m", "custody_cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

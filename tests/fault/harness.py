@@ -35,7 +35,7 @@ from policies.config import PolicyConfig
 from policies.engine import Scope, unaccounted_report
 from tests.programme import ADMIN, register_parties
 
-CUSTODY = [sys.executable, "-c", "import cli; cli.main()"]
+CUSTODY = [sys.executable, "-m", "custody_cli"]
 ROOT = Path(__file__).resolve().parents[2]
 NONCE_USED = "custody:Nonce.Used"
 Figures = Callable[[str], None]  # the `figures` fixture of tests/conftest.py

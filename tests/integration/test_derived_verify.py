@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from cli import app as cli_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
 from ledger.domain.times import format_time

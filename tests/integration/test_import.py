@@ -186,7 +186,7 @@ def test_a_file_that_is_not_utf8_or_has_no_action_column_is_refused() -> None:
 def test_the_import_command_refuses_a_file_with_bad_rows_and_names_them(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cli import app
+    from custody_cli import app
 
     runner = CliRunner()
     env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}
@@ -230,7 +230,7 @@ def test_a_row_refused_in_the_first_batch_says_that_nothing_was_stored(tmp_path:
     """Before, the message said that the rows before it were stored when none were."""
     from typer.testing import CliRunner
 
-    from cli import app
+    from custody_cli import app
 
     runner = CliRunner()
     env = {"CUSTODY_DB": f"sqlite:///{tmp_path / 'c.db'}", "CUSTODY_KEY": str(tmp_path / "k")}

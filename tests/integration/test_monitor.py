@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import cli
+import custody_cli.log
 from api.main import create_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import CustodyError, IntegrityFailure, ProofError
 from ledger.integrity import merkle
@@ -149,18 +150,20 @@ def test_custody_monitor_exits_1_on_a_fork_and_the_evidence_proves_it(
     forked.tlog.checkpoint()
     vkey = SIGNER.verifier.vkey
     shown = {"log": served(honest)}
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path))
+    monkeypatch.setattr(
+        custody_cli.log, "_tile_fetch", lambda url, token="": lambda path: shown["log"](path)
+    )
 
-    seen = runner.invoke(cli.app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
+    seen = runner.invoke(cli_app, ["monitor", "http://log.example/tlog", "--vkey", vkey])
     assert seen.exit_code == 0, seen.output
     assert "first seen" in seen.stdout and seen.stdout.count("\n") == 1
 
     shown["log"] = served(forked)
-    refused = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    refused = runner.invoke(cli_app, ["monitor", "http://log.example/tlog"])
     assert refused.exit_code == 1, refused.output
     found = re.search(r"the evidence is in (\S+\.json)", refused.stderr)
     assert found, refused.stderr
-    proven = runner.invoke(cli.app, ["verify-misbehaviour", found.group(1), "--vkey", vkey])
+    proven = runner.invoke(cli_app, ["verify-misbehaviour", found.group(1), "--vkey", vkey])
     assert proven.exit_code == 0, proven.output
     assert proven.stdout.startswith("fork (proven)")
 
@@ -170,8 +173,8 @@ def test_custody_monitor_needs_a_key_the_first_time(
 ) -> None:
     grow(two[0], 5, "A")
     two[0].tlog.checkpoint()
-    monkeypatch.setattr(cli, "_tile_fetch", lambda url, token="": served(two[0]))
-    result = runner.invoke(cli.app, ["monitor", "http://log.example/tlog"])
+    monkeypatch.setattr(custody_cli.log, "_tile_fetch", lambda url, token="": served(two[0]))
+    result = runner.invoke(cli_app, ["monitor", "http://log.example/tlog"])
     assert result.exit_code == 1
     assert "pass --vkey the first time" in result.stderr
 

@@ -27,8 +27,8 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-import cli
 from api.main import create_app
+from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.integrity.signing import Signer
 from tests.conftest import SIGNER, Clock
@@ -179,11 +179,11 @@ def test_custody_monitor_follows_the_served_log_over_http(
     grow(ledger, 300, "A")
     first_size = int(ledger.tlog.checkpoint().split("\n")[1])
     vkey = ledger.tlog.verifier().vkey
-    first = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog", "--vkey", vkey])
+    first = CliRunner().invoke(cli_app, ["monitor", f"{served}/tlog", "--vkey", vkey])
     grow(ledger, 700, "B")
     ledger.tlog.checkpoint()
     token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
-    second = CliRunner().invoke(cli.app, ["monitor", f"{served}/tlog/", "--token", token])
+    second = CliRunner().invoke(cli_app, ["monitor", f"{served}/tlog/", "--token", token])
 
     assert first.exit_code == 0, first.output
     assert f"size {first_size} root" in first.stdout and "first seen" in first.stdout

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
 from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint, verify_checkpoint

@@ -8,9 +8,12 @@ import stat
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, Verifier, generate_signer_key
@@ -18,14 +21,6 @@ from ledger.witness.cosignatures import CosignerKey
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def test_init_json_prints_an_admin_token_that_works_and_the_verifier_key(in_tmp: Path) -> None:
@@ -102,6 +97,23 @@ def test_serve_refuses_a_store_that_was_never_initialised_and_creates_none(in_tm
         "custody: no ledger at sqlite:///empty.db: run `custody init` or pass --db\n"
     )
     assert not (in_tmp / "nowhere.db").exists()
+
+
+def test_serve_runs_the_app_with_the_configured_server_settings_public_tiles_off_too(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`custody serve` and api/main.py's app_from_env build the same app (api.main.configured_app);
+    serve used to leave CUSTODY_PUBLIC_TILES out, so the tiles stayed public whatever it said."""
+    runner.invoke(app, ["init", "--json"])
+    served: list[FastAPI] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **_: served.append(app_))
+
+    result = runner.invoke(app, ["serve"], env={"CUSTODY_PUBLIC_TILES": "off"})
+
+    assert result.exit_code == 0, result.output
+    (api,) = served
+    assert api.state.public_tiles is False
+    assert TestClient(api).get("/tlog/checkpoint").status_code == 401
 
 
 def test_demo_prints_where_its_store_and_key_are_and_commands_that_use_them(in_tmp: Path) -> None:

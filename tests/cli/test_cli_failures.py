@@ -18,7 +18,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli import DEBUG, app
+from custody_cli import app
+from custody_cli.output import DEBUG
 
 runner = CliRunner()
 NO_LEDGER = "custody: no ledger at sqlite:///custody.db: run `custody init` or pass --db\n"
@@ -28,12 +29,8 @@ JUNK = {int: "1", float: "1", datetime: "2026-01-01"}
 
 
 @pytest.fixture(autouse=True)
-def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("CUSTODY_"):
-            monkeypatch.delenv(name)
-    yield tmp_path
+def clean(in_tmp: Path) -> Iterator[Path]:
+    yield in_tmp
     DEBUG["on"] = False
 
 
@@ -171,13 +168,13 @@ def test_debug_shows_the_traceback(clean: Path) -> None:
 
 def test_the_installed_command_prints_one_line_on_stderr_and_exits_1(clean: Path) -> None:
     """As a user runs it: a real process, no store, nothing left behind."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
 
     done = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "import cli; cli.main()",
+            "-m",
+            "custody_cli",
             "report",
             "unaccounted",
             "--as-of",

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, generate_signer_key
+from tests.cli.test_cli_tokens_keys import Store, create, keygen, registration, server, store
 from tests.integration.test_receipts import delete_entries_from
 from tests.integration.test_tamper import ORIGIN, Raw
 from tests.programme import ADMIN
-from tests.test_cli_tokens_keys import Store, create, keygen, registration, server, store
 
 __all__ = ["server", "store"]  # fixtures, used by name
 runner = CliRunner()

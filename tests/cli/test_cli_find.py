@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.client import CustodyClient
 from api.main import create_app
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.integrity.signing import write_private_key_file
 from tests.conftest import SIGNER, Clock
@@ -24,10 +24,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_ORIGIN", "CUSTODY_POLICY", "CUSTODY_WITNESS_POLICY"):
-        monkeypatch.delenv(name, raising=False)
+def store(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
     ledger = Ledger(clock=clock, db="sqlite:///custody.db", create_tables=True, signer=SIGNER)
     register(ledger)
     write_private_key_file("custody.key", SIGNER.to_text())

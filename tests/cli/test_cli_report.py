@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.tokens import Role
@@ -25,14 +25,6 @@ INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 def init_key() -> Signer:
     """The log key `custody init` made (in the test's directory): it signs every receipt."""
     return Signer.from_text(read_private_key_file("custody.key"))
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN", "CUSTODY_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def jan(day: int) -> datetime:

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import Unauthenticated
 from ledger.domain.times import system_clock
@@ -32,7 +32,7 @@ from tests.e2e.test_serve import free_port, wait_until_up
 from tests.programme import ADMIN
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN_LINE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}  \S+  \S+  (active|revoked)$"
 )
@@ -64,9 +64,6 @@ class Store:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_ORIGIN", "CUSTODY_SIGNED_ROLES", "CUSTODY_SERVER", "CUSTODY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CUSTODY_DB", f"sqlite:///{tmp_path / 'custody.db'}")
     monkeypatch.setenv("CUSTODY_KEY", str(tmp_path / "custody.key"))
     init = runner.invoke(app, ["init", "--json"])
@@ -313,7 +310,7 @@ def server(store: Store) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port)],
+        [sys.executable, "-m", "custody_cli", "serve", "--port", str(port)],
         cwd=store.directory,
         env=env,
         stdout=subprocess.DEVNULL,

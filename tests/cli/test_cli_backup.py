@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, generate_signer_key, read_private_key_file
@@ -19,14 +19,6 @@ from tests.programme import ADMIN
 
 runner = CliRunner()
 RESTORED = "sqlite:///restored.db"
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN", "CUSTODY_WITNESS_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 @pytest.fixture

@@ -11,18 +11,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from tests.conftest import POSTGRES
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("CUSTODY_DB", "CUSTODY_KEY", "CUSTODY_ORIGIN"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def mode(path: Path) -> int:

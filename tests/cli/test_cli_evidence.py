@@ -21,7 +21,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import format_time
 from ledger.integrity.signing import read_private_key_file, write_private_key_file
@@ -49,21 +49,6 @@ from tests.integration.test_witnessing import Network, policy_text
 
 runner = CliRunner()
 VKEY = SIGNER.verifier.vkey
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in (
-        "CUSTODY_DB",
-        "CUSTODY_KEY",
-        "CUSTODY_ORIGIN",
-        "CUSTODY_POLICY",
-        "CUSTODY_WITNESS_POLICY",
-        "CUSTODY_SIGNED_ROLES",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 @pytest.fixture
