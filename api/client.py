@@ -14,10 +14,15 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ledger.domain.errors import CustodyError, InvalidInput
-from ledger.integrity.endorsements import confirm_key, prove_key
-from ledger.integrity.signing import Verifier, decode_base64
-from ledger.integrity.submissions import Submission, key_id
+from ledger.domain import CustodyError, InvalidInput
+from ledger.integrity import (
+    Submission,
+    Verifier,
+    confirm_key,
+    decode_base64,
+    party_key_id,
+    prove_key,
+)
 
 PATHS = {
     "issue": "/v1/items",
@@ -47,7 +52,7 @@ class CustodyClient:
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.party, self.key = party, key
         public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = key_id(public)
+        self.key_id = party_key_id(public)
         self._origin = origin
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ledger.application.ledger import Ledger
+from ledger.application import Ledger
 
 log = logging.getLogger("custody.clock")
 

@@ -20,12 +20,10 @@ from pathlib import Path
 import uvicorn
 
 from api.witness_app import create_witness_app
-from ledger.domain.errors import CustodyError
-from ledger.domain.times import system_clock
-from ledger.integrity.signing import Verifier, write_private_key_file
-from ledger.store.witness_store import SQLiteWitnessState
-from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
-from ledger.witness.witness import Witness
+from ledger.domain import CustodyError, system_clock
+from ledger.integrity import Verifier, write_private_key_file
+from ledger.store import SQLiteWitnessState
+from ledger.witness import CosignerKey, CosignerVerifier, Witness, generate_cosigner_key
 
 WITNESS_NAME = "demo-witness"
 KEY_NAME = "localhost/custody-demo-witness"

@@ -9,10 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import Unauthenticated
+from ledger.application import Ledger, ReadScope
+from ledger.domain import Action, Actor, Unauthenticated
+from ledger.readmodels import Fleet
 
 _bearer = HTTPBearer(
     auto_error=False, description="a token from `custody init` or `custody token create`"
@@ -46,3 +45,12 @@ def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
 
 
 ReadScopeDep = Annotated[ReadScope, Depends(read_scope)]
+
+
+def fleet_of(request: Request, ledger: Ledger) -> Fleet:
+    """The app's Fleet over its Ledger, opened on first use (creating the views' tables if
+    missing) and kept on the app."""
+    fleet: Fleet | None = getattr(request.app.state, "custody_fleet", None)
+    if fleet is None or fleet.store is not ledger.log_store:
+        fleet = request.app.state.custody_fleet = Fleet.of(ledger)
+    return fleet

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from ledger.domain.errors import (
+from ledger.domain import (
     Conflict,
     CustodyError,
     IntegrityFailure,

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BodyTooLarge, too_large
-from ledger.domain.errors import InvalidInput
+from ledger.domain import InvalidInput
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 16

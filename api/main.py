@@ -30,9 +30,8 @@ from api.routes import (
 )
 from api.schemas import ErrorOut
 from api.witnessing import WitnessClient
-from ledger.application import log_key, open_ledger
-from ledger.application.ledger import Ledger
-from ledger.store.config import Config
+from ledger.application import Ledger, log_key, open_ledger
+from ledger.store import Config
 from policies.config import PolicyConfig, load_policy
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -24,8 +24,7 @@ from pydantic import (
     Field,
 )
 
-from ledger.domain.errors import InvalidInput
-from ledger.domain.times import aware_utc
+from ledger.domain import InvalidInput, aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,

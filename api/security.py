@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from api.schemas import ErrorOut
-from ledger.domain.errors import InvalidInput, Unauthenticated
+from ledger.domain import InvalidInput, Unauthenticated
 
 FAILURES_PER_WINDOW = 10
 WINDOW_SECONDS = 60.0

@@ -13,10 +13,9 @@ from fastapi import Depends, Header, Request
 
 from api.deps import ActorDep, LedgerDep
 from api.limits import check_depth
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import InvalidInput
-from ledger.integrity.submissions import Submission, Submitted, signed_from_request
+from ledger.application import Ledger
+from ledger.domain import Action, Actor, InvalidInput
+from ledger.integrity import Submission, Submitted, signed_from_request
 
 
 @dataclass(frozen=True)

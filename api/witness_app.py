@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.limits import BodyLimit
-from ledger.store.witness_store import SQLiteWitnessState
-from ledger.witness.witness import Witness
+from ledger.store import SQLiteWitnessState
+from ledger.witness import Witness
 
 MAX_REQUEST = 1024 * 1024
 

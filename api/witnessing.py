@@ -8,8 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from ledger.witness.witness import format_add_checkpoint
-from ledger.witness.witness_policy import PolicyWitness, WitnessPolicy
+from ledger.witness import PolicyWitness, WitnessPolicy, format_add_checkpoint
 
 log = logging.getLogger("custody.witnessing")
 SIZE_CONTENT_TYPE = "text/x.tlog.size"

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ledger.integrity import merkle
+from ledger.store.dialect import SQLITE
 from ledger.store.log import Statements
 
 
@@ -43,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(str(Path(tmp) / "tree.db"))
-        sql = Statements(param="?", prefix="", blob="BLOB", integer="INTEGER", events="e")
+        sql = Statements(SQLITE, events="e")
         db.execute(sql.create[1])
         leaves = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(args.leaves)]
         started = time.perf_counter()

@@ -19,6 +19,10 @@ Sections:
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
+
+More sections register themselves with `@section(NAME)` (see `section`) and report each figure
+against its target with `out.report(section, name, value, target, unit, higher_is_better=...)`;
+the run ends with a summary of every figure that has a target, PASS or MISS.
 """
 
 from __future__ import annotations
@@ -55,8 +59,10 @@ import ledger.application as application
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
+from ledger.readmodels.derived import check_read_models
 from ledger.readmodels.models import Fleet
 from ledger.store.config import DEFAULT_ORIGIN, Config
+from policies.audit import check_accounts
 from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_accounts, unaccounted_report
 
@@ -161,6 +167,44 @@ class Results:
 
     def info(self, text: str) -> None:
         print(f"  . {text}", flush=True)
+
+    def report(
+        self,
+        section: str,
+        name: str,
+        value: float,
+        target: float,
+        unit: str,
+        *,
+        higher_is_better: bool,
+        note: str = "",
+        baseline: float | None = None,
+        baseline_what: str = "",
+    ) -> Figure:
+        """Add and print one figure against its target, PASS or MISS: the one way a section
+        reports a target it is measured against (`value >= target` when higher is better, else
+        `value < target`)."""
+        if higher_is_better:
+            verdict, gap = at_least(value, target, f" {unit}")
+            wanted = f">= {target:,g} {unit}"
+        else:
+            verdict, gap = under(value, target, unit)
+            wanted = f"< {target:,g} {unit}"
+        figure = Figure(section, name, value, unit, baseline, baseline_what, wanted, verdict, gap)
+        figure.note = note
+        return self.add(figure)
+
+    def summary(self) -> None:
+        """Every figure that has a target, again, one line each: the run's PASS/MISS table."""
+        judged = [f for f in self.figures if f.verdict]
+        if not judged:
+            return
+        print("\nsummary: every target of this run", flush=True)
+        for f in judged:
+            shown = f"{_num(f.value)} {f.unit}"
+            if f.ratio is not None:
+                shown += f" (ratio {f.ratio:.2f})"
+            print(f"  {f.verdict:16} {f.section:8} {f.name:52} {shown} | target {f.target}")
 
 
 def _line(f: Figure) -> str:
@@ -851,6 +895,7 @@ def section_proofs(args: argparse.Namespace, prog: Programme, out: Results) -> N
 @dataclass
 class Run:
     seconds: float  # the command's own, from its start to its end (bench/measure.py)
+    cpu_seconds: float  # the command's CPU time, its worker processes' included
     wall: float  # as seen from here, process start-up included
     peak_rss_kib: int
     stdout: str
@@ -869,21 +914,34 @@ def run_measured(arguments: list[str], env: dict[str, str], tmp: Path) -> Run:
     if done.returncode != 0:
         raise RuntimeError(f"custody {' '.join(arguments)}: {err_path.read_text()[-2000:]}")
     measured = json.loads(report.read_text())
-    return Run(measured["seconds"], wall, measured["peak_rss_kib"], out_path.read_text())
+    return Run(
+        measured["seconds"],
+        measured["cpu_seconds"],
+        wall,
+        measured["peak_rss_kib"],
+        out_path.read_text(),
+    )
+
+
+def cpu_note(work: Run, startup: Run, count: int, what: str, cpus: int = 1) -> str:
+    """CPU time per unit of work (start-up taken out), and the rate it allows on `cpus` CPUs if
+    nothing else ran: what a busy machine's wall clock hides."""
+    per = (work.cpu_seconds - startup.cpu_seconds) / count
+    return f"CPU {per * 1e6:,.0f} us per {what}, at most {cpus / per:,.0f}/s on {cpus} idle CPU(s)"
 
 
 def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, out: Results) -> None:
-    tiny = stores.new("tiny")
-    book = open_ledger(tiny, create=True, signer=prog.signer)
-    synth.setup(book)
-    book.tlog.checkpoint()
-    tiny_size = book.log_store.log_size()
-    book.close()
+    """`custody verify` as an operator runs it on a serving store: the log pass (leaves, entries,
+    receipts, tree, checkpoints, map roots) and the derived state (read models and stored
+    accounts, built here first if no earlier section did)."""
+    tiny, tiny_size = _tiny_store(stores, prog)
+    derived_s = _derived_state_seconds(prog)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
     env |= {"CUSTODY_KEY": str(prog.key_file), "CUSTODY_ORIGIN": DEFAULT_ORIGIN}
     small = run_measured(["verify", "--db", tiny.url], env, stores.tmp)
+    alone = run_measured(["verify", "--db", prog.store.url, "--workers", "0"], env, stores.tmp)
     big = run_measured(["verify", "--db", prog.store.url], env, stores.tmp)
-    if "intact:" not in big.stdout:
+    if "intact:" not in big.stdout or "derived:" not in big.stdout:
         raise RuntimeError(f"custody verify did not report an intact store: {big.stdout}")
     reader = open_ledger(prog.store)
     size = reader.log_store.log_size()
@@ -891,7 +949,7 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
     plain = baseline.open_same_store(prog.store.env)
     plain_s = timed(lambda: baseline.replay_all(plain, fold=False))
     plain.close()
-    work = big.seconds - small.seconds
+    work, cpus = big.seconds - small.seconds, os.cpu_count() or 1
     rate, raw = size / work, size / big.wall
     verdict, gap = at_least(rate, 50_000, " entries/s")
     if big.seconds < 2 * small.seconds:  # start-up dominates: the difference is mostly noise
@@ -909,7 +967,11 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
             gap,
             f"{big.seconds:.1f} s less {small.seconds:.2f} s for the same command on a "
             f"{tiny_size}-entry store (imports, opening); {raw:,.0f}/s by the wall clock, "
-            f"interpreter start-up included",
+            f"interpreter start-up included; of it the derived state about {derived_s:.1f} s "
+            f"(timed in this process), so the log pass {size / max(work - derived_s, 1e-9):,.0f}/s;"
+            f" {size / (alone.seconds - small.seconds):,.0f}/s with --workers 0 (one process); "
+            f"{cpu_note(big, small, size, 'entry', cpus)}; one process: "
+            f"{cpu_note(alone, small, size, 'entry')}",
         )
     )
     growth = (big.peak_rss_kib - small.peak_rss_kib) / 1024
@@ -925,7 +987,8 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
             gap=gap,
             note=(
                 f"peak RSS (VmHWM) {big.peak_rss_kib / 1024:.0f} MiB at {size:,} entries, "
-                f"{small.peak_rss_kib / 1024:.0f} MiB at {tiny_size}"
+                f"{small.peak_rss_kib / 1024:.0f} MiB at {tiny_size}; each worker holds at most "
+                "one batch of 1,000 entries"
             ),
         )
     )
@@ -933,14 +996,151 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
         profile_file = stores.tmp / "verify.prof"
         profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
         subprocess.run(
-            [*profiled, "verify", "--db", prog.store.url],
+            [*profiled, "verify", "--db", prog.store.url, "--workers", "0"],
             cwd=ROOT,
             env=env,
             check=True,
             capture_output=True,
         )
         out.facts["profile_verify"] = show_profile(
-            f"custody verify over {size:,} entries", pstats.Stats(str(profile_file))
+            f"custody verify --workers 0 over {size:,} entries", pstats.Stats(str(profile_file))
+        )
+
+
+def _tiny_store(stores: Stores, prog: Programme) -> tuple[Store, int]:
+    tiny = stores.new("tiny")
+    book = open_ledger(tiny, create=True, signer=prog.signer)
+    synth.setup(book)
+    book.tlog.checkpoint()
+    size = book.log_store.log_size()
+    book.close()
+    return tiny, size
+
+
+def _derived_state_seconds(prog: Programme) -> float:
+    """Bring the read models and the default policy's stored accounts up to date (a serving
+    store has them), then time their check, the part of `custody verify` after the log pass."""
+    book = open_ledger(prog.store, signer=prog.signer)
+    Fleet.of(book).catch_up()
+    unaccounted_report(book, Scope(as_of=synth.NOW), PolicyConfig())
+    seconds = timed(lambda: (check_read_models(book), check_accounts(book, PolicyConfig())))
+    book.close()
+    return seconds
+
+
+# Sections added by registration ---------------------------------------------------------------
+
+
+Section = Callable[[argparse.Namespace, Stores, "Programme | None", Results], None]
+REGISTERED: dict[str, tuple[Section, bool]] = {}
+"""Sections beyond the built-in ones, by name: (function, needs the programme store)."""
+
+
+def section(name: str, *, programme: bool = True) -> Callable[[Section], Section]:
+    """Register a section: `@section("paging")` on `def section_paging(args, stores, prog, out)`
+    makes `--only paging` and `--profile paging` work; it runs after the built-in sections, on the
+    programme store when `programme` (else `prog` is None), and reports each target with
+    `out.report(...)`, which the summary at the end repeats with PASS or MISS."""
+
+    def register(fn: Section) -> Section:
+        REGISTERED[name] = (fn, programme)
+        return fn
+
+    return register
+
+
+def all_sections() -> tuple[str, ...]:
+    return SECTIONS + tuple(REGISTERED)
+
+
+# Import ---------------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = (
+    "action", "manufacturer", "model", "serial", "category", "agreement", "recipient", "to",
+    "result", "method", "inspector", "circumstances", "occurred_at",
+)  # fmt: skip
+
+
+def import_csv(plans: Sequence[synth.ItemPlan]) -> str:
+    """The plans as a `custody import` CSV: each item's issue, then its events, naming the item
+    by its marking (manufacturer, model, serial), as a spreadsheet export would."""
+    lines = [",".join(IMPORT_COLUMNS)]
+    for plan in plans:
+        mark = {"manufacturer": plan.manufacturer, "model": plan.model, "serial": plan.serial}
+        rows = [
+            mark
+            | {
+                "action": "issue",
+                "category": plan.category,
+                "agreement": plan.agreement,
+                "recipient": plan.recipient,
+                "occurred_at": plan.issued_at.isoformat(),
+            }
+        ]
+        for step in plan.steps:
+            row = mark | {"occurred_at": step.occurred_at.isoformat()}
+            if step.kind == "transfer":
+                row |= {"action": "transfer", "to": step.value}
+            elif step.kind == "inspect":
+                row |= {"action": "inspect", "result": step.value, "method": "physical"}
+                row["inspector"] = synth.INSPECTORATE
+            else:
+                row |= {"action": "report_lost", "circumstances": step.value}
+            rows.append(row)
+        lines += [",".join(str(r.get(c, "")) for c in IMPORT_COLUMNS) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+@section("import", programme=False)
+def section_import(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """`custody import` of a CSV of --sample items (their issue and events, one row each) into a
+    fresh store, in a subprocess: rows/s, less the same command's time for a one-item file."""
+    sample = list(synth.plans(args.sample, args.events_per_item, first=7_000_000))
+    key_file = stores.tmp / "import.key"
+    signer = Signer.from_text(generate_signer_key(DEFAULT_ORIGIN))
+    write_private_key_file(key_file, signer.to_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
+    env |= {"CUSTODY_KEY": str(key_file), "CUSTODY_ORIGIN": DEFAULT_ORIGIN}
+    runs = []
+    for name, plans in (("import-small", sample[:1]), ("import", sample[1:])):
+        store = stores.new(name)
+        book = open_ledger(store, create=True, signer=signer)
+        synth.setup(book)
+        book.close()
+        csv_file = stores.tmp / f"{name}.csv"
+        csv_file.write_text(import_csv(plans))
+        runs.append(run_measured(["import", str(csv_file), "--db", store.url], env, stores.tmp))
+    small, big = runs
+    rows = sum(p.events for p in sample[1:])
+    out.report(
+        "import",
+        f"custody import, {rows:,} rows ({len(sample) - 1:,} items), batches of 500",
+        rows / (big.seconds - small.seconds),
+        5_000,
+        "rows/s",
+        higher_is_better=True,
+        note=f"{big.seconds:.1f} s less {small.seconds:.2f} s for a one-item file (start-up); "
+        f"{cpu_note(big, small, rows, 'row')}",
+    )
+    if "import" in args.profile:
+        store = stores.new("import-profile")
+        book = open_ledger(store, create=True, signer=signer)
+        synth.setup(book)
+        book.close()
+        profile_file = stores.tmp / "import.prof"
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
+        csv_file = stores.tmp / "import.csv"
+        subprocess.run(
+            [*profiled, "import", str(csv_file), "--db", store.url],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out.facts["profile_import"] = show_profile(
+            f"custody import of {rows:,} rows", pstats.Stats(str(profile_file))
         )
 
 
@@ -965,7 +1165,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=5000, help="programme size")
     parser.add_argument("--events-per-item", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--only", default=",".join(all_sections()), help="comma-separated sections")
     parser.add_argument("--sample", type=int, help="items for ingest (default: min(items, 5000))")
     parser.add_argument(
         "--scale-sample", type=int, default=100, help="items written onto the programme store"
@@ -976,7 +1176,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         nargs="?",
-        const=",".join(SECTIONS),
+        const=",".join(all_sections()),
         default="",
         help="add cProfile top functions (all sections, or the comma-separated ones named)",
     )
@@ -984,7 +1184,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tmp", type=Path, help="where the temporary stores go")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(args.sections) - set(SECTIONS)
+    unknown = set(args.sections) - set(all_sections())
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     args.sample = args.sample or min(args.items, 5000)
@@ -1009,7 +1209,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "ingest" in args.sections:
             section_ingest(args, stores, out)
         rest = [s for s in args.sections if s != "ingest"]
-        if rest or ("ingest" in args.sections and args.items > args.sample):
+        needs = [s for s in rest if s in SECTIONS or REGISTERED[s][1]]
+        prog = None
+        if needs or ("ingest" in args.sections and args.items > args.sample):
             prog = build_programme(args, stores, out)
             if "ingest" in args.sections and args.scale_sample:
                 section_ingest_at_scale(args, stores, prog, out)
@@ -1021,10 +1223,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 section_proofs(args, prog, out)
             if "verify" in rest:
                 section_verify(args, stores, prog, out)
+        for name in [s for s in rest if s in REGISTERED]:
+            REGISTERED[name][0](args, stores, prog, out)
     finally:
         stores.drop()
         shutil.rmtree(tmp, ignore_errors=True)
     out.info(f"total {time.perf_counter() - started:.0f} s")
+    out.summary()
     if args.json:
         document = {
             "argv": sys.argv[1:],

@@ -23,13 +23,18 @@ from custody_cli.options import (
 )
 from custody_cli.output import err, out, with_progress
 from ledger.application import log_key
-from ledger.domain.errors import CustodyError
-from ledger.domain.times import aware_utc, system_clock
-from ledger.operations import backup
-from ledger.operations.imports import file_digest, import_rows, read_rows
-from ledger.readmodels import models as readmodels
-from ledger.readmodels.reconciliation import Count, Line, take_inventory
-from ledger.store.config import Config, redacted
+from ledger.domain import CustodyError, aware_utc, system_clock
+from ledger.operations import (
+    export_file,
+    file_digest,
+    file_verifier,
+    import_rows,
+    read_header,
+    read_rows,
+    restore_file,
+)
+from ledger.readmodels import Count, Fleet, Line, take_inventory
+from ledger.store import Config, redacted
 
 
 def inventory(
@@ -58,7 +63,7 @@ def inventory(
         manufacturer=manufacturer,
         model=model,
     )
-    done = take_inventory(ledger, readmodels.Fleet.of(ledger), count, actor=OPERATOR_ACTOR)
+    done = take_inventory(ledger, Fleet.of(ledger), count, actor=OPERATOR_ACTOR)
     if as_json:
         lines = [_line_json(line) for line in done.lines]
         print(
@@ -165,7 +170,7 @@ def export(
     summary = with_progress(
         "exporting",
         latest[0] if latest else 0,
-        lambda step: backup.export_file(
+        lambda step: export_file(
             ledger, output, verifier=verifier, now=system_clock(), progress=step
         ),
     )
@@ -190,9 +195,9 @@ def restore(
 ) -> None:
     """Rebuild a ledger from a backup into an empty store, in one transaction that commits only
     once `custody verify`'s checks pass and the root is the latest signed checkpoint's."""
-    header = backup.read_header(file)
+    header = read_header(file)
     config = replace(Config.from_env(db=db), origin=header.origin)
-    trusted = read_vkey(vkey) if vkey else backup.file_verifier(header)
+    trusted = read_vkey(vkey) if vkey else file_verifier(header)
     if vkey is None:
         err.print(
             f"custody: warning: trusting the log key the backup names ({header.vkey}); "
@@ -204,7 +209,7 @@ def restore(
     restored = with_progress(
         "restoring",
         3 * header.size,
-        lambda step: backup.restore_file(ledger, file, trusted=trusted, progress=step),
+        lambda step: restore_file(ledger, file, trusted=trusted, progress=step),
     )
     out.print(
         f"restored {restored.entries} entries and {restored.checkpoints} checkpoints into "

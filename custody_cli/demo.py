@@ -15,11 +15,10 @@ from custody_cli.options import HostOption, PortOption, open_ledger
 from custody_cli.output import out, with_progress
 from custody_cli.store import initialise, serve_ledger
 from ledger.application import log_key
-from ledger.domain.errors import CustodyError
-from ledger.domain.times import system_clock
-from ledger.integrity.signing import Verifier
-from ledger.operations import demo as demo_programme
-from ledger.store.config import Config, redacted
+from ledger.domain import CustodyError, system_clock
+from ledger.integrity import Verifier
+from ledger.operations import build_demo
+from ledger.store import Config, redacted
 
 DEMO_DIR = Path("custody-demo")
 DEMO_MARKER = ".custody-demo"
@@ -57,9 +56,7 @@ def demo(
         built = with_progress(
             "building the demo programme",
             items,
-            lambda step: demo_programme.build(
-                ledger, now=system_clock(), items=items, progress=step
-            ),
+            lambda step: build_demo(ledger, now=system_clock(), items=items, progress=step),
         )
         ledger.tlog.checkpoint()  # cosigned by the witness
         out.print(

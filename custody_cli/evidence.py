@@ -21,12 +21,10 @@ from custody_cli.options import (
 )
 from custody_cli.output import out
 from ledger.application import log_key
-from ledger.domain.times import system_clock
-from ledger.readmodels import models as readmodels
-from ledger.readmodels.search import resolve_item
-from ledger.verification.evidence import dump_bundle
-from ledger.verification.evidence_check import describe, load_bundle, verify_bundle
-from ledger.witness.witness_policy import parse_policy
+from ledger.domain import system_clock
+from ledger.readmodels import Fleet, resolve_item
+from ledger.verification import describe, dump_bundle, load_bundle, verify_bundle
+from ledger.witness import parse_policy
 
 
 def evidence(
@@ -44,7 +42,7 @@ def evidence(
     ledger = open_ledger(config, signer=log_key(config))
     marking = marking_of(manufacturer, model)
     if marking is not None:
-        fleet = readmodels.Fleet.of(ledger)
+        fleet = Fleet.of(ledger)
         maker, kind = marking
         found = resolve_item(
             ledger, fleet, item, manufacturer=maker, model=kind, actor=OPERATOR_ACTOR

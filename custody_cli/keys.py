@@ -13,17 +13,17 @@ from rich.table import Table
 from custody_cli.options import OPERATOR_ACTOR, DbOption, open_ledger
 from custody_cli.output import err, out
 from ledger.application import log_key
-from ledger.domain.ids import check_party_id
-from ledger.domain.times import format_time
-from ledger.integrity.endorsements import confirm_key, prove_key
-from ledger.integrity.signing import (
+from ledger.domain import check_party_id, format_time
+from ledger.integrity import (
     Signer,
+    confirm_key,
     generate_signer_key,
+    party_key_id,
+    prove_key,
     read_private_key_file,
     write_private_key_file,
 )
-from ledger.integrity.submissions import key_id
-from ledger.store.config import Config
+from ledger.store import Config
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens: create, list, revoke.")
 
@@ -80,7 +80,7 @@ def keygen(
     write_private_key_file(output, signer.to_text())
     public = base64.b64encode(signer.verifier.public_key).decode("ascii")
     out.print(f"private key: {output} (mode 0600)\npublic key: {public}")
-    out.print(f"key id: {key_id(signer.verifier.public_key)}")
+    out.print(f"key id: {party_key_id(signer.verifier.public_key)}")
     if origin is not None:
         body = prove_key(
             signer.private_key,
@@ -128,6 +128,6 @@ def keys_confirm(
     """Print the body of POST /v1/parties/{party}/keys/{key_id}/confirmation for the key."""
     signer = Signer.from_text(read_private_key_file(key))
     body = confirm_key(signer.private_key, origin=origin, party=signer.name)
-    kid = key_id(signer.verifier.public_key)
+    kid = party_key_id(signer.verifier.public_key)
     out.print(f"POST /v1/parties/{signer.name}/keys/{kid}/confirmation")
     out.print(json.dumps(body), soft_wrap=True)

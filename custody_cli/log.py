@@ -25,15 +25,19 @@ from custody_cli.options import (
     read_vkey,
 )
 from custody_cli.output import err, out
-from ledger.domain.errors import CustodyError
-from ledger.domain.times import system_clock
-from ledger.integrity.checkpoints import Checkpoint
-from ledger.integrity.signing import Signer, Verifier, read_private_key_file
-from ledger.verification.client_state import ClientState, max_merge_delay, state_dir
-from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
-from ledger.verification.monitor import monitor_step
-from ledger.verification.receipt_check import ReceiptSource, check_receipts
-from ledger.witness.witness_policy import parse_policy
+from ledger.domain import CustodyError, system_clock
+from ledger.integrity import Checkpoint, Signer, Verifier, read_private_key_file
+from ledger.verification import (
+    ClientState,
+    ReceiptSource,
+    check_misbehaviour,
+    check_receipts,
+    load_misbehaviour,
+    max_merge_delay,
+    monitor_step,
+    state_dir,
+)
+from ledger.witness import parse_policy
 
 
 def client_state() -> ClientState:

@@ -11,12 +11,10 @@ import typer
 
 import ledger.application as application
 from api.witnessing import WitnessClient
-from ledger.application.ledger import OPERATOR, Ledger
-from ledger.domain.access import Actor
-from ledger.domain.errors import CustodyError
-from ledger.domain.tokens import Role
-from ledger.integrity.signing import Signer, Verifier
-from ledger.store.config import Config
+from ledger.application import Ledger
+from ledger.domain import OPERATOR, Actor, CustodyError, Role
+from ledger.integrity import Signer, Verifier
+from ledger.store import Config
 
 DbOption = Annotated[
     str | None,

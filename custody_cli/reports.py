@@ -15,11 +15,9 @@ from rich.table import Table
 from custody_cli.options import OPERATOR_ACTOR, DbOption, open_ledger
 from custody_cli.output import out
 from ledger.application import directory
-from ledger.domain.errors import CustodyError
-from ledger.domain.times import aware_utc, format_time, parse_moment, system_clock
-from ledger.readmodels import models as readmodels
-from ledger.readmodels.search import Candidate, Filters, Pattern, search
-from ledger.store.config import Config
+from ledger.domain import CustodyError, aware_utc, format_time, parse_moment, system_clock
+from ledger.readmodels import Candidate, Filters, Fleet, Pattern, search_serials
+from ledger.store import Config
 from policies.config import load_policy
 from policies.engine import Scope, UnaccountedReport, unaccounted_report
 from policies.export import report_csv
@@ -41,9 +39,9 @@ def find(
 ) -> None:
     """Find items by a full or partial serial: ranked candidates (docs/identity.md)."""
     ledger = open_ledger(Config.from_env(db=db))
-    found = search(
+    found = search_serials(
         ledger,
-        readmodels.Fleet.of(ledger),
+        Fleet.of(ledger),
         Pattern.parse(pattern),
         filters=Filters(manufacturer=manufacturer, model=model, category=category),
         actor=OPERATOR_ACTOR,

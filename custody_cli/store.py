@@ -20,16 +20,13 @@ from custody_cli.options import (
     read_vkey,
 )
 from custody_cli.output import err, out, with_progress
-from ledger.application import log_key
-from ledger.application.ledger import Ledger
-from ledger.domain.errors import CustodyError
-from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
-from ledger.readmodels import models as readmodels
-from ledger.readmodels.derived import DerivedChecked, check_read_models
-from ledger.store import stores
-from ledger.store.config import Config, redacted
-from ledger.verification.trusted import split_notes, trusted_checkpoints
-from ledger.witness.witness_policy import parse_policy
+from ledger.application import Ledger, log_key
+from ledger.domain import CustodyError
+from ledger.integrity import Signer, generate_signer_key, write_private_key_file
+from ledger.readmodels import DerivedChecked, check_read_models, follow, open_views, rebuild
+from ledger.store import Config, create_private, redacted
+from ledger.verification import split_notes, trusted_checkpoints
+from ledger.witness import parse_policy
 from policies.audit import check_accounts
 from policies.config import load_policy
 from policies.engine import rebuild_accounts
@@ -58,7 +55,7 @@ def initialise(config: Config) -> tuple[str, str]:
     """The key first: it signs the receipt of every entry, the bootstrap's too."""
     if Path(config.key).exists():
         raise CustodyError(f"key file {config.key} exists already; refusing to overwrite it")
-    stores.create_private(config.db)
+    create_private(config.db)
     skey = generate_signer_key(config.origin)
     write_private_key_file(config.key, skey)
     signer = Signer.from_text(skey)
@@ -117,6 +114,15 @@ def verify(
         Path | None,
         typer.Option(help="a C2SP witness policy: the newest checkpoint must carry its quorum"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="processes checking single entries (0: none); default one per CPU from "
+            "20,000 entries on",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every leaf, tree node, item chain and checkpoint; check the store against trusted
     checkpoints and a witness policy if given; exit 1 at the first bad one."""
@@ -138,7 +144,9 @@ def verify(
     verified = with_progress(
         "verifying",
         total,
-        lambda step: ledger.tlog.verify(verifier, step, trusted=anchors, witness_policy=policy),
+        lambda step: ledger.tlog.verify(
+            verifier, step, trusted=anchors, witness_policy=policy, workers=workers
+        ),
     )
     out.print(
         f"intact: {verified.entries} entries, {verified.nodes} tree nodes, "
@@ -187,11 +195,11 @@ readmodels_app = typer.Typer(
 def readmodels_rebuild(db: DbOption = None) -> None:
     """Drop the read models' rows and tracking, and apply the whole log again."""
     ledger = open_ledger(Config.from_env(db=db))
-    views = readmodels.open_views(ledger)
+    views = open_views(ledger)
     applied = with_progress(
         "rebuilding",
         ledger.log_store.log_size(),
-        lambda step: readmodels.rebuild(ledger.log_store, views, progress=step),
+        lambda step: rebuild(ledger.log_store, views, progress=step),
     )
     out.print(f"rebuilt the read models: {applied} entries applied")
     indexed = ledger.log_store.rebuild_serials()
@@ -213,9 +221,9 @@ def readmodels_follow(
 ) -> None:
     """Apply the entries recorded since the last run; then poll the log until stopped."""
     ledger = open_ledger(Config.from_env(db=db))
-    views = readmodels.open_views(ledger)
+    views = open_views(ledger)
     while True:
-        applied = readmodels.follow(ledger.log_store, views)
+        applied = follow(ledger.log_store, views)
         if once or applied:
             out.print(f"applied {applied} entries; the read models are at {views.position()}")
         if once:

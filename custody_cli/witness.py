@@ -10,11 +10,10 @@ import typer
 from api.witness_app import create_witness_app
 from custody_cli.options import HostOption, PortOption, read_vkey
 from custody_cli.output import out
-from ledger.domain.times import system_clock
-from ledger.integrity.signing import read_private_key_file, write_private_key_file
-from ledger.store.witness_store import SQLiteWitnessState
-from ledger.witness.cosignatures import CosignerKey, generate_cosigner_key
-from ledger.witness.witness import Witness
+from ledger.domain import system_clock
+from ledger.integrity import read_private_key_file, write_private_key_file
+from ledger.store import SQLiteWitnessState
+from ledger.witness import CosignerKey, Witness, generate_cosigner_key
 
 
 def witness(

@@ -20,8 +20,6 @@ an agreement can change any item's findings (a unit's force, an agreement's hold
 catch-up after one recomputes every item. Each policy (by fingerprint) has its own rows.
 """
 
-# ruff: noqa: S608 - SQL text from constant table names and a checked schema; values as parameters.
-
 from __future__ import annotations
 
 import hashlib
@@ -32,19 +30,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, Tracking
-
-from ledger.application.ledger import Ledger
-from ledger.domain.times import format_time
-from ledger.integrity.entries import decode_entry
-from ledger.readmodels.models import CustodyViews, SQLiteCustodyViews, open_views
-from ledger.store.log import LogStore
+from ledger.application import Ledger
+from ledger.domain import format_time
+from ledger.integrity import decode_entry
+from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
+from ledger.store import ACCOUNT_COLUMNS, AccountRows, Database, LogStore, Tally, Where
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 
-TABLE = "policy_accounts_v2"
-"""v2: the rows gained `verified_from` and `self_reported_from`, and the findings independence
-(docs/policies.md); v1 rows are not read."""
 TRACKING_PREFIX = "PolicyAccounts:"
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 """The date the stored findings are computed as of: after every fact, so all findings begin."""
@@ -56,27 +49,6 @@ REGISTRY_TOPICS = ("custody:Party.Registered",)
 """Entries that can change an item's findings without an entry of the item: a party registered
 after an item was seen with it, whose force may be authorized. Keys, and agreements (an item names
 one that exists when it is issued, and their terms never change), cannot."""
-COLUMNS = (
-    "policy",
-    "item_id",
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
-    "holder",
-    "status",
-    "issued_at",
-    "issued_log_index",
-    "last_at",
-    "unaccounted_from",
-    "overdue_from",
-    "findings",
-    "computed_at",
-    "verified_from",
-    "self_reported_from",
-)
 Progress = Callable[[int], None]
 
 
@@ -172,153 +144,46 @@ def stored(
     )
 
 
-@dataclass(frozen=True)
-class Where:
-    """Which rows a report reads: issued by `as_of` (canonical text), optionally of one
-    programme, one category, and some recipients."""
-
-    as_of: str
-    recipients: Sequence[str] | None = None
-    programme: str | None = None
-    category: str | None = None
-
-
 Compute = Callable[[Sequence[UUID], str, int], list[StoredAccount]]
 """(items, policy fingerprint, log size read before the items are) -> their rows"""
 
 
 class AccountTable:
-    """`policy_accounts` on the Ledger's own datastore, with its tracking in the views' table."""
+    """One policy's stored accounts on the Ledger's own datastore (their SQL:
+    ledger/store/accounts_tables.py), with its tracking in the read models' table."""
 
     def __init__(self, ledger: Ledger, config: PolicyConfig) -> None:
         self.ledger = ledger
         self.views: CustodyViews = open_views(ledger)
         self.policy = fingerprint(config)
         self.name = TRACKING_PREFIX + self.policy
-        sqlite = isinstance(self.views, SQLiteCustodyViews)
-        prefix = "" if sqlite else f'"{ledger.log_store.datastore.schema}".'  # type: ignore[attr-defined]
-        p = "?" if sqlite else "%s"
-        self.table, self.p = prefix + TABLE, p
-        self.upsert = (
-            f"INSERT INTO {self.table} ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join([p] * len(COLUMNS))})"
-            " ON CONFLICT (policy, item_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
-            + f" WHERE {TABLE}.computed_at <= excluded.computed_at"
-        )
-        tracking = self.views.sql.tables[0]
-        self.forget = f"DELETE FROM {tracking} WHERE application_name LIKE {p}"
-        self.delete_all = f"DELETE FROM {self.table}"
-        self.create = self._create_statements(sqlite)
-        try:
-            self._create()
-        except PersistenceError:  # created meanwhile by another process (PostgreSQL's catalogue)
-            self._create()
-
-    def _create_statements(self, sqlite: bool) -> list[str]:
-        integer = "INTEGER" if sqlite else "bigint"
-        text = "TEXT" if sqlite else 'TEXT COLLATE "C"'  # canonical times order as bytes
-        kinds = {"issued_log_index": f"{integer} NOT NULL", "computed_at": f"{integer} NOT NULL"}
-        optional = ("unaccounted_from", "overdue_from", "findings")
-        kinds |= {c: text for c in (*optional, "verified_from", "self_reported_from")}
-        columns = ", ".join(f"{c} {kinds.get(c, f'{text} NOT NULL')}" for c in COLUMNS)
-        return [
-            f"CREATE TABLE IF NOT EXISTS {self.table} ({columns}, PRIMARY KEY (policy, item_id))",
-            # the duplicate-serial GROUP BY reads this index instead of sorting
-            f"CREATE INDEX IF NOT EXISTS {TABLE}_serial"
-            f" ON {self.table} (policy, normalised_serial)",
-        ]
-
-    def _create(self) -> None:
-        with self.views.datastore.transaction(commit=True) as c:
-            for statement in self.create:
-                c.execute(statement)
+        database = Database(self.views.datastore)
+        self.sql = AccountRows(database, self.policy, tracking=TRACKING_TABLE)
+        self.sql.create()
 
     def rows(self) -> list[StoredAccount]:
-        return self._accounts(f"policy = {self.p}", [self.policy])
+        return [StoredAccount(*row) for row in self.sql.rows()]
 
     # The report's questions, answered in SQL over the rows of items issued by `as_of` ------------
 
-    def tally(self, where: Where) -> list[tuple[str, int, int, int, int, int, int]]:
+    def tally(self, where: Where) -> list[Tally]:
         """Per recipient, over the settled items (every fact by `as_of`): issued, unaccounted,
         in custody, overdue, verified by an independent party, verified by a self-report."""
-        p = self.p
-        sql, params = self._where(where, f"last_at <= {p}", where.as_of)
-        counts = (  # named: PostgreSQL's dict rows would merge three columns called "sum"
-            f"COUNT(*) AS issued, SUM(CASE WHEN unaccounted_from <= {p} THEN 1 ELSE 0 END) AS lost,"
-            " SUM(CASE WHEN status = 'in_custody' THEN 1 ELSE 0 END) AS held,"
-            f" SUM(CASE WHEN overdue_from < {p} THEN 1 ELSE 0 END) AS overdue,"
-            f" SUM(CASE WHEN verified_from <= {p} THEN 1 ELSE 0 END) AS independent,"
-            f" SUM(CASE WHEN self_reported_from <= {p} THEN 1 ELSE 0 END) AS self_reported"
-        )
-        found = self._read(
-            f"SELECT recipient, {counts} FROM {self.table} WHERE {sql} GROUP BY recipient",
-            [where.as_of] * 4 + [*params],
-        )
-        rows = [_values(r) for r in found]
-        return [
-            (str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
-            for r in rows
-        ]
+        return self.sql.tally(where)
 
     def settled_unaccounted(self, where: Where) -> list[StoredAccount]:
-        p = self.p
-        sql, params = self._where(
-            where, f"last_at <= {p} AND unaccounted_from <= {p}", where.as_of, where.as_of
-        )
-        return self._accounts(sql, params)
+        return [StoredAccount(*row) for row in self.sql.settled_unaccounted(where)]
 
     def unsettled(self, where: Where) -> list[StoredAccount]:
         """The items with facts after `as_of`: the engine reads their facts."""
-        sql, params = self._where(where, f"last_at > {self.p}", where.as_of)
-        return self._accounts(sql, params)
+        return [StoredAccount(*row) for row in self.sql.unsettled(where)]
 
     def issued_twice(self, as_of: str) -> dict[str, list[int]]:
         """serial -> the log indexes of its issues, for each serial issued more than once."""
-        p = self.p
-        mine = f"policy = {p} AND issued_at <= {p}"
-        found = self._read(
-            f"SELECT normalised_serial, issued_log_index FROM {self.table} WHERE {mine}"
-            f" AND normalised_serial IN (SELECT normalised_serial FROM {self.table} WHERE {mine}"
-            " GROUP BY normalised_serial HAVING COUNT(*) > 1) ORDER BY issued_log_index",
-            [self.policy, as_of, self.policy, as_of],
-        )
-        serials: dict[str, list[int]] = {}
-        for serial, index in (_values(r) for r in found):
-            serials.setdefault(str(serial), []).append(int(index))
-        return serials
+        return self.sql.issued_twice(as_of)
 
     def recipients(self) -> list[str]:
-        found = self._read(
-            f"SELECT DISTINCT recipient FROM {self.table} WHERE policy = {self.p}", [self.policy]
-        )
-        return [str(_values(r)[0]) for r in found]
-
-    def _where(self, where: Where, extra: str, *extras: Any) -> tuple[str, list[Any]]:
-        p = self.p
-        sql, params = [f"policy = {p}", f"issued_at <= {p}", extra], [self.policy, where.as_of]
-        params.extend(extras)
-        for column, value in (("programme", where.programme), ("category", where.category)):
-            if value:
-                sql.append(f"{column} = {p}")
-                params.append(value)
-        if where.recipients is not None:
-            sql.append(f"recipient IN ({', '.join([p] * len(where.recipients)) or 'NULL'})")
-            params.extend(where.recipients)
-        return " AND ".join(sql), params
-
-    def _accounts(self, where: str, params: Sequence[Any]) -> list[StoredAccount]:
-        found = self._read(
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} WHERE {where}"
-            " ORDER BY issued_log_index",
-            params,
-        )
-        return [StoredAccount(*_values(r)) for r in found]
-
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        with self.views.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return list(c.fetchall())
+        return self.sql.recipients()
 
     # Following the log ----------------------------------------------------------------------
 
@@ -344,11 +209,7 @@ class AccountTable:
 
     def clear(self) -> None:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
-        with self.views.datastore.transaction(commit=True) as c:
-            for statement in self.views.sql.lock:
-                c.execute(statement)
-            c.execute(self.forget, (TRACKING_PREFIX + "%",))
-            c.execute(self.delete_all)
+        self.sql.clear(TRACKING_PREFIX)
 
     def _position(self) -> int:
         return self.views.max_tracking_id(self.name) or 0
@@ -367,24 +228,14 @@ class AccountTable:
         return changed
 
     def _write(self, accounts: Sequence[StoredAccount]) -> None:
-        with self.views.datastore.transaction(commit=True) as c:
-            for account in accounts:
-                c.execute(self.upsert, _params(account))
+        self.sql.write([_params(account) for account in accounts])
 
     def _advance(self, start: int, size: int) -> None:
         """Move the position from `start` to `size`, only if it is still `start`: if another
         process moved it, that one's rows are as new; if a rebuild cleared it meanwhile, the rows
         this catch-up did not write are gone and the rebuild must not be told they are there."""
-        with self.views.datastore.transaction(commit=True) as c:
-            for statement in self.views.sql.lock:
-                c.execute(statement)
-            if (self.views._max_tracking_id(self.name, c) or 0) == start < size:
-                self.views._insert_tracking(c, Tracking(self.name, size))
+        self.sql.advance(self.views, self.name, start, size)
 
 
 def _params(account: StoredAccount) -> tuple[Any, ...]:
-    return tuple(getattr(account, c) for c in COLUMNS)
-
-
-def _values(row: Any) -> tuple[Any, ...]:
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+    return tuple(getattr(account, c) for c in ACCOUNT_COLUMNS)

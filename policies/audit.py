@@ -9,22 +9,26 @@ recomputes every item). `computed_at`, the log size a row was computed at, is no
 says when, not what.
 """
 
-# ruff: noqa: S608 - SQL text from constant table names and a checked schema; values as parameters.
-
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.integrity.entries import decode_entry
-from ledger.readmodels.derived import DerivedChecked, Row, Rows, Table, compare_items, written_since
-from ledger.readmodels.models import views_of
+from ledger.application import Ledger
+from ledger.integrity import decode_entry
+from ledger.readmodels import (
+    DerivedChecked,
+    Row,
+    Rows,
+    Table,
+    compare_items,
+    views_of,
+    written_since,
+)
+from ledger.store import ACCOUNT_COLUMNS, ACCOUNTS_TABLE
 from policies.accounts import (
-    COLUMNS,
     REGISTRY_TOPICS,
-    TABLE,
     TRACKING_PREFIX,
     AccountTable,
     StoredAccount,
@@ -33,7 +37,7 @@ from policies.accounts import (
 from policies.config import PolicyConfig
 from policies.engine import account_rows
 
-COMPARED = [c for c in COLUMNS if c != "computed_at"]
+COMPARED = [c for c in ACCOUNT_COLUMNS if c != "computed_at"]
 PAGE = 1000
 
 
@@ -43,7 +47,7 @@ def check_accounts(ledger: Ledger, config: PolicyConfig) -> DerivedChecked | Non
     views = views_of(ledger.log_store)
     if not views.tables_exist():
         return None
-    name = f"{TABLE} (policy {fingerprint(config)})"
+    name = f"{ACCOUNTS_TABLE} (policy {fingerprint(config)})"
     size = ledger.log_store.log_size()
     position = views.max_tracking_id(TRACKING_PREFIX + fingerprint(config)) or 0
     if position == 0:  # the report computes every item before it reads one
@@ -78,22 +82,13 @@ class _Accounts:
         self.ledger = ledger
         self.accounts = accounts
         self.compute = account_rows(ledger, config)
-        self.p = accounts.p
+        self.rows = accounts.sql.items(COMPARED)
 
     def position(self) -> int:
         return self.accounts.views.max_tracking_id(self.accounts.name) or 0
 
     def stored(self, items: Sequence[str], position: int) -> Rows:
-        items = self._settled(items, position)
-        if not items:
-            return {}
-        marks = ", ".join([self.p] * len(items))
-        rows = self._read(
-            f"SELECT {', '.join(COMPARED)} FROM {self.accounts.table}"
-            f" WHERE policy = {self.p} AND item_id IN ({marks})",
-            [self.accounts.policy, *items],
-        )
-        return _by_item(rows)
+        return _by_item(self.rows.of_items(self._settled(items, position)))
 
     def expected(self, items: Sequence[str], position: int) -> Rows:
         items = self._settled(items, position)
@@ -101,30 +96,14 @@ class _Accounts:
         return _by_item(_compared(account) for account in computed)
 
     def count(self) -> int:
-        found = self._read(
-            f"SELECT COUNT(*) FROM {self.accounts.table} WHERE policy = {self.p}",
-            [self.accounts.policy],
-        )
-        return int(found[0][0])
+        return self.rows.count()
 
     def _settled(self, items: Sequence[str], position: int) -> list[str]:
         late = written_since(self.ledger, items, position) if items else set()
         return [item for item in items if item not in late]
 
     def item_ids(self) -> Iterator[str]:
-        last = ""
-        while page := self._read(
-            f"SELECT item_id FROM {self.accounts.table} WHERE policy = {self.p}"
-            f" AND item_id > {self.p} ORDER BY item_id LIMIT {PAGE}",
-            [self.accounts.policy, last],
-        ):
-            yield from (str(row[0]) for row in page)
-            last = str(page[-1][0])
-
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        with self.accounts.views.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in c.fetchall()]
+        return self.rows.item_ids()
 
 
 def _compared(account: StoredAccount) -> Row:

@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ledger.domain.errors import InvalidInput
-from ledger.domain.items import Category
+from ledger.domain import Category, InvalidInput
 
 SENSITIVE_DEFAULT = frozenset({"launcher", "night_vision"})
 

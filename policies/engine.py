@@ -15,13 +15,10 @@ from datetime import datetime
 from functools import cache
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.application.scope import recipient_for
-from ledger.domain.access import Actor
-from ledger.domain.errors import InvalidInput, NotFound
-from ledger.domain.replay import Fact
-from ledger.domain.times import aware_utc, format_time
-from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, Where, stored
+from ledger.application import Ledger, recipient_for
+from ledger.domain import Actor, Fact, InvalidInput, NotFound, aware_utc, format_time
+from ledger.store import Where
+from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
 from policies.rules import RULES, Case, Registration, duplicate_serial

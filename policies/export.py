@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from ledger.domain.times import format_time
+from ledger.domain import format_time
 from policies.engine import UnaccountedReport
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

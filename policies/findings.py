@@ -7,8 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID, uuid5
 
-from ledger.domain.ids import NAMESPACE
-from ledger.domain.times import format_time
+from ledger.domain import NAMESPACE, format_time
 
 INDEPENDENT_KINDS = ("inspector", "supplier", "oversight", "investigator")
 """The kinds of party independent of the holder (a recipient force and its units): their entries

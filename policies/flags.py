@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
-from ledger.domain.flags import Flag
+from ledger.application import Ledger
+from ledger.domain import Actor, Flag
 from policies.findings import Finding, Severity
 
 

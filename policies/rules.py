@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.replay import Fact
+from ledger.domain import Fact
 from policies.config import PolicyConfig
 from policies.findings import INDEPENDENT_KINDS, Finding, Severity
 

@@ -8,9 +8,9 @@ from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.domain.traces import Trace
-from ledger.store.log import LogStore
+from ledger.application import Ledger
+from ledger.domain import Trace
+from ledger.store import LogStore
 from policies.findings import Finding, Severity
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 from uuid import uuid4
 
 import psycopg
@@ -65,19 +67,26 @@ def postgres_problem() -> str | None:
     return None
 
 
+def unavailable(what: str, reason: str, *, module: bool = False) -> NoReturn:
+    """A test needs `what` (PostgreSQL, Chromium, Go, the RFC 6962 vectors) and it is missing:
+    skipped on a workstation, failed under CI (`CI` set, as .ci/run sets it), where a skip would
+    hide that the test never ran. `module`: called while a test module is imported."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have {what}: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
+
+
 def require_postgres() -> None:
     """Skip a PostgreSQL test when no server answers (a workstation without one), except under
-    CI (`CI` set), where it fails: as tests/browser does for Chromium."""
+    CI, where it fails."""
     problem = postgres_problem()
     if problem is None:
         return
-    reason = (
+    unavailable(
+        "PostgreSQL",
         f"PostgreSQL at {POSTGRES} is not reachable ({problem}): start it, or point"
-        " CUSTODY_TEST_POSTGRES at one"
+        " CUSTODY_TEST_POSTGRES at one",
     )
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must have PostgreSQL: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -119,15 +128,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'custody.db'}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    require_postgres()
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """The URL of a new, empty schema on the PostgreSQL server, dropped when the block ends."""
     schema = f"t_{uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     yield f"{POSTGRES}?schema={schema}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

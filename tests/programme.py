@@ -9,6 +9,7 @@ from uuid import UUID
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.tokens import Role
+from ledger.integrity.submissions import Submitted
 from tests.conftest import Clock
 
 ADMIN = Actor("operator", Role.ADMIN)
@@ -46,17 +47,44 @@ def register_parties(ledger: Ledger) -> None:
     )
 
 
+RIFLE: dict[str, Any] = {
+    "manufacturer": "Maker",
+    "model": "M1",
+    "category": "rifle",
+    "agreement": "eua-1",
+    "recipient": "unit-1",
+}
+"""What the programme's rifles are, and who they are issued to, unless a test says otherwise."""
+
+
 def issue(ledger: Ledger, serial: str = "AK-0001", *, days_ago: float = 30, **extra: Any) -> UUID:
-    fields: dict[str, Any] = {
-        "manufacturer": "Maker",
-        "model": "M1",
-        "category": "rifle",
-        "agreement": "eua-1",
-        "recipient": "unit-1",
-    } | extra
+    fields = RIFLE | extra
     return ledger.issue(
         serial=serial, occurred_at=ago(ledger, days=days_ago), actor=ADMIN, **fields
     ).id
+
+
+def rifle_request(occurred_at: str = "2026-01-10T08:00:00Z") -> dict[str, Any]:
+    """The body of `POST /v1/items` that issues the programme's first rifle, AK-0001, to unit-1."""
+    return {"serial": "AK-0001", **RIFLE, "occurred_at": occurred_at}
+
+
+def issue_transfer_inspect(
+    ledger: Ledger, serial: str, *, via: Submitted | None = None, **extra: Any
+) -> UUID:
+    """An item issued 30 days ago to unit-1, transferred to unit-2 20 days ago (`via` a signed
+    submission if given), and inspected and verified by the inspectorate 10 days ago."""
+    item = issue(ledger, serial, **extra)
+    ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN, via=via)
+    ledger.inspect(
+        item,
+        result="verified",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=ago(ledger, days=10),
+        actor=ADMIN,
+    )
+    return item
 
 
 def ago(ledger: Ledger, **delta: float) -> datetime:
@@ -75,3 +103,40 @@ def recorded(clock: Clock, moment: datetime) -> datetime:
     """Field time `moment`, recorded an hour later."""
     clock.now = moment + timedelta(hours=1)
     return moment
+
+
+def issue_rifles(
+    ledger: Ledger, clock: Clock, recipients: dict[str, str], *, day: int
+) -> dict[str, UUID]:
+    """Rifles by serial, each issued to its recipient on `day` March 2026 (recorded an hour
+    later)."""
+    return {
+        serial: ledger.issue(
+            **RIFLE | {"serial": serial, "recipient": recipient},
+            occurred_at=recorded(clock, mar(day)),
+            actor=ADMIN,
+        ).id
+        for serial, recipient in recipients.items()
+    }
+
+
+def transfer_inspect_and_lose(ledger: Ledger, clock: Clock, item: UUID) -> None:
+    """March for the dashboards' first rifle: to unit-2 on the 5th, inspected and verified by the
+    inspectorate on the 8th, stolen on the 20th."""
+    ledger.transfer(item, to="unit-2", occurred_at=recorded(clock, mar(5)), actor=ADMIN)
+    inspect_on(ledger, clock, item, day=8, result="verified")
+    ledger.report_lost(
+        item, circumstances="stolen", occurred_at=recorded(clock, mar(20)), actor=ADMIN
+    )
+
+
+def inspect_on(ledger: Ledger, clock: Clock, item: UUID, *, day: int, result: str) -> None:
+    """A physical inspection by the inspectorate on `day` March 2026, recorded an hour later."""
+    ledger.inspect(
+        item,
+        result=result,
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=recorded(clock, mar(day)),
+        actor=ADMIN,
+    )

@@ -38,3 +38,14 @@ def test_the_ten_line_signing_example_signs_exactly_what_the_ledger_checks() -> 
     assert scope["data"] == ours.to_bytes()
     value = base64.b64decode(scope["request"]["signature"]["value"])
     key.public_key().verify(value, ours.to_bytes())
+
+
+def test_the_architecture_names_every_module_of_the_ledger_and_only_modules_that_exist() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    root = DOCS.parent
+
+    named = set(re.findall(r"`((?:ledger|api|policies|custody_cli)/[\w/]+\.py|cli\.py)`", text))
+
+    modules = {p.relative_to(root).as_posix() for p in (root / "ledger").rglob("[!_]*.py")}
+    assert sorted(modules - named) == []
+    assert sorted(p for p in named if not (root / p).exists()) == []

@@ -39,7 +39,7 @@ def test_without_postgresql_its_tests_are_skipped_with_one_line_naming_the_varia
 ) -> None:
     reporter = Reporter()
 
-    with pytest.raises(pytest.skip.Exception) as skipped:
+    with pytest.raises(pytest.skip.Exception, match="is not reachable") as skipped:
         conftest.require_postgres()
     conftest.pytest_terminal_summary(reporter)  # type: ignore[arg-type]
 
@@ -56,7 +56,7 @@ def test_under_ci_a_postgresql_test_without_postgresql_fails(
 ) -> None:
     monkeypatch.setenv("CI", "true")
 
-    with pytest.raises(pytest.fail.Exception) as failed:
+    with pytest.raises(pytest.fail.Exception, match="CI must have PostgreSQL") as failed:
         conftest.require_postgres()
 
     assert str(failed.value).startswith(f"CI must have PostgreSQL: PostgreSQL at {NOWHERE}")

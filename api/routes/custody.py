@@ -12,11 +12,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import LedgerDep, ReadScopeDep
+from api.deps import LedgerDep, ReadScopeDep, fleet_of
 from api.schemas import PartyIdQuery, Time
-from ledger.application.ledger import Ledger
-from ledger.domain.times import aware_utc
-from ledger.readmodels.models import Fleet
+from ledger.domain import aware_utc
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 
@@ -52,7 +50,7 @@ def holdings(
     scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
-    held = _fleet(request, ledger).holdings(holder, at=at, known_at=known_at)
+    held = fleet_of(request, ledger).holdings(holder, at=at, known_at=known_at)
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)
         for h in held
@@ -62,12 +60,3 @@ def holdings(
 
 def _aware(known_at: datetime | None) -> datetime | None:
     return None if known_at is None else aware_utc(known_at, field="known_at")
-
-
-def _fleet(request: Request, ledger: Ledger) -> Fleet:
-    """The app's Fleet over its Ledger, opened on first use (creating the views' tables if
-    missing) and kept on the app."""
-    fleet: Fleet | None = getattr(request.app.state, "custody_fleet", None)
-    if fleet is None or fleet.store is not ledger.log_store:
-        fleet = request.app.state.custody_fleet = Fleet.of(ledger)
-    return fleet

@@ -14,10 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, LedgerDep
-from api.routes.custody import _fleet
+from api.deps import ActorDep, LedgerDep, fleet_of
 from api.schemas import RECEIPT, Body, InspectionMethodName, PartyId, Serial, Text, Time
-from ledger.readmodels.reconciliation import Count, Reconciliation, take_inventory
+from ledger.readmodels import Count, Reconciliation, take_inventory
 
 router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
 CSV_COLUMNS = ("status", "serial", "item_id", "holder")
@@ -68,7 +67,7 @@ def record(
         manufacturer=body.manufacturer,
         model=body.model,
     )
-    done = take_inventory(ledger, _fleet(request, ledger), count, actor=actor)
+    done = take_inventory(ledger, fleet_of(request, ledger), count, actor=actor)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(_csv(done), status_code=201, media_type="text/csv; charset=utf-8")
     return InventoryOut(

@@ -30,11 +30,10 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import WriteDep
-from ledger.application.ledger import Recorded
-from ledger.domain.access import Action
-from ledger.domain.items import Item
-from ledger.integrity.entries import decode_entry
-from ledger.verification.evidence import dump_bundle
+from ledger.application import Recorded
+from ledger.domain import Action, Item
+from ledger.integrity import decode_entry
+from ledger.verification import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}

@@ -23,7 +23,7 @@ from api.schemas import (
     LogEntriesOut,
     LogEntryOut,
 )
-from ledger.domain.access import Action
+from ledger.domain import Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]

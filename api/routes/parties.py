@@ -24,9 +24,8 @@ from api.schemas import (
     PartyOut,
     RecordedOut,
 )
-from ledger.application import directory
-from ledger.application.ledger import Recorded
-from ledger.domain.access import Action
+from ledger.application import Recorded, directory
+from ledger.domain import Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

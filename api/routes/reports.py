@@ -22,8 +22,7 @@ from api.schemas import (
     UnaccountedItemOut,
     UnaccountedReportOut,
 )
-from ledger.domain.access import Action
-from ledger.domain.times import system_clock
+from ledger.domain import Action, system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,

@@ -11,12 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import ActorDep, LedgerDep
-from api.routes.custody import _fleet
+import ledger.readmodels as readmodels
+from api.deps import ActorDep, LedgerDep, fleet_of
 from api.schemas import Time
-from ledger.domain.items import Category
-from ledger.domain.times import aware_utc
-from ledger.readmodels.search import Candidate, Filters, Found, Pattern, find_serial, search
+from ledger.domain import Category, aware_utc
+from ledger.readmodels import Candidate, Filters, Found, Pattern, find_serial
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -52,8 +51,8 @@ def by_serial(
     """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
     included; `manufacturer` and `model` narrow it (in the normal form too)."""
     filters = Filters(manufacturer=manufacturer, model=model)
-    found = find_serial(ledger, _fleet(request, ledger), serial, filters=filters, actor=actor)
-    return CandidatesOut(items=[_out(c) for c in found])
+    found = find_serial(ledger, fleet_of(request, ledger), serial, filters=filters, actor=actor)
+    return CandidatesOut(items=[candidate_out(c) for c in found])
 
 
 @router.get("/search", response_model=CandidatesOut)
@@ -86,23 +85,23 @@ def search_serials(
         calibre=calibre,
         lot=lot,
     )
-    found: Found = search(
+    found: Found = readmodels.search_serials(
         ledger,
-        _fleet(request, ledger),
+        fleet_of(request, ledger),
         Pattern.parse(q),
         filters=filters,
         actor=actor,
         at=_aware(at),
         cursor=cursor,
     )
-    return CandidatesOut(items=[_out(c) for c in found.candidates], next=found.next)
+    return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
 
 def _aware(at: datetime | None) -> datetime | None:
     return None if at is None else aware_utc(at, field="at")
 
 
-def _out(candidate: Candidate) -> CandidateOut:
+def candidate_out(candidate: Candidate) -> CandidateOut:
     return CandidateOut(
         item_id=candidate.item_id,
         serial=candidate.serial,

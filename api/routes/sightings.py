@@ -10,9 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, LedgerDep
-from api.routes.custody import _fleet
-from api.routes.serials import CandidateOut, _out
+from api.deps import ActorDep, LedgerDep, fleet_of
+from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
@@ -25,12 +24,9 @@ from api.schemas import (
     Time,
 )
 from api.submissions import WriteDep
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.errors import InvalidInput
-from ledger.domain.sightings import Sighting
-from ledger.readmodels.models import Fleet
-from ledger.readmodels.search import Filters, Pattern, search, visible_holders
+from ledger.application import Ledger
+from ledger.domain import Action, Actor, InvalidInput, Sighting
+from ledger.readmodels import Filters, Fleet, Pattern, search_serials, visible_holders
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 CANDIDATES = 5
@@ -117,7 +113,7 @@ def listing(
     items from the serial search. A partner sees only sightings matched to items it or its units
     hold."""
     actor.require(Action.READ)
-    fleet = _fleet(request, ledger)
+    fleet = fleet_of(request, ledger)
     holders = visible_holders(ledger, actor)
     page: list[SightingOut] = []
     read = ledger.sightings(after=cursor, limit=SCAN)
@@ -178,7 +174,9 @@ def _candidates(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> l
     try:
         pattern = Pattern.parse(read)
         filters = Filters(manufacturer=seen.manufacturer, model=seen.model)
-        found = search(ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES)
+        found = search_serials(
+            ledger, fleet, pattern, filters=filters, actor=actor, limit=CANDIDATES
+        )
     except InvalidInput:
         return []  # nothing readable enough to search by
-    return [_out(c) for c in found.candidates]
+    return [candidate_out(c) for c in found.candidates]

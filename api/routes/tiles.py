@@ -18,9 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from api.deps import LedgerDep, ReadScopeDep, current_actor
 from api.schemas import NOTE, RouteOptions
-from ledger.domain.access import Action
-from ledger.domain.errors import Unauthorised
-from ledger.store.tiles import (
+from ledger.domain import Action, Unauthorised
+from ledger.store import (
     Tile,
     entry_bundle,
     latest_checkpoint,

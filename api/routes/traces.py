@@ -14,10 +14,8 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
 from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Action, Actor
-from ledger.domain.tokens import Role
-from ledger.domain.traces import Trace, TraceStatus
+from ledger.application import Ledger
+from ledger.domain import Action, Actor, Role, Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])
@@ -109,12 +107,12 @@ def listing(
     found = [
         _out(ledger, trace, now)
         for trace in ledger.traces()
-        if _visible(trace, actor) and status in ("all", trace.status(now))
+        if may_see_trace(trace, actor) and status in ("all", trace.status(now))
     ]
     return TracesOut(traces=found)
 
 
-def _visible(trace: Trace, actor: Actor) -> bool:
+def may_see_trace(trace: Trace, actor: Actor) -> bool:
     return actor.role in SEE_ALL or trace.addressee == actor.party
 
 

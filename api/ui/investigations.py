@@ -8,17 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import LedgerDep
-from api.routes.custody import _fleet
-from api.routes.traces import _visible as _trace_visible
+from api.deps import LedgerDep, fleet_of
+from api.routes.traces import may_see_trace
 from api.ui.pages import DashboardRoute, render
 from api.ui.session import UI_PATH, SessionDep
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action
-from ledger.domain.errors import InvalidInput
-from ledger.domain.inventories import Inventory
-from ledger.domain.traces import ANSWERED
-from ledger.readmodels.search import Filters, Pattern, search
+from ledger.application import ReadScope
+from ledger.domain import ANSWERED, Action, InvalidInput, Inventory
+from ledger.readmodels import Filters, Pattern, search_serials
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 INVENTORIES_SHOWN = 20
@@ -37,8 +33,8 @@ def serial_search(
     if q:
         try:
             pattern = Pattern.parse(q)
-            fleet = _fleet(request, ledger)
-            found = search(
+            fleet = fleet_of(request, ledger)
+            found = search_serials(
                 ledger, fleet, pattern, filters=Filters(), actor=session.actor
             ).candidates
         except InvalidInput as refused:
@@ -58,7 +54,7 @@ def investigations(request: Request, ledger: LedgerDep, session: SessionDep) -> 
     now = ledger.clock()
     sightings = [s for _, s in ledger.sightings() if s.item_id is None] if scope.everything else []
     traces = [
-        t for t in ledger.traces() if _trace_visible(t, session.actor) and t.status(now) != ANSWERED
+        t for t in ledger.traces() if may_see_trace(t, session.actor) and t.status(now) != ANSWERED
     ]
     inventories = [
         i for i in _inventories(ledger) if scope.everything or scope.answers_for(i.recipient)

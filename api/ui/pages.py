@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from api.errors import status_of
 from api.security import RateLimited
 from api.ui.session import LOGIN_PATH, PAGE_HEADERS, FormRefused, LoginRequired
-from ledger.domain.errors import CustodyError
+from ledger.domain import CustodyError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

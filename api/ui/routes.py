@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from api.deps import LedgerDep
-from api.routes.custody import _fleet
+from api.deps import LedgerDep, fleet_of
 from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
 from api.ui import views
@@ -30,12 +29,10 @@ from api.ui.session import (
     safe_next,
     start_session,
 )
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain.access import Action
-from ledger.domain.errors import InvalidInput, Unauthenticated
-from ledger.readmodels.search import resolve_item
-from ledger.verification.evidence import dump_bundle
+from ledger.application import Ledger, ReadScope
+from ledger.domain import Action, InvalidInput, Unauthenticated
+from ledger.readmodels import resolve_item
+from ledger.verification import dump_bundle
 from policies.flags import raise_findings
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -228,7 +225,7 @@ def _named(
         return item
     if manufacturer is None or model is None:
         raise InvalidInput("name an item by its serial with both manufacturer and model")
-    fleet = _fleet(request, ledger)
+    fleet = fleet_of(request, ledger)
     return str(
         resolve_item(
             ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor

@@ -25,8 +25,7 @@ from starlette.types import Scope
 
 from api.deps import LedgerDep
 from api.security import counting_failures
-from ledger.domain.access import Actor
-from ledger.domain.errors import InvalidInput, Unauthenticated
+from ledger.domain import Actor, InvalidInput, Unauthenticated
 
 COOKIE = "custody_token"
 LOGIN_CSRF_COOKIE = "custody_login_csrf"

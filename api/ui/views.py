@@ -17,20 +17,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
-from ledger.application.scope import ReadScope
-from ledger.domain import times
-from ledger.domain.access import PERMISSIONS, Action, Actor
-from ledger.domain.errors import CustodyError, InvalidInput, NotFound, ProofError
-from ledger.domain.items import Item, Status
-from ledger.domain.replay import Fact
-from ledger.integrity import merkle
-from ledger.integrity.checkpoints import Checkpoint, verify_checkpoint
-from ledger.integrity.entries import decode_entry
-from ledger.integrity.notes import split_note
-from ledger.readmodels.models import Interval, ItemEntry, timeline
-from ledger.verification.evidence_check import entry_detail
-from ledger.witness.cosignatures import CosignerVerifier, cosignature_timestamps
+import ledger.domain as domain
+from ledger.application import Ledger, ReadScope
+from ledger.domain import (
+    PERMISSIONS,
+    Action,
+    Actor,
+    CustodyError,
+    Fact,
+    InvalidInput,
+    Item,
+    NotFound,
+    ProofError,
+    Status,
+)
+from ledger.integrity import Checkpoint, decode_entry, merkle, split_note, verify_checkpoint
+from ledger.readmodels import Interval, ItemEntry, timeline
+from ledger.verification import entry_detail
+from ledger.witness import CosignerVerifier, cosignature_timestamps
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -99,7 +103,7 @@ def may(actor: Actor, action: Action) -> bool:
 def end_of_day(text: str | None, today: date) -> tuple[date, datetime]:
     """`YYYY-MM-DD` (default: today) and the last instant of that day, UTC."""
     day = _date(text) if text else today
-    return day, times.end_of_day(day, field="as_of")
+    return day, domain.end_of_day(day, field="as_of")
 
 
 def _date(text: str) -> date:

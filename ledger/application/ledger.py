@@ -161,12 +161,14 @@ class Ledger(Application[UUID]):
             receipts=self.tlog,
         )
 
-    def batch(self) -> AbstractContextManager[Batch]:
+    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> AbstractContextManager[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
-        `receipt` has the real ones afterwards. One batch at a time per thread."""
-        return self._writes.batch()
+        `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`: the
+        (party, nonce) pairs the block's writes will carry, looked up in one query
+        (ledger/application/writes.py)."""
+        return self._writes.batch(nonces=nonces)
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()

@@ -264,9 +264,11 @@ class TransparencyLog:
         *,
         trusted: Sequence[Checkpoint] = (),
         witness_policy: WitnessPolicy | None = None,
+        workers: int | None = None,
     ) -> Verified:
         """Recompute every leaf, node, chain and checkpoint, and check the store against trusted
-        checkpoints and a witness policy if given (ledger/verification/verify.py)."""
+        checkpoints and a witness policy if given (ledger/verification/verify.py); `workers`
+        processes check single entries (None: one per CPU on a large log, 0: none)."""
         return verify_store(
             self.log_store,
             self.mapper,
@@ -275,6 +277,7 @@ class TransparencyLog:
             progress=progress,
             trusted=trusted,
             witness_policy=witness_policy,
+            workers=workers,
         )
 
     def _signer(self) -> Signer:

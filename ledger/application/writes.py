@@ -16,9 +16,8 @@ together when the block ends. Every write answers a `Recorded`, with its receipt
 from __future__ import annotations
 
 import base64
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
+from eventsourcing.persistence import IntegrityError, ProgrammingError
 
 from ledger.application.aggregates import Aggregates, of_kind
 from ledger.domain.access import SIGNABLE, Action, Actor
@@ -37,6 +36,7 @@ from ledger.domain.nonces import Nonce, nonce_uuid
 from ledger.domain.parties import Party
 from ledger.domain.tokens import Role
 from ledger.integrity.submissions import Submitted, check_claims, verify_signed
+from ledger.store.dialect import BUSY
 from ledger.store.log import Appended, LogStore, Receipt
 
 Clock = Callable[[], datetime]
@@ -66,6 +66,8 @@ class Batch:
     nonces: list[Nonce] = field(default_factory=list)
     receipt: Receipt = field(default_factory=Receipt)
     writes: int = 0
+    unused: frozenset[UUID] = frozenset()
+    """Nonces found unused when the block began (`Ledger.batch(nonces=...)`)."""
 
     def add(self, aggregate: Aggregate, nonce: Nonce | None) -> Recorded:
         self.pending[aggregate.id] = aggregate
@@ -140,7 +142,9 @@ class WritePath:
         actor.require(action)
         now = self.clock()
         signature = self.signature(actor, via, action, item, now)  # before a replay answers
-        replayed = self._replayed(actor, via)
+        batch = self.batches.open
+        unused = batch is not None and via is not None and self._unused(batch, actor, via)
+        replayed = None if unused else self._replayed(actor, via)
         if replayed is not None:
             return replayed
         try:
@@ -157,20 +161,24 @@ class WritePath:
             nonce = Nonce.use(
                 party=actor.party, nonce=via.nonce, digest=via.digest, aggregate=aggregate, now=now
             )
-        batch = self.batches.open
         if batch is not None:
             return batch.add(aggregate, nonce)
         return self.save(aggregate, nonce, exists, lambda: self._replayed(actor, via))
 
     @contextmanager
-    def batch(self) -> Iterator[Batch]:
+    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> Iterator[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
-        `receipt` has the real ones afterwards. One batch at a time per thread."""
+        `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`, the
+        (party, nonce) pairs the block's writes will carry, are looked up in one query here
+        instead of one each; one used meanwhile by another writer makes the batch a Conflict,
+        as any write recorded meanwhile does."""
         if self.batches.open is not None:
             raise ProgrammingError("batches do not nest")
-        batch = self.batches.open = Batch()
+        expected = [nonce_uuid(party, nonce) for party, nonce in nonces]
+        unused = frozenset(expected) - self.log_store.logged(expected)
+        batch = self.batches.open = Batch(unused=unused)
         try:
             yield batch
         finally:
@@ -198,7 +206,7 @@ class WritePath:
             raise exists or Conflict(
                 f"another write to {aggregate.id} was recorded first; read it again and retry"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(f"the store is busy ({error}); retry") from None
         appended = receipt.newest(aggregate.id)
         return Recorded(
@@ -236,10 +244,14 @@ class WritePath:
             raise Conflict(
                 "the batch met a write recorded meanwhile; nothing of it was stored, retry it"
             ) from None
-        except (OperationalError, sqlite3.OperationalError) as error:
+        except BUSY as error:
             raise Conflict(
                 f"the store is busy ({error}); nothing of the batch was stored"
             ) from None
+
+    @staticmethod
+    def _unused(batch: Batch, actor: Actor, via: Submitted) -> bool:
+        return nonce_uuid(actor.party, via.nonce) in batch.unused
 
     def _replayed(self, actor: Actor, via: Submitted | None) -> Recorded | None:
         """The first answer to a request whose nonce this party used already; None if new."""

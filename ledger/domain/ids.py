@@ -36,6 +36,8 @@ def clean_text(value: str, *, field: str, max_length: int = MAX_TEXT) -> str:
         raise InvalidInput(f"{field} must not be empty")
     if len(text) > max_length:
         raise InvalidInput(f"{field} is {len(text)} characters long; the limit is {max_length}")
+    if text.isascii() and text.isprintable():
+        return text  # no control, format, surrogate, private-use or unassigned character
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
         raise InvalidInput(f"{field} contains a control or unassigned character")
     return text
@@ -65,6 +67,8 @@ def check_marking(value: str, *, field: str = "serial", max_length: int = MAX_SE
         raise InvalidInput(f"{field} must not be empty")
     if len(marked) > max_length:
         raise InvalidInput(f"{field} is {len(marked)} characters long; the limit is {max_length}")
+    if marked.isascii() and marked.isprintable() and any(ch.isalnum() for ch in marked):
+        return marked  # printable ASCII: no character refused, and NFKC changes none
     for text in (marked, unicodedata.normalize("NFKC", marked)):
         for ch in text:
             _refuse_invisible(ch, field, value)

@@ -36,6 +36,7 @@ SIGNATURE_SIZE = 64
 HASH_SIZE = 32
 _INDEX = re.compile(r"0|[1-9][0-9]{0,19}")
 _RECORDED_AT = b'"recorded_at":"'
+_CONTROL = re.compile("[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class EntryReceipt:
         if len(self.leaf_hash) != HASH_SIZE:
             raise InvalidInput(f"receipt leaf hash is {len(self.leaf_hash)} bytes; expected 32")
         for what, line in (("origin", self.origin), ("recorded_at", self.recorded_at)):
-            if not line or any(ord(ch) < 0x20 for ch in line):
+            if not line or _CONTROL.search(line):
                 raise InvalidInput(f"receipt {what} {line!r} is empty or has control characters")
 
     def to_text(self) -> str:

@@ -150,10 +150,11 @@ def import_rows(
     """Append the rows in batches; a row refused by a custody rule stops the import there, after
     storing the batches before it, and is reported with its line."""
     outcome = Outcome()
+    issued: set[str] = set()
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         try:
-            outcome.stored += _import_batch(ledger, chunk, actor, digest, outcome)
+            outcome.stored += _import_batch(ledger, chunk, actor, digest, outcome, issued)
         except _RowFailed as failed:
             outcome.problems.append(failed.problem)
             outcome.unstored_from = chunk[0].line
@@ -175,13 +176,20 @@ class _RowFailed(Exception):
 
 
 def _import_batch(
-    ledger: Ledger, rows: Sequence[Row], actor: Actor, digest: str, outcome: Outcome
+    ledger: Ledger,
+    rows: Sequence[Row],
+    actor: Actor,
+    digest: str,
+    outcome: Outcome,
+    issued: set[str],
 ) -> int:
+    """One atomic batch. `issued` holds the ids of the items this import issued (or found issued
+    by an earlier run of the file), which rows naming an item by its marking need not look up."""
     stored = 0
-    with ledger.batch():
+    with ledger.batch(nonces=[(actor.party, _nonce(digest, row)) for row in rows]):
         for row in rows:
             try:
-                recorded = _apply(ledger, row, actor, digest)
+                recorded = _apply(ledger, row, actor, digest, issued)
             except CustodyError as error:
                 raise _RowFailed(Problem(row.line, error.message)) from None
             stored += recorded.log_index == -1
@@ -189,16 +197,23 @@ def _import_batch(
     return stored
 
 
-def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str) -> Any:
+def _nonce(digest: str, row: Row) -> str:
+    return f"import-{digest}-{row.line}"
+
+
+def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str, issued: set[str]) -> Any:
     fields = dict(row.fields)
     via = Submitted(
-        f"import-{digest}-{row.line}",
+        _nonce(digest, row),
         hashlib.sha256(canonical_json(json_value([row.action, fields]))).hexdigest(),
     )
     if row.action == "issue":
         details = {k: fields.pop(k) for k in OPTIONAL["issue"][1:] if k in fields}
-        return ledger.issue(**fields, details=details, actor=actor, via=via)
-    item = _resolved(ledger, fields.pop("item"), row.marking)
+        recorded = ledger.issue(**fields, details=details, actor=actor, via=via)
+        issued.add(str(recorded.id))
+        return recorded
+    item = fields.pop("item")
+    item = item if item in issued else _resolved(ledger, item, row.marking)
     if "from" in fields:
         fields["from_holder"] = fields.pop("from")
     method: Callable[..., Any] = getattr(ledger, row.action)

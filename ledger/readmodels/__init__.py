@@ -1,0 +1,75 @@
+"""Fleet-wide reads kept beside the log: custody intervals and item summaries, search by serial,
+inventories reconciled, and their check against the log.
+"""
+
+from __future__ import annotations
+
+from ledger.readmodels.derived import (
+    DerivedChecked,
+    Row,
+    Rows,
+    Table,
+    check_read_models,
+    compare_items,
+    written_since,
+)
+from ledger.readmodels.models import (
+    TRACKING_TABLE,
+    CustodyViews,
+    Fleet,
+    Interval,
+    ItemEntry,
+    follow,
+    open_views,
+    rebuild,
+    timeline,
+    views_of,
+)
+from ledger.readmodels.reconciliation import (
+    Count,
+    Line,
+    Reconciliation,
+    take_inventory,
+)
+from ledger.readmodels.search import (
+    Candidate,
+    Filters,
+    Found,
+    Pattern,
+    find_serial,
+    resolve_item,
+    visible_holders,
+)
+from ledger.readmodels.search import search as search_serials
+
+__all__ = [
+    "TRACKING_TABLE",
+    "Candidate",
+    "Count",
+    "CustodyViews",
+    "DerivedChecked",
+    "Filters",
+    "Fleet",
+    "Found",
+    "Interval",
+    "ItemEntry",
+    "Line",
+    "Pattern",
+    "Reconciliation",
+    "Row",
+    "Rows",
+    "Table",
+    "check_read_models",
+    "compare_items",
+    "find_serial",
+    "follow",
+    "open_views",
+    "rebuild",
+    "resolve_item",
+    "search_serials",
+    "take_inventory",
+    "timeline",
+    "views_of",
+    "visible_holders",
+    "written_since",
+]

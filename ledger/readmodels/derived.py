@@ -16,8 +16,6 @@ behind the position is. If the position moves while a chunk is read (a server is
 chunk is compared again at the new position before anything is reported.
 """
 
-# ruff: noqa: S608 - SQL text built from constant table names only; values go in as parameters.
-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,12 +31,13 @@ from ledger.readmodels.models import (
     SUMMARY_TABLE,
     CustodyViews,
     ItemEntry,
-    SQLiteCustodyViews,
     known_intervals,
     summary_values,
     views_of,
 )
-from ledger.store.log import LOG_TABLE
+from ledger.store.dialect import Database
+from ledger.store.item_rows import ItemRows
+from ledger.store.log import LogStore
 
 CHUNK = 500
 ATTEMPTS = 5
@@ -105,7 +104,7 @@ def compare_items(
 
 def written_since(ledger: Ledger, items: Sequence[str], position: int) -> set[str]:
     """Those of `items` with an entry at or after log index `position`."""
-    return _Statements(views_of(ledger.log_store)).written_since(items, position)
+    return ledger.log_store.written_since(items, position)
 
 
 def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
@@ -113,7 +112,7 @@ def check_read_models(ledger: Ledger) -> list[DerivedChecked]:
     views = views_of(ledger.log_store)
     if not views.tables_exist():
         return []
-    return compare_items(ledger, _Statements(views).tables(views))
+    return compare_items(ledger, _Views(ledger.log_store, views).tables(views))
 
 
 def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
@@ -156,9 +155,8 @@ def _first_difference(
 def _check_no_stray_rows(ledger: Ledger, table: Table) -> None:
     """Every item the table has rows of is an item of the log (one issued after the items were
     listed, or skipped, is); a page of item ids at a time."""
-    log = _Statements(views_of(ledger.log_store))
     for page in _chunks(table.item_ids()):
-        issued = log.issued_items(page)
+        issued = _issued_items(ledger.log_store, page)
         stray = next((item for item in page if item not in issued), None)
         if stray is not None:
             raise IntegrityFailure(
@@ -168,19 +166,31 @@ def _check_no_stray_rows(ledger: Ledger, table: Table) -> None:
             )
 
 
+def _issued_items(store: LogStore, items: Sequence[str]) -> set[str]:
+    """Those of `items` that are items of the log (their first entry is an item's)."""
+    first = store.first_entries(items)
+    return {item for item, entry in first if ItemEntry.decode(0, 1, entry) is not None}
+
+
 def _text(row: Row | None) -> str:
     return "no row" if row is None else "(" + ", ".join(repr(v) for v in row) + ")"
 
 
-class _Statements:
-    """The read models' rows, and the log entries of items, a chunk at a time, in either dialect."""
+INTERVAL_COLUMNS = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
+SUMMARY_COLUMNS = (
+    "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
+    " holder, status, last_verified_at, last_log_index, open_findings"
+)
 
-    def __init__(self, views: CustodyViews) -> None:
-        self.views = views
-        self.p = "?" if isinstance(views, SQLiteCustodyViews) else "%s"
-        _, intervals, summary = views.sql.tables
-        prefix = intervals.removesuffix(INTERVALS_TABLE)
-        self.log, self.intervals, self.summary = prefix + LOG_TABLE, intervals, summary
+
+class _Views:
+    """The read models' rows, and the log entries of items, a chunk at a time."""
+
+    def __init__(self, store: LogStore, views: CustodyViews) -> None:
+        self.store = store
+        database = Database(views.datastore)
+        self.intervals = ItemRows(database, INTERVALS_TABLE, INTERVAL_COLUMNS)
+        self.summary = ItemRows(database, SUMMARY_TABLE, SUMMARY_COLUMNS)
         self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None
 
     def tables(self, views: CustodyViews) -> list[Table]:
@@ -190,49 +200,25 @@ class _Statements:
                 views.position,
                 self.stored_intervals,
                 self.expected_intervals,
-                lambda: self._count(self.intervals),
-                lambda: self._item_ids(self.intervals),
+                self.intervals.count,
+                self.intervals.item_ids,
             ),
             Table(
                 SUMMARY_TABLE,
                 views.position,
                 self.stored_summaries,
                 self.expected_summaries,
-                lambda: self._count(self.summary),
-                lambda: self._item_ids(self.summary),
+                self.summary.count,
+                self.summary.item_ids,
             ),
         ]
 
-    def written_since(self, items: Sequence[str], position: int) -> set[str]:
-        """Those of `items` with an entry at or after log index `position`."""
-        found = self._in(
-            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE log_index >= {self.p}"
-            " AND aggregate_id",
-            items,
-            position,
-        )
-        return {str(row[0]) for row in found}
-
-    def issued_items(self, items: Sequence[str]) -> set[str]:
-        """Those of `items` that are items of the log (their first entry is an item's)."""
-        found = self._in(
-            f"SELECT aggregate_id, entry FROM {self.log} WHERE aggregate_version = 1"
-            " AND aggregate_id",
-            items,
-        )
-        return {str(i) for i, entry in found if ItemEntry.decode(0, 1, bytes(entry)) is not None}
-
     def stored_intervals(self, items: Sequence[str], position: int) -> Rows:
-        columns = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
-        rows = self._in(f"SELECT {columns} FROM {self.intervals} WHERE item_id", items)
+        rows = self.intervals.of_items(items)
         return _by_item(sorted(rows, key=lambda r: (r[0], r[3], r[5])))
 
     def stored_summaries(self, items: Sequence[str], position: int) -> Rows:
-        columns = (
-            "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
-            " holder, status, last_verified_at, last_log_index, open_findings"
-        )
-        return _by_item(self._in(f"SELECT {columns} FROM {self.summary} WHERE item_id", items))
+        return _by_item(self.summary.of_items(items))
 
     def expected_intervals(self, items: Sequence[str], position: int) -> Rows:
         expected: Rows = {}
@@ -271,43 +257,12 @@ class _Statements:
         return self._last[1]
 
     def _read_entries(self, items: Sequence[str], position: int) -> dict[str, list[ItemEntry]]:
-        found = self._in(
-            "SELECT log_index, aggregate_id, aggregate_version, entry FROM"
-            f" {self.log} WHERE log_index < {self.p} AND aggregate_id",
-            items,
-            position,
-        )
         entries: dict[str, list[ItemEntry]] = {}
-        for index, item, version, entry in sorted(found, key=lambda r: (r[1], r[2])):
-            decoded = ItemEntry.decode(int(index), int(version), bytes(entry))
+        for index, item, version, entry in self.store.entries_before(items, position):
+            decoded = ItemEntry.decode(index, version, entry)
             if decoded is not None:
-                entries.setdefault(str(item), []).append(decoded)
+                entries.setdefault(item, []).append(decoded)
         return entries
-
-    def _count(self, table: str) -> int:
-        return int(self._read(f"SELECT COUNT(*) FROM {table}", [])[0][0])
-
-    def _item_ids(self, table: str) -> Iterator[str]:
-        """Every item id the table has rows of, a page at a time."""
-        last = ""
-        while page := self._read(
-            f"SELECT DISTINCT item_id FROM {table} WHERE item_id > {self.p}"
-            f" ORDER BY item_id LIMIT {CHUNK}",
-            [last],
-        ):
-            yield from (str(row[0]) for row in page)
-            last = str(page[-1][0])
-
-    def _in(self, sql: str, items: Sequence[str], *before: Any) -> list[Row]:
-        if not items:
-            return []
-        marks = ", ".join([self.p] * len(items))
-        return self._read(f"{sql} IN ({marks})", [*before, *items])
-
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        with self.views.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [_values(row) for row in c.fetchall()]
 
 
 def _by_item(rows: Iterable[Row]) -> Rows:
@@ -315,8 +270,3 @@ def _by_item(rows: Iterable[Row]) -> Rows:
     for row in rows:
         found.setdefault(str(row[0]), []).append(row)
     return found
-
-
-def _values(row: Any) -> Row:
-    """A row's values: psycopg's dict rows iterate over their keys, SQLite's rows over values."""
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)

@@ -16,8 +16,6 @@ hold
 now (`visible_holders`).
 """
 
-# ruff: noqa: S608 - SQL text built from constant table names only; values go in as parameters.
-
 from __future__ import annotations
 
 import base64
@@ -37,7 +35,8 @@ from ledger.domain.parties import Party
 from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from ledger.readmodels.models import SUMMARY_TABLE, Fleet
-from ledger.store.serials import COLUMNS, Marking, SerialIndex
+from ledger.store.serial_search import Key, SerialQuery, ranked
+from ledger.store.serials import COLUMNS, Marking
 
 PAGE = 50
 MAX_PATTERN = 64
@@ -74,19 +73,6 @@ class Pattern:
     def literal(self) -> str:
         return "".join(p for p in self.parts if p not in WILDCARDS)
 
-    @property
-    def exact(self) -> str | None:
-        """The form to equal, if the pattern has no unknowns."""
-        return self.literal if all(p not in WILDCARDS for p in self.parts) else None
-
-    def glob(self, *, anchored: bool) -> str:
-        body = "".join(self.parts)
-        return body if anchored else f"*{body}*"
-
-    def like(self, *, anchored: bool) -> str:
-        body = "".join({"?": "_", "*": "%"}.get(p, p) for p in self.parts)
-        return body if anchored else f"%{body}%"
-
 
 def _readable(run: str) -> str:
     """A readable part in the normal form; a part of punctuation only is nothing."""
@@ -106,8 +92,9 @@ class Filters:
     calibre: str | None = None
     lot: str | None = None
 
-    def conditions(self, param: str) -> tuple[list[str], list[Any]]:
-        where, params = [], []
+    def columns(self) -> dict[str, str]:
+        """The index's columns (ledger/store/serials.py) to equal, in the normal form."""
+        found = {}
         for name, column, value in (
             ("manufacturer", "manufacturer_form", self.manufacturer),
             ("model", "model_form", self.model),
@@ -115,12 +102,10 @@ class Filters:
             ("lot", "lot", self.lot),
         ):
             if value is not None:
-                where.append(f"s.{column} = {param}")
-                params.append(marking_form(value, field=name, max_length=MAX_TEXT))
+                found[column] = marking_form(value, field=name, max_length=MAX_TEXT)
         if self.category is not None:
-            where.append(f"s.category = {param}")
-            params.append(self.category)
-        return where, params
+            found["category"] = self.category
+        return found
 
 
 @dataclass(frozen=True)
@@ -191,57 +176,18 @@ def search(
         raise InvalidInput("a pattern needs at least one readable letter or digit")
     ledger.log_store.ensure_serials()
     fleet.catch_up()
-    index = ledger.log_store.serials
-    sql, params = _query(index, pattern, filters, visible_holders(ledger, actor), exact_only)
-    after = _cursor(cursor)
-    if after is not None:
-        p = index.sql.param
-        sql += f" WHERE (tier, size, serial_form, log_index) > ({p}, {p}, {p}, {p})"
-        params.extend(after)
-    sql += f" ORDER BY tier, size, serial_form, log_index LIMIT {int(limit) + 1}"
-    rows = index.rows(sql, params)
+    query = SerialQuery(
+        pattern.parts,
+        SUMMARY_TABLE,
+        exact_only=exact_only,
+        filters=filters.columns(),
+        holders=visible_holders(ledger, actor),
+        after=_cursor(cursor),
+        limit=int(limit) + 1,
+    )
+    rows = ranked(ledger.log_store.serials, query)
     page = [_candidate(ledger, fleet, row, pattern, at) for row in rows[:limit]]
     return Found(page, _next(rows[limit - 1]) if len(rows) > limit else None)
-
-
-def _query(
-    index: SerialIndex,
-    pattern: Pattern,
-    filters: Filters,
-    holders: list[str] | None,
-    exact_only: bool,
-) -> tuple[str, list[Any]]:
-    """The ranked candidates as a subquery `ranked` with columns tier and size besides the
-    index's own."""
-    p, sql = index.sql.param, index.sql
-    exact = pattern.exact
-    if sql.sqlite:
-        tier = f"CASE WHEN s.serial_form = {p} THEN 0 WHEN s.serial_form GLOB {p} THEN 1 ELSE 2 END"
-        whole = pattern.glob(anchored=True)
-        match = f"s.log_index IN (SELECT rowid FROM {sql.fts} WHERE serial_form GLOB {p})"
-        match_params = [pattern.glob(anchored=False)]
-    else:
-        tier = f"CASE WHEN s.serial_form = {p} THEN 0 WHEN s.serial_form LIKE {p} THEN 1 ELSE 2 END"
-        whole = pattern.like(anchored=True)
-        match, match_params = f"s.serial_form LIKE {p}", [pattern.like(anchored=False)]
-    if exact_only:
-        match, match_params = f"s.serial_form = {p}", [pattern.literal]
-    where, params = [match], [exact or "", whole, *match_params]
-    conditions, values = filters.conditions(p)
-    where += conditions
-    params += values
-    if holders is not None:
-        where.append(
-            f"s.item_id IN (SELECT item_id FROM {sql.prefix}{SUMMARY_TABLE}"
-            f" WHERE holder IN ({', '.join([p] * len(holders))}))"
-        )
-        params += holders
-    columns = ", ".join(f"s.{c}" for c in COLUMNS)
-    inner = (
-        f"SELECT {columns}, {tier} AS tier, LENGTH(s.serial_form) AS size"
-        f" FROM {sql.table} s WHERE {' AND '.join(where)}"
-    )
-    return f"SELECT * FROM ({inner}) AS ranked", params
 
 
 def visible_holders(ledger: Ledger, actor: Actor) -> list[str] | None:
@@ -319,7 +265,7 @@ def _next(row: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def _cursor(cursor: str | None) -> list[Any] | None:
+def _cursor(cursor: str | None) -> Key | None:
     if cursor is None:
         return None
     try:
@@ -327,6 +273,6 @@ def _cursor(cursor: str | None) -> list[Any] | None:
         tier, size, form, log_index = json.loads(raw)
         if not (isinstance(tier, int) and isinstance(size, int) and isinstance(log_index, int)):
             raise ValueError
-        return [tier, size, str(form), log_index]
+        return (tier, size, str(form), log_index)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidInput(f"cursor {cursor[:80]!r} is not one this search gave") from None

@@ -26,7 +26,6 @@ gapless. So the ledger plugs in its own mapper and application recorders (the li
 from __future__ import annotations
 
 import copy
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -62,13 +61,13 @@ from ledger.integrity.maproots import committed
 from ledger.integrity.merkle import Key, Node
 from ledger.integrity.receipts import EntryReceipt, receipt_signature
 from ledger.integrity.signing import Signer
+from ledger.store.dialect import SQLITE, Dialect, dialect_of
 from ledger.store.serials import ISSUED_TOPIC, SerialIndex, SerialStatements
 
 LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE = "custody_log", "custody_tree", "custody_checkpoints"
 STATEMENT_CACHE = 128
 """Prepared statements each SQLite connection keeps (Python's default; see StatementCachingPool)."""
 NIL = UUID(int=0)
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -146,11 +145,12 @@ class LogMapper(Mapper[UUID]):
 class Statements:
     """Every statement of the log store, written once, for either dialect."""
 
-    def __init__(self, *, param: str, prefix: str, blob: str, integer: str, events: str) -> None:
-        log, tree, checkpoints = (prefix + t for t in (LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE))
+    def __init__(self, dialect: Dialect, *, events: str) -> None:
+        tables = (LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE)
+        log, tree, checkpoints = (dialect.table(t) for t in tables)
         columns = "log_index, aggregate_id, aggregate_version, leaf_hash, entry, receipt"
-        p = param
-        self.param, self.tree = param, tree
+        p, blob, integer = dialect.param, dialect.blob, dialect.integer
+        self.dialect, self.param, self.tree, self.log = dialect, p, tree, log
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {log} (log_index {integer} PRIMARY KEY "
             f"CHECK (log_index >= 0), aggregate_id TEXT NOT NULL, aggregate_version {integer} "
@@ -213,6 +213,15 @@ class Statements:
         self.write_lock = f"UPDATE {checkpoints} SET size = size WHERE 0 = 1"
         """A write that changes nothing: SQLite's write lock, taken before anything is read."""
 
+    def of_aggregates(self, count: int, *, columns: str, where: str = "") -> str:
+        """`columns` of the entries of `count` aggregates (ids as parameters, after those of
+        `where`)."""
+        also = f"{where} AND " if where else ""
+        return (
+            f"SELECT {columns} FROM {self.log} WHERE {also}"
+            f"aggregate_id IN ({self.dialect.marks(count)})"
+        )
+
     def nodes(self, count: int) -> str:
         """The nodes at `count` (level, idx) pairs. OR-ed equalities, not `(level, idx) IN
         (VALUES ...)`: SQLite answers the latter with a full scan of the tree (193 ms per proof
@@ -226,6 +235,15 @@ class Statements:
         p = self.param
         ranges = " OR ".join([f"(level = {p} AND idx >= {p} AND idx < {p})"] * levels)
         return f"SELECT level, idx, hash FROM {self.tree} WHERE {ranges}"
+
+    def first_entries_of(self, count: int) -> str:
+        """The aggregate ids, among `count` given, that have a first entry in the log (one
+        search of the (aggregate_id, aggregate_version) index each)."""
+        marks = ", ".join([self.param] * count)
+        return (
+            f"SELECT aggregate_id FROM {self.log} "
+            f"WHERE aggregate_version = 1 AND aggregate_id IN ({marks})"
+        )
 
     def events_in_notification_order(self, notification_id: str) -> str:
         """Stored events after a notification id, in the order the library recorded them."""
@@ -380,6 +398,15 @@ class LogStore:
         rows = self._read(self.sql.last_of_aggregate, (str(aggregate_id), before))
         return _row(rows[0]) if rows else None
 
+    def logged(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `aggregate_ids` that have entries in the log, read 500 at a time."""
+        found: set[UUID] = set()
+        for start in range(0, len(aggregate_ids), 500):
+            chunk = [str(a) for a in aggregate_ids[start : start + 500]]
+            rows = self._read(self.sql.first_entries_of(len(chunk)), chunk)
+            found.update(UUID(str(r["aggregate_id"])) for r in rows)
+        return found
+
     def log_indexes_of(self, aggregate_id: UUID) -> dict[int, int]:
         """aggregate version -> log index"""
         return {r.aggregate_version: r.log_index for r in self.log_entries_of(aggregate_id)}
@@ -414,6 +441,40 @@ class LogStore:
 
     def count_events(self) -> int:
         return int(self._read(self.sql.count_events, ())[0]["n"])
+
+    # Reading the entries of some aggregates (`custody verify`'s derived step) ------------------
+
+    def written_since(self, aggregate_ids: Sequence[str], position: int) -> set[str]:
+        """Those of `aggregate_ids` with an entry at or after log index `position`."""
+        where = f"log_index >= {self.sql.param}"
+        found = self._of_aggregates("DISTINCT aggregate_id", aggregate_ids, where, position)
+        return {str(row["aggregate_id"]) for row in found}
+
+    def first_entries(self, aggregate_ids: Sequence[str]) -> list[tuple[str, bytes]]:
+        """(aggregate id, entry) of the first entry of each of `aggregate_ids` the log has."""
+        found = self._of_aggregates("aggregate_id, entry", aggregate_ids, "aggregate_version = 1")
+        return [(str(row["aggregate_id"]), bytes(row["entry"])) for row in found]
+
+    def entries_before(
+        self, aggregate_ids: Sequence[str], position: int
+    ) -> list[tuple[int, str, int, bytes]]:
+        """(log index, aggregate id, version, entry) of the entries of `aggregate_ids` before
+        log index `position`, by aggregate id and version."""
+        columns = "log_index, aggregate_id, aggregate_version, entry"
+        where = f"log_index < {self.sql.param}"
+        found = [
+            (int(r["log_index"]), str(r["aggregate_id"]), int(r["aggregate_version"]), r["entry"])
+            for r in self._of_aggregates(columns, aggregate_ids, where, position)
+        ]
+        return [(i, a, v, bytes(e)) for i, a, v, e in sorted(found, key=itemgetter(1, 2))]
+
+    def _of_aggregates(
+        self, columns: str, aggregate_ids: Sequence[str], where: str = "", *params: Any
+    ) -> list[Any]:
+        if not aggregate_ids:
+            return []
+        sql = self.sql.of_aggregates(len(aggregate_ids), columns=columns, where=where)
+        return self._read(sql, [*params, *aggregate_ids])
 
     # Reading for `custody verify` (ledger/verification/verify.py): plain tuples, no object per row
 
@@ -657,12 +718,9 @@ class SQLiteLogRecorder(LogStore, SQLiteApplicationRecorder):
     notification_id = "rowid"
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        self.sql = Statements(
-            param="?", prefix="", blob="BLOB", integer="INTEGER", events=events_table_name
-        )
+        self.sql = Statements(SQLITE, events=events_table_name)
         self._tail = _Tail()
-        serials = SerialStatements(param="?", prefix="", integer="INTEGER", sqlite=True)
-        self.serials = SerialIndex(serials, self._read)
+        self.serials = SerialIndex(SerialStatements(SQLITE), self._read)
         if not isinstance(datastore.pool, StatementCachingPool):
             datastore.pool = StatementCachingPool.like(datastore.pool)
         super().__init__(datastore, events_table_name)
@@ -712,19 +770,10 @@ class PostgresLogRecorder(LogStore, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         if datastore.enable_db_functions:
             raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS would bypass the log; turn it off")
-        if not _IDENTIFIER.match(datastore.schema):
-            raise ProgrammingError(f"schema name {datastore.schema!r} is not a plain identifier")
-        prefix = f'"{datastore.schema}".'
-        self.sql = Statements(
-            param="%s",
-            prefix=prefix,
-            blob="bytea",
-            integer="bigint",
-            events=f'{prefix}"{events_table_name}"',
-        )
+        dialect = dialect_of(datastore)
+        self.sql = Statements(dialect, events=dialect.table(f'"{events_table_name}"'))
         self._tail = _Tail()
-        serials = SerialStatements(param="%s", prefix=prefix, integer="bigint", sqlite=False)
-        self.serials = SerialIndex(serials, self._read)
+        self.serials = SerialIndex(SerialStatements(dialect), self._read)
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(SQL(s) for s in self.sql.create)  # type: ignore[misc]
 

@@ -40,6 +40,7 @@ from eventsourcing.persistence import ProgrammingError
 from ledger.domain.errors import DuplicateItem, InvalidInput
 from ledger.domain.ids import MAX_TEXT, check_marking, marking_form
 from ledger.integrity.entries import Body, decode_entry
+from ledger.store.dialect import Dialect
 
 SERIALS_TABLE = "custody_serials"
 FTS_TABLE = "custody_serials_fts"
@@ -129,10 +130,15 @@ def _optional_form(value: object) -> str | None:
 class SerialStatements:
     """The index's statements, for either dialect."""
 
-    def __init__(self, *, param: str, prefix: str, integer: str, sqlite: bool) -> None:
-        p, table = param, prefix + SERIALS_TABLE
-        self.table, self.sqlite, self.param, self.prefix = table, sqlite, param, prefix
-        self.fts = prefix + FTS_TABLE
+    def __init__(self, dialect: Dialect) -> None:
+        p, table, integer, sqlite = (
+            dialect.param,
+            dialect.table(SERIALS_TABLE),
+            dialect.integer,
+            dialect.sqlite,
+        )
+        self.dialect, self.table, self.sqlite, self.param = dialect, table, sqlite, p
+        self.fts = dialect.table(FTS_TABLE)
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {table} (log_index {integer} PRIMARY KEY,"
             " item_id TEXT NOT NULL UNIQUE, serial TEXT NOT NULL, manufacturer_form TEXT NOT NULL,"
@@ -158,9 +164,9 @@ class SerialStatements:
         self.clear = [f"DELETE FROM {table}"]
         if sqlite:
             self.clear.append(f"INSERT INTO {self.fts} ({FTS_TABLE}) VALUES ('delete-all')")
-        self.trigram_index = prefix + TRIGRAM_INDEX
+        self.trigram_index = dialect.table(TRIGRAM_INDEX)
         self.log_after = (
-            f"SELECT log_index, aggregate_id, entry FROM {prefix}custody_log"
+            f"SELECT log_index, aggregate_id, entry FROM {dialect.table('custody_log')}"
             f" WHERE log_index >= {p} ORDER BY log_index LIMIT {p}"
         )
 
@@ -245,13 +251,7 @@ class SerialIndex:
         return True
 
     def _exists(self, cursor: Any) -> bool:
-        if self.sql.sqlite:
-            cursor.execute(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-                (SERIALS_TABLE,),
-            )
-        else:
-            cursor.execute("SELECT COUNT(to_regclass(%s)) AS n", (self.sql.table,))
+        cursor.execute(*self.sql.dialect.count_tables([SERIALS_TABLE]))
         return int(cursor.fetchone()["n"]) == 1
 
     def fill(self, cursor: Any, *, end: int | None = None) -> int:

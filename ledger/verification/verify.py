@@ -43,13 +43,19 @@ Against what someone else kept (ledger/verification/trusted.py), when given:
 8. Witness policy: at the end, the newest stored checkpoint must carry the policy's quorum of
    valid cosignatures; the witnesses with none are named.
 
-Memory holds one batch of entries and events, the tree's right edge (O(log n) hashes) and every
+Steps 1 (the leaf hash), 4 (the entry against its stored event) and 5 need no other entry, so on
+a large log they run in worker processes, a batch each (ledger/verification/pool.py); their
+answers are taken in log order and each batch's answer before its steps 2, 3 and 6, so a failure
+is named exactly as one process names it. The rest runs in the calling process.
+
+Memory holds a few batches of entries and events, the tree's right edge (O(log n) hashes) and every
 aggregate's head (for step 6), never the whole log.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -78,10 +84,16 @@ from ledger.integrity.merkle import Key, Node
 from ledger.integrity.receipts import ReceiptChecker
 from ledger.integrity.signing import Verifier
 from ledger.store.log import LogStore, StoredRow, VerifyRow
+from ledger.verification.pool import in_order
 from ledger.verification.trusted import check_witnessed
 from ledger.witness.witness_policy import WitnessCosignature, WitnessPolicy
 
 BATCH = 5_000
+PARALLEL_BATCH = 1_000
+"""Entries a worker checks at a time: with two batches per worker out at once, the calling process
+holds a few thousand entries whatever the log's size."""
+PARALLEL_FROM = 4 * BATCH
+"""The log size from which the checks of single entries run in worker processes by default."""
 Progress = Callable[[int], None]
 
 
@@ -106,18 +118,37 @@ def verify_store(
     progress: Progress | None = None,
     trusted: Sequence[Checkpoint] = (),
     witness_policy: WitnessPolicy | None = None,
+    workers: int | None = None,
+    batch: int | None = None,
 ) -> Verified:
     """Return what was verified, or raise IntegrityFailure at the first bad position. `progress`
     is told of two steps per entry (the CLI's bar counts the leaf and the event apart). `trusted`
     checkpoints (signatures checked by the caller, ledger/verification/trusted.py) and a
-    `witness_policy` add
-    steps 7 and 8."""
+    `witness_policy` add steps 7 and 8. `workers` processes check single entries (0: none, all in
+    this process; None: one per CPU from PARALLEL_FROM entries on), `batch` entries at a time
+    (default BATCH in one process, PARALLEL_BATCH with workers)."""
     with store.snapshot() as pinned:  # the store as it was when verification began
-        verified = _verify(pinned, mapper, verifier, origin, progress or (lambda _: None), trusted)
+        plan = _Plan(progress or (lambda _: None), workers, batch)
+        verified = _verify(pinned, mapper, verifier, origin, plan, trusted)
         if witness_policy is None:
             return verified
         cosigned = _check_witnessed(pinned, witness_policy)  # 8.
         return replace(verified, cosigned_by=tuple(c.witness for c in cosigned))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    step: Progress
+    workers: int | None
+    batch: int | None
+
+    def processes(self, size: int) -> int:
+        if self.workers is not None:
+            return self.workers
+        return (os.cpu_count() or 1) if size >= PARALLEL_FROM else 0
+
+    def batch_size(self, size: int) -> int:
+        return self.batch or (PARALLEL_BATCH if self.processes(size) else BATCH)
 
 
 def _verify(
@@ -125,7 +156,7 @@ def _verify(
     mapper: Mapper[Any],
     verifier: Verifier,
     origin: str,
-    step: Progress,
+    plan: _Plan,
     trusted: Sequence[Checkpoint],
 ) -> Verified:
     size = store.log_size()
@@ -136,13 +167,18 @@ def _verify(
     for checkpoint in trusted:
         anchors.setdefault(checkpoint.size, []).append(checkpoint)
     frontier = _Frontier()
-    events = store.stored_events_in_log_order(BATCH)
-    entries = _Entries(mapper, origin)
+    workers, batch = plan.processes(size), plan.batch_size(size)
+    events = store.stored_events_in_log_order(batch)
+    single = _SingleEntries(_Entries(mapper, origin), ReceiptChecker(verifier, origin))
     map_roots = _MapRoots()
-    receipts = ReceiptChecker(verifier, origin)
-    for start, end in _batches(size, {*checkpoints, *anchors}):
-        rows = store.verify_rows(start, end)
-        _check_rows(rows, list(islice(events, len(rows))), start, end, entries, receipts)  # 1, 4, 5
+    jobs = (
+        _job(start, end, store.verify_rows(start, end), events)
+        for start, end in _batches(size, {*checkpoints, *anchors}, batch)
+    )
+    checked = in_order(single, jobs, workers=workers, ahead=2 * workers)
+    for (start, end, rows, _), failure in checked:
+        if failure is not None:
+            raise failure.error()  # 1, 4, 5
         _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
         map_roots.check(rows)  # 6.
         if end in checkpoints:
@@ -152,7 +188,7 @@ def _verify(
             map_roots.check_checkpoint(end)  # 6.
         for kept in anchors.get(end, []):
             _check_trusted(kept, merkle.root(end, frontier))  # 7.
-        step(2 * len(rows))
+        plan.step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
     _check_versions_once(store, size)  # 4.
@@ -181,10 +217,10 @@ class _Frontier:
         return nodes
 
 
-def _batches(size: int, checkpointed: Iterable[int]) -> Iterator[tuple[int, int]]:
-    """[start, end) ranges of at most BATCH leaves that also end at every checkpointed size."""
+def _batches(size: int, checkpointed: Iterable[int], batch: int) -> Iterator[tuple[int, int]]:
+    """[start, end) ranges of at most `batch` leaves that also end at every checkpointed size."""
     cuts = sorted(
-        {s for s in checkpointed if 0 < s <= size} | set(range(BATCH, size, BATCH)) | {size}
+        {s for s in checkpointed if 0 < s <= size} | set(range(batch, size, batch)) | {size}
     )
     start = 0
     for end in cuts:
@@ -235,7 +271,44 @@ def _check_witnessed(store: LogStore, policy: WitnessPolicy) -> list[WitnessCosi
     return check_witnessed(latest[1], latest[0], policy)
 
 
-# 1. and 4., entry by entry ---------------------------------------------------------------------
+# 1., 4. and 5., entry by entry ------------------------------------------------------------------
+
+_Job = tuple[int, int, list[VerifyRow], list[StoredRow]]
+"""[start, end), the log rows read for it and as many stored events, in order."""
+
+
+def _job(start: int, end: int, rows: list[VerifyRow], events: Iterator[StoredRow]) -> _Job:
+    return start, end, rows, list(islice(events, len(rows)))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An IntegrityFailure as data, to come back from a worker process whole."""
+
+    kind: type[IntegrityFailure]
+    reason: str
+    position: int | None
+    expected: str
+    got: str
+
+    def error(self) -> IntegrityFailure:
+        return self.kind(self.reason, position=self.position, expected=self.expected, got=self.got)
+
+
+@dataclass(frozen=True)
+class _SingleEntries:
+    """Steps 1, 4 and 5 for one batch: the first failure among its entries, or None."""
+
+    entries: _Entries
+    receipts: ReceiptChecker
+
+    def __call__(self, job: _Job) -> _Failure | None:
+        start, end, rows, events = job
+        try:
+            _check_rows(rows, events, start, end, self.entries, self.receipts)
+        except IntegrityFailure as error:
+            return _Failure(type(error), error.reason, error.position, error.expected, error.got)
+        return None
 
 
 def _check_rows(

@@ -30,7 +30,16 @@ from ledger.integrity.notes import split_note
 from ledger.integrity.submissions import Submission, Submitted, key_id
 from ledger.witness.cosignatures import CosignerKey, cosign
 from tests.conftest import Clock, LedgerFactory
-from tests.programme import ADMIN, APR_2, mar, recorded, register
+from tests.programme import (
+    ADMIN,
+    APR_2,
+    inspect_on,
+    issue_rifles,
+    mar,
+    recorded,
+    register,
+    transfer_inspect_and_lose,
+)
 
 LOCAL = "http://localhost"
 SERIALS = {"A-1": "unit-1", "A-2": "unit-1", "B-1": "unit-2", "C-1": "unit-3"}
@@ -42,40 +51,9 @@ SECURITY_HEADERS = {
 
 def build_fleet(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
     register(ledger)
-    ids = {
-        serial: ledger.issue(
-            serial=serial,
-            manufacturer="Maker",
-            model="M1",
-            category="rifle",
-            agreement="eua-1",
-            recipient=recipient,
-            occurred_at=recorded(clock, mar(1)),
-            actor=ADMIN,
-        ).id
-        for serial, recipient in SERIALS.items()
-    }
-    a1 = ids["A-1"]
-    ledger.transfer(a1, to="unit-2", occurred_at=recorded(clock, mar(5)), actor=ADMIN)
-    ledger.inspect(
-        a1,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(8)),
-        actor=ADMIN,
-    )
-    ledger.report_lost(
-        a1, circumstances="stolen", occurred_at=recorded(clock, mar(20)), actor=ADMIN
-    )
-    ledger.inspect(
-        ids["B-1"],
-        result="not_presented",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(25)),
-        actor=ADMIN,
-    )
+    ids = issue_rifles(ledger, clock, SERIALS, day=1)
+    transfer_inspect_and_lose(ledger, clock, ids["A-1"])
+    inspect_on(ledger, clock, ids["B-1"], day=25, result="not_presented")
     clock.now = APR_2
     return ids
 

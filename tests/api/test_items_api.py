@@ -12,17 +12,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from ledger.application.ledger import Ledger
+from tests.programme import rifle_request
 
 ISSUED = "2026-01-10T08:00:00Z"
-RIFLE = {
-    "serial": "AK-0001",
-    "manufacturer": "Maker",
-    "model": "M1",
-    "category": "rifle",
-    "agreement": "eua-1",
-    "recipient": "unit-1",
-    "occurred_at": ISSUED,
-}
+RIFLE = rifle_request(ISSUED)
 
 
 def issue(client: TestClient, **changes: Any) -> dict[str, Any]:

@@ -24,18 +24,10 @@ from api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from api.main import create_app
 from ledger.application.ledger import Ledger
 from tests.conftest import LedgerFactory
-from tests.programme import issue, register
+from tests.programme import issue, register, rifle_request
 
 MiB = 1024 * 1024
-RIFLE = {
-    "serial": "AK-0001",
-    "manufacturer": "Maker",
-    "model": "M1",
-    "category": "rifle",
-    "agreement": "eua-1",
-    "recipient": "unit-1",
-    "occurred_at": "2026-02-01T08:00:00Z",
-}
+RIFLE = rifle_request("2026-02-01T08:00:00Z")
 WHEN = "2026-02-20T08:00:00Z"
 JSON = {"Content-Type": "application/json"}
 

@@ -18,17 +18,10 @@ from ledger.application.ledger import Ledger
 from ledger.integrity.checkpoints import verify_checkpoint
 from ledger.integrity.signing import Signer, Verifier, generate_signer_key
 from tests import reference
-from tests.programme import register
+from tests.programme import register, rifle_request
 
 ORIGIN = "localhost/custody"
-RIFLE = {
-    "manufacturer": "Maker",
-    "model": "M1",
-    "category": "rifle",
-    "agreement": "eua-1",
-    "recipient": "unit-1",
-    "occurred_at": "2026-01-10T08:00:00Z",
-}
+RIFLE = rifle_request()
 
 
 @pytest.fixture

@@ -14,16 +14,9 @@ from ledger.integrity import merkle
 from ledger.integrity.endorsements import prove_key
 from ledger.integrity.receipts import verify_receipt
 from ledger.integrity.signing import Verifier
+from tests.programme import rifle_request
 
-RIFLE = {
-    "serial": "AK-0001",
-    "manufacturer": "Maker",
-    "model": "M1",
-    "category": "rifle",
-    "agreement": "eua-1",
-    "recipient": "unit-1",
-    "occurred_at": "2026-01-10T08:00:00Z",
-}
+RIFLE = rifle_request()
 UNIT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 

@@ -15,28 +15,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.application.ledger import Ledger
 from tests.conftest import Clock
-from tests.programme import ADMIN
+from tests.programme import ADMIN, inspect_on, issue_rifles, mar, recorded
 
 APR_1, APR_15 = "2026-04-01T00:00:00Z", "2026-04-15T00:00:00Z"
 SERIALS = {"A-1": "unit-1", "A-2": "unit-1", "B-1": "unit-2", "C-1": "unit-3", "O-1": "outsider"}
-
-
-def mar(day: int) -> datetime:
-    """Field time; the ledger's clock starts on 2026-03-01 at noon (tests.conftest.START)."""
-    return datetime(2026, 3, day, 8, 0, tzinfo=UTC)
-
-
-def recorded(clock: Clock, moment: datetime) -> datetime:
-    clock.now = moment + timedelta(hours=1)
-    return moment
 
 
 @pytest.fixture
@@ -44,19 +35,7 @@ def fleet(api_ledger: Ledger, clock: Clock, client: TestClient) -> dict[str, str
     """item id -> serial, with the scan as of 04-01 done and C-1's flag resolved."""
     ledger = api_ledger
     ids = {
-        serial: str(
-            ledger.issue(
-                serial=serial,
-                manufacturer="Maker",
-                model="M1",
-                category="rifle",
-                agreement="eua-1",
-                recipient=recipient,
-                occurred_at=recorded(clock, mar(10)),
-                actor=ADMIN,
-            ).id
-        )
-        for serial, recipient in SERIALS.items()
+        serial: str(item) for serial, item in issue_rifles(ledger, clock, SERIALS, day=10).items()
     }
     for serial, circumstances in [("A-1", "stolen"), ("B-1", "lost")]:
         ledger.report_lost(
@@ -65,14 +44,7 @@ def fleet(api_ledger: Ledger, clock: Clock, client: TestClient) -> dict[str, str
             occurred_at=recorded(clock, mar(20)),
             actor=ADMIN,
         )
-    ledger.inspect(
-        ids["C-1"],
-        result="not_presented",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(25)),
-        actor=ADMIN,
-    )
+    inspect_on(ledger, clock, UUID(ids["C-1"]), day=25, result="not_presented")
     clock.now = datetime(2026, 4, 2, tzinfo=UTC)
     scanned = client.post("/v1/flags/scan", params={"as_of": APR_1})
     assert scanned.json() == {"findings": 4, "raised": 4}, scanned.text

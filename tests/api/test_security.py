@@ -10,16 +10,13 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
@@ -31,6 +28,7 @@ from api.security import FailureLimiter, client_key
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import InvalidInput
 from ledger.integrity.signing import read_private_key_file, write_private_key_file
+from tests import serving
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, register
 
@@ -348,7 +346,9 @@ def test_the_limiter_remembers_at_most_max_clients_and_limit_failures_each() -> 
 
     for n in range(1000):
         limiter.failed(f"client-{n}")
-        with pytest.raises(security.RateLimited):
+        with pytest.raises(
+            security.RateLimited, match="too many failed authentications from this address"
+        ):
             for _ in range(10):
                 limiter.failed("busy")
 
@@ -432,32 +432,12 @@ def test_no_token_or_cookie_appears_in_any_log_record(
         assert secret not in logged
 
 
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[str]:
     """The app under uvicorn, as `custody serve` runs it (access log on), on a free port; its
     log records go to the root logger, where caplog sees them."""
-    sock = bound_socket()
-    config = uvicorn.Config(app, log_config=None, log_level="info", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving.served(app, log_config=None, log_level="info") as url:
+        yield url
 
 
 def test_uvicorns_access_log_shows_paths_and_queries_but_never_a_token(

@@ -35,18 +35,10 @@ from ledger.integrity.endorsements import prove_key
 from ledger.integrity.submissions import Submission, Submitted
 from ledger.store.config import Config
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.programme import ADMIN
+from tests.programme import ADMIN, rifle_request
 
 ISSUED = "2026-01-10T08:00:00Z"
-RIFLE = {
-    "serial": "AK-0001",
-    "manufacturer": "Maker",
-    "model": "M1",
-    "category": "rifle",
-    "agreement": "eua-1",
-    "recipient": "unit-1",
-    "occurred_at": ISSUED,
-}
+RIFLE = rifle_request(ISSUED)
 INSPECTION = {"result": "verified", "method": "self_report", "occurred_at": "2026-02-01T09:30:00Z"}
 RECEIPT = {"occurred_at": "2026-02-01T09:30:00Z", "location": "depot"}
 NONCE = "nonce-0001-abcdef"
@@ -192,6 +184,18 @@ def recorded(client: TestClient, api_ledger: Ledger, item: str) -> RecordCount:
     return RecordCount(client, api_ledger, item)
 
 
+def refused_unrecorded(
+    unit: TestClient, item: str, request: dict[str, Any], recorded: RecordCount
+) -> str:
+    """Post the signed inspection `request` as unit-1: refused with 401, nothing recorded; the
+    refusal's message."""
+    before = recorded()
+    status, code, message = error_of(unit.post(f"/v1/items/{item}/inspections", json=request))
+    assert (status, code) == (401, "unauthenticated")
+    assert recorded() == before
+    return message
+
+
 # A signed inspection, verified from its entry alone -----------------------------------------------
 
 
@@ -232,7 +236,7 @@ def test_a_tampered_entry_no_longer_verifies_with_the_public_key(
     submission["body"]["result"] = "serial_mismatch"
     entry["signature"]["submission"] = base64.b64encode(canonical(submission)).decode()
 
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match="^$"):  # cryptography's, which says nothing
         verifies_with(canonical(entry), raw_public(key))
 
 
@@ -290,14 +294,10 @@ def test_a_forged_signature_value_is_refused_with_401_and_records_nothing(
 ) -> None:
     request = signed_request(key, item=item, body=INSPECTION)
     request["signature"]["value"] = base64.b64encode(bytes(64)).decode()
-    before = recorded()
 
-    response = unit.post(f"/v1/items/{item}/inspections", json=request)
+    message = refused_unrecorded(unit, item, request, recorded)
 
-    status, code, message = error_of(response)
-    assert (status, code) == (401, "unauthenticated")
     assert message.startswith(f"the signature does not verify with key {key_id_of(key)}")
-    assert recorded() == before
 
 
 def test_a_truncated_signature_is_refused_with_401_and_records_nothing(
@@ -306,14 +306,10 @@ def test_a_truncated_signature_is_refused_with_401_and_records_nothing(
     request = signed_request(key, item=item, body=INSPECTION)
     value = base64.b64decode(request["signature"]["value"])
     request["signature"]["value"] = base64.b64encode(value[:63]).decode()
-    before = recorded()
 
-    response = unit.post(f"/v1/items/{item}/inspections", json=request)
+    message = refused_unrecorded(unit, item, request, recorded)
 
-    status, code, message = error_of(response)
-    assert (status, code) == (401, "unauthenticated")
     assert message.startswith("the signature is 63 bytes; an Ed25519 signature has 64")
-    assert recorded() == before
 
 
 def test_a_truncated_signature_that_reaches_the_ledger_is_refused_as_unauthenticated(
@@ -405,14 +401,10 @@ def test_a_signature_made_for_another_request_is_refused_with_401_when_replayed_
         "another party": {"item": item, "party": "unit-2"},
     }[signed_for]
     request = signed_request(key, body=INSPECTION, **claims)
-    before = recorded()
 
-    response = unit.post(f"/v1/items/{item}/inspections", json=request)
+    message = refused_unrecorded(unit, item, request, recorded)
 
-    status, code, message = error_of(response)
-    assert (status, code) == (401, "unauthenticated")
     assert message.startswith(f"the signature does not verify with key {key_id_of(key)}")
-    assert recorded() == before
 
 
 def test_a_signature_by_a_key_revoked_before_now_is_refused_with_401_and_records_nothing(

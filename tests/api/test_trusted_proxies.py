@@ -72,7 +72,9 @@ def test_without_the_setting_no_header_is_trusted(api_ledger: Ledger) -> None:
 
 
 def test_a_bad_trusted_proxies_setting_is_refused_by_name() -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(
+        InvalidInput, match="CUSTODY_TRUSTED_PROXIES '10.0.0.5, proxy.example': "
+    ) as refused:
         security.trusted_proxies("10.0.0.5, proxy.example")
 
     assert refused.value.message.startswith("CUSTODY_TRUSTED_PROXIES '10.0.0.5, proxy.example': ")

@@ -19,9 +19,8 @@ from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, generate_signer_key
 from tests.cli.test_cli_tokens_keys import Store, create, keygen, registration, server, store
-from tests.integration.test_receipts import delete_entries_from
-from tests.integration.test_tamper import ORIGIN, Raw
 from tests.programme import ADMIN
+from tests.tampering import ORIGIN, Raw, delete_entries_from
 
 __all__ = ["server", "store"]  # fixtures, used by name
 runner = CliRunner()

@@ -128,6 +128,20 @@ def assert_empty(ledger: Ledger) -> None:
     assert store.latest_checkpoint() is None
 
 
+def refused(target: Ledger, path: Path, message: str, **trust: Signer) -> IntegrityFailure:
+    """Restoring `path` into `target` fails with `message`, and `target` keeps nothing."""
+    with pytest.raises(IntegrityFailure, match=message) as error:
+        restore(target, path, **trust)
+    assert_empty(target)
+    return error.value
+
+
+@pytest.fixture
+def target(make_ledger: LedgerFactory, tmp_path: Path) -> Ledger:
+    """An empty ledger on a SQLite file of its own, to restore into."""
+    return make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
+
+
 def records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -361,10 +375,7 @@ def test_a_changed_byte_is_refused_by_the_end_records_sha256(
     lines[line] = canonical_json(body[line]) + b"\n"
     exported.write_bytes(b"".join(lines))
 
-    with pytest.raises(IntegrityFailure, match="SHA-256 is not the one its end record carries"):
-        restore(target, exported)
-
-    assert_empty(target)
+    refused(target, exported, "SHA-256 is not the one its end record carries")
 
 
 def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
@@ -381,11 +392,9 @@ def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
     reseal(exported, body)
     first_size_after = next(r["size"] for r in body[line:] if r["record"] == "checkpoint")
 
-    with pytest.raises(IntegrityFailure, match="the entries do not give the root") as error:
-        restore(target, exported)
+    error = refused(target, exported, "the entries do not give the root")
 
-    assert error.value.position == first_size_after
-    assert_empty(target)
+    assert error.position == first_size_after
 
 
 def test_a_forged_stored_event_in_a_resealed_file_is_refused_by_verifys_event_check(
@@ -397,30 +406,23 @@ def test_a_forged_stored_event_in_a_resealed_file_is_refused_by_verifys_event_ch
     rewrite_entry(body[line], b'"to":"unit-2"', b'"to":"unit-3"', "state")
     reseal(exported, body)
 
-    with pytest.raises(
-        IntegrityFailure, match="the stored event does not match its entry"
-    ) as error:
-        restore(target, exported)
+    error = refused(target, exported, "the stored event does not match its entry")
 
-    assert error.value.position == body[line]["log_index"]
-    assert_empty(target)
+    assert error.position == body[line]["log_index"]
 
 
 def test_a_topic_that_no_signed_entry_names_is_refused_before_it_is_looked_up(
-    exported: Path, make_ledger: LedgerFactory, tmp_path: Path
+    exported: Path, target: Ledger
 ) -> None:
     body = records(exported)
     line = first_transfer(body)
     body[line]["topic"] = "antigravity:Transferred"  # importing it would open a web browser
     reseal(exported, body)
-    target = make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
-    with pytest.raises(IntegrityFailure, match="topic is not its entry's type") as error:
-        restore(target, exported)
+    error = refused(target, exported, "topic is not its entry's type")
 
-    assert error.value.position == body[line]["log_index"]
+    assert error.position == body[line]["log_index"]
     assert "antigravity" not in sys.modules
-    assert_empty(target)
 
 
 @pytest.mark.parametrize(
@@ -441,48 +443,36 @@ def test_a_truncated_file_is_refused(
     target = make_ledger(db_url)
     exported.write_bytes(cut(exported.read_bytes()))
 
-    with pytest.raises(IntegrityFailure, match=message):
-        restore(target, exported)
-
-    assert_empty(target)
+    refused(target, exported, message)
 
 
 def test_a_truncated_compressed_file_is_refused(
-    source: Ledger, clock: Clock, make_ledger: LedgerFactory, tmp_path: Path
+    source: Ledger, clock: Clock, target: Ledger, tmp_path: Path
 ) -> None:
     path = tmp_path / "backup.jsonl.gz"
     backup.export_file(source, path, verifier=SIGNER.verifier, now=clock())
     path.write_bytes(path.read_bytes()[:-40])
-    target = make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
-    with pytest.raises(IntegrityFailure, match="cut short"):
-        restore(target, path)
-
-    assert_empty(target)
+    refused(target, path, "cut short")
 
 
 def test_a_backup_of_another_key_is_refused_when_the_operator_pins_theirs(
-    make_ledger: LedgerFactory, clock: Clock, tmp_path: Path
+    make_ledger: LedgerFactory, clock: Clock, tmp_path: Path, target: Ledger
 ) -> None:
     impostor = make_ledger(f"sqlite:///{tmp_path / 'impostor.db'}", signer=STRANGER)
     build(impostor, clock)
     path = tmp_path / "backup.jsonl"
     backup.export_file(impostor, path, verifier=STRANGER.verifier, now=clock())
-    target = make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
-    with pytest.raises(IntegrityFailure, match="names another log key than the one trusted"):
-        restore(target, path, trusted=SIGNER)
-
-    assert_empty(target)
+    refused(target, path, "names another log key than the one trusted", trusted=SIGNER)
 
 
 def test_a_header_naming_another_key_does_not_make_the_checkpoints_verify(
-    exported: Path, make_ledger: LedgerFactory, tmp_path: Path
+    exported: Path, target: Ledger
 ) -> None:
     body = records(exported)
     body[0]["vkey"] = STRANGER.verifier.vkey
     reseal(exported, body)
-    target = make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
     trusted = backup.file_verifier(backup.read_header(exported))  # trusting the file
 
     with pytest.raises(IntegrityFailure, match="is not signed by the trusted key"):
@@ -491,18 +481,12 @@ def test_a_header_naming_another_key_does_not_make_the_checkpoints_verify(
     assert_empty(target)
 
 
-def test_entries_that_no_checkpoint_signs_are_refused(
-    exported: Path, make_ledger: LedgerFactory, tmp_path: Path
-) -> None:
+def test_entries_that_no_checkpoint_signs_are_refused(exported: Path, target: Ledger) -> None:
     body = records(exported)
     assert [r["record"] for r in body[-2:]] == ["checkpoint", "end"]
     reseal(exported, body[:-2])
-    target = make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
-    with pytest.raises(IntegrityFailure, match="follow the last signed checkpoint"):
-        restore(target, exported)
-
-    assert_empty(target)
+    refused(target, exported, "follow the last signed checkpoint")
 
 
 def test_a_store_that_holds_anything_is_refused_and_left_as_it_was(

@@ -55,7 +55,9 @@ def test_a_sighting_over_the_days_bound_is_refused_and_records_nothing(
         sight(ledger, item)
     size = ledger.log_store.log_size()
 
-    with pytest.raises(LimitExceeded) as refused:
+    with pytest.raises(
+        LimitExceeded, match="the most allowed a day \\(CUSTODY_MAX_SIGHTINGS_PER_DAY\\)"
+    ) as refused:
         sight(ledger, item)
 
     assert refused.value.message == (
@@ -98,7 +100,9 @@ def test_an_inspection_over_the_days_bound_is_refused(ledger: Ledger) -> None:
     inspect(ledger, item)
     inspect(ledger, item)
 
-    with pytest.raises(LimitExceeded) as refused:
+    with pytest.raises(
+        LimitExceeded, match="the most allowed a day \\(CUSTODY_MAX_INSPECTIONS_PER_DAY\\)"
+    ) as refused:
         inspect(ledger, item)
 
     assert refused.value.message.startswith(
@@ -123,7 +127,10 @@ def test_the_bounds_come_from_the_environment_and_a_bad_one_is_refused() -> None
         {"CUSTODY_MAX_ACTIVE_KEYS": "5", "CUSTODY_MAX_SIGHTINGS_PER_DAY": "100"}
     )
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(
+        InvalidInput,
+        match="CUSTODY_MAX_INSPECTIONS_PER_DAY '0' must be a whole number of at least 1",
+    ) as refused:
         Config.from_env({"CUSTODY_MAX_INSPECTIONS_PER_DAY": "0"})
 
     assert config.bounds == Bounds(

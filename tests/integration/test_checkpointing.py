@@ -87,7 +87,7 @@ def test_the_ledger_refuses_to_sign_a_checkpoint_over_a_tampered_tree(
         )
     kept = ledger.log_store.all_checkpoints()
 
-    with pytest.raises(IntegrityFailure):
+    with pytest.raises(IntegrityFailure, match="the consistency proof leads to another old root"):
         ledger.tlog.checkpoint()
 
     assert ledger.log_store.all_checkpoints() == kept

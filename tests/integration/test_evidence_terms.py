@@ -72,7 +72,7 @@ def test_another_agreements_concluded_entry_with_its_valid_proof_is_refused(
     forged = with_context_of(ledger, ledger.evidence(item), agreement_uuid("eua-2"))
     index = ledger.log_store.log_entries_of(agreement_uuid("eua-2"))[0].log_index
 
-    with pytest.raises(ProofError) as refused:
+    with pytest.raises(ProofError, match="is not part of this item's evidence") as refused:
         verify_bundle(forged, SIGNER.verifier)
 
     assert refused.value.reason == f"entry {index} is not part of this item's evidence"
@@ -85,7 +85,7 @@ def test_a_party_none_of_the_items_entries_names_is_refused(
     ledger, item = diverted
     forged = with_context_of(ledger, ledger.evidence(item), party_uuid("unit-3"))
 
-    with pytest.raises(ProofError) as refused:
+    with pytest.raises(ProofError, match="is not part of this item's evidence") as refused:
         verify_bundle(forged, SIGNER.verifier)
 
     assert refused.value.reason.endswith("is not part of this item's evidence")
@@ -108,7 +108,7 @@ def test_a_trace_about_another_item_is_refused_though_one_about_this_item_is_par
     forged = with_context_of(ledger, bundle, theirs)
     index = ledger.log_store.log_entries_of(theirs)[0].log_index
 
-    with pytest.raises(ProofError) as refused:
+    with pytest.raises(ProofError, match="is not part of this item's evidence") as refused:
         verify_bundle(forged, SIGNER.verifier)
 
     assert verify_bundle(bundle, SIGNER.verifier).left_control is not None

@@ -9,7 +9,6 @@ Field time: day n of 2025, recorded an hour later (as in tests/unit/test_policy_
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -24,9 +23,9 @@ from policies.findings import INDEPENDENT_KINDS, Finding, Severity
 from policies.flags import flag_views, raise_findings
 from policies.rules import RULES
 from tests.conftest import Clock
+from tests.days import T0, day, inspect, issue, on
 from tests.programme import ADMIN, register
 
-T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 HOLDER = Actor("unit-1", Role.PARTNER)
 FORCE = Actor("force", Role.PARTNER)
 INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
@@ -35,15 +34,6 @@ DEFAULTS = PolicyConfig()
 # Who records a verified inspection (`by`: the party the entry speaks for), and whether it clears.
 INDEPENDENT = ["inspectorate", "supplier", "auditor", "investigator"]
 NOT_INDEPENDENT = ["unit-1", "force", "unit-2", "outsider", "force-inspection-team"]
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
-
-
-def on(clock: Clock, n: float) -> datetime:
-    clock.now = max(clock.now, day(n) + timedelta(hours=1))
-    return day(n)
 
 
 @pytest.fixture
@@ -59,33 +49,6 @@ def ledger(store_ledger: Ledger, clock: Clock) -> Ledger:
         actor=ADMIN,
     )
     return store_ledger
-
-
-def issue(ledger: Ledger, clock: Clock) -> UUID:
-    return ledger.issue(
-        serial="AK-0001",
-        manufacturer="Maker",
-        model="M1",
-        category="rifle",
-        agreement="eua-1",
-        recipient="unit-1",
-        occurred_at=on(clock, 0),
-        actor=ADMIN,
-    ).id
-
-
-def inspect(
-    ledger: Ledger, clock: Clock, item: UUID, n: float, result: str = "verified", by: str = ""
-) -> int:
-    """An inspection the operator records for party `by` (default the inspectorate)."""
-    return ledger.inspect(
-        item,
-        result=result,
-        method="physical",
-        inspector=by or "inspectorate",
-        occurred_at=on(clock, n),
-        actor=ADMIN,
-    ).log_index
 
 
 def self_report(ledger: Ledger, clock: Clock, item: UUID, n: float) -> int:
@@ -133,7 +96,10 @@ def test_a_partner_naming_the_inspectorate_as_inspector_is_refused_and_the_item_
     item = issue(ledger, clock)
     inspect(ledger, clock, item, 30, "not_presented")
 
-    with pytest.raises(Unauthorised) as refused:
+    with pytest.raises(
+        Unauthorised,
+        match="may record inspections only by itself or its units, not by inspectorate",
+    ) as refused:
         ledger.inspect(
             item,
             result="verified",
@@ -214,14 +180,21 @@ CASES: dict[str, tuple[Callable[[Ledger, Clock, UUID], None], str, list[tuple[st
 }
 
 
+def arranged(ledger: Ledger, clock: Clock, case: str) -> tuple[UUID, str, list[tuple[str, bool]]]:
+    """An item brought into `case`: the item, the rule it raises, and what an independent
+    verified inspection leaves of that rule."""
+    item = issue(ledger, clock)
+    arrange, rule, cleared = CASES[case]
+    arrange(ledger, clock, item)
+    return item, rule, cleared
+
+
 @pytest.mark.parametrize("by", INDEPENDENT)
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_verified_inspection_by_an_independent_party_clears_the_finding(
     ledger: Ledger, clock: Clock, case: str, by: str
 ) -> None:
-    item = issue(ledger, clock)
-    arrange, rule, cleared = CASES[case]
-    arrange(ledger, clock, item)
+    item, rule, cleared = arranged(ledger, clock, case)
     before = [f for f in rules_found(ledger, item, 101) if f[0] == rule]
 
     inspect(ledger, clock, item, 101, by=by)
@@ -235,9 +208,7 @@ def test_a_verified_inspection_by_an_independent_party_clears_the_finding(
 def test_a_verified_inspection_by_the_holder_its_force_or_another_recipient_clears_nothing(
     ledger: Ledger, clock: Clock, case: str, by: str
 ) -> None:
-    item = issue(ledger, clock)
-    arrange, rule, _ = CASES[case]
-    arrange(ledger, clock, item)
+    item, rule, _ = arranged(ledger, clock, case)
     before = rules_found(ledger, item, 101)
 
     inspect(ledger, clock, item, 101, by=by)
@@ -253,16 +224,7 @@ def test_a_self_report_by_the_holders_parent_force_clears_none_of_them(
 ) -> None:
     items = []
     for arrange, _, _ in CASES.values():
-        item = ledger.issue(
-            serial=f"AK-{len(items)}",
-            manufacturer="Maker",
-            model="M1",
-            category="rifle",
-            agreement="eua-1",
-            recipient="unit-1",
-            occurred_at=on(clock, 0),
-            actor=ADMIN,
-        ).id
+        item = issue(ledger, clock, f"AK-{len(items)}")
         arrange(ledger, clock, item)
         items.append(item)
     before = [rules_found(ledger, item, 101) for item in items]

@@ -50,7 +50,7 @@ def test_a_registration_whose_proof_is_not_by_the_new_key_is_refused(ledger: Led
     new, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     body = proved(ledger, new) | {"proof": proved(ledger, other)["proof"]}
 
-    with pytest.raises(Unauthenticated) as refused:
+    with pytest.raises(Unauthenticated, match="the proof of possession does not verify") as refused:
         ledger.register_key(party="unit-1", actor=ADMIN, **body)
 
     assert refused.value.message == (f"the proof of possession does not verify with key {kid(new)}")
@@ -61,7 +61,7 @@ def test_a_proof_made_for_another_party_is_refused(ledger: Ledger) -> None:
     new = Ed25519PrivateKey.generate()
     body = prove_key(new, origin=ledger.origin, party="unit-2")
 
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Unauthenticated, match="the proof of possession does not verify"):
         ledger.register_key(party="unit-1", actor=ADMIN, **body)
 
 
@@ -91,9 +91,11 @@ def test_only_the_party_itself_may_confirm_its_key_and_only_with_a_signature_by_
     good = confirm_key(first, origin=ledger.origin, party="unit-1")
     forged = confirm_key(other, origin=ledger.origin, party="unit-1")
 
-    with pytest.raises(Unauthorised) as by_admin:
+    with pytest.raises(
+        Unauthorised, match="only unit-1 itself, with its own token, may confirm its keys"
+    ) as by_admin:
         ledger.confirm_key(party="unit-1", key=kid(first), actor=ADMIN, **good)
-    with pytest.raises(Unauthenticated) as by_another_key:
+    with pytest.raises(Unauthenticated, match="the confirmation does not verify") as by_another_key:
         ledger.confirm_key(party="unit-1", key=kid(first), actor=UNIT_1, **forged)
 
     assert by_admin.value.message == "only unit-1 itself, with its own token, may confirm its keys"
@@ -111,9 +113,13 @@ def test_a_second_key_without_an_endorsement_by_an_active_key_is_refused_even_fo
     first, planted = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     ledger.register_key(party="unit-1", actor=ADMIN, **proved(ledger, first))
 
-    with pytest.raises(Unauthorised) as by_admin:
+    with pytest.raises(
+        Unauthorised, match="a new key must be endorsed by a signature of one of them"
+    ) as by_admin:
         ledger.register_key(party="unit-1", actor=ADMIN, **proved(ledger, planted))
-    with pytest.raises(Unauthorised):
+    with pytest.raises(
+        Unauthorised, match="a new key must be endorsed by a signature of one of them"
+    ):
         ledger.register_key(party="unit-1", actor=UNIT_1, **proved(ledger, planted))
 
     assert by_admin.value.message == (
@@ -142,11 +148,11 @@ def test_an_endorsement_by_a_revoked_key_or_a_forged_one_is_refused(ledger: Ledg
     ledger.revoke_key(party="unit-1", key=kid(first), reason="rotated", actor=UNIT_1)
     forged = proved(ledger, third, endorsing_key=third) | {"endorsed_by": kid(second)}
 
-    with pytest.raises(Unauthenticated) as revoked:
+    with pytest.raises(Unauthenticated, match="is not an active key of party unit-1") as revoked:
         ledger.register_key(
             party="unit-1", actor=UNIT_1, **proved(ledger, third, endorsing_key=first)
         )
-    with pytest.raises(Unauthenticated) as not_by_it:
+    with pytest.raises(Unauthenticated, match="the endorsement does not verify") as not_by_it:
         ledger.register_key(party="unit-1", actor=UNIT_1, **forged)
 
     assert revoked.value.message == f"key {kid(first)} is not an active key of party unit-1"
@@ -174,7 +180,7 @@ def test_a_revocation_dated_in_the_future_is_refused(ledger: Ledger) -> None:
     ledger.register_key(party="unit-1", actor=ADMIN, **proved(ledger, key))
     later = ledger.clock() + timedelta(minutes=1)
 
-    with pytest.raises(InvalidTime) as refused:
+    with pytest.raises(InvalidTime, match="revoked_at .* is in the future") as refused:
         ledger.revoke_key(
             party="unit-1", key=kid(key), reason="scheduled", revoked_at=later, actor=ADMIN
         )
@@ -198,7 +204,9 @@ def test_a_party_has_at_most_the_bound_of_active_keys(
         party="unit-1", actor=UNIT_1, **proved(ledger, keys[1], endorsing_key=keys[0])
     )
 
-    with pytest.raises(LimitExceeded) as refused:
+    with pytest.raises(
+        LimitExceeded, match=r"active keys, the most allowed \(2\); revoke one first"
+    ) as refused:
         ledger.register_key(
             party="unit-1", actor=UNIT_1, **proved(ledger, keys[2], endorsing_key=keys[0])
         )

@@ -191,7 +191,7 @@ def test_a_save_that_fails_after_its_entries_were_made_leaves_nothing_a_later_ap
 
     monkeypatch.setattr(ledger.log_store, "_append_to_log", append_then_fail)
     stored = (ledger.log_store.log_size(), ledger.log_store.count_events())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="the transaction fails after the log rows were made"):
         ledger.transfer(item, to="unit-2", occurred_at=clock.now, actor=ADMIN)
     monkeypatch.undo()
     assert (ledger.log_store.log_size(), ledger.log_store.count_events()) == stored

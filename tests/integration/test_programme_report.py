@@ -15,12 +15,12 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -32,10 +32,10 @@ from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.engine import Scope, UnaccountedReport, accounts, unaccounted_report
-from tests.conftest import POSTGRES, SIGNER, Clock
+from tests.conftest import SIGNER, Clock, fresh_schema
+from tests.days import T0, day
 from tests.programme import ADMIN, UNITS, register
 
-T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 D1, D2 = T0 + timedelta(days=200), T0 + timedelta(days=290)
 R = T0 + timedelta(days=120)  # a recording time: what the ledger knew on day 120
 INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
@@ -57,10 +57,6 @@ CSV_HEADER = [
     "detail",
     "evidence",
 ]
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
 
 
 def partner(party: str) -> Actor:
@@ -231,20 +227,15 @@ def programme(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Programme]:
     """The programme built once per store, for the tests that only read it."""
-    schema = f"t_{uuid4().hex[:16]}"
-    if request.param == "postgres":
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{POSTGRES}?schema={schema}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('programme') / 'custody.db'}"
-    clock = Clock()
-    ledger = Ledger(clock=clock, db=url, create_tables=True, signer=SIGNER)
-    yield build(ledger, clock)
-    ledger.close()
-    if request.param == "postgres":
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with ExitStack() as stack:
+        if request.param == "postgres":
+            url = stack.enter_context(fresh_schema())
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('programme') / 'custody.db'}"
+        clock = Clock()
+        ledger = Ledger(clock=clock, db=url, create_tables=True, signer=SIGNER)
+        stack.callback(ledger.close)
+        yield build(ledger, clock)
 
 
 @pytest.fixture

@@ -279,10 +279,10 @@ def test_a_crash_mid_batch_keeps_the_committed_batches_only_and_a_later_follow_c
     def crashing(self: CustodyViews, c: Any, item_id: UUID, new: Any) -> None:
         apply_item(self, c, item_id, new)  # rows written, then the power goes
         if new[0].log_index >= crash_from:
-            raise PowerCut
+            raise PowerCut("the power went after the rows were written")
 
     monkeypatch.setattr(CustodyViews, "_apply_item", crashing)
-    with pytest.raises(PowerCut):
+    with pytest.raises(PowerCut, match="the power went after the rows were written"):
         follow(ledger.log_store, views, batch=batch)
     monkeypatch.undo()
     crashed = views.table_rows()

@@ -15,14 +15,12 @@ import pytest
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import ProofError
 from ledger.integrity.receipts import verify_receipt
-from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.verification.client_state import ClientState
 from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
 from ledger.verification.receipt_check import ReceiptResult, ReceiptSource, check_receipts
 from tests.conftest import Clock
-from tests.integration.test_receipts import delete_entries_from
-from tests.integration.test_tamper import ORIGIN, Raw, build
 from tests.programme import ADMIN, ago
+from tests.tampering import build, rewritten_from
 
 DAY = timedelta(days=1)
 
@@ -88,14 +86,7 @@ def test_a_kept_receipt_is_proved_included_in_the_current_checkpoint(client: Cli
 def test_a_receipt_whose_entry_was_rewritten_leaves_a_file_that_proves_it_offline(
     client: Client, db_url: str
 ) -> None:
-    raw = Raw(db_url)
-    delete_entries_from(raw, client.lost_at)
-    raw.close()
-    forger = Ledger(
-        clock=client.ledger.clock,
-        db=db_url,
-        signer=Signer.from_text(generate_signer_key(ORIGIN)),
-    )
+    forger = rewritten_from(db_url, client.lost_at, client.ledger.clock)
     forger.inspect(  # a clean inspection where the loss report was
         client.item,
         result="verified",
@@ -119,12 +110,7 @@ def test_a_receipt_whose_entry_was_rewritten_leaves_a_file_that_proves_it_offlin
 def test_a_contradiction_file_with_one_byte_of_its_entry_changed_is_refused(
     client: Client, db_url: str
 ) -> None:
-    raw = Raw(db_url)
-    delete_entries_from(raw, client.lost_at)
-    raw.close()
-    forger = Ledger(
-        clock=client.ledger.clock, db=db_url, signer=Signer.from_text(generate_signer_key(ORIGIN))
-    )
+    forger = rewritten_from(db_url, client.lost_at, client.ledger.clock)
     forger.transfer(client.item, to="unit-3", occurred_at=ago(forger, days=1), actor=ADMIN)
     forger.close()
     result = client.check()

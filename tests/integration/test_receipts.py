@@ -11,10 +11,9 @@ import pytest
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import CustodyError, IntegrityFailure
 from ledger.integrity.receipts import verify_receipt
-from ledger.integrity.signing import Signer, generate_signer_key
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.integration.test_tamper import ORIGIN, SIZE, Raw, build
 from tests.programme import ADMIN, ago, issue, register
+from tests.tampering import SIZE, Raw, build, delete_entries_from, forger
 
 
 def test_every_write_answers_a_receipt_of_its_leaf_signed_by_the_log_key(
@@ -70,29 +69,14 @@ def test_a_key_given_later_signs_the_receipts_from_then_on(
     assert ledger.tlog.verify(SIGNER.verifier).entries == ledger.log_store.log_size() > 0
 
 
-def delete_entries_from(raw: Raw, index: int) -> None:
-    """Delete the log's entries from `index` on, their stored events and the tree nodes their
-    leaves completed, as someone with write access to the database would before appending others
-    in their place."""
-    ((size,),) = raw.run("SELECT COUNT(*) FROM {log}")
-    for at in range(index, size):
-        where = raw.event(at)
-        raw.run(f"DELETE FROM {{events}} WHERE {where[0]}", *where[1:])
-    raw.run("DELETE FROM {log} WHERE log_index >= ?", index)
-    for level in range(int(size).bit_length()):
-        raw.run("DELETE FROM {tree} WHERE level = ? AND idx >= ?", level, index >> level)
-
-
 @pytest.fixture
 def tampered(db_url: str, clock: Clock) -> Iterator[tuple[Ledger, Ledger, Raw]]:
     """The tamper suite's store, and a Ledger on it with another key of the same name: someone
     with write access to the database and the Ledger's code, but not the log key."""
-    ledger = build(db_url, clock)
-    forger = Ledger(clock=clock, db=db_url, signer=Signer.from_text(generate_signer_key(ORIGIN)))
-    raw = Raw(db_url)
-    yield ledger, forger, raw
+    ledger, forged, raw = build(db_url, clock), forger(db_url, clock), Raw(db_url)
+    yield ledger, forged, raw
     raw.close()
-    forger.close()
+    forged.close()
     ledger.close()
 
 
@@ -104,7 +88,7 @@ def test_verify_names_an_admin_token_forged_with_the_ledgers_code_without_the_lo
     _, forged = forger.grant_token(party="operator", role="admin", actor=ADMIN)
 
     assert forged.log_index == SIZE
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(IntegrityFailure, match="the entry's receipt does not verify") as caught:
         ledger.tlog.verify(ledger.tlog.verifier())
     assert caught.value.position == SIZE
     assert caught.value.reason == "the entry's receipt does not verify"
@@ -119,7 +103,7 @@ def test_verify_names_a_recovery_forged_with_the_ledgers_code_without_the_log_ke
 
     forged = forger.recover(item, by="unit-1", occurred_at=ago(ledger, days=1), actor=ADMIN)
 
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(IntegrityFailure, match="the entry's receipt does not verify") as caught:
         ledger.tlog.verify(ledger.tlog.verifier())
     assert (caught.value.position, caught.value.reason) == (
         forged.log_index,
@@ -142,7 +126,7 @@ def test_verify_names_the_last_entry_rewritten_with_chain_and_tree_recomputed(
     )
 
     assert inspected.log_index == lost.log_index
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(IntegrityFailure, match="the entry's receipt does not verify") as caught:
         ledger.tlog.verify(ledger.tlog.verifier())
     assert (caught.value.position, caught.value.reason) == (
         lost.log_index,
@@ -156,7 +140,7 @@ def test_a_receipt_deleted_from_its_row_is_named_as_missing(
     ledger, _, raw = tampered
     raw.run("UPDATE {log} SET receipt = ? WHERE log_index = 5", b"")
 
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(IntegrityFailure, match="the entry's receipt is malformed") as caught:
         ledger.tlog.verify(ledger.tlog.verifier())
 
     assert (caught.value.position, caught.value.reason) == (5, "the entry's receipt is malformed")

@@ -106,7 +106,7 @@ def test_a_party_registered_in_a_batch_that_failed_is_not_remembered(
     two: tuple[Ledger, Ledger],
 ) -> None:
     first, _ = two
-    with pytest.raises(RuntimeError), first.batch():
+    with pytest.raises(RuntimeError, match="the batch fails"), first.batch():
         first.register_party(party_id="ghost", name="Never stored", kind="recipient", actor=ADMIN)
         issue(first, "AK-0009", recipient="ghost")
         raise RuntimeError("the batch fails")

@@ -1,24 +1,17 @@
 """Tampering with a real store behind the ledger's back: `verify` names the first bad position.
 
-Each test builds a store of SIZE entries with checkpoints at FIRST and SIZE, changes its tables
-directly (sqlite3 or psycopg), and expects IntegrityFailure at an exact position with a message that
-says what was wrong. Layout of the log: 0-10 the programme (tests/programme.py), then per item an
-issue, a transfer and an inspection: item n of the first batch at 11 + 3n, 12 + 3n and 13 + 3n;
-the batch's map root (appended before its checkpoint is signed, ledger/integrity/maproots.py) at
-FIRST - 1;
-the second batch likewise from FIRST on, its map root at SIZE - 1.
+Each test builds the store of tests/tampering.py (SIZE entries, checkpoints at FIRST and SIZE),
+changes its tables directly (sqlite3 or psycopg), and expects IntegrityFailure at an exact position
+with a message that says what was wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -31,130 +24,29 @@ from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer, Verifier, generate_signer_key, read_private_key_file
 from ledger.verification.verify import Verified
 from tests.conftest import Clock
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN
+from tests.tampering import (
+    FIRST,
+    ORIGIN,
+    SIZE,
+    Raw,
+    assert_found,
+    built,
+    flip,
+    ledger,
+    nodes_in,
+    opened,
+    raw,
+)
+from tests.verifying import verify_each_way
 
-ORIGIN = "localhost/custody"
-ITEMS = 6  # per batch, of three entries each
-FIRST = 11 + 3 * ITEMS + 1  # the programme, the first batch, its map root
-SIZE = FIRST + 3 * ITEMS + 1
-TABLES = {
-    "log": "custody_log",
-    "tree": "custody_tree",
-    "checkpoints": "custody_checkpoints",
-    "serials": "custody_serials",
-}
-
-
-def build(url: str, clock: Clock) -> Ledger:
-    ledger = Ledger(
-        clock=clock,
-        db=url,
-        create_tables=True,
-        signer=Signer.from_text(generate_signer_key(ORIGIN)),
-    )
-    register(ledger)
-    for batch in ("A", "B"):
-        for n in range(ITEMS):
-            item = issue(ledger, f"{batch}-{n:04d}")
-            ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
-            ledger.inspect(
-                item,
-                result="verified",
-                method="physical",
-                inspector="inspectorate",
-                occurred_at=ago(ledger, days=10),
-                actor=ADMIN,
-            )
-        ledger.tlog.checkpoint()
-    return ledger
-
-
-class Raw:
-    """The store's tables, reached without the ledger. SQL names tables as {log}, {tree},
-    {checkpoints} and {events}, and takes `?` parameters on either dialect."""
-
-    def __init__(self, url: str) -> None:
-        self.sqlite = url.startswith("sqlite:///")
-        if self.sqlite:
-            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
-            self.tables = TABLES | {"events": "stored_events"}
-        else:
-            base, schema = url.split("?schema=")
-            self.conn = psycopg.connect(base)
-            names = TABLES | {"events": "custody_events"}
-            self.tables = {key: f'"{schema}"."{name}"' for key, name in names.items()}
-
-    def run(self, sql: str, *params: Any) -> list[Any]:
-        text = sql.format(**self.tables)
-        cursor = self.conn.execute(text if self.sqlite else text.replace("?", "%s"), params)
-        rows = list(cursor.fetchall()) if cursor.description else []
-        self.conn.commit()
-        return rows
-
-    def change(
-        self, table: str, column: str, where: tuple[Any, ...], how: Callable[[bytes], bytes]
-    ) -> None:
-        """Rewrite one bytes value; `where` is (condition, *params)."""
-        condition, *params = where
-        ((value,),) = self.run(f"SELECT {column} FROM {{{table}}} WHERE {condition}", *params)
-        self.run(
-            f"UPDATE {{{table}}} SET {column} = ? WHERE {condition}", how(bytes(value)), *params
-        )
-
-    def event(self, index: int) -> tuple[Any, ...]:
-        """The events-table row key of the entry at `index`, as a `where` for change()."""
-        ((aggregate_id, version),) = self.run(
-            "SELECT aggregate_id, aggregate_version FROM {log} WHERE log_index = ?", index
-        )
-        uuid = UUID(aggregate_id)
-        key = uuid.hex if self.sqlite else uuid
-        return ("originator_id = ? AND originator_version = ?", key, int(version))
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-@pytest.fixture
-def ledger(db_url: str, clock: Clock) -> Iterator[Ledger]:
-    built = build(db_url, clock)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def raw(ledger: Ledger, db_url: str) -> Iterator[Raw]:
-    opened = Raw(db_url)
-    yield opened
-    opened.close()
-
-
-def flip(at: int | bytes, mask: int = 0x01) -> Callable[[bytes], bytes]:
-    """Flip bits of one byte: at an offset (modulo the length) or where a marker starts."""
-
-    def change(data: bytes) -> bytes:
-        changed = bytearray(data)
-        changed[data.index(at) if isinstance(at, bytes) else at % len(data)] ^= mask
-        return bytes(changed)
-
-    return change
-
-
-def assert_found(ledger: Ledger, position: int, message: str) -> None:
-    with pytest.raises(IntegrityFailure) as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
-    text = caught.value.message
-    assert caught.value.position == position, text
-    assert text.startswith(message) and f" at position {position}" in text, text
-
-
-def nodes_in(size: int) -> int:
-    return sum(size >> level for level in range(size.bit_length()))
+__all__ = ["ledger", "raw"]  # fixtures, used by name
 
 
 def test_an_untouched_store_verifies_with_its_counts_and_root(ledger: Ledger, raw: Raw) -> None:
     stored_nodes = raw.run("SELECT COUNT(*) FROM {tree}")[0][0]
 
-    verified = ledger.tlog.verify(ledger.tlog.verifier())
+    verified = verify_each_way(ledger, ledger.tlog.verifier())
 
     assert verified == Verified(SIZE, nodes_in(SIZE), 2, ledger.tlog.root(SIZE))
     assert stored_nodes == nodes_in(SIZE)
@@ -270,8 +162,10 @@ def test_a_deleted_stored_event_is_named_at_its_entrys_log_index(ledger: Ledger,
 
     raw.run(f"DELETE FROM {{events}} WHERE {condition}", *key)
 
-    with pytest.raises(IntegrityFailure) as caught:
-        ledger.tlog.verify(ledger.tlog.verifier())
+    with pytest.raises(
+        IntegrityFailure, match="an entry and the stored events disagree at position 21"
+    ) as caught:
+        verify_each_way(ledger, ledger.tlog.verifier())
     assert caught.value.position == 21, caught.value.message
 
 
@@ -289,7 +183,7 @@ def test_an_extra_stored_event_without_an_entry_is_found(ledger: Ledger, raw: Ra
     )
 
     with pytest.raises(IntegrityFailure, match="the stored events disagree|has no entry"):
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
 
 
 def test_a_one_byte_change_to_the_aggregate_topic_of_an_issued_event_is_found(
@@ -314,16 +208,12 @@ MASK = st.integers(min_value=1, max_value=255)
 
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str, clock: Clock) -> Iterator[Ledger]:
-    built = build(sqlite_url, clock)
-    yield built
-    built.close()
+    yield from built(sqlite_url, clock)
 
 
 @pytest.fixture
 def sqlite_raw(sqlite_ledger: Ledger, sqlite_url: str) -> Iterator[Raw]:
-    opened = Raw(sqlite_url)
-    yield opened
-    opened.close()
+    yield from opened(sqlite_url)
 
 
 def found_after_flipping(
@@ -335,7 +225,7 @@ def found_after_flipping(
     ((original,),) = raw.run(f"SELECT {column} FROM {{{table}}} WHERE rowid = ?", rowid)
     raw.change(table, column, ("rowid = ?", rowid), flip(at, mask))
     try:
-        ledger.tlog.verify(ledger.tlog.verifier())
+        verify_each_way(ledger, ledger.tlog.verifier())
     except IntegrityFailure:
         return True
     finally:
@@ -416,8 +306,9 @@ def test_custody_verify_says_intact_and_exits_0_on_an_untouched_store(
     )
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "0"], ["--workers", "2"]])
 def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_byte(
-    cli_env: dict[str, str],
+    cli_env: dict[str, str], workers: list[str]
 ) -> None:
     rows = stored(cli_env, "SELECT log_index, entry FROM {log} ORDER BY log_index")
     supplier = next(index for index, entry in rows if b'"Supplier"' in bytes(entry))
@@ -425,7 +316,7 @@ def test_custody_verify_exits_1_with_one_line_naming_the_position_of_a_changed_b
     raw.change("log", "entry", ("log_index = ?", supplier), flip(b"Supplier"))
     raw.close()
 
-    result = runner.invoke(app, ["verify"], env=cli_env)
+    result = runner.invoke(app, ["verify", *workers], env=cli_env)
 
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
@@ -31,7 +27,8 @@ from api.main import create_app
 from custody_cli import app as cli_app
 from ledger.application.ledger import Ledger
 from ledger.integrity.signing import Signer
-from tests.conftest import SIGNER, Clock
+from tests import serving
+from tests.conftest import SIGNER, Clock, unavailable
 from tests.programme import ADMIN, issue, register
 
 PROGRAM = Path(__file__).parent.parent / "go" / "tiles_check"
@@ -51,9 +48,7 @@ def go_problem() -> str | None:
 def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     problem = go_problem()
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have Go: {problem}")
-        pytest.skip(problem)
+        unavailable("Go", problem)
     out = tmp_path_factory.mktemp("go")
     env = os.environ | {
         "GOPATH": str(GOPATH),
@@ -74,35 +69,10 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "tiles_check"
 
 
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 def served(ledger_on_disk: Ledger) -> Iterator[str]:
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ledger_on_disk), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive(), "the server thread ended before it started"
-            assert time.monotonic() < deadline, "the server did not start within 15 s"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-    assert not thread.is_alive(), "the server did not stop within 10 s"
+    with serving.served(create_app(ledger_on_disk)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ a checkpoint kept by a witness or a receipt holder (`--trusted`) and the witness
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,9 @@ from ledger.integrity.notes import split_note
 from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.verification.trusted import split_notes, trusted_checkpoints
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.integration.test_tamper import Raw
 from tests.integration.test_witnessing import Network, log_signed, policy_text
 from tests.programme import issue, register
+from tests.tampering import Raw
 
 runner = CliRunner()
 
@@ -92,7 +93,10 @@ def test_a_rollback_with_newer_checkpoints_deleted_passes_plain_verify_but_fails
     ledger = make_ledger(db_url)
     assert ledger.tlog.verify(SIGNER.verifier).entries == kept.earlier  # consistent with itself
 
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(
+        IntegrityFailure,
+        match="the store is shorter than a trusted checkpoint: it was rolled back or truncated",
+    ) as caught:
         ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
     trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
@@ -117,7 +121,9 @@ def test_a_rewrite_of_the_newest_entries_re_signed_with_the_log_key_fails_the_tr
     assert [size for size, _ in ledger.log_store.all_checkpoints()] == [kept.earlier, rewritten]
     assert ledger.tlog.verify(SIGNER.verifier).checkpoints == 2  # consistent with itself
 
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(
+        IntegrityFailure, match="is not the one a trusted checkpoint covers: it was rewritten"
+    ) as caught:
         ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note))
 
     trusted_root = verify_checkpoint(kept.note, SIGNER.verifier).root_hash.hex()
@@ -151,7 +157,9 @@ def test_a_trusted_checkpoint_of_a_fork_fails_even_beside_one_the_store_matches(
     ledger = make_ledger(db_url)
     forked = sign_checkpoint(Checkpoint(SIGNER.name, kept.size, b"\x01" * 32), SIGNER)
 
-    with pytest.raises(IntegrityFailure) as caught:
+    with pytest.raises(
+        IntegrityFailure, match="is not the one a trusted checkpoint covers: it was rewritten"
+    ) as caught:
         ledger.tlog.verify(SIGNER.verifier, trusted=trusted(kept.note) + trusted(forked))
 
     assert caught.value.position == kept.size
@@ -206,7 +214,9 @@ def test_stripped_cosignatures_fail_the_witness_policy_check_naming_the_missing_
     size = newest_size(witnessed)
     strip(db_url, size, keep=("w0.example",))
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(
+        ProofError, match="lacks the witness quorum: witness quorum g is not met"
+    ) as caught:
         witnessed.tlog.verify(SIGNER.verifier, witness_policy=network.policy())
 
     assert caught.value.message == (
@@ -229,7 +239,9 @@ def test_after_a_rollback_witnesses_refuse_the_next_checkpoint_and_the_witness_p
     rolled.tlog.checkpoint()  # a new one of that size: no witness cosigns a second root for a size
 
     assert newest_size(rolled) == size
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(
+        ProofError, match="lacks the witness quorum: witness quorum g is not met"
+    ) as caught:
         rolled.tlog.verify(SIGNER.verifier, witness_policy=network.policy())
     assert caught.value.message.endswith("no valid cosignature by w0, w1, w2")
     with pytest.raises(IntegrityFailure, match=f"it was rewritten at position {size}:"):
@@ -268,7 +280,7 @@ def test_a_trusted_file_holds_notes_one_after_the_other_with_their_cosignatures(
     ids=["empty", "unsigned", "signatures alone", "no blank line between notes"],
 )
 def test_a_malformed_trusted_file_is_refused_saying_where(text: str, message: str) -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}") as refused:
         split_notes(text, source="kept.txt")
 
     assert refused.value.message.startswith(message)
@@ -277,7 +289,9 @@ def test_a_malformed_trusted_file_is_refused_saying_where(text: str, message: st
 def test_a_trusted_checkpoint_signed_by_another_key_is_refused(kept: Kept) -> None:
     other = Signer.from_text(generate_signer_key(SIGNER.name))
 
-    with pytest.raises(ProofError) as refused:
+    with pytest.raises(
+        ProofError, match="kept.txt: trusted checkpoint 1 does not verify with the log key"
+    ) as refused:
         trusted_checkpoints([kept.note], other.verifier, origin=SIGNER.name, source="kept.txt")
 
     assert refused.value.message.startswith(

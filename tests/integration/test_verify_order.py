@@ -9,31 +9,16 @@ each batch ends with a map root, the last at SIZE - 1.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from uuid import UUID, uuid4
-
-import pytest
 
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.receipts import EntryReceipt, receipt_signature, recorded_at_of
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.integration.test_tamper import SIZE, Raw, assert_found, build
 from tests.programme import issue, register
+from tests.tampering import SIZE, Raw, assert_found, ledger, raw
 
-
-@pytest.fixture
-def ledger(db_url: str, clock: Clock) -> Iterator[Ledger]:
-    built = build(db_url, clock)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def raw(ledger: Ledger, db_url: str) -> Iterator[Raw]:
-    opened = Raw(db_url)
-    yield opened
-    opened.close()
+__all__ = ["ledger", "raw"]  # fixtures, used by name
 
 
 def test_a_stored_event_written_again_out_of_log_order_is_found_at_its_entry(

@@ -219,7 +219,7 @@ def test_pymerkle_accepts_our_roots_for_its_consistency_proofs(
     their_proof = theirs.prove_consistency(m, n)
 
     pymerkle.verify_consistency(old, new, their_proof, prior_size=m, later_size=n)
-    with pytest.raises(pymerkle.InvalidProof):
+    with pytest.raises(pymerkle.InvalidProof, match="Prior state does not match"):
         pymerkle.verify_consistency(EMPTY_ROOT, new, their_proof, prior_size=m, later_size=n)
 
 

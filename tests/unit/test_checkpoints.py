@@ -42,7 +42,7 @@ def test_the_spec_example_text_parses_and_prints_back_unchanged() -> None:
 def test_the_spec_example_note_is_refused_under_our_key_of_the_same_name() -> None:
     ours = Signer.from_text(generate_signer_key("example.com/behind-the-sofa"))
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="note is not signed by any known key") as caught:
         verify_checkpoint(SPEC_NOTE, ours.verifier)
 
     assert caught.value.message == (
@@ -71,7 +71,7 @@ def test_an_empty_tree_has_size_zero() -> None:
 def test_a_checkpoint_for_another_origin_is_refused() -> None:
     note = sign_checkpoint(Checkpoint(ORIGIN, 5, ROOT), LOG)
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="checkpoint is for another log") as caught:
         verify_checkpoint(note, LOG.verifier, origin="custody.example/other")
 
     assert caught.value.message == (
@@ -106,7 +106,9 @@ def test_a_signed_note_that_is_not_a_checkpoint_is_refused() -> None:
 def test_the_log_key_name_must_be_the_origin_when_signing() -> None:
     other = Signer.from_text(generate_signer_key("custody.example/key"))
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(
+        InvalidInput, match="the log key name must match the checkpoint origin"
+    ) as caught:
         sign_checkpoint(Checkpoint(ORIGIN, 5, ROOT), other)
 
     assert caught.value.message == (

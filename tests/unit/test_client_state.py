@@ -191,7 +191,9 @@ def test_a_misbehaviour_file_with_one_byte_changed_or_of_another_log_proves_noth
     register(ours)
     register(theirs)
     accept(state, ours)
-    with pytest.raises(ProofError):
+    with pytest.raises(
+        ProofError, match=r"is inconsistent with the checkpoint this client kept \(fork\)"
+    ):
         accept(state, theirs)
     (path,) = misbehaviour_files(state)
     record = load_misbehaviour(path.read_bytes())

@@ -193,7 +193,9 @@ def test_a_verifier_key_that_is_not_an_ed25519_cosigner_key_is_refused(
 def test_a_note_signing_key_text_is_not_a_cosigner_key() -> None:
     skey = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(
+        InvalidInput, match="cosigner key has signature type 0x01; expected 0x04"
+    ) as caught:
         CosignerKey.from_text(skey)
 
     assert caught.value.message == (
@@ -233,7 +235,7 @@ def test_a_cosignature_appended_to_the_log_signed_note_verifies_and_gives_its_ti
 def test_a_note_without_a_cosignature_by_the_witness_is_refused_naming_the_lines_found() -> None:
     note = note_with(cosign(TEXT, OTHER, timestamp=5))
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="checkpoint is not cosigned by the witness") as caught:
         verify_cosignature(note, KEY.verifier)
 
     assert caught.value.message == (
@@ -269,7 +271,7 @@ def test_a_note_signature_by_the_cosigner_key_is_not_a_cosignature() -> None:
 def test_a_plain_64_byte_signature_under_the_cosigner_key_id_is_refused_as_malformed() -> None:
     note = note_with(line_of(KEY, KEY.sign(TEXT.encode())))
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="is malformed: expected 72 bytes") as caught:
         verify_cosignature(note, KEY.verifier)
 
     assert caught.value.message == (
@@ -346,14 +348,23 @@ def test_a_note_whose_text_is_not_a_checkpoint_is_refused_as_malformed() -> None
         verify_cosignature(note, KEY.verifier)
 
 
-def test_a_malformed_note_is_refused_by_the_same_rules_as_open_note() -> None:
-    for note in (TEXT, TEXT + "\n", TEXT + "\nnot a signature\n"):
-        with pytest.raises(InvalidInput) as split_error:
-            split_note(note)
-        with pytest.raises(InvalidInput) as open_error:
-            open_note(note, [LOG.verifier])
+@pytest.mark.parametrize(
+    ("note", "message"),
+    [
+        (TEXT, "note has no blank line between its text and its signatures"),
+        (TEXT + "\n", "note has no signature lines after the blank line"),
+        (TEXT + "\nnot a signature\n", "note line 5 is not a signature line"),
+    ],
+)
+def test_a_malformed_note_is_refused_by_the_same_rules_as_open_note(
+    note: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message) as split_error:
+        split_note(note)
+    with pytest.raises(InvalidInput, match=message) as open_error:
+        open_note(note, [LOG.verifier])
 
-        assert split_error.value.message == open_error.value.message
+    assert split_error.value.message == open_error.value.message
 
 
 def test_split_note_returns_every_line_parsed_and_unverified() -> None:
@@ -388,7 +399,7 @@ def test_every_cosignature_verifies_with_its_timestamp_and_no_other_checkpoint(
     line = cosign(text, KEY, timestamp=timestamp)
 
     assert verify_cosignature(text + "\n" + line, KEY.verifier) == timestamp
-    with pytest.raises(ProofError):
+    with pytest.raises(ProofError, match="cosignature does not verify"):
         verify_cosignature(other + "\n" + line, KEY.verifier)
 
 

@@ -198,7 +198,7 @@ def test_an_inclusion_proof_for_another_leaf_names_both_roots(store: MemoryNodeS
     proof = inclusion_proof(5, 7, store)
     wrong = leaf_hash(b"not the entry")
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="the inclusion proof leads to another root at") as caught:
         verify_inclusion(wrong, 5, 7, proof, root(7, store))
 
     assert caught.value.message.startswith("the inclusion proof leads to another root at")
@@ -246,7 +246,9 @@ def test_a_valid_consistency_proof_verifies(store: MemoryNodeStore) -> None:
 def test_a_consistency_proof_to_another_new_root_names_both(store: MemoryNodeStore) -> None:
     proof = consistency_proof(3, 7, store)
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(
+        ProofError, match="the consistency proof leads to another new root"
+    ) as caught:
         verify_consistency(3, 7, proof, root(3, store), root(8, store))
 
     assert caught.value.message.startswith("the consistency proof leads to another new root")

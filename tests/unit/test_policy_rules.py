@@ -8,9 +8,9 @@ evidence (log indexes from the item's history), detail and whether it makes the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -23,21 +23,12 @@ from policies.config import SENSITIVE_DEFAULT, PolicyConfig, load_policy
 from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity
 from tests.conftest import Clock
+from tests.days import day, inspect, issue, lose, on
 from tests.programme import ADMIN, register
 
-T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 DEFAULTS = PolicyConfig()
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
-
-
-def on(clock: Clock, n: float) -> datetime:
-    """Day n, with the clock moved to an hour after it (recorded just after it happened)."""
-    clock.now = max(clock.now, day(n) + timedelta(hours=1))
-    return day(n)
+HIGH = Severity.HIGH
 
 
 @pytest.fixture
@@ -45,50 +36,6 @@ def ledger(ledger: Ledger, clock: Clock) -> Ledger:
     clock.now = day(-1)
     register(ledger)
     return ledger
-
-
-def issue(
-    ledger: Ledger, clock: Clock, serial: str = "AK-0001", *, n: float = 0, **extra: Any
-) -> UUID:
-    fields: dict[str, Any] = {
-        "manufacturer": "Maker",
-        "model": "M1",
-        "category": "rifle",
-        "agreement": "eua-1",
-        "recipient": "unit-1",
-    } | extra
-    return ledger.issue(serial=serial, occurred_at=on(clock, n), actor=ADMIN, **fields).id
-
-
-def inspect(ledger: Ledger, clock: Clock, item: UUID, n: float, result: str = "verified") -> int:
-    return ledger.inspect(
-        item,
-        result=result,
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=on(clock, n),
-        actor=ADMIN,
-    ).log_index
-
-
-def lose(
-    ledger: Ledger,
-    clock: Clock,
-    item: UUID,
-    n: float,
-    circumstances: str = "lost",
-    *,
-    discovered: float | None = None,
-) -> int:
-    """A loss on day n, discovered on day `discovered` (default n), recorded an hour after that."""
-    on(clock, n if discovered is None else discovered)
-    return ledger.report_lost(
-        item,
-        circumstances=circumstances,
-        occurred_at=day(n),
-        discovered_at=None if discovered is None else day(discovered),
-        actor=ADMIN,
-    ).log_index
 
 
 def indexes(ledger: Ledger, item: UUID) -> list[int]:
@@ -121,6 +68,30 @@ def finding(
     return Finding(rule, item, severity, since, evidence, detail, unaccounted)
 
 
+def lost_finding(
+    item: UUID, since: datetime, loss: int, circumstances: str = "lost", severity: Severity = HIGH
+) -> Finding:
+    """The finding of a loss reported in entry `loss` and not recovered."""
+    detail = f"reported {circumstances} and not recovered"
+    return finding("lost", item, severity, since, (loss,), detail, unaccounted=True)
+
+
+def failed_finding(
+    item: UUID,
+    since: datetime,
+    evidence: tuple[int, ...],
+    results: str,
+    severity: Severity = HIGH,
+    *,
+    unaccounted: bool = True,
+) -> Finding:
+    """The finding of the failed inspections `evidence` (their `results`, comma-separated)."""
+    detail = f"inspection found: {results}"
+    return finding(
+        "failed_inspection", item, severity, since, evidence, detail, unaccounted=unaccounted
+    )
+
+
 # Lost, stolen, captured, missing: unaccounted until recovered ---------------------------------
 
 
@@ -143,17 +114,7 @@ def test_a_loss_not_recovered_makes_the_item_unaccounted_with_the_loss_as_eviden
     findings = found(ledger, item, day(200))
 
     loss = indexes(ledger, item)[1]
-    assert findings == [
-        finding(
-            "lost",
-            item,
-            severity,
-            day(40),
-            (loss,),
-            f"reported {circumstances} and not recovered",
-            unaccounted=True,
-        )
-    ]
+    assert findings == [lost_finding(item, day(40), loss, circumstances, severity)]
 
 
 def test_a_recovery_verified_by_an_independent_inspection_ends_the_loss_from_that_day(
@@ -166,17 +127,7 @@ def test_a_recovery_verified_by_an_independent_inspection_ends_the_loss_from_tha
 
     during, after = found(ledger, item, day(59)), found(ledger, item, day(61))
 
-    assert during == [
-        finding(
-            "lost",
-            item,
-            Severity.CRITICAL,
-            day(40),
-            (loss,),
-            "reported stolen and not recovered",
-            unaccounted=True,
-        )
-    ]
+    assert during == [lost_finding(item, day(40), loss, "stolen", Severity.CRITICAL)]
     assert after == []
 
 
@@ -201,15 +152,7 @@ def test_a_failed_inspection_is_a_finding_and_a_missing_item_is_unaccounted(
     findings = found(ledger, item, day(40))
 
     assert findings == [
-        finding(
-            "failed_inspection",
-            item,
-            severity,
-            day(30),
-            (failed,),
-            f"inspection found: {result}",
-            unaccounted=unaccounted,
-        )
+        failed_finding(item, day(30), (failed,), result, severity, unaccounted=unaccounted)
     ]
 
 
@@ -223,17 +166,7 @@ def test_failures_since_the_last_verified_inspection_make_one_finding_at_the_wor
 
     findings = found(ledger, item, day(40))
 
-    assert findings == [
-        finding(
-            "failed_inspection",
-            item,
-            Severity.HIGH,
-            day(20),
-            (damaged, absent),
-            "inspection found: damaged, not_presented",
-            unaccounted=True,
-        )
-    ]
+    assert findings == [failed_finding(item, day(20), (damaged, absent), "damaged, not_presented")]
 
 
 def test_a_later_verified_inspection_clears_a_failure(ledger: Ledger, clock: Clock) -> None:
@@ -243,17 +176,7 @@ def test_a_later_verified_inspection_clears_a_failure(ledger: Ledger, clock: Clo
 
     before, after = found(ledger, item, day(29)), found(ledger, item, day(30))
 
-    assert before == [
-        finding(
-            "failed_inspection",
-            item,
-            Severity.HIGH,
-            day(20),
-            (failed,),
-            "inspection found: serial_mismatch",
-            unaccounted=True,
-        )
-    ]
+    assert before == [failed_finding(item, day(20), (failed,), "serial_mismatch")]
     assert after == []
 
 
@@ -369,17 +292,7 @@ def test_a_lost_or_properly_disposed_item_is_never_overdue(ledger: Ledger, clock
     findings = found(ledger, lost, day(400)), found(ledger, disposed, day(400))
 
     assert findings == (
-        [
-            finding(
-                "lost",
-                lost,
-                Severity.HIGH,
-                day(10),
-                (loss,),
-                "reported lost and not recovered",
-                unaccounted=True,
-            )
-        ],
+        [lost_finding(lost, day(10), loss)],
         [],
     )
 
@@ -495,11 +408,10 @@ def test_a_loss_recorded_30_days_after_its_discovery_is_on_time_and_31_days_is_l
 
     findings = found(ledger, on_time, day(80)), found(ledger, late, day(80))
 
-    lost = "reported lost and not recovered"
     assert findings == (
-        [finding("lost", on_time, Severity.HIGH, day(40), (in_time_loss,), lost, unaccounted=True)],
+        [lost_finding(on_time, day(40), in_time_loss)],
         [
-            finding("lost", late, Severity.HIGH, day(40), (late_loss,), lost, unaccounted=True),
+            lost_finding(late, day(40), late_loss),
             finding(
                 "late_loss_report",
                 late,
@@ -548,11 +460,10 @@ def test_a_discovery_92_days_after_the_last_verified_inspection_is_on_time_and_9
 
     findings = found(ledger, on_time, day(110)), found(ledger, late, day(110))
 
-    lost = "reported lost and not recovered"
     assert findings == (
-        [finding("lost", on_time, Severity.HIGH, day(50), (in_time_loss,), lost, unaccounted=True)],
+        [lost_finding(on_time, day(50), in_time_loss)],
         [
-            finding("lost", late, Severity.HIGH, day(50), (late_loss,), lost, unaccounted=True),
+            lost_finding(late, day(50), late_loss),
             finding(
                 "late_discovery",
                 late,
@@ -574,15 +485,7 @@ def test_a_never_inspected_items_discovery_gap_counts_from_its_issue(
     findings = found(ledger, item, day(110))
 
     assert findings == [
-        finding(
-            "lost",
-            item,
-            Severity.CRITICAL,
-            day(80),
-            (loss,),
-            "reported stolen and not recovered",
-            unaccounted=True,
-        ),
+        lost_finding(item, day(80), loss, "stolen", Severity.CRITICAL),
         finding(
             "late_discovery",
             item,
@@ -610,15 +513,7 @@ def test_a_transfer_dated_after_a_loss_recorded_later_is_a_contradiction(
     findings = found(ledger, item, day(60))
 
     assert findings == [
-        finding(
-            "lost",
-            item,
-            Severity.HIGH,
-            day(40),
-            (loss,),
-            "reported lost and not recovered",
-            unaccounted=True,
-        ),
+        lost_finding(item, day(40), loss),
         finding(
             "after_loss",
             item,
@@ -657,28 +552,10 @@ def test_an_inspection_dated_after_a_loss_contradicts_it_unless_it_found_the_ite
 
     findings = found(ledger, item, day(60))
 
-    expected = [
-        finding(
-            "lost",
-            item,
-            Severity.CRITICAL,
-            day(40),
-            (loss,),
-            "reported stolen and not recovered",
-            unaccounted=True,
-        )
-    ]
+    expected = [lost_finding(item, day(40), loss, "stolen", Severity.CRITICAL)]
     if severity is not None:
         expected.append(
-            finding(
-                "failed_inspection",
-                item,
-                severity,
-                day(50),
-                (inspected,),
-                f"inspection found: {result}",
-                unaccounted=missing,
-            )
+            failed_finding(item, day(50), (inspected,), result, severity, unaccounted=missing)
         )
     if contradicts:
         expected.append(
@@ -708,24 +585,8 @@ def test_a_receipt_dated_after_a_loss_is_a_contradiction_even_after_a_not_presen
     findings = found(ledger, item, day(60))
 
     assert findings == [
-        finding(
-            "lost",
-            item,
-            Severity.HIGH,
-            day(40),
-            (loss,),
-            "reported lost and not recovered",
-            unaccounted=True,
-        ),
-        finding(
-            "failed_inspection",
-            item,
-            Severity.HIGH,
-            day(45),
-            (absent,),
-            "inspection found: not_presented",
-            unaccounted=True,
-        ),
+        lost_finding(item, day(40), loss),
+        failed_finding(item, day(45), (absent,), "not_presented"),
         finding(
             "after_loss",
             item,
@@ -755,15 +616,7 @@ def test_a_not_presented_inspection_dated_after_a_disposal_is_still_a_contradict
     findings = found(ledger, item, day(60))
 
     assert findings == [
-        finding(
-            "failed_inspection",
-            item,
-            Severity.HIGH,
-            day(50),
-            (absent,),
-            "inspection found: not_presented",
-            unaccounted=True,
-        ),
+        failed_finding(item, day(50), (absent,), "not_presented"),
         finding(
             "after_disposal",
             item,
@@ -1080,15 +933,7 @@ def test_as_known_before_a_late_recorded_loss_the_loss_is_not_seen(
 
     assert known_before == []
     assert known_after == [
-        finding(
-            "lost",
-            item,
-            Severity.CRITICAL,
-            day(10),
-            (loss,),
-            "reported captured and not recovered",
-            unaccounted=True,
-        ),
+        lost_finding(item, day(10), loss, "captured", Severity.CRITICAL),
         finding(
             "late_loss_report",
             item,
@@ -1199,15 +1044,7 @@ def test_a_late_finding_is_reported_from_the_day_it_holds_and_not_a_moment_befor
     before = found(ledger, item, day(since) - timedelta(seconds=1))
     on_the_day = found(ledger, item, day(since))
 
-    lost = finding(
-        "lost",
-        item,
-        Severity.HIGH,
-        day(10),
-        (loss,),
-        "reported lost and not recovered",
-        unaccounted=True,
-    )
+    lost = lost_finding(item, day(10), loss)
     evidence = (loss,) if rule == "late_loss_report" else (indexes(ledger, item)[0], loss)
     assert before == [lost]
     assert on_the_day == [
@@ -1282,15 +1119,7 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
     assert config.sensitive_categories == frozenset({"pistol"})
     assert findings == [
         [
-            finding(
-                "lost",
-                rifle,
-                Severity.HIGH,
-                day(20),
-                (loss,),
-                "reported lost and not recovered",
-                unaccounted=True,
-            ),
+            lost_finding(rifle, day(20), loss),
             finding(
                 "late_loss_report",
                 rifle,
@@ -1370,7 +1199,7 @@ def test_a_policy_file_with_an_unknown_key_or_a_bad_value_is_refused_with_a_clea
 ) -> None:
     (tmp_path / "policy.toml").write_text(text, encoding="utf-8")
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput, match=re.escape(message)) as refused:
         load_policy(tmp_path / "policy.toml")
 
     assert refused.value.message == message
@@ -1388,7 +1217,7 @@ def test_a_policy_file_with_an_unknown_key_or_a_bad_value_is_refused_with_a_clea
 def test_an_empty_unknown_table_is_refused_too(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "policy.toml").write_text(text, encoding="utf-8")
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput, match=re.escape(message)) as refused:
         load_policy(tmp_path / "policy.toml")
 
     assert refused.value.message == message
@@ -1418,7 +1247,9 @@ def test_an_empty_list_of_sensitive_categories_is_accepted(tmp_path: Path) -> No
 def test_a_table_given_for_a_number_is_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "policy.toml").write_text(text, encoding="utf-8")
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(
+        InvalidInput, match="inspections.interval_days must be a whole number"
+    ) as refused:
         load_policy(tmp_path / "policy.toml")
 
     assert refused.value.message == (

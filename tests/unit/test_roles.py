@@ -48,6 +48,32 @@ ACTORS = {
 OK = None
 ROLE_REFUSED = "role {role} may not {verb}"  # the coarse role table's message
 
+EVERY_ROLE_OK: dict[Role, str | None] = dict.fromkeys(ACTORS, OK)
+
+
+def only_for_itself(what: str) -> dict[Role, str | None]:
+    """The admin may for any party; every other role only for its own party, so not for outsider
+    ("force may not register keys for outsider")."""
+    others = {role: f"{actor.party} may not {what} outsider" for role, actor in ACTORS.items()}
+    return others | {ADMIN_ROLE: OK}
+
+
+def holder_cases(
+    case: str, verb: str, *, also: dict[Role, str | None] | None = None
+) -> dict[str, tuple[str, dict[Role, str | None]]]:
+    """Three cases of a command a partner may take only on what it or its units hold: the item
+    held by force itself, by its unit, by outsider. `also`: other roles allowed in all three."""
+    allowed = {ADMIN_ROLE: OK, **(also or {}), PARTNER: OK}
+    refused = allowed | {
+        PARTNER: f"force may {verb} only items it holds; this one is held by outsider"
+    }
+    return {
+        f"{case}_held_by_itself": (verb, allowed),
+        f"{case}_held_by_its_unit": (verb, allowed),
+        f"{case}_held_by_another_party": (verb, refused),
+    }
+
+
 # case -> (the verb of the coarse refusal, {role: OK | the refusal message, a regex}).
 # A role missing from a case's dict is refused by the coarse table with ROLE_REFUSED.
 MATRIX: dict[str, tuple[str, dict[Role, str | None]]] = {
@@ -56,111 +82,37 @@ MATRIX: dict[str, tuple[str, dict[Role, str | None]]] = {
     "grant_token": ("grant token", {ADMIN_ROLE: OK}),
     "register_key_for_itself": (
         "manage keys",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: OK,
-            PARTNER: OK,
-            INSPECTOR: OK,
-            OVERSIGHT: OK,
-            INVESTIGATOR: OK,
-        },
+        EVERY_ROLE_OK,
     ),
     "register_key_for_another_party": (
         "manage keys",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: "supplier may not register keys for outsider",
-            PARTNER: "force may not register keys for outsider",
-            INSPECTOR: "inspectorate may not register keys for outsider",
-            OVERSIGHT: "oversight-body may not register keys for outsider",
-            INVESTIGATOR: "investigator may not register keys for outsider",
-        },
+        only_for_itself("register keys for"),
     ),
     "revoke_key_of_itself": (
         "manage keys",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: OK,
-            PARTNER: OK,
-            INSPECTOR: OK,
-            OVERSIGHT: OK,
-            INVESTIGATOR: OK,
-        },
+        EVERY_ROLE_OK,
     ),
     "revoke_key_of_another_party": (
         "manage keys",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: "supplier may not revoke keys of outsider",
-            PARTNER: "force may not revoke keys of outsider",
-            INSPECTOR: "inspectorate may not revoke keys of outsider",
-            OVERSIGHT: "oversight-body may not revoke keys of outsider",
-            INVESTIGATOR: "investigator may not revoke keys of outsider",
-        },
+        only_for_itself("revoke keys of"),
     ),
     "revoke_own_token": (
         "revoke token",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: OK,
-            PARTNER: OK,
-            INSPECTOR: OK,
-            OVERSIGHT: OK,
-            INVESTIGATOR: OK,
-        },
+        EVERY_ROLE_OK,
     ),
     "revoke_another_partys_token": (
         "revoke token",
-        {
-            ADMIN_ROLE: OK,
-            SUPPLIER: "supplier may not revoke tokens of outsider",
-            PARTNER: "force may not revoke tokens of outsider",
-            INSPECTOR: "inspectorate may not revoke tokens of outsider",
-            OVERSIGHT: "oversight-body may not revoke tokens of outsider",
-            INVESTIGATOR: "investigator may not revoke tokens of outsider",
-        },
+        only_for_itself("revoke tokens of"),
     ),
     "issue_under_own_agreement": ("issue", {ADMIN_ROLE: OK, SUPPLIER: OK}),
     "issue_under_another_suppliers_agreement": (
         "issue",
         {ADMIN_ROLE: OK, SUPPLIER: "agreement eua-2 is supplier-2's, not supplier's"},
     ),
-    "transfer_held_by_itself": ("transfer", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "transfer_held_by_its_unit": ("transfer", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "transfer_held_by_another_party": (
-        "transfer",
-        {
-            ADMIN_ROLE: OK,
-            PARTNER: "force may transfer only items it holds; this one is held by outsider",
-        },
-    ),
-    "receive_held_by_itself": ("receive", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "receive_held_by_its_unit": ("receive", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "receive_held_by_another_party": (
-        "receive",
-        {
-            ADMIN_ROLE: OK,
-            PARTNER: "force may receive only items it holds; this one is held by outsider",
-        },
-    ),
-    "report_lost_held_by_itself": ("report lost", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "report_lost_held_by_its_unit": ("report lost", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "report_lost_held_by_another_party": (
-        "report lost",
-        {
-            ADMIN_ROLE: OK,
-            PARTNER: "force may report lost only items it holds; this one is held by outsider",
-        },
-    ),
-    "dispose_held_by_itself": ("dispose", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "dispose_held_by_its_unit": ("dispose", {ADMIN_ROLE: OK, PARTNER: OK}),
-    "dispose_held_by_another_party": (
-        "dispose",
-        {
-            ADMIN_ROLE: OK,
-            PARTNER: "force may dispose only items it holds; this one is held by outsider",
-        },
-    ),
+    **holder_cases("transfer", "transfer"),
+    **holder_cases("receive", "receive"),
+    **holder_cases("report_lost", "report lost"),
+    **holder_cases("dispose", "dispose"),
     "inspect_physically_held_by_its_unit": (
         "inspect",
         {ADMIN_ROLE: OK, INSPECTOR: OK, PARTNER: "a partner's own inspection is a self_report"},
@@ -173,16 +125,7 @@ MATRIX: dict[str, tuple[str, dict[Role, str | None]]] = {
             PARTNER: "force may inspect only items it holds; this one is held by outsider",
         },
     ),
-    "self_report_held_by_itself": ("inspect", {ADMIN_ROLE: OK, INSPECTOR: OK, PARTNER: OK}),
-    "self_report_held_by_its_unit": ("inspect", {ADMIN_ROLE: OK, INSPECTOR: OK, PARTNER: OK}),
-    "self_report_held_by_another_party": (
-        "inspect",
-        {
-            ADMIN_ROLE: OK,
-            INSPECTOR: OK,
-            PARTNER: "force may inspect only items it holds; this one is held by outsider",
-        },
-    ),
+    **holder_cases("self_report", "inspect", also={INSPECTOR: OK}),
     "recover_by_itself": ("recover", {ADMIN_ROLE: OK, PARTNER: OK}),
     "recover_by_its_unit": ("recover", {ADMIN_ROLE: OK, PARTNER: OK}),
     "recover_by_another_party": (

@@ -4,6 +4,7 @@ folded to the form of the plain marking or refused, and the ids issued before it
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from uuid import UUID
 
@@ -102,7 +103,7 @@ def test_a_look_alike_of_a_serial_has_the_same_normal_form(kind: str, serial: st
 def test_a_serial_with_an_invisible_or_unassigned_character_or_no_letter_is_refused(
     kind: str, serial: str, reason: str
 ) -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput, match=re.escape(reason)) as refused:
         marking_form(serial)
 
     assert reason in refused.value.message, kind
@@ -140,7 +141,7 @@ def test_model_and_manufacturer_names_are_folded_into_the_identity_too() -> None
 
 
 def test_a_model_name_without_a_letter_or_digit_is_refused() -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput, match="model '---' has no letter or digit") as refused:
         identity_key("Maker", "---", PLAIN)
 
     assert refused.value.message == "model '---' has no letter or digit"

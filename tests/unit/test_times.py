@@ -25,7 +25,9 @@ PLUS_1, MINUS_1 = timezone(timedelta(hours=1)), timezone(timedelta(hours=-1))
 def test_a_time_outside_the_years_1800_to_9999_in_utc_is_refused_never_an_overflow(
     moment: datetime, shown: str
 ) -> None:
-    with pytest.raises(InvalidTime) as refused:
+    with pytest.raises(
+        InvalidTime, match="occurred_at must be between the years 1800 and 9999 in UTC"
+    ) as refused:
         aware_utc(moment, field="occurred_at")
 
     assert refused.value.message == (

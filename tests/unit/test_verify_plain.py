@@ -314,12 +314,8 @@ def test_topics_that_are_not_ledger_events_stored_under_their_own_topic_are_not_
 ) -> None:
     s = first(stored, "custody:Item.Issued")
 
-    for topic in (
-        "custody:Item",
-        "ledger.domain.items:Item.Issued",
-        "nope:X",
-        "ledger.domain.times:UTC",
-    ):
+    for topic in ("custody:Item", "ledger.domain.items:Item.Issued", "nope:X",
+    "ledger.domain.times:UTC"):
         assert plain(ledger, s, topic=topic) is None
     entry = plain(ledger, s, topic="custody:Item.Created")
     assert entry == reference(ledger, s, s.state, topic="custody:Item.Created") != s.entry

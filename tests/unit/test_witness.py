@@ -11,6 +11,7 @@ Vectors:
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -445,7 +446,7 @@ def test_a_fork_shown_to_the_witness_is_refused_and_kept_as_evidence_a_third_par
     assert evidence.proof == tuple(fork.proof(10, 20))
     cosigned = verify_checkpoint(evidence.cosigned_note or "", LOG.verifier)
     refused_ = verify_checkpoint(evidence.refused_note, LOG.verifier)
-    with pytest.raises(ProofError):
+    with pytest.raises(ProofError, match="the consistency proof leads to another old root"):
         merkle.verify_consistency(10, 20, evidence.proof, cosigned.root_hash, refused_.root_hash)
     assert state.latest(ORIGIN) == CosignedCheckpoint(10, HONEST.root(10), HONEST.note(10))
     assert wit.add_checkpoint(HONEST.request(10, 20)).ok
@@ -496,7 +497,7 @@ def test_a_witness_needs_a_key_for_every_log() -> None:
 def test_a_request_that_would_be_malformed_is_not_formatted(
     old: int, proof: list[bytes], message: str
 ) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}") as caught:
         format_add_checkpoint(old, proof, HONEST.note(3))
 
     assert caught.value.message.startswith(message)

@@ -266,7 +266,7 @@ def test_a_checkpoint_cosigned_by_a_quorum_gives_every_valid_cosignature_in_poli
 
 
 def test_a_group_short_of_its_threshold_is_refused_naming_who_cosigned() -> None:
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="witness quorum g is not met") as caught:
         check_quorum(flat("2"), cosigned_by("X2"), CHECKPOINT)
 
     assert caught.value.message == (
@@ -275,7 +275,7 @@ def test_a_group_short_of_its_threshold_is_refused_naming_who_cosigned() -> None
 
 
 def test_no_cosignature_at_all_is_refused() -> None:
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="witness quorum g is not met") as caught:
         check_quorum(flat("all"), NOTE, CHECKPOINT)
 
     assert caught.value.message == (
@@ -284,7 +284,7 @@ def test_no_cosignature_at_all_is_refused() -> None:
 
 
 def test_an_unmet_nested_group_is_explained_down_to_its_witnesses() -> None:
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="witness quorum X-and-Y is not met") as caught:
         check_quorum(parse_policy(SPEC_EXAMPLE), cosigned_by("X2", "Y1"), CHECKPOINT)
 
     assert caught.value.message == (
@@ -296,7 +296,7 @@ def test_an_unmet_nested_group_is_explained_down_to_its_witnesses() -> None:
 def test_a_single_witness_quorum_is_refused_without_its_cosignature() -> None:
     policy = parse_policy(f"witness w1 {VKEYS['X1']}\nwitness w2 {VKEYS['X2']}\nquorum w1\n")
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(ProofError, match="witness quorum w1 is not met") as caught:
         check_quorum(policy, cosigned_by("X2"), CHECKPOINT)
 
     assert caught.value.message == (
@@ -376,7 +376,9 @@ def test_a_checkpoint_whose_origin_is_not_its_log_key_name_is_refused() -> None:
     log = Signer("another.example/log", Ed25519PrivateKey.from_private_bytes(b"\x01" * 32))
     policy = parse_policy(f"log {log.verifier.vkey}\nquorum none\n")
 
-    with pytest.raises(ProofError) as caught:
+    with pytest.raises(
+        ProofError, match="checkpoint origin is not the name of the log key that signed it"
+    ) as caught:
         verify_policy_checkpoint(policy, sign_note(CHECKPOINT.to_text(), [log]))
 
     assert caught.value.message == (
