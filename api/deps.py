@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import counting_failures
@@ -48,9 +48,24 @@ ReadScopeDep = Annotated[ReadScope, Depends(read_scope)]
 
 
 def fleet_of(request: Request, ledger: Ledger) -> Fleet:
-    """The app's Fleet over its Ledger, opened on first use (creating the views' tables if
-    missing) and kept on the app."""
+    """The app's read models over its Ledger, opened on first use (creating their tables if
+    missing) and kept on the app. Reads answer from them as they are (api/follower.py keeps them
+    up to date)."""
     fleet: Fleet | None = getattr(request.app.state, "custody_fleet", None)
     if fleet is None or fleet.store is not ledger.log_store:
         fleet = request.app.state.custody_fleet = Fleet.of(ledger)
     return fleet
+
+
+def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
+    return fleet_of(request, ledger)
+
+
+FleetDep = Annotated[Fleet, Depends(get_fleet)]
+ExactQuery = Annotated[
+    bool,
+    Query(
+        description="answer from the reference (replay) instead of the read models, which may be"
+        " behind the log (`as_of_log_size`)"
+    ),
+]

@@ -2,7 +2,9 @@
 config)` with the server settings of a configuration, as `custody serve` runs it; `app_from_env()`
 opens the configured ledger too (ledger/application/wiring.py; `custody init` made the tables).
 With `checkpoint_interval` above 0 the app signs checkpoints on a clock while it runs, and once as
-it stops (api/clock.py)."""
+it stops (api/clock.py). After every save of its Ledger the app brings the read models and stored
+accounts up to date: at once, or with `follow_interval` above 0 by a thread that also ticks on a
+clock for other processes' writes (api/follower.py; `configured_app` runs that thread)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fastapi import FastAPI
 
 from api import docs, errors, security, ui
 from api.clock import CheckpointClock
+from api.follower import FollowerClock, follow, listen
 from api.limits import BodyLimit
 from api.routes import (
     custody,
@@ -33,6 +36,10 @@ from api.witnessing import WitnessClient
 from ledger.application import Ledger, log_key, open_ledger
 from ledger.store import Config
 from policies.config import PolicyConfig, load_policy
+from policies.following import follower_of
+
+FOLLOW_INTERVAL = 1.0
+"""`custody serve` catches up with other processes' writes this often (seconds)."""
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
@@ -54,19 +61,26 @@ def create_app(
     *,
     checkpoint_interval: float = 0,
     public_tiles: bool = True,
+    follow_interval: float = 0,
 ) -> FastAPI:
+    follower = follower_of(ledger, policy or PolicyConfig())
+    follower_clock = FollowerClock(follower, follow_interval) if follow_interval > 0 else None
+    listen(ledger, follower, follower_clock)
+    if follower_clock is None:  # else its thread catches up as it starts
+        follow(follower)
     app = FastAPI(
         title="Custody",
         version="0.1.0",
         description="A tamper-evident, event-sourced ledger of weapon custody.",
         responses=ERROR_RESPONSES,
-        lifespan=_checkpoints_on_a_clock(ledger, checkpoint_interval),
+        lifespan=_clocks(ledger, checkpoint_interval, follower_clock),
         docs_url=None,  # api/docs.py serves them from packaged assets, not a CDN
         redoc_url=None,
     )
     app.state.ledger = ledger
     app.state.policy = policy or PolicyConfig()
     app.state.public_tiles = public_tiles
+    app.state.follower = follower
     errors.install(app)
     app.add_middleware(BodyLimit)
     security.install(app)
@@ -87,19 +101,21 @@ def create_app(
     return app
 
 
-def _checkpoints_on_a_clock(
-    ledger: Ledger, interval: float
+def _clocks(
+    ledger: Ledger, interval: float, follower: FollowerClock | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         clock = CheckpointClock(ledger, interval) if interval > 0 else None
-        if clock is not None:
-            clock.start()
+        for started in (clock, follower):
+            if started is not None:
+                started.start()
         try:
             yield
         finally:
-            if clock is not None:
-                clock.stop()
+            for stopped in (follower, clock):
+                if stopped is not None:
+                    stopped.stop()
 
     return lifespan
 
@@ -112,6 +128,7 @@ def configured_app(ledger: Ledger, config: Config) -> FastAPI:
         load_policy(config.policy),
         checkpoint_interval=config.checkpoint_interval,
         public_tiles=config.public_tiles,
+        follow_interval=FOLLOW_INTERVAL,
     )
 
 

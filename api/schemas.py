@@ -536,6 +536,10 @@ class UnaccountedReportOut(BaseModel):
     known_at: datetime | None
     unaccounted: list[UnaccountedItemOut]
     recipients: list[RecipientRatesOut]
+    as_of_log_size: int = Field(
+        description="the answer reflects the log's first `as_of_log_size` entries: the stored"
+        " accounts' position, or the log's size when the reference answered (`exact=true`)"
+    )
 
 
 class FlagOut(FindingOut):
@@ -546,6 +550,10 @@ class FlagOut(FindingOut):
 
 class FlagsOut(BaseModel):
     flags: list[FlagOut]
+    as_of_log_size: int = Field(
+        description="the answer reflects the log's first `as_of_log_size` entries: the stored"
+        " accounts' position, or the log's size when the reference answered (`exact=true`)"
+    )
 
 
 class ScanOut(BaseModel):

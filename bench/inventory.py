@@ -21,9 +21,13 @@ from pathlib import Path
 
 from bench.synth import ADMIN, FORCE, NOW, plans, setup, write_bulk
 from ledger.application import open_ledger
+from ledger.integrity import Signer, generate_signer_key
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.reconciliation import Count, take_inventory
 from ledger.store.config import Config
+
+LOG_KEY = Signer.from_text(generate_signer_key("localhost/custody"))
+"""The log key of the bench's own store: it signs every entry's receipt."""
 
 
 def main() -> None:
@@ -33,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
     path = Path(tempfile.mkdtemp()) / "inventory.db"
     config = Config(db=f"sqlite:///{path}")
-    ledger = open_ledger(config, clock=lambda: datetime.now(UTC), create_tables=True)
+    ledger = open_ledger(
+        config, clock=lambda: datetime.now(UTC), create_tables=True, signer=LOG_KEY
+    )
     setup(ledger)
     started = time.perf_counter()
     write_bulk(ledger, plans(args.items, 1), batch=2000)

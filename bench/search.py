@@ -23,9 +23,13 @@ from pathlib import Path
 from bench.synth import ADMIN, plans, setup, write_bulk
 from ledger.application import open_ledger
 from ledger.application.ledger import Ledger
+from ledger.integrity import Signer, generate_signer_key
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.search import Filters, Pattern, search
 from ledger.store.config import Config
+
+LOG_KEY = Signer.from_text(generate_signer_key("localhost/custody"))
+"""The log key of the bench's own store: it signs every entry's receipt."""
 
 
 def main() -> None:
@@ -36,7 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     path = args.db or Path(tempfile.mkdtemp()) / "search.db"
     config = Config(db=f"sqlite:///{path}")
-    ledger = open_ledger(config, clock=lambda: datetime.now(UTC), create_tables=True)
+    ledger = open_ledger(
+        config, clock=lambda: datetime.now(UTC), create_tables=True, signer=LOG_KEY
+    )
     if ledger.log_store.log_size() == 0:
         started = time.perf_counter()
         setup(ledger)

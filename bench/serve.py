@@ -4,7 +4,8 @@ own process, so the client and the server do not share one interpreter lock).
     python bench/serve.py ledger <CUSTODY_DB url> <port>
     python bench/serve.py plain '<eventsourcing env as JSON>' <port>
 
-The Ledger side is `api.main.create_app` over an initialised store, with the benchmark's fixed clock
+The Ledger side is `api.main.create_app` over an initialised store (its read models followed by a
+thread, as under `custody serve`), with the benchmark's fixed clock
 (the synthetic programme's dates are relative to it) and the run's log key (BENCH_LOG_KEY, the key
 text, which signs each entry's receipt); access logs are off on both sides.
 
@@ -31,7 +32,7 @@ import fastapi.routing
 import uvicorn
 from synth import NOW
 
-from api.main import create_app
+from api.main import FOLLOW_INTERVAL, create_app
 from ledger.application import open_ledger
 from ledger.integrity.signing import Signer
 from ledger.store.config import Config
@@ -41,7 +42,10 @@ def main() -> None:
     side, store, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if side == "ledger":
         key = Signer.from_text(os.environ["BENCH_LOG_KEY"])  # the run's key, as open_ledger's
-        app = create_app(open_ledger(Config(db=store), clock=lambda: NOW, signer=key))
+        app = create_app(  # its read models followed as under `custody serve` (api/follower.py)
+            open_ledger(Config(db=store), clock=lambda: NOW, signer=key),
+            follow_interval=FOLLOW_INTERVAL,
+        )
     else:
         app = baseline.create_http_app(baseline.open_plain(json.loads(store), create=False))
     target = os.environ.get("BENCH_SERVER_PROFILE")

@@ -22,6 +22,7 @@ from custody_cli.options import (
     read_vkey,
 )
 from custody_cli.output import err, out, with_progress
+from custody_cli.store import follow_log
 from ledger.application import log_key
 from ledger.domain import CustodyError, aware_utc, system_clock
 from ledger.operations import (
@@ -35,6 +36,7 @@ from ledger.operations import (
 )
 from ledger.readmodels import Count, Fleet, Line, take_inventory
 from ledger.store import Config, redacted
+from policies.config import load_policy
 
 
 def inventory(
@@ -137,6 +139,7 @@ def import_file(
         f"stored {outcome.stored} rows in {outcome.batches} batches; "
         f"{outcome.skipped} were stored by an earlier run; {len(bad)} skipped as invalid"
     )
+    follow_log(ledger, load_policy(config.policy))
     for problem in outcome.problems:
         raise CustodyError(
             f"{file}:{problem}; {outcome.what_was_stored()}: fix it and run the same file again"

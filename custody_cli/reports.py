@@ -14,6 +14,7 @@ from rich.table import Table
 
 from custody_cli.options import OPERATOR_ACTOR, DbOption, open_ledger
 from custody_cli.output import out
+from custody_cli.store import follow_log
 from ledger.application import directory
 from ledger.domain import CustodyError, aware_utc, format_time, parse_moment, system_clock
 from ledger.readmodels import Candidate, Filters, Fleet, Pattern, search_serials
@@ -143,7 +144,9 @@ def report_unaccounted(
     when = parse_moment(as_of, field="--as-of") if as_of else system_clock()
     known = parse_moment(known_at, field="--known-at") if known_at else None
     chosen = Scope(when, known, recipient, programme, category)
-    report = unaccounted_report(open_ledger(config), chosen, rules)
+    ledger = open_ledger(config)
+    follow_log(ledger, rules)  # a process of its own: no server may have followed the log
+    report = unaccounted_report(ledger, chosen, rules)
     if as_csv:
         sys.stdout.write(report_csv(report, view))
         return

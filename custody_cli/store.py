@@ -23,13 +23,14 @@ from custody_cli.output import err, out, with_progress
 from ledger.application import Ledger, log_key
 from ledger.domain import CustodyError
 from ledger.integrity import Signer, generate_signer_key, write_private_key_file
-from ledger.readmodels import DerivedChecked, check_read_models, follow, open_views, rebuild
+from ledger.readmodels import DerivedChecked, check_read_models, open_views, rebuild
 from ledger.store import Config, create_private, redacted
 from ledger.verification import split_notes, trusted_checkpoints
 from ledger.witness import parse_policy
 from policies.audit import check_accounts
-from policies.config import load_policy
+from policies.config import PolicyConfig, load_policy
 from policies.engine import rebuild_accounts
+from policies.following import follower_of
 
 
 def init(
@@ -219,13 +220,27 @@ def readmodels_follow(
     every: Annotated[float, typer.Option(min=0.1, help="seconds between polls")] = 1.0,
     db: DbOption = None,
 ) -> None:
-    """Apply the entries recorded since the last run; then poll the log until stopped."""
-    ledger = open_ledger(Config.from_env(db=db))
+    """Apply the entries recorded since the last run to the read models, then recompute the
+    stored accounts they change; then poll the log until stopped."""
+    config = Config.from_env(db=db)
+    ledger = open_ledger(config)
     views = open_views(ledger)
+    follower = follower_of(ledger, load_policy(config.policy))
     while True:
-        applied = follow(ledger.log_store, views)
+        before = views.position()
+        follower.catch_up()
+        applied = views.position() - before
         if once or applied:
             out.print(f"applied {applied} entries; the read models are at {views.position()}")
         if once:
             return
         time.sleep(every)
+
+
+def follow_log(ledger: Ledger, policy: PolicyConfig) -> None:
+    """Bring the read models and the policy's stored accounts up to date, a progress bar each
+    (`custody import` at its end; `custody report`, a process of its own, first)."""
+    for step in follower_of(ledger, policy).steps:
+        todo = step.behind()
+        if todo:
+            with_progress(f"following the log: {step.name}", todo, step.catch_up)

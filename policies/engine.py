@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from uuid import UUID
@@ -106,17 +106,24 @@ class UnaccountedReport:
     scope: Scope
     unaccounted: list[ItemAccount]
     recipients: list[RecipientRates]
+    as_of_log_size: int = field(default=0, compare=False)
+    """the log size the answer reflects: the stored accounts' position, or the log's size when
+    the reference answered"""
 
 
-def accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
+def accounts(
+    ledger: Ledger, scope: Scope, config: PolicyConfig, *, exact: bool = False
+) -> Iterator[ItemAccount]:
     """Every item issued by the date (and recorded by `known_at`) in scope, with its findings:
-    from the stored accounts (policies/accounts.py) where they answer the question, else from the
-    item's facts. Both give the same answers; `reference_accounts` is the reference."""
+    from the stored accounts (policies/accounts.py) as they are, where they answer the question,
+    else from the item's facts. Up to date, both give the same answers; `reference_accounts` is
+    the reference, and what `exact` asks for. The stored accounts are not caught up here: the
+    follower does that (`follow_accounts`); `accounts_position` says how far they are."""
     scope = _checked(scope)
-    if scope.known_at is not None:
+    if scope.known_at is not None or exact:
         yield from reference_accounts(ledger, scope, config)
         return
-    table = _caught_up(ledger, config)
+    table = AccountTable(ledger, config)
     as_of = format_time(scope.as_of)
     serials = table.issued_twice(as_of)
     registry = _registry(ledger, None)
@@ -141,10 +148,22 @@ def rebuild_accounts(
     return _catch_up(ledger, config, table, progress, every=True)
 
 
-def _caught_up(ledger: Ledger, config: PolicyConfig) -> AccountTable:
-    table = AccountTable(ledger, config)
-    _catch_up(ledger, config, table)
-    return table
+def follow_accounts(
+    ledger: Ledger,
+    config: PolicyConfig,
+    progress: Callable[[int], None] | None = None,
+    *,
+    table: AccountTable | None = None,
+) -> int:
+    """Bring this policy's stored accounts up to date with the log (the follower's step,
+    policies/following.py, which keeps its `table` open); answers how many items were
+    recomputed."""
+    return _catch_up(ledger, config, table or AccountTable(ledger, config), progress)
+
+
+def accounts_position(ledger: Ledger, config: PolicyConfig) -> int:
+    """The log size this policy's stored accounts reflect."""
+    return AccountTable(ledger, config).position()
 
 
 def _catch_up(
@@ -200,6 +219,13 @@ def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str]
     return [r for r in table.recipients() if scope.recipient in (r, parent(r))]
 
 
+def recipients(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[str]:
+    """The recipients items were issued to, within the scope's recipient (itself and its units)."""
+    table = AccountTable(ledger, config)  # as they are: the follower keeps them up to date
+    chosen = _recipients(table, _registry(ledger, None).parent, _checked(scope))
+    return sorted(table.recipients() if chosen is None else chosen)
+
+
 def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """The rules over every item's facts as of the date, read one item at a time."""
     scope = _checked(scope)
@@ -215,13 +241,33 @@ def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> It
         yield _account(registry.case(item_id, facts, scope.as_of, twins), config)
 
 
-def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
-    """The unaccounted items and the rates per recipient. The stored accounts answer for the
-    items settled by the date, counted in SQL; the items with facts after it are read one by one."""
+def item_account(
+    ledger: Ledger, item_id: UUID, scope: Scope, config: PolicyConfig
+) -> ItemAccount | None:
+    """One item's account as of the date (None if it was not issued by then): the rules over its
+    facts, with the fleet's other issues of its serial from the stored accounts as they are."""
     scope = _checked(scope)
-    if scope.known_at is not None:
+    facts = _facts_as_of(ledger, item_id, scope)
+    if facts is None:
+        return None
+    serials = AccountTable(ledger, config).issued_twice(format_time(scope.as_of))
+    twins = _twins(serials, str(facts[0].fields["normalised_serial"]), facts[0].log_index)
+    return _account(
+        _registry(ledger, scope.known_at).case(item_id, facts, scope.as_of, twins), config
+    )
+
+
+def unaccounted_report(
+    ledger: Ledger, scope: Scope, config: PolicyConfig, *, exact: bool = False
+) -> UnaccountedReport:
+    """The unaccounted items and the rates per recipient. The stored accounts, as they are,
+    answer for the items settled by the date, counted in SQL; the items with facts after it are
+    read one by one. `exact` (and any `known_at`) asks the reference instead."""
+    scope = _checked(scope)
+    if scope.known_at is not None or exact:
         return reference_report(ledger, scope, config)
-    table = _caught_up(ledger, config)
+    table = AccountTable(ledger, config)
+    position = table.position()
     registry = _registry(ledger, None)
     as_of = format_time(scope.as_of)
     where = Where(
@@ -254,11 +300,12 @@ def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Un
         if account.unaccounted:
             listed.append((row.issued_log_index, account))
     rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
-    return UnaccountedReport(scope, [account for _, account in sorted(listed)], rates)
+    return UnaccountedReport(scope, [account for _, account in sorted(listed)], rates, position)
 
 
 def reference_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:
     """The report tallied from `reference_accounts`, one item at a time."""
+    size = ledger.log_store.log_size()
     totals: dict[str, list[int]] = {}
     unaccounted = []
     for account in reference_accounts(ledger, scope, config):
@@ -266,7 +313,7 @@ def reference_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Unac
         if account.unaccounted:
             unaccounted.append(account)
     rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
-    return UnaccountedReport(_checked(scope), unaccounted, rates)
+    return UnaccountedReport(_checked(scope), unaccounted, rates, size)
 
 
 def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
@@ -280,8 +327,10 @@ def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
     row[5] += account.self_reported
 
 
-def findings(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[Finding]:
-    scoped = list(accounts(ledger, scope, config))
+def findings(
+    ledger: Ledger, scope: Scope, config: PolicyConfig, *, exact: bool = False
+) -> list[Finding]:
+    scoped = list(accounts(ledger, scope, config, exact=exact))
     traced = trace_findings(ledger, scope.as_of, {a.item_id for a in scoped})
     return [f for account in scoped for f in account.findings] + traced
 

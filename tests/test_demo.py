@@ -16,6 +16,7 @@ from ledger.operations import demo
 from policies.config import PolicyConfig
 from policies.engine import ItemAccount, Scope, UnaccountedReport, accounts, unaccounted_report
 from policies.findings import Finding
+from policies.following import follower_of
 from tests.conftest import SIGNER
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -26,6 +27,7 @@ def built(items: int = ITEMS, seed: int = 7) -> Ledger:
     ledger = Ledger(clock=lambda: NOW, db="sqlite:///:memory:", create_tables=True, signer=SIGNER)
     ledger.bootstrap()
     demo.build(ledger, now=NOW, items=items, seed=seed)
+    follower_of(ledger, PolicyConfig()).catch_up()  # as the server does when `custody demo` serves
     return ledger
 
 

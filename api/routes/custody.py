@@ -1,7 +1,6 @@
 """Fleet-wide custody: what a party held at a time, from the read models
-(ledger/readmodels/models.py),
-which catch up with the log before they answer. Per-item replay (`/v1/items/{id}/custody`) stays
-the reference (docs/readmodels.md)."""
+(ledger/readmodels/custody.py) as they are, with the log size they reflect; `exact=true` replays
+the items they have not caught up with (docs/readmodels.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +8,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from api.deps import LedgerDep, ReadScopeDep, fleet_of
+from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
 from api.schemas import PartyIdQuery, Time
 from ledger.domain import aware_utc
+from ledger.readmodels import holdings as holdings_of
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 
@@ -31,31 +31,38 @@ class HoldingsOut(BaseModel):
     at: datetime
     known_at: datetime | None
     items: list[HeldItemOut]
+    as_of_log_size: int = Field(
+        description="the answer reflects the log's first `as_of_log_size` entries (at least)"
+    )
 
 
 @router.get("", response_model=HoldingsOut)
 def holdings(
-    request: Request,
     ledger: LedgerDep,
+    fleet: FleetDep,
     scope: ReadScopeDep,
     holder: PartyIdQuery,
     at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
+    exact: ExactQuery = False,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
     with its status then: `in_custody`, `lost` or `disposed`. A partner asks for itself or one
-    of its units only."""
+    of its units only. From the read models as they are (`as_of_log_size`); `exact=true` also
+    replays the items with entries they have not applied yet."""
     scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
-    held = fleet_of(request, ledger).holdings(holder, at=at, known_at=known_at)
+    held = holdings_of(ledger, fleet, holder, at=at, known_at=known_at, exact=exact)
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)
-        for h in held
+        for h in held.items
     ]
-    return HoldingsOut(holder=holder, at=at, known_at=known_at, items=items)
+    return HoldingsOut(
+        holder=holder, at=at, known_at=known_at, items=items, as_of_log_size=held.as_of_log_size
+    )
 
 
 def _aware(known_at: datetime | None) -> datetime | None:

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import LedgerDep, ReadScopeDep
+from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     CorrectionIn,
     CustodyOut,
@@ -33,6 +33,7 @@ from api.submissions import WriteDep
 from ledger.application import Recorded
 from ledger.domain import Action, Item
 from ledger.integrity import decode_entry
+from ledger.readmodels import custody_at
 from ledger.verification import dump_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -210,14 +211,19 @@ def history(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> HistoryOut
 def custody(
     item_id: UUID,
     ledger: LedgerDep,
+    fleet: FleetDep,
     scope: ReadScopeDep,
     at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
     known_at: Annotated[
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
+    exact: ExactQuery = False,
 ) -> CustodyOut:
+    """Holder and status at field time `at` as known at `known_at`, and the entries the answer
+    rests on: from the read models when they have applied every entry of the item, else (or with
+    `exact=true`) from the replay, the reference; both answer the same."""
     scope.require_item(item_id, at=at)
-    state = ledger.custody_at(item_id, at=at, known_at=known_at)
+    state = custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
     return CustodyOut(
         item_id=state.item_id,
         at=state.at,

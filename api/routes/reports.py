@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.deps import ActorDep, LedgerDep, ReadScopeDep
+from api.deps import ActorDep, ExactQuery, LedgerDep, ReadScopeDep
 from api.schemas import (
     FindingOut,
     FlagOut,
@@ -28,6 +28,7 @@ from policies.engine import (
     ItemAccount,
     Scope,
     accounts,
+    accounts_position,
     findings,
     scope_for,
     unaccounted_report,
@@ -72,14 +73,16 @@ def unaccounted(
     policy: PolicyDep,
     chosen: ScopeDep,
     view: Literal["items", "recipients"] = "items",
+    exact: ExactQuery = False,
 ) -> UnaccountedReportOut | Response:
     """Items unaccounted for as of the date (as known at `known_at`), why, and the entries that
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
     (`view=items`) or per recipient (`view=recipients`), with `Accept: text/csv` (read from the
     request, not declared: OpenAPI ignores an `Accept` header parameter), every cell safe to open
-    in a spreadsheet (policies/export.py)."""
+    in a spreadsheet (policies/export.py). From the stored accounts as they are
+    (`as_of_log_size`); `exact=true` asks the reference (every item's facts) instead."""
     actor.require(Action.READ)
-    report = unaccounted_report(ledger, scope_for(actor, chosen), policy)
+    report = unaccounted_report(ledger, scope_for(actor, chosen), policy, exact=exact)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(report_csv(report, view), media_type="text/csv")
     return UnaccountedReportOut(
@@ -87,6 +90,7 @@ def unaccounted(
         known_at=report.scope.known_at,
         unaccounted=[_item_out(a) for a in report.unaccounted],
         recipients=[_rates_out(r) for r in report.recipients],
+        as_of_log_size=report.as_of_log_size,
     )
 
 
@@ -101,13 +105,16 @@ def list_flags(
     rule: Filter = None,
     severity: Filter = None,
     item: UUID | None = None,
+    exact: ExactQuery = False,
 ) -> FlagsOut:
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
-    whether it still holds or not; `all`: both."""
+    whether it still holds or not; `all`: both. From the stored accounts as they are
+    (`as_of_log_size`); `exact=true` asks the reference instead."""
     if item is not None:
         readable.require_item(item)
-    scoped = list(accounts(ledger, scope_for(actor, chosen), policy))
+    size = ledger.log_store.log_size() if exact else accounts_position(ledger, policy)
+    scoped = list(accounts(ledger, scope_for(actor, chosen), policy, exact=exact))
     traced = trace_findings(ledger, chosen.as_of, {a.item_id for a in scoped})
     current = [f for a in scoped for f in a.findings] + traced
     views = [
@@ -127,14 +134,19 @@ def list_flags(
                 resolution=v.resolution,
             )
             for v in views
-        ]
+        ],
+        as_of_log_size=size,
     )
 
 
 @router.post("/v1/flags/scan", response_model=ScanOut)
-def scan(ledger: LedgerDep, actor: ActorDep, policy: PolicyDep, chosen: ScopeDep) -> ScanOut:
-    """Raise every current finding not raised yet, so it is on record."""
+def scan(
+    request: Request, ledger: LedgerDep, actor: ActorDep, policy: PolicyDep, chosen: ScopeDep
+) -> ScanOut:
+    """Raise every current finding not raised yet, so it is on record. A write: it brings the
+    stored accounts up to date first (api/follower.py)."""
     actor.require(Action.RAISE_FLAG)
+    request.app.state.follower.request()
     current = findings(ledger, chosen, policy)
     return ScanOut(findings=len(current), raised=raise_findings(ledger, current, actor=actor))
 

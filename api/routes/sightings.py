@@ -25,8 +25,15 @@ from api.schemas import (
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger
-from ledger.domain import Action, Actor, InvalidInput, Sighting
-from ledger.readmodels import Filters, Fleet, Pattern, search_serials, visible_holders
+from ledger.domain import Action, Actor, InvalidInput, NotFound, Sighting
+from ledger.readmodels import (
+    Filters,
+    Fleet,
+    Pattern,
+    holder_now,
+    search_serials,
+    visible_holders,
+)
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 CANDIDATES = 5
@@ -118,7 +125,7 @@ def listing(
     page: list[SightingOut] = []
     read = ledger.sightings(after=cursor, limit=SCAN)
     for number, (notification_id, seen) in enumerate(read, start=1):
-        if _listed(seen, status, holders, fleet):
+        if _listed(ledger, seen, status, holders, fleet):
             page.append(_sighting_out(ledger, fleet, seen, actor))
         if len(page) == PAGE or number == SCAN:  # more may follow: the next page starts here
             return SightingsOut(sightings=page, next=notification_id)
@@ -137,16 +144,20 @@ def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) 
     )
 
 
-def _listed(seen: Sighting, status: str, holders: list[str] | None, fleet: Fleet) -> bool:
+def _listed(
+    ledger: Ledger, seen: Sighting, status: str, holders: list[str] | None, fleet: Fleet
+) -> bool:
     if status != "all" and seen.status != status:
         return False
     if holders is None:
         return True
     if seen.item_id is None:
         return False
-    fleet.catch_up()
-    summary = fleet.views.summary(seen.item_id)
-    return summary is not None and summary.holder in holders
+    try:
+        holder, _ = holder_now(ledger, fleet, UUID(seen.item_id))
+    except NotFound:
+        return False
+    return holder in holders
 
 
 def _sighting_out(ledger: Ledger, fleet: Fleet, seen: Sighting, actor: Actor) -> SightingOut:

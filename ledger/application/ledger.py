@@ -21,6 +21,7 @@ tests a fixed one). Every write answers a `Recorded`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ from ledger.witness.witness_policy import WitnessPolicy
 
 __all__ = ["ITEM_PAGE", "OPERATOR", "Batch", "Ledger", "Recorded", "Signature", "TokenInfo"]
 
+log = logging.getLogger("custody.ledger")
 ITEM_PAGE = 10_000
 ItemChange = Callable[[Item, Signature, datetime], None]
 """(the item, the verified signature or None, now) -> None: an item command's decision."""
@@ -129,7 +131,9 @@ class Ledger(Application[UUID]):
         self.clock = clock
         self.origin = clean_text(origin, field="origin")
         self.bounds = bounds
-        self.signed_roles = frozenset(signed_roles)
+        self.after_save: list[Callable[[], None]] = []
+        """Called after every save, in the saving thread: what follows the log (the server's
+        read-model follower, api/follower.py) hears of each write here."""
         super().__init__(env=persistence_env(db, create_tables=create_tables))
         if not isinstance(self.recorder, LogStore):
             raise TypeError("APPLICATION_RECORDER_TOPIC must name a log store (store/log.py)")
@@ -154,12 +158,21 @@ class Ledger(Application[UUID]):
             save=self.save,
             clock=clock,
             origin=self.origin,
-            signed_roles=self.signed_roles,
+            signed_roles=frozenset(signed_roles),
             aggregates=self._aggregates,
             batches=batches,
             log_store=self.log_store,
             receipts=self.tlog,
         )
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """The library's hook after a save: tell every `after_save` listener. The save is
+        committed; a listener that fails is logged, not the writer's error."""
+        for listener in list(self.after_save):
+            try:
+                listener()
+            except Exception:
+                log.exception("a listener after a save failed; the save stands")
 
     def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> AbstractContextManager[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and

@@ -67,7 +67,11 @@ def _field_order(event: Any) -> tuple[datetime, int]:
 
 
 def _not_yet_issued(events: Sequence[Any], at: datetime, known: datetime | None) -> str:
-    item_id = events[0].originator_id if events else "?"
+    return not_issued(events[0].originator_id if events else "?", at, known)
+
+
+def not_issued(item_id: object, at: datetime, known: datetime | None) -> str:
+    """The refusal of custody before the issue (as known then), worded once for every reader."""
     message = f"item {item_id} had not been issued by {format_time(at)}"
     if known is not None:
         message += f" as known at {format_time(known)}"

@@ -211,6 +211,7 @@ def _count(ledger: Ledger, calendar: Calendar) -> UUID | None:
     """An inventory of one unit: every item it holds but the first counted, one serial unknown."""
     unit, at = f"{NORTH}-1", calendar.day(2)
     fleet = Fleet.of(ledger)
+    fleet.catch_up()  # the demo is the writer: it brings the read models up to date
     held = [h.serial for h in fleet.holdings(unit, at=at) if h.status is Status.IN_CUSTODY]
     if len(held) < 2:
         return None

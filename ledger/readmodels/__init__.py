@@ -4,6 +4,7 @@ inventories reconciled, and their check against the log.
 
 from __future__ import annotations
 
+from ledger.readmodels.custody import custody_at, holder_now, holdings
 from ledger.readmodels.derived import (
     DerivedChecked,
     Row,
@@ -13,10 +14,13 @@ from ledger.readmodels.derived import (
     compare_items,
     written_since,
 )
+from ledger.readmodels.follower import Follower, views_step
+from ledger.readmodels.follower import Step as FollowStep
 from ledger.readmodels.models import (
     TRACKING_TABLE,
     CustodyViews,
     Fleet,
+    Holdings,
     Interval,
     ItemEntry,
     follow,
@@ -50,7 +54,10 @@ __all__ = [
     "DerivedChecked",
     "Filters",
     "Fleet",
+    "FollowStep",
+    "Follower",
     "Found",
+    "Holdings",
     "Interval",
     "ItemEntry",
     "Line",
@@ -61,8 +68,11 @@ __all__ = [
     "Table",
     "check_read_models",
     "compare_items",
+    "custody_at",
     "find_serial",
     "follow",
+    "holder_now",
+    "holdings",
     "open_views",
     "rebuild",
     "resolve_item",
@@ -70,6 +80,7 @@ __all__ = [
     "take_inventory",
     "timeline",
     "views_of",
+    "views_step",
     "visible_holders",
     "written_since",
 ]

@@ -2,7 +2,8 @@
 (docs/verification.md, section 6; docs/readmodels.md).
 
 The log is verified byte for byte, but the fleet-wide answers (`/v1/custody`, the unaccounted
-report) read tables derived from it: `custody_intervals` and `item_summary`
+report, custody at a time) read tables derived from it: `custody_intervals`, `item_summary` and
+`custody_item_entries`
 (ledger/readmodels/models.py)
 and the stored policy accounts (policies/accounts.py, checked by policies/audit.py through the same
 `compare_items`). An edit of those tables changes the answers without touching the log. So each is
@@ -26,7 +27,9 @@ from uuid import UUID
 
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
+from ledger.readmodels.fold import Step
 from ledger.readmodels.models import (
+    ENTRIES_TABLE,
     INTERVALS_TABLE,
     SUMMARY_TABLE,
     CustodyViews,
@@ -177,6 +180,7 @@ def _text(row: Row | None) -> str:
 
 
 INTERVAL_COLUMNS = "item_id, holder, status, valid_from, valid_to, recorded_from, recorded_to"
+ENTRY_COLUMNS = "item_id, log_index, version, type, occurred_at, recorded_at, party, verified"
 SUMMARY_COLUMNS = (
     "item_id, serial, normalised_serial, category, programme, agreement, recipient,"
     " holder, status, last_verified_at, last_log_index, open_findings"
@@ -191,6 +195,7 @@ class _Views:
         database = Database(views.datastore)
         self.intervals = ItemRows(database, INTERVALS_TABLE, INTERVAL_COLUMNS)
         self.summary = ItemRows(database, SUMMARY_TABLE, SUMMARY_COLUMNS)
+        self.entries = ItemRows(database, ENTRIES_TABLE, ENTRY_COLUMNS)
         self._last: tuple[tuple[tuple[str, ...], int], dict[str, list[ItemEntry]]] | None = None
 
     def tables(self, views: CustodyViews) -> list[Table]:
@@ -211,7 +216,25 @@ class _Views:
                 self.summary.count,
                 self.summary.item_ids,
             ),
+            Table(
+                ENTRIES_TABLE,
+                views.position,
+                self.stored_entries,
+                self.expected_entries,
+                self.entries.count,
+                self.entries.item_ids,
+            ),
         ]
+
+    def stored_entries(self, items: Sequence[str], position: int) -> Rows:
+        rows = self.entries.of_items(items)
+        return _by_item(sorted(rows, key=lambda r: (r[0], r[2])))
+
+    def expected_entries(self, items: Sequence[str], position: int) -> Rows:
+        return {
+            item: [_entry_row(item, entry.step()) for entry in entries]
+            for item, entries in self._entries(items, position).items()
+        }
 
     def stored_intervals(self, items: Sequence[str], position: int) -> Rows:
         rows = self.intervals.of_items(items)
@@ -263,6 +286,11 @@ class _Views:
             if decoded is not None:
                 entries.setdefault(item, []).append(decoded)
         return entries
+
+
+def _entry_row(item: str, s: Step) -> Row:
+    verified = int(s.verified)
+    return (item, s.log_index, s.version, s.type, s.occurred_at, s.recorded_at, s.party, verified)
 
 
 def _by_item(rows: Iterable[Row]) -> Rows:

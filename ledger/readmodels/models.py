@@ -1,8 +1,8 @@
-"""Read models: custody intervals and an item summary, kept beside the log and following it with
-eventsourcing's tracking (docs/readmodels.md).
+"""Read models: custody intervals, an item summary and each item's entries, kept beside the log
+and following it with eventsourcing's tracking (docs/readmodels.md).
 
 `CustodyViews` is a tracking recorder, a subclass of the library's SQLite or PostgreSQL one, on the
-Ledger's own datastore. It adds two tables:
+Ledger's own datastore. It adds three tables (their SQL: ledger/store/readmodel_tables.py):
 
 - `custody_intervals`: bitemporal. Each row says the item was with `holder` in `status` over field
   time [valid_from, valid_to), as the ledger knew it over recording time [recorded_from,
@@ -10,6 +10,9 @@ Ledger's own datastore. It adds two tables:
 - `item_summary`: one row per item: its marking, holder and status now (field-time order), the last
   verified inspection, the entry that last changed it. `open_findings` is left NULL for the
   policies to fill: findings depend on policy thresholds and the date asked about.
+- `custody_item_entries`: one row per entry of an item (log index, version, type, field and
+  recording time, the party it hands the item to): the entries custody at a time rests on, and
+  what the next batch folds on from without decoding the item's old entries again.
 
 The views follow `custody_log` in log-index order. The log is gapless, so the position is the last
 applied log index: each batch is applied together with `Tracking("Custody", log_index + 1)` of its
@@ -17,18 +20,18 @@ last entry, in one transaction, so `max_tracking_id` counts the entries applied.
 nothing of its batch; a batch already applied (by another follower) is skipped, never applied twice.
 
 An item's intervals are computed exactly as `ledger/domain/replay.py` replays: the entries recorded
-by a
-time, folded in field-time order. Queries read the views only; `Fleet` catches them up first.
+by a time, folded in field-time order (ledger/readmodels/fold.py). Queries read the views as
+they are: the follower (ledger/readmodels/follower.py) keeps them up to date, never a reader.
 """
 
 # ruff: noqa: S608 - SQL text built from constant table names only; values go in as parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -45,166 +48,91 @@ from psycopg.sql import SQL
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import Conflict, IntegrityFailure, NotFound
 from ledger.domain.fields import item_uuid
-from ledger.domain.items import InspectionResult, Item, Status
+from ledger.domain.items import Item, Status
+from ledger.domain.replay import CustodyState
 from ledger.domain.times import aware_utc, format_time
-from ledger.integrity.entries import decode_entry
-from ledger.store.log import LOG_TABLE, LogRow, LogStore, PostgresLogRecorder, SQLiteLogRecorder
+from ledger.readmodels.fold import (
+    Fold,
+    Interval,
+    IntervalRow,
+    ItemEntry,
+    Step,
+    by_recording,
+    fold_steps,
+    known_intervals,
+    timeline,
+)
+from ledger.store.log import LogRow, LogStore, PostgresLogRecorder, SQLiteLogRecorder
+from ledger.store.readmodel_tables import (
+    ENTRIES_TABLE,
+    INTERVALS_TABLE,
+    POSTGRES_TABLES_EXIST,
+    SQLITE_TABLE_NAMES,
+    SUMMARY_TABLE,
+    TRACKING_TABLE,
+    ViewStatements,
+    postgres_statements,
+    sqlite_statements,
+    sqlite_tracking_statements,
+)
+
+__all__ = [
+    "ENTRIES_TABLE",
+    "INTERVALS_TABLE",
+    "SUMMARY_TABLE",
+    "TRACKING_TABLE",
+    "CustodyViews",
+    "Fleet",
+    "Holding",
+    "Holdings",
+    "Interval",
+    "IntervalRow",
+    "ItemEntry",
+    "ItemSummary",
+    "follow",
+    "known_intervals",
+    "open_views",
+    "rebuild",
+    "summary_values",
+    "timeline",
+    "views_of",
+]
 
 APPLICATION_NAME = Ledger.name
 """The application whose log the views track ("Custody")."""
-TRACKING_TABLE = "custody_views_tracking"
-INTERVALS_TABLE = "custody_intervals"
-SUMMARY_TABLE = "item_summary"
-ITEM_TOPIC = "custody:Item."
-BATCH = 1000
+BATCH = 5000
+"""Entries per transaction: a commit (and its fsync) per 5,000 entries."""
+IN_CHUNK = 500
+"""Items per `IN (...)` list."""
 Progress = Callable[[int], None]
-State = tuple[str, str]
-"""(holder, status)"""
 
 
-# The fold: an item's custody over field time, as known from some of its entries -----------------
-
-
-@dataclass(frozen=True)
-class ItemEntry:
-    """One log entry of an item, as the views read it. Times are canonical RFC 3339 text
-    (`format_time`: fixed width, UTC), so they order as text."""
-
-    log_index: int
-    version: int
-    type: str
-    occurred_at: str
-    recorded_at: str
-    payload: Mapping[str, Any]
-
-    @classmethod
-    def decode(cls, log_index: int, version: int, entry: bytes) -> ItemEntry | None:
-        """The entry if it is an item's; None for parties, tokens, nonces, flags."""
-        body = decode_entry(entry)
-        if not str(body["type"]).startswith(ITEM_TOPIC):
-            return None
-        return cls(
-            log_index,
-            version,
-            str(body["type"]),
-            str(body["occurred_at"]),
-            str(body["recorded_at"]),
-            body["payload"],
-        )
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Holder and status over field time [valid_from, valid_to); valid_to None: still so."""
-
-    valid_from: str
-    valid_to: str | None
-    holder: str
-    status: str
-
-
-@dataclass(frozen=True)
-class IntervalRow:
-    """An interval as known over recording time [recorded_from, recorded_to); None: still known."""
-
-    interval: Interval
-    recorded_from: str
-    recorded_to: str | None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.interval.valid_from, self.recorded_from)
-
-
-def transition(entry: ItemEntry, state: State) -> State:
-    """What the event's `apply` (ledger/domain/items.py) does to holder and status; others keep
-    both."""
-    holder, status = state
-    match entry.type:
-        case Item.Transferred.TOPIC:
-            return str(entry.payload["to"]), status
-        case Item.ReportedLost.TOPIC:
-            return holder, Status.LOST.value
-        case Item.Recovered.TOPIC:
-            return str(entry.payload["by"]), Status.IN_CUSTODY.value
-        case Item.Disposed.TOPIC:
-            return holder, Status.DISPOSED.value
-    return state
-
-
-def timeline(entries: Sequence[ItemEntry]) -> tuple[Interval, ...]:
-    """The item's custody over field time from these entries (in version order), folded as
-    `ledger.replay.custody_at` does: the issue first, then the rest by (occurred_at, version).
-    Empty before the issue is among them."""
-    issued = next((e for e in entries if e.type == Item.Issued.TOPIC), None)
-    if issued is None:
-        return ()
-    state: State = (str(issued.payload["recipient"]), Status.IN_CUSTODY.value)
-    points = {issued.occurred_at: state}
-    for entry in sorted((e for e in entries if e is not issued), key=_field_order):
-        state = transition(entry, state)
-        points[max(entry.occurred_at, issued.occurred_at)] = state  # replay applies the issue first
-    return _intervals(points)
-
-
-def _field_order(entry: ItemEntry) -> tuple[str, int]:
-    return (entry.occurred_at, entry.version)
-
-
-def _intervals(points: Mapping[str, State]) -> tuple[Interval, ...]:
-    """Points in time order (the state after everything at each time) -> maximal intervals."""
-    changes: list[tuple[str, State]] = []
-    for at, state in points.items():
-        if not changes or changes[-1][1] != state:
-            changes.append((at, state))
-    ends = [at for at, _ in changes[1:]]
-    return tuple(
-        Interval(at, end, *state) for (at, state), end in zip(changes, [*ends, None], strict=True)
-    )
-
-
-def known_intervals(
-    entries: Sequence[ItemEntry], *, since: str | None, open_rows: Mapping[Interval, str]
-) -> list[IntervalRow]:
-    """The item's interval rows over recording time: at each recording time of `entries` from
-    `since` on (all if None), the timeline of the entries recorded by then. `open_rows` (interval ->
-    recorded_from) are the runs still open before `since`; an interval a later timeline drops is
-    closed at that recording time, a new one opened."""
-    still_open = dict(open_rows)
-    rows: list[IntervalRow] = []
-    for recorded in sorted(
-        {e.recorded_at for e in entries if since is None or e.recorded_at >= since}
-    ):
-        known = timeline([e for e in entries if e.recorded_at <= recorded])
-        for interval in [i for i in still_open if i not in known]:
-            rows.append(IntervalRow(interval, still_open.pop(interval), recorded))
-        for interval in known:
-            still_open.setdefault(interval, recorded)
-    return rows + [IntervalRow(i, since_, None) for i, since_ in still_open.items()]
+# The item summary ------------------------------------------------------------------------------
 
 
 def summary_values(item_id: UUID, entries: Sequence[ItemEntry]) -> tuple[Any, ...] | None:
     """The item's `item_summary` row from its entries (in version order), `open_findings` left
     out; None before its issue is among them."""
-    now = timeline(entries)
-    if not now:
+    issued = next((e for e in entries if e.type == Item.Issued.TOPIC), None)
+    if issued is None:
         return None
-    issued = next(e for e in entries if e.type == Item.Issued.TOPIC).payload
+    steps = [e.step() for e in entries]
+    return _summary_row(str(item_id), issued.payload, steps, fold_steps(steps)[-1])
+
+
+def _summary_row(
+    item_id: str, issued: Mapping[str, Any], steps: Sequence[Step], now: Interval
+) -> tuple[Any, ...]:
     marking = ("serial", "normalised_serial", "category", "programme", "agreement")
-    verified = [
-        e.occurred_at
-        for e in entries
-        if e.type == Item.Inspected.TOPIC
-        and e.payload.get("result") == InspectionResult.VERIFIED.value
-    ]
+    verified = [s.occurred_at for s in steps if s.verified]
     return (
-        str(item_id),
+        item_id,
         *(str(issued[k]) for k in marking),
         str(issued["recipient"]),
-        now[-1].holder,
-        now[-1].status,
+        now.holder,
+        now.status,
         max(verified, default=None),
-        entries[-1].log_index,
+        max(s.log_index for s in steps),
     )
 
 
@@ -236,94 +164,49 @@ class ItemSummary:
     open_findings: int | None
 
 
-# The views: tables, statements, and applying a batch with its tracking ---------------------------
+# The views: applying a batch with its tracking ---------------------------------------------------
 
 
-class ViewStatements:
-    """Every statement of the views, written once, for either dialect."""
+class LogEntry(NamedTuple):
+    """What the views read of a log entry (`LogRow` has its hash and receipt too)."""
 
-    def __init__(self, *, param: str, prefix: str, time: str, integer: str, lock: list[str]):
-        p = param
-        tracking, intervals, summary, log = (
-            prefix + t for t in (TRACKING_TABLE, INTERVALS_TABLE, SUMMARY_TABLE, LOG_TABLE)
-        )
-        self.tables = [tracking, intervals, summary]
-        self.lock = lock
-        self.create = [
-            f"CREATE TABLE IF NOT EXISTS {intervals} (item_id TEXT NOT NULL, holder TEXT NOT NULL,"
-            f" status TEXT NOT NULL, valid_from {time} NOT NULL, valid_to {time},"
-            f" recorded_from {time} NOT NULL, recorded_to {time},"
-            " PRIMARY KEY (item_id, valid_from, recorded_from))",
-            f"CREATE INDEX IF NOT EXISTS {INTERVALS_TABLE}_holder ON {intervals}"
-            " (holder, valid_from)",
-            f"CREATE TABLE IF NOT EXISTS {summary} (item_id TEXT PRIMARY KEY, serial TEXT NOT NULL,"
-            " normalised_serial TEXT NOT NULL, category TEXT NOT NULL, programme TEXT NOT NULL,"
-            " agreement TEXT NOT NULL, recipient TEXT NOT NULL, holder TEXT NOT NULL,"
-            f" status TEXT NOT NULL, last_verified_at {time}, last_log_index {integer} NOT NULL,"
-            f" open_findings {integer})",
-            f"CREATE INDEX IF NOT EXISTS {SUMMARY_TABLE}_serial ON {summary} (normalised_serial)",
-        ]
-        self.entries_before = (
-            f"SELECT log_index, aggregate_version, entry FROM {log} WHERE aggregate_id = {p}"
-            f" AND log_index < {p} ORDER BY aggregate_version"
-        )
-        columns = "holder, status, valid_from, valid_to, recorded_from, recorded_to"
-        self.rows_of = f"SELECT {columns} FROM {intervals} WHERE item_id = {p}"
-        self.open_rows_of = self.rows_of + " AND recorded_to IS NULL"
-        self.insert_row = (
-            f"INSERT INTO {intervals} (item_id, {columns}) VALUES ({', '.join([p] * 7)})"
-        )
-        self.update_row = (
-            f"UPDATE {intervals} SET holder = {p}, status = {p}, valid_to = {p}, recorded_to = {p}"
-            f" WHERE item_id = {p} AND valid_from = {p} AND recorded_from = {p}"
-        )
-        self.delete_row = (
-            f"DELETE FROM {intervals} WHERE item_id = {p} AND valid_from = {p}"
-            f" AND recorded_from = {p}"
-        )
-        computed = [
-            "serial",
-            "normalised_serial",
-            "category",
-            "programme",
-            "agreement",
-            "recipient",
-            "holder",
-            "status",
-            "last_verified_at",
-            "last_log_index",
-        ]
-        self.upsert_summary = (
-            f"INSERT INTO {summary} (item_id, {', '.join(computed)}) VALUES"
-            f" ({', '.join([p] * (len(computed) + 1))}) ON CONFLICT (item_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in computed)
-        )
-        self.clear = [f"DELETE FROM {intervals}", f"DELETE FROM {summary}"]
-        self.clear_tracking = f"DELETE FROM {tracking} WHERE application_name = {p}"
-        in_field = f"i.valid_from <= {p} AND (i.valid_to IS NULL OR i.valid_to > {p})"
-        self.known = f"i.recorded_from <= {p} AND (i.recorded_to IS NULL OR i.recorded_to > {p})"
-        self.current = "i.recorded_to IS NULL"
-        self.holdings = (
-            f"SELECT i.item_id, s.serial, s.category, i.holder, i.status FROM {intervals} i"
-            f" JOIN {summary} s ON s.item_id = i.item_id WHERE i.holder = {p} AND {in_field}"
-        )
-        self.holdings_order = " ORDER BY s.serial, i.item_id"
-        self.interval_at = (
-            f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
-        )
-        self.summary = f"SELECT * FROM {summary} WHERE item_id = {p}"
-        self.all_rows = {
-            INTERVALS_TABLE: f"SELECT item_id, {columns} FROM {intervals}"
-            " ORDER BY item_id, valid_from, recorded_from",
-            SUMMARY_TABLE: f"SELECT * FROM {summary} ORDER BY item_id",
-        }
+    log_index: int
+    aggregate_id: str
+    aggregate_version: int
+    entry: bytes
+
+
+@dataclass
+class _Writes:
+    """What a batch writes, gathered, then sent with one `executemany` per statement."""
+
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    cleared: list[tuple[str]] = field(default_factory=list)
+    inserted: list[tuple[Any, ...]] = field(default_factory=list)
+    closed: list[tuple[Any, ...]] = field(default_factory=list)
+    summaries: list[tuple[Any, ...]] = field(default_factory=list)
+    moved: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def rows(self, item: str, rows: Iterable[IntervalRow], kept: Mapping[Interval, str]) -> None:
+        """Rows to store: one still open since it was `kept` changes nothing or is closed; any
+        other is inserted."""
+        for row in rows:
+            i = row.interval
+            if kept.get(i) == row.recorded_from:
+                if row.recorded_to is not None:
+                    self.closed.append((row.recorded_to, item, i.valid_from, row.recorded_from))
+                continue
+            values = (i.holder, i.status, i.valid_from, i.valid_to)
+            self.inserted.append((item, *values, row.recorded_from, row.recorded_to))
 
 
 class CustodyViews(TrackingRecorder):
     """The views over either dialect. The subclasses below pick the library's tracking recorder
-    and supply the statements; `datastore.transaction` is the library's, on both."""
+    and supply the statements (ledger/store/readmodel_tables.py); `datastore.transaction` is the
+    library's, on both."""
 
     sql: ViewStatements
+    param: str
     datastore: Any
 
     if TYPE_CHECKING:  # the library's tracking recorders define these, on their cursors
@@ -338,20 +221,27 @@ class CustodyViews(TrackingRecorder):
         """How many log entries the views have applied: the next log index to apply."""
         return self.max_tracking_id(APPLICATION_NAME) or 0
 
-    def apply(self, rows: Sequence[LogRow]) -> int:
+    def log_entries(self, start: int, end: int) -> list[LogEntry]:
+        """The log's entries with start <= log_index < end, as much of them as the views read."""
+        return [LogEntry(*_values(r)) for r in self._read(self.sql.log_range, (start, end))]
+
+    def apply(self, rows: Sequence[LogRow | LogEntry]) -> int:
         """Apply the entries of `rows` (consecutive, in log order) the views have not applied yet,
         with their tracking, in one transaction: all of them, or on any error none. Answers how many
         it applied: 0 if another follower applied them first."""
+        decoded = [
+            (row, ItemEntry.decode(row.log_index, row.aggregate_version, row.entry)) for row in rows
+        ]
         with self.datastore.transaction(commit=True) as c:
             for statement in self.sql.lock:  # one follower at a time, from here to the commit
                 c.execute(statement)
             position = self._max_tracking_id(APPLICATION_NAME, c) or 0
-            fresh = [row for row in rows if row.log_index >= position]
+            fresh = [(row, e) for row, e in decoded if row.log_index >= position]
             if not fresh:
                 return 0
-            _require_consecutive(fresh, position)
-            self._apply_entries(c, fresh)
-            self._insert_tracking(c, Tracking(APPLICATION_NAME, fresh[-1].log_index + 1))
+            _require_consecutive([row for row, _ in fresh], position)
+            self._apply_entries(c, [(row.aggregate_id, e) for row, e in fresh if e is not None])
+            self._insert_tracking(c, Tracking(APPLICATION_NAME, fresh[-1][0].log_index + 1))
         return len(fresh)
 
     def clear(self) -> None:
@@ -363,71 +253,99 @@ class CustodyViews(TrackingRecorder):
                 c.execute(statement)
             c.execute(self.sql.clear_tracking, (APPLICATION_NAME,))
 
-    def tables_exist(self) -> bool:
+    def tables_exist(self, names: Sequence[str] = ()) -> bool:
         raise NotImplementedError
 
-    def _apply_entries(self, c: Any, rows: Sequence[LogRow]) -> None:
-        by_item: dict[UUID, list[ItemEntry]] = {}
-        for row in rows:
-            entry = ItemEntry.decode(row.log_index, row.aggregate_version, row.entry)
-            if entry is not None:
-                by_item.setdefault(row.aggregate_id, []).append(entry)
-        for item_id, new in by_item.items():
-            self._apply_item(c, item_id, new)
+    def _apply_entries(self, c: Any, entries: Sequence[tuple[UUID | str, ItemEntry]]) -> None:
+        by_item: dict[str, list[ItemEntry]] = {}
+        for item_id, entry in entries:
+            by_item.setdefault(str(item_id), []).append(entry)
+        if not by_item:
+            return
+        prior = self._steps(c, list(by_item))
+        opened = self._open_rows(c, list(by_item))
+        writes = _Writes()
+        for item, new in by_item.items():
+            self._apply_item(writes, item, new, prior.get(item, []), opened.get(item, {}))
+        self._write(c, writes)
 
-    def _apply_item(self, c: Any, item_id: UUID, new: Sequence[ItemEntry]) -> None:
+    def _apply_item(
+        self,
+        writes: _Writes,
+        item: str,
+        new: Sequence[ItemEntry],
+        prior: Sequence[Step],
+        opened: Mapping[Interval, str],
+    ) -> None:
         """Bring the item's rows to what its entries up to `new` say. In recording order (the
         usual case) the open rows go on from where they were; an entry recorded before an earlier
         one (clocks of several writers) rewrites the item's rows from its first recording."""
-        c.execute(self.sql.entries_before, (str(item_id), new[0].log_index))
-        prior = [e for r in c.fetchall() if (e := _decoded(r)) is not None]
-        entries, since = [*prior, *new], min(e.recorded_at for e in new)
-        if all(e.recorded_at < since for e in prior):
-            stored = self._rows(c, self.sql.open_rows_of, item_id)
-            opened = {row.interval: row.recorded_from for row in stored}
-            wanted = known_intervals(entries, since=since, open_rows=opened)
-        else:
-            stored = self._rows(c, self.sql.rows_of, item_id)
-            wanted = known_intervals(entries, since=None, open_rows={})
-        self._replace_rows(c, item_id, stored, wanted)
-        self._upsert_summary(c, item_id, entries)
+        steps = new_steps = [e.step() for e in new]
+        writes.steps.extend(_step_values(item, s) for s in steps)
+        since = min(s.recorded_at for s in steps)
+        fold = _resumed(prior, opened) if all(s.recorded_at < since for s in prior) else None
+        if fold is None:
+            writes.cleared.append((item,))
+            fold, opened, steps = Fold(), {}, [*prior, *steps]
+        rows: list[IntervalRow] = []
+        for recorded, group in by_recording(steps):
+            rows.extend(fold.add(recorded, group))
+        writes.rows(item, [*rows, *fold.open_rows()], opened)
+        self._summary(writes, item, new, [*prior, *new_steps], fold)
 
-    def _rows(self, c: Any, sql: str, item_id: UUID) -> list[IntervalRow]:
-        c.execute(sql, (str(item_id),))
-        return [_interval_row(r) for r in c.fetchall()]
-
-    def _replace_rows(
-        self, c: Any, item_id: UUID, stored: Sequence[IntervalRow], wanted: Sequence[IntervalRow]
+    def _summary(
+        self,
+        writes: _Writes,
+        item: str,
+        new: Sequence[ItemEntry],
+        steps: Sequence[Step],
+        fold: Fold,
     ) -> None:
-        """Close superseded rows (recorded_to set), insert new ones, delete what is no more."""
-        old, new, item = {r.key: r for r in stored}, {r.key: r for r in wanted}, str(item_id)
-        for key in old.keys() - new.keys():
-            c.execute(self.sql.delete_row, (item, *key))
-        for key, row in new.items():
-            i = row.interval
-            if key not in old:
-                c.execute(
-                    self.sql.insert_row,
-                    (
-                        item,
-                        i.holder,
-                        i.status,
-                        i.valid_from,
-                        i.valid_to,
-                        row.recorded_from,
-                        row.recorded_to,
-                    ),
-                )
-            elif old[key] != row:
-                changed = (i.holder, i.status, i.valid_to, row.recorded_to)
-                c.execute(self.sql.update_row, (*changed, item, *key))
+        if not fold.intervals:
+            return
+        issued = next((e for e in new if e.type == Item.Issued.TOPIC), None)
+        if issued is not None:
+            writes.summaries.append(_summary_row(item, issued.payload, steps, fold.intervals[-1]))
+            return
+        verified = max((s.occurred_at for s in steps if s.verified), default=None)
+        last = max(s.log_index for s in steps)
+        now = fold.intervals[-1]
+        writes.moved.append((now.holder, now.status, verified, last, item))
 
-    def _upsert_summary(self, c: Any, item_id: UUID, entries: Sequence[ItemEntry]) -> None:
-        values = summary_values(item_id, entries)
-        if values is not None:
-            c.execute(self.sql.upsert_summary, values)
+    def _write(self, c: Any, writes: _Writes) -> None:
+        for sql, values in (
+            (self.sql.delete_rows, writes.cleared),
+            (self.sql.insert_step, writes.steps),
+            (self.sql.close_row, writes.closed),
+            (self.sql.insert_row, writes.inserted),
+            (self.sql.upsert_summary, writes.summaries),
+            (self.sql.move_summary, writes.moved),
+        ):
+            if values:
+                c.executemany(sql, values)
 
-    # Queries (they read the views as they are: `Fleet` catches up first) ------------------------
+    def _steps(self, c: Any, items: Sequence[str]) -> dict[str, list[Step]]:
+        found: dict[str, list[Step]] = {}
+        for r in self._in(c, self.sql.steps_of, items):
+            found.setdefault(str(r[0]), []).append(_step(r))
+        return found
+
+    def _open_rows(self, c: Any, items: Sequence[str]) -> dict[str, dict[Interval, str]]:
+        found: dict[str, dict[Interval, str]] = {}
+        for r in self._in(c, self.sql.open_rows_of, items):
+            row = _interval_row(r)
+            found.setdefault(str(r[0]), {})[row.interval] = row.recorded_from
+        return found
+
+    def _in(self, c: Any, sql: str, items: Sequence[str]) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(items), IN_CHUNK):
+            chunk = items[start : start + IN_CHUNK]
+            c.execute(self.sql.marks(sql, len(chunk), self.param), chunk)
+            found.extend(_values(r) for r in c.fetchall())
+        return found
+
+    # Queries (they read the views as they are: a follower keeps them up to date) ---------------
 
     def holdings(
         self, holder: str, *, at: datetime, known_at: datetime | None = None
@@ -445,12 +363,51 @@ class CustodyViews(TrackingRecorder):
         found = self._read(sql, params)
         return (str(found[0]["holder"]), Status(found[0]["status"])) if found else None
 
+    def custody_at(
+        self, item: UUID, *, at: datetime, known_at: datetime | None = None
+    ) -> CustodyState | None:
+        """Custody at field time `at` as known at `known_at`, with the entries it rests on (the
+        issue, then those that occurred by `at` in field order, as replay applies them); None if
+        not issued by then. `NotApplied` if the views have not applied every entry of the item,
+        or do not know it as an item. One read transaction."""
+        field = format_time(aware_utc(at, field="at"))
+        known = None if known_at is None else format_time(aware_utc(known_at, field="known_at"))
+        steps_sql, params = self.sql.steps_now, [str(item), field]
+        if known is not None:
+            steps_sql, params = self.sql.steps_known, [*params, known]
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.sql.last_of, (str(item), APPLICATION_NAME))
+            if not _applied(_values(c.fetchall()[0])):
+                raise NotApplied(item)
+            state = self._state_at(c, item, field, known)
+            if state is None:
+                c.execute(self.sql.summary, (str(item),))
+                if not c.fetchall():
+                    raise NotApplied(item)  # not an item: the reference says so
+                return None
+            c.execute(steps_sql, params)
+            rows = c.fetchall()
+        return _custody_state(item, at, known_at, state, rows)
+
+    def _state_at(self, c: Any, item: UUID, field: str, known: str | None) -> Any:
+        sql, params = self.sql.interval_now, [str(item), field, field]
+        if known is not None:
+            sql, params = self.sql.interval_known, [*params, known, known]
+        c.execute(sql, params)
+        found = c.fetchall()
+        return _values(found[0]) if found else None
+
+    def applied_all_of(self, item: UUID) -> bool | None:
+        """Whether the views have applied every entry of the item; None if the log has none."""
+        last, position = _values(self._read(self.sql.last_of, (str(item), APPLICATION_NAME))[0])
+        return None if last is None else _applied((last, position))
+
     def summary(self, item: UUID | str) -> ItemSummary | None:
         found = self._read(self.sql.summary, (str(item_uuid(item)),))
         return _summary(found[0]) if found else None
 
     def table_rows(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of both views in a fixed order, to compare (a rebuild equals what it
+        """Every row of the views in a fixed order, to compare (a rebuild equals what it
         replaced)."""
         return {
             table: [_values(r) for r in self._read(sql, ())]
@@ -476,34 +433,17 @@ class SQLiteCustodyViews(CustodyViews, SQLiteTrackingRecorder):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         if not datastore.single_row_tracking:
             raise ProgrammingError("the views need the library's single-row tracking")
-        self.sql = ViewStatements(
-            param="?",
-            prefix="",
-            time="TEXT",
-            integer="INTEGER",
-            lock=[f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id WHERE 0 = 1"],
-        )  # a write that changes nothing takes SQLite's write lock before anything is read
+        self.sql, self.param = sqlite_statements(), "?"
         super().__init__(datastore, **kwargs)
-        t = TRACKING_TABLE  # the library's statements, on the views' own tracking table
-        self.insert_tracking_statement = (
-            f"INSERT INTO {t} VALUES (:application_name, :notification_id) "
-            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
-            f"WHERE {t}.notification_id < :notification_id RETURNING notification_id"
-        )
-        self.select_max_tracking_id_statement = (
-            f"SELECT MAX(notification_id) FROM {t} WHERE application_name=?"
-        )
+        self._create_tracking, self.insert_tracking_statement, select = sqlite_tracking_statements()
+        self.select_max_tracking_id_statement = select
 
     def construct_create_table_statements(self) -> list[str]:
-        tracking = (
-            f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (application_name TEXT, "
-            "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID"
-        )
-        return [tracking, *self.sql.create]
+        return [sqlite_tracking_statements()[0], *self.sql.create]
 
-    def tables_exist(self) -> bool:
-        names = [TRACKING_TABLE, INTERVALS_TABLE, SUMMARY_TABLE]
-        sql = "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)"
+    def tables_exist(self, names: Sequence[str] = SQLITE_TABLE_NAMES) -> bool:
+        marks = ", ".join("?" * len(names))
+        sql = f"SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
         return int(self._read(sql, names)[0]["n"]) == len(names)
 
 
@@ -512,26 +452,29 @@ class PostgresCustodyViews(CustodyViews, PostgresTrackingRecorder):
         schema = datastore.schema
         if not (schema.isascii() and schema.isidentifier()):
             raise ProgrammingError(f"schema name {schema!r} is not a plain identifier")
-        self.sql = ViewStatements(
-            param="%s",
-            prefix=f'"{schema}".',
-            time='TEXT COLLATE "C"',  # canonical times order as bytes, whatever the locale
-            integer="bigint",
-            lock=[
-                f"SET LOCAL lock_timeout = '{int(datastore.lock_timeout)}s'",
-                f'LOCK TABLE "{schema}".{TRACKING_TABLE} IN EXCLUSIVE MODE',
-            ],
-        )
+        self.sql, self.param = postgres_statements(schema, int(datastore.lock_timeout)), "%s"
         kwargs["tracking_table_name"] = TRACKING_TABLE
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in self.sql.create)  # type: ignore[misc]
 
-    def tables_exist(self) -> bool:
-        sql = "SELECT COUNT(to_regclass(name)) AS n FROM unnest(%s::text[]) AS name"
-        return int(self._read(sql, (self.sql.tables,))[0]["n"]) == len(self.sql.tables)
+    def tables_exist(self, names: Sequence[str] = ()) -> bool:
+        schema = self.datastore.schema
+        tables = [f'"{schema}".{n}' for n in names] if names else self.sql.tables
+        found = self._read(POSTGRES_TABLES_EXIST, (tables,))
+        return int(found[0]["n"]) == len(tables)
 
 
-def _require_consecutive(rows: Sequence[LogRow], position: int) -> None:
+class NotApplied(Exception):
+    """The views cannot answer for this item: they lack some of its entries, or never had it."""
+
+
+def _applied(row: Sequence[Any]) -> bool:
+    """(the item's newest log index, the views' position): every entry of the item applied."""
+    last, position = row
+    return last is not None and int(last) < int(position or 0)
+
+
+def _require_consecutive(rows: Sequence[LogRow | LogEntry], position: int) -> None:
     indexes = [row.log_index for row in rows]
     if indexes != list(range(position, position + len(rows))):
         raise IntegrityFailure(
@@ -542,20 +485,53 @@ def _require_consecutive(rows: Sequence[LogRow], position: int) -> None:
         )
 
 
+def _step(r: Sequence[Any]) -> Step:
+    """A `custody_item_entries` row (item_id first) as a Step."""
+    return Step(int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]), r[6], bool(r[7]))
+
+
+def _step_values(item: str, s: Step) -> tuple[Any, ...]:
+    values = (s.log_index, s.version, s.type, s.occurred_at, s.recorded_at, s.party)
+    return (item, *values, int(s.verified))
+
+
+def _resumed(prior: Sequence[Step], opened: Mapping[Interval, str]) -> Fold | None:
+    """The item's fold where the stored rows left it; None if they are not its timeline (the
+    item's rows are then rewritten)."""
+    try:
+        return Fold(prior, opened)
+    except ValueError:
+        return None
+
+
+def _custody_state(
+    item: UUID, at: datetime, known_at: datetime | None, state: Any, rows: list[Any]
+) -> CustodyState:
+    """The answer from the interval and the entries (log index, version, occurred_at) in field
+    order: the issue (version 1) first, as replay applies it."""
+    steps = [_values(r) for r in rows] if rows and isinstance(rows[0], dict) else rows
+    issue = next(i for i, s in enumerate(steps) if s[1] == 1)
+    last = steps[-1] if issue < len(steps) - 1 or len(steps) == 1 else steps[-2]
+    indexes = [steps[issue][0], *(s[0] for s in steps[:issue]), *(s[0] for s in steps[issue + 1 :])]
+    return CustodyState(
+        item_id=item,
+        at=aware_utc(at, field="at"),
+        known_at=None if known_at is None else aware_utc(known_at, field="known_at"),
+        holder=str(state[0]),
+        status=Status(state[1]),
+        last_event_at=datetime.fromisoformat(str(last[2])),
+        log_indexes=tuple(int(i) for i in indexes),
+    )
+
+
 def _values(row: Any) -> tuple[Any, ...]:
     """A row's values: psycopg's dict rows iterate over their keys, SQLite's rows over values."""
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
 
-def _decoded(row: Any) -> ItemEntry | None:
-    return ItemEntry.decode(
-        int(row["log_index"]), int(row["aggregate_version"]), bytes(row["entry"])
-    )
-
-
 def _interval_row(row: Any) -> IntervalRow:
-    interval = Interval(row["valid_from"], row["valid_to"], row["holder"], row["status"])
-    return IntervalRow(interval, row["recorded_from"], row["recorded_to"])
+    _, holder, status, valid_from, valid_to, recorded_from, recorded_to = _values(row)
+    return IntervalRow(Interval(valid_from, valid_to, holder, status), recorded_from, recorded_to)
 
 
 def _holding(row: Any) -> Holding:
@@ -577,12 +553,13 @@ def _summary(row: Any) -> ItemSummary:
 def follow(
     store: LogStore, views: CustodyViews, *, batch: int = BATCH, progress: Progress | None = None
 ) -> int:
-    """Apply every entry after the views' position, `batch` entries per transaction. Answers how
-    many this call applied (other followers may have applied some meanwhile)."""
+    """Apply every entry of `store`'s log after the views' position, `batch` entries per
+    transaction (the views read the log on its own datastore, `CustodyViews.log_entries`).
+    Answers how many this call applied (other followers may have applied some meanwhile)."""
     applied = 0
     while True:
         start = views.position()
-        rows = store.log_entries(start, start + batch)
+        rows = views.log_entries(start, start + batch)
         if not rows:
             return applied
         done = views.apply(rows)
@@ -600,14 +577,18 @@ def rebuild(
 
 
 def open_views(ledger: Ledger) -> CustodyViews:
-    """The views on the Ledger's own datastore, their tables created if they are missing."""
+    """The views on the Ledger's own datastore, their tables created if they are missing. Views
+    made before `custody_item_entries` existed are cleared, to be followed from the start."""
     views = _views_on(ledger.log_store)
     if not views.tables_exist():
+        older = views.tables_exist([TRACKING_TABLE])
         try:
             views.create_table()
         except PersistenceError:
             if not views.tables_exist():  # else another process created them meanwhile
                 raise
+        if older:
+            views.clear()
     return views
 
 
@@ -626,9 +607,17 @@ def _views_on(store: LogStore) -> CustodyViews:
 
 
 @dataclass(frozen=True)
+class Holdings:
+    """What a holder held, from the views as they were: `as_of_log_size` entries applied."""
+
+    items: list[Holding]
+    as_of_log_size: int
+
+
+@dataclass(frozen=True)
 class Fleet:
-    """Fleet-wide reads of one Ledger from its views. Each catches the views up with the log
-    first, so an answer includes every entry recorded before it was asked."""
+    """Fleet-wide reads of one Ledger from its views, as they are: a follower keeps them up to
+    date (ledger/readmodels/follower.py), never a read. `catch_up` is the follower's step."""
 
     store: LogStore
     views: CustodyViews
@@ -637,29 +626,37 @@ class Fleet:
     def of(cls, ledger: Ledger) -> Fleet:
         return cls(ledger.log_store, open_views(ledger))
 
-    def catch_up(self) -> int:
+    def catch_up(self, progress: Progress | None = None) -> int:
         try:
-            return follow(self.store, self.views)
+            return follow(self.store, self.views, progress=progress)
         except OperationalError as error:
             raise Conflict(f"the read models are busy ({error}); retry") from None
+
+    def position(self) -> int:
+        return self.views.position()
 
     def holdings(
         self, holder: str, *, at: datetime, known_at: datetime | None = None
     ) -> list[Holding]:
-        self.catch_up()
         return self.views.holdings(holder, at=at, known_at=known_at)
+
+    def holdings_as_of(
+        self, holder: str, *, at: datetime, known_at: datetime | None = None
+    ) -> Holdings:
+        """The holdings with the log size they reflect (read before them: they may reflect
+        more)."""
+        size = self.views.position()
+        return Holdings(self.views.holdings(holder, at=at, known_at=known_at), size)
 
     def custody_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
     ) -> tuple[str, Status]:
-        self.catch_up()
         found = self.views.interval_at(item, at=at, known_at=known_at)
         if found is None:
             raise NotFound(f"item {item} had not been issued by {format_time(at)}, or is unknown")
         return found
 
     def summary(self, item: UUID | str) -> ItemSummary:
-        self.catch_up()
         found = self.views.summary(item)
         if found is None:
             raise NotFound(f"item {item} not found")

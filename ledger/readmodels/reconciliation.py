@@ -81,7 +81,7 @@ def take_inventory(ledger: Ledger, fleet: Fleet, count: Count, *, actor: Actor) 
     _check(ledger, count, actor)
     at = not_in_future(count.occurred_at, now=ledger.clock(), field="occurred_at")
     ledger.log_store.ensure_serials()
-    fleet.catch_up()
+    fleet.catch_up()  # a write: the book it records against must be every entry so far
     book = _book(ledger, fleet, count, at)
     reconciliation = _reconcile(ledger, fleet, count, at, book)
     with ledger.batch() as batch:

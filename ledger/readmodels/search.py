@@ -11,9 +11,9 @@ at most `PAGE` candidates; `next` is the cursor of the page after.
 Each candidate carries the item's holder and status now and, if asked, at a field time, and the
 last independently verified inspection (result verified by a method other than the holder's own
 self_report). The index is `ledger/store/serials.py`; holder and status come from the read models
-(ledger/readmodels/models.py), caught up first. A partner sees only the items its own units or it
-hold
-now (`visible_holders`).
+(ledger/readmodels/custody.py), or from the replay for an item whose entries they have not all
+applied yet: a search never catches them up. A partner sees only the items its own units or it
+hold now (`visible_holders`), checked on each candidate.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from ledger.domain.items import InspectionMethod, InspectionResult, Item
 from ledger.domain.parties import Party
 from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
+from ledger.readmodels.custody import custody_at, holder_now
 from ledger.readmodels.models import SUMMARY_TABLE, Fleet
 from ledger.store.serial_search import Key, SerialQuery, ranked
 from ledger.store.serials import COLUMNS, Marking
@@ -175,7 +177,6 @@ def search(
     if not pattern.literal:
         raise InvalidInput("a pattern needs at least one readable letter or digit")
     ledger.log_store.ensure_serials()
-    fleet.catch_up()
     query = SerialQuery(
         pattern.parts,
         SUMMARY_TABLE,
@@ -187,6 +188,9 @@ def search(
     )
     rows = ranked(ledger.log_store.serials, query)
     page = [_candidate(ledger, fleet, row, pattern, at) for row in rows[:limit]]
+    holders = visible_holders(ledger, actor)
+    if holders is not None:  # the SQL filter read the views as they are: check each candidate
+        page = [c for c in page if c.holder in holders]
     return Found(page, _next(rows[limit - 1]) if len(rows) > limit else None)
 
 
@@ -219,13 +223,13 @@ def _candidate(
     ledger: Ledger, fleet: Fleet, row: Any, pattern: Pattern, at: datetime | None
 ) -> Candidate:
     marking = Marking(*(row[c] for c in COLUMNS))
-    summary = fleet.views.summary(marking.item_id)
-    if summary is None:
-        raise NotFound(f"item {marking.item_id} is not in the read models yet; retry")
+    item_id = UUID(marking.item_id)
+    holder, status = holder_now(ledger, fleet, item_id)
     then = None
     if at is not None:
-        held = fleet.views.interval_at(marking.item_id, at=at)
-        then = {"at": format_time(at), "holder": held[0], "status": held[1].value} if held else None
+        with suppress(NotFound):  # not issued by then
+            held = custody_at(ledger, fleet, item_id, at=at)
+            then = {"at": format_time(at), "holder": held.holder, "status": held.status.value}
     return Candidate(
         item_id=UUID(marking.item_id),
         serial=marking.serial,
@@ -235,8 +239,8 @@ def _candidate(
         category=marking.category,
         match=_TIERS[int(row["tier"])],
         unknowns=len(marking.serial_form) - len(pattern.literal),
-        holder=summary.holder,
-        status=summary.status.value,
+        holder=holder,
+        status=status.value,
         at=then,
         last_verified_inspection=_last_verified(ledger, marking.item_id),
     )

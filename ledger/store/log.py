@@ -170,6 +170,9 @@ class Statements:
         self.of_aggregate = (
             f"SELECT {columns} FROM {log} WHERE aggregate_id = {p} ORDER BY aggregate_version"
         )
+        self.indexes_of = (  # from the (aggregate_id, aggregate_version) index, no entry read
+            f"SELECT aggregate_version, log_index FROM {log} WHERE aggregate_id = {p}"
+        )
         self.range = (
             f"SELECT {columns} FROM {log} WHERE log_index >= {p} AND log_index < {p} "
             "ORDER BY log_index"
@@ -409,7 +412,8 @@ class LogStore:
 
     def log_indexes_of(self, aggregate_id: UUID) -> dict[int, int]:
         """aggregate version -> log index"""
-        return {r.aggregate_version: r.log_index for r in self.log_entries_of(aggregate_id)}
+        found = self._read(self.sql.indexes_of, (str(aggregate_id),))
+        return {int(r["aggregate_version"]): int(r["log_index"]) for r in found}
 
     def read_nodes(self, keys: Sequence[Key]) -> Mapping[Key, bytes]:
         """merkle.NodeReader over the stored tree (outside any write transaction)."""

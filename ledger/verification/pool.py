@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -28,9 +28,9 @@ _check: Callable[[Any], Any] | None = None
 
 def in_order(
     check: Callable[[Job], Answer], jobs: Iterable[Job], *, workers: int, ahead: int
-) -> Iterator[tuple[Job, Answer]]:
+) -> Generator[tuple[Job, Answer], None, None]:
     """Each job with `check(job)`, in the order of `jobs`; `jobs` is read only as far as `ahead`
-    jobs beyond the one answered last."""
+    jobs beyond the one answered last. Closing the generator stops the workers."""
     if workers < 1 or "fork" not in multiprocessing.get_all_start_methods():
         for job in jobs:
             yield job, check(job)

@@ -57,6 +57,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, NoReturn
@@ -175,20 +176,20 @@ def _verify(
         _job(start, end, store.verify_rows(start, end), events)
         for start, end in _batches(size, {*checkpoints, *anchors}, batch)
     )
-    checked = in_order(single, jobs, workers=workers, ahead=2 * workers)
-    for (start, end, rows, _), failure in checked:
-        if failure is not None:
-            raise failure.error()  # 1, 4, 5
-        _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
-        map_roots.check(rows)  # 6.
-        if end in checkpoints:
-            _check_checkpoint(
-                checkpoints[end], end, merkle.root(end, frontier), verifier, origin
-            )  # 3.
-            map_roots.check_checkpoint(end)  # 6.
-        for kept in anchors.get(end, []):
-            _check_trusted(kept, merkle.root(end, frontier))  # 7.
-        plan.step(2 * len(rows))
+    with closing(in_order(single, jobs, workers=workers, ahead=2 * workers)) as checked:
+        for (start, end, rows, _), failure in checked:  # the workers stop when this ends
+            if failure is not None:
+                raise failure.error()  # 1, 4, 5
+            _check_nodes(store, start, frontier.advance(start, [row[3] for row in rows]))  # 2.
+            map_roots.check(rows)  # 6.
+            if end in checkpoints:
+                _check_checkpoint(
+                    checkpoints[end], end, merkle.root(end, frontier), verifier, origin
+                )  # 3.
+                map_roots.check_checkpoint(end)  # 6.
+            for kept in anchors.get(end, []):
+                _check_trusted(kept, merkle.root(end, frontier))  # 7.
+            plan.step(2 * len(rows))
     _check_counts(store.count_nodes(), frontier.generated, "tree rows", size)  # 2.
     _check_no_event_left(events, size)  # 4.
     _check_versions_once(store, size)  # 4.

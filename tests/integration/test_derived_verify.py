@@ -27,7 +27,7 @@ from ledger.readmodels.models import follow, open_views, rebuild
 from ledger.store.accounts_tables import ACCOUNTS_TABLE as ACCOUNTS  # versioned
 from policies.audit import check_accounts
 from policies.config import PolicyConfig
-from policies.engine import Scope, rebuild_accounts, unaccounted_report
+from policies.engine import Scope, follow_accounts, rebuild_accounts, unaccounted_report
 from tests.conftest import SIGNER, Clock
 from tests.integration.test_readmodels import scripted_history
 from tests.programme import ADMIN, ago, issue, register
@@ -68,7 +68,7 @@ def built(store_ledger: Ledger, clock: Clock) -> tuple[Ledger, UUID, UUID]:
     ledger.transfer(moved, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
     ledger.report_lost(lost, circumstances="stolen", occurred_at=ago(ledger, days=10), actor=ADMIN)
     follow(ledger.log_store, open_views(ledger))
-    unaccounted_report(ledger, Scope(as_of=clock()), POLICY)  # catches the accounts up
+    follow_accounts(ledger, POLICY)  # the follower catches the accounts up
     return ledger, moved, lost
 
 
@@ -91,7 +91,7 @@ def test_the_derived_tables_of_an_untouched_store_match_the_log(
 ) -> None:
     ledger, _, _ = built
 
-    intervals, summaries = check_read_models(ledger)
+    intervals, summaries, entries = check_read_models(ledger)
     accounts = check_accounts(ledger, POLICY)
 
     size = ledger.log_store.log_size()
@@ -102,6 +102,7 @@ def test_the_derived_tables_of_an_untouched_store_match_the_log(
         0,
     )
     assert (summaries.table, summaries.rows) == ("item_summary", 2)
+    assert (entries.table, entries.rows) == ("custody_item_entries", 4)
     assert accounts is not None and accounts.rows == 2 and accounts.behind == 0
 
 
@@ -123,7 +124,7 @@ def test_an_edited_custody_interval_changes_v1_custody_and_the_derived_state_che
     assert "'unit-2'" in caught.value.expected and "'unit-3'" in caught.value.got
 
     follow_rebuild(ledger)
-    assert [c.rows for c in check_read_models(ledger)] == [4, 2]
+    assert [c.rows for c in check_read_models(ledger)] == [4, 2, 4]
     assert held_by(ledger, "unit-3", clock) == []
 
 
@@ -144,6 +145,31 @@ def test_an_edited_item_summary_changes_v1_custody_and_the_derived_state_check_n
 
     follow_rebuild(ledger)
     assert held_by(ledger, "unit-2", clock) == [("AK-0001", "in_custody")]
+
+
+def test_an_edited_item_entry_changes_custody_at_a_time_and_the_derived_state_check_names_it(
+    built: tuple[Ledger, UUID, UUID], tables: Tables, clock: Clock
+) -> None:
+    ledger, moved, _ = built
+    token, _ = ledger.grant_token(party="operator", role="admin", actor=ADMIN)
+    api = TestClient(create_app(ledger), headers={"Authorization": f"Bearer {token}"})
+    path, at = f"/v1/items/{moved}/custody", {"at": format_time(clock())}
+    honest = api.get(path, params=at).json()["log_indexes"]
+    tables.run(
+        "UPDATE {p}custody_item_entries SET log_index = 999 WHERE item_id = ? AND version = 2",
+        str(moved),
+    )
+
+    assert api.get(path, params=at).json()["log_indexes"] == [honest[0], 999]  # the lie is served
+    with pytest.raises(IntegrityFailure, match="custody_item_entries differs") as caught:
+        check_read_models(ledger)
+    assert caught.value.message.startswith(
+        f"custody_item_entries differs from the log: row 2 of item {moved}: expected ("
+        f"'{moved}', {honest[1]}, 2, "
+    )
+
+    follow_rebuild(ledger)
+    assert api.get(path, params=at).json()["log_indexes"] == honest
 
 
 def test_a_deleted_item_summary_row_is_named_as_missing(
@@ -219,10 +245,10 @@ def test_entries_the_read_models_have_not_caught_up_with_are_not_compared_and_th
     ledger.transfer(moved, to="unit-3", occurred_at=ago(ledger, days=1), actor=ADMIN)
     issue(ledger, "AK-0003")
 
-    intervals, summaries = check_read_models(ledger)
+    intervals, summaries, entries = check_read_models(ledger)
     accounts = check_accounts(ledger, POLICY)
 
-    assert (intervals.behind, summaries.behind) == (2, 2)
+    assert (intervals.behind, summaries.behind, entries.behind) == (2, 2, 2)
     assert accounts is not None and (accounts.behind, accounts.rows) == (2, 1)  # moved: skipped
 
 
@@ -242,7 +268,7 @@ def test_read_models_followed_a_few_entries_at_a_time_match_their_recomputation(
 
     checked = check_read_models(store_ledger)
 
-    assert [c.behind for c in checked] == [0, 0] and checked[0].rows > 5
+    assert [c.behind for c in checked] == [0, 0, 0] and checked[0].rows > 5
 
 
 def follow_rebuild(ledger: Ledger) -> None:

@@ -21,6 +21,7 @@ from policies.config import PolicyConfig
 from policies.engine import Scope, accounts, reference_report, unaccounted_report
 from policies.findings import INDEPENDENT_KINDS, Finding, Severity
 from policies.flags import flag_views, raise_findings
+from policies.following import follower_of
 from policies.rules import RULES
 from tests.conftest import Clock
 from tests.days import T0, day, inspect, issue, on
@@ -38,7 +39,9 @@ NOT_INDEPENDENT = ["unit-1", "force", "unit-2", "outsider", "force-inspection-te
 
 @pytest.fixture
 def ledger(store_ledger: Ledger, clock: Clock) -> Ledger:
+    """Followed after every save, as a server follows the Ledger it serves (api/follower.py)."""
     clock.now = day(-1)
+    store_ledger.after_save.append(follower_of(store_ledger, DEFAULTS).catch_up)
     register(store_ledger)
     store_ledger.register_party(party_id="auditor", name="Auditor", kind="oversight", actor=ADMIN)
     store_ledger.register_party(  # an inspection team of the partner force: not independent

@@ -32,6 +32,7 @@ from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.engine import Scope, UnaccountedReport, accounts, unaccounted_report
+from policies.following import follower_of
 from tests.conftest import SIGNER, Clock, fresh_schema
 from tests.days import T0, day
 from tests.programme import ADMIN, UNITS, register
@@ -217,6 +218,7 @@ def build(ledger: Ledger, clock: Clock) -> Programme:
     )
     p.lose("U3-04", "unit-3", "missing", occurred=210, discovered=275, recorded=280)
     p.record_on(300)
+    follower_of(ledger, PolicyConfig()).catch_up()  # as a server's follower does after writes
     return p
 
 

@@ -19,6 +19,7 @@ from policies.config import PolicyConfig
 from policies.engine import (
     Scope,
     accounts,
+    follow_accounts,
     reference_accounts,
     reference_report,
     unaccounted_report,
@@ -60,7 +61,9 @@ def moments(p: Programme) -> list[datetime]:
 
 
 def same(p: Programme, as_of: datetime, config: PolicyConfig = DEFAULT, **scoped: str) -> None:
-    """The accounts, and the report with its rates, equal the reference's."""
+    """Once the follower has caught them up, the accounts, and the report with its rates, equal
+    the reference's."""
+    follow_accounts(p.ledger, config)
     scope = Scope(as_of=as_of, **scoped)  # type: ignore[arg-type]
     fast, reference = (
         list(accounts(p.ledger, scope, config)),
@@ -111,6 +114,7 @@ def test_entries_recorded_after_a_report_are_in_the_next(programme: Programme) -
     )
     for as_of in (day(400), day(401), day(402)):
         same(programme, as_of)
+    follow_accounts(ledger, DEFAULT)
     flagged = {
         a.serial for a in unaccounted_report(ledger, Scope(as_of=day(402)), DEFAULT).unaccounted
     }
@@ -133,6 +137,7 @@ def test_a_party_registered_later_changes_every_stored_account(programme: Progra
     )
 
     def rules() -> set[str]:
+        follow_accounts(ledger, DEFAULT)
         scope = Scope(as_of=day(402))
         return {
             f.rule
@@ -159,7 +164,7 @@ def test_each_policy_has_its_own_rows(programme: Programme) -> None:
 def test_an_older_read_never_replaces_a_newer_row(programme: Programme) -> None:
     """Two processes catching up at once: the row computed from the later read stays."""
     ledger = programme.ledger
-    list(accounts(ledger, Scope(as_of=day(400)), DEFAULT))
+    follow_accounts(ledger, DEFAULT)
     table = AccountTable(ledger, DEFAULT)
     rows = {r.item_id: r for r in table.rows()}
     some = next(iter(rows.values()))

@@ -58,7 +58,7 @@ def test_the_ledger_takes_origin_roles_and_bounds_from_the_configuration_and_the
 
     ledger = open_ledger(configured, clock=clock, signer=signer, create_tables=True)
 
-    assert (ledger.origin, ledger.signed_roles, ledger.bounds) == (
+    assert (ledger.origin, ledger._writes.signed_roles, ledger.bounds) == (
         ORIGIN,
         frozenset({Role.PARTNER}),
         bounds,

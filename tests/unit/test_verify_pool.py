@@ -4,6 +4,7 @@ one-process verdicts)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -47,3 +48,12 @@ def test_jobs_are_read_only_as_far_as_the_answers_taken_plus_those_ahead() -> No
 
     assert len(read) == 4  # the one answered and three ahead: memory stays bounded
     answers.close()
+
+
+def test_closing_the_answers_early_stops_the_workers() -> None:
+    answers = in_order(slow_first, range(100), workers=2, ahead=3)
+    next(answers)
+
+    answers.close()
+
+    assert multiprocessing.active_children() == []
