@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,8 +98,11 @@ def listings(programme: dict[str, Any]) -> list[Listing]:
     ]
 
 
-def walk(client: TestClient, listing: Listing, limit: int) -> Iterator[dict[str, Any]]:
-    """Every page of the listing, `limit` a page, following `next` until it is null."""
+def walk(
+    client: TestClient, listing: Listing, limit: int, between: Callable[[], None] = lambda: None
+) -> Iterator[dict[str, Any]]:
+    """Every page of the listing, `limit` a page, following `next` until it is null; `between`
+    runs before each next page is asked for."""
     params: dict[str, Any] = listing.params | {"limit": limit}
     while True:
         response = client.get(listing.path, params=params)
@@ -108,6 +111,7 @@ def walk(client: TestClient, listing: Listing, limit: int) -> Iterator[dict[str,
         yield page
         if page["next"] is None:
             return
+        between()
         params["cursor"] = page["next"]
 
 
@@ -251,14 +255,26 @@ class Writer(threading.Thread):
         self.stop = threading.Event()
         self.writes = 0
         self.error: BaseException | None = None
+        self.wrote = threading.Condition()
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
                 self._write(self.writes)
-                self.writes += 1
+                with self.wrote:
+                    self.writes += 1
+                    self.wrote.notify_all()
         except BaseException as error:  # reported by the test, not lost in the thread
-            self.error = error
+            with self.wrote:
+                self.error = error
+                self.wrote.notify_all()
+
+    def one_more(self) -> None:
+        """Wait until the writer has written once more (whatever the machine's load), so that
+        writes land between the pages of a walk."""
+        with self.wrote:
+            seen = self.writes
+            self.wrote.wait_for(lambda: self.writes > seen or self.error is not None, timeout=60)
 
     def _write(self, n: int) -> None:
         ledger = self.ledger
@@ -286,7 +302,7 @@ def test_no_row_is_lost_or_doubled_across_pages_while_another_thread_writes(
     before = {c.path: keys(walk(client, c, MAX_LIMIT), c) for c in chosen}
     writer.start()
 
-    walked = {c.path: keys(walk(client, c, 2), c) for c in chosen}
+    walked = {c.path: keys(walk(client, c, 2, between=writer.one_more), c) for c in chosen}
     written_while_paging = writer.writes
 
     writer.stop.set()
