@@ -102,7 +102,10 @@ class StoredAccount:
 
 
 def fingerprint(config: PolicyConfig) -> str:
-    settings = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(config).items()}
+    """The settings the findings depend on (the dashboard's emphasis is not one of them)."""
+    fields = asdict(config)
+    del fields["emphasis"]
+    settings = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in fields.items()}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -200,6 +200,13 @@ def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str]
     return [r for r in table.recipients() if scope.recipient in (r, parent(r))]
 
 
+def recipients(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[str]:
+    """The recipients items were issued to, within the scope's recipient (itself and its units)."""
+    table = _caught_up(ledger, config)
+    chosen = _recipients(table, _registry(ledger, None).parent, _checked(scope))
+    return sorted(table.recipients() if chosen is None else chosen)
+
+
 def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """The rules over every item's facts as of the date, read one item at a time."""
     scope = _checked(scope)
@@ -213,6 +220,22 @@ def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> It
             continue
         twins = _twins(serials, issued["normalised_serial"], facts[0].log_index)
         yield _account(registry.case(item_id, facts, scope.as_of, twins), config)
+
+
+def item_account(
+    ledger: Ledger, item_id: UUID, scope: Scope, config: PolicyConfig
+) -> ItemAccount | None:
+    """One item's account as of the date (None if it was not issued by then): the rules over its
+    facts, with the fleet's other issues of its serial from the stored accounts."""
+    scope = _checked(scope)
+    facts = _facts_as_of(ledger, item_id, scope)
+    if facts is None:
+        return None
+    serials = _caught_up(ledger, config).issued_twice(format_time(scope.as_of))
+    twins = _twins(serials, str(facts[0].fields["normalised_serial"]), facts[0].log_index)
+    return _account(
+        _registry(ledger, scope.known_at).case(item_id, facts, scope.as_of, twins), config
+    )
 
 
 def unaccounted_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> UnaccountedReport:

@@ -16,7 +16,8 @@ import io
 from collections.abc import Iterable, Sequence
 
 from ledger.domain import format_time
-from policies.engine import UnaccountedReport
+from policies.engine import ItemAccount, Scope, UnaccountedReport
+from policies.findings import Finding
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ITEMS_HEADER = (
@@ -90,27 +91,48 @@ def report_csv(report: UnaccountedReport, view: str = "items") -> str:
                 for r in report.recipients
             ),
         )
+    return items_csv(report.scope, ((item, item.reasons) for item in report.unaccounted))
+
+
+def items_csv(scope: Scope, rows: Iterable[tuple[ItemAccount, Sequence[Finding]]]) -> str:
+    """One row per finding of each item, in the order given (an item shown without a finding: one
+    row with the finding's cells empty); the dashboard's download of a list writes the same."""
+    as_of = format_time(scope.as_of)
+    known_at = format_time(scope.known_at) if scope.known_at else ""
     return csv_text(
         ITEMS_HEADER,
         (
-            [
-                as_of,
-                known_at,
-                item.item_id,
-                item.serial,
-                item.category,
-                item.programme,
-                item.agreement,
-                item.recipient,
-                item.holder,
-                item.status,
-                reason.rule,
-                reason.severity.value,
-                format_time(reason.since),
-                reason.detail,
-                " ".join(map(str, reason.evidence)),
-            ]
-            for item in report.unaccounted
-            for reason in item.reasons
+            [as_of, known_at, *_item_cells(item), *_finding_cells(finding)]
+            for item, findings in rows
+            for finding in _or_none(findings)
         ),
     )
+
+
+def _or_none(findings: Sequence[Finding]) -> Sequence[Finding | None]:
+    return findings or [None]
+
+
+def _item_cells(item: ItemAccount) -> list[object]:
+    return [
+        item.item_id,
+        item.serial,
+        item.category,
+        item.programme,
+        item.agreement,
+        item.recipient,
+        item.holder,
+        item.status,
+    ]
+
+
+def _finding_cells(finding: Finding | None) -> list[object]:
+    if finding is None:
+        return ["", "", "", "", ""]
+    return [
+        finding.rule,
+        finding.severity.value,
+        format_time(finding.since),
+        finding.detail,
+        " ".join(map(str, finding.evidence)),
+    ]

@@ -4,17 +4,19 @@ gives every /ui response its security headers and turns refusals into pages, not
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from api.errors import status_of
 from api.security import RateLimited
@@ -27,7 +29,8 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def when(value: datetime | str | None, precision: str = "minute") -> str:
-    """A time for people: `2026-03-10 08:00 UTC`, or the date alone."""
+    """A time for people: `2026-03-10 08:00 UTC`, or the date alone. The one way a page writes a
+    time (`time_tag` in macros.html wraps it in `<time>`; `prose` rewrites times inside text)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -48,6 +51,52 @@ def _parsed(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+CANONICAL_TIME = re.compile(
+    r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-/.:][A-Za-z0-9]+)+")
+"""An identifier inside text: letters and digits joined by separators (`DEMO-SOUTH-4`); not
+`_`, which joins the words of a value (`not_presented`) a line may break after."""
+
+
+def prose(text: str) -> Markup:
+    """Text that may hold times in the log's form and identifiers (an entry's detail, a finding's):
+    each time written as `when`, each identifier kept on one line as `ident` keeps it. Escaped
+    first: the entities escaping makes (`&lt;`) hold no separator, so no token."""
+    escaped = escape(CANONICAL_TIME.sub(lambda m: when(m.group(0)), text))
+    return Markup(TOKEN.sub(lambda m: str(ident(m.group(0))), escaped))  # noqa: S704 - escaped above
+
+
+def ident(value: object) -> Markup:
+    """An identifier (a party id, a holder) that never wraps: a line too long for its cell makes
+    its table scroll sideways in its region instead (`.ident` in dashboard.css)."""
+    return Markup('<span class="ident">{}</span>').format(value)
+
+
+def with_query(path: str, params: Mapping[str, object], **changes: object) -> str:
+    """`path?query` with the params changed (None or '' drops one): links that keep filters."""
+    merged = {**params, **changes}
+    kept = {k: str(v) for k, v in merged.items() if v is not None and v != ""}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+ROLE_TITLES = {
+    "oversight": "oversight dashboard",
+    "admin": "administrator's dashboard",
+    "partner": "partner dashboard",
+    "supplier": "supplier dashboard",
+    "inspector": "inspectorate dashboard",
+    "investigator": "investigator dashboard",
+}
+
+
+def dashboard_title(role: str | None) -> str:
+    """What the page title and the header call the dashboard: the signed-in party's role."""
+    return ROLE_TITLES.get(role or "", "dashboard")
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -61,7 +110,10 @@ def label(value: str) -> str:
     return value.replace("_", " ")
 
 
-templates.env.filters.update(when=when, iso=iso, percent=percent, label=label, b64=b64)
+templates.env.filters.update(
+    when=when, iso=iso, percent=percent, label=label, b64=b64, prose=prose, ident=ident
+)
+templates.env.globals.update(with_query=with_query, dashboard_title=dashboard_title)
 
 
 def render(

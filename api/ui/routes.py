@@ -3,7 +3,10 @@ render a template. Forms POST with a CSRF token and answer with a redirect (303)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -11,8 +14,9 @@ from fastapi.responses import RedirectResponse
 from api.deps import LedgerDep, fleet_of
 from api.routes.reports import PolicyDep
 from api.security import RateLimited, counting_failures
-from api.ui import views
+from api.ui import views, visits
 from api.ui.pages import DashboardRoute, render
+from api.ui.queries import FlagQuery, FlagQueryDep, Limit, ListQueryDep, Offset, Text
 from api.ui.session import (
     LOGIN_CSRF_COOKIE,
     LOGIN_PATH,
@@ -30,13 +34,15 @@ from api.ui.session import (
     start_session,
 )
 from ledger.application import Ledger, ReadScope
-from ledger.domain import Action, InvalidInput, Unauthenticated
+from ledger.domain import Action, Category, InvalidInput, Unauthenticated
 from ledger.readmodels import resolve_item
 from ledger.verification import dump_bundle
+from policies.export import items_csv
+from policies.findings import Severity
 from policies.flags import raise_findings
+from policies.standing import RULE_NAMES, SHOWN, STATUSES
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
-Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _readable(ledger: Ledger, session: Session) -> ReadScope:
@@ -117,8 +123,13 @@ def overview(
     request: Request, ledger: LedgerDep, session: SessionDep, policy: PolicyDep
 ) -> Response:
     session.actor.require(Action.READ)
-    data = views.overview(ledger, session.actor, policy, ledger.clock())
-    return render(request, "overview.html", {"page": "overview", "o": data})
+    now = ledger.clock()
+    party = session.actor.party
+    since, mark = visits.visit(request, party, views.mark_now(ledger, now))
+    data = views.overview(ledger, session.actor, policy, now, since)
+    response = render(request, "overview.html", {"page": "overview", "o": data})
+    visits.keep(response, request, party, since, mark)
+    return response
 
 
 @router.get(f"{UI_PATH}/unaccounted")
@@ -127,13 +138,53 @@ def unaccounted(
     ledger: LedgerDep,
     session: SessionDep,
     policy: PolicyDep,
-    as_of: Text = None,
+    query: ListQueryDep,
+    offset: Offset = 0,
+    limit: Limit = views.PAGE_SIZE,
 ) -> Response:
     session.actor.require(Action.READ)
-    day, end = views.end_of_day(as_of, ledger.clock().date())
-    report = views.unaccounted(ledger, session.actor, policy, end)
-    context = {"page": "unaccounted", "day": day, "report": report}
+    day, end = views.end_of_day(query.as_of, ledger.clock().date())
+    listed = views.item_list(
+        ledger, session.actor, policy, end, query.where, query.selection, (offset, limit)
+    )
+    context = {
+        "page": "unaccounted",
+        "day": day,
+        "listed": listed,
+        "report": listed.report,
+        "query": query,
+        "selection": query.selection,
+        "limit": limit,
+        "choices": choices(listed.recipients),
+    }
     return render(request, "unaccounted.html", context)
+
+
+def choices(recipients: Sequence[str]) -> dict[str, Sequence[str]]:
+    """The values each filter offers."""
+    return {
+        "recipient": recipients,
+        "category": [c.value for c in Category],
+        "reason": RULE_NAMES,
+        "severity": [s.value for s in Severity],
+        "status": STATUSES,
+        "show": SHOWN,
+    }
+
+
+@router.get(f"{UI_PATH}/unaccounted.csv")
+def unaccounted_csv(
+    ledger: LedgerDep, session: SessionDep, policy: PolicyDep, query: ListQueryDep
+) -> Response:
+    """The list the same query shows, every page of it, as CSV (policies/export.py's writer)."""
+    session.actor.require(Action.READ)
+    day, end = views.end_of_day(query.as_of, ledger.clock().date())
+    listed = views.item_list(ledger, session.actor, policy, end, query.where, query.selection)
+    return Response(
+        items_csv(listed.scope, listed.everything),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="unaccounted-{day}.csv"'},
+    )
 
 
 @router.get(f"{UI_PATH}/flags")
@@ -142,18 +193,26 @@ def flags(
     ledger: LedgerDep,
     session: SessionDep,
     policy: PolicyDep,
-    status: Text = "open",
+    query: FlagQueryDep,
     resolved: Text = None,
     scanned: Text = None,
+    offset: Offset = 0,
+    limit: Limit = views.PAGE_SIZE,
 ) -> Response:
     session.actor.require(Action.READ)
-    rows = views.flags(ledger, session.actor, policy, ledger.clock(), status or "open")
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), query.filters)
     context = {
         "page": "flags",
-        "rows": rows,
-        "status": status,
+        "rows": views.paged(rows, offset, limit),
+        "unrecorded": len(views.unrecorded(rows)),
+        "query": query,
+        "status": query.filters.status,
+        "limit": limit,
         "resolved": resolved,
         "scanned": scanned,
+        "recipients": views.recipient_choices(ledger, session.actor, policy),
+        "rules": RULE_NAMES,
+        "severities": [s.value for s in Severity],
         "may_resolve": views.may(session.actor, Action.RESOLVE_FLAG),
         "may_raise": views.may(session.actor, Action.RAISE_FLAG),
     }
@@ -171,6 +230,20 @@ def scan(
     return _see_other(f"{UI_PATH}/flags?scanned={raised}")
 
 
+@router.post(f"{UI_PATH}/flags/record")
+def record(
+    ledger: LedgerDep, session: SessionDep, policy: PolicyDep, form: CheckedFormDep
+) -> Response:
+    """The bulk action: put on record every finding the form's filters select that is not on
+    record yet (every page of the list, not only the one shown)."""
+    session.actor.require(Action.RAISE_FLAG)
+    chosen = FlagQuery(None, form.get("rule"), form.get("severity"), form.get("recipient"))
+    every = replace(chosen, status="all")
+    rows = views.flags(ledger, session.actor, policy, ledger.clock(), every.filters)
+    raised = raise_findings(ledger, views.unrecorded(rows), actor=session.actor)
+    return _see_other(f"{UI_PATH}/flags?{urlencode({**chosen.params, 'scanned': raised})}")
+
+
 @router.post(f"{UI_PATH}/flags/{{flag_id}}/resolution")
 def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedFormDep) -> Response:
     ledger.resolve_flag(flag_id, reason=form.get("reason", ""), actor=session.actor)
@@ -183,13 +256,14 @@ def item(
     item_id: str,
     ledger: LedgerDep,
     session: SessionDep,
+    policy: PolicyDep,
     manufacturer: Text = None,
     model: Text = None,
 ) -> Response:
     """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
     named = _named(request, ledger, session, item_id, manufacturer, model)
     found = _readable(ledger, session).require_item(named)
-    data = views.item_page(ledger, str(found), ledger.clock())
+    data = views.item_page(ledger, str(found), policy, ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 

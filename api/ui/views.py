@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import ledger.domain as domain
@@ -25,10 +25,13 @@ from ledger.domain import (
     Actor,
     CustodyError,
     Fact,
+    Flag,
     InvalidInput,
     Item,
     NotFound,
     ProofError,
+    Role,
+    Sighting,
     Status,
 )
 from ledger.integrity import Checkpoint, decode_entry, merkle, split_note, verify_checkpoint
@@ -43,6 +46,8 @@ from policies.engine import (
     UnaccountedReport,
     accounts,
     findings,
+    item_account,
+    recipients,
     registrations,
     scope_for,
     unaccounted_report,
@@ -50,6 +55,7 @@ from policies.engine import (
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
 from policies.rules import Registration, independent
+from policies.standing import Selection, Standing, standing
 
 MONTHS = 12
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -59,6 +65,9 @@ RECENT_ENTRIES = 20
 RECENT_CHECKPOINTS = 10
 MAX_CHECKPOINTS_SCANNED = 500
 COSIGNATURE_BYTES = 8 + 64
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+T = TypeVar("T")
 
 
 # Reading the fleet once per page ------------------------------------------------------------------
@@ -137,6 +146,103 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+# Lists: filters and pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    """One page of a list: `rows` from `offset` (0-based) of `total`."""
+
+    rows: list[T]
+    offset: int
+    limit: int
+    total: int
+
+    @property
+    def previous(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset else None
+
+    @property
+    def next(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+    @property
+    def first_shown(self) -> int:
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.offset + len(self.rows)
+
+
+def paged(rows: Sequence[T], offset: int, limit: int) -> Paged[T]:
+    return Paged(list(rows[offset : offset + limit]), offset, limit, len(rows))
+
+
+@dataclass(frozen=True)
+class Where:
+    """The filters of a list that place an item: recipient (itself and its units), programme and
+    category. A partner may filter by itself or one of its units; another recipient is refused
+    as by the API (ledger/scope.py, `recipient_for`)."""
+
+    recipient: str | None = None
+    programme: str | None = None
+    category: str | None = None
+
+    def accounts(
+        self, ledger: Ledger, actor: Actor, policy: PolicyConfig, as_of: datetime
+    ) -> tuple[Scope, list[ItemAccount]]:
+        """The scope asked about, and the accounts of the items the filters place in it."""
+        scope = self.scope(ledger, actor, as_of)
+        unit = None if scope.recipient == self.recipient else self.recipient
+        found = accounts(ledger, scope, policy)
+        return scope, [a for a in found if unit is None or a.recipient == unit]
+
+    def scope(self, ledger: Ledger, actor: Actor, as_of: datetime) -> Scope:
+        """For a partner's filter by one of its units, the partner's scope (`accounts` then keeps
+        the unit's items)."""
+        recipient = self.recipient
+        if actor.role is Role.PARTNER and recipient not in (None, actor.party):
+            if not ReadScope(ledger, actor).answers_for(str(recipient)):
+                scope_for(actor, Scope(as_of, recipient=recipient))  # refused, as by the API
+            recipient = None
+        return scope_for(actor, Scope(as_of, None, recipient, self.programme, self.category))
+
+
+@dataclass(frozen=True)
+class ItemList:
+    scope: Scope
+    rows: Paged[tuple[ItemAccount, list[Finding]]]
+    report: UnaccountedReport
+    everything: list[tuple[ItemAccount, list[Finding]]]
+    """Every row the filters select, on every page: what the CSV download holds."""
+    recipients: list[str]
+    """The recipients the caller may filter by."""
+
+
+def item_list(
+    ledger: Ledger,
+    actor: Actor,
+    policy: PolicyConfig,
+    as_of: datetime,
+    where: Where,
+    selection: Selection,
+    page: tuple[int, int] = (0, PAGE_SIZE),
+) -> ItemList:
+    """The unaccounted page's list: the items the filters select with the findings shown."""
+    scope, found = where.accounts(ledger, actor, policy, as_of)
+    report = unaccounted_report(ledger, scope, policy)
+    chosen = selection.rows(found)
+    return ItemList(
+        scope, paged(chosen, *page), report, chosen, recipient_choices(ledger, actor, policy)
+    )
+
+
+def recipient_choices(ledger: Ledger, actor: Actor, policy: PolicyConfig) -> list[str]:
+    """The recipients a list's filter offers: those the caller may read."""
+    return recipients(ledger, scope_for(actor, Scope(ledger.clock())), policy)
+
+
 # The overview -----------------------------------------------------------------------------------
 
 
@@ -163,33 +269,102 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class RatesRow:
+    """A recipient's rates and their emphasis by the policy file's thresholds: None, warn, alert."""
+
+    rates: RecipientRates
+    accountability: str | None
+    delinquency: str | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    label: str
+    as_of: datetime
+    rates: RecipientRates | None
+    x: float
+    accountability_y: float
+    delinquency_y: float
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One recipient's small multiple: accountability and delinquency at each month's end."""
+
+    recipient: str
+    points: list[TrendPoint]
+    emphasis: str | None
+
+    @property
+    def accountability_line(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.accountability_y:.1f}" for p in self.points if p.rates)
+
+    @property
+    def delinquency_line(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.delinquency_y:.1f}" for p in self.points if p.rates)
+
+    @property
+    def latest(self) -> RecipientRates | None:
+        return self.points[-1].rates
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where the signed-in party's previous visit left the log: its time, the log's size and the
+    store's last notification id then (api/ui/visits.py keeps it)."""
+
+    at: datetime
+    log_size: int
+    notification: int
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What is new since the mark, in the caller's scope."""
+
+    mark: Mark
+    findings: list[tuple[ItemAccount, Finding]]
+    losses: list[ItemAccount]
+    sightings: list[ItemAccount]
+    unmatched_sightings: int
+
+
+@dataclass(frozen=True)
 class Overview:
     as_of: datetime
     categories: list[CategoryRow]
     totals: dict[str, int]
     total: int
     unaccounted: int
-    rates: list[RecipientRates]
+    rates: list[RatesRow]
     bars: list[Bar]
     chart_height: int
     log_size: int
+    trends: list[Trend]
+    changes: Changes | None
+    policy: PolicyConfig
 
 
 CHART_PLOT = 160
 CHART_TOP = 20
+TREND_WIDTH, TREND_HEIGHT, TREND_PAD = 240, 80, 8
+NEW_SHOWN = 10
+NEW_READ = 1000
 
 
-def overview(ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime) -> Overview:
+def overview(
+    ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime, mark: Mark | None = None
+) -> Overview:
     reads = cached(ledger)
     scope = scope_for(actor, Scope(now))
     current = list(accounts(reads, scope, policy))
     report = unaccounted_report(reads, scope, policy)
     *months, (this_month, _) = month_ends(now)
-    counts = [
-        (label, end, len(unaccounted_report(reads, replace(scope, as_of=end), policy).unaccounted))
+    reports = [
+        (label, end, unaccounted_report(reads, replace(scope, as_of=end), policy))
         for label, end in months
     ]
-    counts.append((this_month, now, len(report.unaccounted)))
+    reports.append((this_month, now, report))
     totals = Counter(a.status for a in current)
     return Overview(
         as_of=now,
@@ -197,11 +372,95 @@ def overview(ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime) 
         totals={s: totals[s] for s in STATUSES},
         total=len(current),
         unaccounted=len(report.unaccounted),
-        rates=report.recipients,
-        bars=bars(counts),
+        rates=[_emphasised(r, policy) for r in report.recipients],
+        bars=bars([(label, end, len(r.unaccounted)) for label, end, r in reports]),
         chart_height=CHART_TOP + CHART_PLOT + 30,
         log_size=ledger.log_store.log_size(),
+        trends=trends(reports, policy),
+        changes=None if mark is None else changes(ledger, actor, current, mark),
+        policy=policy,
     )
+
+
+def _emphasised(rates: RecipientRates, policy: PolicyConfig) -> RatesRow:
+    emphasis = policy.emphasis
+    return RatesRow(
+        rates,
+        emphasis.accountability(rates.accountability_rate),
+        emphasis.delinquency(rates.delinquency_rate),
+    )
+
+
+def trends(
+    reports: Sequence[tuple[str, datetime, UnaccountedReport]], policy: PolicyConfig
+) -> list[Trend]:
+    """Per recipient, its rates at each month's end, placed in a TREND_WIDTH x TREND_HEIGHT box
+    (rates from 0 at the bottom to 1 at the top)."""
+    names = sorted({r.recipient for _, _, report in reports for r in report.recipients})
+    step = (TREND_WIDTH - 2 * TREND_PAD) / max(len(reports) - 1, 1)
+    plot = TREND_HEIGHT - 2 * TREND_PAD
+    found = []
+    for name in names:
+        points = []
+        for i, (label, end, report) in enumerate(reports):
+            rates = next((r for r in report.recipients if r.recipient == name), None)
+            a, d = (rates.accountability_rate, rates.delinquency_rate) if rates else (1.0, 0.0)
+            x = TREND_PAD + i * step
+            points.append(
+                TrendPoint(
+                    label, end, rates, x, TREND_PAD + plot * (1 - a), TREND_PAD + plot * (1 - d)
+                )
+            )
+        latest = points[-1].rates
+        row = _emphasised(latest, policy) if latest else None
+        worst = _worse(row.accountability, row.delinquency) if row else None
+        found.append(Trend(name, points, worst))
+    return found
+
+
+def _worse(a: str | None, b: str | None) -> str | None:
+    return "alert" if "alert" in (a, b) else "warn" if "warn" in (a, b) else None
+
+
+def changes(ledger: Ledger, actor: Actor, current: Sequence[ItemAccount], mark: Mark) -> Changes:
+    """New findings (begun after the mark, or resting on an entry recorded after it), new losses
+    and new sightings (entries recorded after it), of the items the caller may read."""
+    mine = {a.item_id: a for a in current}
+    new_findings = [
+        (a, f)
+        for a in current
+        for f in a.findings
+        if f.since > mark.at or max(f.evidence, default=-1) >= mark.log_size
+    ]
+    new_findings.sort(key=lambda pair: (SEVERITY_ORDER.get(pair[1].severity, 9), pair[1].since))
+    losses = _recorded_since(ledger, mark, Item.ReportedLost.TOPIC, mine)
+    sightings = _recorded_since(ledger, mark, Item.Sighted.TOPIC, mine)
+    unmatched = 0
+    if actor.role is not Role.PARTNER:
+        unmatched = len(_notifications_since(ledger, mark, Sighting.Recorded.TOPIC))
+    return Changes(mark, new_findings, losses, sightings, unmatched)
+
+
+def _recorded_since(
+    ledger: Ledger, mark: Mark, topic: str, mine: dict[UUID, ItemAccount]
+) -> list[ItemAccount]:
+    ids = dict.fromkeys(
+        UUID(str(n.originator_id)) for n in _notifications_since(ledger, mark, topic)
+    )
+    return [mine[i] for i in ids if i in mine]
+
+
+def _notifications_since(ledger: Ledger, mark: Mark, topic: str) -> list[Any]:
+    """At most NEW_READ of the entries of `topic` recorded after the mark."""
+    return list(
+        ledger.recorder.select_notifications(
+            start=mark.notification, limit=NEW_READ, topics=[topic], inclusive_of_start=False
+        )
+    )
+
+
+def mark_now(ledger: Ledger, now: datetime) -> Mark:
+    return Mark(now, ledger.log_store.log_size(), ledger.recorder.max_notification_id() or 0)
 
 
 def _categories(current: Sequence[ItemAccount]) -> list[CategoryRow]:
@@ -244,28 +503,64 @@ def findings_now(ledger: Ledger, policy: PolicyConfig, now: datetime) -> list[Fi
 class FlagRow:
     view: FlagView
     serial: str
+    recipient: str
 
     @property
     def flag_id(self) -> UUID:
         return self.view.finding.finding_id
 
 
+FLAG_STATUSES = ("open", "resolved", "all")
+
+
+@dataclass(frozen=True)
+class FlagFilters:
+    """The flags page's filters: the flag's state, the finding's rule and severity, the item's
+    recipient (itself and its units)."""
+
+    status: str = "open"
+    rule: str | None = None
+    severity: str | None = None
+    recipient: str | None = None
+
+    def __post_init__(self) -> None:
+        Selection(reason=self.rule, severity=self.severity)  # the same checks as the list's
+        if self.status not in FLAG_STATUSES:
+            raise InvalidInput(f"status must be open, resolved or all, got {self.status!r}")
+
+    def keeps(self, view: FlagView) -> bool:
+        if self.rule and view.finding.rule != self.rule:
+            return False
+        if self.severity and view.finding.severity.value != self.severity:
+            return False
+        if self.status == "all":
+            return True
+        return view.open if self.status == "open" else view.resolution is not None
+
+
 def flags(
-    ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime, status: str
+    ledger: Ledger, actor: Actor, policy: PolicyConfig, now: datetime, filters: FlagFilters
 ) -> list[FlagRow]:
-    """The policies' findings now with their flags, as GET /v1/flags lists them."""
-    if status not in ("open", "resolved", "all"):
-        raise InvalidInput(f"status must be open, resolved or all, got {status!r}")
-    scoped = list(accounts(ledger, scope_for(actor, Scope(now)), policy))
-    serials = {a.item_id: a.serial for a in scoped}
+    """The policies' findings now with their flags, as GET /v1/flags lists them, the gravest and
+    oldest first."""
+    where = Where(recipient=filters.recipient)
+    _, scoped = where.accounts(ledger, actor, policy, now)
+    items = {a.item_id: a for a in scoped}
     current = [f for a in scoped for f in a.findings]
-    views = [
-        v
-        for v in flag_views(ledger, current, item_ids=set(serials))
-        if status == "all" or (v.open if status == "open" else v.resolution is not None)
-    ]
+    views = [v for v in flag_views(ledger, current, item_ids=set(items)) if filters.keeps(v)]
     views.sort(key=lambda v: (SEVERITY_ORDER.get(v.finding.severity, 9), v.finding.since))
-    return [FlagRow(v, serials.get(v.finding.item_id, "?")) for v in views]
+    return [_flag_row(v, items.get(v.finding.item_id)) for v in views]
+
+
+def _flag_row(view: FlagView, account: ItemAccount | None) -> FlagRow:
+    if account is None:
+        return FlagRow(view, "?", "?")
+    return FlagRow(view, account.serial, account.recipient)
+
+
+def unrecorded(rows: Sequence[FlagRow]) -> list[Finding]:
+    """The findings of the rows not on record yet (that still hold): what the bulk action raises."""
+    return [r.view.finding for r in rows if not r.view.raised and r.view.holds]
 
 
 # The item page: its custody timeline and its entries ---------------------------------------------
@@ -326,6 +621,12 @@ class Span:
     lane: Lane
     x: float
     width: float
+    diverted: bool = False
+    """Held by a party the agreement does not authorize (a diversion finding says so)."""
+
+    @property
+    def css(self) -> str:
+        return "diverted" if self.diverted else self.status
 
     @property
     def days(self) -> int | None:
@@ -353,10 +654,30 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class FindingRow:
+    """A finding of the item with the entries it rests on and its flag, if on record."""
+
+    finding: Finding
+    evidence: list[EntryRow]
+    flag: Flag | None
+
+    @property
+    def clearing_kinds(self) -> str:
+        return ", ".join(self.finding.cleared_by_kinds)
+
+
+RESOLVERS = tuple(r.value for r in Role if Action.RESOLVE_FLAG in PERMISSIONS[r])
+"""The roles that may resolve a flag on record (ledger/access.py)."""
+
+
+@dataclass(frozen=True)
 class ItemPage:
     item: Item
     entries: list[EntryRow]
     timeline: Timeline
+    standing: Standing
+    findings: list[FindingRow]
+    resolvers: tuple[str, ...] = RESOLVERS
 
 
 LANE_TOP, LANE_HEIGHT = 8, 34
@@ -364,7 +685,7 @@ MARKED = {"Inspected": "inspection", "ReportedLost": "loss", "Recovered": "recov
 MARKED |= {"Sighted": "sighting", "Disposed": "disposal"}
 
 
-def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
+def item_page(ledger: Ledger, item_id: str, policy: PolicyConfig, now: datetime) -> ItemPage:
     item = ledger.item(item_id)
     rows = ledger.history(item.id)
     registration = registrations(ledger, None)
@@ -373,7 +694,41 @@ def item_page(ledger: Ledger, item_id: str, now: datetime) -> ItemPage:
     ]
     decoded = [ItemEntry.decode(r.log_index, r.aggregate_version, r.entry) for r in rows]
     intervals = timeline([e for e in decoded if e is not None])
-    return ItemPage(item, entries, _timeline(intervals, entries, now))
+    account = item_account(ledger, item.id, Scope(now), policy)
+    assert account is not None  # every item of the ledger was issued by now
+    found = _finding_rows(ledger, account, entries)
+    drawn = _timeline(intervals, entries, now, _unauthorized_holders(account, entries))
+    return ItemPage(item, entries, drawn, standing(account), found)
+
+
+def _finding_rows(
+    ledger: Ledger, account: ItemAccount, entries: Sequence[EntryRow]
+) -> list[FindingRow]:
+    by_index = {e.log_index: e for e in entries}
+    ordered = sorted(account.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.since))
+    return [
+        FindingRow(
+            f,
+            [by_index[i] for i in f.evidence if i in by_index],
+            ledger.flag(f.finding_id),
+        )
+        for f in ordered
+    ]
+
+
+HOLDER_FIELDS = {"Issued": "recipient", "Transferred": "to", "Recovered": "by"}
+
+
+def _unauthorized_holders(account: ItemAccount, entries: Sequence[EntryRow]) -> set[str]:
+    """The parties a diversion finding says were given custody without authorization."""
+    by_index = {e.log_index: e for e in entries}
+    found = set()
+    for f in account.findings:
+        for i in f.evidence if f.rule == "diversion" else ():
+            entry = by_index.get(i)
+            if entry is not None and entry.kind in HOLDER_FIELDS:
+                found.add(str(entry.payload.get(HOLDER_FIELDS[entry.kind])))
+    return found
 
 
 def _judged(ledger: Ledger, row: EntryRow, registration: Registration) -> EntryRow:
@@ -415,7 +770,10 @@ def _entry_row(log_index: int, entry: bytes, leaf_hash: bytes) -> EntryRow:
 
 
 def _timeline(
-    intervals: Sequence[Interval], entries: Sequence[EntryRow], now: datetime
+    intervals: Sequence[Interval],
+    entries: Sequence[EntryRow],
+    now: datetime,
+    unauthorized: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Timeline:
     """The intervals (as readmodels.timeline folds them) drawn one lane per holder, from the
     issue to now, with the inspections, the loss and the other events marked."""
@@ -424,7 +782,7 @@ def _timeline(
     )
     names = list(dict.fromkeys(_lane(i) for i in intervals))
     lanes = [Lane(name, LANE_TOP + n * LANE_HEIGHT) for n, name in enumerate(names)]
-    spans = [_span(i, lanes[names.index(_lane(i))], scale) for i in intervals]
+    spans = [_span(i, lanes[names.index(_lane(i))], scale, unauthorized) for i in intervals]
     markers = [
         Marker(e, _lane_at(spans, e), scale.x(e.occurred_at), _marker_css(e))
         for e in entries
@@ -433,12 +791,13 @@ def _timeline(
     return Timeline(lanes, spans, markers, scale)
 
 
-def _span(interval: Interval, lane: Lane, scale: Scale) -> Span:
+def _span(interval: Interval, lane: Lane, scale: Scale, unauthorized: set[str]) -> Span:
     start = parse_time(interval.valid_from)
     end = parse_time(interval.valid_to) if interval.valid_to else None
     x = scale.x(start)
     width = max(0.4, scale.x(end or scale.end) - x)
-    return Span(interval.holder, interval.status, start, end, lane, x, width)
+    diverted = interval.status == Status.IN_CUSTODY.value and interval.holder in unauthorized
+    return Span(interval.holder, interval.status, start, end, lane, x, width, diverted)
 
 
 def _lane(interval: Interval) -> str:
@@ -459,6 +818,8 @@ def _marker_css(entry: EntryRow) -> str:
         css += " failed"
     if entry.independent is False:
         css += " self-reported"
+    elif entry.independent is True:
+        css += " independent"
     return css
 
 

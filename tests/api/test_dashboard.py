@@ -8,6 +8,8 @@ unaccounted for, and each has a finding that oversight can put on record and res
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime
 from html import unescape
@@ -21,7 +23,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from ledger.application.ledger import Ledger
+from api.ui.visits import cookie_name
+from ledger.application import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
@@ -246,7 +249,10 @@ def pages(ids: dict[str, UUID]) -> list[str]:
         "/ui",
         "/ui/unaccounted",
         "/ui/unaccounted?as_of=2026-03-31",
+        "/ui/unaccounted?show=all&recipient=unit-1&limit=1&offset=1",
+        "/ui/unaccounted.csv?reason=lost",
         "/ui/flags",
+        "/ui/flags?status=all&rule=lost&limit=1",
         f"/ui/items/{item}",
         f"/ui/items/{item}/evidence",
         "/ui/log",
@@ -392,7 +398,7 @@ def test_the_item_page_draws_the_custody_intervals_with_holders_and_dates(
     ]
     assert '<svg id="timeline-chart"' in response.text
     assert response.text.count('class="span span-') == 3
-    assert 'class="marker inspection"' in response.text
+    assert 'class="marker inspection independent"' in response.text
     assert 'class="marker loss"' in response.text
 
 
@@ -719,7 +725,11 @@ def html_pages(
     app: FastAPI, admin: TestClient, oversight: TestClient, ids: dict[str, UUID]
 ) -> dict[str, str]:
     put_on_record(oversight)
-    found = {path: admin.get(path).text for path in pages(ids) if not path.endswith("/evidence")}
+    found = {
+        path: admin.get(path).text
+        for path in pages(ids)
+        if not path.endswith("/evidence") and ".csv" not in path
+    }
     found["/ui/flags (oversight)"] = oversight.get("/ui/flags").text
     found["/ui/login"] = browser(app).get("/ui/login").text
     found["404"] = admin.get(f"/ui/items/{UUID(int=7)}").text
@@ -758,3 +768,159 @@ def test_pages_have_a_language_a_skip_link_landmarks_and_scoped_table_headers(
         assert all(th.get("scope") in ("col", "row") for th in page.all("th")), path
         if path != "/ui/login":
             assert page.all("nav"), path
+
+
+# Issue 19: filters, the CSV of a list, the bulk action, the visit mark, the title ----------------
+
+
+def test_the_csv_holds_exactly_the_rows_the_filtered_list_shows_every_page_of_it(
+    admin: TestClient,
+) -> None:
+    query = "show=all&recipient=unit-1"
+    shown = table(admin.get(f"/ui/unaccounted?{query}&limit=1").text, "unaccounted-table")
+    second = table(admin.get(f"/ui/unaccounted?{query}&limit=1&offset=1").text, "unaccounted-table")
+
+    response = admin.get(f"/ui/unaccounted.csv?{query}")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="unaccounted-2026-04-02.csv"'
+    )
+    listed = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["serial"] for r in listed] == [row[0] for row in shown + second] == ["A-1", "A-2"]
+    assert [(r["rule"], r["severity"]) for r in listed] == [("lost", "critical"), ("", "")]
+    assert {r["as_of"] for r in listed} == {"2026-04-02T23:59:59.999999Z"}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("reason=theft", "reason must be one of diversion, lost,"),
+        ("show=everything", "show must be one of unaccounted, accounted, all"),
+        ("severity=urgent", "severity must be one of critical, high, medium, low"),
+        ("offset=-1", "greater than or equal to 0"),
+        ("limit=0", "greater than or equal to 1"),
+    ],
+)
+def test_a_filter_with_an_unknown_value_is_refused_with_422_and_names_the_allowed_ones(
+    admin: TestClient, query: str, message: str
+) -> None:
+    paged = query.startswith(("offset", "limit"))  # the pages' parameters, not the CSV's
+    for path in ["/ui/unaccounted", "/ui/flags" if paged else "/ui/unaccounted.csv"]:
+        response = admin.get(f"{path}?{query}")
+
+        assert response.status_code == 422, path
+        assert message in text_of(response.text), path
+
+
+def test_the_bulk_action_puts_on_record_only_what_the_filters_select(
+    oversight: TestClient,
+) -> None:
+    csrf = hidden(oversight.get("/ui/flags").text, "csrf")
+
+    response = oversight.post(
+        "/ui/flags/record", data={"csrf": csrf, "rule": "lost"}, follow_redirects=False
+    )
+
+    assert response.headers["location"] == "/ui/flags?rule=lost&scanned=1"
+    page = text_of(oversight.get("/ui/flags").text)
+    assert "2 open flags. 1 of them is not on record yet" in page
+    assert "Put these 1 findings on record" not in text_of(
+        oversight.get("/ui/flags?rule=lost").text
+    )
+
+
+@pytest.mark.parametrize("csrf", [None, "", "0" * 64])
+def test_the_bulk_action_without_the_sessions_csrf_token_is_refused_and_records_nothing(
+    oversight: TestClient, csrf: str | None
+) -> None:
+    form = {"rule": "lost"} | ({"csrf": csrf} if csrf is not None else {})
+
+    response = oversight.post("/ui/flags/record", data=form)
+
+    assert response.status_code == 403
+    assert "security token is missing or out of date" in text_of(response.text)
+    assert "2 of them are not on record yet" in text_of(oversight.get("/ui/flags").text)
+
+
+def test_a_partner_may_not_use_the_bulk_action_and_sees_no_such_button(
+    app: FastAPI, ledger: Ledger, oversight: TestClient
+) -> None:
+    partner = signed_in(app, token_for(ledger, "unit-2", "partner"))
+    page = partner.get("/ui/flags")
+
+    response = partner.post("/ui/flags/record", data={"csrf": hidden(page.text, "csrf")})
+
+    assert response.status_code == 403
+    assert "role partner may not raise flag" in text_of(response.text)
+    assert 'id="record-form"' not in page.text
+    assert "2 of them are not on record yet" in text_of(oversight.get("/ui/flags").text)
+
+
+def test_the_overview_keeps_the_visit_mark_in_an_httponly_strict_cookie_per_party(
+    admin: TestClient, ledger: Ledger
+) -> None:
+    first = admin.get("/ui")
+
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith(cookie_name("operator") + "=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert "first visit from this browser as operator" in text_of(first.text)
+    size = ledger.log_store.log_size()
+    assert f"Since 2026-04-02 09:00 UTC (the log then had {size} entries)" in text_of(
+        admin.get("/ui").text
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["garbage", "1.2.3.4.5.x", "1.-2.3.1.2.3", "9" * 40 + ".1.1.1.1.1"]
+)
+def test_an_unreadable_visit_cookie_is_a_first_visit(admin: TestClient, value: str) -> None:
+    admin.cookies.set(cookie_name("operator"), value, path="/ui")
+
+    response = admin.get("/ui")
+
+    assert response.status_code == 200
+    assert "first visit from this browser" in text_of(response.text)
+
+
+def test_a_partners_pages_say_partner_dashboard_and_never_oversight_dashboard(
+    app: FastAPI, ledger: Ledger, fleet: dict[str, UUID]
+) -> None:
+    partner = signed_in(app, token_for(ledger, "unit-2", "partner"))
+
+    for path in ("/ui", "/ui/unaccounted", "/ui/flags", f"/ui/items/{fleet['B-1']}"):
+        html = partner.get(path).text
+
+        assert re.search(r"<title>[^<]* · Custody partner dashboard · unit-2</title>", html), path
+        assert "oversight dashboard" not in html, path
+
+
+def test_the_item_page_says_what_its_findings_say_with_their_evidence_and_who_clears_them(
+    admin: TestClient, fleet: dict[str, UUID]
+) -> None:
+    html = admin.get(f"/ui/items/{fleet['B-1']}").text
+    text = text_of(html)
+
+    assert "UNACCOUNTED FOR" in text.upper()
+    assert re.search(r'id="item-standing-label">unaccounted for<', html)
+    assert "failed inspection since 2026-03-25 08:00 UTC" in text
+    assert "Evidence #18 Inspected 2026-03-25 08:00 UTC by operator : not_presented" in text
+    assert "a later verified inspection by an independent party" in text
+    assert "not on record yet" in text
+
+
+def test_a_partner_filters_its_lists_by_one_of_its_units_but_not_by_another_recipient(
+    app: FastAPI, ledger: Ledger
+) -> None:
+    force = signed_in(app, token_for(ledger, "force", "partner"))
+
+    unit = force.get("/ui/unaccounted?recipient=unit-2&show=all")
+    flags = force.get("/ui/flags?recipient=unit-1")
+    other = force.get("/ui/unaccounted?recipient=outsider")
+
+    assert [row[0] for row in table(unit.text, "unaccounted-table")] == ["B-1"]
+    assert "A-1" in text_of(flags.text) and "B-1" not in text_of(flags.text)
+    assert other.status_code == 403
+    assert "force may see its own items only, not outsider's" in text_of(other.text)

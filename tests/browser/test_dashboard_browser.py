@@ -1,215 +1,16 @@
 """The dashboard in a real browser (docs/dashboard.md, "Browser tests"): Debian's Chromium driven by
-Playwright, headless, against the app served by uvicorn on a free loopback port.
-
-The ledger: four rifles under eua-1 issued on 2026-03-01. A-1 goes to unit-2 on 03-05, is
-inspected (verified) on 03-08 and stolen on 03-20; B-1 is not presented at its inspection on
-03-25; C-1 is seen on 03-22 with `outsider`, whom the agreement does not authorize; D-1 is fine.
-The clock then reads 2026-04-02 09:00 UTC and oversight has put the findings on record as flags.
-
-No browser is downloaded: Playwright starts /usr/bin/chromium (`apt-get install chromium`, which
-.ci/run does). Without it the tests are skipped on a workstation and fail in CI (`CI` set).
-Each step saves a screenshot to test-artifacts/ at the repository's root.
+Playwright, headless, against the app served by uvicorn on a free loopback port, over the four
+rifles of tests/browser/harness.py. Each step saves a screenshot to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from api.main import create_app
-from api.ui.views import findings_now
-from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
-from ledger.domain.tokens import Role
-from policies.config import PolicyConfig
-from policies.flags import raise_findings
-from tests.conftest import SIGNER, Clock
-from tests.programme import ADMIN, APR_2, mar, recorded, register
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-# As the machine notes say for Chromium as root on a closed network; Playwright adds a new, empty
-# --user-data-dir itself (it refuses one in `args`).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
-TABLET = {"width": 800, "height": 1100}
-LAPTOP = {"width": 1366, "height": 800}
-AUDITOR = Actor("auditor", Role.OVERSIGHT)
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    token: str  # oversight: may resolve flags
-    items: dict[str, UUID]
-
-
-def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
-    register(ledger)
-    ledger.register_party(party_id="auditor", name="Auditor", kind="oversight", actor=ADMIN)
-    recipients = {"A-1": "unit-1", "B-1": "unit-2", "C-1": "unit-3", "D-1": "unit-1"}
-    items = {
-        serial: ledger.issue(
-            serial=serial,
-            manufacturer="Maker",
-            model="M1",
-            category="rifle",
-            agreement="eua-1",
-            recipient=recipient,
-            occurred_at=recorded(clock, mar(1)),
-            actor=ADMIN,
-        ).id
-        for serial, recipient in recipients.items()
-    }
-    a1 = items["A-1"]
-    ledger.transfer(a1, to="unit-2", occurred_at=recorded(clock, mar(5)), actor=ADMIN)
-    ledger.inspect(
-        a1,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(8)),
-        actor=ADMIN,
-    )
-    ledger.report_lost(
-        a1, circumstances="stolen", occurred_at=recorded(clock, mar(20)), actor=ADMIN
-    )
-    ledger.sight(
-        items["C-1"],
-        observer="investigator",
-        location="market, north district",
-        held_by="outsider",
-        occurred_at=recorded(clock, mar(22)),
-        actor=ADMIN,
-    )
-    ledger.inspect(
-        items["B-1"],
-        result="not_presented",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(25)),
-        actor=ADMIN,
-    )
-    clock.now = APR_2
-    # The findings that POST /v1/flags/scan (and the flags page's button) put on record.
-    assert raise_findings(ledger, findings_now(ledger, PolicyConfig(), APR_2), actor=AUDITOR) >= 3
-    return items
-
-
-def bound_socket() -> socket.socket:
-    """A listening-ready socket on a free loopback port, handed to uvicorn (no race for it)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    clock = Clock()
-    db = tmp_path_factory.mktemp("browser") / "custody.db"
-    ledger = Ledger(clock=clock, db=f"sqlite:///{db}", create_tables=True, signer=SIGNER)
-    items = build(ledger, clock)
-    token, _ = ledger.grant_token(party="auditor", role="oversight", actor=ADMIN)
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ledger), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive(), "the server thread ended before it started"
-            assert time.monotonic() < deadline, "the server did not start within 15 s"
-            time.sleep(0.05)
-        yield Site(f"http://127.0.0.1:{port}", token, items)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        ledger.close()
-    assert not thread.is_alive(), "the server did not stop within 10 s"
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install chromium (as .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have Chromium: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
-    )
-    yield launched
-    launched.close()
-
-
-def new_context(browser: Browser, site: Site, **options: object) -> BrowserContext:
-    options.setdefault("viewport", LAPTOP)
-    context = browser.new_context(base_url=site.url, **options)  # type: ignore[arg-type]
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-@pytest.fixture
-def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
-    context = new_context(browser, site)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
-
-
-def shot(page: Page, step: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{step}.png", full_page=True)
-
-
-def sign_in(page: Page, token: str, path: str = "/ui") -> None:
-    page.goto(path)
-    assert "/ui/login?next=" in page.url
-    page.fill("#token", token)
-    page.click("#sign-in")
-
-
-def rows(page: Page, table: str) -> list[str]:
-    """The serial (or first header cell) of each body row of a table."""
-    return [" ".join(t.split()) for t in page.locator(f"#{table} tbody th").all_inner_texts()]
-
+from tests.browser.harness import WIDTHS, Site, new_context, rows, shot, sign_in
 
 # The journey: sign in, overview, the list by date, an item's timeline, a flag resolved -----------
 
@@ -337,7 +138,7 @@ def test_the_keyboard_reaches_the_skip_link_first_then_the_token_and_the_button(
     page.keyboard.press("Enter")
     assert focused(page)["id"] == "main"  # the skip link moves focus past the navigation
     page.keyboard.press("Tab")
-    assert focused(page)["href"] == "/ui/unaccounted"  # the lede's link, the first in main
+    assert focused(page)["href"] == "/ui/unaccounted?show=all"  # the lede's first link in main
 
 
 # Layout -------------------------------------------------------------------------------------------
@@ -351,11 +152,13 @@ def page_paths(site: Site) -> dict[str, str]:
         "item": f"/ui/items/{site.items['A-1']}",
         "log": "/ui/log",
         "proof": "/ui/proof/3",
+        "investigations": "/ui/investigations",
+        "search": "/ui/search?q=A-*",
     }
 
 
-@pytest.mark.parametrize(("width", "viewport"), [("tablet", TABLET), ("laptop", LAPTOP)])
-def test_no_page_scrolls_sideways_at_tablet_and_laptop_widths(
+@pytest.mark.parametrize(("width", "viewport"), WIDTHS)
+def test_no_page_scrolls_sideways_at_tablet_and_desktop_widths(
     browser: Browser, site: Site, width: str, viewport: dict[str, int]
 ) -> None:
     context = new_context(browser, site, viewport=viewport)

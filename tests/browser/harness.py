@@ -1,0 +1,193 @@
+"""What the browser tests share (docs/dashboard.md, "Browser tests"): the four-rifle ledger, the
+app served by uvicorn on a free loopback port, Chromium's settings, the two widths, screenshots.
+
+The ledger: four rifles under eua-1 issued on 2026-03-01. A-1 goes to unit-2 on 03-05, is
+inspected (verified) on 03-08 and stolen on 03-20; B-1 is not presented at its inspection on
+03-25; C-1 is seen on 03-22 with `outsider`, whom the agreement does not authorize; D-1 is fine.
+The clock then reads 2026-04-02 09:00 UTC and oversight has put the findings on record as flags.
+
+No browser is downloaded: Playwright starts /usr/bin/chromium (`apt-get install chromium`, which
+.ci/run does). Without it the tests are skipped on a workstation and fail in CI (`CI` set).
+Each step saves a screenshot to test-artifacts/ at the repository's root (git-ignored), a folder
+the run creates.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from api.main import create_app
+from api.ui.views import findings_now
+from ledger.application import Ledger
+from ledger.domain.access import Actor
+from ledger.domain.tokens import Role
+from policies.config import PolicyConfig
+from policies.flags import raise_findings
+from tests.conftest import SIGNER, Clock
+from tests.programme import ADMIN, APR_2, mar, recorded, register
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+# As the machine notes say for Chromium as root on a closed network; Playwright adds a new, empty
+# --user-data-dir itself (it refuses one in `args`).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1280, "height": 800}
+WIDTHS = [("tablet", TABLET), ("desktop", DESKTOP)]
+AUDITOR = Actor("auditor", Role.OVERSIGHT)
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    token: str  # oversight: may resolve flags
+    items: dict[str, UUID]
+    ledger: Ledger
+    clock: Clock
+    partner_token: str = ""  # unit-2's
+
+
+def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
+    register(ledger)
+    ledger.register_party(party_id="auditor", name="Auditor", kind="oversight", actor=ADMIN)
+    recipients = {"A-1": "unit-1", "B-1": "unit-2", "C-1": "unit-3", "D-1": "unit-1"}
+    items = {
+        serial: ledger.issue(
+            serial=serial,
+            manufacturer="Maker",
+            model="M1",
+            category="rifle",
+            agreement="eua-1",
+            recipient=recipient,
+            occurred_at=recorded(clock, mar(1)),
+            actor=ADMIN,
+        ).id
+        for serial, recipient in recipients.items()
+    }
+    a1 = items["A-1"]
+    ledger.transfer(a1, to="unit-2", occurred_at=recorded(clock, mar(5)), actor=ADMIN)
+    ledger.inspect(
+        a1,
+        result="verified",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=recorded(clock, mar(8)),
+        actor=ADMIN,
+    )
+    ledger.report_lost(
+        a1, circumstances="stolen", occurred_at=recorded(clock, mar(20)), actor=ADMIN
+    )
+    ledger.sight(
+        items["C-1"],
+        observer="investigator",
+        location="market, north district",
+        held_by="outsider",
+        occurred_at=recorded(clock, mar(22)),
+        actor=ADMIN,
+    )
+    ledger.inspect(
+        items["B-1"],
+        result="not_presented",
+        method="physical",
+        inspector="inspectorate",
+        occurred_at=recorded(clock, mar(25)),
+        actor=ADMIN,
+    )
+    clock.now = APR_2
+    # The findings that POST /v1/flags/scan (and the flags page's button) put on record.
+    assert raise_findings(ledger, findings_now(ledger, PolicyConfig(), APR_2), actor=AUDITOR) >= 3
+    return items
+
+
+def bound_socket() -> socket.socket:
+    """A listening-ready socket on a free loopback port, handed to uvicorn (no race for it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def served(ledger: Ledger, policy: PolicyConfig | None = None) -> Iterator[str]:
+    """The app over `ledger` on a free loopback port, for the block: its base URL."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(ledger, policy), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert thread.is_alive(), "the server thread ended before it started"
+            assert time.monotonic() < deadline, "the server did not start within 15 s"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert not thread.is_alive(), "the server did not stop within 10 s"
+
+
+@contextmanager
+def four_rifles(db: Path, policy: PolicyConfig | None = None) -> Iterator[Site]:
+    """The four rifles' ledger in a SQLite file, served, with an oversight and a partner token."""
+    clock = Clock()
+    ledger = Ledger(clock=clock, db=f"sqlite:///{db}", create_tables=True, signer=SIGNER)
+    try:
+        items = build(ledger, clock)
+        token, _ = ledger.grant_token(party="auditor", role="oversight", actor=ADMIN)
+        partner, _ = ledger.grant_token(party="unit-2", role="partner", actor=ADMIN)
+        with served(ledger, policy) as url:
+            yield Site(url, token, items, ledger, clock, partner)
+    finally:
+        ledger.close()
+
+
+def new_context(browser: Browser, site: Site | str, **options: object) -> BrowserContext:
+    options.setdefault("viewport", DESKTOP)
+    url = site if isinstance(site, str) else site.url
+    context = browser.new_context(base_url=url, **options)  # type: ignore[arg-type]
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+def shot(page: Page, step: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{step}.png", full_page=True)
+
+
+def sign_in(page: Page, token: str, path: str = "/ui") -> None:
+    page.goto(path)
+    assert "/ui/login?next=" in page.url
+    page.fill("#token", token)
+    page.click("#sign-in")
+
+
+def rows(page: Page, table: str) -> list[str]:
+    """The serial (or first header cell) of each body row of a table."""
+    return [" ".join(t.split()) for t in page.locator(f"#{table} tbody th").all_inner_texts()]
