@@ -15,7 +15,6 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.test_import import csv_bytes, programme
 from typer.testing import CliRunner
 
 from api.main import create_app
@@ -28,6 +27,7 @@ from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, reference_report
 from tests.conftest import Clock, LedgerFactory
+from tests.operations.test_import import csv_bytes, programme
 from tests.programme import ADMIN, ago, issue, register, register_parties
 
 Served = tuple[Ledger, Ledger, TestClient]
