@@ -3,7 +3,8 @@ the same kind of store (or reading the very same store) in the same run, with th
 target of the "Scale and speed" issue. Not a test: run it by hand (docs/performance.md).
 
     .venv/bin/python bench/run.py --items 5000 [--db sqlite|postgres]
-        [--only ingest,custody,report,proofs,verify,paging] [--profile [SECTIONS]] [--json FILE]
+        [--only ingest,custody,report,proofs,verify,paging,overview] [--profile [SECTIONS]]
+        [--json FILE]
 
 Sections:
   ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
