@@ -1305,7 +1305,10 @@ def section_overview(
     built = build_demo(book, now=synth.NOW, items=OVERVIEW_ITEMS)
     out.info(f"demo programme: {len(built.items):,} items, {built.events:,} events "
              f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
-    with TestClient(create_app(book), base_url="http://localhost") as client:
+    app = create_app(book)
+    behind = {step.name: step.behind() for step in app.state.follower.steps}
+    assert not any(behind.values()), f"the follower left work for the requests: {behind}"
+    with TestClient(app, base_url="http://localhost") as client:
         _sign_in(client, token)
         requests = max(args.samples // 200, 5)
         times = latencies([lambda: client.get("/ui").raise_for_status()] * requests, warmup=1)
