@@ -3,7 +3,8 @@ the same kind of store (or reading the very same store) in the same run, with th
 target of the "Scale and speed" issue. Not a test: run it by hand (docs/performance.md).
 
     .venv/bin/python bench/run.py --items 5000 [--db sqlite|postgres]
-        [--only ingest,custody,report,proofs,verify,paging] [--profile [SECTIONS]] [--json FILE]
+        [--only ingest,custody,report,proofs,verify,paging,overview] [--profile [SECTIONS]]
+        [--json FILE]
 
 Sections:
   ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
@@ -21,6 +22,8 @@ Sections:
            run last: it appends --scale-sample items to the programme store
   paging   pages of an item with 3,000 entries through the API in process: its history and its
            evidence entries, 100 a page, each page's time (docs/api.md, "Paging")
+  overview GET /ui, the dashboard's overview, on the 3,000-item demo programme in a fresh store,
+           in process in a signed-in session, p50 (docs/performance.md, "Dashboard overview")
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
@@ -40,6 +43,7 @@ import os
 import platform
 import pstats
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -1274,6 +1278,81 @@ def _rate_figure(out: Results, name: str, measured: readmodels.Rate) -> None:
         note=f"{measured.entries:,} entries in {measured.seconds:.1f} s; "
         f"{measured.per_cpu_second:,.0f} entries per CPU second",
     )
+
+
+# Dashboard overview (issue 18, item 4) -----------------------------------------------------------
+
+OVERVIEW_TARGET_MS = 300.0
+OVERVIEW_ITEMS = 3000
+
+
+@section("overview", programme=False)
+def section_overview(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """`GET /ui`, the dashboard's overview, on the 3,000-item demo programme (`custody demo`'s
+    `build_demo`) in a fresh store, through the app in process (TestClient) in a signed-in
+    session, after the follower has brought the read models and stored accounts up to date (as
+    `create_app` does when it starts): p50 over a few requests."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from ledger.operations import build_demo
+
+    book = open_ledger(stores.new("overview"), create=True)
+    token = book.bootstrap()
+    started = time.perf_counter()
+    built = build_demo(book, now=synth.NOW, items=OVERVIEW_ITEMS)
+    out.info(f"demo programme: {len(built.items):,} items, {built.events:,} events "
+             f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    app = create_app(book)
+    behind = {step.name: step.behind() for step in app.state.follower.steps}
+    assert not any(behind.values()), f"the follower left work for the requests: {behind}"
+    with TestClient(app, base_url="http://localhost") as client:
+        _sign_in(client, token)
+        requests = max(args.samples // 200, 5)
+        times = latencies([lambda: client.get("/ui").raise_for_status()] * requests, warmup=1)
+    if "overview" in args.profile:
+        out.facts["profile_overview"] = _profile_overview(book)
+    book.close()
+    out.report(
+        "overview",
+        f"GET /ui, {OVERVIEW_ITEMS:,}-item demo, p50",
+        percentile(times, 0.5),
+        OVERVIEW_TARGET_MS,
+        "ms",
+        higher_is_better=False,
+        note=f"{requests} requests in process, signed in; slowest {max(times):.0f} ms",
+    )
+
+
+def _profile_overview(book: Ledger) -> list[str]:
+    """The request's work, `api.ui.views.overview` as `GET /ui` calls it on a second visit
+    (a mark, so the changes since it too), profiled in this thread: the TestClient runs the
+    route in a thread of its own, which cProfile would not see."""
+    from api.ui import views
+
+    now = book.clock()
+    mark = views.mark_now(book, now)
+    return profile_call(
+        "api.ui.views.overview, as one GET /ui",
+        lambda: views.overview(book, synth.ADMIN, PolicyConfig(), now, mark),
+    )
+
+
+def _sign_in(client: Any, token: str) -> None:
+    """The login form sent back with its double-submit cookie, as a browser does."""
+    page = client.get("/ui/login")
+    found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert found, "no csrf field on the login form"
+    csrf = found.group(1)
+    response = client.post(
+        "/ui/login",
+        data={"csrf": csrf, "token": token, "next": "/ui"},
+        headers={"Cookie": f"custody_login_csrf={csrf}"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
 
 
 # Main -----------------------------------------------------------------------------------------
