@@ -24,7 +24,7 @@ from pydantic import (
     Field,
 )
 
-from ledger.domain import InvalidInput, aware_utc
+from ledger.domain import MAX_CURSOR, MAX_LIMIT, InvalidInput, aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -80,6 +80,19 @@ def _bounded(value: datetime) -> datetime:
 
 
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded)]
+# Paging (docs/api.md, "Paging"): every list takes `limit` and `cursor` and answers `next`.
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many a page (1 to {MAX_LIMIT})")
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next` of the page before (opaque); none for the first page",
+    ),
+]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -239,6 +252,12 @@ RECEIPT = (
 )
 
 
+class Paged(BaseModel):
+    """A page of a list: `next` is the cursor of the next page, null on the last."""
+
+    next: str | None = Field(description="`cursor` of the next page; null on the last page")
+
+
 class RecordedOut(BaseModel):
     id: str
     version: int
@@ -286,7 +305,7 @@ class EntryOut(BaseModel):
     receipt: str | None = Field(default=None, description=RECEIPT)
 
 
-class HistoryOut(BaseModel):
+class HistoryOut(Paged):
     item_id: UUID
     entries: list[EntryOut]
 
@@ -319,7 +338,7 @@ class LogEntryOut(BaseModel):
     receipt: str | None = Field(default=None, description=RECEIPT)
 
 
-class LogEntriesOut(BaseModel):
+class LogEntriesOut(Paged):
     entries: list[LogEntryOut]
 
 
@@ -344,6 +363,13 @@ class ProvedEntryOut(BaseModel):
     log_index: int
     entry: str = Field(description="base64 of the exact entry bytes")
     inclusion_proof: list[str] = Field(description="base64 hashes to the tree of `size` leaves")
+
+
+class EvidenceEntriesOut(Paged):
+    item_id: UUID
+    checkpoint: str = Field(description="the signed checkpoint every page's proofs lead to")
+    size: int = Field(description="its tree size")
+    entries: list[ProvedEntryOut]
 
 
 class HeadOut(BaseModel):
@@ -428,7 +454,7 @@ class PartyOut(BaseModel):
     keys: list[PartyKeyOut]
 
 
-class PartiesOut(BaseModel):
+class PartiesOut(Paged):
     parties: list[PartyOut]
 
 
@@ -441,7 +467,7 @@ class AgreementOut(BaseModel):
     areas: list[str]
 
 
-class AgreementsOut(BaseModel):
+class AgreementsOut(Paged):
     agreements: list[AgreementOut]
 
 
@@ -487,7 +513,7 @@ class TokenOut(BaseModel):
     revoked: bool
 
 
-class TokensOut(BaseModel):
+class TokensOut(Paged):
     tokens: list[TokenOut]
 
 
@@ -531,7 +557,7 @@ class RecipientRatesOut(BaseModel):
     self_reported: int = Field(description="items verified by the holder's own self-report")
 
 
-class UnaccountedReportOut(BaseModel):
+class UnaccountedReportOut(Paged):
     as_of: datetime
     known_at: datetime | None
     unaccounted: list[UnaccountedItemOut]
@@ -548,7 +574,7 @@ class FlagOut(FindingOut):
     resolution: dict[str, str] | None = Field(description="who resolved it, why, when")
 
 
-class FlagsOut(BaseModel):
+class FlagsOut(Paged):
     flags: list[FlagOut]
     as_of_log_size: int = Field(
         description="the answer reflects the log's first `as_of_log_size` entries: the stored"

@@ -3,7 +3,8 @@ the same kind of store (or reading the very same store) in the same run, with th
 target of the "Scale and speed" issue. Not a test: run it by hand (docs/performance.md).
 
     .venv/bin/python bench/run.py --items 5000 [--db sqlite|postgres]
-        [--only ingest,custody,report,proofs,verify] [--profile [SECTIONS]] [--json FILE]
+        [--only ingest,custody,report,proofs,verify,paging,overview] [--profile [SECTIONS]]
+        [--json FILE]
 
 Sections:
   ingest   events/s through the Ledger's single writes, through `Ledger.save` of many aggregates
@@ -19,6 +20,10 @@ Sections:
   readmodels  the read models' rebuild and catch-up, the stored accounts' catch-up (entries/s),
            and custody at T over HTTP for the item with 1,000 events (bench/readmodels.py);
            run last: it appends --scale-sample items to the programme store
+  paging   pages of an item with 3,000 entries through the API in process: its history and its
+           evidence entries, 100 a page, each page's time (docs/api.md, "Paging")
+  overview GET /ui, the dashboard's overview, on the 3,000-item demo programme in a fresh store,
+           in process in a signed-in session, p50 (docs/performance.md, "Dashboard overview")
 
 The programme store the last four sections share has --items items of --events-per-item events,
 built through the Ledger's mapper and log recorder in batches (bench/synth.py, `write_bulk`).
@@ -38,6 +43,7 @@ import os
 import platform
 import pstats
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -1060,6 +1066,74 @@ def all_sections() -> tuple[str, ...]:
     return SECTIONS + tuple(REGISTERED)
 
 
+# Paging (issue 18, item 3) ------------------------------------------------------------------------
+
+PAGE_TARGET_MS = 200.0
+PAGED_ENTRIES = 3000
+
+
+@section("paging")
+def section_paging(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """Every page of the history and of the evidence entries of an item with 3,000 entries,
+    `GET`s through the app in process (TestClient: routing, scope, JSON), 100 entries a page,
+    each page's time the median of three walks (other work on the machine makes spikes);
+    against the reads the unpaged history answer made (every entry and its receipt)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    assert prog is not None  # registered with the programme store
+    book = open_ledger(prog.store, signer=prog.signer)
+    plan = synth.long_history("BENCH-HIST-3000", PAGED_ENTRIES)
+    synth.write_bulk(book, iter([plan]), batch=1)
+    token, _ = book.grant_token(party="operator", role="admin", actor=synth.ADMIN)
+    whole = latencies([lambda: [book.tlog.receipt_of(r) for r in book.history(plan.item_id)]], 1)
+    with TestClient(create_app(book)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        for what in ("history", "evidence/entries"):
+            walks = [_page_times(client, f"/v1/items/{plan.item_id}/{what}") for _ in range(3)]
+            pages = [sorted(times)[1] for times in zip(*walks, strict=True)]
+            _paging_figures(out, what, pages, whole[0])
+    book.close()
+
+
+def _page_times(client: Any, path: str) -> list[float]:
+    """ms of each page, following `next` to the end (one untimed first page warms up)."""
+    client.get(path)
+    times, params = [], {"limit": 100}
+    while True:
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        cursor = response.json()["next"]
+        if cursor is None:
+            return times
+        params["cursor"] = cursor
+
+
+def _paging_figures(out: Results, what: str, pages: Sequence[float], whole: float) -> None:
+    for q, name in ((0.5, "p50"), (1.0, "slowest")):
+        value = percentile(pages, q) if q < 1 else max(pages)
+        verdict, gap = under(value, PAGE_TARGET_MS, "ms")
+        out.add(
+            Figure(
+                "paging",
+                f"{what} page of 100, {PAGED_ENTRIES:,}-entry item, {name}",
+                value,
+                "ms",
+                whole,
+                "the unpaged history's reads: all entries and receipts, in process",
+                f"< {PAGE_TARGET_MS:g} ms a page",
+                verdict,
+                gap,
+                f"{len(pages)} pages, median of 3 walks each" if q == 0.5 else "",
+            )
+        )
+
+
 # Import ---------------------------------------------------------------------------------------
 
 IMPORT_COLUMNS = (
@@ -1204,6 +1278,81 @@ def _rate_figure(out: Results, name: str, measured: readmodels.Rate) -> None:
         note=f"{measured.entries:,} entries in {measured.seconds:.1f} s; "
         f"{measured.per_cpu_second:,.0f} entries per CPU second",
     )
+
+
+# Dashboard overview (issue 18, item 4) -----------------------------------------------------------
+
+OVERVIEW_TARGET_MS = 300.0
+OVERVIEW_ITEMS = 3000
+
+
+@section("overview", programme=False)
+def section_overview(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """`GET /ui`, the dashboard's overview, on the 3,000-item demo programme (`custody demo`'s
+    `build_demo`) in a fresh store, through the app in process (TestClient) in a signed-in
+    session, after the follower has brought the read models and stored accounts up to date (as
+    `create_app` does when it starts): p50 over a few requests."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from ledger.operations import build_demo
+
+    book = open_ledger(stores.new("overview"), create=True)
+    token = book.bootstrap()
+    started = time.perf_counter()
+    built = build_demo(book, now=synth.NOW, items=OVERVIEW_ITEMS)
+    out.info(f"demo programme: {len(built.items):,} items, {built.events:,} events "
+             f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    app = create_app(book)
+    behind = {step.name: step.behind() for step in app.state.follower.steps}
+    assert not any(behind.values()), f"the follower left work for the requests: {behind}"
+    with TestClient(app, base_url="http://localhost") as client:
+        _sign_in(client, token)
+        requests = max(args.samples // 200, 5)
+        times = latencies([lambda: client.get("/ui").raise_for_status()] * requests, warmup=1)
+    if "overview" in args.profile:
+        out.facts["profile_overview"] = _profile_overview(book)
+    book.close()
+    out.report(
+        "overview",
+        f"GET /ui, {OVERVIEW_ITEMS:,}-item demo, p50",
+        percentile(times, 0.5),
+        OVERVIEW_TARGET_MS,
+        "ms",
+        higher_is_better=False,
+        note=f"{requests} requests in process, signed in; slowest {max(times):.0f} ms",
+    )
+
+
+def _profile_overview(book: Ledger) -> list[str]:
+    """The request's work, `api.ui.views.overview` as `GET /ui` calls it on a second visit
+    (a mark, so the changes since it too), profiled in this thread: the TestClient runs the
+    route in a thread of its own, which cProfile would not see."""
+    from api.ui import views
+
+    now = book.clock()
+    mark = views.mark_now(book, now)
+    return profile_call(
+        "api.ui.views.overview, as one GET /ui",
+        lambda: views.overview(book, synth.ADMIN, PolicyConfig(), now, mark),
+    )
+
+
+def _sign_in(client: Any, token: str) -> None:
+    """The login form sent back with its double-submit cookie, as a browser does."""
+    page = client.get("/ui/login")
+    found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert found, "no csrf field on the login form"
+    csrf = found.group(1)
+    response = client.post(
+        "/ui/login",
+        data={"csrf": csrf, "token": token, "next": "/ui"},
+        headers={"Cookie": f"custody_login_csrf={csrf}"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
 
 
 # Main -----------------------------------------------------------------------------------------

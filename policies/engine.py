@@ -55,6 +55,8 @@ class ItemAccount:
     """A verified inspection by a party independent of the holder by the date."""
     self_reported: bool = False
     """A verified inspection by the holder's side (a self-report: the holder's statement)."""
+    issued_log_index: int = 0
+    """The log index of the item's issue: the report's order, and the key its pages follow."""
 
     @property
     def unaccounted(self) -> bool:
@@ -465,6 +467,7 @@ def _account(case: Case, config: PolicyConfig) -> ItemAccount:
         found,
         verified_independently=independent is not None,
         self_reported=self_reported is not None,
+        issued_log_index=case.issued.log_index,
     )
 
 
@@ -502,6 +505,7 @@ def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAcc
         tuple(found),
         verified_independently=row.verified_from is not None and row.verified_from <= as_of,
         self_reported=row.self_reported_from is not None and row.self_reported_from <= as_of,
+        issued_log_index=row.issued_log_index,
     )
 
 

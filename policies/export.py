@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ledger.domain import format_time
 from policies.engine import ItemAccount, Scope, UnaccountedReport
 from policies.findings import Finding
 
+CSV_PAGE = 500
+"""Rows of a streamed CSV answer encoded at a time."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ITEMS_HEADER = (
     "as_of",
@@ -60,19 +62,45 @@ def safe_cell(value: object) -> str:
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A CSV document: the header, then the rows, every cell made safe."""
+    return csv_rows([header, *rows])
+
+
+def csv_rows(rows: Iterable[Sequence[object]]) -> str:
+    """CSV lines of the rows, every cell made safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([safe_cell(name) for name in header])
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
 def report_csv(report: UnaccountedReport, view: str = "items") -> str:
     """One row per reason (`items`) or per recipient (`recipients`)."""
+    return "".join(report_csv_pages(report, view))
+
+
+def report_csv_pages(
+    report: UnaccountedReport, view: str = "items", page: int = CSV_PAGE
+) -> Iterator[str]:
+    """`report_csv` a page of rows at a time (the header first), for a streamed answer."""
+    header, rows = _report_rows(report, view)
+    yield csv_rows([header])
+    batch: list[Sequence[object]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == page:
+            yield csv_rows(batch)
+            batch = []
+    if batch:
+        yield csv_rows(batch)
+
+
+def _report_rows(
+    report: UnaccountedReport, view: str
+) -> tuple[Sequence[str], Iterator[Sequence[object]]]:
     as_of = format_time(report.scope.as_of)
     known_at = format_time(report.scope.known_at) if report.scope.known_at else ""
     if view == "recipients":
-        return csv_text(
+        return (
             RECIPIENTS_HEADER,
             (
                 [
@@ -91,21 +119,25 @@ def report_csv(report: UnaccountedReport, view: str = "items") -> str:
                 for r in report.recipients
             ),
         )
-    return items_csv(report.scope, ((item, item.reasons) for item in report.unaccounted))
+    accounts = ((item, item.reasons) for item in report.unaccounted)
+    return ITEMS_HEADER, _item_rows(report.scope, accounts)
 
 
 def items_csv(scope: Scope, rows: Iterable[tuple[ItemAccount, Sequence[Finding]]]) -> str:
     """One row per finding of each item, in the order given (an item shown without a finding: one
     row with the finding's cells empty); the dashboard's download of a list writes the same."""
+    return csv_text(ITEMS_HEADER, _item_rows(scope, rows))
+
+
+def _item_rows(
+    scope: Scope, rows: Iterable[tuple[ItemAccount, Sequence[Finding]]]
+) -> Iterator[Sequence[object]]:
     as_of = format_time(scope.as_of)
     known_at = format_time(scope.known_at) if scope.known_at else ""
-    return csv_text(
-        ITEMS_HEADER,
-        (
-            [as_of, known_at, *_item_cells(item), *_finding_cells(finding)]
-            for item, findings in rows
-            for finding in _or_none(findings)
-        ),
+    return (
+        [as_of, known_at, *_item_cells(item), *_finding_cells(finding)]
+        for item, findings in rows
+        for finding in _or_none(findings)
     )
 
 

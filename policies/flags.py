@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.domain import Actor, Flag
+from policies.engine import ItemAccount
 from policies.findings import Finding, Severity
 
 
@@ -58,6 +59,28 @@ def flag_views(
         if flag.id not in current and (item_ids is None or flag.item_id in item_ids):
             views.append(FlagView(_finding_of(flag), True, flag.resolution, holds=False))
     return views
+
+
+def flag_order(
+    accounts: Iterable[ItemAccount], traced: Iterable[Finding]
+) -> Callable[[FlagView], tuple[int, int, int, str]]:
+    """The order flags are listed in, and the key their pages follow: the findings that hold, by
+    item (in the order issued) and then as the rules found them (`accounts`' findings, then
+    `traced`); then the raised flags whose findings no longer hold, by item and since when. The
+    finding's id makes the key unique."""
+    issued: dict[UUID, int] = {}
+    rank: dict[UUID, int] = {}
+    for a in accounts:
+        issued[a.item_id] = a.issued_log_index
+        rank |= {f.finding_id: n for n, f in enumerate(a.findings)}
+    rank |= {f.finding_id: len(rank) + n for n, f in enumerate(traced)}
+
+    def key(view: FlagView) -> tuple[int, int, int, str]:
+        f = view.finding
+        then = rank[f.finding_id] if view.holds else int(f.since.timestamp())
+        return (0 if view.holds else 1, issued[f.item_id], then, str(f.finding_id))
+
+    return key
 
 
 def _finding_of(flag: Flag) -> Finding:

@@ -1,4 +1,4 @@
-"""The operator's toolkit, for the tamper suite (tests/integration/test_insider.py): a consistent
+"""The operator's toolkit, for the tamper suite (tests/verification/test_insider.py): a consistent
 rewrite of a whole store, as someone with database access and the log's key would make it.
 
 `Rewrite` reads a store through `custody export` (every entry up to the latest checkpoint, with its

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
-from api.schemas import PartyIdQuery, Time
-from ledger.domain import aware_utc
-from ledger.readmodels import holdings as holdings_of
+from api.schemas import Cursor, Limit, Paged, PartyIdQuery, Time
+from ledger.domain import DEFAULT_LIMIT, aware_utc
+from ledger.readmodels import holdings_page
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
 
@@ -26,7 +26,7 @@ class HeldItemOut(BaseModel):
     status: str
 
 
-class HoldingsOut(BaseModel):
+class HoldingsOut(Paged):
     holder: str
     at: datetime
     known_at: datetime | None
@@ -47,21 +47,31 @@ def holdings(
         Time | None, Query(description="recording time; default: everything recorded so far")
     ] = None,
     exact: ExactQuery = False,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
-    with its status then: `in_custody`, `lost` or `disposed`. A partner asks for itself or one
-    of its units only. From the read models as they are (`as_of_log_size`); `exact=true` also
-    replays the items with entries they have not applied yet."""
+    with its status then: `in_custody`, `lost` or `disposed`; by serial, `limit` a page. A
+    partner asks for itself or one of its units only. From the read models as they are
+    (`as_of_log_size`); `exact=true` also replays the items with entries they have not applied
+    yet."""
     scope.require_holder(holder)
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
-    held = holdings_of(ledger, fleet, holder, at=at, known_at=known_at, exact=exact)
+    page, size = holdings_page(
+        ledger, fleet, holder, at=at, known_at=known_at, exact=exact, cursor=cursor, limit=limit
+    )
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)
-        for h in held.items
+        for h in page.items
     ]
     return HoldingsOut(
-        holder=holder, at=at, known_at=known_at, items=items, as_of_log_size=held.as_of_log_size
+        holder=holder,
+        at=at,
+        known_at=known_at,
+        items=items,
+        next=page.next,
+        as_of_log_size=size,
     )
 
 

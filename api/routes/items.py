@@ -8,20 +8,24 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 
 from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
 from api.schemas import (
     CorrectionIn,
+    Cursor,
     CustodyOut,
     DisposalIn,
     EntryOut,
+    EvidenceEntriesOut,
     HistoryOut,
     InspectionIn,
     ItemIn,
     ItemOut,
     ItemRecordedOut,
+    Limit,
     LossIn,
+    ProvedEntryOut,
     ReceiptIn,
     RecoveryIn,
     RouteOptions,
@@ -30,11 +34,12 @@ from api.schemas import (
     TransferIn,
 )
 from api.submissions import WriteDep
-from ledger.application import Recorded
-from ledger.domain import Action, Item
+from ledger.application import Ledger, Recorded, lists
+from ledger.domain import DEFAULT_LIMIT, Action, Item
 from ledger.integrity import decode_entry
 from ledger.readmodels import custody_at
-from ledger.verification import dump_bundle
+from ledger.store import LogRow
+from ledger.verification import stream_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}
@@ -187,24 +192,32 @@ def item_state(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> ItemOut
 
 
 @router.get("/{item_id}/history", response_model=HistoryOut)
-def history(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> HistoryOut:
-    rows = ledger.history(scope.require_item(item_id))
-    entries = []
-    for row in rows:
-        body = decode_entry(row.entry)
-        entries.append(
-            EntryOut(
-                log_index=row.log_index,
-                version=row.aggregate_version,
-                type=body["type"],
-                occurred_at=body["occurred_at"],
-                recorded_at=body["recorded_at"],
-                leaf_hash=row.leaf_hash.hex(),
-                entry=base64.b64encode(row.entry).decode("ascii"),
-                receipt=ledger.tlog.receipt_of(row),
-            )
-        )
-    return HistoryOut(item_id=item_id, entries=entries)
+def history(
+    item_id: UUID,
+    ledger: LedgerDep,
+    scope: ReadScopeDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> HistoryOut:
+    """The item's entries, oldest first, `limit` a page (docs/api.md, "Paging")."""
+    page = lists.history(ledger, scope.require_item(item_id), cursor=cursor, limit=limit)
+    return HistoryOut(
+        item_id=item_id, entries=[_entry_out(ledger, row) for row in page.items], next=page.next
+    )
+
+
+def _entry_out(ledger: Ledger, row: LogRow) -> EntryOut:
+    body = decode_entry(row.entry)
+    return EntryOut(
+        log_index=row.log_index,
+        version=row.aggregate_version,
+        type=body["type"],
+        occurred_at=body["occurred_at"],
+        recorded_at=body["recorded_at"],
+        leaf_hash=row.leaf_hash.hex(),
+        entry=base64.b64encode(row.entry).decode("ascii"),
+        receipt=ledger.tlog.receipt_of(row),
+    )
 
 
 @router.get("/{item_id}/custody", response_model=CustodyOut)
@@ -236,14 +249,36 @@ def custody(
 
 
 @router.get("/{item_id}/evidence")
-def evidence(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> Response:
-    """The evidence bundle (docs/verification.md, section 7): check it offline with
-    `custody verify-evidence FILE --vkey ...`."""
+def evidence(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> StreamingResponse:
+    """The evidence bundle (docs/verification.md, section 7), one document to download and check
+    offline with `custody verify-evidence FILE --vkey ...`; its entries a page at a time, with
+    the same proofs: `/v1/items/{id}/evidence/entries`."""
     bundle = ledger.evidence(scope.require_item(item_id))
-    return Response(
-        dump_bundle(bundle),
+    return StreamingResponse(
+        stream_bundle(bundle),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="evidence-{item_id}.json"'},
+    )
+
+
+@router.get("/{item_id}/evidence/entries", response_model=EvidenceEntriesOut)
+def evidence_entries(
+    item_id: UUID,
+    ledger: LedgerDep,
+    scope: ReadScopeDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> EvidenceEntriesOut:
+    """The bundle's `entries` a page at a time: each entry with its inclusion proof to the
+    signed checkpoint of the first page (every page of one paging keeps it), as the bundle
+    holds them (docs/verification.md, section 7)."""
+    page = lists.evidence_entries(ledger, scope.require_item(item_id), cursor=cursor, limit=limit)
+    return EvidenceEntriesOut(
+        item_id=item_id,
+        checkpoint=page.checkpoint,
+        size=page.size,
+        entries=[ProvedEntryOut.model_validate(e) for e in page.entries.items],
+        next=page.entries.next,
     )
 
 

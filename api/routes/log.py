@@ -18,12 +18,15 @@ from api.schemas import (
     MAX_INDEX,
     NOTE,
     ConsistencyProofOut,
+    Cursor,
     HeadProofOut,
     InclusionProofOut,
+    Limit,
     LogEntriesOut,
     LogEntryOut,
 )
-from ledger.domain import Action
+from ledger.application import lists
+from ledger.domain import MAX_LIMIT, Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
@@ -48,12 +51,19 @@ def key(ledger: LedgerDep, actor: ActorDep) -> PlainTextResponse:
 
 
 @router.get("/entries", response_model=LogEntriesOut)
-def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) -> LogEntriesOut:
-    """Entries with start <= log_index < end, at most 1000 at a time, with their exact bytes;
-    `entry` is null for an entry the caller may not read (ledger/application/scope.py: a partner
-    reads its
-    own items' entries), whose leaf hash still counts in every proof."""
-    rows = ledger.tlog.log_entries(start, end)
+def entries(
+    ledger: LedgerDep,
+    scope: ReadScopeDep,
+    start: Index,
+    end: Index,
+    limit: Limit = MAX_LIMIT,
+    cursor: Cursor = None,
+) -> LogEntriesOut:
+    """Entries with start <= log_index < end (at most 1000 apart), `limit` a page (by default
+    all of them), with their exact bytes; `entry` is null for an entry the caller may not read
+    (ledger/application/scope.py: a partner reads its own items' entries), whose leaf hash still
+    counts in every proof."""
+    page = lists.log_entries(ledger, start=start, end=end, cursor=cursor, limit=limit)
     return LogEntriesOut(
         entries=[
             LogEntryOut(
@@ -61,8 +71,9 @@ def entries(ledger: LedgerDep, scope: ReadScopeDep, start: Index, end: Index) ->
                 leaf_hash=r.leaf_hash.hex(),
                 entry=_b64(r.entry) if scope.may_read_entry(r) else None,
             )
-            for r in rows
-        ]
+            for r in page.items
+        ],
+        next=page.next,
     )
 
 

@@ -10,6 +10,7 @@ from api.schemas import (
     AgreementIn,
     AgreementOut,
     AgreementsOut,
+    Cursor,
     KeyConfirmationIn,
     KeyHistoryOut,
     KeyIdPath,
@@ -17,6 +18,7 @@ from api.schemas import (
     KeyOut,
     KeyRevocationIn,
     KeysOut,
+    Limit,
     PartiesOut,
     PartyIdPath,
     PartyIn,
@@ -24,8 +26,8 @@ from api.schemas import (
     PartyOut,
     RecordedOut,
 )
-from ledger.application import Recorded, directory
-from ledger.domain import Action
+from ledger.application import Recorded, lists
+from ledger.domain import DEFAULT_LIMIT, Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -120,10 +122,14 @@ def revoke_key(
 
 
 @router.get("/parties", response_model=PartiesOut)
-def list_parties(ledger: LedgerDep, actor: ActorDep) -> PartiesOut:
+def list_parties(
+    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> PartiesOut:
     """Every registered party, in the order registered, with its keys (never a private one)."""
     actor.require(Action.READ)
+    page = lists.parties(ledger, cursor=cursor, limit=limit)
     return PartiesOut(
+        next=page.next,
         parties=[
             PartyOut(
                 id=p.party_id,
@@ -136,16 +142,20 @@ def list_parties(ledger: LedgerDep, actor: ActorDep) -> PartiesOut:
                     for k in p.keys.values()
                 ],
             )
-            for p in directory.parties(ledger)
-        ]
+            for p in page.items
+        ],
     )
 
 
 @router.get("/agreements", response_model=AgreementsOut)
-def list_agreements(ledger: LedgerDep, actor: ActorDep) -> AgreementsOut:
+def list_agreements(
+    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> AgreementsOut:
     """Every end-use agreement, in the order concluded."""
     actor.require(Action.READ)
+    page = lists.agreements(ledger, cursor=cursor, limit=limit)
     return AgreementsOut(
+        next=page.next,
         agreements=[
             AgreementOut(
                 id=a.agreement_id,
@@ -155,6 +165,6 @@ def list_agreements(ledger: LedgerDep, actor: ActorDep) -> AgreementsOut:
                 retransfer_requires_consent=a.retransfer_requires_consent,
                 areas=list(a.areas),
             )
-            for a in directory.agreements(ledger)
-        ]
+            for a in page.items
+        ],
     )

@@ -6,15 +6,17 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 
 from api.deps import ActorDep, ExactQuery, LedgerDep, ReadScopeDep
 from api.schemas import (
+    Cursor,
     FindingOut,
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
     ItemStatus,
+    Limit,
     RecipientRatesOut,
     RecordedOut,
     ScanOut,
@@ -22,7 +24,7 @@ from api.schemas import (
     UnaccountedItemOut,
     UnaccountedReportOut,
 )
-from ledger.domain import Action, system_clock
+from ledger.domain import DEFAULT_LIMIT, Action, page_after, system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -33,9 +35,9 @@ from policies.engine import (
     scope_for,
     unaccounted_report,
 )
-from policies.export import report_csv
+from policies.export import report_csv_pages
 from policies.findings import Finding
-from policies.flags import flag_views, raise_findings
+from policies.flags import flag_order, flag_views, raise_findings
 from policies.traces import trace_findings
 
 router = APIRouter(tags=["oversight"])
@@ -74,24 +76,36 @@ def unaccounted(
     chosen: ScopeDep,
     view: Literal["items", "recipients"] = "items",
     exact: ExactQuery = False,
-) -> UnaccountedReportOut | Response:
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> UnaccountedReportOut | StreamingResponse:
     """Items unaccounted for as of the date (as known at `known_at`), why, and the entries that
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
     (`view=items`) or per recipient (`view=recipients`), with `Accept: text/csv` (read from the
     request, not declared: OpenAPI ignores an `Accept` header parameter), every cell safe to open
-    in a spreadsheet (policies/export.py). From the stored accounts as they are
-    (`as_of_log_size`); `exact=true` asks the reference (every item's facts) instead."""
+    in a spreadsheet (policies/export.py), streamed whole (no paging). JSON: the unaccounted
+    items in the order issued, `limit` a page; the recipients' rates, over the whole scope, on
+    every page. From the stored accounts as they are (`as_of_log_size`); `exact=true` asks the
+    reference (every item's facts) instead."""
     actor.require(Action.READ)
     report = unaccounted_report(ledger, scope_for(actor, chosen), policy, exact=exact)
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(report_csv(report, view), media_type="text/csv")
+        return StreamingResponse(report_csv_pages(report, view), media_type="text/csv")
+    page = page_after(
+        "report", report.unaccounted, _by_issue, cursor=cursor, limit=limit, shape=(int,)
+    )
     return UnaccountedReportOut(
         as_of=report.scope.as_of,
         known_at=report.scope.known_at,
-        unaccounted=[_item_out(a) for a in report.unaccounted],
+        unaccounted=[_item_out(a) for a in page.items],
         recipients=[_rates_out(r) for r in report.recipients],
         as_of_log_size=report.as_of_log_size,
+        next=page.next,
     )
+
+
+def _by_issue(account: ItemAccount) -> tuple[int]:
+    return (account.issued_log_index,)
 
 
 @router.get("/v1/flags", response_model=FlagsOut)
@@ -106,11 +120,14 @@ def list_flags(
     severity: Filter = None,
     item: UUID | None = None,
     exact: ExactQuery = False,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> FlagsOut:
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
-    whether it still holds or not; `all`: both. From the stored accounts as they are
-    (`as_of_log_size`); `exact=true` asks the reference instead."""
+    whether it still holds or not; `all`: both. In policies.flags.flag_order's order, `limit` a
+    page. From the stored accounts as they are (`as_of_log_size`); `exact=true` asks the
+    reference instead."""
     if item is not None:
         readable.require_item(item)
     size = ledger.log_store.log_size() if exact else accounts_position(ledger, policy)
@@ -125,6 +142,9 @@ def list_flags(
         and (item is None or v.finding.item_id == item)
         and (status == "all" or (v.open if status == "open" else v.resolution is not None))
     ]
+    order = flag_order(scoped, traced)
+    shape = (int, int, int, str)
+    page = page_after("flag list", views, order, cursor=cursor, limit=limit, shape=shape)
     return FlagsOut(
         flags=[
             FlagOut(
@@ -133,9 +153,10 @@ def list_flags(
                 holds=v.holds,
                 resolution=v.resolution,
             )
-            for v in views
+            for v in page.items
         ],
         as_of_log_size=size,
+        next=page.next,
     )
 
 

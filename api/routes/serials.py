@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 import ledger.readmodels as readmodels
 from api.deps import ActorDep, LedgerDep, fleet_of
-from api.schemas import Time
+from api.schemas import Cursor, Limit, Paged, Time
 from ledger.domain import Category, aware_utc
-from ledger.readmodels import Candidate, Filters, Found, Pattern, find_serial
+from ledger.readmodels import SERIAL_PAGE, Candidate, Filters, Found, Pattern, serial_page
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -34,9 +34,8 @@ class CandidateOut(BaseModel):
     last_verified_inspection: dict[str, Any] | None
 
 
-class CandidatesOut(BaseModel):
+class CandidatesOut(Paged):
     items: list[CandidateOut]
-    next: str | None = None
 
 
 @router.get("", response_model=CandidatesOut)
@@ -47,12 +46,22 @@ def by_serial(
     serial: Annotated[str, Query(min_length=1, max_length=64, description="a serial as marked")],
     manufacturer: Marking = None,
     model: Marking = None,
+    limit: Limit = SERIAL_PAGE,
+    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
     included; `manufacturer` and `model` narrow it (in the normal form too)."""
     filters = Filters(manufacturer=manufacturer, model=model)
-    found = find_serial(ledger, fleet_of(request, ledger), serial, filters=filters, actor=actor)
-    return CandidatesOut(items=[candidate_out(c) for c in found])
+    found = serial_page(
+        ledger,
+        fleet_of(request, ledger),
+        serial,
+        filters=filters,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
+    )
+    return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
 
 @router.get("/search", response_model=CandidatesOut)
@@ -74,10 +83,12 @@ def search_serials(
     calibre: Marking = None,
     lot: Marking = None,
     at: Annotated[Time | None, Query(description="also holder and status at this time")] = None,
-    cursor: Annotated[str | None, Query(max_length=400, description="`next` of a page")] = None,
+    limit: Limit = SERIAL_PAGE,
+    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Ranked candidates: the exact form first, then whole matches, then matches inside a longer
-    serial; fewer unknown characters first. At most 50 a page; `next` is the cursor of the next."""
+    serial; fewer unknown characters first. `limit` a page (50 by default); `next` is the cursor of
+    the next."""
     filters = Filters(
         manufacturer=manufacturer,
         model=model,
@@ -93,6 +104,7 @@ def search_serials(
         actor=actor,
         at=_aware(at),
         cursor=cursor,
+        limit=limit,
     )
     return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 

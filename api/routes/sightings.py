@@ -15,7 +15,10 @@ from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
+    Cursor,
     ItemRecordedOut,
+    Limit,
+    Paged,
     PartyId,
     Serial,
     Sha256Hex,
@@ -24,8 +27,8 @@ from api.schemas import (
     Time,
 )
 from api.submissions import WriteDep
-from ledger.application import Ledger
-from ledger.domain import Action, Actor, InvalidInput, NotFound, Sighting
+from ledger.application import Ledger, lists
+from ledger.domain import DEFAULT_LIMIT, Action, Actor, InvalidInput, NotFound, Sighting
 from ledger.readmodels import (
     Filters,
     Fleet,
@@ -37,9 +40,6 @@ from ledger.readmodels import (
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 CANDIDATES = 5
-PAGE = 50
-SCAN = 1000
-"""Sightings read for one page at most (a page may hold fewer than PAGE if most are filtered)."""
 
 
 class SightingReportIn(Body):
@@ -83,9 +83,8 @@ class SightingOut(BaseModel):
     candidates: list[CandidateOut]
 
 
-class SightingsOut(BaseModel):
+class SightingsOut(Paged):
     sightings: list[SightingOut]
-    next: int | None = None
 
 
 @router.post("", status_code=201, response_model=SightingRecordedOut)
@@ -114,22 +113,25 @@ def listing(
     ledger: LedgerDep,
     actor: ActorDep,
     status: Annotated[Literal["unmatched", "matched", "all"], Query()] = "unmatched",
-    cursor: Annotated[int | None, Query(ge=0, le=2**62, description="`next` of a page")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> SightingsOut:
-    """Sightings by status, oldest first, 50 a page; an unmatched one with up to five candidate
-    items from the serial search. A partner sees only sightings matched to items it or its units
-    hold."""
+    """Sightings by status, oldest first, `limit` a page (fewer if most are filtered out; docs/
+    api.md, "Paging"); an unmatched one with up to five candidate items from the serial search.
+    A partner sees only sightings matched to items it or its units hold."""
     actor.require(Action.READ)
     fleet = fleet_of(request, ledger)
     holders = visible_holders(ledger, actor)
-    page: list[SightingOut] = []
-    read = ledger.sightings(after=cursor, limit=SCAN)
-    for number, (notification_id, seen) in enumerate(read, start=1):
-        if _listed(ledger, seen, status, holders, fleet):
-            page.append(_sighting_out(ledger, fleet, seen, actor))
-        if len(page) == PAGE or number == SCAN:  # more may follow: the next page starts here
-            return SightingsOut(sightings=page, next=notification_id)
-    return SightingsOut(sightings=page, next=None)
+    page = lists.sightings(
+        ledger,
+        lambda seen: _listed(ledger, seen, status, holders, fleet),
+        cursor=cursor,
+        limit=limit,
+    )
+    return SightingsOut(
+        sightings=[_sighting_out(ledger, fleet, seen, actor) for seen in page.items],
+        next=page.next,
+    )
 
 
 @router.post("/{sighting_id}/match", status_code=201, response_model=ItemRecordedOut)

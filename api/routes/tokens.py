@@ -7,7 +7,17 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import RecordedOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
+from api.schemas import (
+    Cursor,
+    Limit,
+    RecordedOut,
+    TokenCreatedOut,
+    TokenIn,
+    TokenOut,
+    TokensOut,
+)
+from ledger.application import lists
+from ledger.domain import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
@@ -27,12 +37,17 @@ def create_token(body: TokenIn, ledger: LedgerDep, actor: ActorDep) -> TokenCrea
 
 
 @router.get("", response_model=TokensOut)
-def list_tokens(ledger: LedgerDep, actor: ActorDep) -> TokensOut:
+def list_tokens(
+    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> TokensOut:
+    """In the order granted, `limit` a page (fewer if most are another party's)."""
+    page = lists.tokens(ledger, actor=actor, cursor=cursor, limit=limit)
     return TokensOut(
         tokens=[
             TokenOut(token_id=t.token_id, party=t.party, role=t.role.value, revoked=t.revoked)
-            for t in ledger.tokens(actor=actor)
-        ]
+            for t in page.items
+        ],
+        next=page.next,
     )
 
 

@@ -13,9 +13,20 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep
 from api.routes.reports import PolicyDep
-from api.schemas import RECEIPT, Body, LongText, PartyId, RecordedOut, Sha256Hex, Time
-from ledger.application import Ledger
-from ledger.domain import Action, Actor, Role, Trace, TraceStatus
+from api.schemas import (
+    RECEIPT,
+    Body,
+    Cursor,
+    Limit,
+    LongText,
+    Paged,
+    PartyId,
+    RecordedOut,
+    Sha256Hex,
+    Time,
+)
+from ledger.application import Ledger, lists
+from ledger.domain import DEFAULT_LIMIT, Action, Actor, Role, Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])
@@ -56,7 +67,7 @@ class TraceOut(BaseModel):
     finding: dict[str, Any] | None
 
 
-class TracesOut(BaseModel):
+class TracesOut(Paged):
     traces: list[TraceOut]
 
 
@@ -99,17 +110,20 @@ def listing(
     ledger: LedgerDep,
     actor: ActorDep,
     status: Annotated[Literal["open", "overdue", "answered", "all"], Query()] = "all",
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> TracesOut:
-    """Traces by status as of now, in the order requested. Investigators, oversight, inspectors
-    and admins see all; another party, the traces addressed to it."""
+    """Traces by status as of now, in the order requested, `limit` a page (fewer if most are
+    filtered out). Investigators, oversight, inspectors and admins see all; another party, the
+    traces addressed to it."""
     actor.require(Action.READ)
     now = ledger.clock()
-    found = [
-        _out(ledger, trace, now)
-        for trace in ledger.traces()
-        if may_see_trace(trace, actor) and status in ("all", trace.status(now))
-    ]
-    return TracesOut(traces=found)
+
+    def listed(trace: Trace) -> bool:
+        return may_see_trace(trace, actor) and status in ("all", trace.status(now))
+
+    page = lists.traces(ledger, listed, cursor=cursor, limit=limit)
+    return TracesOut(traces=[_out(ledger, t, now) for t in page.items], next=page.next)
 
 
 def may_see_trace(trace: Trace, actor: Actor) -> bool:

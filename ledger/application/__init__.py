@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ledger.application import directory
+from ledger.application import directory, lists
 from ledger.application.ledger import (
     Ledger,
 )
@@ -25,6 +25,7 @@ __all__ = [
     "ReadScope",
     "Recorded",
     "directory",
+    "lists",
     "log_key",
     "open_ledger",
     "recipient_for",

@@ -1,36 +1,34 @@
 """The registry as lists: every party and every agreement, in the order they were registered, so
-that a new user can discover the ids to use (`GET /v1/parties`, `custody parties`). Everyone may
-read them (ledger/application/scope.py: party and agreement entries are public to every role)."""
+that a new user can discover the ids to use (`custody parties`, `custody agreements`; the API
+pages them, ledger/application/lists.py). Everyone may read them (ledger/application/scope.py:
+party and agreement entries are public to every role)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import TypeVar
-from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
-from ledger.application.ledger import ITEM_PAGE, Ledger
+from ledger.application import lists
+from ledger.application.ledger import Ledger
+from ledger.domain.paging import MAX_LIMIT, Page
 from ledger.domain.parties import Agreement, Party
 
-A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 def parties(ledger: Ledger) -> list[Party]:
-    return list(_registered(ledger, Party.Registered.TOPIC, Party))
+    return _every(lambda cursor: lists.parties(ledger, cursor=cursor, limit=MAX_LIMIT))
 
 
 def agreements(ledger: Ledger) -> list[Agreement]:
-    return list(_registered(ledger, Agreement.Concluded.TOPIC, Agreement))
+    return _every(lambda cursor: lists.agreements(ledger, cursor=cursor, limit=MAX_LIMIT))
 
 
-def _registered(ledger: Ledger, topic: str, kind: type[A]) -> Iterator[A]:
-    start: int | None = None
-    while page := ledger.recorder.select_notifications(
-        start=start, limit=ITEM_PAGE, topics=[topic], inclusive_of_start=False
-    ):
-        for notification in page:
-            found: Aggregate = ledger.repository.get(UUID(str(notification.originator_id)))
-            if isinstance(found, kind):
-                yield found
-        start = page[-1].id
+def _every(page_at: Callable[[str | None], Page[T]]) -> list[T]:
+    """Every row of a paged list, page after page."""
+    page = page_at(None)
+    found = list(page.items)
+    while page.next is not None:
+        page = page_at(page.next)
+        found += page.items
+    return found

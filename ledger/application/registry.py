@@ -10,7 +10,7 @@ Why a cache of our own, and why it is safe with several processes on one store:
   `party_id`, `kind` and `parent`; the party's later events (`KeyRegistered`, `KeyRevoked`) touch
   only its keys, which are not kept here. `Agreement.Concluded` is an agreement's only event. So a
   fact read once from the store is the fact forever, whichever process wrote what since
-  (tests/unit/test_registry.py fails if an event that could change them is added).
+  (tests/application/test_registry.py fails if an event that could change them is added).
 - Only what was found in the store is kept, never an absence: a party another process registers
   is found on the next lookup. Nor what a `Ledger.batch` holds but has not stored yet: the batch may
   still fail, so those are looked up in the batch each time (`pending`) and never kept.

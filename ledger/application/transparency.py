@@ -204,10 +204,7 @@ class TransparencyLog:
         return head_proof(self.log_store, self.heads, aggregate_id, size)
 
     def log_entries(self, start: int, end: int) -> list[LogRow]:
-        if not 0 <= start <= end or end - start > MAX_ENTRIES_PAGE:
-            raise InvalidInput(
-                f"ask for 0 <= start <= end with at most {MAX_ENTRIES_PAGE} entries at a time"
-            )
+        check_entry_range(start, end)
         return self.log_store.log_entries(start, end)
 
     def bundle(self, aggregate_id: UUID) -> dict[str, Any]:
@@ -284,3 +281,11 @@ class TransparencyLog:
         if self.signer is None:
             raise CustodyError("this ledger was opened without its signing key (CUSTODY_KEY)")
         return self.signer
+
+
+def check_entry_range(start: int, end: int) -> None:
+    """0 <= start <= end with at most MAX_ENTRIES_PAGE entries between, or InvalidInput."""
+    if not 0 <= start <= end or end - start > MAX_ENTRIES_PAGE:
+        raise InvalidInput(
+            f"ask for 0 <= start <= end with at most {MAX_ENTRIES_PAGE} entries at a time"
+        )

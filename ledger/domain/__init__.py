@@ -43,6 +43,13 @@ from ledger.domain.items import (
     LossCircumstances,
     Status,
 )
+from ledger.domain.paging import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR,
+    MAX_LIMIT,
+    Page,
+    page_after,
+)
 from ledger.domain.parties import (
     PartyKind,
 )
@@ -70,6 +77,9 @@ from ledger.domain.traces import (
 
 __all__ = [
     "ANSWERED",
+    "DEFAULT_LIMIT",
+    "MAX_CURSOR",
+    "MAX_LIMIT",
     "NAMESPACE",
     "OPERATOR",
     "PERMISSIONS",
@@ -90,6 +100,7 @@ __all__ = [
     "LimitExceeded",
     "LossCircumstances",
     "NotFound",
+    "Page",
     "PartyKind",
     "ProofError",
     "Role",
@@ -106,6 +117,7 @@ __all__ = [
     "format_time",
     "item_id",
     "normalise_serial",
+    "page_after",
     "parse_moment",
     "system_clock",
 ]

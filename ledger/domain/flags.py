@@ -5,7 +5,6 @@ records it once."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -59,7 +58,19 @@ class Flag(Aggregate):
         """State is assigned by Raised.apply."""
 
     @classmethod
-    def raise_(cls, *, flag_id: UUID, now: datetime, actor: str, **finding: Any) -> Flag:
+    def raise_(
+        cls,
+        *,
+        flag_id: UUID,
+        now: datetime,
+        actor: str,
+        rule: str,
+        item_id: str,
+        severity: str,
+        since: datetime,
+        evidence: list[int],
+        detail: str,
+    ) -> Flag:
         return cls._create(
             cls.Raised,
             id=flag_id,
@@ -67,7 +78,12 @@ class Flag(Aggregate):
             occurred_at=now,
             actor=actor,
             signature=None,
-            **finding,
+            rule=rule,
+            item_id=item_id,
+            severity=severity,
+            since=since,
+            evidence=evidence,
+            detail=detail,
         )
 
     def resolve(self, *, reason: str, now: datetime, actor: str) -> None:

@@ -118,7 +118,7 @@ def _folded(text: str) -> str:
     """Digits, confusables and case folded together, to a fixed point: every decimal digit to
     ASCII; upper case, so that a small Cyrillic or Greek letter meets the Latin capital it looks
     like; then skeleton, case fold, skeleton, case fold. Three rounds at most reach the fixed point
-    for every letter and digit of the BMP (tests/unit/test_serial_form.py checks it)."""
+    for every letter and digit of the BMP (tests/domain/test_serial_form.py checks it)."""
     for _ in range(FOLD_ROUNDS):
         digits = "".join(_ascii_digit(ch) for ch in text)
         folded = _skeleton(_skeleton(digits.upper()).casefold()).casefold()

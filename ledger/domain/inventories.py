@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -81,10 +82,21 @@ class Inventory(Aggregate):
 
     @classmethod
     def record(
-        cls, *, inventory_id: UUID, serials: Sequence[str], counts: dict[str, int], **fields: Any
+        cls,
+        *,
+        inventory_id: UUID,
+        serials: Sequence[str],
+        counts: dict[str, int],
+        now: datetime,
+        recipient: str,
+        site: str | None,
+        method: str,
+        manufacturer: str | None,
+        model: str | None,
+        occurred_at: datetime,
+        actor: str,
     ) -> Inventory:
-        now, common = fields.pop("now"), {k: fields[k] for k in ("occurred_at", "actor")}
-        common["signature"] = None
+        common: dict[str, Any] = {"occurred_at": occurred_at, "actor": actor, "signature": None}
         digest = hashlib.sha256(json.dumps(list(serials), ensure_ascii=False).encode()).hexdigest()
         inventory = cls._create(
             cls.Recorded,
@@ -92,8 +104,12 @@ class Inventory(Aggregate):
             timestamp=now,
             counted=len(serials),
             serials_sha256=digest,
-            signature=None,
-            **fields,
+            recipient=recipient,
+            site=site,
+            method=method,
+            manufacturer=manufacturer,
+            model=model,
+            **common,
         )
         for start in range(0, len(serials), SERIALS_PER_ENTRY):
             chunk = list(serials[start : start + SERIALS_PER_ENTRY])

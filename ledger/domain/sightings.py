@@ -12,13 +12,12 @@ record names the sighting's exact entry) and the sighting's `Matched` (naming th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists
-from ledger.domain.events import Reported
+from ledger.domain.events import Reported, Signature
 from ledger.domain.times import not_in_future
 
 
@@ -73,10 +72,38 @@ class Sighting(Aggregate):
         """State is assigned by Recorded.apply, which the library calls right after this."""
 
     @classmethod
-    def record(cls, *, sighting_id: UUID, now: datetime, **fields: Any) -> Sighting:
-        occurred_at = not_in_future(fields.pop("occurred_at"), now=now, field="occurred_at")
+    def record(
+        cls,
+        *,
+        sighting_id: UUID,
+        now: datetime,
+        observer: str,
+        location: str,
+        held_by: str | None,
+        serial_as_read: str | None,
+        manufacturer: str | None,
+        model: str | None,
+        lot: str | None,
+        evidence: list[str],
+        occurred_at: datetime,
+        actor: str,
+        signature: Signature,
+    ) -> Sighting:
         return cls._create(
-            cls.Recorded, id=sighting_id, timestamp=now, occurred_at=occurred_at, **fields
+            cls.Recorded,
+            id=sighting_id,
+            timestamp=now,
+            occurred_at=not_in_future(occurred_at, now=now, field="occurred_at"),
+            observer=observer,
+            location=location,
+            held_by=held_by,
+            serial_as_read=serial_as_read,
+            manufacturer=manufacturer,
+            model=model,
+            lot=lot,
+            evidence=evidence,
+            actor=actor,
+            signature=signature,
         )
 
     def match(self, *, item_id: UUID, now: datetime, actor: str) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists
-from ledger.domain.events import Reported
+from ledger.domain.events import Reported, Signature
 from ledger.domain.times import not_in_future
 
 TraceStatus = Literal["open", "overdue", "answered"]
@@ -82,7 +82,12 @@ class Trace(Aggregate):
         now: datetime,
         answer_days: int,
         occurred_at: datetime | None,
-        **fields: Any,
+        item_id: str | None,
+        sighting_id: str | None,
+        addressee: str,
+        question: str,
+        actor: str,
+        signature: Signature,
     ) -> Trace:
         """Requested at `occurred_at` (when it was sent; default now), due `answer_days` later."""
         sent = (
@@ -94,7 +99,12 @@ class Trace(Aggregate):
             timestamp=now,
             occurred_at=sent,
             due_at=sent + timedelta(days=answer_days),
-            **fields,
+            item_id=item_id,
+            sighting_id=sighting_id,
+            addressee=addressee,
+            question=question,
+            actor=actor,
+            signature=signature,
         )
 
     def answer_with(self, *, answer: str, documents: list[str], now: datetime, actor: str) -> None:

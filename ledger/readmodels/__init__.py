@@ -4,7 +4,7 @@ inventories reconciled, and their check against the log.
 
 from __future__ import annotations
 
-from ledger.readmodels.custody import custody_at, holder_now, holdings
+from ledger.readmodels.custody import custody_at, holder_now, holdings, holdings_page
 from ledger.readmodels.derived import (
     DerivedChecked,
     Row,
@@ -35,6 +35,7 @@ from ledger.readmodels.reconciliation import (
     Reconciliation,
     take_inventory,
 )
+from ledger.readmodels.search import PAGE as SERIAL_PAGE
 from ledger.readmodels.search import (
     Candidate,
     Filters,
@@ -42,11 +43,13 @@ from ledger.readmodels.search import (
     Pattern,
     find_serial,
     resolve_item,
+    serial_page,
     visible_holders,
 )
 from ledger.readmodels.search import search as search_serials
 
 __all__ = [
+    "SERIAL_PAGE",
     "TRACKING_TABLE",
     "Candidate",
     "Count",
@@ -73,10 +76,12 @@ __all__ = [
     "follow",
     "holder_now",
     "holdings",
+    "holdings_page",
     "open_views",
     "rebuild",
     "resolve_item",
     "search_serials",
+    "serial_page",
     "take_inventory",
     "timeline",
     "views_of",

@@ -18,6 +18,7 @@ from uuid import UUID
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import NotFound
 from ledger.domain.items import Status
+from ledger.domain.paging import Page, checked_limit, page_of, position
 from ledger.domain.replay import CustodyState, not_issued
 from ledger.domain.times import aware_utc
 from ledger.readmodels.models import Fleet, Holding, Holdings, NotApplied
@@ -80,6 +81,32 @@ def holdings(
     held = [h for h in fleet.holdings(holder, at=at, known_at=known_at) if h.item_id not in behind]
     held += [h for i in behind if (h := _replayed(ledger, i, holder, at, known_at)) is not None]
     return Holdings(sorted(held, key=lambda h: (h.serial, str(h.item_id))), size)
+
+
+def holdings_page(
+    ledger: Ledger,
+    fleet: Fleet,
+    holder: str,
+    *,
+    at: datetime,
+    known_at: datetime | None = None,
+    exact: bool = False,
+    cursor: str | None = None,
+    limit: int,
+) -> tuple[Page[Holding], int]:
+    """A page of `holdings` in (serial, item id) order, with the log size it reflects: from the
+    views as they are, or with `exact` from `holdings(exact=True)`, cut at the cursor."""
+    if not exact:
+        return fleet.holdings_page(holder, at=at, known_at=known_at, cursor=cursor, limit=limit)
+    after = position("custody list", cursor, (str, str), bound=holder)
+    held = holdings(ledger, fleet, holder, at=at, known_at=known_at, exact=True)
+    rows = [h for h in held.items if after is None or _key(h) > after]
+    page = page_of("custody list", rows[: checked_limit(limit) + 1], _key, limit, bound=holder)
+    return page, held.as_of_log_size
+
+
+def _key(holding: Holding) -> tuple[str, str]:
+    return holding.serial, str(holding.item_id)
 
 
 def _written_after(ledger: Ledger, position: int, size: int) -> set[UUID]:

@@ -49,6 +49,7 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import Conflict, IntegrityFailure, NotFound
 from ledger.domain.fields import item_uuid
 from ledger.domain.items import Item, Status
+from ledger.domain.paging import Page, checked_limit, page_of, position
 from ledger.domain.replay import CustodyState
 from ledger.domain.times import aware_utc, format_time
 from ledger.readmodels.fold import (
@@ -348,12 +349,24 @@ class CustodyViews(TrackingRecorder):
     # Queries (they read the views as they are: a follower keeps them up to date) ---------------
 
     def holdings(
-        self, holder: str, *, at: datetime, known_at: datetime | None = None
+        self,
+        holder: str,
+        *,
+        at: datetime,
+        known_at: datetime | None = None,
+        after: tuple[Any, ...] | None = None,
+        limit: int | None = None,
     ) -> list[Holding]:
         """The items `holder` held (was the last holder of, whatever the status) at field time
-        `at`, as known at recording time `known_at` (default: everything applied)."""
+        `at`, as known at recording time `known_at` (default: everything applied), in (serial,
+        item id) order: those after `after`, `limit` at most."""
         sql, params = self._when(self.sql.holdings, (holder,), at, known_at)
-        return [_holding(r) for r in self._read(sql + self.sql.holdings_order, params)]
+        if after is not None:
+            sql, params = sql + self.sql.holdings_after, (*params, *after)
+        sql += self.sql.holdings_order
+        if limit is not None:
+            sql, params = sql + self.sql.limit, (*params, limit)
+        return [_holding(r) for r in self._read(sql, params)]
 
     def interval_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
@@ -534,6 +547,10 @@ def _interval_row(row: Any) -> IntervalRow:
     return IntervalRow(Interval(valid_from, valid_to, holder, status), recorded_from, recorded_to)
 
 
+def _holding_key(holding: Holding) -> tuple[str, str]:
+    return holding.serial, str(holding.item_id)
+
+
 def _holding(row: Any) -> Holding:
     return Holding(
         UUID(row["item_id"]), row["serial"], row["category"], row["holder"], Status(row["status"])
@@ -647,6 +664,24 @@ class Fleet:
         more)."""
         size = self.views.position()
         return Holdings(self.views.holdings(holder, at=at, known_at=known_at), size)
+
+    def holdings_page(
+        self,
+        holder: str,
+        *,
+        at: datetime,
+        known_at: datetime | None = None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[Page[Holding], int]:
+        """A page of `holdings` as the views are (no catch-up), keyed on (serial, item id), with
+        the log size they reflect (read before them: they may reflect more)."""
+        after = position("custody list", cursor, (str, str), bound=holder)
+        size = self.views.position()
+        rows = self.views.holdings(
+            holder, at=at, known_at=known_at, after=after, limit=checked_limit(limit) + 1
+        )
+        return page_of("custody list", rows, _holding_key, limit, bound=holder), size
 
     def custody_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None

@@ -18,9 +18,6 @@ hold now (`visible_holders`), checked on each candidate.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,12 +29,13 @@ from ledger.domain.access import Action, Actor
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.ids import MAX_TEXT, check_marking, marking_form
 from ledger.domain.items import InspectionMethod, InspectionResult, Item
+from ledger.domain.paging import Key, checked_limit, page_of, position
 from ledger.domain.parties import Party
 from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from ledger.readmodels.custody import custody_at, holder_now
 from ledger.readmodels.models import SUMMARY_TABLE, Fleet
-from ledger.store.serial_search import Key, SerialQuery, ranked
+from ledger.store.serial_search import SerialQuery, ranked
 from ledger.store.serials import COLUMNS, Marking
 
 PAGE = 50
@@ -136,9 +134,31 @@ def find_serial(
     ledger: Ledger, fleet: Fleet, serial: str, *, filters: Filters, actor: Actor
 ) -> list[Candidate]:
     """The items whose serial has this normal form (and the filters): the first page."""
+    return serial_page(ledger, fleet, serial, filters=filters, actor=actor).candidates
+
+
+def serial_page(
+    ledger: Ledger,
+    fleet: Fleet,
+    serial: str,
+    *,
+    filters: Filters,
+    actor: Actor,
+    cursor: str | None = None,
+    limit: int = PAGE,
+) -> Found:
+    """A page of the items whose serial has this normal form (and the filters)."""
     pattern = Pattern((marking_form(serial),))
-    found = search(ledger, fleet, pattern, filters=filters, actor=actor, exact_only=True)
-    return found.candidates
+    return search(
+        ledger,
+        fleet,
+        pattern,
+        filters=filters,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
+        exact_only=True,
+    )
 
 
 def resolve_item(
@@ -183,15 +203,15 @@ def search(
         exact_only=exact_only,
         filters=filters.columns(),
         holders=visible_holders(ledger, actor),
-        after=_cursor(cursor),
-        limit=int(limit) + 1,
+        after=_after(cursor),
+        limit=checked_limit(limit) + 1,
     )
-    rows = ranked(ledger.log_store.serials, query)
-    page = [_candidate(ledger, fleet, row, pattern, at) for row in rows[:limit]]
+    page = page_of("search", ranked(ledger.log_store.serials, query), _key, limit)
+    found = [_candidate(ledger, fleet, row, pattern, at) for row in page.items]
     holders = visible_holders(ledger, actor)
     if holders is not None:  # the SQL filter read the views as they are: check each candidate
-        page = [c for c in page if c.holder in holders]
-    return Found(page, _next(rows[limit - 1]) if len(rows) > limit else None)
+        found = [c for c in found if c.holder in holders]
+    return Found(found, page.next)
 
 
 def visible_holders(ledger: Ledger, actor: Actor) -> list[str] | None:
@@ -264,19 +284,11 @@ def _last_verified(ledger: Ledger, item_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _next(row: Any) -> str:
-    key = [int(row["tier"]), int(row["size"]), str(row["serial_form"]), int(row["log_index"])]
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+def _after(cursor: str | None) -> tuple[int, int, str, int] | None:
+    """The (tier, size, serial form, log index) a search cursor names."""
+    key = position("search", cursor, (int, int, str, int))
+    return None if key is None else (int(key[0]), int(key[1]), str(key[2]), int(key[3]))
 
 
-def _cursor(cursor: str | None) -> Key | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        tier, size, form, log_index = json.loads(raw)
-        if not (isinstance(tier, int) and isinstance(size, int) and isinstance(log_index, int)):
-            raise ValueError
-        return (tier, size, str(form), log_index)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this search gave") from None
+def _key(row: Any) -> Key:
+    return int(row["tier"]), int(row["size"]), str(row["serial_form"]), int(row["log_index"])

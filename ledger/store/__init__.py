@@ -21,6 +21,7 @@ from ledger.store.dialect import (
     Database,
 )
 from ledger.store.log import (
+    LogRow,
     LogStore,
     Statements,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "AccountRows",
     "Config",
     "Database",
+    "LogRow",
     "LogStore",
     "SQLiteWitnessState",
     "Statements",

@@ -173,6 +173,10 @@ class Statements:
         self.indexes_of = (  # from the (aggregate_id, aggregate_version) index, no entry read
             f"SELECT aggregate_version, log_index FROM {log} WHERE aggregate_id = {p}"
         )
+        self.of_aggregate_after = (
+            f"SELECT {columns} FROM {log} WHERE aggregate_id = {p} AND aggregate_version > {p} "
+            f"ORDER BY aggregate_version LIMIT {p}"
+        )
         self.range = (
             f"SELECT {columns} FROM {log} WHERE log_index >= {p} AND log_index < {p} "
             "ORDER BY log_index"
@@ -381,6 +385,12 @@ class LogStore:
 
     def log_entries_of(self, aggregate_id: UUID) -> list[LogRow]:
         return [_row(r) for r in self._read(self.sql.of_aggregate, (str(aggregate_id),))]
+
+    def log_entries_after(self, aggregate_id: UUID, version: int, limit: int) -> list[LogRow]:
+        """Up to `limit` entries of the aggregate after `version`, oldest first (a page of its
+        history: one search of the (aggregate_id, aggregate_version) index)."""
+        params = (str(aggregate_id), version, limit)
+        return [_row(r) for r in self._read(self.sql.of_aggregate_after, params)]
 
     def log_entries(self, start: int, end: int) -> list[LogRow]:
         """Entries with start <= log_index < end, in log order."""

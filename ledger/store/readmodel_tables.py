@@ -112,6 +112,8 @@ class ViewStatements:
             f" JOIN {summary} s ON s.item_id = i.item_id WHERE i.holder = {p} AND {in_field}"
         )
         self.holdings_order = " ORDER BY s.serial, i.item_id"
+        self.holdings_after = f" AND (s.serial, i.item_id) > ({p}, {p})"
+        self.limit = f" LIMIT {p}"
         self.interval_at = (
             f"SELECT i.holder, i.status FROM {intervals} i WHERE i.item_id = {p} AND {in_field}"
         )

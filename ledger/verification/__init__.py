@@ -11,6 +11,7 @@ from ledger.verification.client_state import (
 )
 from ledger.verification.evidence import (
     dump_bundle,
+    stream_bundle,
 )
 from ledger.verification.evidence_check import (
     describe,
@@ -48,6 +49,7 @@ __all__ = [
     "monitor_step",
     "split_notes",
     "state_dir",
+    "stream_bundle",
     "trusted_checkpoints",
     "verify_bundle",
 ]

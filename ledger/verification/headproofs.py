@@ -9,7 +9,7 @@ demand from the log's rows; a map at an older size is computed afresh from the l
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -100,6 +100,19 @@ def proved_entry(store: LogStore, row: LogRow, size: int) -> dict[str, Any]:
             encode_base64(h) for h in merkle.inclusion_proof(row.log_index, size, store)
         ],
     }
+
+
+def proved_entries(store: LogStore, rows: Sequence[LogRow], size: int) -> list[dict[str, Any]]:
+    """`proved_entry` of each row, the proofs read together (merkle.inclusion_proofs)."""
+    proofs = merkle.inclusion_proofs([r.log_index for r in rows], size, store)
+    return [
+        {
+            "log_index": row.log_index,
+            "entry": encode_base64(row.entry),
+            "inclusion_proof": [encode_base64(h) for h in proof],
+        }
+        for row, proof in zip(rows, proofs, strict=True)
+    ]
 
 
 def head_json(head: Head) -> dict[str, Any]:

@@ -425,7 +425,7 @@ class _Plain:
     checks every payload value that is not text, true, false or null (so it refuses floats as
     the reference does), and every set of field names once. Topics must be ledger event classes
     the library stores under that very topic, not upcast.
-    tests/unit/test_verify_plain.py holds this to the reference's verdicts.
+    tests/verification/test_verify_plain.py holds this to the reference's verdicts.
     """
 
     def __init__(self, transcoder: JSONTranscoder, origin: str) -> None:

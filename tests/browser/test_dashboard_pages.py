@@ -36,8 +36,8 @@ from tests.browser.harness import (
     sign_in,
 )
 from tests.conftest import SIGNER
+from tests.operations.test_demo import ITEMS, NOW
 from tests.programme import ADMIN
-from tests.test_demo import ITEMS, NOW
 
 POLICY = PolicyConfig(inspection_interval_days=20)
 RAW_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")

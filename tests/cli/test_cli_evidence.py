@@ -1,7 +1,7 @@
 """The `custody` commands of evidence and witnessing: witness-keygen, evidence, verify-evidence, and
 (end to end, in subprocesses) witness beside serve.
 
-The store is the witnessed history of tests/integration/test_evidence.py, built in process; the
+The store is the witnessed history of tests/verification/test_evidence.py, built in process; the
 commands then read it as an investigator would, with only the bundle file and the published keys.
 """
 
@@ -29,7 +29,7 @@ from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 from tests.conftest import SIGNER, Clock
 from tests.e2e.test_serve import CUSTODY, ROOT, free_port, wait_until_up
-from tests.integration.test_evidence import (
+from tests.verification.test_evidence import (
     COMPLETE,
     DISCOVERED,
     INSPECTED,
@@ -45,7 +45,7 @@ from tests.integration.test_evidence import (
     build_history,
     hour,
 )
-from tests.integration.test_witnessing import Network, policy_text
+from tests.witness.test_witnessing import Network, policy_text
 
 runner = CliRunner()
 VKEY = SIGNER.verifier.vkey

@@ -2,7 +2,7 @@
 
 Vectors: the example policy of c2sp.org/tlog-policy ("Example policy"), the cases of
 transparency-dev/formats policy/tlog_policy_test.go (TestUnmarshal, TestUnmarshal_Errors,
-TestSatisfied), and the production cosigned checkpoint of tests/unit/test_cosignatures.py
+TestSatisfied), and the production cosigned checkpoint of tests/witness/test_cosignatures.py
 (florolf/tlog-scales) under a policy naming its log and one of its witnesses.
 """
 
@@ -32,7 +32,7 @@ from ledger.witness.witness_policy import (
     parse_policy,
     verify_policy_checkpoint,
 )
-from tests.unit.test_cosignatures import ARCHE_NOTE, ARCHE_VKEY, REMORA_TIMESTAMP, REMORA_VKEY
+from tests.witness.test_cosignatures import ARCHE_NOTE, ARCHE_VKEY, REMORA_TIMESTAMP, REMORA_VKEY
 
 ORIGIN = "custody.example/log"
 LOG = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x01" * 32))

@@ -29,8 +29,8 @@ from policies.audit import check_accounts
 from policies.config import PolicyConfig
 from policies.engine import Scope, follow_accounts, rebuild_accounts, unaccounted_report
 from tests.conftest import SIGNER, Clock
-from tests.integration.test_readmodels import scripted_history
 from tests.programme import ADMIN, ago, issue, register
+from tests.readmodels.test_readmodels import scripted_history
 
 runner = CliRunner()
 POLICY = PolicyConfig()

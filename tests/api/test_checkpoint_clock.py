@@ -23,8 +23,8 @@ from ledger.integrity.notes import split_note
 from ledger.store.config import Config
 from ledger.witness.witness_policy import verify_policy_checkpoint
 from tests.conftest import Clock, LedgerFactory
-from tests.integration.test_witnessing import Network
 from tests.programme import issue, register
+from tests.witness.test_witnessing import Network
 
 TICK = 0.05
 

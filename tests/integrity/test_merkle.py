@@ -10,6 +10,7 @@ from ledger.integrity.merkle import (
     MemoryNodeStore,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     nodes_to_append,
@@ -126,6 +127,22 @@ def test_a_root_and_each_proof_cost_one_read(store: MemoryNodeStore) -> None:
     consistency_proof(3, 7, store)
 
     assert store.calls == 3
+
+
+def test_the_proofs_of_many_leaves_are_each_leafs_proof_from_one_read(
+    store: MemoryNodeStore,
+) -> None:
+    expected = [inclusion_proof(i, 8, store) for i in range(8)]
+    store.calls = 0
+
+    proofs = inclusion_proofs(list(range(8)), 8, store)
+
+    assert (proofs, store.calls) == (expected, 1)
+
+
+def test_the_proofs_of_many_leaves_refuse_a_leaf_outside_the_tree(store: MemoryNodeStore) -> None:
+    with pytest.raises(InvalidInput, match="leaf index 8 is not in a tree of size 8"):
+        inclusion_proofs([0, 8], 8, store)
 
 
 def test_at_ten_million_leaves_a_proof_reads_a_logarithmic_number_of_nodes() -> None:

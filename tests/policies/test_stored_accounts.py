@@ -25,7 +25,7 @@ from policies.engine import (
     unaccounted_report,
 )
 from tests.conftest import Clock
-from tests.integration.test_programme_report import (
+from tests.policies.test_programme_report import (
     ADMIN,
     INSPECTOR,
     INVESTIGATOR,

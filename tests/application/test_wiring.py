@@ -17,7 +17,7 @@ from ledger.integrity.signing import Signer, generate_signer_key, write_private_
 from ledger.store.config import Config
 from ledger.witness.witness_policy import WitnessPolicy
 from tests.conftest import Clock
-from tests.integration.test_witnessing import WITNESS_KEYS, policy_text
+from tests.witness.test_witnessing import WITNESS_KEYS, policy_text
 
 ORIGIN = "ledger.example/custody"
 

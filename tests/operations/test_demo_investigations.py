@@ -13,7 +13,7 @@ from ledger.domain.traces import ANSWERED, OVERDUE
 from ledger.operations.demo import OPERATOR
 from ledger.readmodels.models import Fleet
 from ledger.readmodels.search import Filters, Pattern, search
-from tests.test_demo import NOW, built
+from tests.operations.test_demo import NOW, built
 
 
 def test_the_demo_has_unmatched_sightings_traces_and_an_inventory() -> None:

@@ -26,9 +26,9 @@ from ledger.integrity.notes import split_note
 from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.verification.trusted import split_notes, trusted_checkpoints
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.integration.test_witnessing import Network, log_signed, policy_text
 from tests.programme import issue, register
 from tests.tampering import Raw
+from tests.witness.test_witnessing import Network, log_signed, policy_text
 
 runner = CliRunner()
 

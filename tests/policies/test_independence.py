@@ -3,7 +3,7 @@ and PostgreSQL: the holder's own word (a self-report, its own recovery) is recor
 never clears what an independent party found. Independence is judged by the entry's `actor` and
 its kind and parent in the registry, never by a field the actor fills in.
 
-Field time: day n of 2025, recorded an hour later (as in tests/unit/test_policy_rules.py).
+Field time: day n of 2025, recorded an hour later (as in tests/policies/test_policy_rules.py).
 """
 
 from __future__ import annotations

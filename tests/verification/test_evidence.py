@@ -60,8 +60,8 @@ from ledger.verification.headproofs import proof_from_json, proof_json
 from ledger.witness.witness_policy import WitnessPolicy, parse_policy
 from tests import reference
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
-from tests.integration.test_witnessing import WITNESS_KEYS, Network, policy_text
 from tests.programme import ADMIN, issue, register
+from tests.witness.test_witnessing import WITNESS_KEYS, Network, policy_text
 
 ORIGIN = SIGNER.name
 CHECKPOINT_SIZES = [13, 15, 17, 19, 22, 24, 26]

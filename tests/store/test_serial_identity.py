@@ -14,8 +14,8 @@ from ledger.domain.errors import DuplicateItem, InvalidInput
 from ledger.operations.imports import file_digest, import_rows, read_rows
 from ledger.store.serials import FTS_TABLE, SERIALS_TABLE
 from tests.conftest import LedgerFactory
+from tests.domain.test_serial_form import LOOK_ALIKES, REFUSED
 from tests.programme import ADMIN, ago, issue, register
-from tests.unit.test_serial_form import LOOK_ALIKES, REFUSED
 
 ONE_PER_CLASS = [values[0] for values in LOOK_ALIKES.values()] + [
     "\u03b1\u03ba-1000",
