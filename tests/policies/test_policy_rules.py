@@ -22,6 +22,7 @@ from ledger.domain.tokens import Role
 from policies.config import SENSITIVE_DEFAULT, PolicyConfig, load_policy
 from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity
+from policies.following import follower_of
 from tests.conftest import Clock
 from tests.days import day, inspect, issue, lose, on
 from tests.programme import ADMIN, register
@@ -33,8 +34,11 @@ HIGH = Severity.HIGH
 
 @pytest.fixture
 def ledger(ledger: Ledger, clock: Clock) -> Ledger:
+    """Followed after every save, as a server follows the Ledger it serves (api/follower.py):
+    the stored accounts answer as they are, and nothing else catches them up."""
     clock.now = day(-1)
     register(ledger)
+    ledger.after_save.append(follower_of(ledger, DEFAULTS).catch_up)
     return ledger
 
 
@@ -52,6 +56,7 @@ def found(
     **scope: str,
 ) -> list[Finding]:
     chosen = Scope(as_of=as_of, known_at=known_at, **scope)
+    follower_of(ledger, config).catch_up()  # a policy file of its own has its own accounts
     return [f for a in accounts(ledger, chosen, config) if a.item_id == item for f in a.findings]
 
 
