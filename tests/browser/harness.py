@@ -33,6 +33,7 @@ from ledger.domain.access import Actor
 from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.flags import raise_findings
+from policies.following import follower_of
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, APR_2, mar, recorded, register
 
@@ -118,6 +119,7 @@ def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
         actor=ADMIN,
     )
     clock.now = APR_2
+    follower_of(ledger, PolicyConfig()).catch_up()  # as the server's follower does after writes
     # The findings that POST /v1/flags/scan (and the flags page's button) put on record.
     assert raise_findings(ledger, findings_now(ledger, PolicyConfig(), APR_2), actor=AUDITOR) >= 3
     return items

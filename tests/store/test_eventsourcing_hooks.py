@@ -52,6 +52,7 @@ def test_the_record_names_every_hook_the_ledger_overrides_or_calls() -> None:
         "_create_connection",
         "_max_tracking_id",
         "_insert_tracking",
+        "_notify",
     }
 
 
