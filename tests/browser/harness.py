@@ -14,16 +14,12 @@ the run creates.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from api.main import create_app
@@ -34,6 +30,7 @@ from ledger.domain.tokens import Role
 from policies.config import PolicyConfig
 from policies.flags import raise_findings
 from policies.following import follower_of
+from tests import serving
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, APR_2, mar, recorded, register
 
@@ -125,37 +122,12 @@ def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
     return items
 
 
-def bound_socket() -> socket.socket:
-    """A listening-ready socket on a free loopback port, handed to uvicorn (no race for it)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def served(ledger: Ledger, policy: PolicyConfig | None = None) -> Iterator[str]:
-    """The app over `ledger` on a free loopback port, for the block: its base URL."""
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ledger, policy), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive(), "the server thread ended before it started"
-            assert time.monotonic() < deadline, "the server did not start within 15 s"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-    assert not thread.is_alive(), "the server did not stop within 10 s"
+    """The app over `ledger` on a free loopback port, for the block: its base URL
+    (tests/serving.py serves it)."""
+    with serving.served(create_app(ledger, policy)) as url:
+        yield url
 
 
 @contextmanager
