@@ -21,7 +21,7 @@ from ledger.domain.items import Status
 from ledger.domain.paging import Page, checked_limit, page_of, position
 from ledger.domain.replay import CustodyState, not_issued
 from ledger.domain.times import aware_utc
-from ledger.readmodels.models import Fleet, Holding, Holdings, NotApplied
+from ledger.readmodels.models import Fleet, Holding, Holdings, NotApplied, holding_key
 
 AFTER_EVERYTHING = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """A field time after every event (times are refused beyond the year 9999)."""
@@ -80,7 +80,7 @@ def holdings(
     behind = _written_after(ledger, fleet.position(), size)
     held = [h for h in fleet.holdings(holder, at=at, known_at=known_at) if h.item_id not in behind]
     held += [h for i in behind if (h := _replayed(ledger, i, holder, at, known_at)) is not None]
-    return Holdings(sorted(held, key=lambda h: (h.serial, str(h.item_id))), size)
+    return Holdings(sorted(held, key=holding_key), size)
 
 
 def holdings_page(
@@ -100,13 +100,10 @@ def holdings_page(
         return fleet.holdings_page(holder, at=at, known_at=known_at, cursor=cursor, limit=limit)
     after = position("custody list", cursor, (str, str), bound=holder)
     held = holdings(ledger, fleet, holder, at=at, known_at=known_at, exact=True)
-    rows = [h for h in held.items if after is None or _key(h) > after]
-    page = page_of("custody list", rows[: checked_limit(limit) + 1], _key, limit, bound=holder)
+    rows = [h for h in held.items if after is None or holding_key(h) > after]
+    rows = rows[: checked_limit(limit) + 1]
+    page = page_of("custody list", rows, holding_key, limit, bound=holder)
     return page, held.as_of_log_size
-
-
-def _key(holding: Holding) -> tuple[str, str]:
-    return holding.serial, str(holding.item_id)
 
 
 def _written_after(ledger: Ledger, position: int, size: int) -> set[UUID]:

@@ -547,7 +547,8 @@ def _interval_row(row: Any) -> IntervalRow:
     return IntervalRow(Interval(valid_from, valid_to, holder, status), recorded_from, recorded_to)
 
 
-def _holding_key(holding: Holding) -> tuple[str, str]:
+def holding_key(holding: Holding) -> tuple[str, str]:
+    """The order of holdings and the key of their pages: (serial, item id)."""
     return holding.serial, str(holding.item_id)
 
 
@@ -681,7 +682,7 @@ class Fleet:
         rows = self.views.holdings(
             holder, at=at, known_at=known_at, after=after, limit=checked_limit(limit) + 1
         )
-        return page_of("custody list", rows, _holding_key, limit, bound=holder), size
+        return page_of("custody list", rows, holding_key, limit, bound=holder), size
 
     def custody_at(
         self, item: UUID | str, *, at: datetime, known_at: datetime | None = None
