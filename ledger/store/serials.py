@@ -186,12 +186,24 @@ class SerialIndex:
     def __init__(self, sql: SerialStatements, read: Read) -> None:
         self.sql = sql
         self._read = read
-        self.ready = False
+        self._ready = False
+        self.trigram = sql.sqlite
+        """True if a trigram index serves searches (always on SQLite; pg_trgm on PostgreSQL).
+        Like `ready`, it takes what a transaction found only once that transaction commits."""
+        self._trigram_found = sql.sqlite
+
+    @property
+    def ready(self) -> bool:
         """True once this process saw the table exist, committed (it is never dropped while in
         use). Set by the store after the transaction that created it commits, never inside it:
         another thread would read a table not yet committed, or one rolled back."""
-        self.trigram = sql.sqlite
-        """True if a trigram index serves searches (always on SQLite; pg_trgm on PostgreSQL)."""
+        return self._ready
+
+    @ready.setter
+    def ready(self, committed: bool) -> None:
+        self._ready = committed
+        if committed:
+            self.trigram = self._trigram_found
 
     # Kept in the write transaction --------------------------------------------------------------
 
@@ -228,8 +240,8 @@ class SerialIndex:
             for statement in self.sql.create:
                 cursor.execute(statement)
             self.fill(cursor, end=end)
-        if not self.sql.sqlite:
-            self.trigram = self._pg_trigram(cursor)
+        if not self.sql.sqlite:  # said by `trigram` once the store sets `ready`, committed
+            self._trigram_found = self._pg_trigram(cursor)
 
     def _pg_trigram(self, cursor: Any) -> bool:
         """A pg_trgm GIN index on the serial forms, if it exists or can be made: the extension is

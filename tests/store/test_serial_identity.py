@@ -221,6 +221,21 @@ def test_another_thread_sees_the_index_ready_only_once_the_transaction_creating_
     assert store.serials.by_serial("aklooo") == []
 
 
+def test_the_trigram_index_is_said_to_serve_searches_only_once_its_transaction_commits(
+    store_ledger: Ledger,
+) -> None:
+    store = store_ledger.log_store
+    before = store.serials.trigram  # SQLite: FTS5 always; PostgreSQL: no pg_trgm index yet
+    with pytest.raises(RuntimeError, match="rolled back"), store._locked_cursor() as cursor:
+        store.serials.ensure(cursor)  # on PostgreSQL this creates the pg_trgm index...
+        assert store.serials.trigram is before  # ...which no other thread may count on yet
+        raise RuntimeError("rolled back")
+
+    assert (store.serials.ready, store.serials.trigram) == (False, before)
+    store.ensure_serials()
+    assert (store.serials.ready, store.serials.trigram) == (True, True)
+
+
 def test_an_import_row_names_its_item_by_a_look_alike_spelling_of_its_marking(
     store_ledger: Ledger,
 ) -> None:
