@@ -16,18 +16,15 @@ from uuid import UUID
 import pytest
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import InvalidInput
-from ledger.domain.tokens import Role
 from policies.config import SENSITIVE_DEFAULT, PolicyConfig, load_policy
 from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity
 from policies.following import follower_of
 from tests.conftest import Clock
-from tests.days import day, inspect, issue, lose, on
-from tests.programme import ADMIN, register
+from tests.days import day, inspect, issue, lose, on, sight
+from tests.programme import ADMIN, conclude_agreement, register
 
-INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 DEFAULTS = PolicyConfig()
 HIGH = Severity.HIGH
 
@@ -357,14 +354,7 @@ def test_a_sighting_with_an_unauthorized_party_is_unaccounted_until_a_later_veri
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    seen = ledger.sight(
-        item,
-        observer="investigator",
-        held_by="Armed group X",
-        location="Market town",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    ).log_index
+    seen = sight(ledger, clock, item, 40, held_by="Armed group X", location="Market town")
     inspect(ledger, clock, item, 60)
 
     before, after = found(ledger, item, day(50)), found(ledger, item, day(70))
@@ -383,14 +373,7 @@ def test_a_sighting_with_an_authorized_holder_or_with_nobody_named_is_no_finding
     ledger: Ledger, clock: Clock, held_by: str | None
 ) -> None:
     item = issue(ledger, clock)
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by=held_by,
-        location="Depot",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    )
+    sight(ledger, clock, item, 40, held_by=held_by, location="Depot")
 
     assert found(ledger, item, day(50)) == []
 
@@ -402,14 +385,8 @@ def test_a_loss_recorded_30_days_after_its_discovery_is_on_time_and_31_days_is_l
     ledger: Ledger, clock: Clock
 ) -> None:
     on_time, late = issue(ledger, clock, "A-1"), issue(ledger, clock, "A-2")
-    clock.now = day(70)
-    in_time_loss = ledger.report_lost(
-        on_time, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
-    clock.now = day(71)
-    late_loss = ledger.report_lost(
-        late, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    in_time_loss = lose(ledger, clock, on_time, 40, recorded=70)
+    late_loss = lose(ledger, clock, late, 40, recorded=71)
 
     findings = found(ledger, on_time, day(80)), found(ledger, late, day(80))
 
@@ -433,10 +410,7 @@ def test_a_late_loss_report_stays_on_record_after_the_recovery(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(100)
-    loss = ledger.report_lost(
-        item, circumstances="missing", occurred_at=day(40), discovered_at=day(50), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, "missing", discovered=50, recorded=100)
     ledger.recover(item, by="unit-1", occurred_at=on(clock, 110), actor=ADMIN)
     inspect(ledger, clock, item, 110)
 
@@ -510,10 +484,7 @@ def test_a_transfer_dated_after_a_loss_recorded_later_is_a_contradiction(
 ) -> None:
     item = issue(ledger, clock)
     moved = ledger.transfer(item, to="unit-2", occurred_at=on(clock, 50), actor=ADMIN).log_index
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, recorded=55)
 
     findings = found(ledger, item, day(60))
 
@@ -550,10 +521,7 @@ def test_an_inspection_dated_after_a_loss_contradicts_it_unless_it_found_the_ite
 ) -> None:
     item = issue(ledger, clock)
     inspected = inspect(ledger, clock, item, 50, result)
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="stolen", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, "stolen", recorded=55)
 
     findings = found(ledger, item, day(60))
 
@@ -582,10 +550,7 @@ def test_a_receipt_dated_after_a_loss_is_a_contradiction_even_after_a_not_presen
     item = issue(ledger, clock)
     absent = inspect(ledger, clock, item, 45, "not_presented")
     received = ledger.receive(item, occurred_at=on(clock, 50), actor=ADMIN).log_index
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, recorded=55)
 
     findings = found(ledger, item, day(60))
 
@@ -647,14 +612,7 @@ def test_anything_but_a_correction_dated_after_the_disposal_is_a_contradiction(
         occurred_at=day(40),
         actor=ADMIN,
     ).log_index
-    seen = ledger.sight(
-        item,
-        observer="investigator",
-        held_by="unit-1",
-        location="Depot",
-        occurred_at=on(clock, 60),
-        actor=INVESTIGATOR,
-    ).log_index
+    seen = sight(ledger, clock, item, 60, held_by="unit-1", location="Depot")
     ledger.correct(
         item,
         entry=inspected,
@@ -753,13 +711,7 @@ def test_duplicate_serials_are_looked_for_across_the_whole_fleet_whatever_the_fi
     ledger: Ledger, clock: Clock, scope: dict[str, str]
 ) -> None:
     ledger.register_party(party_id="force-b", name="Force B", kind="recipient", actor=ADMIN)
-    ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier",
-        programme="Programme Two",
-        authorized_holders=["force-b"],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-2", "Programme Two", ["force-b"])
     first = issue(ledger, clock, "AK-0001")
     twin = issue(
         ledger,
@@ -793,16 +745,7 @@ def test_a_twin_recorded_after_known_at_is_not_a_duplicate_as_known_then(
 ) -> None:
     first = issue(ledger, clock, "AK-0001")
     clock.now = day(30)
-    ledger.issue(
-        serial="AK 0001",
-        manufacturer="Other",
-        model="M2",
-        category="rifle",
-        agreement="eua-1",
-        recipient="unit-2",
-        occurred_at=day(5),
-        actor=ADMIN,
-    )
+    issue(ledger, clock, "AK 0001", n=5, manufacturer="Other", model="M2", recipient="unit-2")
 
     before = found(ledger, first, day(20), known_at=day(29), recipient="unit-1")
     after = found(ledger, first, day(20), known_at=day(30), recipient="unit-1")
@@ -928,10 +871,7 @@ def test_as_known_before_a_late_recorded_loss_the_loss_is_not_seen(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(100)
-    loss = ledger.report_lost(
-        item, circumstances="captured", occurred_at=day(10), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 10, "captured", recorded=100)
 
     known_before = found(ledger, item, day(60), known_at=day(99))
     known_after = found(ledger, item, day(60), known_at=day(100))
@@ -975,14 +915,7 @@ def test_as_known_at_a_time_the_answer_does_not_change_when_a_party_is_registere
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by="militia-7",
-        location="Hills",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    )
+    sight(ledger, clock, item, 40, held_by="militia-7", location="Hills")
     asked = Scope(as_of=day(50), known_at=day(45))
     first = list(accounts(ledger, asked, DEFAULTS))
 
@@ -1005,14 +938,7 @@ def test_no_finding_as_of_a_date_starts_after_that_date(
     ledger: Ledger, clock: Clock, recorded: float, discovered: float | None
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(recorded)
-    ledger.report_lost(
-        item,
-        circumstances="lost",
-        occurred_at=day(10),
-        discovered_at=None if discovered is None else day(discovered),
-        actor=ADMIN,
-    )
+    lose(ledger, clock, item, 10, discovered=discovered, recorded=recorded)
 
     findings = found(ledger, item, day(20))
 
@@ -1036,14 +962,7 @@ def test_a_late_finding_is_reported_from_the_day_it_holds_and_not_a_moment_befor
     late: tuple[str, float, str],
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(recorded)
-    loss = ledger.report_lost(
-        item,
-        circumstances="lost",
-        occurred_at=day(10),
-        discovered_at=None if discovered is None else day(discovered),
-        actor=ADMIN,
-    ).log_index
+    loss = lose(ledger, clock, item, 10, discovered=discovered, recorded=recorded)
     rule, since, detail = late
 
     before = found(ledger, item, day(since) - timedelta(seconds=1))
@@ -1112,10 +1031,7 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
         occurred_at=on(clock, 5),
         actor=ADMIN,
     )
-    clock.now = day(26)
-    loss = ledger.report_lost(
-        rifle, circumstances="lost", occurred_at=day(20), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, rifle, 20, recorded=26)
 
     findings = [found(ledger, i, day(25), config=config) for i in (rifle, pistol, launcher)]
     rifle_later = found(ledger, rifle, day(40), config=config)
