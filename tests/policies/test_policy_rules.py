@@ -94,6 +94,35 @@ def failed_finding(
     )
 
 
+def overdue_finding(item: UUID, since: datetime, last: int, verified: str, every: int) -> Finding:
+    """The finding of an inspection due every `every` days and overdue since `since`, counted from
+    entry `last`, verified on the date `verified` ("issue on <date>" when it is the issue)."""
+    detail = f"no verified inspection since {verified}; due every {every} days"
+    return finding("inspection_overdue", item, Severity.MEDIUM, since, (last,), detail)
+
+
+def late_report_finding(item: UUID, since: datetime, loss: int, days: int) -> Finding:
+    """The finding of the loss in entry `loss`, recorded `days` days after its discovery."""
+    detail = f"recorded {days} days after its discovery"
+    return finding("late_loss_report", item, Severity.MEDIUM, since, (loss,), detail)
+
+
+def after_loss_finding(
+    item: UUID, since: datetime, evidence: tuple[int, int], event: str
+) -> Finding:
+    """The finding of an `event` (its type: Transferred, Inspected ...) dated after the loss."""
+    detail = f"{event} dated after the loss, before any recovery"
+    return finding("after_loss", item, HIGH, since, evidence, detail)
+
+
+def after_disposal_finding(
+    item: UUID, since: datetime, evidence: tuple[int, int], event: str
+) -> Finding:
+    """The finding of an `event` (its type: Inspected, Sighted ...) dated after the disposal."""
+    detail = f"{event} dated after the disposal"
+    return finding("after_disposal", item, HIGH, since, evidence, detail)
+
+
 # Lost, stolen, captured, missing: unaccounted until recovered ---------------------------------
 
 
@@ -195,14 +224,7 @@ def test_a_never_inspected_item_is_overdue_92_days_after_its_issue_and_not_a_mom
     just_after = found(ledger, item, day(92) + timedelta(seconds=1))
     a_day_after = found(ledger, item, day(93))
 
-    overdue = finding(
-        "inspection_overdue",
-        item,
-        Severity.MEDIUM,
-        day(92),
-        (issued,),
-        "no verified inspection since issue on 2025-01-01; due every 92 days",
-    )
+    overdue = overdue_finding(item, day(92), issued, "issue on 2025-01-01", 92)
     assert exactly == []
     assert just_after == [overdue]
     assert a_day_after == [overdue]
@@ -228,14 +250,7 @@ def test_the_92_days_count_from_the_last_verified_inspection_and_a_failed_one_do
     assert on_the_day == [failure]
     assert a_day_late == [
         failure,
-        finding(
-            "inspection_overdue",
-            item,
-            Severity.MEDIUM,
-            day(142),
-            (verified,),
-            "no verified inspection since 2025-02-20; due every 92 days",
-        ),
+        overdue_finding(item, day(142), verified, "2025-02-20", 92),
     ]
 
 
@@ -252,29 +267,11 @@ def test_a_sensitive_item_needs_an_initial_inventory_within_90_days_then_one_a_y
 
     assert initial == (
         [],
-        [
-            finding(
-                "inspection_overdue",
-                never,
-                Severity.MEDIUM,
-                day(90),
-                (indexes(ledger, never)[0],),
-                "no verified inspection since issue on 2025-01-01; due every 90 days",
-            )
-        ],
+        [overdue_finding(never, day(90), indexes(ledger, never)[0], "issue on 2025-01-01", 90)],
     )
     assert annual == (
         [],
-        [
-            finding(
-                "inspection_overdue",
-                once,
-                Severity.MEDIUM,
-                day(425),
-                (verified,),
-                "no verified inspection since 2025-03-02; due every 365 days",
-            )
-        ],
+        [overdue_finding(once, day(425), verified, "2025-03-02", 365)],
     )
 
 
@@ -394,14 +391,7 @@ def test_a_loss_recorded_30_days_after_its_discovery_is_on_time_and_31_days_is_l
         [lost_finding(on_time, day(40), in_time_loss)],
         [
             lost_finding(late, day(40), late_loss),
-            finding(
-                "late_loss_report",
-                late,
-                Severity.MEDIUM,
-                day(70),
-                (late_loss,),
-                "recorded 31 days after its discovery",
-            ),
+            late_report_finding(late, day(70), late_loss, 31),
         ],
     )
 
@@ -417,14 +407,7 @@ def test_a_late_loss_report_stays_on_record_after_the_recovery(
     findings = found(ledger, item, day(120))
 
     assert findings == [
-        finding(
-            "late_loss_report",
-            item,
-            Severity.MEDIUM,
-            day(80),
-            (loss,),
-            "recorded 50 days after its discovery",
-        ),
+        late_report_finding(item, day(80), loss, 50),
     ]
 
 
@@ -490,14 +473,7 @@ def test_a_transfer_dated_after_a_loss_recorded_later_is_a_contradiction(
 
     assert findings == [
         lost_finding(item, day(40), loss),
-        finding(
-            "after_loss",
-            item,
-            Severity.HIGH,
-            day(50),
-            (moved, loss),
-            "Transferred dated after the loss, before any recovery",
-        ),
+        after_loss_finding(item, day(50), (moved, loss), "Transferred"),
     ]
 
 
@@ -531,16 +507,7 @@ def test_an_inspection_dated_after_a_loss_contradicts_it_unless_it_found_the_ite
             failed_finding(item, day(50), (inspected,), result, severity, unaccounted=missing)
         )
     if contradicts:
-        expected.append(
-            finding(
-                "after_loss",
-                item,
-                Severity.HIGH,
-                day(50),
-                (inspected, loss),
-                "Inspected dated after the loss, before any recovery",
-            )
-        )
+        expected.append(after_loss_finding(item, day(50), (inspected, loss), "Inspected"))
     assert findings == expected
 
 
@@ -557,14 +524,7 @@ def test_a_receipt_dated_after_a_loss_is_a_contradiction_even_after_a_not_presen
     assert findings == [
         lost_finding(item, day(40), loss),
         failed_finding(item, day(45), (absent,), "not_presented"),
-        finding(
-            "after_loss",
-            item,
-            Severity.HIGH,
-            day(50),
-            (received, loss),
-            "Received dated after the loss, before any recovery",
-        ),
+        after_loss_finding(item, day(50), (received, loss), "Received"),
     ]
 
 
@@ -587,14 +547,7 @@ def test_a_not_presented_inspection_dated_after_a_disposal_is_still_a_contradict
 
     assert findings == [
         failed_finding(item, day(50), (absent,), "not_presented"),
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(50),
-            (absent, disposed),
-            "Inspected dated after the disposal",
-        ),
+        after_disposal_finding(item, day(50), (absent, disposed), "Inspected"),
     ]
 
 
@@ -624,22 +577,8 @@ def test_anything_but_a_correction_dated_after_the_disposal_is_a_contradiction(
     findings = found(ledger, item, day(70))
 
     assert findings == [
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(50),
-            (inspected, disposed),
-            "Inspected dated after the disposal",
-        ),
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(60),
-            (disposed, seen),
-            "Sighted dated after the disposal",
-        ),
+        after_disposal_finding(item, day(50), (inspected, disposed), "Inspected"),
+        after_disposal_finding(item, day(60), (disposed, seen), "Sighted"),
     ]
 
 
@@ -879,14 +818,7 @@ def test_as_known_before_a_late_recorded_loss_the_loss_is_not_seen(
     assert known_before == []
     assert known_after == [
         lost_finding(item, day(10), loss, "captured", Severity.CRITICAL),
-        finding(
-            "late_loss_report",
-            item,
-            Severity.MEDIUM,
-            day(40),
-            (loss,),
-            "recorded 90 days after its discovery",
-        ),
+        late_report_finding(item, day(40), loss, 90),
     ]
 
 
@@ -1041,25 +973,9 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
     assert findings == [
         [
             lost_finding(rifle, day(20), loss),
-            finding(
-                "late_loss_report",
-                rifle,
-                Severity.MEDIUM,
-                day(25),
-                (loss,),
-                "recorded 6 days after its discovery",
-            ),
+            late_report_finding(rifle, day(25), loss, 6),
         ],
-        [
-            finding(
-                "inspection_overdue",
-                pistol,
-                Severity.MEDIUM,
-                day(10),
-                (indexes(ledger, pistol)[0],),
-                "no verified inspection since issue on 2025-01-01; due every 10 days",
-            )
-        ],
+        [overdue_finding(pistol, day(10), indexes(ledger, pistol)[0], "issue on 2025-01-01", 10)],
         [],
     ]
     assert found(ledger, launcher, day(31), config=config)[0].detail == (
