@@ -97,7 +97,7 @@ def issue_transfer_inspect(
 
 
 def inspect(
-    ledger: Ledger, item: UUID, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
+    ledger: Ledger, item: UUID | str, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
 ) -> Recorded:
     """The inspectorate's physical inspection, verified, that the operator records, unless `actor`
     or `fields` (result, method, inspector, observed_serial ...) say otherwise; `inspector=None`
@@ -107,7 +107,7 @@ def inspect(
 
 
 def sight(
-    ledger: Ledger, item: UUID, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
+    ledger: Ledger, item: UUID | str, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
 ) -> Recorded:
     """The investigator's sighting at the market, that the operator records, unless `actor` or
     `fields` (observer, location, held_by, serial_as_read, evidence) say otherwise."""
