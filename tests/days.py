@@ -3,6 +3,7 @@ an item's commands on day n, each recorded an hour after it happened (`on`) unle
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -66,6 +67,38 @@ def sight(
     ).log_index
 
 
+def record(clock: Clock, n: float, recorded: float | None) -> None:
+    """Move the clock to an hour after day n, or to day(`recorded`) itself when given."""
+    if recorded is None:
+        on(clock, n)
+    else:
+        clock.now = day(recorded)
+
+
+def dispose(
+    ledger: Ledger,
+    clock: Clock,
+    item: UUID,
+    n: float,
+    *,
+    certificate: str | None = "CERT-1",
+    witnesses: Sequence[str] = ("inspectorate", "supplier"),
+    method: str = "destroyed",
+    recorded: float | None = None,
+) -> int:
+    """A destruction on day n, certified and witnessed by the inspectorate and the supplier unless
+    said, recorded an hour later, or at day(`recorded`) itself when given."""
+    record(clock, n, recorded)
+    return ledger.dispose(
+        item,
+        method=method,
+        certificate=certificate,
+        witnesses=list(witnesses),
+        occurred_at=day(n),
+        actor=ADMIN,
+    ).log_index
+
+
 def lose(
     ledger: Ledger,
     clock: Clock,
@@ -78,10 +111,7 @@ def lose(
 ) -> int:
     """A loss on day n, discovered on day `discovered` (default n), recorded an hour after that, or
     at day(`recorded`) itself when given (a report made late)."""
-    if recorded is None:
-        on(clock, n if discovered is None else discovered)
-    else:
-        clock.now = day(recorded)
+    record(clock, n if discovered is None else discovered, recorded)
     return ledger.report_lost(
         item,
         circumstances=circumstances,

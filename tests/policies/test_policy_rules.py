@@ -22,7 +22,7 @@ from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity
 from policies.following import follower_of
 from tests.conftest import Clock
-from tests.days import day, inspect, issue, lose, on, sight
+from tests.days import day, dispose, inspect, issue, lose, on, sight
 from tests.programme import ADMIN, conclude_agreement, register
 
 DEFAULTS = PolicyConfig()
@@ -91,6 +91,17 @@ def failed_finding(
     detail = f"inspection found: {results}"
     return finding(
         "failed_inspection", item, severity, since, evidence, detail, unaccounted=unaccounted
+    )
+
+
+def diversion_finding(
+    item: UUID, since: datetime, evidence: int, how: str, *, unaccounted: bool
+) -> Finding:
+    """The finding of the item `how` (in the custody of, or seen with, a party) not authorized by
+    eua-1, since entry `evidence`."""
+    detail = f"{how}, not authorized by agreement eua-1"
+    return finding(
+        "diversion", item, Severity.CRITICAL, since, (evidence,), detail, unaccounted=unaccounted
     )
 
 
@@ -279,14 +290,7 @@ def test_a_lost_or_properly_disposed_item_is_never_overdue(ledger: Ledger, clock
     lost = issue(ledger, clock, "L-1")
     disposed = issue(ledger, clock, "D-1")
     loss = lose(ledger, clock, lost, 10)
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-1",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=on(clock, 10),
-        actor=ADMIN,
-    )
+    dispose(ledger, clock, disposed, 10)
 
     findings = found(ledger, lost, day(400)), found(ledger, disposed, day(400))
 
@@ -308,13 +312,9 @@ def test_a_transfer_to_a_party_outside_the_agreement_is_a_diversion_while_it_hol
 
     while_there, after_return = found(ledger, item, day(25)), found(ledger, item, day(35))
 
-    detail = "in the custody of outsider, not authorized by agreement eua-1"
-    assert while_there == [
-        finding("diversion", item, Severity.CRITICAL, day(20), (out,), detail, unaccounted=True)
-    ]
-    assert after_return == [
-        finding("diversion", item, Severity.CRITICAL, day(20), (out,), detail, unaccounted=False)
-    ]
+    held = "in the custody of outsider"
+    assert while_there == [diversion_finding(item, day(20), out, held, unaccounted=True)]
+    assert after_return == [diversion_finding(item, day(20), out, held, unaccounted=False)]
 
 
 @pytest.mark.parametrize("to", ["unit-2", "force"])
@@ -334,16 +334,9 @@ def test_an_issue_to_a_party_outside_the_agreement_is_a_diversion_from_the_issue
 
     findings = found(ledger, item, day(10))
 
+    issued = indexes(ledger, item)[0]
     assert findings == [
-        finding(
-            "diversion",
-            item,
-            Severity.CRITICAL,
-            day(0),
-            (indexes(ledger, item)[0],),
-            "in the custody of outsider, not authorized by agreement eua-1",
-            unaccounted=True,
-        )
+        diversion_finding(item, day(0), issued, "in the custody of outsider", unaccounted=True)
     ]
 
 
@@ -356,13 +349,9 @@ def test_a_sighting_with_an_unauthorized_party_is_unaccounted_until_a_later_veri
 
     before, after = found(ledger, item, day(50)), found(ledger, item, day(70))
 
-    detail = "seen with Armed group X, not authorized by agreement eua-1"
-    assert before == [
-        finding("diversion", item, Severity.CRITICAL, day(40), (seen,), detail, unaccounted=True)
-    ]
-    assert after == [
-        finding("diversion", item, Severity.CRITICAL, day(40), (seen,), detail, unaccounted=False)
-    ]
+    held = "seen with Armed group X"
+    assert before == [diversion_finding(item, day(40), seen, held, unaccounted=True)]
+    assert after == [diversion_finding(item, day(40), seen, held, unaccounted=False)]
 
 
 @pytest.mark.parametrize("held_by", ["unit-3", None])
@@ -533,15 +522,7 @@ def test_a_not_presented_inspection_dated_after_a_disposal_is_still_a_contradict
 ) -> None:
     item = issue(ledger, clock)
     absent = inspect(ledger, clock, item, 50, "not_presented")
-    clock.now = day(55)
-    disposed = ledger.dispose(
-        item,
-        method="destroyed",
-        certificate="CERT-4",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=day(40),
-        actor=ADMIN,
-    ).log_index
+    disposed = dispose(ledger, clock, item, 40, certificate="CERT-4", recorded=55)
 
     findings = found(ledger, item, day(60))
 
@@ -556,15 +537,9 @@ def test_anything_but_a_correction_dated_after_the_disposal_is_a_contradiction(
 ) -> None:
     item = issue(ledger, clock)
     inspected = inspect(ledger, clock, item, 50)
-    clock.now = day(55)
-    disposed = ledger.dispose(
-        item,
-        method="demilitarised",
-        certificate="CERT-9",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=day(40),
-        actor=ADMIN,
-    ).log_index
+    disposed = dispose(
+        ledger, clock, item, 40, method="demilitarised", certificate="CERT-9", recorded=55
+    )
     seen = sight(ledger, clock, item, 60, held_by="unit-1", location="Depot")
     ledger.correct(
         item,
@@ -710,14 +685,7 @@ def test_a_disposal_needs_a_certificate_and_two_witnesses_distinct_from_the_hold
     ledger: Ledger, clock: Clock, certificate: str | None, witnesses: list[str], problem: str | None
 ) -> None:
     item = issue(ledger, clock)
-    disposal = ledger.dispose(
-        item,
-        method="destroyed",
-        certificate=certificate,
-        witnesses=witnesses,
-        occurred_at=on(clock, 30),
-        actor=ADMIN,
-    ).log_index
+    disposal = dispose(ledger, clock, item, 30, certificate=certificate, witnesses=witnesses)
 
     (account,) = [a for a in accounts(ledger, Scope(as_of=day(40)), DEFAULTS) if a.item_id == item]
 
@@ -749,14 +717,7 @@ def test_the_delinquency_rate_counts_overdue_items_among_those_in_custody_on_the
     lose(ledger, clock, lost, 10)
     lose(ledger, clock, gone, 10)
     lose(ledger, clock, recovered, 10, "stolen")
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-2",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=on(clock, 10),
-        actor=ADMIN,
-    )
+    dispose(ledger, clock, disposed, 10, certificate="CERT-2")
     ledger.recover(recovered, by="unit-3", occurred_at=on(clock, 20), actor=ADMIN)
     inspect(ledger, clock, recovered, 20)  # an independent party verifies the holder's recovery
 
@@ -955,14 +916,7 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
     pistol = issue(ledger, clock, "P-1", category="pistol")
     launcher = issue(ledger, clock, "L-1", category="launcher")
     disposed = issue(ledger, clock, "D-1")
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-3",
-        witnesses=["inspectorate"],
-        occurred_at=on(clock, 5),
-        actor=ADMIN,
-    )
+    dispose(ledger, clock, disposed, 5, certificate="CERT-3", witnesses=["inspectorate"])
     loss = lose(ledger, clock, rifle, 20, recorded=26)
 
     findings = [found(ledger, i, day(25), config=config) for i in (rifle, pistol, launcher)]
