@@ -1,15 +1,18 @@
 """A timeline counted in days from T0 (2025-01-01 08:00 UTC), for the policy tests: `day(n)`, and
-an item's commands on day n, each recorded an hour after it happened (`on`)."""
+an item's commands on day n, each recorded an hour after it happened (`on`) unless said."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from ledger.application.ledger import Ledger
+from ledger.domain.access import Actor
+from tests import programme
 from tests.conftest import Clock
-from tests.programme import ADMIN, RIFLE
+from tests.programme import ADMIN, INVESTIGATOR, RIFLE
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -38,15 +41,60 @@ def inspect(
     n: float,
     result: str = "verified",
     *,
-    by: str = "inspectorate",
+    by: str | None = "inspectorate",
+    method: str = "physical",
+    actor: Actor = ADMIN,
 ) -> int:
-    """A physical inspection on day n that the operator records for party `by`."""
-    return ledger.inspect(
+    """An inspection on day n (physical unless `method` says otherwise) that `actor`, the operator
+    unless said, records for party `by` (None: for itself)."""
+    return programme.inspect(
+        ledger, item, on(clock, n), result=result, method=method, inspector=by, actor=actor
+    ).log_index
+
+
+def sight(
+    ledger: Ledger,
+    clock: Clock,
+    item: UUID,
+    n: float,
+    *,
+    held_by: str | None = None,
+    location: str = "market",
+) -> int:
+    """The investigator's own sighting on day n, of the item with `held_by` (None: nobody named)."""
+    return programme.sight(
+        ledger, item, on(clock, n), held_by=held_by, location=location, actor=INVESTIGATOR
+    ).log_index
+
+
+def record(clock: Clock, n: float, recorded: float | None) -> None:
+    """Move the clock to an hour after day n, or to day(`recorded`) itself when given."""
+    if recorded is None:
+        on(clock, n)
+    else:
+        clock.now = day(recorded)
+
+
+def dispose(
+    ledger: Ledger,
+    clock: Clock,
+    item: UUID,
+    n: float,
+    *,
+    certificate: str | None = "CERT-1",
+    witnesses: Sequence[str] = ("inspectorate", "supplier"),
+    method: str = "destroyed",
+    recorded: float | None = None,
+) -> int:
+    """A destruction on day n, certified and witnessed by the inspectorate and the supplier unless
+    said, recorded an hour later, or at day(`recorded`) itself when given."""
+    record(clock, n, recorded)
+    return ledger.dispose(
         item,
-        result=result,
-        method="physical",
-        inspector=by,
-        occurred_at=on(clock, n),
+        method=method,
+        certificate=certificate,
+        witnesses=list(witnesses),
+        occurred_at=day(n),
         actor=ADMIN,
     ).log_index
 
@@ -59,9 +107,11 @@ def lose(
     circumstances: str = "lost",
     *,
     discovered: float | None = None,
+    recorded: float | None = None,
 ) -> int:
-    """A loss on day n, discovered on day `discovered` (default n), recorded an hour after that."""
-    on(clock, n if discovered is None else discovered)
+    """A loss on day n, discovered on day `discovered` (default n), recorded an hour after that, or
+    at day(`recorded`) itself when given (a report made late)."""
+    record(clock, n if discovered is None else discovered, recorded)
     return ledger.report_lost(
         item,
         circumstances=circumstances,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.application.ledger import Ledger
+from ledger.application.ledger import Ledger, Recorded
 from ledger.domain.access import Actor
 from ledger.domain.tokens import Role
 from ledger.integrity.submissions import Submitted
 from tests.conftest import Clock
 
 ADMIN = Actor("operator", Role.ADMIN)
+INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
+INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 UNITS = ("unit-1", "unit-2", "unit-3")
 
 
@@ -38,11 +41,24 @@ def register_parties(ledger: Ledger) -> None:
     ledger.register_party(
         party_id="investigator", name="Investigator", kind="investigator", actor=ADMIN
     )
+    conclude_agreement(ledger, "eua-1", "Programme One", ["force", *UNITS])
+
+
+def conclude_agreement(
+    ledger: Ledger,
+    agreement_id: str,
+    programme: str,
+    holders: Sequence[str],
+    *,
+    supplier: str = "supplier",
+) -> None:
+    """An agreement of `supplier` (the programme's own unless said) for `holders`, concluded by the
+    operator: eua-1, "Programme One", in `register_parties`; tests add eua-2, "Programme Two"."""
     ledger.conclude_agreement(
-        agreement_id="eua-1",
-        supplier="supplier",
-        programme="Programme One",
-        authorized_holders=["force", *UNITS],
+        agreement_id=agreement_id,
+        supplier=supplier,
+        programme=programme,
+        authorized_holders=list(holders),
         actor=ADMIN,
     )
 
@@ -76,15 +92,27 @@ def issue_transfer_inspect(
     submission if given), and inspected and verified by the inspectorate 10 days ago."""
     item = issue(ledger, serial, **extra)
     ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN, via=via)
-    ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=ago(ledger, days=10),
-        actor=ADMIN,
-    )
+    inspect(ledger, item, ago(ledger, days=10))
     return item
+
+
+def inspect(
+    ledger: Ledger, item: UUID | str, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
+) -> Recorded:
+    """The inspectorate's physical inspection, verified, that the operator records, unless `actor`
+    or `fields` (result, method, inspector, observed_serial ...) say otherwise; `inspector=None`
+    names nobody, so the inspection is the actor's own."""
+    fields = {"result": "verified", "method": "physical", "inspector": "inspectorate"} | fields
+    return ledger.inspect(item, occurred_at=occurred_at, actor=actor, **fields)
+
+
+def sight(
+    ledger: Ledger, item: UUID | str, occurred_at: datetime, *, actor: Actor = ADMIN, **fields: Any
+) -> Recorded:
+    """The investigator's sighting at the market, that the operator records, unless `actor` or
+    `fields` (observer, location, held_by, serial_as_read, evidence) say otherwise."""
+    fields = {"observer": "investigator", "location": "market"} | fields
+    return ledger.sight(item, occurred_at=occurred_at, actor=actor, **fields)
 
 
 def ago(ledger: Ledger, **delta: float) -> datetime:
@@ -132,11 +160,4 @@ def transfer_inspect_and_lose(ledger: Ledger, clock: Clock, item: UUID) -> None:
 
 def inspect_on(ledger: Ledger, clock: Clock, item: UUID, *, day: int, result: str) -> None:
     """A physical inspection by the inspectorate on `day` March 2026, recorded an hour later."""
-    ledger.inspect(
-        item,
-        result=result,
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(day)),
-        actor=ADMIN,
-    )
+    inspect(ledger, item, recorded(clock, mar(day)), result=result)

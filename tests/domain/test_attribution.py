@@ -9,15 +9,10 @@ from uuid import UUID
 import pytest
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import Unauthorised
-from ledger.domain.tokens import Role
 from ledger.integrity.entries import decode_entry
 from ledger.verification.evidence_check import entry_detail
-from tests.programme import ADMIN, ago, issue, register
-
-INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
-INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
+from tests.programme import ADMIN, INSPECTOR, INVESTIGATOR, ago, inspect, issue, register, sight
 
 
 @pytest.fixture
@@ -41,14 +36,7 @@ def test_an_inspector_may_not_name_another_party_as_the_inspector(
     )
 
     with pytest.raises(Unauthorised, match=refusal):
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            inspector="investigator",
-            occurred_at=ago(ledger, days=1),
-            actor=INSPECTOR,
-        )
+        inspect(ledger, item, ago(ledger, days=1), inspector="investigator", actor=INSPECTOR)
 
 
 def test_an_investigator_may_not_name_another_party_as_the_observer(
@@ -57,26 +45,13 @@ def test_an_investigator_may_not_name_another_party_as_the_observer(
     refusal = "^investigator may record sightings only by itself or its units, not by inspectorate$"
 
     with pytest.raises(Unauthorised, match=refusal):
-        ledger.sight(
-            item,
-            observer="inspectorate",
-            location="market",
-            occurred_at=ago(ledger, days=1),
-            actor=INVESTIGATOR,
-        )
+        sight(ledger, item, ago(ledger, days=1), observer="inspectorate", actor=INVESTIGATOR)
 
 
 def test_an_inspector_may_name_one_of_its_units_and_the_timeline_says_who_recorded_it(
     ledger: Ledger, item: UUID
 ) -> None:
-    ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        inspector="inspectorate-north",
-        occurred_at=ago(ledger, days=1),
-        actor=INSPECTOR,
-    )
+    inspect(ledger, item, ago(ledger, days=1), inspector="inspectorate-north", actor=INSPECTOR)
 
     body = decode_entry(ledger.history(item)[-1].entry)
     assert entry_detail("Inspected", body["payload"], str(body["actor"])) == (
@@ -87,21 +62,8 @@ def test_an_inspector_may_name_one_of_its_units_and_the_timeline_says_who_record
 def test_an_admin_may_record_for_another_party_and_the_timeline_says_so(
     ledger: Ledger, item: UUID
 ) -> None:
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by="unknown armed group",
-        location="border",
-        occurred_at=ago(ledger, days=1),
-        actor=ADMIN,
-    )
-    ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        occurred_at=ago(ledger, hours=1),
-        actor=INSPECTOR,
-    )
+    sight(ledger, item, ago(ledger, days=1), held_by="unknown armed group", location="border")
+    inspect(ledger, item, ago(ledger, hours=1), inspector=None, actor=INSPECTOR)
 
     details = [
         entry_detail(b["type"].rsplit(".", 1)[-1], b["payload"], b["actor"])

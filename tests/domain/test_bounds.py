@@ -15,13 +15,10 @@ from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.bounds import Bounds
 from ledger.domain.errors import InvalidInput, LimitExceeded
-from ledger.domain.tokens import Role
 from ledger.store.config import Config
+from tests import programme
 from tests.conftest import Clock, LedgerFactory
-from tests.programme import ADMIN, ago, issue, register
-
-INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
-INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
+from tests.programme import ADMIN, INSPECTOR, INVESTIGATOR, ago, issue, register
 
 
 @pytest.fixture
@@ -32,19 +29,15 @@ def ledger(make_ledger: LedgerFactory, db_url: str) -> Ledger:
 
 
 def sight(ledger: Ledger, item: UUID, actor: Actor = INVESTIGATOR) -> int:
-    return ledger.sight(
-        item, observer=actor.party, location="market", occurred_at=ago(ledger, hours=1), actor=actor
+    """A sighting an hour ago that `actor` records of its own."""
+    return programme.sight(
+        ledger, item, ago(ledger, hours=1), observer=actor.party, actor=actor
     ).log_index
 
 
 def inspect(ledger: Ledger, item: UUID) -> int:
-    return ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        occurred_at=ago(ledger, hours=1),
-        actor=INSPECTOR,
-    ).log_index
+    """The inspectorate's own inspection an hour ago, physical and verified."""
+    return programme.inspect(ledger, item, ago(ledger, hours=1), actor=INSPECTOR).log_index
 
 
 def test_a_sighting_over_the_days_bound_is_refused_and_records_nothing(
@@ -84,13 +77,7 @@ def test_the_operator_back_filling_history_is_not_bound_per_day(ledger: Ledger) 
     item = issue(ledger)
 
     for days in range(5):
-        ledger.sight(
-            item,
-            observer="investigator",
-            location="market",
-            occurred_at=ago(ledger, days=days + 1),
-            actor=ADMIN,
-        )
+        programme.sight(ledger, item, ago(ledger, days=days + 1))
 
     assert len(ledger.history(item)) == 6
 

@@ -10,7 +10,7 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.items import Status
 from tests.conftest import Clock
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, inspect, issue, register
 
 
 @pytest.fixture
@@ -41,14 +41,7 @@ def test_events_recorded_out_of_field_order_are_replayed_in_field_order(ledger: 
     item = issue(ledger, days_ago=100)
     ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=50), actor=ADMIN)
     ledger.transfer(item, to="unit-3", occurred_at=ago(ledger, days=10), actor=ADMIN)
-    ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=ago(ledger, days=60),
-        actor=ADMIN,
-    )  # recorded last, happened early
+    inspect(ledger, item, ago(ledger, days=60))  # recorded last, happened early
 
     holders = [ledger.custody_at(item, at=ago(ledger, days=d)).holder for d in (70, 55, 30, 1)]
 

@@ -21,6 +21,7 @@ from ledger.domain.errors import (
     NotTheHolder,
 )
 from ledger.domain.items import Item, Status
+from tests.programme import RIFLE
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -35,19 +36,17 @@ def said(**fields: Any) -> dict[str, Any]:
 
 
 def issued(*, days_ago: float = 30, occurred_at: datetime | None = None) -> Item:
+    """The programme's rifle AK-0001 (tests/programme.py `RIFLE`), issued under eua-1 to unit-1,
+    as the Ledger would issue it."""
     return Item.issue(
         item_id=uuid4(),
         serial="AK-0001",
         normalised_serial="akoool",
         registry_serial=False,
-        manufacturer="Maker",
-        model="M1",
-        category="rifle",
-        agreement="eua-1",
         programme="Programme One",
         supplier="supplier",
-        recipient="unit-1",
         details={},
+        **RIFLE,
         **said(occurred_at=occurred_at or ago(days=days_ago)),
     )
 

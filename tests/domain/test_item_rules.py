@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
+from datetime import timedelta
 
 import pytest
 
@@ -21,7 +19,7 @@ from ledger.domain.errors import (
     NotTheHolder,
 )
 from ledger.domain.items import Status
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, RIFLE, ago, inspect, issue, register, sight
 
 
 @pytest.fixture
@@ -34,15 +32,6 @@ def entries(ledger: Ledger) -> int:
     return ledger.log_store.log_size()
 
 
-def inspect(ledger: Ledger, item_id: UUID, *, occurred_at: datetime, **fields: Any) -> None:
-    """The operator records the inspectorate's inspection: physical and verified unless `fields`
-    say otherwise."""
-    fields = {"result": "verified", "method": "physical"} | fields
-    ledger.inspect(
-        item_id, occurred_at=occurred_at, actor=ADMIN, inspector="inspectorate", **fields
-    )
-
-
 def test_an_issued_item_is_in_the_custody_of_its_recipient(ledger: Ledger) -> None:
     item = ledger.item(issue(ledger))
 
@@ -53,16 +42,7 @@ def test_an_issued_item_is_in_the_custody_of_its_recipient(ledger: Ledger) -> No
 def test_issue_answers_with_the_entrys_log_index(ledger: Ledger) -> None:
     before = entries(ledger)
 
-    recorded = ledger.issue(
-        serial="X1",
-        manufacturer="M",
-        model="A",
-        category="pistol",
-        agreement="eua-1",
-        recipient="unit-2",
-        occurred_at=ago(ledger, days=1),
-        actor=ADMIN,
-    )
+    recorded = ledger.issue(serial="X1", occurred_at=ago(ledger, days=1), actor=ADMIN, **RIFLE)
 
     assert recorded.log_index == before
     assert entries(ledger) == before + 1
@@ -261,15 +241,7 @@ def test_nothing_but_sightings_and_corrections_follow_a_disposal(ledger: Ledger)
         )
     with pytest.raises(ItemDisposed, match="cannot recover an item that was disposed of"):
         ledger.recover(item_id, by="unit-1", occurred_at=ago(ledger, days=1), actor=ADMIN)
-    ledger.sight(
-        item_id,
-        observer="investigator",
-        location="market",
-        held_by="armed group",
-        occurred_at=ago(ledger, days=1),
-        actor=ADMIN,
-        evidence=["ab" * 32],
-    )
+    sight(ledger, item_id, ago(ledger, days=1), held_by="armed group", evidence=["ab" * 32])
 
     assert ledger.item(item_id).status is Status.DISPOSED
 
@@ -280,15 +252,14 @@ def test_a_sighting_of_a_lost_item_is_recorded_with_its_evidence_hashes(ledger: 
         item_id, circumstances="stolen", occurred_at=ago(ledger, days=5), actor=ADMIN
     )
 
-    ledger.sight(
+    sight(
+        ledger,
         item_id,
-        observer="investigator",
+        ago(ledger, days=1),
         location="border crossing",
         held_by="unknown group",
         serial_as_read="AK 0001",
         evidence=["AB" * 32],
-        occurred_at=ago(ledger, days=1),
-        actor=ADMIN,
     )
 
     sighted = list(ledger.events.get(item_id))[-1]
@@ -298,14 +269,7 @@ def test_a_sighting_of_a_lost_item_is_recorded_with_its_evidence_hashes(ledger: 
 
 def test_a_sighting_with_evidence_that_is_not_a_sha256_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InvalidInput, match="not a SHA-256 hex digest"):
-        ledger.sight(
-            issue(ledger),
-            observer="investigator",
-            location="x",
-            evidence=["photo.jpg"],
-            occurred_at=ago(ledger, days=1),
-            actor=ADMIN,
-        )
+        sight(ledger, issue(ledger), ago(ledger, days=1), location="x", evidence=["photo.jpg"])
 
 
 def test_a_correction_names_an_entry_of_the_same_item_and_edits_nothing(ledger: Ledger) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +28,7 @@ from ledger.domain.tokens import Role
 from ledger.integrity.endorsements import prove_key
 from ledger.integrity.entries import decode_entry
 from ledger.integrity.submissions import key_id
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, conclude_agreement, issue, register
 
 ADMIN_ROLE, SUPPLIER, PARTNER, INSPECTOR, OVERSIGHT, INVESTIGATOR = (
     Role.ADMIN,
@@ -164,13 +165,7 @@ def ledger(ledger: Ledger) -> Ledger:
         party_id="oversight-body", name="Oversight", kind="oversight", actor=ADMIN
     )
     ledger.register_party(party_id="supplier-2", name="Other", kind="supplier", actor=ADMIN)
-    ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier-2",
-        programme="Programme Two",
-        authorized_holders=["force"],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-2", "Programme Two", ["force"], supplier="supplier-2")
     return ledger
 
 
@@ -231,6 +226,21 @@ def inspect(ledger: Ledger, actor: Actor, holder: str, method: str) -> Act:
     return lambda: ledger.inspect(
         item, result="verified", method=method, occurred_at=ago(ledger, days=1), actor=actor
     )
+
+
+HOLDERS = {"itself": "force", "its_unit": "unit-1", "another_party": "outsider"}
+"""Who holds the item in the three cases of `holder_cases`."""
+
+
+def held_by_cases(
+    case: str, arrange: Callable[..., Act]
+) -> dict[str, Callable[[Ledger, Actor], Act]]:
+    """The arrangements of the three `holder_cases` of `case`: `arrange` on an item held by force
+    itself, by its unit, by outsider."""
+    return {
+        f"{case}_held_by_{whose}": partial(arrange, holder=holder)
+        for whose, holder in HOLDERS.items()
+    }
 
 
 def recover(ledger: Ledger, actor: Actor, by: str) -> Act:
@@ -313,35 +323,17 @@ ARRANGE: dict[str, Callable[[Ledger, Actor], Act]] = {
     "issue_under_another_suppliers_agreement": lambda ledger, actor: issue_under(
         ledger, actor, "eua-2"
     ),
-    "transfer_held_by_itself": lambda ledger, actor: transfer(ledger, actor, "force"),
-    "transfer_held_by_its_unit": lambda ledger, actor: transfer(ledger, actor, "unit-1"),
-    "transfer_held_by_another_party": lambda ledger, actor: transfer(ledger, actor, "outsider"),
-    "receive_held_by_itself": lambda ledger, actor: receive(ledger, actor, "force"),
-    "receive_held_by_its_unit": lambda ledger, actor: receive(ledger, actor, "unit-1"),
-    "receive_held_by_another_party": lambda ledger, actor: receive(ledger, actor, "outsider"),
-    "report_lost_held_by_itself": lambda ledger, actor: report_lost(ledger, actor, "force"),
-    "report_lost_held_by_its_unit": lambda ledger, actor: report_lost(ledger, actor, "unit-1"),
-    "report_lost_held_by_another_party": lambda ledger, actor: report_lost(
-        ledger, actor, "outsider"
-    ),
-    "dispose_held_by_itself": lambda ledger, actor: dispose(ledger, actor, "force"),
-    "dispose_held_by_its_unit": lambda ledger, actor: dispose(ledger, actor, "unit-1"),
-    "dispose_held_by_another_party": lambda ledger, actor: dispose(ledger, actor, "outsider"),
+    **held_by_cases("transfer", transfer),
+    **held_by_cases("receive", receive),
+    **held_by_cases("report_lost", report_lost),
+    **held_by_cases("dispose", dispose),
     "inspect_physically_held_by_its_unit": lambda ledger, actor: inspect(
         ledger, actor, "unit-1", "physical"
     ),
     "inspect_physically_held_by_another_party": lambda ledger, actor: inspect(
         ledger, actor, "outsider", "physical"
     ),
-    "self_report_held_by_itself": lambda ledger, actor: inspect(
-        ledger, actor, "force", "self_report"
-    ),
-    "self_report_held_by_its_unit": lambda ledger, actor: inspect(
-        ledger, actor, "unit-1", "self_report"
-    ),
-    "self_report_held_by_another_party": lambda ledger, actor: inspect(
-        ledger, actor, "outsider", "self_report"
-    ),
+    **held_by_cases("self_report", partial(inspect, method="self_report")),
     "recover_by_itself": lambda ledger, actor: recover(ledger, actor, actor.party),
     "recover_by_its_unit": lambda ledger, actor: recover(ledger, actor, "unit-1"),
     "recover_by_another_party": lambda ledger, actor: recover(ledger, actor, "outsider"),

@@ -24,12 +24,11 @@ from policies.flags import flag_views, raise_findings
 from policies.following import follower_of
 from policies.rules import RULES
 from tests.conftest import Clock
-from tests.days import T0, day, inspect, issue, on
-from tests.programme import ADMIN, register
+from tests.days import T0, day, inspect, issue, on, sight
+from tests.programme import ADMIN, INSPECTOR, register
 
 HOLDER = Actor("unit-1", Role.PARTNER)
 FORCE = Actor("force", Role.PARTNER)
-INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
 OVERSIGHT = Actor("auditor", Role.OVERSIGHT)
 DEFAULTS = PolicyConfig()
 # Who records a verified inspection (`by`: the party the entry speaks for), and whether it clears.
@@ -54,10 +53,18 @@ def ledger(store_ledger: Ledger, clock: Clock) -> Ledger:
     return store_ledger
 
 
-def self_report(ledger: Ledger, clock: Clock, item: UUID, n: float) -> int:
-    return ledger.inspect(
-        item, result="verified", method="self_report", occurred_at=on(clock, n), actor=HOLDER
-    ).log_index
+def self_report(
+    ledger: Ledger,
+    clock: Clock,
+    item: UUID,
+    n: float,
+    result: str = "verified",
+    *,
+    actor: Actor = HOLDER,
+) -> int:
+    """A self-report on day n that a partner records for itself: the holder unless `actor` says
+    otherwise."""
+    return inspect(ledger, clock, item, n, result, method="self_report", by=None, actor=actor)
 
 
 def rules_found(ledger: Ledger, item: UUID, n: float) -> list[tuple[str, bool]]:
@@ -103,14 +110,7 @@ def test_a_partner_naming_the_inspectorate_as_inspector_is_refused_and_the_item_
         Unauthorised,
         match="may record inspections only by itself or its units, not by inspectorate",
     ) as refused:
-        ledger.inspect(
-            item,
-            result="verified",
-            method="self_report",
-            inspector="inspectorate",
-            occurred_at=on(clock, 40),
-            actor=HOLDER,
-        )
+        inspect(ledger, clock, item, 40, method="self_report", by="inspectorate", actor=HOLDER)
 
     assert refused.value.message == (
         "unit-1 may record inspections only by itself or its units, not by inspectorate"
@@ -125,9 +125,7 @@ def test_an_independent_verified_inspection_clears_the_finding_and_the_item_is_a
     inspect(ledger, clock, item, 30, "not_presented")
     self_report(ledger, clock, item, 40)
 
-    ledger.inspect(
-        item, result="verified", method="physical", occurred_at=on(clock, 50), actor=INSPECTOR
-    )
+    inspect(ledger, clock, item, 50, by=None, actor=INSPECTOR)
 
     assert rules_found(ledger, item, 51) == []
 
@@ -136,9 +134,7 @@ def test_a_self_report_clears_the_holders_own_failed_self_report(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    ledger.inspect(
-        item, result="damaged", method="self_report", occurred_at=on(clock, 30), actor=HOLDER
-    )
+    self_report(ledger, clock, item, 30, "damaged")
     assert rules_found(ledger, item, 31) == [("failed_inspection", False)]
 
     self_report(ledger, clock, item, 40)
@@ -158,14 +154,7 @@ def overdue(ledger: Ledger, clock: Clock, item: UUID) -> None:
 
 
 def sighted(ledger: Ledger, clock: Clock, item: UUID) -> None:
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by="outsider",
-        location="market",
-        occurred_at=on(clock, 30),
-        actor=Actor("investigator", Role.INVESTIGATOR),
-    )
+    sight(ledger, clock, item, 30, held_by="outsider")
 
 
 def recovered_by_the_holder(ledger: Ledger, clock: Clock, item: UUID) -> None:
@@ -233,9 +222,7 @@ def test_a_self_report_by_the_holders_parent_force_clears_none_of_them(
     before = [rules_found(ledger, item, 101) for item in items]
 
     for item in items:
-        ledger.inspect(
-            item, result="verified", method="self_report", occurred_at=on(clock, 101), actor=FORCE
-        )
+        self_report(ledger, clock, item, 101, actor=FORCE)
 
     assert [rules_found(ledger, item, 102) for item in items] == before
 
@@ -303,20 +290,7 @@ def test_a_late_loss_report_and_a_late_discovery_stand_after_an_independent_insp
 def test_the_rates_count_independently_verified_and_self_reported_items_apart(
     ledger: Ledger, clock: Clock
 ) -> None:
-    items = []
-    for serial in ("A-1", "A-2", "A-3"):
-        items.append(
-            ledger.issue(
-                serial=serial,
-                manufacturer="Maker",
-                model="M1",
-                category="rifle",
-                agreement="eua-1",
-                recipient="unit-1",
-                occurred_at=on(clock, 0),
-                actor=ADMIN,
-            ).id
-        )
+    items = [issue(ledger, clock, serial) for serial in ("A-1", "A-2", "A-3")]
     inspect(ledger, clock, items[0], 10)
     self_report(ledger, clock, items[1], 10)
     self_report(ledger, clock, items[2], 10)
@@ -334,24 +308,8 @@ def test_the_rates_count_independently_verified_and_self_reported_items_apart(
 def test_serial_findings_and_a_contradiction_stand_after_an_independent_inspection(
     ledger: Ledger, clock: Clock
 ) -> None:
-    marked = {"manufacturer": "Maker", "category": "rifle", "agreement": "eua-1"}
-    blank = ledger.issue(
-        serial="REG-1",
-        model="M1",
-        registry_serial=True,
-        recipient="unit-1",
-        occurred_at=on(clock, 0),
-        actor=ADMIN,
-        **marked,
-    ).id
-    twin = ledger.issue(
-        serial="REG-1",
-        model="M2",
-        recipient="unit-1",
-        occurred_at=on(clock, 0),
-        actor=ADMIN,
-        **marked,
-    ).id
+    blank = issue(ledger, clock, "REG-1", registry_serial=True)
+    twin = issue(ledger, clock, "REG-1", model="M2")
     moved = issue(ledger, clock)
     ledger.transfer(moved, to="unit-2", occurred_at=on(clock, 35), actor=ADMIN)
     ledger.report_lost(moved, circumstances="lost", occurred_at=day(30), actor=ADMIN)

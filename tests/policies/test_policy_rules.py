@@ -16,18 +16,15 @@ from uuid import UUID
 import pytest
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import InvalidInput
-from ledger.domain.tokens import Role
 from policies.config import SENSITIVE_DEFAULT, PolicyConfig, load_policy
 from policies.engine import RecipientRates, Scope, accounts, unaccounted_report
 from policies.findings import Finding, Severity
 from policies.following import follower_of
 from tests.conftest import Clock
-from tests.days import day, inspect, issue, lose, on
-from tests.programme import ADMIN, register
+from tests.days import day, dispose, inspect, issue, lose, on, sight
+from tests.programme import ADMIN, conclude_agreement, register
 
-INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 DEFAULTS = PolicyConfig()
 HIGH = Severity.HIGH
 
@@ -95,6 +92,46 @@ def failed_finding(
     return finding(
         "failed_inspection", item, severity, since, evidence, detail, unaccounted=unaccounted
     )
+
+
+def diversion_finding(
+    item: UUID, since: datetime, evidence: int, how: str, *, unaccounted: bool
+) -> Finding:
+    """The finding of the item `how` (in the custody of, or seen with, a party) not authorized by
+    eua-1, since entry `evidence`."""
+    detail = f"{how}, not authorized by agreement eua-1"
+    return finding(
+        "diversion", item, Severity.CRITICAL, since, (evidence,), detail, unaccounted=unaccounted
+    )
+
+
+def overdue_finding(item: UUID, since: datetime, last: int, verified: str, every: int) -> Finding:
+    """The finding of an inspection due every `every` days and overdue since `since`, counted from
+    entry `last`, verified on the date `verified` ("issue on <date>" when it is the issue)."""
+    detail = f"no verified inspection since {verified}; due every {every} days"
+    return finding("inspection_overdue", item, Severity.MEDIUM, since, (last,), detail)
+
+
+def late_report_finding(item: UUID, since: datetime, loss: int, days: int) -> Finding:
+    """The finding of the loss in entry `loss`, recorded `days` days after its discovery."""
+    detail = f"recorded {days} days after its discovery"
+    return finding("late_loss_report", item, Severity.MEDIUM, since, (loss,), detail)
+
+
+def after_loss_finding(
+    item: UUID, since: datetime, evidence: tuple[int, int], event: str
+) -> Finding:
+    """The finding of an `event` (its type: Transferred, Inspected ...) dated after the loss."""
+    detail = f"{event} dated after the loss, before any recovery"
+    return finding("after_loss", item, HIGH, since, evidence, detail)
+
+
+def after_disposal_finding(
+    item: UUID, since: datetime, evidence: tuple[int, int], event: str
+) -> Finding:
+    """The finding of an `event` (its type: Inspected, Sighted ...) dated after the disposal."""
+    detail = f"{event} dated after the disposal"
+    return finding("after_disposal", item, HIGH, since, evidence, detail)
 
 
 # Lost, stolen, captured, missing: unaccounted until recovered ---------------------------------
@@ -198,14 +235,7 @@ def test_a_never_inspected_item_is_overdue_92_days_after_its_issue_and_not_a_mom
     just_after = found(ledger, item, day(92) + timedelta(seconds=1))
     a_day_after = found(ledger, item, day(93))
 
-    overdue = finding(
-        "inspection_overdue",
-        item,
-        Severity.MEDIUM,
-        day(92),
-        (issued,),
-        "no verified inspection since issue on 2025-01-01; due every 92 days",
-    )
+    overdue = overdue_finding(item, day(92), issued, "issue on 2025-01-01", 92)
     assert exactly == []
     assert just_after == [overdue]
     assert a_day_after == [overdue]
@@ -231,14 +261,7 @@ def test_the_92_days_count_from_the_last_verified_inspection_and_a_failed_one_do
     assert on_the_day == [failure]
     assert a_day_late == [
         failure,
-        finding(
-            "inspection_overdue",
-            item,
-            Severity.MEDIUM,
-            day(142),
-            (verified,),
-            "no verified inspection since 2025-02-20; due every 92 days",
-        ),
+        overdue_finding(item, day(142), verified, "2025-02-20", 92),
     ]
 
 
@@ -255,29 +278,11 @@ def test_a_sensitive_item_needs_an_initial_inventory_within_90_days_then_one_a_y
 
     assert initial == (
         [],
-        [
-            finding(
-                "inspection_overdue",
-                never,
-                Severity.MEDIUM,
-                day(90),
-                (indexes(ledger, never)[0],),
-                "no verified inspection since issue on 2025-01-01; due every 90 days",
-            )
-        ],
+        [overdue_finding(never, day(90), indexes(ledger, never)[0], "issue on 2025-01-01", 90)],
     )
     assert annual == (
         [],
-        [
-            finding(
-                "inspection_overdue",
-                once,
-                Severity.MEDIUM,
-                day(425),
-                (verified,),
-                "no verified inspection since 2025-03-02; due every 365 days",
-            )
-        ],
+        [overdue_finding(once, day(425), verified, "2025-03-02", 365)],
     )
 
 
@@ -285,14 +290,7 @@ def test_a_lost_or_properly_disposed_item_is_never_overdue(ledger: Ledger, clock
     lost = issue(ledger, clock, "L-1")
     disposed = issue(ledger, clock, "D-1")
     loss = lose(ledger, clock, lost, 10)
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-1",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=on(clock, 10),
-        actor=ADMIN,
-    )
+    dispose(ledger, clock, disposed, 10)
 
     findings = found(ledger, lost, day(400)), found(ledger, disposed, day(400))
 
@@ -314,13 +312,9 @@ def test_a_transfer_to_a_party_outside_the_agreement_is_a_diversion_while_it_hol
 
     while_there, after_return = found(ledger, item, day(25)), found(ledger, item, day(35))
 
-    detail = "in the custody of outsider, not authorized by agreement eua-1"
-    assert while_there == [
-        finding("diversion", item, Severity.CRITICAL, day(20), (out,), detail, unaccounted=True)
-    ]
-    assert after_return == [
-        finding("diversion", item, Severity.CRITICAL, day(20), (out,), detail, unaccounted=False)
-    ]
+    held = "in the custody of outsider"
+    assert while_there == [diversion_finding(item, day(20), out, held, unaccounted=True)]
+    assert after_return == [diversion_finding(item, day(20), out, held, unaccounted=False)]
 
 
 @pytest.mark.parametrize("to", ["unit-2", "force"])
@@ -340,16 +334,9 @@ def test_an_issue_to_a_party_outside_the_agreement_is_a_diversion_from_the_issue
 
     findings = found(ledger, item, day(10))
 
+    issued = indexes(ledger, item)[0]
     assert findings == [
-        finding(
-            "diversion",
-            item,
-            Severity.CRITICAL,
-            day(0),
-            (indexes(ledger, item)[0],),
-            "in the custody of outsider, not authorized by agreement eua-1",
-            unaccounted=True,
-        )
+        diversion_finding(item, day(0), issued, "in the custody of outsider", unaccounted=True)
     ]
 
 
@@ -357,25 +344,14 @@ def test_a_sighting_with_an_unauthorized_party_is_unaccounted_until_a_later_veri
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    seen = ledger.sight(
-        item,
-        observer="investigator",
-        held_by="Armed group X",
-        location="Market town",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    ).log_index
+    seen = sight(ledger, clock, item, 40, held_by="Armed group X", location="Market town")
     inspect(ledger, clock, item, 60)
 
     before, after = found(ledger, item, day(50)), found(ledger, item, day(70))
 
-    detail = "seen with Armed group X, not authorized by agreement eua-1"
-    assert before == [
-        finding("diversion", item, Severity.CRITICAL, day(40), (seen,), detail, unaccounted=True)
-    ]
-    assert after == [
-        finding("diversion", item, Severity.CRITICAL, day(40), (seen,), detail, unaccounted=False)
-    ]
+    held = "seen with Armed group X"
+    assert before == [diversion_finding(item, day(40), seen, held, unaccounted=True)]
+    assert after == [diversion_finding(item, day(40), seen, held, unaccounted=False)]
 
 
 @pytest.mark.parametrize("held_by", ["unit-3", None])
@@ -383,14 +359,7 @@ def test_a_sighting_with_an_authorized_holder_or_with_nobody_named_is_no_finding
     ledger: Ledger, clock: Clock, held_by: str | None
 ) -> None:
     item = issue(ledger, clock)
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by=held_by,
-        location="Depot",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    )
+    sight(ledger, clock, item, 40, held_by=held_by, location="Depot")
 
     assert found(ledger, item, day(50)) == []
 
@@ -402,14 +371,8 @@ def test_a_loss_recorded_30_days_after_its_discovery_is_on_time_and_31_days_is_l
     ledger: Ledger, clock: Clock
 ) -> None:
     on_time, late = issue(ledger, clock, "A-1"), issue(ledger, clock, "A-2")
-    clock.now = day(70)
-    in_time_loss = ledger.report_lost(
-        on_time, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
-    clock.now = day(71)
-    late_loss = ledger.report_lost(
-        late, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    in_time_loss = lose(ledger, clock, on_time, 40, recorded=70)
+    late_loss = lose(ledger, clock, late, 40, recorded=71)
 
     findings = found(ledger, on_time, day(80)), found(ledger, late, day(80))
 
@@ -417,14 +380,7 @@ def test_a_loss_recorded_30_days_after_its_discovery_is_on_time_and_31_days_is_l
         [lost_finding(on_time, day(40), in_time_loss)],
         [
             lost_finding(late, day(40), late_loss),
-            finding(
-                "late_loss_report",
-                late,
-                Severity.MEDIUM,
-                day(70),
-                (late_loss,),
-                "recorded 31 days after its discovery",
-            ),
+            late_report_finding(late, day(70), late_loss, 31),
         ],
     )
 
@@ -433,24 +389,14 @@ def test_a_late_loss_report_stays_on_record_after_the_recovery(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(100)
-    loss = ledger.report_lost(
-        item, circumstances="missing", occurred_at=day(40), discovered_at=day(50), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, "missing", discovered=50, recorded=100)
     ledger.recover(item, by="unit-1", occurred_at=on(clock, 110), actor=ADMIN)
     inspect(ledger, clock, item, 110)
 
     findings = found(ledger, item, day(120))
 
     assert findings == [
-        finding(
-            "late_loss_report",
-            item,
-            Severity.MEDIUM,
-            day(80),
-            (loss,),
-            "recorded 50 days after its discovery",
-        ),
+        late_report_finding(item, day(80), loss, 50),
     ]
 
 
@@ -510,23 +456,13 @@ def test_a_transfer_dated_after_a_loss_recorded_later_is_a_contradiction(
 ) -> None:
     item = issue(ledger, clock)
     moved = ledger.transfer(item, to="unit-2", occurred_at=on(clock, 50), actor=ADMIN).log_index
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, recorded=55)
 
     findings = found(ledger, item, day(60))
 
     assert findings == [
         lost_finding(item, day(40), loss),
-        finding(
-            "after_loss",
-            item,
-            Severity.HIGH,
-            day(50),
-            (moved, loss),
-            "Transferred dated after the loss, before any recovery",
-        ),
+        after_loss_finding(item, day(50), (moved, loss), "Transferred"),
     ]
 
 
@@ -550,10 +486,7 @@ def test_an_inspection_dated_after_a_loss_contradicts_it_unless_it_found_the_ite
 ) -> None:
     item = issue(ledger, clock)
     inspected = inspect(ledger, clock, item, 50, result)
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="stolen", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, "stolen", recorded=55)
 
     findings = found(ledger, item, day(60))
 
@@ -563,16 +496,7 @@ def test_an_inspection_dated_after_a_loss_contradicts_it_unless_it_found_the_ite
             failed_finding(item, day(50), (inspected,), result, severity, unaccounted=missing)
         )
     if contradicts:
-        expected.append(
-            finding(
-                "after_loss",
-                item,
-                Severity.HIGH,
-                day(50),
-                (inspected, loss),
-                "Inspected dated after the loss, before any recovery",
-            )
-        )
+        expected.append(after_loss_finding(item, day(50), (inspected, loss), "Inspected"))
     assert findings == expected
 
 
@@ -582,24 +506,14 @@ def test_a_receipt_dated_after_a_loss_is_a_contradiction_even_after_a_not_presen
     item = issue(ledger, clock)
     absent = inspect(ledger, clock, item, 45, "not_presented")
     received = ledger.receive(item, occurred_at=on(clock, 50), actor=ADMIN).log_index
-    clock.now = day(55)
-    loss = ledger.report_lost(
-        item, circumstances="lost", occurred_at=day(40), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 40, recorded=55)
 
     findings = found(ledger, item, day(60))
 
     assert findings == [
         lost_finding(item, day(40), loss),
         failed_finding(item, day(45), (absent,), "not_presented"),
-        finding(
-            "after_loss",
-            item,
-            Severity.HIGH,
-            day(50),
-            (received, loss),
-            "Received dated after the loss, before any recovery",
-        ),
+        after_loss_finding(item, day(50), (received, loss), "Received"),
     ]
 
 
@@ -608,28 +522,13 @@ def test_a_not_presented_inspection_dated_after_a_disposal_is_still_a_contradict
 ) -> None:
     item = issue(ledger, clock)
     absent = inspect(ledger, clock, item, 50, "not_presented")
-    clock.now = day(55)
-    disposed = ledger.dispose(
-        item,
-        method="destroyed",
-        certificate="CERT-4",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=day(40),
-        actor=ADMIN,
-    ).log_index
+    disposed = dispose(ledger, clock, item, 40, certificate="CERT-4", recorded=55)
 
     findings = found(ledger, item, day(60))
 
     assert findings == [
         failed_finding(item, day(50), (absent,), "not_presented"),
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(50),
-            (absent, disposed),
-            "Inspected dated after the disposal",
-        ),
+        after_disposal_finding(item, day(50), (absent, disposed), "Inspected"),
     ]
 
 
@@ -638,23 +537,10 @@ def test_anything_but_a_correction_dated_after_the_disposal_is_a_contradiction(
 ) -> None:
     item = issue(ledger, clock)
     inspected = inspect(ledger, clock, item, 50)
-    clock.now = day(55)
-    disposed = ledger.dispose(
-        item,
-        method="demilitarised",
-        certificate="CERT-9",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=day(40),
-        actor=ADMIN,
-    ).log_index
-    seen = ledger.sight(
-        item,
-        observer="investigator",
-        held_by="unit-1",
-        location="Depot",
-        occurred_at=on(clock, 60),
-        actor=INVESTIGATOR,
-    ).log_index
+    disposed = dispose(
+        ledger, clock, item, 40, method="demilitarised", certificate="CERT-9", recorded=55
+    )
+    seen = sight(ledger, clock, item, 60, held_by="unit-1", location="Depot")
     ledger.correct(
         item,
         entry=inspected,
@@ -666,22 +552,8 @@ def test_anything_but_a_correction_dated_after_the_disposal_is_a_contradiction(
     findings = found(ledger, item, day(70))
 
     assert findings == [
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(50),
-            (inspected, disposed),
-            "Inspected dated after the disposal",
-        ),
-        finding(
-            "after_disposal",
-            item,
-            Severity.HIGH,
-            day(60),
-            (disposed, seen),
-            "Sighted dated after the disposal",
-        ),
+        after_disposal_finding(item, day(50), (inspected, disposed), "Inspected"),
+        after_disposal_finding(item, day(60), (disposed, seen), "Sighted"),
     ]
 
 
@@ -753,13 +625,7 @@ def test_duplicate_serials_are_looked_for_across_the_whole_fleet_whatever_the_fi
     ledger: Ledger, clock: Clock, scope: dict[str, str]
 ) -> None:
     ledger.register_party(party_id="force-b", name="Force B", kind="recipient", actor=ADMIN)
-    ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier",
-        programme="Programme Two",
-        authorized_holders=["force-b"],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-2", "Programme Two", ["force-b"])
     first = issue(ledger, clock, "AK-0001")
     twin = issue(
         ledger,
@@ -793,16 +659,7 @@ def test_a_twin_recorded_after_known_at_is_not_a_duplicate_as_known_then(
 ) -> None:
     first = issue(ledger, clock, "AK-0001")
     clock.now = day(30)
-    ledger.issue(
-        serial="AK 0001",
-        manufacturer="Other",
-        model="M2",
-        category="rifle",
-        agreement="eua-1",
-        recipient="unit-2",
-        occurred_at=day(5),
-        actor=ADMIN,
-    )
+    issue(ledger, clock, "AK 0001", n=5, manufacturer="Other", model="M2", recipient="unit-2")
 
     before = found(ledger, first, day(20), known_at=day(29), recipient="unit-1")
     after = found(ledger, first, day(20), known_at=day(30), recipient="unit-1")
@@ -828,14 +685,7 @@ def test_a_disposal_needs_a_certificate_and_two_witnesses_distinct_from_the_hold
     ledger: Ledger, clock: Clock, certificate: str | None, witnesses: list[str], problem: str | None
 ) -> None:
     item = issue(ledger, clock)
-    disposal = ledger.dispose(
-        item,
-        method="destroyed",
-        certificate=certificate,
-        witnesses=witnesses,
-        occurred_at=on(clock, 30),
-        actor=ADMIN,
-    ).log_index
+    disposal = dispose(ledger, clock, item, 30, certificate=certificate, witnesses=witnesses)
 
     (account,) = [a for a in accounts(ledger, Scope(as_of=day(40)), DEFAULTS) if a.item_id == item]
 
@@ -867,14 +717,7 @@ def test_the_delinquency_rate_counts_overdue_items_among_those_in_custody_on_the
     lose(ledger, clock, lost, 10)
     lose(ledger, clock, gone, 10)
     lose(ledger, clock, recovered, 10, "stolen")
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-2",
-        witnesses=["inspectorate", "supplier"],
-        occurred_at=on(clock, 10),
-        actor=ADMIN,
-    )
+    dispose(ledger, clock, disposed, 10, certificate="CERT-2")
     ledger.recover(recovered, by="unit-3", occurred_at=on(clock, 20), actor=ADMIN)
     inspect(ledger, clock, recovered, 20)  # an independent party verifies the holder's recovery
 
@@ -928,10 +771,7 @@ def test_as_known_before_a_late_recorded_loss_the_loss_is_not_seen(
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(100)
-    loss = ledger.report_lost(
-        item, circumstances="captured", occurred_at=day(10), actor=ADMIN
-    ).log_index
+    loss = lose(ledger, clock, item, 10, "captured", recorded=100)
 
     known_before = found(ledger, item, day(60), known_at=day(99))
     known_after = found(ledger, item, day(60), known_at=day(100))
@@ -939,14 +779,7 @@ def test_as_known_before_a_late_recorded_loss_the_loss_is_not_seen(
     assert known_before == []
     assert known_after == [
         lost_finding(item, day(10), loss, "captured", Severity.CRITICAL),
-        finding(
-            "late_loss_report",
-            item,
-            Severity.MEDIUM,
-            day(40),
-            (loss,),
-            "recorded 90 days after its discovery",
-        ),
+        late_report_finding(item, day(40), loss, 90),
     ]
 
 
@@ -975,14 +808,7 @@ def test_as_known_at_a_time_the_answer_does_not_change_when_a_party_is_registere
     ledger: Ledger, clock: Clock
 ) -> None:
     item = issue(ledger, clock)
-    ledger.sight(
-        item,
-        observer="investigator",
-        held_by="militia-7",
-        location="Hills",
-        occurred_at=on(clock, 40),
-        actor=INVESTIGATOR,
-    )
+    sight(ledger, clock, item, 40, held_by="militia-7", location="Hills")
     asked = Scope(as_of=day(50), known_at=day(45))
     first = list(accounts(ledger, asked, DEFAULTS))
 
@@ -1005,14 +831,7 @@ def test_no_finding_as_of_a_date_starts_after_that_date(
     ledger: Ledger, clock: Clock, recorded: float, discovered: float | None
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(recorded)
-    ledger.report_lost(
-        item,
-        circumstances="lost",
-        occurred_at=day(10),
-        discovered_at=None if discovered is None else day(discovered),
-        actor=ADMIN,
-    )
+    lose(ledger, clock, item, 10, discovered=discovered, recorded=recorded)
 
     findings = found(ledger, item, day(20))
 
@@ -1036,14 +855,7 @@ def test_a_late_finding_is_reported_from_the_day_it_holds_and_not_a_moment_befor
     late: tuple[str, float, str],
 ) -> None:
     item = issue(ledger, clock)
-    clock.now = day(recorded)
-    loss = ledger.report_lost(
-        item,
-        circumstances="lost",
-        occurred_at=day(10),
-        discovered_at=None if discovered is None else day(discovered),
-        actor=ADMIN,
-    ).log_index
+    loss = lose(ledger, clock, item, 10, discovered=discovered, recorded=recorded)
     rule, since, detail = late
 
     before = found(ledger, item, day(since) - timedelta(seconds=1))
@@ -1104,18 +916,8 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
     pistol = issue(ledger, clock, "P-1", category="pistol")
     launcher = issue(ledger, clock, "L-1", category="launcher")
     disposed = issue(ledger, clock, "D-1")
-    ledger.dispose(
-        disposed,
-        method="destroyed",
-        certificate="CERT-3",
-        witnesses=["inspectorate"],
-        occurred_at=on(clock, 5),
-        actor=ADMIN,
-    )
-    clock.now = day(26)
-    loss = ledger.report_lost(
-        rifle, circumstances="lost", occurred_at=day(20), actor=ADMIN
-    ).log_index
+    dispose(ledger, clock, disposed, 5, certificate="CERT-3", witnesses=["inspectorate"])
+    loss = lose(ledger, clock, rifle, 20, recorded=26)
 
     findings = [found(ledger, i, day(25), config=config) for i in (rifle, pistol, launcher)]
     rifle_later = found(ledger, rifle, day(40), config=config)
@@ -1125,25 +927,9 @@ def test_a_policy_file_overriding_thresholds_changes_the_findings(
     assert findings == [
         [
             lost_finding(rifle, day(20), loss),
-            finding(
-                "late_loss_report",
-                rifle,
-                Severity.MEDIUM,
-                day(25),
-                (loss,),
-                "recorded 6 days after its discovery",
-            ),
+            late_report_finding(rifle, day(25), loss, 6),
         ],
-        [
-            finding(
-                "inspection_overdue",
-                pistol,
-                Severity.MEDIUM,
-                day(10),
-                (indexes(ledger, pistol)[0],),
-                "no verified inspection since issue on 2025-01-01; due every 10 days",
-            )
-        ],
+        [overdue_finding(pistol, day(10), indexes(ledger, pistol)[0], "issue on 2025-01-01", 10)],
         [],
     ]
     assert found(ledger, launcher, day(31), config=config)[0].detail == (

@@ -35,12 +35,18 @@ from policies.engine import Scope, UnaccountedReport, accounts, unaccounted_repo
 from policies.following import follower_of
 from tests.conftest import SIGNER, Clock, fresh_schema
 from tests.days import T0, day
-from tests.programme import ADMIN, UNITS, register
+from tests.programme import (
+    ADMIN,
+    INSPECTOR,
+    INVESTIGATOR,
+    UNITS,
+    conclude_agreement,
+    register,
+    sight,
+)
 
 D1, D2 = T0 + timedelta(days=200), T0 + timedelta(days=290)
 R = T0 + timedelta(days=120)  # a recording time: what the ledger knew on day 120
-INSPECTOR = Actor("inspectorate", Role.INSPECTOR)
-INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
 CSV_HEADER = [
     "as_of",
     "known_at",
@@ -151,13 +157,7 @@ def build(ledger: Ledger, clock: Clock) -> Programme:
         ledger.register_party(
             party_id=unit, name=unit, kind="recipient", parent="force-b", actor=ADMIN
         )
-    ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier",
-        programme="Programme Two",
-        authorized_holders=["force-b", "b-1", "b-2"],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-2", "Programme Two", ["force-b", "b-1", "b-2"])
     p = Programme(ledger, clock)
     every = rifles_and_pistols("unit-1", "unit-2", "unit-3", "b-1")
 
@@ -201,13 +201,13 @@ def build(ledger: Ledger, clock: Clock) -> Programme:
         p.lose(serial, "unit-2", "stolen", occurred=180, discovered=181, recorded=185)
     p.lose("U3-05", "unit-3", "missing", occurred=171, discovered=171, recorded=185)
     p.record_on(192)
-    p.entry["U1-05", "sighting"] = ledger.sight(
+    p.entry["U1-05", "sighting"] = sight(
+        ledger,
         p.ids["U1-05"],
-        observer="investigator",
+        day(190),
         held_by="outsider",
         location="Border market",
         serial_as_read="U1-05",
-        occurred_at=day(190),
         actor=INVESTIGATOR,
     ).log_index
     p.record_on(231)
@@ -345,6 +345,18 @@ OVERDUE_D2 = {
 }
 
 
+QUESTIONS = pytest.mark.parametrize(
+    ("as_of", "known_at", "expected", "rates"),
+    [
+        (D1, None, UNACCOUNTED_D1, RATES_D1),
+        (D2, None, UNACCOUNTED_D2, RATES_D2),
+        (D1, R, UNACCOUNTED_KNOWN_AT_R, RATES_KNOWN_AT_R),
+    ],
+    ids=["as_of_day_200", "as_of_day_290", "as_of_day_200_known_at_day_120"],
+)
+"""The report's three questions, each with what it must answer, asked of the engine and of HTTP."""
+
+
 def evidence(p: Programme, serial: str, labels: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted(p.entry[serial, label] for label in labels))
 
@@ -379,15 +391,7 @@ def report(p: Programme, as_of: datetime, **scope: Any) -> UnaccountedReport:
 # Through the engine ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("as_of", "known_at", "expected", "rates"),
-    [
-        (D1, None, UNACCOUNTED_D1, RATES_D1),
-        (D2, None, UNACCOUNTED_D2, RATES_D2),
-        (D1, R, UNACCOUNTED_KNOWN_AT_R, RATES_KNOWN_AT_R),
-    ],
-    ids=["as_of_day_200", "as_of_day_290", "as_of_day_200_known_at_day_120"],
-)
+@QUESTIONS
 def test_the_report_names_each_unaccounted_item_its_reasons_and_evidence_and_each_rate(
     programme: Programme,
     as_of: datetime,
@@ -628,15 +632,7 @@ def engine_as_json(answer: UnaccountedReport) -> Any:
     }
 
 
-@pytest.mark.parametrize(
-    ("as_of", "known_at", "expected", "rates"),
-    [
-        (D1, None, UNACCOUNTED_D1, RATES_D1),
-        (D2, None, UNACCOUNTED_D2, RATES_D2),
-        (D1, R, UNACCOUNTED_KNOWN_AT_R, RATES_KNOWN_AT_R),
-    ],
-    ids=["as_of_day_200", "as_of_day_290", "as_of_day_200_known_at_day_120"],
-)
+@QUESTIONS
 def test_the_json_report_is_the_engines_answer(
     client: TestClient,
     programme: Programme,
@@ -869,17 +865,31 @@ def test_the_flags_are_the_findings_filtered_by_rule_severity_and_item(
     ]
 
 
+RESOLUTION = {
+    "by": "operator",
+    "reason": "serial re-read at the armoury: a transcription error",
+    "at": format_time(day(301) + timedelta(hours=4)),
+}
+"""The resolution of U1-08's serial mismatch as the flags answer it (`resolve_the_mismatch`)."""
+
+
+def resolve_the_mismatch(client: TestClient, p: Programme) -> tuple[dict[str, Any], Any]:
+    """The operator resolves U1-08's failed inspection (a serial mismatch, day 170) on day 301 as
+    a transcription error: the flag, and the answer to the resolution."""
+    (flag,) = flags(client, item=str(p.ids["U1-08"]), rule="failed_inspection")
+    p.record_on(301)
+    resolved = client.post(
+        f"/v1/flags/{flag['flag_id']}/resolution", json={"reason": RESOLUTION["reason"]}
+    )
+    return flag, resolved
+
+
 def test_a_scan_raises_each_finding_once_and_a_resolution_records_who_and_why(
     fresh_client: TestClient, fresh: Programme
 ) -> None:
     first = fresh_client.post("/v1/flags/scan", params={"as_of": when(D1)})
     second = fresh_client.post("/v1/flags/scan", params={"as_of": when(D1)})
-    (flag,) = flags(fresh_client, item=str(fresh.ids["U1-08"]), rule="failed_inspection")
-    fresh.record_on(301)
-    resolved = fresh_client.post(
-        f"/v1/flags/{flag['flag_id']}/resolution",
-        json={"reason": "serial re-read at the armoury: a transcription error"},
-    )
+    flag, resolved = resolve_the_mismatch(fresh_client, fresh)
     again = fresh_client.post(
         f"/v1/flags/{flag['flag_id']}/resolution", json={"reason": "once more"}
     )
@@ -888,14 +898,9 @@ def test_a_scan_raises_each_finding_once_and_a_resolution_records_who_and_why(
     assert (second.status_code, second.json()) == (200, {"findings": 23, "raised": 0})
     assert resolved.status_code == 201, resolved.text
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_exists"
-    resolution = {
-        "by": "operator",
-        "reason": "serial re-read at the armoury: a transcription error",
-        "at": format_time(day(301) + timedelta(hours=4)),
-    }
     assert [
         (f["flag_id"], f["raised"], f["resolution"]) for f in flags(fresh_client, status="resolved")
-    ] == [(flag["flag_id"], True, resolution)]
+    ] == [(flag["flag_id"], True, RESOLUTION)]
     still_open = flags(fresh_client)
     assert len(still_open) == 22 and all(f["raised"] for f in still_open)
     index = resolved.json()["log_index"]
@@ -908,7 +913,7 @@ def test_a_scan_raises_each_finding_once_and_a_resolution_records_who_and_why(
         "operator",
         flag["flag_id"],
     )
-    assert entry["payload"]["reason"] == resolution["reason"]
+    assert entry["payload"]["reason"] == RESOLUTION["reason"]
 
 
 def test_a_raised_flag_whose_finding_no_longer_holds_stays_listed_with_its_resolution(
@@ -919,17 +924,7 @@ def test_a_raised_flag_whose_finding_no_longer_holds_stays_listed_with_its_resol
     Raised on day 200, they no longer hold on day 290."""
     p = fresh
     scanned = fresh_client.post("/v1/flags/scan", params={"as_of": when(D1)})
-    (mismatch,) = flags(fresh_client, item=str(p.ids["U1-08"]), rule="failed_inspection")
-    p.record_on(301)
-    resolved = fresh_client.post(
-        f"/v1/flags/{mismatch['flag_id']}/resolution",
-        json={"reason": "serial re-read at the armoury: a transcription error"},
-    )
-    resolution = {
-        "by": "operator",
-        "reason": "serial re-read at the armoury: a transcription error",
-        "at": format_time(day(301) + timedelta(hours=4)),
-    }
+    mismatch, resolved = resolve_the_mismatch(fresh_client, p)
 
     def seen(item: str, status: str, as_of: datetime = D2) -> list[tuple[Any, ...]]:
         return [
@@ -949,11 +944,11 @@ def test_a_raised_flag_whose_finding_no_longer_holds_stays_listed_with_its_resol
     overdue = ("inspection_overdue", day(172), True)
     assert on_d1 == {
         "open": [(*overdue, True, None)],
-        "resolved": [(*failed, True, resolution)],
-        "all": [(*failed, True, resolution), (*overdue, True, None)],
+        "resolved": [(*failed, True, RESOLUTION)],
+        "all": [(*failed, True, RESOLUTION), (*overdue, True, None)],
     }
-    assert seen("U1-08", "resolved") == [(*failed, False, resolution)]
-    assert seen("U1-08", "all") == [(*failed, False, resolution), (*overdue, False, None)]
+    assert seen("U1-08", "resolved") == [(*failed, False, RESOLUTION)]
+    assert seen("U1-08", "all") == [(*failed, False, RESOLUTION), (*overdue, False, None)]
     assert seen("U1-08", "open") == []
     assert (seen("U2-10", "all"), seen("U2-10", "open"), seen("U2-10", "resolved")) == (
         [(*failed, False, None), (*overdue, False, None)],
@@ -968,7 +963,7 @@ def test_a_raised_flag_whose_finding_no_longer_holds_stays_listed_with_its_resol
     assert [
         (f["flag_id"], f["holds"], f["resolution"])
         for f in flags(fresh_client, as_of=when(D2), status="resolved")
-    ] == [(mismatch["flag_id"], False, resolution)]
+    ] == [(mismatch["flag_id"], False, RESOLUTION)]
     assert all(f["holds"] for f in flags(fresh_client, as_of=when(D2)))
 
 

@@ -22,7 +22,7 @@ from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
 from ledger.integrity.entries import decode_entry
 from tests.conftest import Clock, LedgerFactory
-from tests.programme import ADMIN
+from tests.programme import ADMIN, RIFLE, inspect
 
 PINNED_LOG = "d308a7bce0798f4a5496e81f11702ddbb8e5f59944c2296982e1ffdae03238eb"
 """SHA-256 of every log row and the root, as the ledger stored them before this change. Pinned
@@ -75,18 +75,7 @@ def item_steps(n: int, clock: Clock) -> Iterator[Callable[[Ledger], object]]:
     serial = f"SN-{n:04d}"
 
     def item(ledger: Ledger) -> str:
-        return str(
-            ledger.issue(
-                serial=serial,
-                manufacturer="Maker",
-                model="M1",
-                category="rifle",
-                agreement="eua-1",
-                recipient="unit-1",
-                occurred_at=clock.now,
-                actor=ADMIN,
-            ).id
-        )
+        return str(ledger.issue(serial=serial, occurred_at=clock.now, actor=ADMIN, **RIFLE).id)
 
     ids: list[str] = []
     yield lambda book: ids.append(item(book))
@@ -94,14 +83,7 @@ def item_steps(n: int, clock: Clock) -> Iterator[Callable[[Ledger], object]]:
         yield lambda book, k=k: book.transfer(
             ids[0], to=("unit-2", "unit-1")[k % 2], occurred_at=clock.now, actor=ADMIN
         )
-        yield lambda book: book.inspect(
-            ids[0],
-            result="verified",
-            method="physical",
-            inspector="inspectorate",
-            occurred_at=clock.now,
-            actor=ADMIN,
-        )
+        yield lambda book: inspect(book, ids[0], clock.now)
     if n % 3 == 2:
         yield lambda book: book.report_lost(
             ids[0], circumstances="missing", occurred_at=clock.now, actor=ADMIN

@@ -151,17 +151,13 @@ def test_look_alikes_issued_before_the_normal_form_are_both_kept_and_a_third_is_
 def test_an_issue_with_details_indexes_calibre_and_lot(store_ledger: Ledger) -> None:
     register(store_ledger)
 
-    item = store_ledger.issue(
-        serial="LOT-77",
-        manufacturer="Maker",
-        model="M1",
+    item = issue(
+        store_ledger,
+        "LOT-77",
+        days_ago=1,
         category="ammunition_lot",
-        agreement="eua-1",
-        recipient="unit-1",
-        occurred_at=ago(store_ledger, days=1),
-        actor=ADMIN,
         details={"calibre": "7.62x39", "lot": "L-77"},
-    ).id
+    )
 
     indexed = store_ledger.log_store.serials.of_item(str(item))
     assert indexed is not None

@@ -32,7 +32,8 @@ def two(make_ledger: LedgerFactory, db_url: str) -> tuple[Ledger, Ledger]:
     return first, make_ledger(db_url)
 
 
-def signed_transfer(ledger: Ledger, key: Ed25519PrivateKey, key_id: str, item: UUID) -> Submitted:
+def signed_transfer(ledger: Ledger, key: Ed25519PrivateKey, key_id: str, item: UUID) -> None:
+    """unit-1 transfers `item` to unit-2 yesterday, by a submission signed with its key `key_id`."""
     submission = Submission(
         origin=ledger.origin,
         party="unit-1",
@@ -42,7 +43,8 @@ def signed_transfer(ledger: Ledger, key: Ed25519PrivateKey, key_id: str, item: U
         nonce=f"nonce-{item.hex}",
         body={"to": "unit-2"},
     )
-    return Submitted.from_signed(submission.sign(key))
+    via = Submitted.from_signed(submission.sign(key))
+    ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=1), actor=UNIT_1, via=via)
 
 
 def test_a_token_revoked_through_the_other_ledger_is_refused_at_once(
@@ -68,24 +70,12 @@ def test_a_key_revoked_through_the_other_ledger_is_refused_at_once(
     assert proved["public_key"] == public
     key_id, _ = first.register_key(party="unit-1", actor=ADMIN, **proved)
     before, after = issue(first, "AK-0001"), issue(first, "AK-0002")
-    first.transfer(
-        before,
-        to="unit-2",
-        occurred_at=ago(first, days=1),
-        actor=UNIT_1,
-        via=signed_transfer(first, key, key_id, before),
-    )
+    signed_transfer(first, key, key_id, before)
 
     second.revoke_key(party="unit-1", key=key_id, reason="lost laptop", actor=ADMIN)
 
     with pytest.raises(Unauthenticated, match=f"key {key_id} of party unit-1 was revoked"):
-        first.transfer(
-            after,
-            to="unit-2",
-            occurred_at=ago(first, days=1),
-            actor=UNIT_1,
-            via=signed_transfer(first, key, key_id, after),
-        )
+        signed_transfer(first, key, key_id, after)
     assert first.item(after).holder == "unit-1"
 
 
