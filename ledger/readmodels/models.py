@@ -67,6 +67,7 @@ from ledger.store.log import LogRow, LogStore, PostgresLogRecorder, SQLiteLogRec
 from ledger.store.readmodel_tables import (
     ENTRIES_TABLE,
     INTERVALS_TABLE,
+    MARKING,
     POSTGRES_TABLES_EXIST,
     SQLITE_TABLE_NAMES,
     SUMMARY_TABLE,
@@ -124,12 +125,10 @@ def summary_values(item_id: UUID, entries: Sequence[ItemEntry]) -> tuple[Any, ..
 def _summary_row(
     item_id: str, issued: Mapping[str, Any], steps: Sequence[Step], now: Interval
 ) -> tuple[Any, ...]:
-    marking = ("serial", "normalised_serial", "category", "programme", "agreement")
     verified = [s.occurred_at for s in steps if s.verified]
     return (
         item_id,
-        *(str(issued[k]) for k in marking),
-        str(issued["recipient"]),
+        *(str(issued[k]) for k in MARKING),
         now.holder,
         now.status,
         max(verified, default=None),

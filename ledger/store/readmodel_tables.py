@@ -20,18 +20,10 @@ SUMMARY_TABLE = "item_summary"
 ENTRIES_TABLE = "custody_item_entries"
 INTERVAL_COLUMNS = "holder, status, valid_from, valid_to, recorded_from, recorded_to"
 ENTRY_COLUMNS = "log_index, version, type, occurred_at, recorded_at, party, verified"
-SUMMARY_COMPUTED = (
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
-    "holder",
-    "status",
-    "last_verified_at",
-    "last_log_index",
-)
+MARKING = ("serial", "normalised_serial", "category", "programme", "agreement", "recipient")
+"""The item's issue fields a table of items repeats, by these names: `item_summary` here, and the
+stored accounts (accounts_tables.py)."""
+SUMMARY_COMPUTED = (*MARKING, "holder", "status", "last_verified_at", "last_log_index")
 
 
 class ViewStatements:
