@@ -312,6 +312,15 @@ def profile_call(label: str, fn: Callable[[], object]) -> list[str]:
     return show_profile(label, pstats.Stats(profiler))
 
 
+def profile_cli(
+    label: str, args: Sequence[str], profile_file: Path, env: dict[str, str]
+) -> list[str]:
+    """Run `custody ARGS` under cProfile in a process of its own, writing `profile_file`."""
+    profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
+    subprocess.run([*profiled, *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return show_profile(label, pstats.Stats(str(profile_file)))
+
+
 # Ingest ---------------------------------------------------------------------------------------
 
 
@@ -1006,17 +1015,11 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
         )
     )
     if "verify" in args.profile:
-        profile_file = stores.tmp / "verify.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
-        subprocess.run(
-            [*profiled, "verify", "--db", prog.store.url, "--workers", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        out.facts["profile_verify"] = show_profile(
-            f"custody verify --workers 0 over {size:,} entries", pstats.Stats(str(profile_file))
+        out.facts["profile_verify"] = profile_cli(
+            f"custody verify --workers 0 over {size:,} entries",
+            ["verify", "--db", prog.store.url, "--workers", "0"],
+            stores.tmp / "verify.prof",
+            env,
         )
 
 
@@ -1213,18 +1216,11 @@ def section_import(
         book = open_ledger(store, create=True, signer=signer)
         synth.setup(book)
         book.close()
-        profile_file = stores.tmp / "import.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
-        csv_file = stores.tmp / "import.csv"
-        subprocess.run(
-            [*profiled, "import", str(csv_file), "--db", store.url],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        out.facts["profile_import"] = show_profile(
-            f"custody import of {rows:,} rows", pstats.Stats(str(profile_file))
+        out.facts["profile_import"] = profile_cli(
+            f"custody import of {rows:,} rows",
+            ["import", str(stores.tmp / "import.csv"), "--db", store.url],
+            stores.tmp / "import.prof",
+            env,
         )
 
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from ledger.application import Ledger, recipient_for
 from ledger.domain import Actor, Fact, InvalidInput, NotFound, aware_utc, format_time
-from ledger.store import Where
+from ledger.store import MARKING, Where
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
@@ -523,8 +523,7 @@ def _stored(
     fields = facts[0].fields
     case = registry.case(item_id, facts, FOREVER)
     account = _account(case, config)
-    marking = {k: str(fields[k]) for k in ("serial", "normalised_serial", "category")}
-    marking |= {k: str(fields[k]) for k in ("programme", "agreement", "recipient")}
+    marking = {k: str(fields[k]) for k in MARKING}
     return stored(
         account.findings,
         policy=policy,

@@ -25,6 +25,9 @@ from ledger.store.log import (
     LogStore,
     Statements,
 )
+from ledger.store.readmodel_tables import (
+    MARKING,
+)
 from ledger.store.stores import (
     create_private,
 )
@@ -44,6 +47,7 @@ __all__ = [
     "ACCOUNTS_TABLE",
     "ACCOUNT_COLUMNS",
     "DEFAULT_ORIGIN",
+    "MARKING",
     "SQLITE",
     "AccountRows",
     "Config",

@@ -19,6 +19,7 @@ from eventsourcing.persistence import PersistenceError, Tracking
 
 from ledger.store.dialect import Database, Row
 from ledger.store.item_rows import ItemRows
+from ledger.store.readmodel_tables import MARKING
 
 ACCOUNTS_TABLE = "policy_accounts_v2"
 """v2: the rows gained `verified_from` and `self_reported_from`, and the findings independence
@@ -26,12 +27,7 @@ ACCOUNTS_TABLE = "policy_accounts_v2"
 ACCOUNT_COLUMNS = (
     "policy",
     "item_id",
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
+    *MARKING,
     "holder",
     "status",
     "issued_at",
