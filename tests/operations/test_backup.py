@@ -33,14 +33,14 @@ from ledger.integrity.submissions import Submitted
 from ledger.operations import backup
 from ledger.readmodels import models as readmodels
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, issue, issue_transfer_inspect, register
 
 ROOT = Path(__file__).resolve().parents[2]
 STRANGER = Signer.from_text(generate_signer_key("localhost/custody"))
 PAIRS = [
-    pytest.param("sqlite", "sqlite", id="sqlite-to-sqlite"),
-    pytest.param("sqlite", "postgres", id="sqlite-to-postgres", marks=pytest.mark.postgres),
-    pytest.param("postgres", "sqlite", id="postgres-to-sqlite", marks=pytest.mark.postgres),
+    pytest.param(("sqlite", "sqlite"), id="sqlite-to-sqlite"),
+    pytest.param(("sqlite", "postgres"), id="sqlite-to-postgres", marks=pytest.mark.postgres),
+    pytest.param(("postgres", "sqlite"), id="postgres-to-sqlite", marks=pytest.mark.postgres),
 ]
 
 
@@ -51,19 +51,10 @@ def build(ledger: Ledger, clock: Clock) -> list[UUID]:
     ledger.tlog.checkpoint()
     items = []
     for n in range(6):
-        item = issue(ledger, f"BK-{n:04d}", details={"calibre": "7.62x39mm", "value": "1200.50"})
         clock.advance(minutes=7)
         nonce = Submitted(f"transfer-{n:04d}", hashlib.sha256(bytes([n])).hexdigest())
-        ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN, via=nonce)
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            inspector="inspectorate",
-            occurred_at=ago(ledger, days=10),
-            actor=ADMIN,
-        )
-        items.append(item)
+        details = {"calibre": "7.62x39mm", "value": "1200.50"}
+        items.append(issue_transfer_inspect(ledger, f"BK-{n:04d}", via=nonce, details=details))
     ledger.report_lost(
         items[0], circumstances="stolen", occurred_at=ago(ledger, days=3), actor=ADMIN
     )
@@ -102,6 +93,15 @@ def url_of(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str, str
         return str(request.getfixturevalue("postgres_url"))
 
     return url
+
+
+@pytest.fixture(params=PAIRS)
+def across(
+    request: pytest.FixtureRequest, make_ledger: LedgerFactory, url_of: Callable[[str, str], str]
+) -> tuple[Ledger, Ledger]:
+    """An empty source ledger and an empty target ledger, on each pair of databases."""
+    source_kind, target_kind = request.param
+    return make_ledger(url_of(source_kind, "source")), make_ledger(url_of(target_kind, "target"))
 
 
 @pytest.fixture
@@ -175,20 +175,13 @@ def rewrite_entry(record: dict[str, object], old: bytes, new: bytes, field: str)
 # A restored store is the same ledger --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
 def test_a_restored_store_is_the_same_ledger_on_either_database(
-    make_ledger: LedgerFactory,
-    clock: Clock,
-    tmp_path: Path,
-    url_of: Callable[[str, str], str],
-    source_kind: str,
-    target_kind: str,
+    across: tuple[Ledger, Ledger], clock: Clock, tmp_path: Path
 ) -> None:
-    original = make_ledger(url_of(source_kind, "source"))
+    original, target = across
     build(original, clock)
     path = tmp_path / "backup.jsonl"
     exported = backup.export_file(original, path, verifier=SIGNER.verifier, now=clock())
-    target = make_ledger(url_of(target_kind, "target"))
 
     restored = restore(target, path)
 
@@ -205,22 +198,15 @@ def test_a_restored_store_is_the_same_ledger_on_either_database(
     assert list(target.item_ids()) == list(original.item_ids())
 
 
-@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
 def test_a_restored_store_serves_the_same_proofs_evidence_and_state_and_takes_new_writes(
-    make_ledger: LedgerFactory,
-    clock: Clock,
-    tmp_path: Path,
-    url_of: Callable[[str, str], str],
-    source_kind: str,
-    target_kind: str,
+    across: tuple[Ledger, Ledger], clock: Clock, tmp_path: Path
 ) -> None:
-    original = make_ledger(url_of(source_kind, "source"))
+    original, target = across
     items = build(original, clock)
     token, _ = original.grant_token(party="operator", role="admin", actor=ADMIN)
     original.tlog.checkpoint()
     path = tmp_path / "backup.jsonl"
     backup.export_file(original, path, verifier=SIGNER.verifier, now=clock())
-    target = make_ledger(url_of(target_kind, "target"))
 
     restore(target, path)
 
