@@ -21,34 +21,25 @@ from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.errors import NotFound, ProofError
 from ledger.domain.ids import party_uuid
-from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from ledger.integrity import merkle
 from ledger.integrity.endorsements import prove_key
 from ledger.integrity.entries import decode_entry
 from ledger.integrity.heads import verify_head
 from ledger.integrity.maproots import MAP_ID, committed
-from ledger.integrity.submissions import Submission, Submitted
 from ledger.verification.evidence_check import verify_bundle
 from ledger.verification.headproofs import proof_from_json, proved_entry
+from tests.checks_submissions import self_reported_inspection
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 
 PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x0c" * 32)
-UNIT_2 = Actor("unit-2", Role.PARTNER)
 
 
 def signed_inspection(ledger: Ledger, item: UUID, key: str, nonce: str) -> int:
     said = ago(ledger, days=1)
-    body = {"result": "verified", "method": "self_report", "occurred_at": format_time(said)}
-    signed = Submission(SIGNER.name, "unit-2", key, "inspect", str(item), nonce, body)
-    return ledger.inspect(
-        item,
-        result="verified",
-        method="self_report",
-        occurred_at=said,
-        actor=UNIT_2,
-        via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
+    return self_reported_inspection(
+        ledger, item, party="unit-2", key=PARTNER_KEY, key_id=key, nonce=nonce, occurred_at=said
     ).log_index
 
 

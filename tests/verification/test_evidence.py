@@ -49,7 +49,6 @@ from ledger.integrity.endorsements import prove_key
 from ledger.integrity.heads import Head, HeadMap, verify_head
 from ledger.integrity.maproots import committed
 from ledger.integrity.signing import Signer
-from ledger.integrity.submissions import Submission, Submitted
 from ledger.verification.evidence_check import (
     EvidenceReport,
     TimelineEntry,
@@ -59,6 +58,7 @@ from ledger.verification.evidence_check import (
 from ledger.verification.headproofs import proof_from_json, proof_json
 from ledger.witness.witness_policy import WitnessPolicy, parse_policy
 from tests import reference
+from tests.checks_submissions import self_reported_inspection
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
 from tests.programme import ADMIN, issue, register
 from tests.witness.test_witnessing import WITNESS_KEYS, Network, policy_text
@@ -147,17 +147,15 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
             actor=ADMIN,
         )
     )
-    said = format_time(SELF_REPORTED)
-    body = {"result": "verified", "method": "self_report", "occurred_at": said}
-    signed = Submission(ORIGIN, "unit-2", key, "inspect", str(item), "nonce-0001-abcdef", body)
     checkpointed(
-        ledger.inspect(
+        self_reported_inspection(
+            ledger,
             item,
-            result="verified",
-            method="self_report",
+            party="unit-2",
+            key=PARTNER_KEY,
+            key_id=key,
+            nonce="nonce-0001-abcdef",
             occurred_at=SELF_REPORTED,
-            actor=Actor("unit-2", Role.PARTNER),
-            via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
         )
     )
     checkpointed(

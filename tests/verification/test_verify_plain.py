@@ -35,13 +35,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import IntegrityFailure
-from ledger.domain.times import format_time
-from ledger.domain.tokens import Role
 from ledger.integrity.endorsements import prove_key
-from ledger.integrity.submissions import Submission, Submitted
+from ledger.integrity.submissions import Submitted
 from ledger.verification.verify import _CACHED, _expected_entry, _Plain
+from tests.checks_submissions import self_reported_inspection
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
@@ -100,15 +98,14 @@ def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     nonce = Submitted("transfer-0001", hashlib.sha256(b"t").hexdigest())
     ledger.transfer(item, to="unit-2", occurred_at=ago(days=9), actor=ADMIN, via=nonce)
     ledger.receive(item, occurred_at=ago(days=8), actor=ADMIN, location="depot", condition="good")
-    said = {"result": "verified", "method": "self_report", "occurred_at": format_time(ago(days=7))}
-    signed = Submission(ORIGIN, "unit-2", key, "inspect", str(item), "nonce-0001-abcdef", said)
-    ledger.inspect(
+    self_reported_inspection(
+        ledger,
         item,
-        result="verified",
-        method="self_report",
-        occurred_at=datetime.fromisoformat(said["occurred_at"]),
-        actor=Actor("unit-2", Role.PARTNER),
-        via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
+        party="unit-2",
+        key=PARTNER_KEY,
+        key_id=key,
+        nonce="nonce-0001-abcdef",
+        occurred_at=ago(days=7),
     )
     lost = ago(days=6)
     ledger.report_lost(
