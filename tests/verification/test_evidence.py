@@ -91,6 +91,72 @@ UNBOUNDED = (
     "entries were on record are not bounded, and the log's word is all there is"
 )
 
+# The item's timeline, which the report and `custody verify-evidence` show: log index, kind, field
+# time, recorded at hour n, actor, holder, detail, signed by. The admin registered unit-2's key and
+# unit-2 never confirmed it: the report says so.
+TIMELINE = [
+    (
+        ITEM_INDEXES[0],
+        "Issued",
+        ISSUED,
+        1,
+        "operator",
+        "unit-1",
+        "issued to unit-1 under eua-1",
+        None,
+    ),
+    (
+        ITEM_INDEXES[1],
+        "Transferred",
+        TRANSFERRED,
+        2,
+        "operator",
+        "unit-2",
+        "unit-1 -> unit-2",
+        None,
+    ),
+    (
+        ITEM_INDEXES[2],
+        "Inspected",
+        INSPECTED,
+        3,
+        "operator",
+        "unit-2",
+        "verified (physical), recorded by operator for inspectorate",
+        None,
+    ),
+    (
+        SIGNED,
+        "Inspected",
+        SELF_REPORTED,
+        4,
+        "unit-2",
+        "unit-2",
+        "verified (self_report) by unit-2",
+        f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)",
+    ),
+    (
+        ITEM_INDEXES[4],
+        "ReportedLost",
+        LOST,
+        5,
+        "operator",
+        "unit-2",
+        f"stolen, discovered {format_time(DISCOVERED)}",
+        None,
+    ),
+    (
+        ITEM_INDEXES[5],
+        "Sighted",
+        SIGHTED,
+        6,
+        "operator",
+        "unit-2",
+        "seen with outsider at Town market, recorded by operator for investigator",
+        None,
+    ),
+]
+
 
 def hour(n: int) -> datetime:
     return START + timedelta(hours=n)
@@ -222,64 +288,7 @@ def expected_timeline(item_windows: bool = True) -> list[TimelineEntry]:
             key_endorsed,
         )
 
-    # the admin registered unit-2's key and unit-2 never confirmed it: the report says so
-    signer = f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)"
-    issued, transferred, inspected, self_reported, lost, sighted = ITEM_INDEXES
-    return [
-        entry(
-            issued, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None
-        ),
-        entry(
-            transferred,
-            "Transferred",
-            TRANSFERRED,
-            2,
-            "operator",
-            "unit-2",
-            "unit-1 -> unit-2",
-            None,
-        ),
-        entry(
-            inspected,
-            "Inspected",
-            INSPECTED,
-            3,
-            "operator",
-            "unit-2",
-            "verified (physical), recorded by operator for inspectorate",
-            None,
-        ),
-        entry(
-            self_reported,
-            "Inspected",
-            SELF_REPORTED,
-            4,
-            "unit-2",
-            "unit-2",
-            "verified (self_report) by unit-2",
-            signer,
-        ),
-        entry(
-            lost,
-            "ReportedLost",
-            LOST,
-            5,
-            "operator",
-            "unit-2",
-            f"stolen, discovered {format_time(DISCOVERED)}",
-            None,
-        ),
-        entry(
-            sighted,
-            "Sighted",
-            SIGHTED,
-            6,
-            "operator",
-            "unit-2",
-            "seen with outsider at Town market, recorded by operator for investigator",
-            None,
-        ),
-    ]
+    return [entry(*row) for row in TIMELINE]
 
 
 POLICY = parse_policy(policy_text())
