@@ -142,6 +142,12 @@ def target(make_ledger: LedgerFactory, tmp_path: Path) -> Ledger:
     return make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
 
+@pytest.fixture
+def store_target(make_ledger: LedgerFactory, db_url: str) -> Ledger:
+    """An empty ledger on the test's store (SQLite, then PostgreSQL), to restore into."""
+    return make_ledger(db_url)
+
+
 def records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -351,9 +357,8 @@ def test_export_of_a_store_that_lost_a_stored_event_is_refused_at_its_log_index(
 
 
 def test_a_changed_byte_is_refused_by_the_end_records_sha256(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     rewrite_entry(body[line], b'"to":"unit-2"', b'"to":"unit-9"', "state")
@@ -361,13 +366,12 @@ def test_a_changed_byte_is_refused_by_the_end_records_sha256(
     lines[line] = canonical_json(body[line]) + b"\n"
     exported.write_bytes(b"".join(lines))
 
-    refused(target, exported, "SHA-256 is not the one its end record carries")
+    refused(store_target, exported, "SHA-256 is not the one its end record carries")
 
 
 def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     forged = body[line]
@@ -378,21 +382,20 @@ def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
     reseal(exported, body)
     first_size_after = next(r["size"] for r in body[line:] if r["record"] == "checkpoint")
 
-    error = refused(target, exported, "the entries do not give the root")
+    error = refused(store_target, exported, "the entries do not give the root")
 
     assert error.position == first_size_after
 
 
 def test_a_forged_stored_event_in_a_resealed_file_is_refused_by_verifys_event_check(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     rewrite_entry(body[line], b'"to":"unit-2"', b'"to":"unit-3"', "state")
     reseal(exported, body)
 
-    error = refused(target, exported, "the stored event does not match its entry")
+    error = refused(store_target, exported, "the stored event does not match its entry")
 
     assert error.position == body[line]["log_index"]
 
@@ -420,16 +423,11 @@ def test_a_topic_that_no_signed_entry_names_is_refused_before_it_is_looked_up(
     ids=["at-a-line-end", "inside-a-line"],
 )
 def test_a_truncated_file_is_refused(
-    exported: Path,
-    make_ledger: LedgerFactory,
-    db_url: str,
-    cut: Callable[[bytes], bytes],
-    message: str,
+    exported: Path, store_target: Ledger, cut: Callable[[bytes], bytes], message: str
 ) -> None:
-    target = make_ledger(db_url)
     exported.write_bytes(cut(exported.read_bytes()))
 
-    refused(target, exported, message)
+    refused(store_target, exported, message)
 
 
 def test_a_truncated_compressed_file_is_refused(
@@ -476,17 +474,16 @@ def test_entries_that_no_checkpoint_signs_are_refused(exported: Path, target: Le
 
 
 def test_a_store_that_holds_anything_is_refused_and_left_as_it_was(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
-    register(target)
-    before = target.log_store.log_entries(0, 100)
+    register(store_target)
+    before = store_target.log_store.log_entries(0, 100)
 
     with pytest.raises(CustodyError, match="the target store is not empty"):
-        restore(target, exported)
+        restore(store_target, exported)
 
-    assert target.log_store.log_entries(0, 100) == before
-    assert target.log_store.latest_checkpoint() is None
+    assert store_target.log_store.log_entries(0, 100) == before
+    assert store_target.log_store.latest_checkpoint() is None
 
 
 def test_a_backup_of_another_origin_is_refused_until_the_ledger_is_opened_with_it(
