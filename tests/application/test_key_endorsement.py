@@ -220,7 +220,7 @@ def test_a_party_has_at_most_the_bound_of_active_keys(
 def signed_self_report(ledger: Ledger, item: UUID, key: Ed25519PrivateKey, nonce: str) -> int:
     at = ago(ledger, hours=1)
     return self_reported_inspection(
-        ledger, item, party="unit-1", key=key, key_id=kid(key), nonce=nonce, occurred_at=at
+        ledger, item, party="unit-1", key=key, nonce=nonce, occurred_at=at
     ).log_index
 
 

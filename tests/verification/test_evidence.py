@@ -45,7 +45,6 @@ from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from ledger.integrity import merkle
 from ledger.integrity.checkpoints import Checkpoint, sign_checkpoint
-from ledger.integrity.endorsements import prove_key
 from ledger.integrity.heads import Head, HeadMap, verify_head
 from ledger.integrity.maproots import committed
 from ledger.integrity.signing import Signer
@@ -58,7 +57,7 @@ from ledger.verification.evidence_check import (
 from ledger.verification.headproofs import proof_from_json, proof_json
 from ledger.witness.witness_policy import WitnessPolicy, parse_policy
 from tests import reference
-from tests.checks_submissions import self_reported_inspection
+from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
 from tests.programme import ADMIN, issue, register
 from tests.witness.test_witnessing import WITNESS_KEYS, Network, policy_text
@@ -181,11 +180,7 @@ class History:
 def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     """The history of the module docstring, on `ledger`; its bundle made at the end."""
     register(ledger)
-    public = b64(PARTNER_KEY.public_key().public_bytes_raw())
-    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
-    assert proved["public_key"] == public
-    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
-    assert key == PARTNER_KEY_ID
+    assert registered_by_the_operator(ledger, "unit-2", PARTNER_KEY) == PARTNER_KEY_ID
     indexes: list[int] = []
 
     def checkpointed(recorded: Any = None) -> None:
@@ -219,7 +214,6 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
             item,
             party="unit-2",
             key=PARTNER_KEY,
-            key_id=key,
             nonce="nonce-0001-abcdef",
             occurred_at=SELF_REPORTED,
         )

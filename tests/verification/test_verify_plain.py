@@ -12,7 +12,6 @@ cannot show equal. So:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -36,10 +35,9 @@ from hypothesis import strategies as st
 
 from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
-from ledger.integrity.endorsements import prove_key
 from ledger.integrity.submissions import Submitted
 from ledger.verification.verify import _CACHED, _expected_entry, _Plain
-from tests.checks_submissions import self_reported_inspection
+from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
@@ -81,10 +79,7 @@ class Stored:
 
 def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     register(ledger)
-    public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
-    assert proved["public_key"] == public
-    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
+    key = registered_by_the_operator(ledger, "unit-2", PARTNER_KEY)
     _, granted = ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
     ledger.revoke_token(granted.id, actor=ADMIN)
     item = issue(ledger, "PL-0001", details={"calibre": "7.62x39mm", "value": "1200.50"})
@@ -103,7 +98,6 @@ def write_every_kind(ledger: Ledger, clock: Clock) -> None:
         item,
         party="unit-2",
         key=PARTNER_KEY,
-        key_id=key,
         nonce="nonce-0001-abcdef",
         occurred_at=ago(days=7),
     )
