@@ -12,7 +12,6 @@ cannot show equal. So:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -35,13 +34,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import IntegrityFailure
-from ledger.domain.times import format_time
-from ledger.domain.tokens import Role
-from ledger.integrity.endorsements import prove_key
-from ledger.integrity.submissions import Submission, Submitted
+from ledger.integrity.submissions import Submitted
 from ledger.verification.verify import _CACHED, _expected_entry, _Plain
+from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
@@ -83,10 +79,7 @@ class Stored:
 
 def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     register(ledger)
-    public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
-    assert proved["public_key"] == public
-    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
+    key = registered_by_the_operator(ledger, "unit-2", PARTNER_KEY)
     _, granted = ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
     ledger.revoke_token(granted.id, actor=ADMIN)
     item = issue(ledger, "PL-0001", details={"calibre": "7.62x39mm", "value": "1200.50"})
@@ -100,15 +93,13 @@ def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     nonce = Submitted("transfer-0001", hashlib.sha256(b"t").hexdigest())
     ledger.transfer(item, to="unit-2", occurred_at=ago(days=9), actor=ADMIN, via=nonce)
     ledger.receive(item, occurred_at=ago(days=8), actor=ADMIN, location="depot", condition="good")
-    said = {"result": "verified", "method": "self_report", "occurred_at": format_time(ago(days=7))}
-    signed = Submission(ORIGIN, "unit-2", key, "inspect", str(item), "nonce-0001-abcdef", said)
-    ledger.inspect(
+    self_reported_inspection(
+        ledger,
         item,
-        result="verified",
-        method="self_report",
-        occurred_at=datetime.fromisoformat(said["occurred_at"]),
-        actor=Actor("unit-2", Role.PARTNER),
-        via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
+        party="unit-2",
+        key=PARTNER_KEY,
+        nonce="nonce-0001-abcdef",
+        occurred_at=ago(days=7),
     )
     lost = ago(days=6)
     ledger.report_lost(
