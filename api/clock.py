@@ -31,8 +31,8 @@ class CheckpointClock:
     def tick(self) -> None:
         """Sign a checkpoint if the log has grown, else re-send one below quorum; never raises."""
         try:
-            latest = self.ledger.log_store.latest_checkpoint()
-            if latest is None or self.ledger.log_store.log_size() > latest[0]:
+            latest = self.ledger.tlog.latest_checkpoint()
+            if latest is None or self.ledger.tlog.size() > latest[0]:
                 self.ledger.tlog.checkpoint()
             else:
                 self.ledger.tlog.cosign_latest()
