@@ -177,12 +177,7 @@ def resolve(
     flag_id: UUID, body: FlagResolutionIn, ledger: LedgerDep, actor: ActorDep
 ) -> RecordedOut:
     recorded = ledger.resolve_flag(flag_id, reason=body.reason, actor=actor)
-    return RecordedOut(
-        id=str(flag_id),
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return RecordedOut.of(recorded, key=flag_id)
 
 
 def _finding_out(f: Finding) -> FindingOut:
