@@ -7,14 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import (
-    PagingDep,
-    RecordedOut,
-    TokenCreatedOut,
-    TokenIn,
-    TokenOut,
-    TokensOut,
-)
+from api.schemas import PagingDep, RecordedOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
 from ledger.application import lists
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
