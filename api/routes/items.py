@@ -4,6 +4,7 @@ the Ledger, shape the answer."""
 from __future__ import annotations
 
 import base64
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -90,6 +91,10 @@ ITEM_EVENTS = (
 
 
 def _event_route(event: ItemEvent) -> Callable[..., ItemRecordedOut]:
+    taken = inspect.signature(getattr(Ledger, event.action.value)).parameters
+    if untaken := set(event.body.model_fields) - {"signature"} - set(taken):
+        raise TypeError(f"Ledger.{event.action.value} takes no {sorted(untaken)}")
+
     def record_event(item_id: UUID, body: Body, write: WriteDep) -> ItemRecordedOut:
         record: Callable[..., Recorded] = getattr(write.ledger, event.action.value)
         recorded = record(
