@@ -5,15 +5,14 @@ the items they have not caught up with (docs/readmodels.md)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
-from api.schemas import Cursor, Limit, Paged, PartyIdQuery, Time
-from ledger.domain import DEFAULT_LIMIT, aware_utc
+from api.schemas import AtQuery, KnownAtQuery, Paged, PagingDep, PartyIdQuery
+from ledger.domain import aware_utc
 from ledger.readmodels import holdings_page
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
@@ -41,14 +40,11 @@ def holdings(
     ledger: LedgerDep,
     fleet: FleetDep,
     scope: ReadScopeDep,
+    paging: PagingDep,
     holder: PartyIdQuery,
-    at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
-    known_at: Annotated[
-        Time | None, Query(description="recording time; default: everything recorded so far")
-    ] = None,
+    at: AtQuery,
+    known_at: KnownAtQuery = None,
     exact: ExactQuery = False,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
     with its status then: `in_custody`, `lost` or `disposed`; by serial, `limit` a page. A
@@ -59,7 +55,7 @@ def holdings(
     at, known_at = aware_utc(at, field="at"), _aware(known_at)
     ledger.party(holder)
     page, size = holdings_page(
-        ledger, fleet, holder, at=at, known_at=known_at, exact=exact, cursor=cursor, limit=limit
+        ledger, fleet, holder, at=at, known_at=known_at, exact=exact, **paging
     )
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)

@@ -15,10 +15,9 @@ from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
-    Cursor,
     ItemRecordedOut,
-    Limit,
     Paged,
+    PagingDep,
     PartyId,
     Serial,
     Sha256Hex,
@@ -28,7 +27,7 @@ from api.schemas import (
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, lists
-from ledger.domain import DEFAULT_LIMIT, Action, Actor, InvalidInput, NotFound, Sighting
+from ledger.domain import Action, Actor, InvalidInput, NotFound, Sighting
 from ledger.readmodels import (
     Filters,
     Fleet,
@@ -112,9 +111,8 @@ def listing(
     request: Request,
     ledger: LedgerDep,
     actor: ActorDep,
+    paging: PagingDep,
     status: Annotated[Literal["unmatched", "matched", "all"], Query()] = "unmatched",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> SightingsOut:
     """Sightings by status, oldest first, `limit` a page (fewer if most are filtered out; docs/
     api.md, "Paging"); an unmatched one with up to five candidate items from the serial search.
@@ -125,8 +123,7 @@ def listing(
     page = lists.sightings(
         ledger,
         lambda seen: _listed(ledger, seen, status, holders, fleet),
-        cursor=cursor,
-        limit=limit,
+        **paging,
     )
     return SightingsOut(
         sightings=[_sighting_out(ledger, fleet, seen, actor) for seen in page.items],
@@ -138,12 +135,7 @@ def listing(
 def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
     """The item gets a `Sighted` entry naming this sighting's entry; the usual findings apply."""
     recorded = ledger.match_sighting(sighting_id, item=body.item_id, actor=actor)
-    return ItemRecordedOut(
-        item_id=recorded.id,
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return ItemRecordedOut.of(recorded)
 
 
 def _listed(
