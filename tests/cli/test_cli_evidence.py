@@ -27,7 +27,7 @@ from ledger.integrity.signing import read_private_key_file, write_private_key_fi
 from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 from tests.conftest import SIGNER, Clock
-from tests.e2e.test_serve import CUSTODY, env, free_port, start, started, wait_until_up
+from tests.e2e.test_serve import env, free_port, initialised, start, started, wait_until_up
 from tests.verification.test_evidence import (
     COMPLETE,
     DISCOVERED,
@@ -291,15 +291,7 @@ def test_a_bundle_with_an_entry_missing_its_proof_exits_1_with_one_line(item: UU
 def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
     in_tmp: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
-    init = subprocess.run(
-        [*CUSTODY, "init", "--json"],
-        cwd=in_tmp,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    printed = json.loads(init.stdout)
+    printed = initialised(in_tmp, env)
     runner.invoke(app, ["witness-keygen", "--name", "w.example", "-o", "w.key"])
     witness_key = CosignerKey.from_text(read_private_key_file("w.key", check=CosignerKey.from_text))
     witness_port, port = free_port(), free_port()

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -74,6 +75,14 @@ def start(
     return process
 
 
+def initialised(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """What `custody init --json`, run as a process in `cwd`, prints (its vkey, its admin token)."""
+    init = subprocess.run(
+        [*CUSTODY, "init", "--json"], cwd=cwd, env=env, text=True, capture_output=True, check=True
+    )
+    return dict(json.loads(init.stdout))
+
+
 def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
     tmp_path: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
@@ -106,15 +115,7 @@ def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
 def test_init_then_serve_answers_writes_with_their_log_index(
     tmp_path: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
-    init = subprocess.run(
-        [*CUSTODY, "init", "--json"],
-        cwd=tmp_path,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    token = json.loads(init.stdout)["admin_token"]
+    token = initialised(tmp_path, env)["admin_token"]
     port = free_port()
     serve = start(started, "serve", "--port", str(port), cwd=tmp_path, env=env)
     wait_until_up(f"http://127.0.0.1:{port}/openapi.json", serve)
