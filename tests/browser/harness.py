@@ -131,6 +131,21 @@ def new_context(browser: Browser, site: Site | str, **options: object) -> Browse
     return context
 
 
+@contextmanager
+def signed_in_page(
+    browser: Browser, site: Site | str, token: str, path: str = "/ui", **options: object
+) -> Iterator[Page]:
+    """A page in a new context (`new_context`'s options), signed in with `token` by way of
+    `path`; the context closed after the block."""
+    context = new_context(browser, site, **options)
+    try:
+        page = context.new_page()
+        sign_in(page, token, path)
+        yield page
+    finally:
+        context.close()
+
+
 def shot(page: Page, step: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{step}.png", full_page=True)
