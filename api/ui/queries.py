@@ -17,7 +17,17 @@ Limit = Annotated[int, Query(ge=1, le=views.MAX_PAGE_SIZE)]
 
 
 @dataclass(frozen=True)
-class ListQuery:
+class _Query:
+    """A list's query string, parsed: each field a parameter."""
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters set, for links that keep them (the CSV's, the pages')."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
+class ListQuery(_Query):
     """The unaccounted page's query: the date, the filters, the page."""
 
     as_of: str | None = None
@@ -42,11 +52,6 @@ class ListQuery:
             self.status or None,
         )
 
-    @property
-    def params(self) -> dict[str, str]:
-        """The filters set, for links that keep them (the CSV's, the pages')."""
-        return {k: v for k, v in asdict(self).items() if v}
-
 
 def list_query(
     as_of: Text = None,
@@ -65,7 +70,7 @@ ListQueryDep = Annotated[ListQuery, Depends(list_query)]
 
 
 @dataclass(frozen=True)
-class FlagQuery:
+class FlagQuery(_Query):
     status: str | None = None
     rule: str | None = None
     severity: str | None = None
@@ -76,10 +81,6 @@ class FlagQuery:
         return views.FlagFilters(
             self.status or "open", self.rule or None, self.severity or None, self.recipient or None
         )
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
 
 
 def flag_query(

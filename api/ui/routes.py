@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
+from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep, fleet_of
@@ -250,39 +251,37 @@ def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedF
     return _see_other(f"{UI_PATH}/flags?resolved={flag_id}")
 
 
-@router.get(f"{UI_PATH}/items/{{item_id}}")
-def item(
+def _named_item(
     request: Request,
     item_id: str,
     ledger: LedgerDep,
     session: SessionDep,
-    policy: PolicyDep,
     manufacturer: Text = None,
     model: Text = None,
-) -> Response:
-    """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
+) -> UUID:
+    """The item the URL names, by its id or by its serial with `?manufacturer=&model=`
+    (docs/identity.md), if the caller may read it."""
     named = _named(request, ledger, session, item_id, manufacturer, model)
-    found = _readable(ledger, session).require_item(named)
+    return _readable(ledger, session).require_item(named)
+
+
+NamedItemDep = Annotated[UUID, Depends(_named_item)]
+
+
+@router.get(f"{UI_PATH}/items/{{item_id}}")
+def item(request: Request, found: NamedItemDep, ledger: LedgerDep, policy: PolicyDep) -> Response:
+    """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
     data = views.item_page(ledger, str(found), policy, ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 
 @router.get(f"{UI_PATH}/items/{{item_id}}/evidence")
-def evidence(
-    request: Request,
-    item_id: str,
-    ledger: LedgerDep,
-    session: SessionDep,
-    manufacturer: Text = None,
-    model: Text = None,
-) -> Response:
+def evidence(found: NamedItemDep, ledger: LedgerDep) -> Response:
     """The evidence bundle, as GET /v1/items/{id}/evidence, for `custody verify-evidence`."""
-    named = _named(request, ledger, session, item_id, manufacturer, model)
-    found = ledger.item(_readable(ledger, session).require_item(named))
     return Response(
-        dump_bundle(ledger.evidence(found.id)),
+        dump_bundle(ledger.evidence(found)),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="evidence-{found.id}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="evidence-{found}.json"'},
     )
 
 

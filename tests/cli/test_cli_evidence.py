@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import stat
 import subprocess
 import time
@@ -28,7 +27,7 @@ from ledger.integrity.signing import read_private_key_file, write_private_key_fi
 from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 from tests.conftest import SIGNER, Clock
-from tests.e2e.test_serve import CUSTODY, ROOT, free_port, wait_until_up
+from tests.e2e.test_serve import env, free_port, initialised, start, started, wait_until_up
 from tests.verification.test_evidence import (
     COMPLETE,
     DISCOVERED,
@@ -47,6 +46,7 @@ from tests.verification.test_evidence import (
 )
 from tests.witness.test_witnessing import Network, policy_text
 
+__all__ = ["env", "started"]  # fixtures, used by name
 runner = CliRunner()
 VKEY = SIGNER.verifier.vkey
 
@@ -288,29 +288,10 @@ def test_a_bundle_with_an_entry_missing_its_proof_exits_1_with_one_line(item: UU
 # custody witness beside custody serve, for real ---------------------------------------------------
 
 
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[str]]]:
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
-    in_tmp: Path, started: list[subprocess.Popen[str]]
+    in_tmp: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    env["PYTHONPATH"] = str(ROOT)
-    init = subprocess.run(
-        [*CUSTODY, "init", "--json"],
-        cwd=in_tmp,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    printed = json.loads(init.stdout)
+    printed = initialised(in_tmp, env)
     runner.invoke(app, ["witness-keygen", "--name", "w.example", "-o", "w.key"])
     witness_key = CosignerKey.from_text(read_private_key_file("w.key", check=CosignerKey.from_text))
     witness_port, port = free_port(), free_port()
@@ -324,16 +305,7 @@ def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
         ([*witness_command, "--port", str(witness_port)], {}),
         (["serve", "--port", str(port)], {"CUSTODY_WITNESS_POLICY": "policy.txt"}),
     ):
-        started.append(
-            subprocess.Popen(
-                [*CUSTODY, *command],
-                cwd=in_tmp,
-                env=env | extra,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-        )
+        start(started, *command, cwd=in_tmp, env=env | extra)
     wait_until_up(f"http://127.0.0.1:{witness_port}/key", started[0])
     wait_until_up(f"http://127.0.0.1:{port}/openapi.json", started[1])
     client = httpx.Client(
