@@ -1363,10 +1363,17 @@ def section_bigstore(
     for plan in warm:  # not timed: the first writes open connections and read the schema
         baseline.write_single(app, plan)
         synth.write_single(book, plan)
+    cpu = {"plain": 0.0, "ledger": 0.0}
+
+    def on_cpu(side: str, write: Callable[[], object]) -> None:
+        started = time.process_time()
+        write()
+        cpu[side] += time.process_time() - started
+
     plain_s, ours_s = interleaved(
         timed_plans,
-        lambda chunk: [baseline.write_single(app, p) for p in chunk],
-        lambda chunk: [synth.write_single(book, p) for p in chunk],
+        lambda chunk: on_cpu("plain", lambda: [baseline.write_single(app, p) for p in chunk]),
+        lambda chunk: on_cpu("ledger", lambda: [synth.write_single(book, p) for p in chunk]),
         size=max(1, INTERLEAVE_ITEMS // 10),
     )
     events = sum(p.events for p in timed_plans)
@@ -1387,10 +1394,14 @@ def section_bigstore(
         events / plain_s,
         "Ledger >= 0.60 x plain",
         f"onto a plain store of {built.leaves:,} events",
-        note=f"{events} events, {len(timed_plans)} items; pages (WAL frames) per commit: "
-        f"Ledger {per_commit['ledger']:.1f}, plain {per_commit['plain']:.1f}",
+        note=f"{events} events, {len(timed_plans)} items; CPU per event: Ledger "
+        f"{cpu['ledger'] / events * 1000:.2f} ms, plain {cpu['plain'] / events * 1000:.2f} ms "
+        f"(ratio {cpu['plain'] / max(cpu['ledger'], 1e-9):.2f}, the ratio were syncs free); "
+        f"pages (WAL frames) per commit: Ledger {per_commit['ledger']:.1f}, "
+        f"plain {per_commit['plain']:.1f}",
     )
     out.facts["bigstore_pages_per_commit"] = per_commit
+    out.facts["bigstore_cpu_ms_per_event"] = {k: v / events * 1000 for k, v in cpu.items()}
     if "bigstore" in args.profile:
         for side, path, frames in (("plain", plain_path, theirs), ("ledger", ledger_path, ours)):
             out.facts[f"bigstore_pages_{side}"] = _pages_by_owner(side, path, frames, out)
