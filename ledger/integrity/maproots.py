@@ -21,27 +21,27 @@ MAP_ID = uuid5(UUID(int=0), "custody:map-of-heads")
 """The one LogMap aggregate of every ledger."""
 
 
+class MapRoot(Reported):
+    """What both of the map's events record: its root (hex) over the first `size` entries."""
+
+    size: int
+    root: str
+
+    def apply(self, log_map: LogMap) -> None:
+        log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
+
+
 class LogMap(LedgerAggregate):
     TOPIC = "custody:LogMap"
 
     class Created(Reported, Aggregate.Created):
         TOPIC = "custody:LogMap.Created"
 
-    class Started(Created):
+    class Started(MapRoot, Created):
         TOPIC = "custody:LogMap.Started"
-        size: int
-        root: str
 
-        def apply(self, log_map: LogMap) -> None:
-            log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
-
-    class Committed(Reported):
+    class Committed(MapRoot):
         TOPIC = "custody:LogMap.Committed"
-        size: int
-        root: str
-
-        def apply(self, log_map: LogMap) -> None:
-            log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
 
     size: int
     root: bytes
