@@ -34,7 +34,15 @@ from ledger.application import Ledger
 from ledger.domain import format_time
 from ledger.integrity import decode_entry
 from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
-from ledger.store import ACCOUNT_COLUMNS, AccountRows, Database, LogStore, Tally, Where
+from ledger.store import (
+    ACCOUNT_COLUMNS,
+    AccountRows,
+    Database,
+    LogStore,
+    MonthRows,
+    Tally,
+    Where,
+)
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 
@@ -163,6 +171,10 @@ class AccountTable:
         database = Database(self.views.datastore)
         self.sql = AccountRows(database, self.policy, tracking=TRACKING_TABLE)
         self.sql.create()
+        self.months = MonthRows(self.sql)
+        """the month rows kept with these (policies/months.py)"""
+        self.months.create()
+        self.months_name = self.name + ":months"
 
     def rows(self) -> list[StoredAccount]:
         return [StoredAccount(*row) for row in self.sql.rows()]
@@ -202,6 +214,8 @@ class AccountTable:
             return 0
         changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
+        if items and not getattr(compute, "keeps_months", False):
+            self.months.forget(self.months_name)  # their items' month rows are left behind
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             self._write(compute(chunk, self.policy, size))
@@ -213,6 +227,7 @@ class AccountTable:
     def clear(self) -> None:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
         self.sql.clear(TRACKING_PREFIX)
+        self.months.clear()
 
     def position(self) -> int:
         """The log size the rows reflect."""
