@@ -45,7 +45,6 @@ from policies.engine import (
     _checked,
     _recipients,
     _registry,
-    _verified_since,
     account_rows,
 )
 
@@ -98,35 +97,46 @@ class MonthTable:
         first = self.covered_from()
         return first is not None and moment == month_end(moment) and month_of(moment) >= first
 
-    def tally(self, where: Where) -> list[tuple[str, int, int, int, int, int, int]]:
-        return self.sql.tally(where)
+
+def month_reports(
+    ledger: Ledger, scope: Scope, config: PolicyConfig, ends: Sequence[datetime]
+) -> list[tuple[list[RecipientRates], int] | None]:
+    """For each of `ends`: per recipient its rates at that month end, and how many items were
+    unaccounted for then, from the month rows; None for one they do not answer (the engine's
+    `unaccounted_report` does). Equal to that report's `recipients` and `len(unaccounted)`."""
+    scope = _checked(scope)
+    if scope.known_at is not None:
+        return [None for _ in ends]
+    table = AccountTable(ledger, config)
+    months = MonthTable(table)
+    answered = [format_time(end) for end in ends if months.answers(end)]
+    if not answered:
+        return [None for _ in ends]
+    where = Where(
+        max(answered),
+        _recipients(table, _registry(ledger, None).parent, scope),
+        scope.programme,
+        scope.category,
+    )
+    tallied = months.sql.tallies(where, answered)
+    found: list[tuple[list[RecipientRates], int] | None] = []
+    for end in ends:
+        if format_time(end) not in tallied:
+            found.append(None)
+            continue
+        rates, unaccounted = [], 0
+        for recipient, issued, lost, *counts in sorted(tallied[format_time(end)]):
+            rates.append(RecipientRates(recipient, issued, issued - lost, *counts))
+            unaccounted += lost
+        found.append((rates, unaccounted))
+    return found
 
 
 def month_report(
     ledger: Ledger, scope: Scope, config: PolicyConfig
 ) -> tuple[list[RecipientRates], int] | None:
-    """Per recipient its rates at the month end `scope.as_of`, and how many items were
-    unaccounted for then, from the month rows; None when they do not answer (the engine's
-    `unaccounted_report` does). Equal to that report's `recipients` and `len(unaccounted)`."""
-    scope = _checked(scope)
-    if scope.known_at is not None:
-        return None
-    table = AccountTable(ledger, config)
-    months = MonthTable(table)
-    if not months.answers(scope.as_of):
-        return None
-    registry = _registry(ledger, None)
-    where = Where(
-        format_time(scope.as_of),
-        _recipients(table, registry.parent, scope),
-        scope.programme,
-        scope.category,
-    )
-    rates, unaccounted = [], 0
-    for recipient, issued, lost, *counts in sorted(months.tally(where)):
-        rates.append(RecipientRates(recipient, issued, issued - lost, *counts))
-        unaccounted += lost
-    return rates, unaccounted
+    """`month_reports` at `scope.as_of` alone."""
+    return month_reports(ledger, scope, config, [scope.as_of])[0]
 
 
 # Following the log: the stored accounts' catch-up, with the month rows of the same items ---------
@@ -195,28 +205,30 @@ def item_month_rows(
     last_at = max([issued.occurred_at, *times])
     fields = issued.fields
     marking = (str(fields["recipient"]), str(fields["programme"]), str(fields["category"]))
+    issued_at = format_time(issued.occurred_at)
     rows = []
     end = month_end(max(issued.occurred_at, since))
     while end < last_at:
         k = bisect_right(times, end)
-        prefix = (issued, *rest[:k])
-        case = registry.case(item_id, prefix, FOREVER)
-        account = _account(case, config)
-        verified, reported = _verified_since(case)
+        account = _account(registry.case(item_id, (issued, *rest[:k]), FOREVER), config)
+        begun = (
+            issued_at if not k or times[k - 1] <= issued.occurred_at else format_time(times[k - 1])
+        )
         unaccounted = [f.since for f in account.findings if f.unaccounted]
         overdue = [f.since for f in account.findings if f.rule == "inspection_overdue"]
         rows.append(
             (
                 str(item_id),
-                format_time(max([issued.occurred_at, *times[:k]])),
+                begun,
                 format_time(times[k]),
                 *marking,
                 account.status,
-                format_time(issued.occurred_at),
+                issued_at,
                 _text(min(unaccounted, default=None)),
                 _text(min(overdue, default=None)),
-                _text(verified),
-                _text(reported),
+                # every fact of the row is by `begun`, which is by every month end it answers for
+                begun if account.verified_independently else None,
+                begun if account.self_reported else None,
             )
         )
         end = month_end(times[k])

@@ -54,7 +54,7 @@ from policies.engine import (
 )
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
-from policies.months import month_report
+from policies.months import month_reports
 from policies.rules import Registration, independent
 from policies.standing import Selection, Standing, standing
 
@@ -362,8 +362,10 @@ def overview(
     report = unaccounted_report(reads, scope, policy)
     *months, (this_month, _) = month_ends(now)
     tallies = [
-        (label, end, *month_tally(reads, replace(scope, as_of=end), policy))
-        for label, end in months
+        (label, end, *month)
+        for (label, end), month in zip(
+            months, month_tallies(reads, scope, policy, months), strict=True
+        )
     ]
     tallies.append((this_month, now, report.recipients, len(report.unaccounted)))
     totals = Counter(a.status for a in current)
@@ -392,16 +394,22 @@ def _emphasised(rates: RecipientRates, policy: PolicyConfig) -> RatesRow:
     )
 
 
-def month_tally(
-    ledger: Ledger, scope: Scope, policy: PolicyConfig
-) -> tuple[list[RecipientRates], int]:
-    """A past month end's rates per recipient and its count of unaccounted items: read from the
-    month rows the follower keeps (policies/months.py), else from the report."""
-    found = month_report(ledger, scope, policy)
-    if found is None:
-        report = unaccounted_report(ledger, scope, policy)
-        found = report.recipients, len(report.unaccounted)
-    return found
+def month_tallies(
+    ledger: Ledger, scope: Scope, policy: PolicyConfig, months: Sequence[tuple[str, datetime]]
+) -> list[tuple[list[RecipientRates], int]]:
+    """Past month ends' rates per recipient and counts of unaccounted items: read from the month
+    rows the follower keeps (policies/months.py), else from the report."""
+    found = month_reports(ledger, scope, policy, [end for _, end in months])
+    return [
+        month
+        if month is not None
+        else _tally(unaccounted_report(ledger, replace(scope, as_of=end), policy))
+        for (_, end), month in zip(months, found, strict=True)
+    ]
+
+
+def _tally(report: UnaccountedReport) -> tuple[list[RecipientRates], int]:
+    return report.recipients, len(report.unaccounted)
 
 
 def trends(

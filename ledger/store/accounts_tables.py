@@ -295,28 +295,34 @@ class MonthRows:
             if written:
                 c.executemany(insert, written)
 
-    def tally(self, where: Where) -> list[Tally]:
-        """Per recipient at the month end `where.as_of`, counted as `AccountRows.tally` counts
-        the settled items: each item's row that answers for the month end."""
+    def tallies(self, where: Where, ends: Sequence[str]) -> dict[str, list[Tally]]:
+        """Per month end of `ends` (canonical text) and recipient, counted as `AccountRows.tally`
+        counts the settled items, over each item's row that answers for the month end; one scan
+        of the rows for all of them. `where.as_of` is the latest of `ends`."""
+        if not ends:
+            return {}
         p = self.p
-        month, params = self.accounts._where(
-            where, f"last_at <= {p} AND until_at > {p}", where.as_of, where.as_of
-        )
+        rows, params = self.accounts._where(where, "1 = 1")
         counts = (
-            f"COUNT(*) AS issued, SUM(CASE WHEN unaccounted_from <= {p} THEN 1 ELSE 0 END) AS lost,"
+            "COUNT(*) AS issued, SUM(CASE WHEN unaccounted_from <= e.at THEN 1 ELSE 0 END) AS lost,"
             " SUM(CASE WHEN status = 'in_custody' THEN 1 ELSE 0 END) AS held,"
-            f" SUM(CASE WHEN overdue_from < {p} THEN 1 ELSE 0 END) AS overdue,"
-            f" SUM(CASE WHEN verified_from <= {p} THEN 1 ELSE 0 END) AS independent,"
-            f" SUM(CASE WHEN self_reported_from <= {p} THEN 1 ELSE 0 END) AS self_reported"
+            " SUM(CASE WHEN overdue_from < e.at THEN 1 ELSE 0 END) AS overdue,"
+            " SUM(CASE WHEN verified_from <= e.at THEN 1 ELSE 0 END) AS independent,"
+            " SUM(CASE WHEN self_reported_from <= e.at THEN 1 ELSE 0 END) AS self_reported"
         )
-        found = self.database.read(
-            f"SELECT recipient, {counts} FROM {self.table} WHERE {month} GROUP BY recipient",
-            [where.as_of] * 4 + params,
+        values = ", ".join([f"({p})"] * len(ends))
+        found = self.database.read(  # CROSS JOIN: SQLite reads the rows once, not once an end
+            f"WITH e (at) AS (VALUES {values}) SELECT e.at, recipient, {counts}"
+            f" FROM {self.table} CROSS JOIN e WHERE last_at <= e.at AND until_at > e.at"
+            f" AND {rows} GROUP BY e.at, recipient",
+            [*ends, *params],
         )
-        return [
-            (str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
-            for r in found
-        ]
+        tallied: dict[str, list[Tally]] = {end: [] for end in ends}
+        for r in found:
+            tallied[str(r[0])].append(
+                (str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+            )
+        return tallied
 
     def clear(self) -> None:
         """Drop every policy's month-end rows."""
