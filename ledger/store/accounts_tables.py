@@ -377,3 +377,19 @@ class ItemReads:
             f" WHERE aggregate_id IN ({self.database.dialect.marks(len(ids))})",
             list(ids),
         )
+
+    def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
+        """The aggregate ids of the entries that hold any of `needles` (exact bytes of their
+        canonical JSON) and `item_type` (an item's entries): one scan of the log."""
+        if not needles:
+            return set()
+        p = self.database.dialect.param
+        found = (
+            "instr(entry, {}) > 0" if self.database.dialect.sqlite else "position({} in entry) > 0"
+        )
+        anyone = " OR ".join([found.format(p)] * len(needles))
+        rows = self.database.read(
+            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE {found.format(p)} AND ({anyone})",
+            [item_type, *needles],
+        )
+        return {str(row[0]) for row in rows}

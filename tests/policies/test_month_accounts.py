@@ -147,6 +147,31 @@ def test_a_party_registered_later_changes_past_month_ends(programme: Programme) 
     assert agree(programme) >= 11
 
 
+def test_a_registration_recomputes_only_the_items_that_name_the_party(
+    programme: Programme,
+) -> None:
+    """Not every item: only those whose entries name the party (as holder, seen with, actor)."""
+    ledger, serial = programme.ledger, in_custody(programme)[0]
+    programme.record_on(401)
+    ledger.sight(
+        programme.ids[serial],
+        observer="investigator",
+        location="checkpoint",
+        held_by="unit-9",
+        occurred_at=day(300),
+        actor=INVESTIGATOR,
+    )
+    follower_of(ledger, DEFAULT).catch_up()
+    ledger.register_party(
+        party_id="unit-9", name="unit-9", kind="recipient", parent="force", actor=ADMIN
+    )
+    ledger.register_party(party_id="nobody-9", name="nobody", kind="recipient", actor=ADMIN)
+    recomputed = follower_of(ledger, DEFAULT).catch_up()
+    views_applied = 2  # the two registrations, applied by the read models' step
+    assert recomputed - views_applied == 1  # the one item seen with unit-9
+    assert agree(programme) >= 11
+
+
 def test_a_catch_up_without_the_month_rows_leaves_them_to_the_report_until_the_follower_runs(
     programme: Programme,
 ) -> None:
