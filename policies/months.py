@@ -1,23 +1,26 @@
 """Month-end accounts: the dashboard's twelve-month trend read from rows the follower keeps, instead
 of the rules run again for every item at every past month end (docs/performance.md, "Dashboard
-overview"; docs/policies.md, "How the report scales").
+overview").
 
 An item's account at a month end E is the rules over its facts that occurred by E. Those facts are
 the same for every E between two of the item's field times, so one row answers for the whole run
 of month ends `last_at <= E < until_at` (the last fact of the run, the next fact), and its findings
 as of E are those of its facts as of FOREVER that have begun by E, exactly as a stored account's
-(policies/accounts.py). At a month end after its last fact, the item's stored account answers. So
-the tally of a month end, per recipient, is one SQL query over the two tables
-(`MonthRows.tally`), counted as the report counts (`AccountRows.tally`).
+(policies/accounts.py). After its last fact, a row with its stored account's values answers
+(`until_at` the end of time). So the tally of any set of month ends, per recipient, is one SQL
+query over the rows (`MonthRows.tallies`), counted as the report counts the stored accounts
+(`AccountRows.tally`).
 
 A past month end changes only when an entry lands for an item with a field time at or before it (a
-late entry, a correction), or a party is registered: either way the stored accounts' catch-up
-recomputes that item (every item, for a party), and this module recomputes the same items' month
-rows from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for the month ends
-the overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up
-(the clock only moves on). The tracking table records from which month every item's rows answer
-(`TRACKING_PREFIX<policy>:months`, the largest first month used); a month end before it, or a
-store whose accounts were caught up without the month rows, is answered by the engine as before.
+late entry, a correction), or a party the item's entries name is registered: either way the stored
+accounts' catch-up recomputes that item, and this module recomputes the same items' month rows
+from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for the month ends the
+overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up. The
+tracking table records from which month every item's rows answer (`TRACKING_PREFIX<policy>:months`,
+the largest first month used); a month end before it, an instant that is not a month end, or a
+store whose accounts were caught up without the month rows (the engine's `follow_accounts`,
+`rebuild_accounts`: `AccountTable.catch_up` then forgets the mark, and the follower's next run
+recomputes every item) is answered by the engine's `unaccounted_report` as before.
 """
 
 from __future__ import annotations

@@ -61,6 +61,20 @@ class Where:
     category: str | None = None
 
 
+def create_tables(database: Database, statements: Sequence[str]) -> None:
+    """Run `CREATE ... IF NOT EXISTS` statements in one transaction, once more if another process
+    created the tables meanwhile (PostgreSQL's catalogue)."""
+    for attempt in (1, 2):
+        try:
+            with database.transaction() as c:
+                for statement in statements:
+                    c.execute(statement)
+            return
+        except PersistenceError:
+            if attempt == 2:
+                raise
+
+
 class Tracker(Protocol):
     """The read models' tracking recorder, whose table holds each policy's position."""
 
@@ -93,15 +107,7 @@ class AccountRows:
 
     def create(self) -> None:
         """Create the table and its index if they are missing."""
-        try:
-            self._create()
-        except PersistenceError:  # created meanwhile by another process (PostgreSQL's catalogue)
-            self._create()
-
-    def _create(self) -> None:
-        with self.database.transaction() as c:
-            for statement in self.create_statements:
-                c.execute(statement)
+        create_tables(self.database, self.create_statements)
 
     def items(self, columns: Sequence[str] = ACCOUNT_COLUMNS) -> ItemRows:
         """This policy's rows by item (`custody verify` compares them with the log)."""
@@ -257,15 +263,7 @@ class MonthRows:
         ]
 
     def create(self) -> None:
-        try:
-            self._create()
-        except PersistenceError:  # created meanwhile by another process (PostgreSQL's catalogue)
-            self._create()
-
-    def _create(self) -> None:
-        with self.database.transaction() as c:
-            for statement in self.create_statements:
-                c.execute(statement)
+        create_tables(self.database, self.create_statements)
 
     def replace(self, items: Sequence[str], rows: Sequence[Row], computed_at: int) -> None:
         """Put `rows` (in `MONTH_COLUMNS` order) in place of the rows of `items`, in one

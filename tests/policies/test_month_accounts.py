@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from api.ui import views
 from ledger.application.ledger import Ledger
 from ledger.domain.items import Status
@@ -23,17 +21,11 @@ from policies.engine import (
 )
 from policies.following import follower_of
 from policies.months import MonthTable, month_end, month_report
-from tests.conftest import Clock
 from tests.days import day
-from tests.policies.test_programme_report import ADMIN, INSPECTOR, INVESTIGATOR, Programme, build
+from tests.policies.test_programme_report import ADMIN, INSPECTOR, INVESTIGATOR, Programme
+from tests.policies.test_stored_accounts import DEFAULT, STRICT, programme
 
-DEFAULT = PolicyConfig()
-STRICT = PolicyConfig(inspection_interval_days=30, disposal_min_witnesses=3)
-
-
-@pytest.fixture
-def programme(store_ledger: Ledger, clock: Clock) -> Programme:
-    return build(store_ledger, clock)
+__all__ = ["programme"]  # the fixture: the scenario of tests/policies/test_programme_report.py
 
 
 def month_ends() -> list[datetime]:
@@ -129,25 +121,7 @@ def test_a_late_entry_and_a_correction_change_their_month_and_the_overview_shows
     assert agree(programme) >= 11
 
 
-def test_a_party_registered_later_changes_past_month_ends(programme: Programme) -> None:
-    ledger, serial = programme.ledger, in_custody(programme)[0]
-    programme.record_on(401)
-    ledger.sight(
-        programme.ids[serial],
-        observer="investigator",
-        location="checkpoint",
-        held_by="unit-9",
-        occurred_at=day(300),
-        actor=INVESTIGATOR,
-    )
-    agree(programme)
-    ledger.register_party(
-        party_id="unit-9", name="unit-9", kind="recipient", parent="force", actor=ADMIN
-    )
-    assert agree(programme) >= 11
-
-
-def test_a_registration_recomputes_only_the_items_that_name_the_party(
+def test_a_registration_recomputes_the_items_that_name_the_party_and_their_month_ends(
     programme: Programme,
 ) -> None:
     """Not every item: only those whose entries name the party (as holder, seen with, actor)."""
@@ -161,7 +135,7 @@ def test_a_registration_recomputes_only_the_items_that_name_the_party(
         occurred_at=day(300),
         actor=INVESTIGATOR,
     )
-    follower_of(ledger, DEFAULT).catch_up()
+    assert agree(programme) >= 11
     ledger.register_party(
         party_id="unit-9", name="unit-9", kind="recipient", parent="force", actor=ADMIN
     )
