@@ -270,15 +270,15 @@ class ChunkReads:
         store = ledger.log_store
         reads = ItemReads(Database(datastore), events=store.sql.events, log=store.sql.log)
         ids = [item_uuid(i) for i in items]
+        texts = {str(i): i for i in ids}  # the ids as each table stores them: parsed once
+        params = {store._id_param(i): i for i in ids}
         indexes: dict[UUID, dict[int, int]] = {i: {} for i in ids}
-        for aggregate_id, version, log_index in reads.log_indexes_of([str(i) for i in ids]):
-            indexes[UUID(str(aggregate_id))][int(version)] = int(log_index)
+        for aggregate_id, version, log_index in reads.log_indexes_of(list(texts)):
+            indexes[texts[str(aggregate_id)]][int(version)] = int(log_index)
         events: dict[UUID, list[Any]] = {i: [] for i in ids}
         mapper = ledger.events.mapper
-        for originator_id, version, topic, state in reads.events_of(
-            [store._id_param(i) for i in ids]
-        ):
-            item = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        for originator_id, version, topic, state in reads.events_of(list(params)):
+            item = params[originator_id]
             stored = StoredEvent(item, int(version), str(topic), bytes(state))
             events[item].append(mapper.to_domain_event(stored))
         self._facts = {i: facts_of(events[i], indexes[i]) for i in ids}
