@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
+from tests.programme import RIFLE
+
 HEADER = [
     "action",
     "serial",
@@ -33,19 +35,14 @@ def csv_bytes(rows: list[dict[str, str]]) -> bytes:
 
 
 def row(action: str, serial: str, **fields: str) -> dict[str, str]:
-    """A row of `action` naming its item by its marking: Maker M1 `serial`."""
-    return {"action": action, "serial": serial, "manufacturer": "Maker", "model": "M1", **fields}
+    """A row of `action` naming its item by its marking: the programme's rifle `serial`."""
+    marking = {"serial": serial, "manufacturer": RIFLE["manufacturer"], "model": RIFLE["model"]}
+    return {"action": action, **marking, **fields}
 
 
 def issue(serial: str) -> dict[str, str]:
-    return row(
-        "issue",
-        serial,
-        category="rifle",
-        agreement="eua-1",
-        recipient="unit-1",
-        occurred_at="2026-01-10T00:00:00Z",
-    )
+    """The programme's rifle `serial` (tests/programme.py), issued to unit-1 on 10 January 2026."""
+    return row("issue", serial, **RIFLE, occurred_at="2026-01-10T00:00:00Z")
 
 
 def transfer(serial: str, to: str = "unit-2") -> dict[str, str]:
@@ -66,4 +63,5 @@ def inspect(serial: str) -> dict[str, str]:
 
 def programme(n: int) -> list[dict[str, str]]:
     """Items IMP-0000 on, each issued to unit-1 and transferred to unit-2."""
-    return [row for i in range(n) for row in (issue(f"IMP-{i:04d}"), transfer(f"IMP-{i:04d}"))]
+    serials = [f"IMP-{i:04d}" for i in range(n)]
+    return [each for serial in serials for each in (issue(serial), transfer(serial))]
