@@ -18,6 +18,9 @@ from ledger.integrity.endorsements import prove_key
 from ledger.integrity.submissions import Submission, Submitted, key_id
 from tests.programme import ADMIN
 
+UNIT_2_KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
+"""unit-2's key in the evidence and plain-verify histories, registered for it by the operator."""
+
 
 def registered_by_the_operator(ledger: Ledger, party: str, key: Ed25519PrivateKey) -> str:
     """`key` registered for `party` by the operator, with the proof of possession that
@@ -50,4 +53,17 @@ def self_reported_inspection(
         occurred_at=occurred_at,
         actor=Actor(party, Role.PARTNER),
         via=Submitted.from_signed(signed.sign(key)),
+    )
+
+
+def unit_2_reports_itself(ledger: Ledger, item: UUID, occurred_at: datetime) -> Recorded:
+    """unit-2's self-reported inspection of `item`, signed with `UNIT_2_KEY`, as the evidence and
+    plain-verify histories record it."""
+    return self_reported_inspection(
+        ledger,
+        item,
+        party="unit-2",
+        key=UNIT_2_KEY,
+        nonce="nonce-0001-abcdef",
+        occurred_at=occurred_at,
     )

@@ -32,14 +32,10 @@ from tests.verification.test_evidence import (
     COMPLETE,
     DISCOVERED,
     INSPECTED,
-    ISSUED,
     ITEM_INDEXES,
     LOST,
-    PARTNER_KEY_ID,
-    SELF_REPORTED,
-    SIGHTED,
     SIZE,
-    TRANSFERRED,
+    TIMELINE,
     UNBOUNDED,
     build_history,
     hour,
@@ -82,53 +78,7 @@ def verify(*options: str, bundle: str = "bundle.json") -> tuple[int, list[str], 
     return result.exit_code, result.stdout.splitlines(), result.stderr
 
 
-PHYSICAL = "verified (physical), recorded by operator for inspectorate"
 ISSUED_AT, TRANSFERRED_AT, INSPECTED_AT, SELF_REPORTED_AT, LOST_AT, SIGHTED_AT = ITEM_INDEXES
-# log index, kind, field time, recorded at hour n, actor, holder, detail, signed by
-ROWS = [
-    (ISSUED_AT, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
-    (TRANSFERRED_AT, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
-    (
-        INSPECTED_AT,
-        "Inspected",
-        INSPECTED,
-        3,
-        "operator",
-        "unit-2",
-        "verified (physical), recorded by operator for inspectorate",
-        None,
-    ),
-    (
-        SELF_REPORTED_AT,
-        "Inspected",
-        SELF_REPORTED,
-        4,
-        "unit-2",
-        "unit-2",
-        "verified (self_report) by unit-2",
-        f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)",
-    ),
-    (
-        LOST_AT,
-        "ReportedLost",
-        LOST,
-        5,
-        "operator",
-        "unit-2",
-        f"stolen, discovered {format_time(DISCOVERED)}",
-        None,
-    ),
-    (
-        SIGHTED_AT,
-        "Sighted",
-        SIGHTED,
-        6,
-        "operator",
-        "unit-2",
-        "seen with outsider at Town market, recorded by operator for investigator",
-        None,
-    ),
-]
 LOSS_LINE = (
     f"2026-02-25T22:00:00.000000Z  #{LOST_AT:<6} ReportedLost  stolen, discovered "
     "2026-02-26T07:00:00.000000Z  (holder unit-2; recorded 2026-03-01T17:00:00.000000Z by "
@@ -139,7 +89,7 @@ LOSS_LINE = (
 def timeline(windows: bool) -> list[str]:
     """The timeline lines of the history as `custody verify-evidence` prints them."""
     lines = []
-    for index, kind, occurred, n, actor, holder, detail, signer in ROWS:
+    for index, kind, occurred, n, actor, holder, detail, signer in TIMELINE:
         recorded = format_time(hour(n))
         line = (
             f"{format_time(occurred)}  #{index:<6} {kind:<13} {detail}  "

@@ -27,7 +27,7 @@ from ledger.integrity.submissions import Submitted
 from ledger.store.log import LogStore
 from tests.conftest import SIGNER, LedgerFactory
 from tests.fault.harness import Figures, Processes, Store, initialise, issue_items, serve
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, inspect, issue, register
 
 VERIFICATIONS = 2
 
@@ -66,13 +66,7 @@ def after_the_size_is_read(
 
 def write_and_sign(ledger: Ledger, item: UUID) -> Callable[[], object]:
     def act() -> None:
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            occurred_at=ago(ledger, hours=1),
-            actor=ADMIN,
-        )
+        inspect(ledger, item, ago(ledger, hours=1))
         ledger.tlog.checkpoint()
 
     return act

@@ -27,7 +27,7 @@ from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, reference_report
 from tests.conftest import Clock, LedgerFactory
-from tests.operations.test_import import csv_bytes, programme
+from tests.importing import csv_bytes, programme
 from tests.programme import ADMIN, ago, issue, register, register_parties
 
 Served = tuple[Ledger, Ledger, TestClient]

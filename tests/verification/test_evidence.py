@@ -57,9 +57,9 @@ from ledger.verification.evidence_check import (
 from ledger.verification.headproofs import proof_from_json, proof_json
 from ledger.witness.witness_policy import WitnessPolicy, parse_policy
 from tests import reference
-from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
+from tests.checks_submissions import UNIT_2_KEY, registered_by_the_operator, unit_2_reports_itself
 from tests.conftest import SIGNER, START, Clock, LedgerFactory
-from tests.programme import ADMIN, issue, register
+from tests.programme import ADMIN, inspect, issue, register, sight
 from tests.witness.test_witnessing import WITNESS_KEYS, Network, policy_text
 
 ORIGIN = SIGNER.name
@@ -78,7 +78,6 @@ LOST = datetime(2026, 2, 25, 22, 0, tzinfo=UTC)
 DISCOVERED = datetime(2026, 2, 26, 7, 0, tzinfo=UTC)
 SIGHTED = datetime(2026, 2, 28, 15, 0, tzinfo=UTC)
 INVESTIGATOR = Actor("investigator", Role.INVESTIGATOR)
-PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
 PARTNER_KEY_ID = "dbc298251c51321b"
 OTHER_SIGNER = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(b"\x0b" * 32))
 COMPLETE = (
@@ -180,7 +179,7 @@ class History:
 def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     """The history of the module docstring, on `ledger`; its bundle made at the end."""
     register(ledger)
-    assert registered_by_the_operator(ledger, "unit-2", PARTNER_KEY) == PARTNER_KEY_ID
+    assert registered_by_the_operator(ledger, "unit-2", UNIT_2_KEY) == PARTNER_KEY_ID
     indexes: list[int] = []
 
     def checkpointed(recorded: Any = None) -> None:
@@ -197,42 +196,14 @@ def build_history(ledger: Ledger, network: Network, clock: Clock) -> History:
     item = issued.id
     checkpointed(issued)
     checkpointed(ledger.transfer(item, to="unit-2", occurred_at=TRANSFERRED, actor=ADMIN))
-    checkpointed(
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            inspector="inspectorate",
-            location="depot",
-            occurred_at=INSPECTED,
-            actor=ADMIN,
-        )
-    )
-    checkpointed(
-        self_reported_inspection(
-            ledger,
-            item,
-            party="unit-2",
-            key=PARTNER_KEY,
-            nonce="nonce-0001-abcdef",
-            occurred_at=SELF_REPORTED,
-        )
-    )
+    checkpointed(inspect(ledger, item, INSPECTED, location="depot"))
+    checkpointed(unit_2_reports_itself(ledger, item, SELF_REPORTED))
     checkpointed(
         ledger.report_lost(
             item, circumstances="stolen", occurred_at=LOST, discovered_at=DISCOVERED, actor=ADMIN
         )
     )
-    checkpointed(
-        ledger.sight(
-            item,
-            observer="investigator",
-            location="Town market",
-            held_by="outsider",
-            occurred_at=SIGHTED,
-            actor=ADMIN,
-        )
-    )
+    checkpointed(sight(ledger, item, SIGHTED, location="Town market", held_by="outsider"))
     return History(ledger, network, item, indexes, ledger.evidence(item))
 
 
@@ -429,7 +400,7 @@ def test_the_bundle_holds_the_entries_their_proofs_the_checkpoint_and_every_key(
         assert proved["entry"] == b64(entries[i])
         assert proved["inclusion_proof"] == [b64(h) for h in reference.path(i, tree)]
     key = json.loads(base64.b64decode(entry_of(bundle, KEY_REGISTERED)["entry"]))
-    assert key["payload"]["public_key"] == b64(PARTNER_KEY.public_key().public_bytes_raw())
+    assert key["payload"]["public_key"] == b64(UNIT_2_KEY.public_key().public_bytes_raw())
     assert [e["consistency_proof"] for e in bundle["earlier_checkpoints"]] == [
         [b64(h) for h in reference.proof(size, tree)] for size in CHECKPOINT_SIZES[:-1]
     ]
@@ -489,21 +460,9 @@ def test_a_sighting_with_an_unauthorized_holder_before_any_loss_is_when_it_left_
     ledger = make_ledger("sqlite:///:memory:")
     register(ledger)
     item = issue(ledger, days_ago=10)
-    ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=clock() - timedelta(days=5),
-        actor=ADMIN,
-    )
-    seen = ledger.sight(
-        item,
-        observer="investigator",
-        location="border",
-        held_by="unknown armed group",
-        occurred_at=clock() - timedelta(days=2),
-        actor=ADMIN,
+    inspect(ledger, item, clock() - timedelta(days=5))
+    seen = sight(
+        ledger, item, clock() - timedelta(days=2), location="border", held_by="unknown armed group"
     )
     ledger.report_lost(
         item, circumstances="missing", occurred_at=clock() - timedelta(days=1), actor=ADMIN
@@ -881,14 +840,7 @@ def test_a_sighting_held_by_a_unit_of_an_authorized_force_is_not_leaving_control
         party_id="platoon", name="Platoon", kind="recipient", parent="force", actor=ADMIN
     )
     item = issue(ledger, days_ago=10)
-    ledger.sight(
-        item,
-        observer="investigator",
-        location="barracks",
-        held_by="platoon",
-        occurred_at=clock() - timedelta(days=1),
-        actor=ADMIN,
-    )
+    sight(ledger, item, clock() - timedelta(days=1), location="barracks", held_by="platoon")
 
     report = verify_bundle(ledger.evidence(item), SIGNER.verifier)
 

@@ -22,7 +22,6 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -37,12 +36,11 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import IntegrityFailure
 from ledger.integrity.submissions import Submitted
 from ledger.verification.verify import _CACHED, _expected_entry, _Plain
-from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
+from tests.checks_submissions import UNIT_2_KEY, registered_by_the_operator, unit_2_reports_itself
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
 ORIGIN = SIGNER.name
-PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
 EVERY_KIND = {
     "custody:Agreement.Concluded",
     "custody:Flag.Raised",
@@ -79,7 +77,7 @@ class Stored:
 
 def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     register(ledger)
-    key = registered_by_the_operator(ledger, "unit-2", PARTNER_KEY)
+    key = registered_by_the_operator(ledger, "unit-2", UNIT_2_KEY)
     _, granted = ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
     ledger.revoke_token(granted.id, actor=ADMIN)
     item = issue(ledger, "PL-0001", details={"calibre": "7.62x39mm", "value": "1200.50"})
@@ -93,14 +91,7 @@ def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     nonce = Submitted("transfer-0001", hashlib.sha256(b"t").hexdigest())
     ledger.transfer(item, to="unit-2", occurred_at=ago(days=9), actor=ADMIN, via=nonce)
     ledger.receive(item, occurred_at=ago(days=8), actor=ADMIN, location="depot", condition="good")
-    self_reported_inspection(
-        ledger,
-        item,
-        party="unit-2",
-        key=PARTNER_KEY,
-        nonce="nonce-0001-abcdef",
-        occurred_at=ago(days=7),
-    )
+    unit_2_reports_itself(ledger, item, ago(days=7))
     lost = ago(days=6)
     ledger.report_lost(
         item, circumstances="stolen", occurred_at=lost, discovered_at=ago(days=5), actor=ADMIN
