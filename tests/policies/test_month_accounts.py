@@ -22,8 +22,8 @@ from policies.engine import (
 from policies.following import follower_of
 from policies.months import MonthTable, month_end, month_report
 from tests.days import day
-from tests.policies.test_programme_report import ADMIN, INSPECTOR, INVESTIGATOR, Programme
-from tests.policies.test_stored_accounts import DEFAULT, STRICT, programme
+from tests.policies.test_programme_report import ADMIN, INSPECTOR, Programme
+from tests.policies.test_stored_accounts import DEFAULT, STRICT, programme, seen_with_unit_9
 
 __all__ = ["programme"]  # the fixture: the scenario of tests/policies/test_programme_report.py
 
@@ -126,15 +126,7 @@ def test_a_registration_recomputes_the_items_that_name_the_party_and_their_month
 ) -> None:
     """Not every item: only those whose entries name the party (as holder, seen with, actor)."""
     ledger, serial = programme.ledger, in_custody(programme)[0]
-    programme.record_on(401)
-    ledger.sight(
-        programme.ids[serial],
-        observer="investigator",
-        location="checkpoint",
-        held_by="unit-9",
-        occurred_at=day(300),
-        actor=INVESTIGATOR,
-    )
+    seen_with_unit_9(programme, serial, on=300)
     assert agree(programme) >= 11
     ledger.register_party(
         party_id="unit-9", name="unit-9", kind="recipient", parent="force", actor=ADMIN
