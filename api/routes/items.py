@@ -12,9 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
+from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
 from api.schemas import (
-    AtQuery,
     Body,
     CorrectionIn,
     CustodyOut,
@@ -26,7 +25,6 @@ from api.schemas import (
     ItemIn,
     ItemOut,
     ItemRecordedOut,
-    KnownAtQuery,
     LossIn,
     PagingDep,
     ProvedEntryOut,
@@ -159,15 +157,15 @@ def custody(
     ledger: LedgerDep,
     fleet: FleetDep,
     scope: ReadScopeDep,
-    at: AtQuery,
-    known_at: KnownAtQuery = None,
-    exact: ExactQuery = False,
+    past: PastDep,
 ) -> CustodyOut:
     """Holder and status at field time `at` as known at `known_at`, and the entries the answer
     rests on: from the read models when they have applied every entry of the item, else (or with
     `exact=true`) from the replay, the reference; both answer the same."""
-    scope.require_item(item_id, at=at)
-    state = custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
+    scope.require_item(item_id, at=past.at)
+    state = custody_at(
+        ledger, fleet, item_id, at=past.at, known_at=past.known_at, exact=past.exact
+    )
     return CustodyOut.model_validate(state, from_attributes=True)
 
 
