@@ -318,7 +318,8 @@ class ItemRecordedOut(BaseModel):
 
 
 class ItemOut(BaseModel):
-    item_id: UUID
+    # Read from the Item aggregate's attributes (`model_validate(item, from_attributes=True)`).
+    item_id: UUID = Field(validation_alias="id")
     version: int
     serial: str
     normalised_serial: str

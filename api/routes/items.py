@@ -36,7 +36,7 @@ from api.schemas import (
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, Recorded, lists
-from ledger.domain import Action, Item
+from ledger.domain import Action
 from ledger.integrity import decode_entry
 from ledger.readmodels import custody_at
 from ledger.store import LogRow
@@ -120,7 +120,8 @@ for _event in ITEM_EVENTS:
 
 @router.get("/{item_id}", response_model=ItemOut)
 def item_state(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> ItemOut:
-    return _item_out(ledger.item(scope.require_item(item_id)))
+    item = ledger.item(scope.require_item(item_id))
+    return ItemOut.model_validate(item, from_attributes=True)
 
 
 @router.get("/{item_id}/history", response_model=HistoryOut)
@@ -201,24 +202,3 @@ def evidence_entries(
         next=page.entries.next,
     )
 
-
-def _item_out(item: Item) -> ItemOut:
-    return ItemOut(
-        item_id=item.id,
-        version=item.version,
-        serial=item.serial,
-        normalised_serial=item.normalised_serial,
-        registry_serial=item.registry_serial,
-        manufacturer=item.manufacturer,
-        model=item.model,
-        category=item.category,
-        agreement=item.agreement,
-        programme=item.programme,
-        supplier=item.supplier,
-        holder=item.holder,
-        status=item.status.value,
-        issued_at=item.issued_at,
-        last_inspection=item.last_inspection,
-        loss=item.loss,
-        details=item.details,
-    )
