@@ -564,7 +564,10 @@ class TokensOut(Paged):
 
 
 class FindingOut(BaseModel):
-    flag_id: UUID
+    # Read from a policies Finding's attributes (`model_validate(finding, from_attributes=True)`),
+    # its `finding_id` as `flag_id`; a FlagOut is built by name.
+    model_config = ConfigDict(validate_by_name=True)
+    flag_id: UUID = Field(validation_alias="finding_id")
     rule: str
     item_id: UUID
     severity: str
