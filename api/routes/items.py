@@ -164,9 +164,7 @@ def custody(
     rests on: from the read models when they have applied every entry of the item, else (or with
     `exact=true`) from the replay, the reference; both answer the same."""
     scope.require_item(item_id, at=past.at)
-    state = custody_at(
-        ledger, fleet, item_id, at=past.at, known_at=past.known_at, exact=past.exact
-    )
+    state = custody_at(ledger, fleet, item_id, at=past.at, known_at=past.known_at, exact=past.exact)
     return CustodyOut.model_validate(state, from_attributes=True)
 
 
@@ -201,4 +199,3 @@ def evidence_entries(
         entries=[ProvedEntryOut.model_validate(e) for e in page.entries.items],
         next=page.entries.next,
     )
-
