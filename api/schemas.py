@@ -505,7 +505,8 @@ class PartiesOut(Paged):
 
 
 class AgreementOut(BaseModel):
-    id: str
+    # Read from the Agreement aggregate's attributes (`model_validate(a, from_attributes=True)`).
+    id: str = Field(validation_alias="agreement_id")
     supplier: str
     programme: str
     authorized_holders: list[str]

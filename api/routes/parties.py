@@ -143,17 +143,5 @@ def list_agreements(ledger: LedgerDep, actor: ActorDep, paging: PagingDep) -> Ag
     """Every end-use agreement, in the order concluded."""
     actor.require(Action.READ)
     page = lists.agreements(ledger, **paging)
-    return AgreementsOut(
-        next=page.next,
-        agreements=[
-            AgreementOut(
-                id=a.agreement_id,
-                supplier=a.supplier,
-                programme=a.programme,
-                authorized_holders=list(a.authorized_holders),
-                retransfer_requires_consent=a.retransfer_requires_consent,
-                areas=list(a.areas),
-            )
-            for a in page.items
-        ],
-    )
+    agreements = [AgreementOut.model_validate(a, from_attributes=True) for a in page.items]
+    return AgreementsOut(agreements=agreements, next=page.next)
