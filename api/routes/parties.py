@@ -42,13 +42,7 @@ def register_party(body: PartyIn, ledger: LedgerDep, actor: ActorDep) -> Recorde
 @router.post("/agreements", status_code=201, response_model=RecordedOut)
 def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) -> RecordedOut:
     recorded = ledger.conclude_agreement(
-        agreement_id=body.id,
-        supplier=body.supplier,
-        programme=body.programme,
-        authorized_holders=body.authorized_holders,
-        retransfer_requires_consent=body.retransfer_requires_consent,
-        areas=body.areas,
-        actor=actor,
+        agreement_id=body.id, **body.model_dump(exclude={"id"}), actor=actor
     )
     return RecordedOut.of(recorded, key=body.id)
 
