@@ -29,9 +29,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper, PersistenceError
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import (
+    Aggregate,
+    BaseAggregate,
+    DomainEventProtocol,
+    MutableOrImmutableAggregate,
+)
+from eventsourcing.persistence import Mapper, PersistenceError, Recording
 
 from ledger.application.aggregates import Aggregates
 from ledger.application.checks import Checks, self_or_admin
@@ -164,6 +169,29 @@ class Ledger(Application[UUID]):
             log_store=self.log_store,
             receipts=self.tlog,
         )
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """The library's save, the same steps, but an aggregate's pending events are taken
+        without the library's `isinstance` checks against its runtime-checkable Protocols, which
+        in Python 3.11 walk every attribute of the Protocol on each call (7% of a `custody
+        import`'s CPU, two checks for each aggregate and nonce saved)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, kept as it calls it
+        return recordings
 
     def _notify(self, recordings: list[Any]) -> None:
         """The library's hook after a save: tell every `after_save` listener. The save is
