@@ -202,14 +202,17 @@ class Ledger(Application[UUID]):
             except Exception:
                 log.exception("a listener after a save failed; the save stands")
 
-    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> AbstractContextManager[Batch]:
+    def batch(
+        self, *, nonces: Iterable[tuple[str, str]] = (), new: Iterable[UUID] = ()
+    ) -> AbstractContextManager[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
         `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`: the
         (party, nonce) pairs the block's writes will carry, looked up in one query
-        (ledger/application/writes.py)."""
-        return self._writes.batch(nonces=nonces)
+        (ledger/application/writes.py); `new`: the ids of items the block will issue, looked up
+        in the same query instead of one each."""
+        return self._writes.batch(nonces=nonces, new=new)
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -447,7 +450,8 @@ class Ledger(Application[UUID]):
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
-            if self._writes.in_batch() and self._aggregates.exists(new_id):
+            batched = self._writes.in_batch() and not self._writes.unstored(new_id)
+            if batched and self._aggregates.exists(new_id):
                 raise duplicate  # else the store refuses it (version 1 exists): `duplicate` too
             self._checks.no_look_alike(manufacturer, model, serial, new_id)
             terms = self._registry.agreement(agreement)

@@ -68,6 +68,8 @@ class Batch:
     writes: int = 0
     unused: frozenset[UUID] = frozenset()
     """Nonces found unused when the block began (`Ledger.batch(nonces=...)`)."""
+    unstored: frozenset[UUID] = frozenset()
+    """Aggregates found without a log entry when the block began (`Ledger.batch(new=...)`)."""
 
     def add(self, aggregate: Aggregate, nonce: Nonce | None) -> Recorded:
         self.pending[aggregate.id] = aggregate
@@ -166,19 +168,25 @@ class WritePath:
         return self.save(aggregate, nonce, exists, lambda: self._replayed(actor, via))
 
     @contextmanager
-    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> Iterator[Batch]:
+    def batch(
+        self, *, nonces: Iterable[tuple[str, str]] = (), new: Iterable[UUID] = ()
+    ) -> Iterator[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
         `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`, the
         (party, nonce) pairs the block's writes will carry, are looked up in one query here
         instead of one each; one used meanwhile by another writer makes the batch a Conflict,
-        as any write recorded meanwhile does."""
+        as any write recorded meanwhile does. `new`, the ids of aggregates the block will create,
+        are looked up in the same query, so that `unstored` answers for them without one."""
         if self.batches.open is not None:
             raise ProgrammingError("batches do not nest")
         expected = [nonce_uuid(party, nonce) for party, nonce in nonces]
-        unused = frozenset(expected) - self.log_store.logged(expected)
-        batch = self.batches.open = Batch(unused=unused)
+        created = list(new)
+        logged = self.log_store.logged(expected + created)
+        batch = self.batches.open = Batch(
+            unused=frozenset(expected) - logged, unstored=frozenset(created) - logged
+        )
         try:
             yield batch
         finally:
@@ -187,6 +195,16 @@ class WritePath:
 
     def in_batch(self) -> bool:
         return self.batches.open is not None
+
+    def unstored(self, aggregate_id: UUID) -> bool:
+        """Whether the open batch found no log entry of this aggregate when it began and holds
+        none of its own: it does not exist, without a query. False when not known."""
+        batch = self.batches.open
+        return (
+            batch is not None
+            and aggregate_id in batch.unstored
+            and aggregate_id not in batch.pending
+        )
 
     def save(
         self,

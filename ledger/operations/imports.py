@@ -188,7 +188,8 @@ def _import_batch(
     """One atomic batch. `issued` holds the ids of the items this import issued (or found issued
     by an earlier run of the file), which rows naming an item by its marking need not look up."""
     stored = 0
-    with ledger.batch(nonces=[(actor.party, _nonce(digest, row)) for row in rows]):
+    nonces = [(actor.party, _nonce(digest, row)) for row in rows]
+    with ledger.batch(nonces=nonces, new=_issued_ids(rows)):
         for row in rows:
             try:
                 recorded = _apply(ledger, row, actor, digest, issued)
@@ -197,6 +198,19 @@ def _import_batch(
             stored += recorded.log_index == -1
             outcome.skipped += recorded.log_index != -1  # a replay: stored by an earlier run
     return stored
+
+
+def _issued_ids(rows: Sequence[Row]) -> list[UUID]:
+    """The ids of the items the rows issue, for the batch to look up in one query whether any
+    is stored already (each issue still refuses one that is: `Ledger.issue`)."""
+    found = []
+    for row in (r for r in rows if r.action == "issue"):
+        fields = row.fields
+        try:
+            found.append(UUID(_item_id(fields["manufacturer"], fields["model"], fields["serial"])))
+        except (InvalidInput, AttributeError, TypeError):
+            continue  # the issue refuses its marking itself
+    return found
 
 
 def _nonce(digest: str, row: Row) -> str:
