@@ -1001,6 +1001,20 @@ class Ledger(Application[UUID]):
         item_id, events = self._item_events(item)
         return facts_of(events, self.log_store.log_indexes_of(item_id))
 
+    def facts_of_items(self, items: Sequence[UUID]) -> dict[UUID, list[Fact]]:
+        """`facts` of each of these items, read in two queries for 500 items instead of two
+        each: their stored events, then their log indexes (which then cover every event read:
+        an event and its entry are stored in one transaction)."""
+        stored = self.log_store.stored_events_of(items)
+        indexes = self.log_store.log_indexes_of_each(items)
+        found: dict[UUID, list[Fact]] = {}
+        for item in items:
+            events = [self.mapper.to_domain_event(event) for event in stored.get(item, ())]
+            if not events or not isinstance(events[0], Item.Issued):
+                raise NotFound(f"item {item} not found")
+            found[item] = facts_of(events, indexes.get(item, {}))
+        return found
+
     def history(self, item: UUID | str) -> list[LogRow]:
         """Every log entry of the item, oldest first, with its exact bytes."""
         return self.log_store.log_entries_of(self.item(item).id)
