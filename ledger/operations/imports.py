@@ -189,7 +189,7 @@ def _import_batch(
     by an earlier run of the file), which rows naming an item by its marking need not look up."""
     stored = 0
     nonces = [(actor.party, _nonce(digest, row)) for row in rows]
-    with ledger.batch(nonces=nonces, new=_issued_ids(rows)):
+    with ledger.batch(nonces=nonces, issues=_issues(rows)):
         for row in rows:
             try:
                 recorded = _apply(ledger, row, actor, digest, issued)
@@ -200,16 +200,15 @@ def _import_batch(
     return stored
 
 
-def _issued_ids(rows: Sequence[Row]) -> list[UUID]:
-    """The ids of the items the rows issue, for the batch to look up in one query whether any
-    is stored already (each issue still refuses one that is: `Ledger.issue`)."""
+def _issues(rows: Sequence[Row]) -> list[tuple[str, str, str]]:
+    """The markings of the items the rows issue, for the batch to look their ids and look-alikes
+    up in a query or two instead of two each (each issue still refuses an item that exists or a
+    look-alike: `Ledger.issue`)."""
     found = []
     for row in (r for r in rows if r.action == "issue"):
-        fields = row.fields
-        try:
-            found.append(UUID(_item_id(fields["manufacturer"], fields["model"], fields["serial"])))
-        except (InvalidInput, AttributeError, TypeError):
-            continue  # the issue refuses its marking itself
+        marking = tuple(row.fields[k] for k in ("manufacturer", "model", "serial"))
+        if all(type(part) is str for part in marking):
+            found.append((marking[0], marking[1], marking[2]))
     return found
 
 
