@@ -344,33 +344,11 @@ class MonthRows:
 
 
 class ItemReads:
-    """The stored events and log indexes of many items in one query each (the stored accounts'
-    catch-up reads a chunk of items at a time; `Ledger.facts` reads one)."""
+    """Scans of the log for the stored accounts' catch-up (a chunk's facts are read by
+    `Ledger.facts_of_items`)."""
 
     def __init__(self, database: Database, *, events: str, log: str) -> None:
         self.database, self.events, self.log = database, events, log
-
-    def events_of(self, ids: Sequence[Any]) -> list[Row]:
-        """(originator id, version, topic, state) of the items' stored events, by item and
-        version; `ids` as the events table stores them."""
-        if not ids:
-            return []
-        return self.database.read(
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events}"
-            f" WHERE originator_id IN ({self.database.dialect.marks(len(ids))})"
-            " ORDER BY originator_id, originator_version",
-            list(ids),
-        )
-
-    def log_indexes_of(self, ids: Sequence[str]) -> list[Row]:
-        """(aggregate id, version, log index) of the items' entries."""
-        if not ids:
-            return []
-        return self.database.read(
-            f"SELECT aggregate_id, aggregate_version, log_index FROM {self.log}"
-            f" WHERE aggregate_id IN ({self.database.dialect.marks(len(ids))})",
-            list(ids),
-        )
 
     def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
         """The aggregate ids of the entries that hold any of `needles` (exact bytes of their
