@@ -3,12 +3,14 @@ client's failure limit, api/security.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.schemas import AtQuery, KnownAtQuery
 from api.security import counting_failures
 from ledger.application import Ledger, ReadScope
 from ledger.domain import Action, Actor, Unauthenticated
@@ -79,3 +81,16 @@ ExactQuery = Annotated[
         " behind the log (`as_of_log_size`)"
     ),
 ]
+
+
+@dataclass(frozen=True)
+class PastQuery:
+    """A question about the past (docs/api.md): custody at field time `at`, as known at
+    recording time `known_at`; `exact` for the reference's answer rather than the read models'."""
+
+    at: AtQuery
+    known_at: KnownAtQuery = None
+    exact: ExactQuery = False
+
+
+PastDep = Annotated[PastQuery, Depends()]

@@ -9,11 +9,12 @@ reject the obvious early with 422 (docs/api.md, "Limits").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypedDict
 from uuid import UUID
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import (
     AfterValidator,
@@ -24,7 +25,8 @@ from pydantic import (
     Field,
 )
 
-from ledger.domain import MAX_CURSOR, MAX_LIMIT, InvalidInput, aware_utc
+from ledger.application import Recorded
+from ledger.domain import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, InvalidInput, aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -80,6 +82,11 @@ def _bounded(value: datetime) -> datetime:
 
 
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded)]
+# The two times of a question about the past (docs/api.md): when it happened, as known when.
+AtQuery = Annotated[Time, Query(description="field time, RFC 3339 with a zone")]
+KnownAtQuery = Annotated[
+    Time | None, Query(description="recording time; default: everything recorded so far")
+]
 # Paging (docs/api.md, "Paging"): every list takes `limit` and `cursor` and answers `next`.
 Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many a page (1 to {MAX_LIMIT})")
@@ -93,6 +100,25 @@ Cursor = Annotated[
         description="`next` of the page before (opaque); none for the first page",
     ),
 ]
+
+
+class Paging(TypedDict):
+    """A list route's `limit` and `cursor`, as the listing functions take them (`**paging`)."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging_query(default_limit: int = DEFAULT_LIMIT) -> Callable[..., Paging]:
+    """The dependency that reads `limit` (`default_limit` if not given) and `cursor`."""
+
+    def page_parameters(limit: Limit = default_limit, cursor: Cursor = None) -> Paging:
+        return {"limit": limit, "cursor": cursor}
+
+    return page_parameters
+
+
+PagingDep = Annotated[Paging, Depends(paging_query())]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -258,11 +284,25 @@ class Paged(BaseModel):
     next: str | None = Field(description="`cursor` of the next page; null on the last page")
 
 
+def _entry_of(recorded: Recorded) -> dict[str, Any]:
+    """What a write's answer says of the entry it recorded."""
+    return {
+        "version": recorded.version,
+        "log_index": recorded.log_index,
+        "receipt": recorded.receipt,
+    }
+
+
 class RecordedOut(BaseModel):
     id: str
     version: int
     log_index: int
     receipt: str = Field(description=RECEIPT)
+
+    @classmethod
+    def of(cls, recorded: Recorded, key: str | UUID | None = None) -> RecordedOut:
+        """A write's answer naming `key` (by default the aggregate the write changed)."""
+        return cls(id=str(recorded.id if key is None else key), **_entry_of(recorded))
 
 
 class ItemRecordedOut(BaseModel):
@@ -271,9 +311,15 @@ class ItemRecordedOut(BaseModel):
     log_index: int
     receipt: str = Field(description=RECEIPT)
 
+    @classmethod
+    def of(cls, recorded: Recorded) -> ItemRecordedOut:
+        """An item write's answer."""
+        return cls(item_id=recorded.id, **_entry_of(recorded))
+
 
 class ItemOut(BaseModel):
-    item_id: UUID
+    # Read from the Item aggregate's attributes (`model_validate(item, from_attributes=True)`).
+    item_id: UUID = Field(validation_alias="id")
     version: int
     serial: str
     normalised_serial: str
@@ -459,7 +505,8 @@ class PartiesOut(Paged):
 
 
 class AgreementOut(BaseModel):
-    id: str
+    # Read from the Agreement aggregate's attributes (`model_validate(a, from_attributes=True)`).
+    id: str = Field(validation_alias="agreement_id")
     supplier: str
     programme: str
     authorized_holders: list[str]
@@ -518,7 +565,10 @@ class TokensOut(Paged):
 
 
 class FindingOut(BaseModel):
-    flag_id: UUID
+    # Read from a policies Finding's attributes (`model_validate(finding, from_attributes=True)`),
+    # its `finding_id` as `flag_id`; a FlagOut is built by name.
+    model_config = ConfigDict(validate_by_name=True)
+    flag_id: UUID = Field(validation_alias="finding_id")
     rule: str
     item_id: UUID
     severity: str

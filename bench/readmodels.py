@@ -4,7 +4,8 @@
   log), entries/s, wall clock and per CPU second of this process;
 - catch-up: the follower applying entries appended after its position (the tail of a programme,
   as after `custody import`), entries/s;
-- stored accounts: the follower's second step over the same entries (items recomputed), entries/s;
+- stored accounts: the follower's second step over the same entries (items recomputed, with their
+  month rows, policies/months.py), entries/s;
 - custody at T over HTTP for the item with 1,000 events: p50 and p99 of
   `GET /v1/items/{id}/custody?at=T` answered from the read models, against the same request with
   `exact=true` (the replay) in the same run.
@@ -28,8 +29,9 @@ import synth
 from ledger.application.ledger import Ledger
 from ledger.domain.times import format_time
 from ledger.readmodels.models import follow, open_views, rebuild
+from policies.accounts import AccountTable
 from policies.config import PolicyConfig
-from policies.engine import follow_accounts, rebuild_accounts
+from policies.months import follow as follow_accounts
 
 RATE_TARGET = 20_000
 """entries/s: catch-up and rebuild (issue 18)"""
@@ -64,20 +66,32 @@ def rebuild_rate(book: Ledger) -> Rate:
 
 
 def accounts_rebuild_rate(book: Ledger) -> Rate:
-    """Every item's stored account recomputed; counted in log entries covered."""
+    """Every item's stored account and month rows recomputed, as the follower's step does after
+    a clear (policies/following.py); counted in log entries covered."""
     size = book.log_store.log_size()
-    return rate(lambda: rebuild_accounts(book, PolicyConfig()) and size)
+    return rate(lambda: _rebuild_accounts(book) and size)
+
+
+def _rebuild_accounts(book: Ledger) -> int:
+    table = AccountTable(book, PolicyConfig())
+    table.clear()
+    return follow_accounts(book, PolicyConfig(), table)
+
+
+def _follow_accounts(book: Ledger) -> int:
+    """The follower's stored-accounts step (policies/following.py): the rows and month rows."""
+    return follow_accounts(book, PolicyConfig(), AccountTable(book, PolicyConfig()))
 
 
 def tail_rates(book: Ledger, items: int, events_per_item: int, first: int) -> tuple[Rate, Rate]:
     """Append `items` items, then time the read models' catch-up and the accounts' one."""
     size = book.log_store.log_size()
     follow(book.log_store, open_views(book))
-    follow_accounts(book, PolicyConfig())
+    _follow_accounts(book)
     synth.write_bulk(book, synth.plans(items, events_per_item, first=first), batch=1000)
     appended = book.log_store.log_size() - size
     views = rate(lambda: follow(book.log_store, open_views(book)))
-    accounts = rate(lambda: follow_accounts(book, PolicyConfig()) and appended)
+    accounts = rate(lambda: _follow_accounts(book) and appended)
     return views, accounts
 
 

@@ -68,7 +68,12 @@ import synth
 import ledger.application as application
 from ledger.application.ledger import Ledger
 from ledger.integrity import merkle
-from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
+from ledger.integrity.signing import (
+    Signer,
+    generate_signer_key,
+    read_private_key_file,
+    write_private_key_file,
+)
 from ledger.readmodels import custody as readmodel_custody
 from ledger.readmodels.derived import check_read_models
 from ledger.readmodels.models import Fleet
@@ -312,6 +317,15 @@ def profile_call(label: str, fn: Callable[[], object]) -> list[str]:
     return show_profile(label, pstats.Stats(profiler))
 
 
+def profile_cli(
+    label: str, args: Sequence[str], profile_file: Path, env: dict[str, str]
+) -> list[str]:
+    """Run `custody ARGS` under cProfile in a process of its own, writing `profile_file`."""
+    profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
+    subprocess.run([*profiled, *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return show_profile(label, pstats.Stats(str(profile_file)))
+
+
 # Ingest ---------------------------------------------------------------------------------------
 
 
@@ -503,15 +517,7 @@ def _server(side: str, store: str, profile: Path | None = None) -> Iterator[str]
 
 def _send_ledger(client: httpx.Client, plans: Sequence[synth.ItemPlan]) -> None:
     for plan in plans:
-        body = {
-            "serial": plan.serial,
-            "manufacturer": plan.manufacturer,
-            "model": plan.model,
-            "category": plan.category,
-            "agreement": plan.agreement,
-            "recipient": plan.recipient,
-            "occurred_at": plan.issued_at.isoformat(),
-        }
+        body = {**plan.issue, "occurred_at": plan.issued_at.isoformat()}
         item = _post(client, "/v1/items", body)["item_id"]
         for step in plan.steps:
             when = step.occurred_at.isoformat()
@@ -1006,17 +1012,11 @@ def section_verify(args: argparse.Namespace, stores: Stores, prog: Programme, ou
         )
     )
     if "verify" in args.profile:
-        profile_file = stores.tmp / "verify.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
-        subprocess.run(
-            [*profiled, "verify", "--db", prog.store.url, "--workers", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        out.facts["profile_verify"] = show_profile(
-            f"custody verify --workers 0 over {size:,} entries", pstats.Stats(str(profile_file))
+        out.facts["profile_verify"] = profile_cli(
+            f"custody verify --workers 0 over {size:,} entries",
+            ["verify", "--db", prog.store.url, "--workers", "0"],
+            stores.tmp / "verify.prof",
+            env,
         )
 
 
@@ -1213,18 +1213,11 @@ def section_import(
         book = open_ledger(store, create=True, signer=signer)
         synth.setup(book)
         book.close()
-        profile_file = stores.tmp / "import.prof"
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "custody_cli"]
-        csv_file = stores.tmp / "import.csv"
-        subprocess.run(
-            [*profiled, "import", str(csv_file), "--db", store.url],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        out.facts["profile_import"] = show_profile(
-            f"custody import of {rows:,} rows", pstats.Stats(str(profile_file))
+        out.facts["profile_import"] = profile_cli(
+            f"custody import of {rows:,} rows",
+            ["import", str(stores.tmp / "import.csv"), "--db", store.url],
+            stores.tmp / "import.prof",
+            env,
         )
 
 
@@ -1311,7 +1304,9 @@ def section_overview(
     with TestClient(app, base_url="http://localhost") as client:
         _sign_in(client, token)
         requests = max(args.samples // 200, 5)
+        cpu = time.process_time()  # the TestClient's threads are this process's
         times = latencies([lambda: client.get("/ui").raise_for_status()] * requests, warmup=1)
+        cpu_ms = (time.process_time() - cpu) * 1000 / (requests + 1)
     if "overview" in args.profile:
         out.facts["profile_overview"] = _profile_overview(book)
     book.close()
@@ -1322,8 +1317,130 @@ def section_overview(
         OVERVIEW_TARGET_MS,
         "ms",
         higher_is_better=False,
-        note=f"{requests} requests in process, signed in; slowest {max(times):.0f} ms",
+        note=f"{requests} requests in process, signed in; slowest {max(times):.0f} ms;"
+        f" {cpu_ms:.0f} ms of CPU a request",
     )
+
+
+# Single writes onto a very large store (issue 18, item 4) ---------------------------------------
+
+
+@section("bigstore", programme=False)
+def section_bigstore(
+    args: argparse.Namespace, stores: Stores, prog: Programme | None, out: Results
+) -> None:
+    """Single writes (one event per transaction, as the API makes them) onto a copy of a
+    --big-leaves-leaf Ledger store, against the plain application writing the same items onto a
+    copy of a plain store of as many events, the two taking turns. The stores are built once and
+    cached (bench/bigstore.py; SQLite only). Then, on each side, what a commit writes: the WAL
+    frames (pages) per commit, and with --profile which table or index each page is of, and a
+    cProfile of the Ledger's writes."""
+    import bigstore
+
+    if args.db != "sqlite":
+        out.info("bigstore: SQLite only; skipped")
+        return
+    built = bigstore.ensure(args.big_leaves, args.big_cache, progress=out.info)
+    ledger_path = bigstore.copy_of(built.ledger, stores.tmp)
+    plain_path = bigstore.copy_of(built.plain, stores.tmp)
+    signer = Signer.from_text(read_private_key_file(built.key))
+    book = open_ledger(Store(f"sqlite:///{ledger_path}", {}), signer=signer)
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(plain_path)}
+    app = baseline.open_plain(env, create=False)
+    size = book.log_store.log_size()
+    first = built.items
+    warm = list(synth.plans(WARMUP_ITEMS, args.events_per_item, first=first))
+    timed_plans = list(synth.plans(args.big_sample, args.events_per_item, first=first + 100))
+    for plan in warm:  # not timed: the first writes open connections and read the schema
+        baseline.write_single(app, plan)
+        synth.write_single(book, plan)
+    cpu = {"plain": 0.0, "ledger": 0.0}
+
+    def on_cpu(side: str, write: Callable[[], object]) -> None:
+        started = time.process_time()
+        write()
+        cpu[side] += time.process_time() - started
+
+    plain_s, ours_s = interleaved(
+        timed_plans,
+        lambda chunk: on_cpu("plain", lambda: [baseline.write_single(app, p) for p in chunk]),
+        lambda chunk: on_cpu("ledger", lambda: [synth.write_single(book, p) for p in chunk]),
+        size=max(1, INTERLEAVE_ITEMS // 10),
+    )
+    events = sum(p.events for p in timed_plans)
+    counted = list(
+        synth.plans(BIG_COUNTED_ITEMS, args.events_per_item, first=first + 100 + args.big_sample)
+    )
+    theirs = _frames_of(plain_path, counted, lambda p: baseline.write_single(app, p))
+    ours = _frames_of(ledger_path, counted, lambda p: synth.write_single(book, p))
+    app.close()
+    per_commit = {
+        side: len(frames) / max(1, sum(1 for _, ends in frames if ends))
+        for side, frames in (("plain", theirs), ("ledger", ours))
+    }
+    _ratio_figure(
+        out,
+        f"single writes onto {size:,} leaves",
+        events / ours_s,
+        events / plain_s,
+        "Ledger >= 0.60 x plain",
+        f"onto a plain store of {built.leaves:,} events",
+        note=f"{events} events, {len(timed_plans)} items; CPU per event: Ledger "
+        f"{cpu['ledger'] / events * 1000:.2f} ms, plain {cpu['plain'] / events * 1000:.2f} ms "
+        f"(ratio {cpu['plain'] / max(cpu['ledger'], 1e-9):.2f}, the ratio were syncs free); "
+        f"pages (WAL frames) per commit: Ledger {per_commit['ledger']:.1f}, "
+        f"plain {per_commit['plain']:.1f}",
+    )
+    out.facts["bigstore_pages_per_commit"] = per_commit
+    out.facts["bigstore_cpu_ms_per_event"] = {k: v / events * 1000 for k, v in cpu.items()}
+    if "bigstore" in args.profile:
+        for side, path, frames in (("plain", plain_path, theirs), ("ledger", ledger_path, ours)):
+            out.facts[f"bigstore_pages_{side}"] = _pages_by_owner(side, path, frames, out)
+        more = list(synth.plans(50, args.events_per_item, first=first + 200 + args.big_sample))
+        out.facts["profile_bigstore"] = profile_call(
+            f"Ledger single writes onto {size:,} leaves, {sum(p.events for p in more)} events",
+            lambda: [synth.write_single(book, p) for p in more],
+        )
+    book.close()
+
+
+BIG_COUNTED_ITEMS = 30
+"""Items written on each side while their WAL frames are counted."""
+
+
+def _frames_of(
+    path: Path, plans: Sequence[synth.ItemPlan], write: Callable[[synth.ItemPlan], object]
+) -> list[tuple[int, bool]]:
+    """The WAL frames (page, ends a commit) that writing `plans[1:]` appends to the store; the
+    first plan is written uncounted, to give the reader bigstore.Frames holds a frame."""
+    import bigstore
+
+    frames = bigstore.Frames(path)
+    write(plans[0])
+    frames.begin()
+    for plan in plans[1:]:
+        write(plan)
+    return frames.end()
+
+
+def _pages_by_owner(
+    side: str, path: Path, frames: Sequence[tuple[int, bool]], out: Results
+) -> dict[str, float]:
+    """Pages per commit by the table or index they belong to."""
+    import bigstore
+
+    commits = max(1, sum(1 for _, ends in frames if ends))
+    owners = bigstore.page_owners(path, {page for page, _ in frames})
+    counts: dict[str, int] = {}
+    for page, _ in frames:
+        name = owners.get(page, "(free list or new)")
+        counts[name] = counts.get(name, 0) + 1
+    shares = {name: n / commits for name, n in sorted(counts.items(), key=lambda kv: -kv[1])}
+    out.info(
+        f"bigstore pages per commit, {side}: "
+        + ", ".join(f"{name} {n:.2f}" for name, n in shares.items())
+    )
+    return shares
 
 
 def _profile_overview(book: Ledger) -> list[str]:
@@ -1390,6 +1507,18 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         const=",".join(all_sections()),
         default="",
         help="add cProfile top functions (all sections, or the comma-separated ones named)",
+    )
+    parser.add_argument(
+        "--big-leaves", type=int, default=1_000_000, help="the bigstore section's store size"
+    )
+    parser.add_argument(
+        "--big-sample", type=int, default=100, help="items written one by one onto the big store"
+    )
+    parser.add_argument(
+        "--big-cache",
+        type=Path,
+        default=Path("/tmp/custody-bench-cache"),
+        help="where bench/bigstore.py keeps the big stores it built",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--tmp", type=Path, help="where the temporary stores go")

@@ -169,7 +169,7 @@ def export(
         verifier = ledger.tlog.verifier()
     else:
         ledger, verifier = open_ledger(config), read_vkey(vkey)
-    latest = ledger.log_store.latest_checkpoint()
+    latest = ledger.tlog.latest_checkpoint()
     summary = with_progress(
         "exporting",
         latest[0] if latest else 0,
@@ -181,7 +181,7 @@ def export(
         f"wrote {output}: {summary.entries} entries, {summary.checkpoints} checkpoints; "
         f"root {summary.root.hex()}; sha256 {summary.sha256}"
     )
-    left_out = ledger.log_store.log_size() - summary.entries
+    left_out = ledger.tlog.size() - summary.entries
     if left_out:
         err.print(f"custody: note: {left_out} entries after its checkpoint are left out")
 

@@ -141,7 +141,7 @@ def verify(
         )
     ]
     policy = parse_policy(witness_policy.read_bytes()) if witness_policy else None
-    total = 2 * ledger.log_store.log_size()
+    total = 2 * ledger.tlog.size()
     verified = with_progress(
         "verifying",
         total,
@@ -199,7 +199,7 @@ def readmodels_rebuild(db: DbOption = None) -> None:
     views = open_views(ledger)
     applied = with_progress(
         "rebuilding",
-        ledger.log_store.log_size(),
+        ledger.tlog.size(),
         lambda step: rebuild(ledger.log_store, views, progress=step),
     )
     out.print(f"rebuilt the read models: {applied} entries applied")

@@ -15,9 +15,10 @@ The rows follow the log with the library's tracking, in the read models' trackin
 computed from reads made after the log size it records (`computed_at`) was read, so it reflects
 every entry before that size; a row is only ever replaced by one with a `computed_at` as large (two
 processes catching up at once cannot put an older read over a newer one), and the position is set,
-under the read models' lock, only after every changed item's row is written. An entry of a party or
-an agreement can change any item's findings (a unit's force, an agreement's holders), so the
-catch-up after one recomputes every item. Each policy (by fingerprint) has its own rows.
+under the read models' lock, only after every changed item's row is written. A party's registration
+can change the findings of the items whose entries name it (a unit's force, who is independent), so
+the catch-up after one recomputes those items too (found in one scan of the log); agreements never
+change. Each policy (by fingerprint) has its own rows.
 """
 
 from __future__ import annotations
@@ -27,14 +28,23 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.domain import format_time
-from ledger.integrity import decode_entry
+from ledger.integrity import canonical_json, decode_entry
 from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
-from ledger.store import ACCOUNT_COLUMNS, AccountRows, Database, LogStore, Tally, Where
+from ledger.store import (
+    ACCOUNT_COLUMNS,
+    AccountRows,
+    Database,
+    ItemReads,
+    LogStore,
+    MonthRows,
+    Tally,
+    Where,
+)
 from policies.config import PolicyConfig
 from policies.findings import Finding, Severity
 
@@ -163,6 +173,10 @@ class AccountTable:
         database = Database(self.views.datastore)
         self.sql = AccountRows(database, self.policy, tracking=TRACKING_TABLE)
         self.sql.create()
+        self.months = MonthRows(self.sql)
+        """the month rows kept with these (policies/months.py)"""
+        self.months.create()
+        self.months_name = self.name + ":months"
 
     def rows(self) -> list[StoredAccount]:
         return [StoredAccount(*row) for row in self.sql.rows()]
@@ -202,6 +216,8 @@ class AccountTable:
             return 0
         changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
+        if items and not getattr(compute, "keeps_months", False):
+            self.months.forget(self.months_name)  # their items' month rows are left behind
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             self._write(compute(chunk, self.policy, size))
@@ -213,6 +229,7 @@ class AccountTable:
     def clear(self) -> None:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
         self.sql.clear(TRACKING_PREFIX)
+        self.months.clear()
 
     def position(self) -> int:
         """The log size the rows reflect."""
@@ -225,14 +242,30 @@ class AccountTable:
         """The items with entries in [position, size); None when every item must be recomputed."""
         if position == 0 or size - position > RESCAN_LIMIT:
             return None
-        changed = set()
+        changed, registered = set(), []
         for row in store.log_entries(position, size):
-            kind = str(decode_entry(row.entry)["type"])
+            entry = decode_entry(row.entry)
+            kind = str(entry["type"])
             if kind.startswith(REGISTRY_TOPICS):
-                return None
-            if kind.startswith("custody:Item."):
+                registered.append(str(cast(dict[str, Any], entry["payload"])["party_id"]))
+            elif kind.startswith("custody:Item."):
                 changed.add(row.aggregate_id)
+        if registered:
+            changed |= {UUID(i) for i in self._mentioning(registered)}
         return changed
+
+    def _mentioning(self, parties: Sequence[str]) -> set[str]:
+        """The items whose entries name any of `parties` (as actor or in any field): the only
+        items whose findings a party's registration can change, since a party's parent is
+        registered before it (rules.py looks up the parties an item's facts name, and their
+        parents)."""
+        store = self.ledger.log_store
+        reads = ItemReads(
+            Database(self.views.datastore), events=store.sql.events, log=store.sql.log
+        )
+        return reads.items_mentioning(
+            [canonical_json(p) for p in parties], b'"type":"custody:Item.'
+        )
 
     def _write(self, accounts: Sequence[StoredAccount]) -> None:
         self.sql.write([_params(account) for account in accounts])

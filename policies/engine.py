@@ -17,7 +17,7 @@ from uuid import UUID
 
 from ledger.application import Ledger, recipient_for
 from ledger.domain import Actor, Fact, InvalidInput, NotFound, aware_utc, format_time
-from ledger.store import Where
+from ledger.store import MARKING, Where
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount, stored
 from policies.config import PolicyConfig
 from policies.findings import Finding
@@ -121,14 +121,14 @@ def accounts(
     else from the item's facts. Up to date, both give the same answers; `reference_accounts` is
     the reference, and what `exact` asks for. The stored accounts are not caught up here: the
     follower does that (`follow_accounts`); `accounts_position` says how far they are."""
-    scope = _checked(scope)
+    scope = checked_scope(scope)
     if scope.known_at is not None or exact:
         yield from reference_accounts(ledger, scope, config)
         return
     table = AccountTable(ledger, config)
     as_of = format_time(scope.as_of)
     serials = table.issued_twice(as_of)
-    registry = _registry(ledger, None)
+    registry = rule_registry(ledger, None)
     for row in table.rows():
         wanted = _wanted(registry.parent, scope, row.programme, row.category, row.recipient)
         if row.issued_at > as_of or not wanted:
@@ -189,7 +189,7 @@ def _compute(ledger: Ledger, config: PolicyConfig) -> Compute:
     """Rows for a chunk of items, the parties and agreements looked up once per chunk."""
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
-        registry = _registry(ledger, None)
+        registry = rule_registry(ledger, None)
         return [_stored(ledger, item, config, policy, size, registry) for item in items]
 
     return compute
@@ -211,10 +211,10 @@ def _unsettled_account(
     """An item with facts after the date: the rules over its facts up to the date."""
     facts = _facts_as_of(ledger, UUID(row.item_id), scope)
     assert facts is not None  # issued by the date: its issue is among them
-    return _account(registry.case(UUID(row.item_id), facts, scope.as_of, twins), config)
+    return account_of_case(registry.case(UUID(row.item_id), facts, scope.as_of, twins), config)
 
 
-def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str] | None:
+def covered_recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str] | None:
     """The recipients a scope's `recipient` covers: itself and its units."""
     if not scope.recipient:
         return None
@@ -224,14 +224,14 @@ def _recipients(table: AccountTable, parent: Parents, scope: Scope) -> list[str]
 def recipients(ledger: Ledger, scope: Scope, config: PolicyConfig) -> list[str]:
     """The recipients items were issued to, within the scope's recipient (itself and its units)."""
     table = AccountTable(ledger, config)  # as they are: the follower keeps them up to date
-    chosen = _recipients(table, _registry(ledger, None).parent, _checked(scope))
+    chosen = covered_recipients(table, rule_registry(ledger, None).parent, checked_scope(scope))
     return sorted(table.recipients() if chosen is None else chosen)
 
 
 def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Iterator[ItemAccount]:
     """The rules over every item's facts as of the date, read one item at a time."""
-    scope = _checked(scope)
-    registry = _registry(ledger, scope.known_at)
+    scope = checked_scope(scope)
+    registry = rule_registry(ledger, scope.known_at)
     chosen = list(_chosen_facts(ledger, scope))
     serials = _serials(chosen)  # across the whole fleet, whatever the filter
     for item_id, facts in chosen:
@@ -240,7 +240,7 @@ def reference_accounts(ledger: Ledger, scope: Scope, config: PolicyConfig) -> It
         if not _wanted(registry.parent, scope, *marking):
             continue
         twins = _twins(serials, issued["normalised_serial"], facts[0].log_index)
-        yield _account(registry.case(item_id, facts, scope.as_of, twins), config)
+        yield account_of_case(registry.case(item_id, facts, scope.as_of, twins), config)
 
 
 def item_account(
@@ -248,14 +248,14 @@ def item_account(
 ) -> ItemAccount | None:
     """One item's account as of the date (None if it was not issued by then): the rules over its
     facts, with the fleet's other issues of its serial from the stored accounts as they are."""
-    scope = _checked(scope)
+    scope = checked_scope(scope)
     facts = _facts_as_of(ledger, item_id, scope)
     if facts is None:
         return None
     serials = AccountTable(ledger, config).issued_twice(format_time(scope.as_of))
     twins = _twins(serials, str(facts[0].fields["normalised_serial"]), facts[0].log_index)
-    return _account(
-        _registry(ledger, scope.known_at).case(item_id, facts, scope.as_of, twins), config
+    return account_of_case(
+        rule_registry(ledger, scope.known_at).case(item_id, facts, scope.as_of, twins), config
     )
 
 
@@ -265,15 +265,15 @@ def unaccounted_report(
     """The unaccounted items and the rates per recipient. The stored accounts, as they are,
     answer for the items settled by the date, counted in SQL; the items with facts after it are
     read one by one. `exact` (and any `known_at`) asks the reference instead."""
-    scope = _checked(scope)
+    scope = checked_scope(scope)
     if scope.known_at is not None or exact:
         return reference_report(ledger, scope, config)
     table = AccountTable(ledger, config)
     position = table.position()
-    registry = _registry(ledger, None)
+    registry = rule_registry(ledger, None)
     as_of = format_time(scope.as_of)
     where = Where(
-        as_of, _recipients(table, registry.parent, scope), scope.programme, scope.category
+        as_of, covered_recipients(table, registry.parent, scope), scope.programme, scope.category
     )
     serials = table.issued_twice(as_of)
     totals = {
@@ -315,7 +315,7 @@ def reference_report(ledger: Ledger, scope: Scope, config: PolicyConfig) -> Unac
         if account.unaccounted:
             unaccounted.append(account)
     rates = [RecipientRates(r, *totals[r]) for r in sorted(totals)]
-    return UnaccountedReport(_checked(scope), unaccounted, rates, size)
+    return UnaccountedReport(checked_scope(scope), unaccounted, rates, size)
 
 
 def _count(totals: dict[str, list[int]], account: ItemAccount) -> None:
@@ -343,7 +343,7 @@ def scope_for(actor: Actor, scope: Scope) -> Scope:
     return replace(scope, recipient=recipient_for(actor, scope.recipient))
 
 
-def _checked(scope: Scope) -> Scope:
+def checked_scope(scope: Scope) -> Scope:
     known = aware_utc(scope.known_at, field="known_at") if scope.known_at else None
     return Scope(
         aware_utc(scope.as_of, field="as_of"),
@@ -423,7 +423,7 @@ class RuleRegistry:
         return Case(item_id, facts, as_of, self.authorized(agreement), twins, self.registration)
 
 
-def _registry(ledger: Ledger, known_at: datetime | None) -> RuleRegistry:
+def rule_registry(ledger: Ledger, known_at: datetime | None) -> RuleRegistry:
     registration = registrations(ledger, known_at)
 
     def parent(party: str) -> str | None:
@@ -450,7 +450,7 @@ def registrations(ledger: Ledger, known_at: datetime | None) -> Registration:
     return registration
 
 
-def _account(case: Case, config: PolicyConfig) -> ItemAccount:
+def account_of_case(case: Case, config: PolicyConfig) -> ItemAccount:
     issued = case.issued.fields
     status = "lost" if case.open_loss() else "disposed" if case.disposal() else "in_custody"
     found = tuple(f for rule in RULES.values() for f in rule(case, config) if f.since <= case.as_of)
@@ -522,9 +522,8 @@ def _stored(
     assert facts is not None
     fields = facts[0].fields
     case = registry.case(item_id, facts, FOREVER)
-    account = _account(case, config)
-    marking = {k: str(fields[k]) for k in ("serial", "normalised_serial", "category")}
-    marking |= {k: str(fields[k]) for k in ("programme", "agreement", "recipient")}
+    account = account_of_case(case, config)
+    marking = {k: str(fields[k]) for k in MARKING}
     return stored(
         account.findings,
         policy=policy,

@@ -11,13 +11,14 @@ from ledger.readmodels import Follower, views_step
 from ledger.readmodels import FollowStep as Step
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
-from policies.engine import follow_accounts
+from policies.months import follow, missing_months
 
 
 def accounts_step(ledger: Ledger, config: PolicyConfig) -> Step:
-    """The stored accounts of `config`'s policy, their table opened (created if missing) on the
-    first run and kept. Its progress counts items; `behind` is every item when the accounts are
-    behind the log (at most that many are recomputed)."""
+    """The stored accounts of `config`'s policy and their month rows (policies/months.py), the
+    tables opened (created if missing) on the first run and kept. Its progress counts items;
+    `behind` is every item when the accounts are behind the log, or the month rows do not answer
+    (at most that many are recomputed)."""
     tables: list[AccountTable] = []
 
     def table() -> AccountTable:
@@ -26,12 +27,12 @@ def accounts_step(ledger: Ledger, config: PolicyConfig) -> Step:
         return tables[0]
 
     def behind() -> int:
-        if table().position() >= ledger.log_store.log_size():
+        if table().position() >= ledger.log_store.log_size() and not missing_months(table()):
             return 0
         return sum(1 for _ in ledger.item_ids())
 
     def catch_up(progress: Callable[[int], None] | None) -> int:
-        return follow_accounts(ledger, config, progress, table=table())
+        return follow(ledger, config, table(), progress)
 
     return Step("stored accounts", catch_up, behind)
 

@@ -115,6 +115,23 @@ def sight(
     return ledger.sight(item, occurred_at=occurred_at, actor=actor, **fields)
 
 
+def record_sighting(
+    ledger: Ledger,
+    serial_as_read: str,
+    occurred_at: datetime,
+    *,
+    actor: Actor = ADMIN,
+    **fields: Any,
+) -> Recorded:
+    """The investigator's sighting at the market of a weapon known only by the serial read off it,
+    that the operator records, unless `actor` or `fields` (observer, location, held_by, evidence
+    ...) say otherwise."""
+    fields = {"observer": "investigator", "location": "market"} | fields
+    return ledger.record_sighting(
+        serial_as_read=serial_as_read, occurred_at=occurred_at, actor=actor, **fields
+    )
+
+
 def ago(ledger: Ledger, **delta: float) -> datetime:
     return ledger.clock() - timedelta(**delta)
 

@@ -1,6 +1,7 @@
 """The arrows of docs/architecture.md, walked over the imports and strings of every module.
 
-1. ledger/ and policies/ import no web code, no `api` and no CLI (policies/ sits above ledger/).
+1. ledger/ and policies/ import no web code, no `api` and no CLI (policies/ sits above ledger/);
+   api/ imports no CLI and not its library (typer): the CLI sits beside the API, not below it.
 2. ledger/ is in layers, lowest first: domain < integrity < witness < store < verification <
    application < readmodels < operations. A module imports its own layer or lower ones only.
 3. Only ledger/store/ imports a SQL driver (sqlite3, psycopg, eventsourcing's sqlite or postgres
@@ -35,7 +36,7 @@ LAYERS = (
 )
 WEB = {"fastapi", "starlette", "pydantic", "uvicorn", "typer", "rich", "jinja2", "api"}
 CLI = {"cli", "custody_cli"}
-FORBIDDEN = {"ledger": WEB | CLI | {"policies"}, "policies": WEB | CLI}
+FORBIDDEN = {"ledger": WEB | CLI | {"policies"}, "policies": WEB | CLI, "api": CLI | {"typer"}}
 DRIVERS = ("sqlite3", "psycopg", "psycopg_pool", "eventsourcing.sqlite", "eventsourcing.postgres")
 SQL = re.compile(
     r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \S+ SET\b|\bDELETE FROM\b|\bPRAGMA \w"
@@ -303,6 +304,17 @@ def test_the_walker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = write(tmp_path, "m.py", "from fastapi import FastAPI\nimport api.main\n")
 
     assert imported_roots(module) == {"fastapi", "api"}
+
+
+def test_the_walker_sees_the_api_import_the_cli_or_its_library(tmp_path: Path) -> None:
+    module = write(
+        tmp_path,
+        "api/m.py",
+        "import typer\nfrom custody_cli.store import verify\ndef f():\n    import cli\n"
+        "from ledger.application import Ledger\nfrom fastapi import FastAPI\n",
+    )
+
+    assert imported_roots(module) & FORBIDDEN["api"] == {"typer", "custody_cli", "cli"}
 
 
 def test_the_walker_sees_an_import_from_a_higher_layer(tmp_path: Path) -> None:

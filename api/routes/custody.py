@@ -5,15 +5,14 @@ the items they have not caught up with (docs/readmodels.md)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
-from api.schemas import Cursor, Limit, Paged, PartyIdQuery, Time
-from ledger.domain import DEFAULT_LIMIT, aware_utc
+from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
+from api.schemas import Paged, PagingDep, PartyIdQuery
+from ledger.domain import aware_utc
 from ledger.readmodels import holdings_page
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
@@ -42,13 +41,8 @@ def holdings(
     fleet: FleetDep,
     scope: ReadScopeDep,
     holder: PartyIdQuery,
-    at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
-    known_at: Annotated[
-        Time | None, Query(description="recording time; default: everything recorded so far")
-    ] = None,
-    exact: ExactQuery = False,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    past: PastDep,
+    paging: PagingDep,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
     with its status then: `in_custody`, `lost` or `disposed`; by serial, `limit` a page. A
@@ -56,10 +50,10 @@ def holdings(
     (`as_of_log_size`); `exact=true` also replays the items with entries they have not applied
     yet."""
     scope.require_holder(holder)
-    at, known_at = aware_utc(at, field="at"), _aware(known_at)
+    at, known_at = aware_utc(past.at, field="at"), _aware(past.known_at)
     ledger.party(holder)
     page, size = holdings_page(
-        ledger, fleet, holder, at=at, known_at=known_at, exact=exact, cursor=cursor, limit=limit
+        ledger, fleet, holder, at=at, known_at=known_at, exact=past.exact, **paging
     )
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)

@@ -4,17 +4,19 @@ the Ledger, shape the answer."""
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
+from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
 from api.schemas import (
+    Body,
     CorrectionIn,
-    Cursor,
     CustodyOut,
     DisposalIn,
     EntryOut,
@@ -24,19 +26,18 @@ from api.schemas import (
     ItemIn,
     ItemOut,
     ItemRecordedOut,
-    Limit,
     LossIn,
+    PagingDep,
     ProvedEntryOut,
     ReceiptIn,
     RecoveryIn,
     RouteOptions,
     SightingIn,
-    Time,
     TransferIn,
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, Recorded, lists
-from ledger.domain import DEFAULT_LIMIT, Action, Item
+from ledger.domain import Action
 from ledger.domain.replay import CustodyState
 from ledger.integrity import decode_entry
 from ledger.readmodels import custody_at
@@ -45,15 +46,6 @@ from ledger.verification import stream_bundle
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 CREATED: RouteOptions = {"status_code": 201, "response_model": ItemRecordedOut}
-
-
-def _recorded(recorded: Recorded) -> ItemRecordedOut:
-    return ItemRecordedOut(
-        item_id=recorded.id,
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
 
 
 @router.post("", **CREATED)
@@ -71,126 +63,67 @@ def issue(body: ItemIn, write: WriteDep) -> ItemRecordedOut:
         via=write.via(Action.ISSUE),
         actor=write.actor,
     )
-    return _recorded(recorded)
+    return ItemRecordedOut.of(recorded)
 
 
-@router.post("/{item_id}/transfers", **CREATED)
-def transfer(item_id: UUID, body: TransferIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.transfer(
-        item_id,
-        to=body.to,
-        occurred_at=body.occurred_at,
-        authority=body.authority,
-        from_holder=body.from_holder,
-        via=write.via(Action.TRANSFER, item_id),
-        actor=write.actor,
+@dataclass(frozen=True)
+class ItemEvent:
+    """An event recorded on an item: `POST /v1/items/{item_id}/<path>` with a body whose fields
+    (less its `signature`) are, name for name, the keyword arguments of the Ledger method named
+    as the action."""
+
+    path: str
+    action: Action
+    body: type[Body]
+    description: str = ""
+
+
+ITEM_EVENTS = (
+    ItemEvent("transfers", Action.TRANSFER, TransferIn),
+    ItemEvent("receipts", Action.RECEIVE, ReceiptIn, "The holder confirms the item is in hand."),
+    ItemEvent("inspections", Action.INSPECT, InspectionIn),
+    ItemEvent("losses", Action.REPORT_LOST, LossIn),
+    ItemEvent("recoveries", Action.RECOVER, RecoveryIn),
+    ItemEvent("sightings", Action.SIGHT, SightingIn),
+    ItemEvent("disposals", Action.DISPOSE, DisposalIn),
+    ItemEvent("corrections", Action.CORRECT, CorrectionIn),
+)
+
+
+def _event_route(event: ItemEvent) -> Callable[..., ItemRecordedOut]:
+    taken = inspect.signature(getattr(Ledger, event.action.value)).parameters
+    if untaken := set(event.body.model_fields) - {"signature"} - set(taken):
+        raise TypeError(f"Ledger.{event.action.value} takes no {sorted(untaken)}")
+
+    def record_event(item_id: UUID, body: Body, write: WriteDep) -> ItemRecordedOut:
+        record: Callable[..., Recorded] = getattr(write.ledger, event.action.value)
+        recorded = record(
+            item_id,
+            **body.model_dump(exclude={"signature"}),
+            via=write.via(event.action, item_id),
+            actor=write.actor,
+        )
+        return ItemRecordedOut.of(recorded)
+
+    record_event.__annotations__["body"] = event.body  # the model FastAPI parses and documents
+    return record_event
+
+
+for _event in ITEM_EVENTS:
+    router.add_api_route(
+        f"/{{item_id}}/{_event.path}",
+        _event_route(_event),
+        methods=["POST"],
+        name=_event.action.value,
+        description=_event.description,
+        **CREATED,
     )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/receipts", **CREATED)
-def receive(item_id: UUID, body: ReceiptIn, write: WriteDep) -> ItemRecordedOut:
-    """The holder confirms the item is in hand."""
-    recorded = write.ledger.receive(
-        item_id,
-        occurred_at=body.occurred_at,
-        location=body.location,
-        condition=body.condition,
-        via=write.via(Action.RECEIVE, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/inspections", **CREATED)
-def inspect(item_id: UUID, body: InspectionIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.inspect(
-        item_id,
-        result=body.result,
-        method=body.method,
-        occurred_at=body.occurred_at,
-        inspector=body.inspector,
-        observed_serial=body.observed_serial,
-        location=body.location,
-        via=write.via(Action.INSPECT, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/losses", **CREATED)
-def report_lost(item_id: UUID, body: LossIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.report_lost(
-        item_id,
-        circumstances=body.circumstances,
-        occurred_at=body.occurred_at,
-        discovered_at=body.discovered_at,
-        via=write.via(Action.REPORT_LOST, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/recoveries", **CREATED)
-def recover(item_id: UUID, body: RecoveryIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.recover(
-        item_id,
-        by=body.by,
-        occurred_at=body.occurred_at,
-        location=body.location,
-        condition=body.condition,
-        via=write.via(Action.RECOVER, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/sightings", **CREATED)
-def sight(item_id: UUID, body: SightingIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.sight(
-        item_id,
-        observer=body.observer,
-        location=body.location,
-        occurred_at=body.occurred_at,
-        held_by=body.held_by,
-        serial_as_read=body.serial_as_read,
-        evidence=body.evidence,
-        via=write.via(Action.SIGHT, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/disposals", **CREATED)
-def dispose(item_id: UUID, body: DisposalIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.dispose(
-        item_id,
-        method=body.method,
-        occurred_at=body.occurred_at,
-        certificate=body.certificate,
-        witnesses=body.witnesses,
-        via=write.via(Action.DISPOSE, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
-
-
-@router.post("/{item_id}/corrections", **CREATED)
-def correct(item_id: UUID, body: CorrectionIn, write: WriteDep) -> ItemRecordedOut:
-    recorded = write.ledger.correct(
-        item_id,
-        entry=body.entry,
-        reason=body.reason,
-        occurred_at=body.occurred_at,
-        via=write.via(Action.CORRECT, item_id),
-        actor=write.actor,
-    )
-    return _recorded(recorded)
 
 
 @router.get("/{item_id}", response_model=ItemOut)
 def item_state(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> ItemOut:
-    return _item_out(ledger.item(scope.require_item(item_id)))
+    item = ledger.item(scope.require_item(item_id))
+    return ItemOut.model_validate(item, from_attributes=True)
 
 
 @router.get("/{item_id}/history", response_model=HistoryOut)
@@ -198,11 +131,10 @@ def history(
     item_id: UUID,
     ledger: LedgerDep,
     scope: ReadScopeDep,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    paging: PagingDep,
 ) -> HistoryOut:
     """The item's entries, oldest first, `limit` a page (docs/api.md, "Paging")."""
-    page = lists.history(ledger, scope.require_item(item_id), cursor=cursor, limit=limit)
+    page = lists.history(ledger, scope.require_item(item_id), **paging)
     return HistoryOut(
         item_id=item_id, entries=[_entry_out(ledger, row) for row in page.items], next=page.next
     )
@@ -228,11 +160,7 @@ async def custody(
     ledger: LedgerDep,
     fleet: FleetDep,
     scope: ReadScopeDep,
-    at: Annotated[Time, Query(description="field time, RFC 3339 with a zone")],
-    known_at: Annotated[
-        Time | None, Query(description="recording time; default: everything recorded so far")
-    ] = None,
-    exact: ExactQuery = False,
+    past: PastDep,
 ) -> CustodyOut:
     """Holder and status at field time `at` as known at `known_at`, and the entries the answer
     rests on: from the read models when they have applied every entry of the item, else (or with
@@ -241,19 +169,13 @@ async def custody(
     # `async`, the store read in one hop to the thread pool: a plain `def` route takes a second
     # hop for FastAPI's check of the answer against CustodyOut (docs/performance.md, "Read models").
     def read() -> CustodyState:
-        scope.require_item(item_id, at=at)
-        return custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
+        scope.require_item(item_id, at=past.at)
+        return custody_at(
+            ledger, fleet, item_id, at=past.at, known_at=past.known_at, exact=past.exact
+        )
 
     state = await run_in_threadpool(read)
-    return CustodyOut(
-        item_id=state.item_id,
-        at=state.at,
-        known_at=state.known_at,
-        holder=state.holder,
-        status=state.status.value,
-        last_event_at=state.last_event_at,
-        log_indexes=list(state.log_indexes),
-    )
+    return CustodyOut.model_validate(state, from_attributes=True)
 
 
 @router.get("/{item_id}/evidence")
@@ -274,39 +196,16 @@ def evidence_entries(
     item_id: UUID,
     ledger: LedgerDep,
     scope: ReadScopeDep,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    paging: PagingDep,
 ) -> EvidenceEntriesOut:
     """The bundle's `entries` a page at a time: each entry with its inclusion proof to the
     signed checkpoint of the first page (every page of one paging keeps it), as the bundle
     holds them (docs/verification.md, section 7)."""
-    page = lists.evidence_entries(ledger, scope.require_item(item_id), cursor=cursor, limit=limit)
+    page = lists.evidence_entries(ledger, scope.require_item(item_id), **paging)
     return EvidenceEntriesOut(
         item_id=item_id,
         checkpoint=page.checkpoint,
         size=page.size,
         entries=[ProvedEntryOut.model_validate(e) for e in page.entries.items],
         next=page.entries.next,
-    )
-
-
-def _item_out(item: Item) -> ItemOut:
-    return ItemOut(
-        item_id=item.id,
-        version=item.version,
-        serial=item.serial,
-        normalised_serial=item.normalised_serial,
-        registry_serial=item.registry_serial,
-        manufacturer=item.manufacturer,
-        model=item.model,
-        category=item.category,
-        agreement=item.agreement,
-        programme=item.programme,
-        supplier=item.supplier,
-        holder=item.holder,
-        status=item.status.value,
-        issued_at=item.issued_at,
-        last_inspection=item.last_inspection,
-        loss=item.loss,
-        details=item.details,
     )

@@ -10,7 +10,7 @@ import base64
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ActorDep, LedgerDep, ReadScopeDep
@@ -18,17 +18,19 @@ from api.schemas import (
     MAX_INDEX,
     NOTE,
     ConsistencyProofOut,
-    Cursor,
     HeadProofOut,
     InclusionProofOut,
-    Limit,
     LogEntriesOut,
     LogEntryOut,
+    Paging,
+    paging_query,
 )
 from ledger.application import lists
 from ledger.domain import MAX_LIMIT, Action
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
+AllPagingDep = Annotated[Paging, Depends(paging_query(MAX_LIMIT))]
+"""Paging whose `limit` is by default the most: a range (at most 1000 entries) comes whole."""
 Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
@@ -56,14 +58,13 @@ def entries(
     scope: ReadScopeDep,
     start: Index,
     end: Index,
-    limit: Limit = MAX_LIMIT,
-    cursor: Cursor = None,
+    paging: AllPagingDep,
 ) -> LogEntriesOut:
     """Entries with start <= log_index < end (at most 1000 apart), `limit` a page (by default
     all of them), with their exact bytes; `entry` is null for an entry the caller may not read
     (ledger/application/scope.py: a partner reads its own items' entries), whose leaf hash still
     counts in every proof."""
-    page = lists.log_entries(ledger, start=start, end=end, cursor=cursor, limit=limit)
+    page = lists.log_entries(ledger, start=start, end=end, **paging)
     return LogEntriesOut(
         entries=[
             LogEntryOut(

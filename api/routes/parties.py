@@ -10,7 +10,6 @@ from api.schemas import (
     AgreementIn,
     AgreementOut,
     AgreementsOut,
-    Cursor,
     KeyConfirmationIn,
     KeyHistoryOut,
     KeyIdPath,
@@ -18,7 +17,7 @@ from api.schemas import (
     KeyOut,
     KeyRevocationIn,
     KeysOut,
-    Limit,
+    PagingDep,
     PartiesOut,
     PartyIdPath,
     PartyIn,
@@ -26,16 +25,10 @@ from api.schemas import (
     PartyOut,
     RecordedOut,
 )
-from ledger.application import Recorded, lists
-from ledger.domain import DEFAULT_LIMIT, Action
+from ledger.application import lists
+from ledger.domain import Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
-
-
-def _recorded(key: str, recorded: Recorded) -> RecordedOut:
-    return RecordedOut(
-        id=key, version=recorded.version, log_index=recorded.log_index, receipt=recorded.receipt
-    )
 
 
 @router.post("/parties", status_code=201, response_model=RecordedOut)
@@ -43,21 +36,15 @@ def register_party(body: PartyIn, ledger: LedgerDep, actor: ActorDep) -> Recorde
     recorded = ledger.register_party(
         party_id=body.id, name=body.name, kind=body.kind, parent=body.parent, actor=actor
     )
-    return _recorded(body.id, recorded)
+    return RecordedOut.of(recorded, key=body.id)
 
 
 @router.post("/agreements", status_code=201, response_model=RecordedOut)
 def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) -> RecordedOut:
     recorded = ledger.conclude_agreement(
-        agreement_id=body.id,
-        supplier=body.supplier,
-        programme=body.programme,
-        authorized_holders=body.authorized_holders,
-        retransfer_requires_consent=body.retransfer_requires_consent,
-        areas=body.areas,
-        actor=actor,
+        agreement_id=body.id, **body.model_dump(exclude={"id"}), actor=actor
     )
-    return _recorded(body.id, recorded)
+    return RecordedOut.of(recorded, key=body.id)
 
 
 @router.post("/parties/{party_id}/keys", status_code=201, response_model=KeyOut)
@@ -101,7 +88,7 @@ def confirm_key(
     recorded = ledger.confirm_key(
         party=party_id, key=key_id, confirmation=body.confirmation, actor=actor
     )
-    return _recorded(party_id, recorded)
+    return RecordedOut.of(recorded, key=party_id)
 
 
 @router.post(
@@ -118,16 +105,14 @@ def revoke_key(
     recorded = ledger.revoke_key(
         party=party_id, key=key_id, reason=body.reason, revoked_at=body.revoked_at, actor=actor
     )
-    return _recorded(party_id, recorded)
+    return RecordedOut.of(recorded, key=party_id)
 
 
 @router.get("/parties", response_model=PartiesOut)
-def list_parties(
-    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> PartiesOut:
+def list_parties(ledger: LedgerDep, actor: ActorDep, paging: PagingDep) -> PartiesOut:
     """Every registered party, in the order registered, with its keys (never a private one)."""
     actor.require(Action.READ)
-    page = lists.parties(ledger, cursor=cursor, limit=limit)
+    page = lists.parties(ledger, **paging)
     return PartiesOut(
         next=page.next,
         parties=[
@@ -148,23 +133,9 @@ def list_parties(
 
 
 @router.get("/agreements", response_model=AgreementsOut)
-def list_agreements(
-    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> AgreementsOut:
+def list_agreements(ledger: LedgerDep, actor: ActorDep, paging: PagingDep) -> AgreementsOut:
     """Every end-use agreement, in the order concluded."""
     actor.require(Action.READ)
-    page = lists.agreements(ledger, cursor=cursor, limit=limit)
-    return AgreementsOut(
-        next=page.next,
-        agreements=[
-            AgreementOut(
-                id=a.agreement_id,
-                supplier=a.supplier,
-                programme=a.programme,
-                authorized_holders=list(a.authorized_holders),
-                retransfer_requires_consent=a.retransfer_requires_consent,
-                areas=list(a.areas),
-            )
-            for a in page.items
-        ],
-    )
+    page = lists.agreements(ledger, **paging)
+    agreements = [AgreementOut.model_validate(a, from_attributes=True) for a in page.items]
+    return AgreementsOut(agreements=agreements, next=page.next)

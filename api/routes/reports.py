@@ -10,13 +10,11 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ActorDep, ExactQuery, LedgerDep, ReadScopeDep
 from api.schemas import (
-    Cursor,
     FindingOut,
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
-    ItemStatus,
-    Limit,
+    PagingDep,
     RecipientRatesOut,
     RecordedOut,
     ScanOut,
@@ -24,7 +22,7 @@ from api.schemas import (
     UnaccountedItemOut,
     UnaccountedReportOut,
 )
-from ledger.domain import DEFAULT_LIMIT, Action, page_after, system_clock
+from ledger.domain import Action, page_after, system_clock
 from policies.config import PolicyConfig
 from policies.engine import (
     ItemAccount,
@@ -73,11 +71,10 @@ def unaccounted(
     ledger: LedgerDep,
     actor: ActorDep,
     policy: PolicyDep,
+    paging: PagingDep,
     chosen: ScopeDep,
     view: Literal["items", "recipients"] = "items",
     exact: ExactQuery = False,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> UnaccountedReportOut | StreamingResponse:
     """Items unaccounted for as of the date (as known at `known_at`), why, and the entries that
     prove it; per recipient the accountability and delinquency rates. CSV: one row per reason
@@ -91,9 +88,7 @@ def unaccounted(
     report = unaccounted_report(ledger, scope_for(actor, chosen), policy, exact=exact)
     if "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(report_csv_pages(report, view), media_type="text/csv")
-    page = page_after(
-        "report", report.unaccounted, _by_issue, cursor=cursor, limit=limit, shape=(int,)
-    )
+    page = page_after("report", report.unaccounted, _by_issue, **paging, shape=(int,))
     return UnaccountedReportOut(
         as_of=report.scope.as_of,
         known_at=report.scope.known_at,
@@ -114,14 +109,13 @@ def list_flags(
     actor: ActorDep,
     readable: ReadScopeDep,
     policy: PolicyDep,
+    paging: PagingDep,
     chosen: ScopeDep,
     status: Literal["open", "resolved", "all"] = "open",
     rule: Filter = None,
     severity: Filter = None,
     item: UUID | None = None,
     exact: ExactQuery = False,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> FlagsOut:
     """The policies' findings as of the date with their flag state, and the raised flags whose
     findings no longer hold (`holds: false`). `open`: holds and not resolved; `resolved`: resolved,
@@ -144,7 +138,7 @@ def list_flags(
     ]
     order = flag_order(scoped, traced)
     shape = (int, int, int, str)
-    page = page_after("flag list", views, order, cursor=cursor, limit=limit, shape=shape)
+    page = page_after("flag list", views, order, **paging, shape=shape)
     return FlagsOut(
         flags=[
             FlagOut(
@@ -177,49 +171,17 @@ def resolve(
     flag_id: UUID, body: FlagResolutionIn, ledger: LedgerDep, actor: ActorDep
 ) -> RecordedOut:
     recorded = ledger.resolve_flag(flag_id, reason=body.reason, actor=actor)
-    return RecordedOut(
-        id=str(flag_id),
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return RecordedOut.of(recorded, key=flag_id)
 
 
 def _finding_out(f: Finding) -> FindingOut:
-    return FindingOut(
-        flag_id=f.finding_id,
-        rule=f.rule,
-        item_id=f.item_id,
-        severity=f.severity.value,
-        since=f.since,
-        evidence=list(f.evidence),
-        detail=f.detail,
-        cleared_by=f.cleared_by,
-        cleared_by_kinds=list(f.cleared_by_kinds),
-    )
-
-
-ITEM_STATUS: dict[str, ItemStatus] = {
-    "in_custody": "in_custody",
-    "lost": "lost",
-    "disposed": "disposed",
-}
-"""An account's status (text in policies/engine.py) as the literal the schema promises; another
-would be a bug, a KeyError (500), as pydantic's refusal of it was."""
+    return FindingOut.model_validate(f, from_attributes=True)
 
 
 def _item_out(a: ItemAccount) -> UnaccountedItemOut:
-    return UnaccountedItemOut(
-        item_id=a.item_id,
-        serial=a.serial,
-        category=a.category,
-        programme=a.programme,
-        agreement=a.agreement,
-        recipient=a.recipient,
-        holder=a.holder,
-        status=ITEM_STATUS[a.status],
-        reasons=[_finding_out(f) for f in a.reasons],
-    )
+    """The account with its reasons; a status other than the schema's literals would be a bug,
+    pydantic's refusal (500)."""
+    return UnaccountedItemOut.model_validate(a, from_attributes=True)
 
 
 def _rates_out(r: object) -> RecipientRatesOut:

@@ -8,16 +8,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 import ledger.readmodels as readmodels
 from api.deps import ActorDep, LedgerDep, fleet_of
-from api.schemas import Cursor, Limit, Paged, Time
+from api.schemas import Paged, Paging, Time, paging_query
 from ledger.domain import Category, aware_utc
 from ledger.readmodels import SERIAL_PAGE, Candidate, Filters, Found, Pattern, serial_page
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
+SerialPagingDep = Annotated[Paging, Depends(paging_query(SERIAL_PAGE))]
 Marking = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
@@ -43,11 +44,10 @@ def by_serial(
     request: Request,
     ledger: LedgerDep,
     actor: ActorDep,
+    paging: SerialPagingDep,
     serial: Annotated[str, Query(min_length=1, max_length=64, description="a serial as marked")],
     manufacturer: Marking = None,
     model: Marking = None,
-    limit: Limit = SERIAL_PAGE,
-    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Items whose serial has the normal form of `serial` (docs/identity.md), look-alikes
     included; `manufacturer` and `model` narrow it (in the normal form too)."""
@@ -58,8 +58,7 @@ def by_serial(
         serial,
         filters=filters,
         actor=actor,
-        cursor=cursor,
-        limit=limit,
+        **paging,
     )
     return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
@@ -69,6 +68,7 @@ def search_serials(
     request: Request,
     ledger: LedgerDep,
     actor: ActorDep,
+    paging: SerialPagingDep,
     q: Annotated[
         str,
         Query(
@@ -83,8 +83,6 @@ def search_serials(
     calibre: Marking = None,
     lot: Marking = None,
     at: Annotated[Time | None, Query(description="also holder and status at this time")] = None,
-    limit: Limit = SERIAL_PAGE,
-    cursor: Cursor = None,
 ) -> CandidatesOut:
     """Ranked candidates: the exact form first, then whole matches, then matches inside a longer
     serial; fewer unknown characters first. `limit` a page (50 by default); `next` is the cursor of
@@ -103,8 +101,7 @@ def search_serials(
         filters=filters,
         actor=actor,
         at=_aware(at),
-        cursor=cursor,
-        limit=limit,
+        **paging,
     )
     return CandidatesOut(items=[candidate_out(c) for c in found.candidates], next=found.next)
 
@@ -114,15 +111,4 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 def candidate_out(candidate: Candidate) -> CandidateOut:
-    return CandidateOut(
-        item_id=candidate.item_id,
-        serial=candidate.serial,
-        normalised_serial=candidate.normalised_serial,
-        category=candidate.category,
-        match=candidate.match,
-        unknowns=candidate.unknowns,
-        holder=candidate.holder,
-        status=candidate.status,
-        at=candidate.at,
-        last_verified_inspection=candidate.last_verified_inspection,
-    )
+    return CandidateOut.model_validate(candidate, from_attributes=True)

@@ -15,10 +15,9 @@ from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
-    Cursor,
     ItemRecordedOut,
-    Limit,
     Paged,
+    PagingDep,
     PartyId,
     Serial,
     Sha256Hex,
@@ -28,7 +27,7 @@ from api.schemas import (
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, lists
-from ledger.domain import DEFAULT_LIMIT, Action, Actor, InvalidInput, NotFound, Sighting
+from ledger.domain import Action, Actor, InvalidInput, NotFound, Sighting
 from ledger.readmodels import (
     Filters,
     Fleet,
@@ -90,15 +89,7 @@ class SightingsOut(Paged):
 @router.post("", status_code=201, response_model=SightingRecordedOut)
 def record(body: SightingReportIn, write: WriteDep) -> SightingRecordedOut:
     recorded = write.ledger.record_sighting(
-        observer=body.observer,
-        location=body.location,
-        occurred_at=body.occurred_at,
-        serial_as_read=body.serial_as_read,
-        manufacturer=body.manufacturer,
-        model=body.model,
-        lot=body.lot,
-        held_by=body.held_by,
-        evidence=body.evidence,
+        **body.model_dump(exclude={"signature"}),  # the report's fields, name for name
         via=write.via(Action.SIGHT),
         actor=write.actor,
     )
@@ -112,9 +103,8 @@ def listing(
     request: Request,
     ledger: LedgerDep,
     actor: ActorDep,
+    paging: PagingDep,
     status: Annotated[Literal["unmatched", "matched", "all"], Query()] = "unmatched",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> SightingsOut:
     """Sightings by status, oldest first, `limit` a page (fewer if most are filtered out; docs/
     api.md, "Paging"); an unmatched one with up to five candidate items from the serial search.
@@ -125,8 +115,7 @@ def listing(
     page = lists.sightings(
         ledger,
         lambda seen: _listed(ledger, seen, status, holders, fleet),
-        cursor=cursor,
-        limit=limit,
+        **paging,
     )
     return SightingsOut(
         sightings=[_sighting_out(ledger, fleet, seen, actor) for seen in page.items],
@@ -138,12 +127,7 @@ def listing(
 def match(sighting_id: UUID, body: MatchIn, ledger: LedgerDep, actor: ActorDep) -> ItemRecordedOut:
     """The item gets a `Sighted` entry naming this sighting's entry; the usual findings apply."""
     recorded = ledger.match_sighting(sighting_id, item=body.item_id, actor=actor)
-    return ItemRecordedOut(
-        item_id=recorded.id,
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return ItemRecordedOut.of(recorded)
 
 
 def _listed(

@@ -7,17 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import ActorDep, LedgerDep
-from api.schemas import (
-    Cursor,
-    Limit,
-    RecordedOut,
-    TokenCreatedOut,
-    TokenIn,
-    TokenOut,
-    TokensOut,
-)
+from api.schemas import PagingDep, RecordedOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
 from ledger.application import lists
-from ledger.domain import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
@@ -37,11 +28,9 @@ def create_token(body: TokenIn, ledger: LedgerDep, actor: ActorDep) -> TokenCrea
 
 
 @router.get("", response_model=TokensOut)
-def list_tokens(
-    ledger: LedgerDep, actor: ActorDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> TokensOut:
+def list_tokens(ledger: LedgerDep, actor: ActorDep, paging: PagingDep) -> TokensOut:
     """In the order granted, `limit` a page (fewer if most are another party's)."""
-    page = lists.tokens(ledger, actor=actor, cursor=cursor, limit=limit)
+    page = lists.tokens(ledger, actor=actor, **paging)
     return TokensOut(
         tokens=[
             TokenOut(token_id=t.token_id, party=t.party, role=t.role.value, revoked=t.revoked)
@@ -54,9 +43,4 @@ def list_tokens(
 @router.post("/{token_id}/revocation", status_code=201, response_model=RecordedOut)
 def revoke_token(token_id: UUID, ledger: LedgerDep, actor: ActorDep) -> RecordedOut:
     recorded = ledger.revoke_token(token_id, actor=actor)
-    return RecordedOut(
-        id=str(token_id),
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return RecordedOut.of(recorded, key=token_id)

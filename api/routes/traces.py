@@ -16,17 +16,16 @@ from api.routes.reports import PolicyDep
 from api.schemas import (
     RECEIPT,
     Body,
-    Cursor,
-    Limit,
     LongText,
     Paged,
+    PagingDep,
     PartyId,
     RecordedOut,
     Sha256Hex,
     Time,
 )
 from ledger.application import Ledger, lists
-from ledger.domain import DEFAULT_LIMIT, Action, Actor, Role, Trace, TraceStatus
+from ledger.domain import Action, Actor, Role, Trace, TraceStatus
 from policies.traces import trace_unanswered
 
 router = APIRouter(prefix="/v1/traces", tags=["traces"])
@@ -97,21 +96,15 @@ def answer(trace_id: UUID, body: AnswerIn, ledger: LedgerDep, actor: ActorDep) -
     recorded = ledger.answer_trace(
         trace_id, answer=body.answer, documents=body.documents, actor=actor
     )
-    return RecordedOut(
-        id=str(recorded.id),
-        version=recorded.version,
-        log_index=recorded.log_index,
-        receipt=recorded.receipt,
-    )
+    return RecordedOut.of(recorded)
 
 
 @router.get("", response_model=TracesOut)
 def listing(
     ledger: LedgerDep,
     actor: ActorDep,
+    paging: PagingDep,
     status: Annotated[Literal["open", "overdue", "answered", "all"], Query()] = "all",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> TracesOut:
     """Traces by status as of now, in the order requested, `limit` a page (fewer if most are
     filtered out). Investigators, oversight, inspectors and admins see all; another party, the
@@ -122,7 +115,7 @@ def listing(
     def listed(trace: Trace) -> bool:
         return may_see_trace(trace, actor) and status in ("all", trace.status(now))
 
-    page = lists.traces(ledger, listed, cursor=cursor, limit=limit)
+    page = lists.traces(ledger, listed, **paging)
     return TracesOut(traces=[_out(ledger, t, now) for t in page.items], next=page.next)
 
 

@@ -17,17 +17,28 @@ Limit = Annotated[int, Query(ge=1, le=views.MAX_PAGE_SIZE)]
 
 
 @dataclass(frozen=True)
-class ListQuery:
+class _Query:
+    """A list's query string, parsed: each field a parameter (the dataclass is the
+    dependency, `Depends()`)."""
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters set, for links that keep them (the CSV's, the pages')."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
+class ListQuery(_Query):
     """The unaccounted page's query: the date, the filters, the page."""
 
-    as_of: str | None = None
-    recipient: str | None = None
-    programme: str | None = None
-    category: str | None = None
-    show: str | None = None
-    reason: str | None = None
-    severity: str | None = None
-    status: str | None = None
+    as_of: Text = None
+    recipient: Text = None
+    programme: Text = None
+    category: Text = None
+    show: Text = None
+    reason: Text = None
+    severity: Text = None
+    status: Text = None
 
     @property
     def where(self) -> views.Where:
@@ -42,34 +53,18 @@ class ListQuery:
             self.status or None,
         )
 
-    @property
-    def params(self) -> dict[str, str]:
-        """The filters set, for links that keep them (the CSV's, the pages')."""
-        return {k: v for k, v in asdict(self).items() if v}
 
-
-def list_query(
-    as_of: Text = None,
-    recipient: Text = None,
-    programme: Text = None,
-    category: Text = None,
-    show: Text = None,
-    reason: Text = None,
-    severity: Text = None,
-    status: Text = None,
-) -> ListQuery:
-    return ListQuery(as_of, recipient, programme, category, show, reason, severity, status)
-
-
-ListQueryDep = Annotated[ListQuery, Depends(list_query)]
+ListQueryDep = Annotated[ListQuery, Depends()]
 
 
 @dataclass(frozen=True)
-class FlagQuery:
-    status: str | None = None
-    rule: str | None = None
-    severity: str | None = None
-    recipient: str | None = None
+class FlagQuery(_Query):
+    """The flags page's query: the filters (by default the open flags)."""
+
+    status: Text = "open"
+    rule: Text = None
+    severity: Text = None
+    recipient: Text = None
 
     @property
     def filters(self) -> views.FlagFilters:
@@ -77,15 +72,5 @@ class FlagQuery:
             self.status or "open", self.rule or None, self.severity or None, self.recipient or None
         )
 
-    @property
-    def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
 
-
-def flag_query(
-    status: Text = "open", rule: Text = None, severity: Text = None, recipient: Text = None
-) -> FlagQuery:
-    return FlagQuery(status, rule, severity, recipient)
-
-
-FlagQueryDep = Annotated[FlagQuery, Depends(flag_query)]
+FlagQueryDep = Annotated[FlagQuery, Depends()]

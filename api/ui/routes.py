@@ -4,11 +4,12 @@ render a template. Forms POST with a CSRF token and answer with a redirect (303)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlencode
+from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import LedgerDep, fleet_of
@@ -250,60 +251,49 @@ def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedF
     return _see_other(f"{UI_PATH}/flags?resolved={flag_id}")
 
 
+@dataclass(frozen=True)
+class ItemName:
+    """How a dashboard URL names an item: by its id, or by its serial with
+    `?manufacturer=&model=` (docs/identity.md)."""
+
+    item_id: str
+    manufacturer: Text = None
+    model: Text = None
+
+
+def _named_item(
+    request: Request, ledger: LedgerDep, session: SessionDep, name: Annotated[ItemName, Depends()]
+) -> UUID:
+    """The id of the item the URL names, if the caller may read it."""
+    item, manufacturer, model = name.item_id, name.manufacturer, name.model
+    if manufacturer is not None or model is not None:
+        if manufacturer is None or model is None:
+            raise InvalidInput("name an item by its serial with both manufacturer and model")
+        fleet = fleet_of(request, ledger)
+        found = resolve_item(
+            ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
+        )
+        item = str(found)
+    return _readable(ledger, session).require_item(item)
+
+
+NamedItemDep = Annotated[UUID, Depends(_named_item)]
+
+
 @router.get(f"{UI_PATH}/items/{{item_id}}")
-def item(
-    request: Request,
-    item_id: str,
-    ledger: LedgerDep,
-    session: SessionDep,
-    policy: PolicyDep,
-    manufacturer: Text = None,
-    model: Text = None,
-) -> Response:
+def item(request: Request, found: NamedItemDep, ledger: LedgerDep, policy: PolicyDep) -> Response:
     """The item by its id, or by its serial with `?manufacturer=&model=` (docs/identity.md)."""
-    named = _named(request, ledger, session, item_id, manufacturer, model)
-    found = _readable(ledger, session).require_item(named)
     data = views.item_page(ledger, str(found), policy, ledger.clock())
     return render(request, "item.html", {"page": "item", "p": data})
 
 
 @router.get(f"{UI_PATH}/items/{{item_id}}/evidence")
-def evidence(
-    request: Request,
-    item_id: str,
-    ledger: LedgerDep,
-    session: SessionDep,
-    manufacturer: Text = None,
-    model: Text = None,
-) -> Response:
+def evidence(found: NamedItemDep, ledger: LedgerDep) -> Response:
     """The evidence bundle, as GET /v1/items/{id}/evidence, for `custody verify-evidence`."""
-    named = _named(request, ledger, session, item_id, manufacturer, model)
-    found = ledger.item(_readable(ledger, session).require_item(named))
     return Response(
-        dump_bundle(ledger.evidence(found.id)),
+        dump_bundle(ledger.evidence(found)),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="evidence-{found.id}.json"'},
-    )
-
-
-def _named(
-    request: Request,
-    ledger: Ledger,
-    session: Session,
-    item: str,
-    manufacturer: str | None,
-    model: str | None,
-) -> str:
-    """The item id, whether the URL names the item by id or by serial, manufacturer and model."""
-    if manufacturer is None and model is None:
-        return item
-    if manufacturer is None or model is None:
-        raise InvalidInput("name an item by its serial with both manufacturer and model")
-    fleet = fleet_of(request, ledger)
-    return str(
-        resolve_item(
-            ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
-        )
+        headers={"Content-Disposition": f'attachment; filename="evidence-{found}.json"'},
     )
 
 

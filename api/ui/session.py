@@ -125,7 +125,7 @@ def secure_cookie(request: Request) -> bool:
     return not (request.url.scheme == "http" and request.url.hostname in LOCAL_HOSTS)
 
 
-def _set_cookie(
+def set_cookie(
     response: Response,
     request: Request,
     name: str,
@@ -134,6 +134,8 @@ def _set_cookie(
     path: str = UI_PATH,
     max_age: int | None = None,
 ) -> None:
+    """Every dashboard cookie: HttpOnly, SameSite=Strict, Secure unless plain HTTP to a loopback
+    host (secure_cookie)."""
     response.set_cookie(
         name,
         value,
@@ -152,7 +154,7 @@ def _delete_cookie(response: Response, request: Request, name: str, *, path: str
 
 
 def start_session(response: Response, request: Request, token: str) -> None:
-    _set_cookie(response, request, COOKIE, token)
+    set_cookie(response, request, COOKIE, token)
     _delete_cookie(response, request, LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
 
 
@@ -166,7 +168,7 @@ def login_csrf(request: Request) -> str:
 
 
 def keep_login_csrf(response: Response, request: Request, value: str) -> None:
-    _set_cookie(response, request, LOGIN_CSRF_COOKIE, value, path=LOGIN_PATH, max_age=3600)
+    set_cookie(response, request, LOGIN_CSRF_COOKIE, value, path=LOGIN_PATH, max_age=3600)
 
 
 def safe_next(target: str | None) -> str:

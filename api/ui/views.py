@@ -54,6 +54,7 @@ from policies.engine import (
 )
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
+from policies.months import month_reports
 from policies.rules import Registration, independent
 from policies.standing import Selection, Standing, standing
 
@@ -360,11 +361,13 @@ def overview(
     current = list(accounts(reads, scope, policy))
     report = unaccounted_report(reads, scope, policy)
     *months, (this_month, _) = month_ends(now)
-    reports = [
-        (label, end, unaccounted_report(reads, replace(scope, as_of=end), policy))
-        for label, end in months
+    tallies = [
+        (label, end, *month)
+        for (label, end), month in zip(
+            months, month_tallies(reads, scope, policy, months), strict=True
+        )
     ]
-    reports.append((this_month, now, report))
+    tallies.append((this_month, now, report.recipients, len(report.unaccounted)))
     totals = Counter(a.status for a in current)
     return Overview(
         as_of=now,
@@ -373,10 +376,10 @@ def overview(
         total=len(current),
         unaccounted=len(report.unaccounted),
         rates=[_emphasised(r, policy) for r in report.recipients],
-        bars=bars([(label, end, len(r.unaccounted)) for label, end, r in reports]),
+        bars=bars([(label, end, count) for label, end, _, count in tallies]),
         chart_height=CHART_TOP + CHART_PLOT + 30,
         log_size=ledger.log_store.log_size(),
-        trends=trends(reports, policy),
+        trends=trends([(label, end, rates) for label, end, rates, _ in tallies], policy),
         changes=None if mark is None else changes(ledger, actor, current, mark),
         policy=policy,
     )
@@ -391,19 +394,37 @@ def _emphasised(rates: RecipientRates, policy: PolicyConfig) -> RatesRow:
     )
 
 
+def month_tallies(
+    ledger: Ledger, scope: Scope, policy: PolicyConfig, months: Sequence[tuple[str, datetime]]
+) -> list[tuple[list[RecipientRates], int]]:
+    """Past month ends' rates per recipient and counts of unaccounted items: read from the month
+    rows the follower keeps (policies/months.py), else from the report."""
+    found = month_reports(ledger, scope, policy, [end for _, end in months])
+    return [
+        month
+        if month is not None
+        else _tally(unaccounted_report(ledger, replace(scope, as_of=end), policy))
+        for (_, end), month in zip(months, found, strict=True)
+    ]
+
+
+def _tally(report: UnaccountedReport) -> tuple[list[RecipientRates], int]:
+    return report.recipients, len(report.unaccounted)
+
+
 def trends(
-    reports: Sequence[tuple[str, datetime, UnaccountedReport]], policy: PolicyConfig
+    reports: Sequence[tuple[str, datetime, Sequence[RecipientRates]]], policy: PolicyConfig
 ) -> list[Trend]:
     """Per recipient, its rates at each month's end, placed in a TREND_WIDTH x TREND_HEIGHT box
     (rates from 0 at the bottom to 1 at the top)."""
-    names = sorted({r.recipient for _, _, report in reports for r in report.recipients})
+    names = sorted({r.recipient for _, _, rates in reports for r in rates})
     step = (TREND_WIDTH - 2 * TREND_PAD) / max(len(reports) - 1, 1)
     plot = TREND_HEIGHT - 2 * TREND_PAD
     found = []
     for name in names:
         points = []
-        for i, (label, end, report) in enumerate(reports):
-            rates = next((r for r in report.recipients if r.recipient == name), None)
+        for i, (label, end, month) in enumerate(reports):
+            rates = next((r for r in month if r.recipient == name), None)
             a, d = (rates.accountability_rate, rates.delinquency_rate) if rates else (1.0, 0.0)
             x = TREND_PAD + i * step
             points.append(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Request, Response
 
-from api.ui.session import UI_PATH, secure_cookie
+from api.ui.session import set_cookie
 from api.ui.views import Mark
 
 PREFIX = "custody_visit_"
@@ -54,15 +54,7 @@ def keep(
     response: Response, request: Request, party: str, previous: Mark | None, now: Mark
 ) -> None:
     value = ".".join(_text(m) for m in (previous or now, now))
-    response.set_cookie(
-        cookie_name(party),
-        value,
-        max_age=YEAR,
-        path=UI_PATH,
-        secure=secure_cookie(request),
-        httponly=True,
-        samesite="strict",
-    )
+    set_cookie(response, request, cookie_name(party), value, max_age=YEAR)
 
 
 def _mark(parts: list[str]) -> Mark:

@@ -59,6 +59,7 @@ from ledger.domain.errors import (
     Unauthenticated,
     Unauthorised,
 )
+from ledger.domain.events import Report
 from ledger.domain.fields import item_uuid, member, optional_text, sha256_hex
 from ledger.domain.flags import Flag
 from ledger.domain.ids import (
@@ -99,8 +100,9 @@ __all__ = ["ITEM_PAGE", "OPERATOR", "Batch", "Ledger", "Recorded", "Signature", 
 
 log = logging.getLogger("custody.ledger")
 ITEM_PAGE = 10_000
-ItemChange = Callable[[Item, Signature, datetime], None]
-"""(the item, the verified signature or None, now) -> None: an item command's decision."""
+ItemChange = Callable[[Item, Report], None]
+"""(the item, the report: field time, actor, verified signature or None, now) -> None: an item
+command's decision."""
 
 
 @dataclass(frozen=True)
@@ -430,7 +432,6 @@ class Ledger(Application[UUID]):
             self._registry.party(recipient)
             return Item.issue(
                 item_id=new_id,
-                now=now,
                 serial=check_marking(serial),
                 normalised_serial=normalised,
                 registry_serial=registry_serial,
@@ -442,9 +443,7 @@ class Ledger(Application[UUID]):
                 supplier=terms.supplier,
                 recipient=recipient,
                 details=marking,
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
+                report=Report(occurred_at, actor.party, signature, now),
             )
 
         duplicate = DuplicateItem(
@@ -464,19 +463,16 @@ class Ledger(Application[UUID]):
         from_holder: str | None = None,
         via: Submitted | None = None,
     ) -> Recorded:
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             self._registry.party(to)
             found.transfer(
                 to=to,
                 from_holder=from_holder,
                 authority=optional_text(authority, "authority"),
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.TRANSFER, actor, via, change)
+        return self._change_item(item, Action.TRANSFER, actor, via, occurred_at, change)
 
     def receive(
         self,
@@ -490,17 +486,14 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         """The holder confirms the item is in hand."""
 
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             found.receive(
                 location=optional_text(location, "location"),
                 condition=optional_text(condition, "condition"),
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.RECEIVE, actor, via, change)
+        return self._change_item(item, Action.RECEIVE, actor, via, occurred_at, change)
 
     def inspect(
         self,
@@ -517,25 +510,22 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         how = member(InspectionMethod, method, "method")
 
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             if actor.role is Role.PARTNER and how is not InspectionMethod.SELF_REPORT:
                 raise Unauthorised("a partner's own inspection is a self_report")
             self._registry.party(inspector or actor.party)
             self._checks.own(actor, inspector or actor.party, "inspections")
-            self._checks.within_bound(found, "Inspected", actor, now)
+            self._checks.within_bound(found, "Inspected", actor, report.now)
             found.inspect(
                 inspector=inspector or actor.party,
                 result=member(InspectionResult, result, "result").value,
                 method=how.value,
                 observed_serial=_marking(observed_serial, "observed_serial"),
                 location=optional_text(location, "location"),
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.INSPECT, actor, via, change)
+        return self._change_item(item, Action.INSPECT, actor, via, occurred_at, change)
 
     def report_lost(
         self,
@@ -547,17 +537,14 @@ class Ledger(Application[UUID]):
         discovered_at: datetime | None = None,
         via: Submitted | None = None,
     ) -> Recorded:
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             found.report_lost(
                 circumstances=member(LossCircumstances, circumstances, "circumstances").value,
                 discovered_at=discovered_at,
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.REPORT_LOST, actor, via, change)
+        return self._change_item(item, Action.REPORT_LOST, actor, via, occurred_at, change)
 
     def recover(
         self,
@@ -570,20 +557,17 @@ class Ledger(Application[UUID]):
         condition: str | None = None,
         via: Submitted | None = None,
     ) -> Recorded:
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             self._registry.party(by)
             self._checks.own(actor, by, "recoveries")
             found.recover(
                 by=by,
                 location=optional_text(location, "location"),
                 condition=optional_text(condition, "condition"),
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.RECOVER, actor, via, change)
+        return self._change_item(item, Action.RECOVER, actor, via, occurred_at, change)
 
     def sight(
         self,
@@ -598,23 +582,20 @@ class Ledger(Application[UUID]):
         evidence: Sequence[str] = (),
         via: Submitted | None = None,
     ) -> Recorded:
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             self._registry.party(observer)
             self._checks.own(actor, observer, "sightings")
-            self._checks.within_bound(found, "Sighted", actor, now)
+            self._checks.within_bound(found, "Sighted", actor, report.now)
             found.sight(
                 observer=observer,
                 held_by=optional_text(held_by, "held_by"),
                 location=clean_text(location, field="location"),
                 serial_as_read=_marking(serial_as_read, "serial_as_read"),
                 evidence=[sha256_hex(e) for e in evidence],
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.SIGHT, actor, via, change)
+        return self._change_item(item, Action.SIGHT, actor, via, occurred_at, change)
 
     def dispose(
         self,
@@ -627,18 +608,15 @@ class Ledger(Application[UUID]):
         witnesses: Sequence[str] = (),
         via: Submitted | None = None,
     ) -> Recorded:
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             found.dispose(
                 method=member(DisposalMethod, method, "method").value,
                 certificate=optional_text(certificate, "certificate"),
                 witnesses=[clean_text(w, field="witness") for w in witnesses],
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.DISPOSE, actor, via, change)
+        return self._change_item(item, Action.DISPOSE, actor, via, occurred_at, change)
 
     def correct(
         self,
@@ -653,7 +631,7 @@ class Ledger(Application[UUID]):
         """Annotate an earlier entry of this item (history is never edited); `occurred_at`
         defaults to now. Who recorded the entry, or an admin, may correct it."""
 
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             corrected = self._entry_of(found, entry)
             if (
                 actor.role is not Role.ADMIN
@@ -663,13 +641,10 @@ class Ledger(Application[UUID]):
             found.correct(
                 entry=entry,
                 reason=clean_text(reason, field="reason", max_length=2000),
-                occurred_at=occurred_at or now,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.CORRECT, actor, via, change)
+        return self._change_item(item, Action.CORRECT, actor, via, occurred_at, change)
 
     # Sightings not yet matched to an item (ledger/domain/sightings.py) ----------------------------
 
@@ -696,7 +671,6 @@ class Ledger(Application[UUID]):
             self._registry.party(observer)
             return Sighting.record(
                 sighting_id=uuid4(),
-                now=now,
                 observer=observer,
                 location=clean_text(location, field="location"),
                 held_by=optional_text(held_by, "held_by"),
@@ -705,9 +679,7 @@ class Ledger(Application[UUID]):
                 model=optional_text(model, "model"),
                 lot=_marking(lot, "lot"),
                 evidence=[sha256_hex(e) for e in evidence],
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
+                report=Report(occurred_at, actor.party, signature, now),
             )
 
         return self._writes.write(actor, via, Action.SIGHT, None, command)
@@ -870,20 +842,17 @@ class Ledger(Application[UUID]):
     ) -> Recorded:
         """An item's `Inspected` from an inventory: the counting party is the inspector."""
 
-        def change(found: Item, signature: Signature, now: datetime) -> None:
+        def change(found: Item, report: Report) -> None:
             found.inspect(
                 inspector=actor.party,
                 result=member(InspectionResult, result, "result").value,
                 method=member(InspectionMethod, method, "method").value,
                 observed_serial=_marking(observed_serial, "observed_serial"),
                 location=optional_text(location, "location"),
-                occurred_at=occurred_at,
-                actor=actor.party,
-                signature=signature,
-                now=now,
+                report=report,
             )
 
-        return self._change_item(item, Action.COUNT, actor, None, change)
+        return self._change_item(item, Action.COUNT, actor, None, occurred_at, change)
 
     # Flags ---------------------------------------------------------------------------------------
 
@@ -1001,14 +970,16 @@ class Ledger(Application[UUID]):
         action: Action,
         actor: Actor,
         via: Submitted | None,
+        occurred_at: datetime | None,
         change: ItemChange,
     ) -> Recorded:
         """The one shape of an item's command: the item, if this actor may do `action` to it (a
-        partner only to what it holds); the change, which the item decides; the write."""
+        partner only to what it holds); the change, which the item decides, reported as of
+        `occurred_at` (None: now); the write."""
 
         def command(signature: Signature, now: datetime) -> Aggregate:
             found = self._checks.may_act_on(actor, action, self.item(item))
-            change(found, signature, now)
+            change(found, Report(occurred_at or now, actor.party, signature, now))
             return found
 
         return self._writes.write(actor, via, action, item, command)

@@ -88,6 +88,15 @@ class TransparencyLog:
 
     # Checkpoints ---------------------------------------------------------------------------------
 
+    def size(self) -> int:
+        """How many entries the log has now."""
+        return self.log_store.log_size()
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The latest stored checkpoint as (size, note with its cosignatures), without signing a
+        new one; None before the first."""
+        return self.log_store.latest_checkpoint()
+
     def checkpoint(self) -> str:
         """The latest signed checkpoint (a C2SP note), signing a new one if the log has grown.
 
@@ -98,8 +107,8 @@ class TransparencyLog:
         """
         # The checkpoint first: it is of a size the log had then, so another process appending
         # and signing between the two reads cannot make the log look shorter than it.
-        latest = self.log_store.latest_checkpoint()
-        size = self.log_store.log_size()
+        latest = self.latest_checkpoint()
+        size = self.size()
         if latest is not None and latest[0] == size:
             return latest[1]
         if latest is not None and latest[0] > size:
@@ -121,7 +130,7 @@ class TransparencyLog:
         """The latest checkpoint, shown to the witnesses again if its cosignatures fall short of
         the witness policy's quorum (a witness was down, or refused); the cosignatures it has are
         kept and new ones merged in. None before the first checkpoint."""
-        latest = self.log_store.latest_checkpoint()
+        latest = self.latest_checkpoint()
         if latest is None or self.cosigners is None or self.witness_policy is None:
             return latest[1] if latest else None
         size, note = latest
@@ -138,7 +147,7 @@ class TransparencyLog:
         """Append a map root over every entry before it, unless the log already ends with one;
         answer the log's size just after it (the size to sign)."""
         for _ in range(MAP_COMMIT_TRIES):
-            size = self.log_store.log_size()
+            size = self.size()
             last = self.log_store.last_entry_of(MAP_ID, size)
             if last is not None and last.log_index == size - 1:
                 return size
@@ -222,7 +231,7 @@ class TransparencyLog:
         return merkle.consistency_proof(old, size, self.log_store) if 0 < old < size else []
 
     def _require_size(self, size: int) -> None:
-        current = self.log_store.log_size()
+        current = self.size()
         if not 0 <= size <= current:
             raise InvalidInput(f"tree size {size} is beyond the log's {current} entries")
 

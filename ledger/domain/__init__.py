@@ -22,6 +22,9 @@ from ledger.domain.errors import (
     Unauthenticated,
     Unauthorised,
 )
+from ledger.domain.fields import (
+    item_uuid,
+)
 from ledger.domain.flags import (
     Flag,
 )
@@ -55,6 +58,7 @@ from ledger.domain.parties import (
 )
 from ledger.domain.replay import (
     Fact,
+    facts_of,
 )
 from ledger.domain.sightings import (
     Sighting,
@@ -114,8 +118,10 @@ __all__ = [
     "aware_utc",
     "check_party_id",
     "end_of_day",
+    "facts_of",
     "format_time",
     "item_id",
+    "item_uuid",
     "normalise_serial",
     "page_after",
     "parse_moment",

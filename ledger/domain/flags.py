@@ -10,11 +10,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists
-from ledger.domain.events import Reported
+from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.domain.times import format_time
 
 
-class Flag(Aggregate):
+class Flag(LedgerAggregate):
     TOPIC = "custody:Flag"
 
     class Created(Reported, Aggregate.Created):
@@ -71,13 +71,10 @@ class Flag(Aggregate):
         evidence: list[int],
         detail: str,
     ) -> Flag:
-        return cls._create(
+        return cls._create_reported(
             cls.Raised,
-            id=flag_id,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
+            flag_id,
+            Report.unsigned(actor, now),
             rule=rule,
             item_id=item_id,
             severity=severity,
@@ -89,11 +86,4 @@ class Flag(Aggregate):
     def resolve(self, *, reason: str, now: datetime, actor: str) -> None:
         if self.resolution is not None:
             raise AlreadyExists(f"flag {self.id} was resolved already, by {self.resolution['by']}")
-        self.trigger_event(
-            self.Resolved,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
-            reason=reason,
-        )
+        self._trigger_reported(self.Resolved, Report.unsigned(actor, now), reason=reason)

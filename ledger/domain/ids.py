@@ -85,19 +85,22 @@ def _refuse_invisible(ch: str, field: str, value: str) -> None:
         raise InvalidInput(f"{field} {value!r} contains {what} (U+{ord(ch):04X}), which is refused")
 
 
-@lru_cache(maxsize=FORM_CACHE)
 def marking_form(value: str, *, field: str = "serial", max_length: int = MAX_SERIAL) -> str:
     """The normal form of a serial (or of a model or manufacturer name, or a serial as read):
     two markings a person could not tell apart have the same form (docs/identity.md)."""
-    return _form(check_marking(value, field=field, max_length=max_length), field, value)
-
-
-def _form(marked: str, field: str, value: str) -> str:
-    text = _folded(unicodedata.normalize("NFKC", marked))
-    form = unicodedata.normalize("NFC", "".join(ch for ch in text if _kept(ch)))
+    form = _form(check_marking(value, field=field, max_length=max_length))
     if not form:
         raise InvalidInput(f"{field} {value!r} has no letter or digit")
     return form
+
+
+@lru_cache(maxsize=FORM_CACHE)
+def _form(marked: str) -> str:
+    """The form of a checked marking ('' if nothing is left), kept by the marking alone: a write
+    takes the serial's form as a command (`normalise_serial`) and again for the index of
+    identities (`lenient_form`, with its own `max_length`), and both find it here."""
+    text = _folded(unicodedata.normalize("NFKC", marked))
+    return unicodedata.normalize("NFC", "".join(ch for ch in text if _kept(ch)))
 
 
 def _ascii_digit(ch: str) -> str:

@@ -12,18 +12,17 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.events import Reported
+from ledger.domain.events import LedgerAggregate, Report, Reported
 
 SERIALS_PER_ENTRY = 500
 ON_BOOK, NOT_COUNTED, ELSEWHERE, UNKNOWN = "on_book", "not_counted", "held_elsewhere", "unknown"
 
 
-class Inventory(Aggregate):
+class Inventory(LedgerAggregate):
     TOPIC = "custody:Inventory"
 
     class Event(Reported):
@@ -96,12 +95,12 @@ class Inventory(Aggregate):
         occurred_at: datetime,
         actor: str,
     ) -> Inventory:
-        common: dict[str, Any] = {"occurred_at": occurred_at, "actor": actor, "signature": None}
+        report = Report(occurred_at, actor, None, now)
         digest = hashlib.sha256(json.dumps(list(serials), ensure_ascii=False).encode()).hexdigest()
-        inventory = cls._create(
+        inventory = cls._create_reported(
             cls.Recorded,
-            id=inventory_id,
-            timestamp=now,
+            inventory_id,
+            report,
             counted=len(serials),
             serials_sha256=digest,
             recipient=recipient,
@@ -109,18 +108,16 @@ class Inventory(Aggregate):
             method=method,
             manufacturer=manufacturer,
             model=model,
-            **common,
         )
         for start in range(0, len(serials), SERIALS_PER_ENTRY):
             chunk = list(serials[start : start + SERIALS_PER_ENTRY])
-            inventory.trigger_event(cls.Counted, timestamp=now, serials=chunk, **common)
-        inventory.trigger_event(
+            inventory._trigger_reported(cls.Counted, report, serials=chunk)
+        inventory._trigger_reported(
             cls.Reconciled,
-            timestamp=now,
+            report,
             on_book=counts[ON_BOOK],
             not_counted=counts[NOT_COUNTED],
             held_elsewhere=counts[ELSEWHERE],
             unknown=counts[UNKNOWN],
-            **common,
         )
         return inventory

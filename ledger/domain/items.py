@@ -6,6 +6,7 @@ it runs again on every replay (and, for `custody_at`, in field-time order, where
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import InvalidTime, ItemDisposed, ItemLost, ItemNotLost, NotTheHolder
-from ledger.domain.events import Reported, Signature
+from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.domain.times import format_time, not_in_future
 
 
@@ -64,7 +65,7 @@ class DisposalMethod(StrEnum):
     DEMILITARISED = "demilitarised"
 
 
-class Item(Aggregate):
+class Item(LedgerAggregate):
     TOPIC = "custody:Item"
 
     class Event(Reported):
@@ -223,7 +224,6 @@ class Item(Aggregate):
         cls,
         *,
         item_id: UUID,
-        now: datetime,
         serial: str,
         normalised_serial: str,
         registry_serial: bool,
@@ -235,15 +235,12 @@ class Item(Aggregate):
         supplier: str,
         recipient: str,
         details: dict[str, Any],
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
+        report: Report,
     ) -> Item:
-        return cls._create(
+        return cls._create_reported(
             cls.Issued,
-            id=item_id,
-            timestamp=now,
-            occurred_at=not_in_future(occurred_at, now=now, field="occurred_at"),
+            item_id,
+            report.checked(),
             serial=serial,
             normalised_serial=normalised_serial,
             registry_serial=registry_serial,
@@ -255,8 +252,6 @@ class Item(Aggregate):
             supplier=supplier,
             recipient=recipient,
             details=details,
-            actor=actor,
-            signature=signature,
         )
 
     def transfer(
@@ -265,10 +260,7 @@ class Item(Aggregate):
         to: str,
         from_holder: str | None,
         authority: str | None,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_in_custody("transfer")
         if from_holder is not None and from_holder != self.holder:
@@ -277,13 +269,10 @@ class Item(Aggregate):
             raise NotTheHolder(f"item is already held by {to}")
         self._record(
             self.Transferred,
-            now,
+            report,
             from_holder=self.holder,
             to=to,
             authority=authority,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def receive(
@@ -291,20 +280,14 @@ class Item(Aggregate):
         *,
         location: str | None,
         condition: str | None,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_in_custody("confirm receipt of")
         self._record(
             self.Received,
-            now,
+            report,
             location=location,
             condition=condition,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def inspect(
@@ -315,23 +298,17 @@ class Item(Aggregate):
         method: str,
         observed_serial: str | None,
         location: str | None,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_in_custody("inspect")
         self._record(
             self.Inspected,
-            now,
+            report,
             inspector=inspector,
             result=result,
             method=method,
             observed_serial=observed_serial,
             location=location,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def report_lost(
@@ -339,14 +316,11 @@ class Item(Aggregate):
         *,
         circumstances: str,
         discovered_at: datetime | None,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_in_custody("report lost")
-        occurred = self._field_time(occurred_at, now)
-        discovered = self._field_time(discovered_at or occurred, now, field="discovered_at")
+        occurred = self._field_time(report.occurred_at, report.now)
+        discovered = self._field_time(discovered_at or occurred, report.now, field="discovered_at")
         if discovered < occurred:
             raise InvalidTime(
                 f"discovered_at {format_time(discovered)} is before occurred_at "
@@ -354,12 +328,9 @@ class Item(Aggregate):
             )
         self._record(
             self.ReportedLost,
-            now,
+            report,
             discovered_at=discovered,
             circumstances=circumstances,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def recover(
@@ -368,23 +339,17 @@ class Item(Aggregate):
         by: str,
         location: str | None,
         condition: str | None,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_not_disposed("recover")
         if self.status is not Status.LOST:
             raise ItemNotLost(f"item is {self.status.value}, not lost: there is nothing to recover")
         self._record(
             self.Recovered,
-            now,
+            report,
             by=by,
             location=location,
             condition=condition,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def sight(
@@ -395,23 +360,17 @@ class Item(Aggregate):
         location: str,
         serial_as_read: str | None,
         evidence: list[str],
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         # reality is recorded even after loss or disposal
         self._record(
             self.Sighted,
-            now,
+            report,
             observer=observer,
             held_by=held_by,
             location=location,
             serial_as_read=serial_as_read,
             evidence=evidence,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def dispose(
@@ -420,21 +379,15 @@ class Item(Aggregate):
         method: str,
         certificate: str | None,
         witnesses: list[str],
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._require_in_custody("dispose of")
         self._record(
             self.Disposed,
-            now,
+            report,
             method=method,
             certificate=certificate,
             witnesses=witnesses,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def correct(
@@ -442,19 +395,13 @@ class Item(Aggregate):
         *,
         entry: int,
         reason: str,
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
-        now: datetime,
+        report: Report,
     ) -> None:
         self._record(
             self.Corrected,
-            now,
+            report,
             entry=entry,
             reason=reason,
-            occurred_at=occurred_at,
-            actor=actor,
-            signature=signature,
         )
 
     def count_daily(self, event: Item.Event) -> None:
@@ -468,13 +415,11 @@ class Item(Aggregate):
         last, count = self.daily.get(f"{kind}:{actor}", ("", 0))
         return count if last == now.date().isoformat() else 0
 
-    def _record(
-        self, event_class: type[Item.Event], now: datetime, *, occurred_at: datetime, **fields: Any
-    ) -> None:
+    def _record(self, event_class: type[Item.Event], report: Report, **fields: Any) -> None:
         """Trigger the event, its field time checked (not in the future, not before the issue);
         `fields` are the event's own, named by the public command that calls this."""
-        occurred = self._field_time(occurred_at, now)
-        self.trigger_event(event_class, timestamp=now, occurred_at=occurred, **fields)
+        occurred = self._field_time(report.occurred_at, report.now)
+        self._trigger_reported(event_class, replace(report, occurred_at=occurred), **fields)
 
     def _field_time(self, value: datetime, now: datetime, field: str = "occurred_at") -> datetime:
         moment = not_in_future(value, now=now, field=field)

@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.events import Reported
+from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.domain.ids import NAMESPACE
 
 
@@ -17,7 +17,7 @@ def nonce_uuid(party: str, nonce: str) -> UUID:
     return uuid5(NAMESPACE, f"nonce:{party}:{nonce}")
 
 
-class Nonce(Aggregate):
+class Nonce(LedgerAggregate):
     TOPIC = "custody:Nonce"
 
     class Created(Reported, Aggregate.Created):
@@ -47,13 +47,10 @@ class Nonce(Aggregate):
     def use(
         cls, *, party: str, nonce: str, digest: str, aggregate: Aggregate, now: datetime
     ) -> Nonce:
-        return cls._create(
+        return cls._create_reported(
             cls.Used,
-            id=nonce_uuid(party, nonce),
-            timestamp=now,
-            occurred_at=now,
-            actor=party,
-            signature=None,
+            nonce_uuid(party, nonce),
+            Report.unsigned(party, now),
             party=party,
             nonce=nonce,
             digest=digest,

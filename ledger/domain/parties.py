@@ -10,7 +10,7 @@ from enum import StrEnum
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists, InvalidTime, NotFound, Unauthenticated
-from ledger.domain.events import Reported, Signature
+from ledger.domain.events import LedgerAggregate, Report, Reported, Signature
 from ledger.domain.ids import agreement_uuid, party_uuid
 from ledger.domain.times import aware_utc, format_time
 
@@ -48,7 +48,7 @@ class PartyKey:
         return self.endorsement == "rotation" or self.confirmed_at is not None
 
 
-class Party(Aggregate):
+class Party(LedgerAggregate):
     TOPIC = "custody:Party"
 
     class Created(Reported, Aggregate.Created):
@@ -143,12 +143,9 @@ class Party(Aggregate):
         before)."""
         if key_id in self.keys:
             raise AlreadyExists(f"key {key_id} of party {self.party_id} is registered already")
-        self.trigger_event(
+        self._trigger_reported(
             self.KeyRegistered,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
+            Report.unsigned(actor, now),
             key_id=key_id,
             public_key=public_key,
             proof=proof,
@@ -164,14 +161,8 @@ class Party(Aggregate):
         key = self.valid_key(key_id, at=now)
         if key.party_endorsed:
             raise AlreadyExists(f"key {key_id} of party {self.party_id} is endorsed already")
-        self.trigger_event(
-            self.KeyConfirmed,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
-            key_id=key_id,
-            confirmation=confirmation,
+        self._trigger_reported(
+            self.KeyConfirmed, Report.unsigned(actor, now), key_id=key_id, confirmation=confirmation
         )
 
     def revoke_key(
@@ -190,15 +181,8 @@ class Party(Aggregate):
                 f"revoked_at {format_time(moment)} is in the future (now is {format_time(now)}):"
                 " a revocation takes effect when it is recorded or earlier, never later"
             )
-        self.trigger_event(
-            self.KeyRevoked,
-            timestamp=now,
-            occurred_at=moment,
-            actor=actor,
-            signature=None,
-            key_id=key_id,
-            reason=reason,
-        )
+        revoked = Report(moment, actor, None, now)
+        self._trigger_reported(self.KeyRevoked, revoked, key_id=key_id, reason=reason)
 
     def valid_key(self, key_id: str, *, at: datetime) -> PartyKey:
         """The key, if it was registered and not revoked at `at`; else Unauthenticated."""
@@ -224,21 +208,18 @@ class Party(Aggregate):
         actor: str,
         signature: Signature,
     ) -> Party:
-        return cls._create(
+        return cls._create_reported(
             cls.Registered,
-            id=party_uuid(party_id),
-            timestamp=now,
+            party_uuid(party_id),
+            Report(now, actor, signature, now),
             party_id=party_id,
             name=name,
             kind=kind,
             parent=parent,
-            occurred_at=now,
-            actor=actor,
-            signature=signature,
         )
 
 
-class Agreement(Aggregate):
+class Agreement(LedgerAggregate):
     """An end-use agreement: which parties may hold the items of a programme, and on what terms."""
 
     TOPIC = "custody:Agreement"
@@ -286,17 +267,14 @@ class Agreement(Aggregate):
         actor: str,
         signature: Signature,
     ) -> Agreement:
-        return cls._create(
+        return cls._create_reported(
             cls.Concluded,
-            id=agreement_uuid(agreement_id),
-            timestamp=now,
+            agreement_uuid(agreement_id),
+            Report(now, actor, signature, now),
             agreement_id=agreement_id,
             supplier=supplier,
             programme=programme,
             authorized_holders=authorized_holders,
             retransfer_requires_consent=retransfer_requires_consent,
             areas=areas,
-            occurred_at=now,
-            actor=actor,
-            signature=signature,
         )

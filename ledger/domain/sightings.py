@@ -17,11 +17,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists
-from ledger.domain.events import Reported, Signature
-from ledger.domain.times import not_in_future
+from ledger.domain.events import LedgerAggregate, Report, Reported
 
 
-class Sighting(Aggregate):
+class Sighting(LedgerAggregate):
     TOPIC = "custody:Sighting"
 
     class Event(Reported):
@@ -76,7 +75,6 @@ class Sighting(Aggregate):
         cls,
         *,
         sighting_id: UUID,
-        now: datetime,
         observer: str,
         location: str,
         held_by: str | None,
@@ -85,15 +83,12 @@ class Sighting(Aggregate):
         model: str | None,
         lot: str | None,
         evidence: list[str],
-        occurred_at: datetime,
-        actor: str,
-        signature: Signature,
+        report: Report,
     ) -> Sighting:
-        return cls._create(
+        return cls._create_reported(
             cls.Recorded,
-            id=sighting_id,
-            timestamp=now,
-            occurred_at=not_in_future(occurred_at, now=now, field="occurred_at"),
+            sighting_id,
+            report.checked(),
             observer=observer,
             location=location,
             held_by=held_by,
@@ -102,21 +97,12 @@ class Sighting(Aggregate):
             model=model,
             lot=lot,
             evidence=evidence,
-            actor=actor,
-            signature=signature,
         )
 
     def match(self, *, item_id: UUID, now: datetime, actor: str) -> None:
         if self.item_id is not None:
             raise AlreadyExists(f"sighting {self.id} is matched to item {self.item_id} already")
-        self.trigger_event(
-            self.Matched,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
-            item_id=str(item_id),
-        )
+        self._trigger_reported(self.Matched, Report.unsigned(actor, now), item_id=str(item_id))
 
     @property
     def status(self) -> str:

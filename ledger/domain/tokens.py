@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.events import Reported
+from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.domain.ids import token_uuid
 
 
@@ -34,7 +34,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Token(Aggregate):
+class Token(LedgerAggregate):
     TOPIC = "custody:Token"
 
     class Created(Reported, Aggregate.Created):
@@ -64,19 +64,14 @@ class Token(Aggregate):
 
     @classmethod
     def grant(cls, *, digest: str, party: str, role: Role, actor: str, now: datetime) -> Token:
-        return cls._create(
+        return cls._create_reported(
             cls.Granted,
-            id=token_uuid(digest),
-            timestamp=now,
+            token_uuid(digest),
+            Report.unsigned(actor, now),
             token_hash=digest,
             party=party,
             role=role.value,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
         )
 
     def revoke(self, *, actor: str, now: datetime) -> None:
-        self.trigger_event(
-            self.Revoked, timestamp=now, occurred_at=now, actor=actor, signature=None
-        )
+        self._trigger_reported(self.Revoked, Report.unsigned(actor, now))

@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import AlreadyExists
-from ledger.domain.events import Reported, Signature
+from ledger.domain.events import LedgerAggregate, Report, Reported, Signature
 from ledger.domain.times import not_in_future
 
 TraceStatus = Literal["open", "overdue", "answered"]
@@ -25,7 +25,7 @@ OVERDUE: Final = "overdue"
 ANSWERED: Final = "answered"
 
 
-class Trace(Aggregate):
+class Trace(LedgerAggregate):
     TOPIC = "custody:Trace"
 
     class Event(Reported):
@@ -93,31 +93,22 @@ class Trace(Aggregate):
         sent = (
             now if occurred_at is None else not_in_future(occurred_at, now=now, field="occurred_at")
         )
-        return cls._create(
+        return cls._create_reported(
             cls.Requested,
-            id=trace_id,
-            timestamp=now,
-            occurred_at=sent,
+            trace_id,
+            Report(sent, actor, signature, now),
             due_at=sent + timedelta(days=answer_days),
             item_id=item_id,
             sighting_id=sighting_id,
             addressee=addressee,
             question=question,
-            actor=actor,
-            signature=signature,
         )
 
     def answer_with(self, *, answer: str, documents: list[str], now: datetime, actor: str) -> None:
         if self.answer is not None:
             raise AlreadyExists(f"trace {self.id} was answered already")
-        self.trigger_event(
-            self.Answered,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
-            answer=answer,
-            documents=documents,
+        self._trigger_reported(
+            self.Answered, Report.unsigned(actor, now), answer=answer, documents=documents
         )
 
     def status(self, now: datetime) -> TraceStatus:

@@ -14,6 +14,7 @@ from ledger.integrity.endorsements import (
     prove_key,
 )
 from ledger.integrity.entries import (
+    canonical_json,
     decode_entry,
 )
 from ledger.integrity.notes import (
@@ -40,6 +41,7 @@ __all__ = [
     "Submission",
     "Submitted",
     "Verifier",
+    "canonical_json",
     "confirm_key",
     "decode_base64",
     "decode_entry",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ledger.domain.errors import InvalidInput, ProofError
-from ledger.integrity.notes import open_note, sign_note
+from ledger.domain.errors import InvalidInput
+from ledger.integrity.notes import open_statement, sign_note
 from ledger.integrity.signing import Signer, Verifier, decode_base64, encode_base64
 
 HASH_SIZE = 32
@@ -72,13 +72,7 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> str:
 
 def verify_checkpoint(note_text: str, verifier: Verifier, origin: str | None = None) -> Checkpoint:
     """The checkpoint signed by `verifier` in `note_text` for `origin` (default: the key name)."""
-    expected = verifier.name if origin is None else origin
-    checkpoint = parse_checkpoint(open_note(note_text, [verifier]).text)
-    if checkpoint.origin != expected:
-        raise ProofError(
-            "checkpoint is for another log", expected=repr(expected), got=repr(checkpoint.origin)
-        )
-    return checkpoint
+    return open_statement(note_text, verifier, origin, parse_checkpoint, "checkpoint")
 
 
 def _check_line(line: str, what: str) -> None:

@@ -14,34 +14,34 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.events import Reported
+from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.integrity.entries import Body
 
 MAP_ID = uuid5(UUID(int=0), "custody:map-of-heads")
 """The one LogMap aggregate of every ledger."""
 
 
-class LogMap(Aggregate):
+class MapRoot(Reported):
+    """What both of the map's events record: its root (hex) over the first `size` entries."""
+
+    size: int
+    root: str
+
+    def apply(self, log_map: LogMap) -> None:
+        log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
+
+
+class LogMap(LedgerAggregate):
     TOPIC = "custody:LogMap"
 
     class Created(Reported, Aggregate.Created):
         TOPIC = "custody:LogMap.Created"
 
-    class Started(Created):
+    class Started(MapRoot, Created):
         TOPIC = "custody:LogMap.Started"
-        size: int
-        root: str
 
-        def apply(self, log_map: LogMap) -> None:
-            log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
-
-    class Committed(Reported):
+    class Committed(MapRoot):
         TOPIC = "custody:LogMap.Committed"
-        size: int
-        root: str
-
-        def apply(self, log_map: LogMap) -> None:
-            log_map.size, log_map.root = self.size, bytes.fromhex(self.root)
 
     size: int
     root: bytes
@@ -51,26 +51,17 @@ class LogMap(Aggregate):
 
     @classmethod
     def start(cls, *, size: int, root: bytes, now: datetime, actor: str) -> LogMap:
-        return cls._create(
+        return cls._create_reported(
             cls.Started,
-            id=MAP_ID,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
+            MAP_ID,
+            Report.unsigned(actor, now),
             size=size,
             root=root.hex(),
         )
 
     def commit(self, *, size: int, root: bytes, now: datetime, actor: str) -> None:
-        self.trigger_event(
-            self.Committed,
-            timestamp=now,
-            occurred_at=now,
-            actor=actor,
-            signature=None,
-            size=size,
-            root=root.hex(),
+        self._trigger_reported(
+            self.Committed, Report.unsigned(actor, now), size=size, root=root.hex()
         )
 
 

@@ -17,8 +17,9 @@ Spec: c2sp.org/signed-note, sections "Format" and "Signatures"; golang.org/x/mod
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from ledger.domain.errors import InvalidInput, ProofError
 from ledger.integrity.signing import Signer, Verifier, check_key_name, decode_base64, encode_base64
@@ -96,6 +97,32 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
             got=", ".join(sig.key for _, sig in parsed),
         )
     return Note(text, verified, unverified)
+
+
+class _OfALog(Protocol):
+    @property
+    def origin(self) -> str: ...
+
+
+Statement = TypeVar("Statement", bound=_OfALog)
+
+
+def open_statement(
+    note: str,
+    verifier: Verifier,
+    origin: str | None,
+    parse: Callable[[str], Statement],
+    what: str,
+) -> Statement:
+    """What a log signed in `note` (a checkpoint, a receipt: `what`), parsed from the note's text
+    once `verifier` verifies it, and for the log `origin` (default: the key name)."""
+    expected = verifier.name if origin is None else origin
+    statement = parse(open_note(note, [verifier]).text)
+    if statement.origin != expected:
+        raise ProofError(
+            f"{what} is for another log", expected=repr(expected), got=repr(statement.origin)
+        )
+    return statement
 
 
 def split_note(note: str | bytes) -> tuple[str, tuple[Signature, ...]]:

@@ -27,8 +27,8 @@ from typing import NoReturn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.domain.errors import IntegrityFailure, InvalidInput, ProofError
-from ledger.integrity.notes import Signature, open_note
+from ledger.domain.errors import IntegrityFailure, InvalidInput
+from ledger.integrity.notes import Signature, open_statement
 from ledger.integrity.signing import Signer, Verifier, decode_base64, encode_base64
 
 RECEIPT_FORMAT = "custody-receipt/v1"
@@ -105,13 +105,7 @@ def sign_receipt(receipt: EntryReceipt, signer: Signer) -> str:
 
 def verify_receipt(note: str, verifier: Verifier, origin: str | None = None) -> EntryReceipt:
     """The receipt signed by `verifier` in `note` for `origin` (default: the key name)."""
-    expected = verifier.name if origin is None else origin
-    receipt = parse_receipt(open_note(note, [verifier]).text)
-    if receipt.origin != expected:
-        raise ProofError(
-            "receipt is for another log", expected=repr(expected), got=repr(receipt.origin)
-        )
-    return receipt
+    return open_statement(note, verifier, origin, parse_receipt, "receipt")
 
 
 def recorded_at_of(entry: bytes) -> str:

@@ -368,8 +368,17 @@ def _plan(rng: random.Random, calendar: Calendar, count: int) -> list[Plan]:
     return plans
 
 
-def _free(plans: list[Plan], wanted: Callable[[Plan], bool], count: int) -> list[Plan]:
-    return [p for p in plans if not p.fate and wanted(p)][:count]
+def _armoury_items(plans: list[Plan], unit: str, at: datetime, count: int) -> list[Plan]:
+    """Up to `count` of `unit`'s armoury items issued a month before `at`, not yet given a fate."""
+    month_before = at - timedelta(days=30)
+    return [
+        p
+        for p in plans
+        if not p.fate
+        and p.unit == unit
+        and p.kind.category in ARMOURY
+        and p.issued_at < month_before
+    ][:count]
 
 
 def _serial_quality(plans: list[Plan]) -> None:
@@ -382,15 +391,7 @@ def _serial_quality(plans: list[Plan]) -> None:
 
 def _mass_loss(calendar: Calendar, plans: list[Plan], count: int) -> None:
     night = calendar.day(MASS_DAYS_AGO) + timedelta(hours=2, minutes=30)
-    stolen = _free(
-        plans,
-        lambda p: (
-            p.unit == MASS_UNIT
-            and p.kind.category in ARMOURY
-            and p.issued_at < night - timedelta(days=30)
-        ),
-        count,
-    )
+    stolen = _armoury_items(plans, MASS_UNIT, night, count)
     unrecovered = 0
     for i, plan in enumerate(stolen):
         plan.fate, plan.fate_at, plan.circumstances = "mass", night, "stolen"
@@ -431,15 +432,7 @@ def _combat(rng: random.Random, calendar: Calendar, plans: list[Plan], count: in
 
 def _diversion(calendar: Calendar, plans: list[Plan], count: int) -> None:
     handed = calendar.day(DIVERT_DAYS_AGO) + timedelta(hours=15)
-    passed = _free(
-        plans,
-        lambda p: (
-            p.unit == DIVERT_UNIT
-            and p.kind.category in ARMOURY
-            and p.issued_at < handed - timedelta(days=30)
-        ),
-        count,
-    )
+    passed = _armoury_items(plans, DIVERT_UNIT, handed, count)
     for i, plan in enumerate(passed):
         plan.fate, plan.fate_at, plan.sight = "divert", handed, i == 0
 

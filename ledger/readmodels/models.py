@@ -24,8 +24,6 @@ by a time, folded in field-time order (ledger/readmodels/fold.py). Queries read 
 they are: the follower (ledger/readmodels/follower.py) keeps them up to date, never a reader.
 """
 
-# ruff: noqa: S608 - SQL text built from constant table names only; values go in as parameters.
-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,17 +61,16 @@ from ledger.readmodels.fold import (
     known_intervals,
     timeline,
 )
+from ledger.store.dialect import dialect_of
 from ledger.store.log import LogRow, LogStore, PostgresLogRecorder, SQLiteLogRecorder
 from ledger.store.readmodel_tables import (
     ENTRIES_TABLE,
     INTERVALS_TABLE,
-    POSTGRES_TABLES_EXIST,
-    SQLITE_TABLE_NAMES,
+    MARKING,
     SUMMARY_TABLE,
+    TABLE_NAMES,
     TRACKING_TABLE,
     ViewStatements,
-    postgres_statements,
-    sqlite_statements,
     sqlite_tracking_statements,
 )
 
@@ -124,12 +121,10 @@ def summary_values(item_id: UUID, entries: Sequence[ItemEntry]) -> tuple[Any, ..
 def _summary_row(
     item_id: str, issued: Mapping[str, Any], steps: Sequence[Step], now: Interval
 ) -> tuple[Any, ...]:
-    marking = ("serial", "normalised_serial", "category", "programme", "agreement")
     verified = [s.occurred_at for s in steps if s.verified]
     return (
         item_id,
-        *(str(issued[k]) for k in marking),
-        str(issued["recipient"]),
+        *(str(issued[k]) for k in MARKING),
         now.holder,
         now.status,
         max(verified, default=None),
@@ -207,7 +202,6 @@ class CustodyViews(TrackingRecorder):
     library's, on both."""
 
     sql: ViewStatements
-    param: str
     datastore: Any
 
     if TYPE_CHECKING:  # the library's tracking recorders define these, on their cursors
@@ -254,8 +248,10 @@ class CustodyViews(TrackingRecorder):
                 c.execute(statement)
             c.execute(self.sql.clear_tracking, (APPLICATION_NAME,))
 
-    def tables_exist(self, names: Sequence[str] = ()) -> bool:
-        raise NotImplementedError
+    def tables_exist(self, names: Sequence[str] = TABLE_NAMES) -> bool:
+        """Whether the tables `names` (by default every table of the views) exist."""
+        sql, params = self.sql.dialect.count_tables(names)
+        return int(self._read(sql, params)[0]["n"]) == len(names)
 
     def _apply_entries(self, c: Any, entries: Sequence[tuple[UUID | str, ItemEntry]]) -> None:
         by_item: dict[str, list[ItemEntry]] = {}
@@ -342,7 +338,7 @@ class CustodyViews(TrackingRecorder):
         found: list[Any] = []
         for start in range(0, len(items), IN_CHUNK):
             chunk = items[start : start + IN_CHUNK]
-            c.execute(self.sql.marks(sql, len(chunk), self.param), chunk)
+            c.execute(self.sql.marks(sql, len(chunk)), chunk)
             found.extend(_values(r) for r in c.fetchall())
         return found
 
@@ -446,7 +442,7 @@ class SQLiteCustodyViews(CustodyViews, SQLiteTrackingRecorder):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         if not datastore.single_row_tracking:
             raise ProgrammingError("the views need the library's single-row tracking")
-        self.sql, self.param = sqlite_statements(), "?"
+        self.sql = ViewStatements(dialect_of(datastore))
         super().__init__(datastore, **kwargs)
         self._create_tracking, self.insert_tracking_statement, select = sqlite_tracking_statements()
         self.select_max_tracking_id_statement = select
@@ -454,27 +450,13 @@ class SQLiteCustodyViews(CustodyViews, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [sqlite_tracking_statements()[0], *self.sql.create]
 
-    def tables_exist(self, names: Sequence[str] = SQLITE_TABLE_NAMES) -> bool:
-        marks = ", ".join("?" * len(names))
-        sql = f"SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
-        return int(self._read(sql, names)[0]["n"]) == len(names)
-
 
 class PostgresCustodyViews(CustodyViews, PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        schema = datastore.schema
-        if not (schema.isascii() and schema.isidentifier()):
-            raise ProgrammingError(f"schema name {schema!r} is not a plain identifier")
-        self.sql, self.param = postgres_statements(schema, int(datastore.lock_timeout)), "%s"
+        self.sql = ViewStatements(dialect_of(datastore))  # refuses a schema not an identifier
         kwargs["tracking_table_name"] = TRACKING_TABLE
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in self.sql.create)  # type: ignore[misc]
-
-    def tables_exist(self, names: Sequence[str] = ()) -> bool:
-        schema = self.datastore.schema
-        tables = [f'"{schema}".{n}' for n in names] if names else self.sql.tables
-        found = self._read(POSTGRES_TABLES_EXIST, (tables,))
-        return int(found[0]["n"]) == len(tables)
 
 
 class NotApplied(Exception):

@@ -7,7 +7,10 @@ from __future__ import annotations
 from ledger.store.accounts_tables import (
     ACCOUNT_COLUMNS,
     ACCOUNTS_TABLE,
+    MONTH_COLUMNS,
     AccountRows,
+    ItemReads,
+    MonthRows,
     Tally,
     Where,
 )
@@ -24,6 +27,9 @@ from ledger.store.log import (
     LogRow,
     LogStore,
     Statements,
+)
+from ledger.store.readmodel_tables import (
+    MARKING,
 )
 from ledger.store.stores import (
     create_private,
@@ -44,12 +50,16 @@ __all__ = [
     "ACCOUNTS_TABLE",
     "ACCOUNT_COLUMNS",
     "DEFAULT_ORIGIN",
+    "MARKING",
+    "MONTH_COLUMNS",
     "SQLITE",
     "AccountRows",
     "Config",
     "Database",
+    "ItemReads",
     "LogRow",
     "LogStore",
+    "MonthRows",
     "SQLiteWitnessState",
     "Statements",
     "Tally",

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
-from ledger.store.dialect import Database, Row
+from ledger.store.dialect import Database, Row, values
 from ledger.store.item_rows import ItemRows
+from ledger.store.readmodel_tables import MARKING
 
 ACCOUNTS_TABLE = "policy_accounts_v2"
 """v2: the rows gained `verified_from` and `self_reported_from`, and the findings independence
@@ -26,12 +27,7 @@ ACCOUNTS_TABLE = "policy_accounts_v2"
 ACCOUNT_COLUMNS = (
     "policy",
     "item_id",
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
+    *MARKING,
     "holder",
     "status",
     "issued_at",
@@ -59,6 +55,20 @@ class Where:
     recipients: Sequence[str] | None = None
     programme: str | None = None
     category: str | None = None
+
+
+def create_tables(database: Database, statements: Sequence[str]) -> None:
+    """Run `CREATE ... IF NOT EXISTS` statements in one transaction, once more if another process
+    created the tables meanwhile (PostgreSQL's catalogue)."""
+    for attempt in (1, 2):
+        try:
+            with database.transaction() as c:
+                for statement in statements:
+                    c.execute(statement)
+            return
+        except PersistenceError:
+            if attempt == 2:
+                raise
 
 
 class Tracker(Protocol):
@@ -93,15 +103,7 @@ class AccountRows:
 
     def create(self) -> None:
         """Create the table and its index if they are missing."""
-        try:
-            self._create()
-        except PersistenceError:  # created meanwhile by another process (PostgreSQL's catalogue)
-            self._create()
-
-    def _create(self) -> None:
-        with self.database.transaction() as c:
-            for statement in self.create_statements:
-                c.execute(statement)
+        create_tables(self.database, self.create_statements)
 
     def items(self, columns: Sequence[str] = ACCOUNT_COLUMNS) -> ItemRows:
         """This policy's rows by item (`custody verify` compares them with the log)."""
@@ -212,3 +214,176 @@ class AccountRows:
         with self.database.transaction(locking=(self.tracking, "notification_id")) as c:
             if (tracker._max_tracking_id(name, c) or 0) == start < size:
                 tracker._insert_tracking(c, Tracking(name, size))
+
+
+# Month-end accounts (policies/months.py): what each item's account was at past month ends ------
+
+MONTHS_TABLE = "policy_month_accounts"
+MONTH_COLUMNS = (
+    "policy",
+    "item_id",
+    "last_at",
+    "until_at",
+    "recipient",
+    "programme",
+    "category",
+    "status",
+    "issued_at",
+    "unaccounted_from",
+    "overdue_from",
+    "verified_from",
+    "self_reported_from",
+    "computed_at",
+)
+"""One row per item and run of month ends at which its facts as of the month end were the same:
+the row answers for every month end E with `last_at <= E < until_at` (`last_at`: the last of
+those facts; `until_at`: the next fact's field time, or the end of time for the row of all its
+facts, which is its stored account's)."""
+_MONTH_OPTIONAL = ("unaccounted_from", "overdue_from", "verified_from", "self_reported_from")
+
+
+class MonthRows:
+    """One policy's month-end rows in `policy_month_accounts` (next to its `AccountRows`, whose
+    filters they share), and the tallies per recipient they answer."""
+
+    def __init__(self, accounts: AccountRows) -> None:
+        self.accounts = accounts
+        self.database, self.policy = accounts.database, accounts.policy
+        d = self.dialect = accounts.dialect
+        self.table, self.p = d.table(MONTHS_TABLE), d.param
+        kinds = {c: d.text for c in _MONTH_OPTIONAL} | {"computed_at": f"{d.integer} NOT NULL"}
+        columns = ", ".join(f"{c} {kinds.get(c, f'{d.text} NOT NULL')}" for c in MONTH_COLUMNS)
+        self.create_statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.table} ({columns},"
+            " PRIMARY KEY (policy, item_id, last_at))",
+        ]
+
+    def create(self) -> None:
+        create_tables(self.database, self.create_statements)
+
+    def replace(self, items: Sequence[str], rows: Sequence[Row], computed_at: int) -> None:
+        """Put `rows` (in `MONTH_COLUMNS` order) in place of the rows of `items`, in one
+        transaction; an item whose rows were computed at a larger log size keeps them."""
+        if not items:
+            return
+        p, marks = self.p, self.dialect.marks(len(items))
+        mine = f"policy = {p} AND item_id IN ({marks})"
+        insert = (
+            f"INSERT INTO {self.table} ({', '.join(MONTH_COLUMNS)})"
+            f" VALUES ({self.dialect.marks(len(MONTH_COLUMNS))})"
+        )
+        with self.database.transaction() as c:
+            c.execute(
+                f"SELECT DISTINCT item_id FROM {self.table} WHERE {mine} AND computed_at > {p}",
+                [self.policy, *items, computed_at],
+            )
+            newer = {str(values(row)[0]) for row in c.fetchall()}
+            kept = [i for i in items if i not in newer]
+            if kept:
+                c.execute(
+                    f"DELETE FROM {self.table} WHERE policy = {p}"
+                    f" AND item_id IN ({self.dialect.marks(len(kept))})",
+                    [self.policy, *kept],
+                )
+            written = [row for row in rows if str(row[1]) not in newer]
+            if written:
+                c.executemany(insert, written)
+
+    def tallies(self, where: Where, ends: Sequence[str]) -> dict[str, list[Tally]]:
+        """Per month end of `ends` (canonical text) and recipient, counted as `AccountRows.tally`
+        counts the settled items, over each item's row that answers for the month end; one scan
+        of the rows for all of them. `where.as_of` is the latest of `ends`."""
+        if not ends:
+            return {}
+        p = self.p
+        rows, params = self.accounts._where(where, "1 = 1")
+        counts = (
+            "COUNT(*) AS issued, SUM(CASE WHEN unaccounted_from <= e.at THEN 1 ELSE 0 END) AS lost,"
+            " SUM(CASE WHEN status = 'in_custody' THEN 1 ELSE 0 END) AS held,"
+            " SUM(CASE WHEN overdue_from < e.at THEN 1 ELSE 0 END) AS overdue,"
+            " SUM(CASE WHEN verified_from <= e.at THEN 1 ELSE 0 END) AS independent,"
+            " SUM(CASE WHEN self_reported_from <= e.at THEN 1 ELSE 0 END) AS self_reported"
+        )
+        values = ", ".join([f"({p})"] * len(ends))
+        found = self.database.read(  # CROSS JOIN: SQLite reads the rows once, not once an end
+            f"WITH e (at) AS (VALUES {values}) SELECT e.at, recipient, {counts}"
+            f" FROM {self.table} CROSS JOIN e WHERE last_at <= e.at AND until_at > e.at"
+            f" AND {rows} GROUP BY e.at, recipient",
+            [*ends, *params],
+        )
+        tallied: dict[str, list[Tally]] = {end: [] for end in ends}
+        for r in found:
+            tallied[str(r[0])].append(
+                (str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+            )
+        return tallied
+
+    def clear(self) -> None:
+        """Drop every policy's month-end rows."""
+        with self.database.transaction() as c:
+            c.execute(f"DELETE FROM {self.table}")
+
+    def covered_from(self, tracker: Tracker, name: str) -> int | None:
+        """The first month (year * 12 + month - 1) whose month end the rows answer for every
+        item, or None if they do not (never computed, or left behind by a catch-up that did not
+        keep them)."""
+        return tracker.max_tracking_id(name)
+
+    def cover(self, tracker: Tracker, name: str, month: int) -> None:
+        """Record that every item's rows answer from `month` on (kept as the largest so far:
+        items computed earlier answer from their own, earlier, first month)."""
+        with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
+            if (tracker._max_tracking_id(name, c) or 0) < month:
+                tracker._insert_tracking(c, Tracking(name, month))
+
+    def forget(self, name: str) -> None:
+        """The rows no longer answer for every item (a catch-up moved without them)."""
+        tracking = self.dialect.table(self.accounts.tracking)
+        with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
+            c.execute(f"DELETE FROM {tracking} WHERE application_name = {self.p}", (name,))
+
+
+class ItemReads:
+    """The stored events and log indexes of many items in one query each (the stored accounts'
+    catch-up reads a chunk of items at a time; `Ledger.facts` reads one)."""
+
+    def __init__(self, database: Database, *, events: str, log: str) -> None:
+        self.database, self.events, self.log = database, events, log
+
+    def events_of(self, ids: Sequence[Any]) -> list[Row]:
+        """(originator id, version, topic, state) of the items' stored events, by item and
+        version; `ids` as the events table stores them."""
+        if not ids:
+            return []
+        return self.database.read(
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events}"
+            f" WHERE originator_id IN ({self.database.dialect.marks(len(ids))})"
+            " ORDER BY originator_id, originator_version",
+            list(ids),
+        )
+
+    def log_indexes_of(self, ids: Sequence[str]) -> list[Row]:
+        """(aggregate id, version, log index) of the items' entries."""
+        if not ids:
+            return []
+        return self.database.read(
+            f"SELECT aggregate_id, aggregate_version, log_index FROM {self.log}"
+            f" WHERE aggregate_id IN ({self.database.dialect.marks(len(ids))})",
+            list(ids),
+        )
+
+    def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
+        """The aggregate ids of the entries that hold any of `needles` (exact bytes of their
+        canonical JSON) and `item_type` (an item's entries): one scan of the log."""
+        if not needles:
+            return set()
+        p = self.database.dialect.param
+        found = (
+            "instr(entry, {}) > 0" if self.database.dialect.sqlite else "position({} in entry) > 0"
+        )
+        anyone = " OR ".join([found.format(p)] * len(needles))
+        rows = self.database.read(
+            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE {found.format(p)} AND ({anyone})",
+            [item_type, *needles],
+        )
+        return {str(row[0]) for row in rows}

@@ -18,9 +18,8 @@ store that could not take its lock in time, on either.
 
 A module that needs SQL lives in ledger/store/ and takes a `Dialect` (or a `Database`); the layers
 above call its methods and never see a statement (tests/test_layering.py). The read models'
-statements spell today what this says once: their lock is `lock("custody_views_tracking",
-"notification_id")`, their times `text`, their summary upsert `upsert("item_summary", columns,
-("item_id",))`, their check of tables `count_tables(names)`.
+statements (readmodel_tables.py) and the stored accounts' (accounts_tables.py) are both written
+in it.
 """
 
 # ruff: noqa: S608 - SQL text from constant table names and a checked schema; values as parameters.

@@ -12,50 +12,36 @@
 
 from __future__ import annotations
 
+from ledger.store.dialect import Dialect
 from ledger.store.log import LOG_TABLE
 
 TRACKING_TABLE = "custody_views_tracking"
 INTERVALS_TABLE = "custody_intervals"
 SUMMARY_TABLE = "item_summary"
 ENTRIES_TABLE = "custody_item_entries"
+TABLE_NAMES = (TRACKING_TABLE, INTERVALS_TABLE, SUMMARY_TABLE, ENTRIES_TABLE)
 INTERVAL_COLUMNS = "holder, status, valid_from, valid_to, recorded_from, recorded_to"
 ENTRY_COLUMNS = "log_index, version, type, occurred_at, recorded_at, party, verified"
-SUMMARY_COMPUTED = (
-    "serial",
-    "normalised_serial",
-    "category",
-    "programme",
-    "agreement",
-    "recipient",
-    "holder",
-    "status",
-    "last_verified_at",
-    "last_log_index",
-)
+MARKING = ("serial", "normalised_serial", "category", "programme", "agreement", "recipient")
+"""The item's issue fields a table of items repeats, by these names: `item_summary` here, and the
+stored accounts (accounts_tables.py)."""
+SUMMARY_COMPUTED = (*MARKING, "holder", "status", "last_verified_at", "last_log_index")
 
 
 class ViewStatements:
-    """Every statement of the views, for one dialect: `param` is its placeholder, `prefix` the
-    schema, `time` and `integer` its column types, `lock` what takes the views' write lock,
-    `clustered` what stores a table in its key's order."""
+    """Every statement of the views, in one dialect (ledger/store/dialect.py): its placeholder,
+    table names, column types (times are text that orders as bytes), write lock and upsert; on
+    SQLite, the entries are stored in their key's order (WITHOUT ROWID)."""
 
-    def __init__(
-        self,
-        *,
-        param: str,
-        prefix: str,
-        time: str,
-        integer: str,
-        lock: list[str],
-        clustered: str = "",
-    ):
-        p = param
+    def __init__(self, dialect: Dialect):
+        self.dialect = d = dialect
+        p, time, integer = d.param, d.text, d.integer
+        clustered = " WITHOUT ROWID" if d.sqlite else ""
         tracking, intervals, summary, entries, log = (
-            prefix + t
+            d.table(t)
             for t in (TRACKING_TABLE, INTERVALS_TABLE, SUMMARY_TABLE, ENTRIES_TABLE, LOG_TABLE)
         )
-        self.tables = [tracking, intervals, summary, entries]
-        self.lock = lock
+        self.lock = d.lock(TRACKING_TABLE, "notification_id")
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {intervals} (item_id TEXT NOT NULL, holder TEXT NOT NULL,"
             f" status TEXT NOT NULL, valid_from {time} NOT NULL, valid_to {time},"
@@ -92,12 +78,7 @@ class ViewStatements:
             f" WHERE item_id = {p} AND valid_from = {p} AND recorded_from = {p}"
         )
         self.delete_rows = f"DELETE FROM {intervals} WHERE item_id = {p}"
-        self.upsert_summary = (
-            f"INSERT INTO {summary} (item_id, {', '.join(SUMMARY_COMPUTED)}) VALUES"
-            f" ({', '.join([p] * (len(SUMMARY_COMPUTED) + 1))})"
-            " ON CONFLICT (item_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COMPUTED)
-        )
+        self.upsert_summary = d.upsert(SUMMARY_TABLE, ("item_id", *SUMMARY_COMPUTED), ("item_id",))
         self.clear = [
             f"DELETE FROM {intervals}",
             f"DELETE FROM {summary}",
@@ -152,34 +133,9 @@ class ViewStatements:
             " AS position"
         )
 
-    def marks(self, sql: str, count: int, param: str) -> str:
+    def marks(self, sql: str, count: int) -> str:
         """`sql` with its `{marks}` made `count` placeholders."""
-        return sql.replace("{marks}", ", ".join([param] * count))
-
-
-def sqlite_statements() -> ViewStatements:
-    """A write that changes nothing takes SQLite's write lock before anything is read."""
-    return ViewStatements(
-        param="?",
-        prefix="",
-        time="TEXT",
-        integer="INTEGER",
-        lock=[f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id WHERE 0 = 1"],
-        clustered=" WITHOUT ROWID",
-    )
-
-
-def postgres_statements(schema: str, lock_timeout: int) -> ViewStatements:
-    return ViewStatements(
-        param="%s",
-        prefix=f'"{schema}".',
-        time='TEXT COLLATE "C"',  # canonical times order as bytes, whatever the locale
-        integer="bigint",
-        lock=[
-            f"SET LOCAL lock_timeout = '{int(lock_timeout)}s'",
-            f'LOCK TABLE "{schema}".{TRACKING_TABLE} IN EXCLUSIVE MODE',
-        ],
-    )
+        return sql.replace("{marks}", self.dialect.marks(count))
 
 
 def sqlite_tracking_statements() -> tuple[str, str, str]:
@@ -196,7 +152,3 @@ def sqlite_tracking_statements() -> tuple[str, str, str]:
     )
     select = f"SELECT MAX(notification_id) FROM {t} WHERE application_name=?"
     return create, insert, select
-
-
-SQLITE_TABLE_NAMES = [TRACKING_TABLE, INTERVALS_TABLE, SUMMARY_TABLE, ENTRIES_TABLE]
-POSTGRES_TABLES_EXIST = "SELECT COUNT(to_regclass(name)) AS n FROM unnest(%s::text[]) AS name"

@@ -42,7 +42,7 @@ from ledger.domain.errors import InvalidInput, ProofError
 from ledger.domain.times import format_time
 from ledger.integrity import merkle
 from ledger.integrity.checkpoints import Checkpoint, verify_checkpoint
-from ledger.integrity.receipts import verify_receipt
+from ledger.integrity.receipts import EntryReceipt, verify_receipt
 from ledger.integrity.signing import Verifier, decode_base64, encode_base64
 
 FORMAT = "custody-misbehaviour/v1"
@@ -182,8 +182,7 @@ def _rollback(record: Mapping[str, Any], key: Verifier) -> Finding:
 
 
 def _receipt_contradicted(record: Mapping[str, Any], key: Verifier) -> Finding:
-    receipt = verify_receipt(_text(record, "receipt"), key)
-    checkpoint = verify_checkpoint(_text(record, "checkpoint"), key)
+    receipt, checkpoint = _receipt_and_checkpoint(record, key)
     entry = decode_base64(_text(record, "entry"), what="entry")
     leaf = merkle.leaf_hash(entry)
     merkle.verify_inclusion(
@@ -205,8 +204,7 @@ def _receipt_contradicted(record: Mapping[str, Any], key: Verifier) -> Finding:
 
 
 def _receipt_unincorporated(record: Mapping[str, Any], key: Verifier) -> Finding:
-    receipt = verify_receipt(_text(record, "receipt"), key)
-    checkpoint = verify_checkpoint(_text(record, "checkpoint"), key)
+    receipt, checkpoint = _receipt_and_checkpoint(record, key)
     if receipt.log_index < checkpoint.size:
         raise ProofError(
             "the checkpoint includes the receipt's index",
@@ -224,8 +222,7 @@ def _receipt_unincorporated(record: Mapping[str, Any], key: Verifier) -> Finding
 
 
 def _receipt_unserved(record: Mapping[str, Any], key: Verifier) -> Finding:
-    receipt = verify_receipt(_text(record, "receipt"), key)
-    checkpoint = verify_checkpoint(_text(record, "checkpoint"), key)
+    receipt, checkpoint = _receipt_and_checkpoint(record, key)
     if receipt.log_index >= checkpoint.size:
         raise ProofError(
             "the checkpoint does not cover the receipt's index",
@@ -278,6 +275,15 @@ def _checkpoints(record: Mapping[str, Any], key: Verifier) -> tuple[Checkpoint, 
     return (
         verify_checkpoint(_as_text(first, "checkpoint"), key),
         verify_checkpoint(_as_text(second, "checkpoint"), key),
+    )
+
+
+def _receipt_and_checkpoint(
+    record: Mapping[str, Any], key: Verifier
+) -> tuple[EntryReceipt, Checkpoint]:
+    return (
+        verify_receipt(_text(record, "receipt"), key),
+        verify_checkpoint(_text(record, "checkpoint"), key),
     )
 
 

@@ -43,10 +43,9 @@ def checkpointed(ledger: Ledger) -> bool:
 
 
 def test_a_server_on_a_short_interval_signs_checkpoints_as_the_log_grows_and_none_when_it_does_not(
-    make_ledger: LedgerFactory, db_url: str
+    api_ledger: Ledger,
 ) -> None:
-    ledger = make_ledger(db_url)
-    register(ledger)
+    ledger = api_ledger
     registered = ledger.log_store.log_size()
 
     with TestClient(create_app(ledger, checkpoint_interval=TICK)):
@@ -67,10 +66,9 @@ def test_a_server_on_a_short_interval_signs_checkpoints_as_the_log_grows_and_non
 
 
 def test_the_server_signs_a_checkpoint_of_the_log_as_it_stops(
-    make_ledger: LedgerFactory, db_url: str
+    api_ledger: Ledger,
 ) -> None:
-    ledger = make_ledger(db_url)
-    register(ledger)
+    ledger = api_ledger
 
     with TestClient(create_app(ledger, checkpoint_interval=3600)):
         issue(ledger)
@@ -200,10 +198,9 @@ def test_a_checkpoint_interval_that_is_not_a_number_of_seconds_is_refused(text: 
 
 
 def test_two_servers_ticking_on_one_store_keep_one_checkpoint_per_size_and_the_log_verifies(
-    make_ledger: LedgerFactory, db_url: str
+    api_ledger: Ledger, make_ledger: LedgerFactory, db_url: str
 ) -> None:
-    first = make_ledger(db_url)
-    register(first)
+    first = api_ledger
     registered = first.log_store.log_size()
     second = make_ledger(db_url)
     clocks = [CheckpointClock(first, TICK), CheckpointClock(second, TICK)]

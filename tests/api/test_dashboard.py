@@ -26,12 +26,11 @@ from api.main import create_app
 from api.ui.visits import cookie_name
 from ledger.application import Ledger
 from ledger.domain.access import Actor
-from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
-from ledger.integrity.endorsements import confirm_key, prove_key
+from ledger.integrity.endorsements import confirm_key
 from ledger.integrity.notes import split_note
-from ledger.integrity.submissions import Submission, Submitted, key_id
 from ledger.witness.cosignatures import CosignerKey, cosign
+from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import (
     ADMIN,
@@ -444,24 +443,12 @@ def test_the_item_page_says_when_a_signature_is_by_a_key_the_party_had_not_confi
     item = fleet["C-1"]
     holder = ledger.item(item).holder
     key = Ed25519PrivateKey.generate()
-    kid = key_id(key.public_key().public_bytes_raw())
-    ledger.register_key(
-        party=holder, actor=ADMIN, **prove_key(key, origin=ledger.origin, party=holder)
-    )
+    kid = registered_by_the_operator(ledger, holder, key)
 
     def self_report(day: int) -> None:
         at = recorded(clock, mar(day))
-        body = {"result": "verified", "method": "self_report", "occurred_at": format_time(at)}
-        signed = Submission(
-            ledger.origin, holder, kid, "inspect", str(item), f"nonce-{day:08d}", body
-        )
-        ledger.inspect(
-            item,
-            result="verified",
-            method="self_report",
-            occurred_at=at,
-            actor=Actor(holder, Role.PARTNER),
-            via=Submitted.from_signed(signed.sign(key)),
+        self_reported_inspection(
+            ledger, item, party=holder, key=key, nonce=f"nonce-{day:08d}", occurred_at=at
         )
 
     self_report(26)

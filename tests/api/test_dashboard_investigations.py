@@ -16,7 +16,7 @@ from ledger.readmodels.models import Fleet
 from ledger.readmodels.reconciliation import Count, take_inventory
 from tests.api.test_dashboard import signed_in, table, text_of
 from tests.conftest import Clock
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, issue, record_sighting
 
 
 @pytest.fixture
@@ -59,14 +59,7 @@ def test_a_search_with_no_readable_character_says_why(
 def test_the_investigations_page_lists_sightings_traces_and_inventories(
     admin: TestClient, api_ledger: Ledger, rifles: dict[str, UUID], clock: Clock
 ) -> None:
-    api_ledger.record_sighting(
-        observer="investigator",
-        location="market",
-        occurred_at=ago(api_ledger, days=2),
-        serial_as_read="AK-10?0",
-        held_by="armed group X",
-        actor=ADMIN,
-    )
+    record_sighting(api_ledger, "AK-10?0", ago(api_ledger, days=2), held_by="armed group X")
     api_ledger.request_trace(
         item=rifles["AK-1000"],
         addressee="supplier",

@@ -14,7 +14,7 @@ from ledger.application.ledger import Ledger
 from ledger.integrity.entries import decode_entry
 from ledger.verification.evidence_check import describe, load_bundle, verify_bundle
 from tests.conftest import SIGNER, Clock
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, issue, record_sighting
 
 PHOTO = hashlib.sha256(b"photo of the receiver").hexdigest()
 SALES_RECORD = hashlib.sha256(b"the supplier's sales record").hexdigest()
@@ -114,13 +114,7 @@ def test_the_bundle_carries_the_items_traces_and_matched_sightings_proved_in_its
 ) -> None:
     rifle = issue(api_ledger, "AK-1000", days_ago=300)
     issue(api_ledger, "AK-2000", days_ago=300)
-    sighting = api_ledger.record_sighting(
-        observer="investigator",
-        location="market",
-        occurred_at=ago(api_ledger, days=3),
-        serial_as_read="AK-10?0",
-        actor=ADMIN,
-    ).id
+    sighting = record_sighting(api_ledger, "AK-10?0", ago(api_ledger, days=3)).id
     trace = api_ledger.request_trace(
         item=rifle, addressee="supplier", question="Sold to whom?", answer_days=28, actor=ADMIN
     ).id

@@ -24,7 +24,7 @@ from ledger.verification.evidence import dump_bundle
 from policies.config import PolicyConfig
 from policies.engine import Scope, unaccounted_report
 from policies.export import report_csv
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, conclude_agreement, issue, record_sighting
 
 AS_OF = "2030-01-01T00:00:00Z"
 
@@ -50,25 +50,13 @@ def programme(api_ledger: Ledger) -> dict[str, Any]:
             actor=ADMIN,
         )
     issue(api_ledger, "PG-0001", days_ago=30, manufacturer="Other maker")  # a twin serial
-    api_ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier",
-        programme="Programme Two",
-        authorized_holders=["force"],
-        actor=ADMIN,
-    )
+    conclude_agreement(api_ledger, "eua-2", "Programme Two", ["force"])
     moved = issue(api_ledger, "MV-0001", days_ago=30, recipient="unit-3")
     for n in range(6):
         to = "unit-2" if n % 2 == 0 else "unit-3"
         api_ledger.transfer(moved, to=to, occurred_at=ago(api_ledger, days=20 - n), actor=ADMIN)
     for n in range(3):
-        api_ledger.record_sighting(
-            observer="investigator",
-            location=f"market {n}",
-            occurred_at=ago(api_ledger, days=1),
-            serial_as_read=f"ZZ-{n:04d}",
-            actor=ADMIN,
-        )
+        record_sighting(api_ledger, f"ZZ-{n:04d}", ago(api_ledger, days=1), location=f"market {n}")
         api_ledger.request_trace(
             addressee="unit-1", question="where is it?", answer_days=28, item=items[n], actor=ADMIN
         )

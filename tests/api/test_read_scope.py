@@ -31,7 +31,7 @@ from api.main import create_app
 from api.ui.pages import DashboardRoute
 from ledger.application.ledger import Ledger
 from tests.conftest import Clock
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, issue, record_sighting
 
 PARAM = re.compile(r"\{(\w+)\}")
 NARROWING = ("item", "status", "serial", "q")
@@ -49,13 +49,7 @@ def items(api_ledger: Ledger, clock: Clock, client: TestClient) -> dict[str, UUI
             item, circumstances="stolen", occurred_at=ago(api_ledger, days=10), actor=ADMIN
         )
         # issue 17: a sighting of it, matched to it, and a trace about it to its force
-        seen = api_ledger.record_sighting(
-            observer="investigator",
-            location="market",
-            occurred_at=ago(api_ledger, days=5),
-            serial_as_read=serial,
-            actor=ADMIN,
-        ).id
+        seen = record_sighting(api_ledger, serial, ago(api_ledger, days=5)).id
         api_ledger.match_sighting(seen, item=item, actor=ADMIN)
         owner = "outsider" if serial == "OUT-1" else "force"
         api_ledger.request_trace(

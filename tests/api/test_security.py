@@ -30,7 +30,7 @@ from ledger.domain.errors import InvalidInput
 from ledger.integrity.signing import read_private_key_file, write_private_key_file
 from tests import serving
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.programme import ADMIN, register
+from tests.programme import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = "http://localhost"
@@ -61,16 +61,9 @@ def db_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def secured(make_ledger: LedgerFactory, db_file: Path) -> Ledger:
-    ledger = make_ledger(f"sqlite:///{db_file}")
-    register(ledger)
-    return ledger
-
-
-@pytest.fixture
-def token(secured: Ledger) -> str:
-    granted, _ = secured.grant_token(party="operator", role="admin", actor=ADMIN)
-    return granted
+def store_ledger(make_ledger: LedgerFactory, db_file: Path) -> Ledger:
+    """The ledger under conftest.py's api_ledger and admin_token, on a file these tests read."""
+    return make_ledger(f"sqlite:///{db_file}")
 
 
 @pytest.fixture
@@ -79,8 +72,8 @@ def seconds() -> Seconds:
 
 
 @pytest.fixture
-def app(secured: Ledger, seconds: Seconds) -> FastAPI:
-    app = create_app(secured)
+def app(api_ledger: Ledger, seconds: Seconds) -> FastAPI:
+    app = create_app(api_ledger)
     app.state.failure_limiter = FailureLimiter(clock=seconds)
     return app
 
@@ -132,9 +125,9 @@ def test_a_cross_origin_preflight_is_not_allowed_anything(app: FastAPI, path: st
 
 
 def test_a_cross_origin_read_with_a_valid_token_carries_no_allow_origin(
-    app: FastAPI, token: str
+    app: FastAPI, admin_token: str
 ) -> None:
-    headers = bearer(token) | {"Origin": "https://evil.example"}
+    headers = bearer(admin_token) | {"Origin": "https://evil.example"}
 
     response = client_from(app).get("/v1/flags", headers=headers)
 
@@ -164,9 +157,9 @@ def api_responses(client: TestClient, token: str) -> list[httpx.Response]:
 
 
 def test_every_api_answer_is_nosniff_unframeable_uncached_and_allows_no_content(
-    app: FastAPI, token: str
+    app: FastAPI, admin_token: str
 ) -> None:
-    responses = api_responses(client_from(app), token)
+    responses = api_responses(client_from(app), admin_token)
 
     assert sorted({r.status_code for r in responses}) == [200, 401, 404, 413, 422]
     for response in responses:
@@ -201,13 +194,15 @@ def test_the_dashboard_keeps_its_own_headers_and_the_docs_page_is_nosniff(app: F
     assert docs.headers["Content-Security-Policy"].startswith("default-src 'self'; ")
 
 
-def test_over_https_every_answer_carries_hsts_and_over_http_none(app: FastAPI, token: str) -> None:
+def test_over_https_every_answer_carries_hsts_and_over_http_none(
+    app: FastAPI, admin_token: str
+) -> None:
     https = client_from(app, base_url="https://custody.example")
     http = client_from(app, base_url="http://custody.example")
 
     for client, expected in ((https, "max-age=31536000"), (http, None)):
         for path in ("/ui/login", "/v1/flags", "/ui/static/dashboard.css"):
-            response = client.get(path, headers=bearer(token))
+            response = client.get(path, headers=bearer(admin_token))
             assert response.headers.get("Strict-Transport-Security") == expected, (client, path)
 
 
@@ -231,11 +226,13 @@ def test_after_the_limit_of_failed_tokens_a_client_gets_429_with_retry_after(app
     }
 
 
-def test_a_valid_token_from_a_limited_client_is_still_answered(app: FastAPI, token: str) -> None:
+def test_a_valid_token_from_a_limited_client_is_still_answered(
+    app: FastAPI, admin_token: str
+) -> None:
     client = client_from(app)
     fail(client, LIMIT + 5)
 
-    responses = [client.get("/v1/flags", headers=bearer(token)) for _ in range(LIMIT + 5)]
+    responses = [client.get("/v1/flags", headers=bearer(admin_token)) for _ in range(LIMIT + 5)]
 
     assert {r.status_code for r in responses} == {200}
 
@@ -271,9 +268,9 @@ def test_a_request_without_a_token_is_not_counted_as_a_failed_token(app: FastAPI
 
 
 def test_a_valid_token_with_a_bad_signature_is_not_counted_as_a_failed_token(
-    app: FastAPI, secured: Ledger
+    app: FastAPI, api_ledger: Ledger
 ) -> None:
-    partner, _ = secured.grant_token(party="unit-1", role="partner", actor=ADMIN)
+    partner, _ = api_ledger.grant_token(party="unit-1", role="partner", actor=ADMIN)
     client = client_from(app)
     body = INSPECTION | {
         "signature": {"key_id": "0" * 16, "nonce": "nonce-0001", "value": "AAAA"},
@@ -290,13 +287,13 @@ def test_a_valid_token_with_a_bad_signature_is_not_counted_as_a_failed_token(
 
 
 def test_the_dashboard_sign_in_form_is_limited_too_but_a_good_token_still_signs_in(
-    app: FastAPI, token: str
+    app: FastAPI, admin_token: str
 ) -> None:
     client = client_from(app)
 
     failed = [login_form(client, "cst_wrong").status_code for _ in range(LIMIT)]
     limited = login_form(client, "cst_wrong")
-    good = login_form(client, token)
+    good = login_form(client, admin_token)
 
     assert failed == [401] * LIMIT
     assert limited.status_code == 429
@@ -412,23 +409,25 @@ def every_logged_text(records: list[logging.LogRecord]) -> str:
 
 
 def test_no_token_or_cookie_appears_in_any_log_record(
-    app: FastAPI, token: str, caplog: pytest.LogCaptureFixture
+    app: FastAPI, admin_token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "cst_a-wrong-token-that-must-not-be-logged"
     client = client_from(app)
 
-    client.get("/v1/flags", headers=bearer(token))
+    client.get("/v1/flags", headers=bearer(admin_token))
     client.get("/v1/flags", headers=bearer(wrong))
-    client.post("/v1/tokens", headers=bearer(token), json={"party": "unit-1", "role": "partner"})
+    client.post(
+        "/v1/tokens", headers=bearer(admin_token), json={"party": "unit-1", "role": "partner"}
+    )
     login_form(client, wrong)
-    login_form(client, token)
+    login_form(client, admin_token)
     client.get("/ui")
     fail(client, LIMIT + 1)
 
     assert caplog.records, "nothing was logged: the check would prove nothing"
     logged = every_logged_text(caplog.records)
-    for secret in (token, wrong, token.removeprefix("cst_"), "cst_not-a-token"):
+    for secret in (admin_token, wrong, admin_token.removeprefix("cst_"), "cst_not-a-token"):
         assert secret not in logged
 
 
@@ -441,52 +440,52 @@ def served(app: FastAPI) -> Iterator[str]:
 
 
 def test_uvicorns_access_log_shows_paths_and_queries_but_never_a_token(
-    served: str, token: str, caplog: pytest.LogCaptureFixture
+    served: str, admin_token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="uvicorn.access")
-    headers = bearer(token) | {"Cookie": f"custody_token={token}"}
+    headers = bearer(admin_token) | {"Cookie": f"custody_token={admin_token}"}
 
     with httpx.Client(base_url=served, headers=headers) as http:
         http.get("/v1/flags", params={"status": "open"})
         http.get("/ui")
         http.post("/v1/tokens", json={"party": "unit-1", "role": "partner"})
-        http.post("/ui/login", data={"token": token, "csrf": "x"})
+        http.post("/ui/login", data={"token": admin_token, "csrf": "x"})
 
     formatter = AccessFormatter(UVICORN_ACCESS_FORMAT, use_colors=False)
     lines = [formatter.format(r) for r in caplog.records if r.name == "uvicorn.access"]
     assert len(lines) == 4, lines
     assert '"GET /v1/flags?status=open HTTP/1.1" 200' in lines[0]  # queries are logged ...
-    assert not [line for line in lines if token in line]  # ... so no secret may travel in one
+    assert not [line for line in lines if admin_token in line]  # ... so no secret may travel in one
 
 
 # Tokens at rest -----------------------------------------------------------------------------------
 
 
 def test_the_store_holds_a_tokens_sha256_and_never_the_token(
-    secured: Ledger, db_file: Path, token: str
+    api_ledger: Ledger, db_file: Path, admin_token: str
 ) -> None:
-    secured.tlog.checkpoint()
+    api_ledger.tlog.checkpoint()
 
     stored = b"".join(p.read_bytes() for p in db_file.parent.glob(f"{db_file.name}*"))
 
-    assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
-    assert token.encode() not in stored
-    assert token.removeprefix("cst_").encode() not in stored
+    assert hashlib.sha256(admin_token.encode()).hexdigest().encode() in stored
+    assert admin_token.encode() not in stored
+    assert admin_token.removeprefix("cst_").encode() not in stored
 
 
-def test_the_api_shows_a_token_once_and_never_again(app: FastAPI, token: str) -> None:
+def test_the_api_shows_a_token_once_and_never_again(app: FastAPI, admin_token: str) -> None:
     client = client_from(app)
 
     created = client.post(
-        "/v1/tokens", headers=bearer(token), json={"party": "unit-1", "role": "partner"}
+        "/v1/tokens", headers=bearer(admin_token), json={"party": "unit-1", "role": "partner"}
     ).json()
-    listed = client.get("/v1/tokens", headers=bearer(token)).text
+    listed = client.get("/v1/tokens", headers=bearer(admin_token)).text
     entries = client.get(
-        "/v1/log/entries", headers=bearer(token), params={"start": 0, "end": 1000}
+        "/v1/log/entries", headers=bearer(admin_token), params={"start": 0, "end": 1000}
     ).json()["entries"]
 
     decoded = b"".join(base64.b64decode(e["entry"]) for e in entries).decode()
-    for secret in (token, created["token"]):
+    for secret in (admin_token, created["token"]):
         assert secret not in listed and secret not in decoded
         assert hashlib.sha256(secret.encode()).hexdigest() in decoded
 
@@ -498,16 +497,18 @@ HOSTILE = ["' OR '1'='1", "x'; DROP TABLE custody_log; --", 'a" OR "1"="1', "\\'
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_text_in_a_query_is_data_not_sql(app: FastAPI, token: str, text: str) -> None:
+def test_hostile_text_in_a_query_is_data_not_sql(app: FastAPI, admin_token: str, text: str) -> None:
     client = client_from(app)
 
     holdings = client.get(
-        "/v1/custody", headers=bearer(token), params={"holder": text, "at": "2026-03-01T00:00:00Z"}
+        "/v1/custody",
+        headers=bearer(admin_token),
+        params={"holder": text, "at": "2026-03-01T00:00:00Z"},
     )
     report = client.get(
-        "/v1/reports/unaccounted", headers=bearer(token), params={"recipient": text}
+        "/v1/reports/unaccounted", headers=bearer(admin_token), params={"recipient": text}
     )
-    log = client.get("/v1/log/checkpoint", headers=bearer(token))
+    log = client.get("/v1/log/checkpoint", headers=bearer(admin_token))
 
     assert holdings.status_code in (200, 404, 422), holdings.text
     assert holdings.status_code != 200 or holdings.json()["items"] == []

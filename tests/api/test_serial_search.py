@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.application.ledger import Ledger
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, inspect, issue
 
 
 def _serials(answer: Any) -> list[tuple[str, str, int]]:
@@ -78,21 +78,8 @@ def test_each_candidate_has_its_holder_now_and_at_a_time_and_its_last_verified_i
 ) -> None:
     item = rifles["AK-2000"]
     api_ledger.transfer(item, to="unit-2", occurred_at=ago(api_ledger, days=10), actor=ADMIN)
-    api_ledger.inspect(
-        item,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=ago(api_ledger, days=5),
-        actor=ADMIN,
-    )
-    api_ledger.inspect(
-        item,
-        result="verified",
-        method="self_report",
-        occurred_at=ago(api_ledger, days=1),
-        actor=ADMIN,
-    )
+    inspect(api_ledger, item, ago(api_ledger, days=5))
+    inspect(api_ledger, item, ago(api_ledger, days=1), method="self_report", inspector=None)
 
     found = _search(client, q="AK-2000", at=ago(api_ledger, days=20).isoformat())
 

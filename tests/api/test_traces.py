@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from ledger.application.ledger import Ledger
 from tests.conftest import Clock
-from tests.programme import ADMIN, ago, issue
+from tests.programme import ADMIN, ago, issue, record_sighting
 
 DOC = "cd" * 32
 
@@ -92,13 +92,7 @@ def test_only_the_addressee_answers_and_only_once(
 def test_a_trace_about_a_sighting_and_who_may_request(
     client: TestClient, api_ledger: Ledger
 ) -> None:
-    sighting = api_ledger.record_sighting(
-        observer="investigator",
-        location="market",
-        occurred_at=ago(api_ledger, days=1),
-        serial_as_read="AK-?",
-        actor=ADMIN,
-    ).id
+    sighting = record_sighting(api_ledger, "AK-?", ago(api_ledger, days=1)).id
     body = {"sighting_id": str(sighting), "addressee": "supplier", "question": "Yours?"}
 
     by_partner = client.post("/v1/traces", json=body, headers=_auth(api_ledger, "force", "partner"))

@@ -20,8 +20,9 @@ from ledger.domain.bounds import Bounds
 from ledger.domain.errors import InvalidTime, LimitExceeded, Unauthenticated, Unauthorised
 from ledger.domain.tokens import Role
 from ledger.integrity.endorsements import confirm_key, prove_key
-from ledger.integrity.submissions import Submission, Submitted, key_id
+from ledger.integrity.submissions import key_id
 from ledger.verification.evidence_check import verify_bundle
+from tests.checks_submissions import self_reported_inspection
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 
@@ -218,15 +219,8 @@ def test_a_party_has_at_most_the_bound_of_active_keys(
 
 def signed_self_report(ledger: Ledger, item: UUID, key: Ed25519PrivateKey, nonce: str) -> int:
     at = ago(ledger, hours=1)
-    body = {"result": "verified", "method": "self_report", "occurred_at": at.isoformat()}
-    signed = Submission(ledger.origin, "unit-1", kid(key), "inspect", str(item), nonce, body)
-    return ledger.inspect(
-        item,
-        result="verified",
-        method="self_report",
-        occurred_at=at,
-        actor=UNIT_1,
-        via=Submitted.from_signed(signed.sign(key)),
+    return self_reported_inspection(
+        ledger, item, party="unit-1", key=key, nonce=nonce, occurred_at=at
     ).log_index
 
 

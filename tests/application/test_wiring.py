@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from ledger.application import log_key, open_ledger
+from ledger.domain.access import Actor
 from ledger.domain.bounds import DEFAULT_BOUNDS
-from ledger.domain.errors import CustodyError, InvalidInput
+from ledger.domain.errors import CustodyError, InvalidInput, NotFound, Unauthorised
 from ledger.domain.tokens import Role
 from ledger.integrity.signing import Signer, generate_signer_key, write_private_key_file
 from ledger.store.config import Config
@@ -58,12 +60,20 @@ def test_the_ledger_takes_origin_roles_and_bounds_from_the_configuration_and_the
 
     ledger = open_ledger(configured, clock=clock, signer=signer, create_tables=True)
 
-    assert (ledger.origin, ledger._writes.signed_roles, ledger.bounds) == (
-        ORIGIN,
-        frozenset({Role.PARTNER}),
-        bounds,
-    )
+    assert (ledger.origin, ledger.bounds) == (ORIGIN, bounds)
     assert ledger.clock is clock and ledger.tlog.signer is signer
+    # The signed roles, seen as a write sees them: a partner's unsigned item write is refused
+    # before the item is even looked up; an inspector's goes on (to find no such item).
+    with pytest.raises(Unauthorised, match=r"^role partner must sign its submissions$"):
+        ledger.receive(uuid4(), occurred_at=clock(), actor=Actor("unit-1", Role.PARTNER))
+    with pytest.raises(NotFound, match=r"^item .* not found$"):
+        ledger.inspect(
+            uuid4(),
+            result="verified",
+            method="physical",
+            occurred_at=clock(),
+            actor=Actor("inspectorate", Role.INSPECTOR),
+        )
     ledger.close()
 
 

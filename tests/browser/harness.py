@@ -32,7 +32,16 @@ from policies.flags import raise_findings
 from policies.following import follower_of
 from tests import serving
 from tests.conftest import SIGNER, Clock
-from tests.programme import ADMIN, APR_2, mar, recorded, register
+from tests.programme import (
+    ADMIN,
+    APR_2,
+    inspect_on,
+    issue_rifles,
+    mar,
+    recorded,
+    register,
+    transfer_inspect_and_lose,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -73,32 +82,8 @@ def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
     register(ledger)
     ledger.register_party(party_id="auditor", name="Auditor", kind="oversight", actor=ADMIN)
     recipients = {"A-1": "unit-1", "B-1": "unit-2", "C-1": "unit-3", "D-1": "unit-1"}
-    items = {
-        serial: ledger.issue(
-            serial=serial,
-            manufacturer="Maker",
-            model="M1",
-            category="rifle",
-            agreement="eua-1",
-            recipient=recipient,
-            occurred_at=recorded(clock, mar(1)),
-            actor=ADMIN,
-        ).id
-        for serial, recipient in recipients.items()
-    }
-    a1 = items["A-1"]
-    ledger.transfer(a1, to="unit-2", occurred_at=recorded(clock, mar(5)), actor=ADMIN)
-    ledger.inspect(
-        a1,
-        result="verified",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(8)),
-        actor=ADMIN,
-    )
-    ledger.report_lost(
-        a1, circumstances="stolen", occurred_at=recorded(clock, mar(20)), actor=ADMIN
-    )
+    items = issue_rifles(ledger, clock, recipients, day=1)
+    transfer_inspect_and_lose(ledger, clock, items["A-1"])
     ledger.sight(
         items["C-1"],
         observer="investigator",
@@ -107,14 +92,7 @@ def build(ledger: Ledger, clock: Clock) -> dict[str, UUID]:
         occurred_at=recorded(clock, mar(22)),
         actor=ADMIN,
     )
-    ledger.inspect(
-        items["B-1"],
-        result="not_presented",
-        method="physical",
-        inspector="inspectorate",
-        occurred_at=recorded(clock, mar(25)),
-        actor=ADMIN,
-    )
+    inspect_on(ledger, clock, items["B-1"], day=25, result="not_presented")
     clock.now = APR_2
     follower_of(ledger, PolicyConfig()).catch_up()  # as the server's follower does after writes
     # The findings that POST /v1/flags/scan (and the flags page's button) put on record.
@@ -151,6 +129,21 @@ def new_context(browser: Browser, site: Site | str, **options: object) -> Browse
     context = browser.new_context(base_url=url, **options)  # type: ignore[arg-type]
     context.set_default_timeout(TIMEOUT_MS)
     return context
+
+
+@contextmanager
+def signed_in_page(
+    browser: Browser, site: Site | str, token: str, path: str = "/ui", **options: object
+) -> Iterator[Page]:
+    """A page in a new context (`new_context`'s options), signed in with `token` by way of
+    `path`; the context closed after the block."""
+    context = new_context(browser, site, **options)
+    try:
+        page = context.new_page()
+        sign_in(page, token, path)
+        yield page
+    finally:
+        context.close()
 
 
 def shot(page: Page, step: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.harness import WIDTHS, Site, new_context, rows, shot, sign_in
+from tests.browser.harness import WIDTHS, Site, rows, shot, signed_in_page
 
 # The journey: sign in, overview, the list by date, an item's timeline, a flag resolved -----------
 
@@ -161,10 +161,7 @@ def page_paths(site: Site) -> dict[str, str]:
 def test_no_page_scrolls_sideways_at_tablet_and_desktop_widths(
     browser: Browser, site: Site, width: str, viewport: dict[str, int]
 ) -> None:
-    context = new_context(browser, site, viewport=viewport)
-    try:
-        page = context.new_page()
-        sign_in(page, site.token)
+    with signed_in_page(browser, site, site.token, viewport=viewport) as page:
         wide = {}
         for name, path in page_paths(site).items():
             response = page.goto(path)
@@ -176,19 +173,13 @@ def test_no_page_scrolls_sideways_at_tablet_and_desktop_widths(
             if scroll > client:
                 wide[path] = (scroll, client)
         assert wide == {}, f"pages wider than the {width} viewport (scrollWidth, clientWidth)"
-    finally:
-        context.close()
 
 
 # Without JavaScript ------------------------------------------------------------------------------
 
 
 def test_the_pages_sign_in_and_read_without_javascript(browser: Browser, site: Site) -> None:
-    context = new_context(browser, site, java_script_enabled=False)
-    try:
-        page = context.new_page()
-        sign_in(page, site.token)
-
+    with signed_in_page(browser, site, site.token, java_script_enabled=False) as page:
         expect(page.locator("h1")).to_have_text("Overview")
         expect(page.locator("#total-unaccounted")).to_have_text("3")
         expect(page.locator("#status-table tfoot")).to_contain_text("4")
@@ -203,8 +194,6 @@ def test_the_pages_sign_in_and_read_without_javascript(browser: Browser, site: S
         expect(page.locator("#timeline-chart .marker")).to_have_count(1)
         expect(page.locator("#intervals-table tbody tr")).to_have_count(1)
         shot(page, "nojs-02-item")
-    finally:
-        context.close()
 
 
 # The API docs, offline ----------------------------------------------------------------------------

@@ -25,16 +25,7 @@ from playwright.sync_api import Browser, Page, expect
 from ledger.application import Ledger
 from ledger.operations import demo
 from policies.config import PolicyConfig
-from tests.browser.harness import (
-    WIDTHS,
-    Site,
-    four_rifles,
-    new_context,
-    rows,
-    served,
-    shot,
-    sign_in,
-)
+from tests.browser.harness import WIDTHS, Site, four_rifles, rows, served, shot, signed_in_page
 from tests.conftest import SIGNER
 from tests.operations.test_demo import ITEMS, NOW
 from tests.programme import ADMIN
@@ -82,11 +73,8 @@ def width(request: pytest.FixtureRequest) -> tuple[str, dict[str, int]]:
 
 @pytest.fixture
 def signed_in(browser: Browser, site: Site, width: tuple[str, dict[str, int]]) -> Iterator[Page]:
-    context = new_context(browser, site, viewport=width[1])
-    page = context.new_page()
-    sign_in(page, site.token)
-    yield page
-    context.close()
+    with signed_in_page(browser, site, site.token, viewport=width[1]) as page:
+        yield page
 
 
 def summary_count(page: Page) -> int:
@@ -149,10 +137,7 @@ def test_the_timeline_marks_independent_inspections_and_self_reports_apart(
     """The demo's delinquent unit self-reports its items verified; the inspectorate's inventories
     before it stopped are independent."""
     url, token, programme = demo_site
-    context = new_context(browser, url, viewport=width[1])
-    try:
-        page = context.new_page()
-        sign_in(page, token)
+    with signed_in_page(browser, url, token, viewport=width[1]) as page:
         item = next(i for i in programme.items if _held_by(page, i, demo.DELINQUENT_UNIT))
 
         self_reports = page.locator("#timeline-chart .marker.inspection.self-reported")
@@ -162,8 +147,6 @@ def test_the_timeline_marks_independent_inspections_and_self_reports_apart(
         expect(independent.first.locator("title")).to_contain_text("independent inspection")
         expect(page.locator("#entries-table .badge-self").first).to_contain_text("self-reported")
         shot(page, f"{width[0]}-item-self-reported")
-    finally:
-        context.close()
 
 
 def _held_by(page: Page, item: UUID, holder: str) -> bool:
@@ -177,10 +160,7 @@ def test_the_demos_diverted_items_read_as_diverted_with_the_brokers_custody_draw
     width: tuple[str, dict[str, int]],
 ) -> None:
     url, token, programme = demo_site
-    context = new_context(browser, url, viewport=width[1])
-    try:
-        page = context.new_page()
-        sign_in(page, token)
+    with signed_in_page(browser, url, token, viewport=width[1]) as page:
         assert programme.diverted
         for n, item in enumerate(programme.diverted):
             page.goto(f"/ui/items/{item}")
@@ -190,8 +170,6 @@ def test_the_demos_diverted_items_read_as_diverted_with_the_brokers_custody_draw
             expect(page.locator("#intervals-table")).to_contain_text("diverted")
             if n == 0:
                 shot(page, f"{width[0]}-demo-diverted-item")
-    finally:
-        context.close()
 
 
 # 2. The unaccounted page ------------------------------------------------------------------------
@@ -292,10 +270,9 @@ def test_the_flags_page_is_paged_filtered_and_the_gravest_oldest_first(
 def test_oversight_puts_the_filtered_findings_on_record_in_one_action(
     browser: Browser, fresh: Site, width: tuple[str, dict[str, int]]
 ) -> None:
-    context = new_context(browser, fresh, viewport=width[1])
-    try:
-        page = context.new_page()
-        sign_in(page, fresh.token, "/ui/flags?rule=inspection_overdue")
+    with signed_in_page(
+        browser, fresh, fresh.token, "/ui/flags?rule=inspection_overdue", viewport=width[1]
+    ) as page:
         expect(page.locator("#flags-table .badge-unrecorded")).to_have_count(3)
         shot(page, f"{width[0]}-flags-before-record")
 
@@ -309,8 +286,6 @@ def test_oversight_puts_the_filtered_findings_on_record_in_one_action(
         expect(page.locator("#flags-table .badge-unrecorded")).to_have_count(0)
         expect(page.locator("#record")).to_be_disabled()
         shot(page, f"{width[0]}-flags-recorded")
-    finally:
-        context.close()
 
 
 # 4. The overview --------------------------------------------------------------------------------
@@ -354,10 +329,7 @@ def test_the_overview_draws_one_small_chart_per_recipient_over_twelve_months(
 def test_since_the_last_visit_the_overview_lists_new_findings_losses_and_sightings(
     browser: Browser, fresh: Site, width: tuple[str, dict[str, int]]
 ) -> None:
-    context = new_context(browser, fresh, viewport=width[1])
-    try:
-        page = context.new_page()
-        sign_in(page, fresh.token)
+    with signed_in_page(browser, fresh, fresh.token, viewport=width[1]) as page:
         expect(page.locator("#since-first")).to_contain_text("first visit")
         fresh.clock.advance(hours=2)
         at = fresh.clock() - timedelta(hours=1)
@@ -382,8 +354,6 @@ def test_since_the_last_visit_the_overview_lists_new_findings_losses_and_sightin
         shot(page, f"{width[0]}-overview-since-last-visit")
         page.reload()  # the same visit: the panel stays
         expect(page.locator("#new-losses-count")).to_have_text("1")
-    finally:
-        context.close()
 
 
 # 5. Presentation --------------------------------------------------------------------------------
@@ -423,19 +393,15 @@ def test_identifiers_never_break_and_every_time_is_written_the_same_way(
 def test_the_page_title_names_the_signed_in_partys_role(
     browser: Browser, site: Site, who: str, title: str
 ) -> None:
-    context = new_context(browser, site)
-    try:
-        page = context.new_page()
-        sign_in(page, site.token if who == "oversight" else site.partner_token)
-
+    with signed_in_page(
+        browser, site, site.token if who == "oversight" else site.partner_token
+    ) as page:
         expect(page).to_have_title(re.compile(title))
         expect(page.locator("#dashboard-title")).to_have_text(title)
         if who == "partner":
             assert "oversight" not in page.title()
             expect(page.locator("header")).not_to_contain_text("oversight dashboard")
         shot(page, f"title-{who}")
-    finally:
-        context.close()
 
 
 def test_the_pages_keep_labels_scoped_headers_a_skip_link_and_tables_in_their_width(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import stat
 import subprocess
 import time
@@ -28,25 +27,22 @@ from ledger.integrity.signing import read_private_key_file, write_private_key_fi
 from ledger.witness.cosignatures import CosignerKey, CosignerVerifier, generate_cosigner_key
 from ledger.witness.witness_policy import parse_policy, verify_policy_checkpoint
 from tests.conftest import SIGNER, Clock
-from tests.e2e.test_serve import CUSTODY, ROOT, free_port, wait_until_up
+from tests.e2e.test_serve import env, free_port, initialised, start, started, wait_until_up
 from tests.verification.test_evidence import (
     COMPLETE,
     DISCOVERED,
     INSPECTED,
-    ISSUED,
     ITEM_INDEXES,
     LOST,
-    PARTNER_KEY_ID,
-    SELF_REPORTED,
-    SIGHTED,
     SIZE,
-    TRANSFERRED,
+    TIMELINE,
     UNBOUNDED,
     build_history,
     hour,
 )
 from tests.witness.test_witnessing import Network, policy_text
 
+__all__ = ["env", "started"]  # fixtures, used by name
 runner = CliRunner()
 VKEY = SIGNER.verifier.vkey
 
@@ -82,53 +78,7 @@ def verify(*options: str, bundle: str = "bundle.json") -> tuple[int, list[str], 
     return result.exit_code, result.stdout.splitlines(), result.stderr
 
 
-PHYSICAL = "verified (physical), recorded by operator for inspectorate"
 ISSUED_AT, TRANSFERRED_AT, INSPECTED_AT, SELF_REPORTED_AT, LOST_AT, SIGHTED_AT = ITEM_INDEXES
-# log index, kind, field time, recorded at hour n, actor, holder, detail, signed by
-ROWS = [
-    (ISSUED_AT, "Issued", ISSUED, 1, "operator", "unit-1", "issued to unit-1 under eua-1", None),
-    (TRANSFERRED_AT, "Transferred", TRANSFERRED, 2, "operator", "unit-2", "unit-1 -> unit-2", None),
-    (
-        INSPECTED_AT,
-        "Inspected",
-        INSPECTED,
-        3,
-        "operator",
-        "unit-2",
-        "verified (physical), recorded by operator for inspectorate",
-        None,
-    ),
-    (
-        SELF_REPORTED_AT,
-        "Inspected",
-        SELF_REPORTED,
-        4,
-        "unit-2",
-        "unit-2",
-        "verified (self_report) by unit-2",
-        f"unit-2 (key {PARTNER_KEY_ID}, operator-registered: not confirmed by unit-2)",
-    ),
-    (
-        LOST_AT,
-        "ReportedLost",
-        LOST,
-        5,
-        "operator",
-        "unit-2",
-        f"stolen, discovered {format_time(DISCOVERED)}",
-        None,
-    ),
-    (
-        SIGHTED_AT,
-        "Sighted",
-        SIGHTED,
-        6,
-        "operator",
-        "unit-2",
-        "seen with outsider at Town market, recorded by operator for investigator",
-        None,
-    ),
-]
 LOSS_LINE = (
     f"2026-02-25T22:00:00.000000Z  #{LOST_AT:<6} ReportedLost  stolen, discovered "
     "2026-02-26T07:00:00.000000Z  (holder unit-2; recorded 2026-03-01T17:00:00.000000Z by "
@@ -139,7 +89,7 @@ LOSS_LINE = (
 def timeline(windows: bool) -> list[str]:
     """The timeline lines of the history as `custody verify-evidence` prints them."""
     lines = []
-    for index, kind, occurred, n, actor, holder, detail, signer in ROWS:
+    for index, kind, occurred, n, actor, holder, detail, signer in TIMELINE:
         recorded = format_time(hour(n))
         line = (
             f"{format_time(occurred)}  #{index:<6} {kind:<13} {detail}  "
@@ -288,29 +238,10 @@ def test_a_bundle_with_an_entry_missing_its_proof_exits_1_with_one_line(item: UU
 # custody witness beside custody serve, for real ---------------------------------------------------
 
 
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[str]]]:
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
-    in_tmp: Path, started: list[subprocess.Popen[str]]
+    in_tmp: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    env["PYTHONPATH"] = str(ROOT)
-    init = subprocess.run(
-        [*CUSTODY, "init", "--json"],
-        cwd=in_tmp,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    printed = json.loads(init.stdout)
+    printed = initialised(in_tmp, env)
     runner.invoke(app, ["witness-keygen", "--name", "w.example", "-o", "w.key"])
     witness_key = CosignerKey.from_text(read_private_key_file("w.key", check=CosignerKey.from_text))
     witness_port, port = free_port(), free_port()
@@ -324,16 +255,7 @@ def test_a_served_ledger_has_its_checkpoints_cosigned_by_a_running_witness(
         ([*witness_command, "--port", str(witness_port)], {}),
         (["serve", "--port", str(port)], {"CUSTODY_WITNESS_POLICY": "policy.txt"}),
     ):
-        started.append(
-            subprocess.Popen(
-                [*CUSTODY, *command],
-                cwd=in_tmp,
-                env=env | extra,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-        )
+        start(started, *command, cwd=in_tmp, env=env | extra)
     wait_until_up(f"http://127.0.0.1:{witness_port}/key", started[0])
     wait_until_up(f"http://127.0.0.1:{port}/openapi.json", started[1])
     client = httpx.Client(

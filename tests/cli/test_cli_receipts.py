@@ -10,7 +10,6 @@ import re
 import stat
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -18,43 +17,22 @@ from custody_cli import app
 from ledger.application.ledger import Ledger
 from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, generate_signer_key
-from tests.cli.test_cli_tokens_keys import Store, create, keygen, registration, server, store
+from tests.cli.test_cli_tokens_keys import (
+    Store,
+    admin,
+    create,
+    issued_item,
+    keygen,
+    registration,
+    server,
+    store,
+)
 from tests.programme import ADMIN
 from tests.tampering import ORIGIN, Raw, delete_entries_from
 
 __all__ = ["server", "store"]  # fixtures, used by name
 runner = CliRunner()
 STATE_LOG = Path("logs") / "localhost%2Fcustody"
-
-
-def admin(store: Store, server: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=server, headers={"Authorization": f"Bearer {store.admin_token}"}, timeout=30
-    )
-
-
-def issued_item(store: Store, server: str) -> str:
-    client = admin(store, server)
-    client.post("/v1/parties", json={"id": "supplier", "name": "S", "kind": "supplier"})
-    client.post(
-        "/v1/agreements",
-        json={"id": "eua-1", "supplier": "supplier", "programme": "P", "authorized_holders": []},
-    )
-    issued = client.post(
-        "/v1/items",
-        json={
-            "serial": "AK-1",
-            "manufacturer": "Maker",
-            "model": "M1",
-            "category": "rifle",
-            "agreement": "eua-1",
-            "recipient": "unit-1",
-            "occurred_at": "2026-01-10T08:00:00Z",
-        },
-    )
-    assert issued.status_code == 201, issued.text
-    assert issued.json()["receipt"].startswith("custody-receipt/v1\nlocalhost/custody\n")
-    return str(issued.json()["item_id"])
 
 
 def submit_inspection(store: Store, server: str, item: str) -> tuple[str, int]:

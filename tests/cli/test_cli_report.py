@@ -15,7 +15,7 @@ from ledger.domain.access import Actor
 from ledger.domain.tokens import Role
 from ledger.integrity.signing import Signer, read_private_key_file
 from tests.conftest import Clock
-from tests.programme import ADMIN, UNITS
+from tests.programme import ADMIN, UNITS, conclude_agreement
 
 runner = CliRunner()
 DB = "sqlite:///custody.db"
@@ -47,13 +47,7 @@ def store(clock: Clock) -> Iterator[dict[str, str]]:
         ("investigator", "investigator", None),
     ]:
         ledger.register_party(party_id=party, name=party, kind=kind, parent=parent, actor=ADMIN)
-    ledger.conclude_agreement(
-        agreement_id="eua-1",
-        supplier="supplier",
-        programme="Programme One",
-        authorized_holders=["force", *UNITS],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-1", "Programme One", ["force", *UNITS])
     clock.now = jan(2)
     ids = {}
     for serial, recipient in [

@@ -326,18 +326,22 @@ def server(store: Store) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_submit_signs_with_the_keygen_key_and_the_entry_verifies_with_the_public_key(
-    store: Store, server: str
-) -> None:
-    admin = httpx.Client(
+def admin(store: Store, server: str) -> httpx.Client:
+    """A client of the server with the store's admin token."""
+    return httpx.Client(
         base_url=server, headers={"Authorization": f"Bearer {store.admin_token}"}, timeout=30
     )
-    admin.post("/v1/parties", json={"id": "supplier", "name": "S", "kind": "supplier"})
-    admin.post(
+
+
+def issued_item(store: Store, server: str) -> str:
+    """AK-1 issued to unit-1 through the server, whose answer carries a receipt; its id."""
+    client = admin(store, server)
+    client.post("/v1/parties", json={"id": "supplier", "name": "S", "kind": "supplier"})
+    client.post(
         "/v1/agreements",
         json={"id": "eua-1", "supplier": "supplier", "programme": "P", "authorized_holders": []},
     )
-    issued = admin.post(
+    issued = client.post(
         "/v1/items",
         json={
             "serial": "AK-1",
@@ -350,10 +354,18 @@ def test_submit_signs_with_the_keygen_key_and_the_entry_verifies_with_the_public
         },
     )
     assert issued.status_code == 201, issued.text
-    item = issued.json()["item_id"]
+    assert issued.json()["receipt"].startswith("custody-receipt/v1\nlocalhost/custody\n")
+    return str(issued.json()["item_id"])
+
+
+def test_submit_signs_with_the_keygen_key_and_the_entry_verifies_with_the_public_key(
+    store: Store, server: str
+) -> None:
+    operator = admin(store, server)
+    item = issued_item(store, server)
     public, _ = keygen("unit-1", store.directory / "unit-1.key")
     body = registration(store.directory / "unit-1.key", "unit-1")
-    assert admin.post("/v1/parties/unit-1/keys", json=body).status_code == 201
+    assert operator.post("/v1/parties/unit-1/keys", json=body).status_code == 201
     token, _ = create("unit-1", "partner")
     body = {"result": "verified", "method": "self_report", "occurred_at": "2026-02-01T09:30:00Z"}
     args = ["submit", "inspect", item, "--data", json.dumps(body), "--key", "unit-1.key"]
@@ -364,7 +376,7 @@ def test_submit_signs_with_the_keygen_key_and_the_entry_verifies_with_the_public
 
     assert first.exit_code == 0, first.output
     assert json.loads(again.stdout) == json.loads(first.stdout)
-    entries = admin.get(f"/v1/items/{item}/history").json()["entries"]
+    entries = operator.get(f"/v1/items/{item}/history").json()["entries"]
     assert len(entries) == 2
     entry = json.loads(base64.b64decode(entries[-1]["entry"]))
     signed = entry["signature"]

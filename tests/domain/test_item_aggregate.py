@@ -20,6 +20,7 @@ from ledger.domain.errors import (
     ItemNotLost,
     NotTheHolder,
 )
+from ledger.domain.events import Report
 from ledger.domain.items import Item, Status
 from tests.programme import RIFLE
 
@@ -31,8 +32,11 @@ def ago(**delta: float) -> datetime:
 
 
 def said(**fields: Any) -> dict[str, Any]:
-    """The fields every event carries, as the Ledger passes them: who, when, unsigned."""
-    return {"actor": "operator", "signature": None, "now": NOW, "occurred_at": ago(days=1)} | fields
+    """The report every event carries, as the Ledger passes it (who, when, unsigned), with the
+    `fields` given: those of the report go into it, the command's own stand beside it."""
+    stamp = {"actor": "operator", "signature": None, "now": NOW, "occurred_at": ago(days=1)}
+    own = {name: value for name, value in fields.items() if name not in stamp}
+    return own | {"report": Report(**stamp | {n: v for n, v in fields.items() if n in stamp})}
 
 
 def issued(*, days_ago: float = 30, occurred_at: datetime | None = None) -> Item:

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,7 +51,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    """The processes a test starts (`start`), terminated after it."""
     processes: list[subprocess.Popen[str]] = []
     yield processes
     for process in processes:
@@ -58,19 +60,40 @@ def started(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
         process.wait(timeout=30)
 
 
+def start(
+    started: list[subprocess.Popen[str]],
+    *args: str,
+    cwd: Path,
+    env: dict[str, str],
+    stdout: int = subprocess.DEVNULL,
+) -> subprocess.Popen[str]:
+    """`custody *args` in the background, its stderr with its stdout, until the test ends."""
+    process = subprocess.Popen(
+        [*CUSTODY, *args], cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT, text=True
+    )
+    started.append(process)
+    return process
+
+
+def initialised(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """What `custody init --json`, run as a process in `cwd`, prints (its vkey, its admin token)."""
+    init = subprocess.run(
+        [*CUSTODY, "init", "--json"], cwd=cwd, env=env, text=True, capture_output=True, check=True
+    )
+    return dict(json.loads(init.stdout))
+
+
 def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
     tmp_path: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
     port = free_port()
-    demo = subprocess.Popen(
-        [*CUSTODY, "demo", "--items", "20", "--port", str(port), "--witness-port", "0"],
+    demo = start(
+        started,
+        *["demo", "--items", "20", "--port", str(port), "--witness-port", "0"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
-    started.append(demo)
 
     wait_until_up(f"http://127.0.0.1:{port}/docs", demo)
 
@@ -92,25 +115,9 @@ def test_demo_serves_the_api_and_docs_and_its_printed_token_works(
 def test_init_then_serve_answers_writes_with_their_log_index(
     tmp_path: Path, env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
-    init = subprocess.run(
-        [*CUSTODY, "init", "--json"],
-        cwd=tmp_path,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    token = json.loads(init.stdout)["admin_token"]
+    token = initialised(tmp_path, env)["admin_token"]
     port = free_port()
-    serve = subprocess.Popen(
-        [*CUSTODY, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    started.append(serve)
+    serve = start(started, "serve", "--port", str(port), cwd=tmp_path, env=env)
     wait_until_up(f"http://127.0.0.1:{port}/openapi.json", serve)
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}

@@ -280,6 +280,14 @@ def assert_read_models_equal_a_rebuild(store: Store) -> None:
     assert _account_rows(store) == accounts
 
 
+def assert_intact(store: Store, log: list[Entry]) -> None:
+    """What a fault must leave true of the whole store: `log` (all of it) gapless, `custody verify`
+    intact at its size, and the read models, caught up, equal to a rebuild."""
+    assert_gapless(log)
+    assert_verifies(store, len(log))
+    assert_read_models_equal_a_rebuild(store)
+
+
 def _account_rows(store: Store) -> list[tuple[Any, ...]]:
     """The stored accounts as a report leaves them (caught up first), less the log size each row
     was computed at."""

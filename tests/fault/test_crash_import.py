@@ -8,7 +8,6 @@ without doubling a row, and the store must verify.
 
 from __future__ import annotations
 
-import csv
 import random
 import signal
 import time
@@ -20,9 +19,7 @@ from tests.fault.harness import (
     Figures,
     Processes,
     Store,
-    assert_gapless,
-    assert_read_models_equal_a_rebuild,
-    assert_verifies,
+    assert_intact,
     entries,
     initialise,
     log_size,
@@ -30,59 +27,21 @@ from tests.fault.harness import (
     sigkill,
     wait_until,
 )
+from tests.importing import csv_bytes, inspect, issue, transfer
 
 ITEMS = 600
 ACTIONS = ("issue", "transfer", "inspect")  # three rows per item
 ROWS = ITEMS * len(ACTIONS)
 BATCH = 50
 ENTRIES_PER_ROW = 2  # the row's event and its nonce
-HEADER = [
-    "action",
-    "serial",
-    "manufacturer",
-    "model",
-    "category",
-    "agreement",
-    "recipient",
-    "occurred_at",
-    "to",
-    "result",
-    "method",
-    "inspector",
-]
 
 
 def write_programme(path: Path) -> str:
     """Every item issued, transferred and inspected, in that order; the file's digest."""
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, HEADER)
-        writer.writeheader()
-        for n in range(ITEMS):
-            item = {"serial": f"KILL-{n:05d}", "manufacturer": "Maker", "model": "M1"}
-            writer.writerow(
-                item
-                | {
-                    "action": "issue",
-                    "category": "rifle",
-                    "agreement": "eua-1",
-                    "recipient": "unit-1",
-                    "occurred_at": "2026-01-10T00:00:00Z",
-                }
-            )
-            writer.writerow(
-                item | {"action": "transfer", "to": "unit-2", "occurred_at": "2026-02-01T09:00:00Z"}
-            )
-            writer.writerow(
-                item
-                | {
-                    "action": "inspect",
-                    "result": "verified",
-                    "method": "physical",
-                    "inspector": "inspectorate",
-                    "occurred_at": "2026-02-15T10:00:00Z",
-                }
-            )
-    return file_digest(path.read_bytes())
+    serials = [f"KILL-{n:05d}" for n in range(ITEMS)]
+    data = csv_bytes([row for s in serials for row in (issue(s), transfer(s), inspect(s))])
+    path.write_bytes(data)
+    return file_digest(data)
 
 
 def test_an_import_killed_mid_batch_and_run_again_stores_every_row_exactly_once(
@@ -125,7 +84,7 @@ def test_an_import_killed_mid_batch_and_run_again_stores_every_row_exactly_once(
         f"{rows_before} were stored by an earlier run"
     ), resumed
     log = entries(store)
-    assert_gapless(log)
+    assert_intact(store, log)
     assert len(log) == before + ROWS * ENTRIES_PER_ROW
     lines = nonces(log)
     assert set(lines) >= {f"import-{digest}-{line}" for line in range(2, ROWS + 2)}
@@ -133,8 +92,6 @@ def test_an_import_killed_mid_batch_and_run_again_stores_every_row_exactly_once(
     per_item = Counter(e.aggregate_id for e in log if e.type.startswith("custody:Item."))
     assert len(per_item) == ITEMS
     assert set(per_item.values()) == {len(ACTIONS)}, "an item has a row missing or doubled"
-    assert_verifies(store, len(log))
-    assert_read_models_equal_a_rebuild(store)
     figures(
         f"crash/import/{store.url.split(':')[0]}: {ROWS} rows; killed after {killed_after:.1f} s "
         f"with {rows_before} rows in {rows_before // BATCH} batches committed; the rerun stored "

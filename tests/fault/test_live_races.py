@@ -27,9 +27,18 @@ from ledger.integrity.submissions import Submitted
 from ledger.store.log import LogStore
 from tests.conftest import SIGNER, LedgerFactory
 from tests.fault.harness import Figures, Processes, Store, initialise, issue_items, serve
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, inspect, issue, register
 
 VERIFICATIONS = 2
+
+
+@pytest.fixture
+def two_processes(make_ledger: LedgerFactory, db_url: str) -> tuple[Ledger, Ledger, UUID]:
+    """Two ledgers on one store, as two processes have them, and an item issued through the
+    first."""
+    here, there = make_ledger(db_url), make_ledger(db_url)
+    register(here)
+    return here, there, issue(here)
 
 
 def after_the_size_is_read(
@@ -57,24 +66,16 @@ def after_the_size_is_read(
 
 def write_and_sign(ledger: Ledger, item: UUID) -> Callable[[], object]:
     def act() -> None:
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            occurred_at=ago(ledger, hours=1),
-            actor=ADMIN,
-        )
+        inspect(ledger, item, ago(ledger, hours=1))
         ledger.tlog.checkpoint()
 
     return act
 
 
 def test_a_checkpoint_signed_elsewhere_meanwhile_does_not_make_the_log_look_truncated(
-    make_ledger: LedgerFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+    two_processes: tuple[Ledger, Ledger, UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    here, there = make_ledger(db_url), make_ledger(db_url)
-    register(here)
-    item = issue(here)
+    here, there, item = two_processes
     sizes = after_the_size_is_read(monkeypatch, here, write_and_sign(there, item))
 
     note = here.tlog.checkpoint()
@@ -88,11 +89,9 @@ def test_a_checkpoint_signed_elsewhere_meanwhile_does_not_make_the_log_look_trun
 
 
 def test_verifying_while_another_process_writes_and_signs_finds_the_store_intact(
-    make_ledger: LedgerFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+    two_processes: tuple[Ledger, Ledger, UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    here, there = make_ledger(db_url), make_ledger(db_url)
-    register(here)
-    item = issue(here)
+    here, there, item = two_processes
     here.tlog.checkpoint()
     sizes = after_the_size_is_read(monkeypatch, here, write_and_sign(there, item))
 
@@ -103,13 +102,11 @@ def test_verifying_while_another_process_writes_and_signs_finds_the_store_intact
 
 
 def test_the_same_request_recorded_elsewhere_while_this_one_is_decided_gets_the_first_answer(
-    make_ledger: LedgerFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+    two_processes: tuple[Ledger, Ledger, UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client retries a transfer through another server while the first is still deciding it:
     the retry must answer as the first did, not refuse it as a transfer from the wrong holder."""
-    here, there = make_ledger(db_url), make_ledger(db_url)
-    register(here)
-    item = issue(here)
+    here, there, item = two_processes
     via = Submitted("retried-0001", "a" * 64)
 
     def transfer(ledger: Ledger) -> Recorded:

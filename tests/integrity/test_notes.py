@@ -122,6 +122,14 @@ def test_a_text_ending_in_empty_lines_round_trips() -> None:
 # Tampering
 
 
+def peter_signature_flipped_at(at: int) -> str:
+    """PETER_B64 with one bit of its byte `at` flipped: bytes 0-3 are the key id, the rest the
+    Ed25519 signature."""
+    raw = bytearray(base64.b64decode(PETER_B64))
+    raw[at] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
 def test_a_flipped_byte_in_the_text_is_refused() -> None:
     tampered = PETER_NOTE.replace("answer", "answes")
 
@@ -136,9 +144,7 @@ def test_a_flipped_byte_in_the_text_is_refused() -> None:
 
 
 def test_a_flipped_byte_in_the_signature_is_refused() -> None:
-    raw = bytearray(base64.b64decode(PETER_B64))
-    raw[10] ^= 0x01
-    flipped = base64.b64encode(bytes(raw)).decode()
+    flipped = peter_signature_flipped_at(10)
 
     with pytest.raises(ProofError, match="signature does not verify at position 4") as caught:
         open_note(PETER_NOTE.replace(PETER_B64, flipped), [PETER])
@@ -148,9 +154,7 @@ def test_a_flipped_byte_in_the_signature_is_refused() -> None:
 
 
 def test_a_signature_under_a_wrong_key_id_counts_as_an_unknown_key_and_is_refused() -> None:
-    raw = bytearray(base64.b64decode(PETER_B64))
-    raw[3] ^= 0x01
-    wrong_id = base64.b64encode(bytes(raw)).decode()
+    wrong_id = peter_signature_flipped_at(3)  # the last byte of its key id
 
     with pytest.raises(ProofError, match="note is not signed by any known key") as caught:
         open_note(PETER_NOTE.replace(PETER_B64, wrong_id), [PETER])

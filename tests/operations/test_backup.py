@@ -33,14 +33,14 @@ from ledger.integrity.submissions import Submitted
 from ledger.operations import backup
 from ledger.readmodels import models as readmodels
 from tests.conftest import SIGNER, Clock, LedgerFactory
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, issue, issue_transfer_inspect, register
 
 ROOT = Path(__file__).resolve().parents[2]
 STRANGER = Signer.from_text(generate_signer_key("localhost/custody"))
 PAIRS = [
-    pytest.param("sqlite", "sqlite", id="sqlite-to-sqlite"),
-    pytest.param("sqlite", "postgres", id="sqlite-to-postgres", marks=pytest.mark.postgres),
-    pytest.param("postgres", "sqlite", id="postgres-to-sqlite", marks=pytest.mark.postgres),
+    pytest.param(("sqlite", "sqlite"), id="sqlite-to-sqlite"),
+    pytest.param(("sqlite", "postgres"), id="sqlite-to-postgres", marks=pytest.mark.postgres),
+    pytest.param(("postgres", "sqlite"), id="postgres-to-sqlite", marks=pytest.mark.postgres),
 ]
 
 
@@ -51,19 +51,10 @@ def build(ledger: Ledger, clock: Clock) -> list[UUID]:
     ledger.tlog.checkpoint()
     items = []
     for n in range(6):
-        item = issue(ledger, f"BK-{n:04d}", details={"calibre": "7.62x39mm", "value": "1200.50"})
         clock.advance(minutes=7)
         nonce = Submitted(f"transfer-{n:04d}", hashlib.sha256(bytes([n])).hexdigest())
-        ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN, via=nonce)
-        ledger.inspect(
-            item,
-            result="verified",
-            method="physical",
-            inspector="inspectorate",
-            occurred_at=ago(ledger, days=10),
-            actor=ADMIN,
-        )
-        items.append(item)
+        details = {"calibre": "7.62x39mm", "value": "1200.50"}
+        items.append(issue_transfer_inspect(ledger, f"BK-{n:04d}", via=nonce, details=details))
     ledger.report_lost(
         items[0], circumstances="stolen", occurred_at=ago(ledger, days=3), actor=ADMIN
     )
@@ -104,6 +95,15 @@ def url_of(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str, str
     return url
 
 
+@pytest.fixture(params=PAIRS)
+def across(
+    request: pytest.FixtureRequest, make_ledger: LedgerFactory, url_of: Callable[[str, str], str]
+) -> tuple[Ledger, Ledger]:
+    """An empty source ledger and an empty target ledger, on each pair of databases."""
+    source_kind, target_kind = request.param
+    return make_ledger(url_of(source_kind, "source")), make_ledger(url_of(target_kind, "target"))
+
+
 @pytest.fixture
 def source(make_ledger: LedgerFactory, clock: Clock, tmp_path: Path) -> Ledger:
     ledger = make_ledger(f"sqlite:///{tmp_path / 'source.db'}")
@@ -142,6 +142,12 @@ def target(make_ledger: LedgerFactory, tmp_path: Path) -> Ledger:
     return make_ledger(f"sqlite:///{tmp_path / 'target.db'}")
 
 
+@pytest.fixture
+def store_target(make_ledger: LedgerFactory, db_url: str) -> Ledger:
+    """An empty ledger on the test's store (SQLite, then PostgreSQL), to restore into."""
+    return make_ledger(db_url)
+
+
 def records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -175,20 +181,13 @@ def rewrite_entry(record: dict[str, object], old: bytes, new: bytes, field: str)
 # A restored store is the same ledger --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
 def test_a_restored_store_is_the_same_ledger_on_either_database(
-    make_ledger: LedgerFactory,
-    clock: Clock,
-    tmp_path: Path,
-    url_of: Callable[[str, str], str],
-    source_kind: str,
-    target_kind: str,
+    across: tuple[Ledger, Ledger], clock: Clock, tmp_path: Path
 ) -> None:
-    original = make_ledger(url_of(source_kind, "source"))
+    original, target = across
     build(original, clock)
     path = tmp_path / "backup.jsonl"
     exported = backup.export_file(original, path, verifier=SIGNER.verifier, now=clock())
-    target = make_ledger(url_of(target_kind, "target"))
 
     restored = restore(target, path)
 
@@ -205,22 +204,15 @@ def test_a_restored_store_is_the_same_ledger_on_either_database(
     assert list(target.item_ids()) == list(original.item_ids())
 
 
-@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
 def test_a_restored_store_serves_the_same_proofs_evidence_and_state_and_takes_new_writes(
-    make_ledger: LedgerFactory,
-    clock: Clock,
-    tmp_path: Path,
-    url_of: Callable[[str, str], str],
-    source_kind: str,
-    target_kind: str,
+    across: tuple[Ledger, Ledger], clock: Clock, tmp_path: Path
 ) -> None:
-    original = make_ledger(url_of(source_kind, "source"))
+    original, target = across
     items = build(original, clock)
     token, _ = original.grant_token(party="operator", role="admin", actor=ADMIN)
     original.tlog.checkpoint()
     path = tmp_path / "backup.jsonl"
     backup.export_file(original, path, verifier=SIGNER.verifier, now=clock())
-    target = make_ledger(url_of(target_kind, "target"))
 
     restore(target, path)
 
@@ -365,9 +357,8 @@ def test_export_of_a_store_that_lost_a_stored_event_is_refused_at_its_log_index(
 
 
 def test_a_changed_byte_is_refused_by_the_end_records_sha256(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     rewrite_entry(body[line], b'"to":"unit-2"', b'"to":"unit-9"', "state")
@@ -375,13 +366,12 @@ def test_a_changed_byte_is_refused_by_the_end_records_sha256(
     lines[line] = canonical_json(body[line]) + b"\n"
     exported.write_bytes(b"".join(lines))
 
-    refused(target, exported, "SHA-256 is not the one its end record carries")
+    refused(store_target, exported, "SHA-256 is not the one its end record carries")
 
 
 def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     forged = body[line]
@@ -392,21 +382,20 @@ def test_a_forged_entry_in_a_resealed_file_is_refused_by_the_signed_root(
     reseal(exported, body)
     first_size_after = next(r["size"] for r in body[line:] if r["record"] == "checkpoint")
 
-    error = refused(target, exported, "the entries do not give the root")
+    error = refused(store_target, exported, "the entries do not give the root")
 
     assert error.position == first_size_after
 
 
 def test_a_forged_stored_event_in_a_resealed_file_is_refused_by_verifys_event_check(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
     body = records(exported)
     line = first_transfer(body)
     rewrite_entry(body[line], b'"to":"unit-2"', b'"to":"unit-3"', "state")
     reseal(exported, body)
 
-    error = refused(target, exported, "the stored event does not match its entry")
+    error = refused(store_target, exported, "the stored event does not match its entry")
 
     assert error.position == body[line]["log_index"]
 
@@ -434,16 +423,11 @@ def test_a_topic_that_no_signed_entry_names_is_refused_before_it_is_looked_up(
     ids=["at-a-line-end", "inside-a-line"],
 )
 def test_a_truncated_file_is_refused(
-    exported: Path,
-    make_ledger: LedgerFactory,
-    db_url: str,
-    cut: Callable[[bytes], bytes],
-    message: str,
+    exported: Path, store_target: Ledger, cut: Callable[[bytes], bytes], message: str
 ) -> None:
-    target = make_ledger(db_url)
     exported.write_bytes(cut(exported.read_bytes()))
 
-    refused(target, exported, message)
+    refused(store_target, exported, message)
 
 
 def test_a_truncated_compressed_file_is_refused(
@@ -490,17 +474,16 @@ def test_entries_that_no_checkpoint_signs_are_refused(exported: Path, target: Le
 
 
 def test_a_store_that_holds_anything_is_refused_and_left_as_it_was(
-    exported: Path, make_ledger: LedgerFactory, db_url: str
+    exported: Path, store_target: Ledger
 ) -> None:
-    target = make_ledger(db_url)
-    register(target)
-    before = target.log_store.log_entries(0, 100)
+    register(store_target)
+    before = store_target.log_store.log_entries(0, 100)
 
     with pytest.raises(CustodyError, match="the target store is not empty"):
-        restore(target, exported)
+        restore(store_target, exported)
 
-    assert target.log_store.log_entries(0, 100) == before
-    assert target.log_store.latest_checkpoint() is None
+    assert store_target.log_store.log_entries(0, 100) == before
+    assert store_target.log_store.latest_checkpoint() is None
 
 
 def test_a_backup_of_another_origin_is_refused_until_the_ledger_is_opened_with_it(

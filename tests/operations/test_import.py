@@ -3,8 +3,6 @@ doubling; a custody rule stopping it at the row that breaks it."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,59 +15,8 @@ from ledger.domain.times import system_clock
 from ledger.integrity.signing import Signer, read_private_key_file
 from ledger.operations.imports import file_digest, import_rows, read_rows
 from tests.conftest import LedgerFactory
+from tests.importing import csv_bytes, issue, programme, transfer
 from tests.programme import ADMIN, register, register_parties
-
-HEADER = [
-    "action",
-    "serial",
-    "manufacturer",
-    "model",
-    "category",
-    "agreement",
-    "recipient",
-    "occurred_at",
-    "to",
-    "circumstances",
-    "result",
-    "method",
-    "inspector",
-]
-
-
-def csv_bytes(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, HEADER)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def issue(serial: str) -> dict[str, str]:
-    return {
-        "action": "issue",
-        "serial": serial,
-        "manufacturer": "Maker",
-        "model": "M1",
-        "category": "rifle",
-        "agreement": "eua-1",
-        "recipient": "unit-1",
-        "occurred_at": "2026-01-10T00:00:00Z",
-    }
-
-
-def transfer(serial: str, to: str = "unit-2") -> dict[str, str]:
-    return {
-        "action": "transfer",
-        "serial": serial,
-        "manufacturer": "Maker",
-        "model": "M1",
-        "to": to,
-        "occurred_at": "2026-02-01T09:00:00+01:00",
-    }
-
-
-def programme(n: int) -> list[dict[str, str]]:
-    return [row for i in range(n) for row in (issue(f"IMP-{i:04d}"), transfer(f"IMP-{i:04d}"))]
 
 
 @pytest.fixture

@@ -121,20 +121,26 @@ def test_entries_recorded_after_a_report_are_in_the_next(programme: Programme) -
     assert {serial, other} <= flagged
 
 
+def seen_with_unit_9(programme: Programme, serial: str, *, on: int) -> None:
+    """The investigator records on day 401 that the item was seen on day `on` with "unit-9", a
+    group nobody has registered yet."""
+    programme.record_on(401)
+    programme.ledger.sight(
+        programme.ids[serial],
+        observer="investigator",
+        location="checkpoint",
+        held_by="unit-9",
+        occurred_at=day(on),
+        actor=INVESTIGATOR,
+    )
+
+
 def test_a_party_registered_later_changes_every_stored_account(programme: Programme) -> None:
     """An item seen with a group nobody registered is a diversion; once that group is registered
     as a unit of an authorized force it is not, and the rows must say so although the item has no
     new entry."""
     ledger, (serial,) = programme.ledger, in_custody(programme, 1)
-    programme.record_on(401)
-    ledger.sight(
-        programme.ids[serial],
-        observer="investigator",
-        location="checkpoint",
-        held_by="unit-9",
-        occurred_at=day(401),
-        actor=INVESTIGATOR,
-    )
+    seen_with_unit_9(programme, serial, on=401)
 
     def rules() -> set[str]:
         follow_accounts(ledger, DEFAULT)

@@ -23,8 +23,9 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import CustodyError, NotFound
 from ledger.domain.replay import CustodyState
 from ledger.readmodels.models import CustodyViews, follow, open_views
+from tests.checks_histories import record
 from tests.conftest import Clock, LedgerFactory
-from tests.programme import ADMIN, UNITS, ago, issue, register
+from tests.programme import UNITS, ago, issue, register
 
 KINDS = ("transfer", "transfer", "lose", "recover", "inspect", "dispose", "sight", "correct")
 TICK = timedelta(microseconds=1)
@@ -59,35 +60,7 @@ def write(ledger: Ledger, clock: Clock, items: list[UUID], op: Op) -> None:
         clock.advance(hours=7)
     item, at = items[which], ago(ledger, days=days)
     with contextlib.suppress(CustodyError):  # refused: before the issue, lost twice, ...
-        if kind == "transfer":
-            ledger.transfer(item, to=UNITS[int(days) % 3], occurred_at=at, actor=ADMIN)
-        elif kind == "lose":
-            ledger.report_lost(item, circumstances="stolen", occurred_at=at, actor=ADMIN)
-        elif kind == "recover":
-            ledger.recover(item, by=UNITS[int(days) % 3], occurred_at=at, actor=ADMIN)
-        elif kind == "inspect":
-            ledger.inspect(
-                item,
-                result="verified",
-                method="physical",
-                inspector="inspectorate",
-                occurred_at=at,
-                actor=ADMIN,
-            )
-        elif kind == "dispose":
-            ledger.dispose(
-                item,
-                method="destroyed",
-                certificate="C",
-                witnesses=["a", "b"],
-                occurred_at=at,
-                actor=ADMIN,
-            )
-        elif kind == "sight":
-            ledger.sight(item, observer="investigator", location="x", occurred_at=at, actor=ADMIN)
-        else:
-            first = min(ledger.log_store.log_indexes_of(item).values())
-            ledger.correct(item, entry=first, reason="typo", occurred_at=at, actor=ADMIN)
+        record(ledger, item, kind, at=at, party=UNITS[int(days) % 3])
 
 
 def reference(ledger: Ledger, item: UUID, at: datetime, known: datetime | None) -> object:

@@ -86,6 +86,13 @@ def held_by(ledger: Ledger, holder: str, clock: Clock) -> list[tuple[str, str]]:
     return [(i["serial"], i["status"]) for i in answer.json()["items"]]
 
 
+def read_models_refused(ledger: Ledger, check: str) -> IntegrityFailure:
+    """The failure of check_read_models, whose message `check` matches."""
+    with pytest.raises(IntegrityFailure, match=check) as caught:
+        check_read_models(ledger)
+    return caught.value
+
+
 def test_the_derived_tables_of_an_untouched_store_match_the_log(
     built: tuple[Ledger, UUID, UUID],
 ) -> None:
@@ -116,12 +123,11 @@ def test_an_edited_custody_interval_changes_v1_custody_and_the_derived_state_che
     )
 
     assert held_by(ledger, "unit-3", clock) == [("AK-0001", "in_custody")]  # the lie is served
-    with pytest.raises(IntegrityFailure, match="custody_intervals differs from the log") as caught:
-        check_read_models(ledger)
-    assert caught.value.message.startswith(
+    refused = read_models_refused(ledger, "custody_intervals differs from the log")
+    assert refused.message.startswith(
         f"custody_intervals differs from the log: row 2 of item {moved}: expected ("
     )
-    assert "'unit-2'" in caught.value.expected and "'unit-3'" in caught.value.got
+    assert "'unit-2'" in refused.expected and "'unit-3'" in refused.got
 
     follow_rebuild(ledger)
     assert [c.rows for c in check_read_models(ledger)] == [4, 2, 4]
@@ -135,13 +141,12 @@ def test_an_edited_item_summary_changes_v1_custody_and_the_derived_state_check_n
     tables.run("UPDATE {p}item_summary SET serial = 'AK-9999' WHERE item_id = ?", str(moved))
 
     assert held_by(ledger, "unit-2", clock) == [("AK-9999", "in_custody")]
-    with pytest.raises(IntegrityFailure, match="item_summary differs from the log") as caught:
-        check_read_models(ledger)
-    assert caught.value.message.startswith(
+    refused = read_models_refused(ledger, "item_summary differs from the log")
+    assert refused.message.startswith(
         f"item_summary differs from the log: row 1 of item {moved}: expected ('{moved}', "
         "'AK-0001', "
     )
-    assert caught.value.got.startswith(f"('{moved}', 'AK-9999', ")
+    assert refused.got.startswith(f"('{moved}', 'AK-9999', ")
 
     follow_rebuild(ledger)
     assert held_by(ledger, "unit-2", clock) == [("AK-0001", "in_custody")]
@@ -161,9 +166,8 @@ def test_an_edited_item_entry_changes_custody_at_a_time_and_the_derived_state_ch
     )
 
     assert api.get(path, params=at).json()["log_indexes"] == [honest[0], 999]  # the lie is served
-    with pytest.raises(IntegrityFailure, match="custody_item_entries differs") as caught:
-        check_read_models(ledger)
-    assert caught.value.message.startswith(
+    refused = read_models_refused(ledger, "custody_item_entries differs")
+    assert refused.message.startswith(
         f"custody_item_entries differs from the log: row 2 of item {moved}: expected ("
         f"'{moved}', {honest[1]}, 2, "
     )
@@ -178,15 +182,10 @@ def test_a_deleted_item_summary_row_is_named_as_missing(
     ledger, _, lost = built
     tables.run("DELETE FROM {p}item_summary WHERE item_id = ?", str(lost))
 
-    with pytest.raises(
-        IntegrityFailure, match="item_summary differs from the log: .* got no row"
-    ) as caught:
-        check_read_models(ledger)
+    refused = read_models_refused(ledger, "item_summary differs from the log: .* got no row")
 
-    assert caught.value.message.startswith(
-        f"item_summary differs from the log: row 1 of item {lost}"
-    )
-    assert caught.value.got == "no row"
+    assert refused.message.startswith(f"item_summary differs from the log: row 1 of item {lost}")
+    assert refused.got == "no row"
 
 
 def test_a_row_of_an_item_the_log_never_issued_is_named(
@@ -201,12 +200,11 @@ def test_a_row_of_an_item_the_log_never_issued_is_named(
         str(moved),
     )
 
-    with pytest.raises(
-        IntegrityFailure, match="custody_intervals has rows of item .*, which the log does not have"
-    ) as caught:
-        check_read_models(ledger)
+    refused = read_models_refused(
+        ledger, "custody_intervals has rows of item .*, which the log does not have"
+    )
 
-    assert caught.value.message.startswith(
+    assert refused.message.startswith(
         f"custody_intervals has rows of item {stranger}, which the log does not have"
     )
 

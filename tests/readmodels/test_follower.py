@@ -27,7 +27,7 @@ from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import Scope, reference_report
 from tests.conftest import Clock, LedgerFactory
-from tests.operations.test_import import csv_bytes, programme
+from tests.importing import csv_bytes, programme
 from tests.programme import ADMIN, ago, issue, register, register_parties
 
 Served = tuple[Ledger, Ledger, TestClient]
@@ -55,6 +55,19 @@ def no_catch_up_in_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(CustodyViews, "apply", caught_up)
     monkeypatch.setattr(AccountTable, "catch_up", caught_up)
+
+
+def replays_counted(monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """From here on, the items Ledger.custody_at replays, in order."""
+    replays: list[UUID] = []
+    replay = Ledger.custody_at
+
+    def counted(self: Ledger, item: Any, **kwargs: Any) -> Any:
+        replays.append(item)
+        return replay(self, item, **kwargs)
+
+    monkeypatch.setattr(Ledger, "custody_at", counted)
+    return replays
 
 
 def now_text(ledger: Ledger) -> str:
@@ -162,14 +175,7 @@ def test_custody_of_one_item_comes_from_the_read_models_once_they_have_all_its_e
     followed = issue(ledger, "ONE-1", days_ago=10)
     ledger.transfer(followed, to="unit-2", occurred_at=ago(ledger, days=5), actor=ADMIN)
     behind = issue(elsewhere, "ONE-2", days_ago=10)
-    replays: list[UUID] = []
-    replay = Ledger.custody_at
-
-    def counted(self: Ledger, item: Any, **kwargs: Any) -> Any:
-        replays.append(item)
-        return replay(self, item, **kwargs)
-
-    monkeypatch.setattr(Ledger, "custody_at", counted)
+    replays = replays_counted(monkeypatch)
     at = {"at": format_time(ago(ledger, days=1))}
 
     from_views = client.get(f"/v1/items/{followed}/custody", params=at)
@@ -210,14 +216,7 @@ def test_custody_before_the_issue_is_refused_by_the_read_models_as_by_the_replay
 ) -> None:
     ledger, _, client = served
     item = issue(ledger, "EARLY-1", days_ago=10)
-    replays: list[UUID] = []
-    replay = Ledger.custody_at
-
-    def counted(self: Ledger, item: Any, **kwargs: Any) -> Any:
-        replays.append(item)
-        return replay(self, item, **kwargs)
-
-    monkeypatch.setattr(Ledger, "custody_at", counted)
+    replays = replays_counted(monkeypatch)
     before = {"at": format_time(ago(ledger, days=20)), "known_at": now_text(ledger)}
 
     from_views = client.get(f"/v1/items/{item}/custody", params=before)

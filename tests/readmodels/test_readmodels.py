@@ -28,6 +28,7 @@ from ledger.readmodels.models import CustodyViews, Fleet, follow, open_views, re
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import follow_accounts
+from tests.checks_histories import record
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, UNITS, ago, issue, register
 
@@ -80,32 +81,13 @@ def _random_event(ledger: Ledger, rng: random.Random, item: UUID) -> None:
         ["transfer"] * 4 + ["lose"] * 2 + ["recover"] * 2 + ["inspect"] * 2 + ["dispose", "sight"]
     )
     if kind == "transfer":
-        ledger.transfer(item, to=rng.choice(HOLDERS), occurred_at=at, actor=ADMIN)
-    elif kind == "lose":
-        ledger.report_lost(item, circumstances="stolen", occurred_at=at, actor=ADMIN)
+        record(ledger, item, kind, at=at, party=rng.choice(HOLDERS))
     elif kind == "recover":
-        ledger.recover(item, by=rng.choice(UNITS), occurred_at=at, actor=ADMIN)
+        record(ledger, item, kind, at=at, party=rng.choice(UNITS))
     elif kind == "inspect":
-        result = rng.choice(["verified", "not_presented"])
-        ledger.inspect(
-            item,
-            result=result,
-            method="physical",
-            inspector="inspectorate",
-            occurred_at=at,
-            actor=ADMIN,
-        )
-    elif kind == "dispose" and rng.random() < 0.3:
-        ledger.dispose(
-            item,
-            method="destroyed",
-            certificate="C-1",
-            witnesses=["a", "b"],
-            occurred_at=at,
-            actor=ADMIN,
-        )
-    elif kind == "sight":
-        ledger.sight(item, observer="investigator", location="market", occurred_at=at, actor=ADMIN)
+        record(ledger, item, kind, at=at, result=rng.choice(["verified", "not_presented"]))
+    elif kind != "dispose" or rng.random() < 0.3:
+        record(ledger, item, kind, at=at)
 
 
 # The reference: per-item replay -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from ledger.application.ledger import Ledger
 from ledger.domain.errors import InvalidInput, ProofError
 from ledger.integrity.signing import Signer, generate_signer_key
 from ledger.verification.client_state import ClientState, max_merge_delay, state_dir
-from ledger.verification.misbehaviour import check_misbehaviour, load_misbehaviour
+from ledger.verification.misbehaviour import Finding, check_misbehaviour, load_misbehaviour
 from tests.conftest import SIGNER, LedgerFactory
 from tests.programme import ADMIN, issue, register
 
@@ -57,6 +57,22 @@ def accept(state: ClientState, ledger: Ledger, note: str | None = None) -> int:
 
 def misbehaviour_files(state: ClientState) -> list[Path]:
     return sorted(state.root.glob("logs/*/misbehaviour/*.json"))
+
+
+def proven(state: ClientState) -> Finding:
+    """What the one misbehaviour file the client wrote proves, checked offline."""
+    (path,) = misbehaviour_files(state)
+    return check_misbehaviour(load_misbehaviour(path.read_bytes()), KEY)
+
+
+@pytest.fixture
+def diverged(make_ledger: LedgerFactory) -> tuple[Ledger, Ledger]:
+    """Two stores sharing the log key, each with the programme written: the bootstrap's admin
+    token differs, so their logs diverge at once."""
+    ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
+    register(ours)
+    register(theirs)
+    return ours, theirs
 
 
 def test_state_files_are_0600_in_0700_folders_and_no_temporary_file_is_left(
@@ -115,33 +131,28 @@ def test_a_rollback_is_refused_and_both_notes_go_to_a_misbehaviour_file(
     assert (record["kind"], record["checkpoints"]) == ("rollback", [newer, older])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert state.checkpoint("localhost/custody") == newer  # the kept one stays
-    finding = check_misbehaviour(load_misbehaviour(path.read_bytes()), KEY)
+    finding = proven(state)
     assert (finding.kind, finding.conclusive) == ("rollback", False)
 
 
 def test_two_stores_sharing_a_key_diverging_are_a_fork_the_file_proves_offline(
-    state: ClientState, make_ledger: LedgerFactory
+    state: ClientState, diverged: tuple[Ledger, Ledger]
 ) -> None:
-    ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
-    register(ours)
-    register(theirs)  # the bootstrap's admin token differs: the logs diverge at once
+    ours, theirs = diverged
     accept(state, ours)
 
     with pytest.raises(ProofError, match=r"\(fork\)"):
         accept(state, theirs)
 
-    (path,) = misbehaviour_files(state)
-    finding = check_misbehaviour(load_misbehaviour(path.read_bytes()), KEY)
+    finding = proven(state)
     assert (finding.kind, finding.conclusive) == ("fork", True)
     assert "signed two different trees of size" in finding.statement
 
 
 def test_a_larger_tree_of_a_diverged_store_is_inconsistent_with_the_proof_it_serves(
-    state: ClientState, make_ledger: LedgerFactory
+    state: ClientState, diverged: tuple[Ledger, Ledger]
 ) -> None:
-    ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
-    register(ours)
-    register(theirs)
+    ours, theirs = diverged
     issue(theirs)
     accept(state, ours)
 
@@ -169,27 +180,22 @@ def test_a_checkpoint_by_another_key_is_refused_without_touching_the_state(
 
 
 def test_two_receipts_for_one_index_are_a_conflict_the_file_proves_offline(
-    state: ClientState, make_ledger: LedgerFactory
+    state: ClientState, diverged: tuple[Ledger, Ledger]
 ) -> None:
-    ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
-    register(ours)
-    register(theirs)
+    ours, theirs = diverged
     state.keep_receipt(ours.tlog.receipt(1), KEY, now=NOW)  # 1: the bootstrap's admin token
 
     with pytest.raises(ProofError, match="the log signed two receipts for index 1"):
         state.keep_receipt(theirs.tlog.receipt(1), KEY, now=NOW)
 
-    (path,) = misbehaviour_files(state)
-    finding = check_misbehaviour(load_misbehaviour(path.read_bytes()), KEY)
+    finding = proven(state)
     assert (finding.kind, finding.conclusive) == ("receipts-conflict", True)
 
 
 def test_a_misbehaviour_file_with_one_byte_changed_or_of_another_log_proves_nothing(
-    state: ClientState, make_ledger: LedgerFactory
+    state: ClientState, diverged: tuple[Ledger, Ledger]
 ) -> None:
-    ours, theirs = make_ledger("sqlite:///:memory:"), make_ledger("sqlite:///:memory:")
-    register(ours)
-    register(theirs)
+    ours, theirs = diverged
     accept(state, ours)
     with pytest.raises(
         ProofError, match=r"is inconsistent with the checkpoint this client kept \(fork\)"

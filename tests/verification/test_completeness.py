@@ -21,34 +21,24 @@ from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
 from ledger.domain.errors import NotFound, ProofError
 from ledger.domain.ids import party_uuid
-from ledger.domain.times import format_time
 from ledger.domain.tokens import Role
 from ledger.integrity import merkle
-from ledger.integrity.endorsements import prove_key
 from ledger.integrity.entries import decode_entry
 from ledger.integrity.heads import verify_head
 from ledger.integrity.maproots import MAP_ID, committed
-from ledger.integrity.submissions import Submission, Submitted
 from ledger.verification.evidence_check import verify_bundle
 from ledger.verification.headproofs import proof_from_json, proved_entry
+from tests.checks_submissions import registered_by_the_operator, self_reported_inspection
 from tests.conftest import SIGNER, Clock, LedgerFactory
 from tests.programme import ADMIN, ago, issue, register
 
 PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x0c" * 32)
-UNIT_2 = Actor("unit-2", Role.PARTNER)
 
 
-def signed_inspection(ledger: Ledger, item: UUID, key: str, nonce: str) -> int:
+def signed_inspection(ledger: Ledger, item: UUID, nonce: str) -> int:
     said = ago(ledger, days=1)
-    body = {"result": "verified", "method": "self_report", "occurred_at": format_time(said)}
-    signed = Submission(SIGNER.name, "unit-2", key, "inspect", str(item), nonce, body)
-    return ledger.inspect(
-        item,
-        result="verified",
-        method="self_report",
-        occurred_at=said,
-        actor=UNIT_2,
-        via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
+    return self_reported_inspection(
+        ledger, item, party="unit-2", key=PARTNER_KEY, nonce=nonce, occurred_at=said
     ).log_index
 
 
@@ -58,15 +48,12 @@ def history(make_ledger: LedgerFactory, db_url: str, clock: Clock) -> tuple[Ledg
     checkpoint signed after each step."""
     ledger = make_ledger(db_url)
     register(ledger)
-    public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
-    assert proved["public_key"] == public
-    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
+    key = registered_by_the_operator(ledger, "unit-2", PARTNER_KEY)
     item = issue(ledger, "CMP-0001")
     ledger.tlog.checkpoint()
     ledger.transfer(item, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
     clock.advance(minutes=1)
-    signed_inspection(ledger, item, key, "nonce-complete-0001")
+    signed_inspection(ledger, item, "nonce-complete-0001")
     ledger.tlog.checkpoint()
     ledger.report_lost(item, circumstances="stolen", occurred_at=ago(ledger, hours=5), actor=ADMIN)
     return ledger, item, key

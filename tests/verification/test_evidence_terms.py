@@ -16,7 +16,7 @@ from ledger.domain.ids import agreement_uuid, party_uuid
 from ledger.integrity.entries import decode_entry
 from ledger.verification.evidence_check import verify_bundle
 from tests.conftest import SIGNER
-from tests.programme import ADMIN, ago, issue, register
+from tests.programme import ADMIN, ago, conclude_agreement, issue, register
 
 
 @pytest.fixture
@@ -24,13 +24,7 @@ def diverted(store_ledger: Ledger) -> tuple[Ledger, UUID]:
     """An item of eua-1 transferred to `outsider`, whom only another agreement, eua-2, names."""
     ledger = store_ledger
     register(ledger)
-    ledger.conclude_agreement(
-        agreement_id="eua-2",
-        supplier="supplier",
-        programme="Programme Two",
-        authorized_holders=["outsider"],
-        actor=ADMIN,
-    )
+    conclude_agreement(ledger, "eua-2", "Programme Two", ["outsider"])
     item = issue(ledger)
     ledger.transfer(item, to="outsider", occurred_at=ago(ledger, days=1), actor=ADMIN)
     return ledger, item

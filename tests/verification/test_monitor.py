@@ -92,36 +92,40 @@ def test_a_log_that_grows_passes_with_one_line_per_new_checkpoint(
     assert state.checkpoint(SIGNER.name) == ledger.tlog.checkpoint()
 
 
-def test_a_fork_is_refused_with_evidence(two: tuple[Ledger, Ledger], client_state: Path) -> None:
-    honest, forked = two
-    state = ClientState(client_state)
-    grow(honest, 20, "A")
-    honest.tlog.checkpoint()
-    monitor_step(state, SIGNER.verifier, served(honest), now=honest.clock())
-    grow(forked, 40, "Z")  # same key, another history
-    forked.tlog.checkpoint()
-
-    with pytest.raises(ProofError, match=r"inconsistent with the checkpoint this client kept"):
-        monitor_step(state, SIGNER.verifier, served(forked), now=honest.clock())
-
-    assert list((client_state / "logs").rglob("*-inconsistent.json"))
-
-
-def test_a_rollback_is_refused_with_evidence(
-    two: tuple[Ledger, Ledger], client_state: Path
+@pytest.mark.parametrize(
+    ("kept", "shown", "check", "evidence"),
+    [
+        pytest.param(
+            (20, "A"),
+            (40, "Z"),  # same key, another history
+            "inconsistent with the checkpoint this client kept",
+            "inconsistent",
+            id="a-fork",
+        ),
+        pytest.param((40, "A"), (20, "A"), r"\(rollback\)", "rollback", id="a-rollback"),
+    ],
+)
+def test_a_fork_or_a_rollback_is_refused_with_evidence(
+    two: tuple[Ledger, Ledger],
+    client_state: Path,
+    kept: tuple[int, str],
+    shown: tuple[int, str],
+    check: str,
+    evidence: str,
 ) -> None:
-    longer, shorter = two
+    """The monitor keeps a checkpoint of the first store, then is shown one of the second."""
+    first, second = two
     state = ClientState(client_state)
-    grow(longer, 40, "A")
-    longer.tlog.checkpoint()
-    monitor_step(state, SIGNER.verifier, served(longer), now=longer.clock())
-    grow(shorter, 20, "A")
-    shorter.tlog.checkpoint()
+    grow(first, *kept)
+    first.tlog.checkpoint()
+    monitor_step(state, SIGNER.verifier, served(first), now=first.clock())
+    grow(second, *shown)
+    second.tlog.checkpoint()
 
-    with pytest.raises(ProofError, match=r"\(rollback\)"):
-        monitor_step(state, SIGNER.verifier, served(shorter), now=longer.clock())
+    with pytest.raises(ProofError, match=check):
+        monitor_step(state, SIGNER.verifier, served(second), now=first.clock())
 
-    assert list((client_state / "logs").rglob("*-rollback.json"))
+    assert list((client_state / "logs").rglob(f"*-{evidence}.json"))
 
 
 def test_tiles_that_do_not_hash_to_the_checkpoint_are_refused(

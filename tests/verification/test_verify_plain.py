@@ -12,7 +12,6 @@ cannot show equal. So:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -35,18 +33,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application.ledger import Ledger
-from ledger.domain.access import Actor
 from ledger.domain.errors import IntegrityFailure
-from ledger.domain.times import format_time
-from ledger.domain.tokens import Role
-from ledger.integrity.endorsements import prove_key
-from ledger.integrity.submissions import Submission, Submitted
+from ledger.integrity.submissions import Submitted
 from ledger.verification.verify import _CACHED, _expected_entry, _Plain
+from tests.checks_submissions import UNIT_2_KEY, registered_by_the_operator, unit_2_reports_itself
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, issue, register
 
 ORIGIN = SIGNER.name
-PARTNER_KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
 EVERY_KIND = {
     "custody:Agreement.Concluded",
     "custody:Flag.Raised",
@@ -83,10 +77,7 @@ class Stored:
 
 def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     register(ledger)
-    public = base64.b64encode(PARTNER_KEY.public_key().public_bytes_raw()).decode()
-    proved = prove_key(PARTNER_KEY, origin=ledger.origin, party="unit-2")
-    assert proved["public_key"] == public
-    key, _ = ledger.register_key(party="unit-2", actor=ADMIN, **proved)
+    key = registered_by_the_operator(ledger, "unit-2", UNIT_2_KEY)
     _, granted = ledger.grant_token(party="inspectorate", role="inspector", actor=ADMIN)
     ledger.revoke_token(granted.id, actor=ADMIN)
     item = issue(ledger, "PL-0001", details={"calibre": "7.62x39mm", "value": "1200.50"})
@@ -100,16 +91,7 @@ def write_every_kind(ledger: Ledger, clock: Clock) -> None:
     nonce = Submitted("transfer-0001", hashlib.sha256(b"t").hexdigest())
     ledger.transfer(item, to="unit-2", occurred_at=ago(days=9), actor=ADMIN, via=nonce)
     ledger.receive(item, occurred_at=ago(days=8), actor=ADMIN, location="depot", condition="good")
-    said = {"result": "verified", "method": "self_report", "occurred_at": format_time(ago(days=7))}
-    signed = Submission(ORIGIN, "unit-2", key, "inspect", str(item), "nonce-0001-abcdef", said)
-    ledger.inspect(
-        item,
-        result="verified",
-        method="self_report",
-        occurred_at=datetime.fromisoformat(said["occurred_at"]),
-        actor=Actor("unit-2", Role.PARTNER),
-        via=Submitted.from_signed(signed.sign(PARTNER_KEY)),
-    )
+    unit_2_reports_itself(ledger, item, ago(days=7))
     lost = ago(days=6)
     ledger.report_lost(
         item, circumstances="stolen", occurred_at=lost, discovered_at=ago(days=5), actor=ADMIN

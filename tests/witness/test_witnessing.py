@@ -128,6 +128,15 @@ def add(witness: TestClient, old: int, proof: list[bytes], note: str) -> httpx.R
     return witness.post("/add-checkpoint", content=format_add_checkpoint(old, proof, note))
 
 
+def cosigned_then_grown(log: Ledger, witness: TestClient) -> tuple[str, str]:
+    """A checkpoint of the log that `witness` cosigns, and a checkpoint of the log two items on."""
+    first = log.tlog.checkpoint()
+    add(witness, 0, [], first)
+    issue(log)
+    issue(log, "AK-0002")
+    return first, log.tlog.checkpoint()
+
+
 def flipped(digest: bytes) -> bytes:
     return bytes([digest[0] ^ 1]) + digest[1:]
 
@@ -182,12 +191,8 @@ def test_the_same_checkpoint_again_is_cosigned_again(log: Ledger, w0: TestClient
 def test_an_old_size_other_than_the_last_cosigned_is_answered_409_with_that_size(
     log: Ledger, w0: TestClient, after: int | None
 ) -> None:
-    first = log.tlog.checkpoint()
+    first, note = cosigned_then_grown(log, w0)
     cosigned = size_of(first)
-    add(w0, 0, [], first)
-    issue(log)
-    issue(log, "AK-0002")
-    note = log.tlog.checkpoint()
     old = 0 if after is None else cosigned + after  # the last cosigned size, off by `after`
 
     response = add(w0, old, log.tlog.consistency_proof(old, size_of(note)) if old else [], note)
@@ -255,12 +260,8 @@ def test_a_checkpoint_of_an_unknown_origin_is_answered_404(log: Ledger, w0: Test
 def test_a_wrong_consistency_proof_is_answered_422_and_kept_as_evidence(
     log: Ledger, network: Network, w0: TestClient
 ) -> None:
-    first = log.tlog.checkpoint()
+    first, note = cosigned_then_grown(log, w0)
     old = size_of(first)
-    add(w0, 0, [], first)
-    issue(log)
-    issue(log, "AK-0002")
-    note = log.tlog.checkpoint()
     proof = log.tlog.consistency_proof(old, size_of(note))
     proof[0] = flipped(proof[0])
 

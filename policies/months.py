@@ -1,0 +1,289 @@
+"""Month-end accounts: the dashboard's twelve-month trend read from rows the follower keeps, instead
+of the rules run again for every item at every past month end (docs/performance.md, "Dashboard
+overview").
+
+An item's account at a month end E is the rules over its facts that occurred by E. Those facts are
+the same for every E between two of the item's field times, so one row answers for the whole run
+of month ends `last_at <= E < until_at` (the last fact of the run, the next fact), and its findings
+as of E are those of its facts as of FOREVER that have begun by E, exactly as a stored account's
+(policies/accounts.py). After its last fact, a row with its stored account's values answers
+(`until_at` the end of time). So the tally of any set of month ends, per recipient, is one SQL
+query over the rows (`MonthRows.tallies`), counted as the report counts the stored accounts
+(`AccountRows.tally`).
+
+A past month end changes only when an entry lands for an item with a field time at or before it (a
+late entry, a correction), or a party the item's entries name is registered: either way the stored
+accounts' catch-up recomputes that item, and this module recomputes the same items' month rows
+from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for the month ends the
+overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up. The
+tracking table records from which month every item's rows answer (`TRACKING_PREFIX<policy>:months`,
+the largest first month used); a month end before it, an instant that is not a month end, or a
+store whose accounts were caught up without the month rows (the engine's `follow_accounts`,
+`rebuild_accounts`: `AccountTable.catch_up` then forgets the mark, and the follower's next run
+recomputes every item) is answered by the engine's `unaccounted_report` as before.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.application import Ledger
+from ledger.domain import Fact, facts_of, format_time, item_uuid
+from ledger.store import Database, ItemReads, Where
+from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount
+from policies.config import PolicyConfig
+from policies.engine import (
+    RecipientRates,
+    RuleRegistry,
+    Scope,
+    account_of_case,
+    account_rows,
+    checked_scope,
+    covered_recipients,
+    rule_registry,
+)
+
+MONTHS_KEPT = 12
+"""The overview's months (api/ui/views.py `MONTHS`): this one and the eleven before it."""
+Progress = Callable[[int], None]
+SETTLED = format_time(FOREVER)
+"""`until_at` of an item's last row: its facts are all in by then"""
+
+
+def month_end(moment: datetime) -> datetime:
+    """The last instant of `moment`'s month (UTC), as the overview's chart names it."""
+    first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return _add_months(first, 1) - timedelta(microseconds=1)
+
+
+def month_of(moment: datetime) -> int:
+    utc = moment.astimezone(UTC)
+    return utc.year * 12 + utc.month - 1
+
+
+def first_month_kept(now: datetime) -> int:
+    """The first month whose end the overview shows at `now`."""
+    return month_of(now) - (MONTHS_KEPT - 1)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
+def _start_of(month: int) -> datetime:
+    return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+class MonthTable:
+    """One policy's month rows next to its stored accounts (their SQL:
+    ledger/store/accounts_tables.py `MonthRows`)."""
+
+    def __init__(self, table: AccountTable) -> None:
+        self.accounts = table
+        self.name = table.months_name
+        self.sql = table.months
+
+    def covered_from(self) -> int | None:
+        return self.sql.covered_from(self.accounts.views, self.name)
+
+    def answers(self, moment: datetime) -> bool:
+        """Whether the rows answer for every item at `moment`: a month end in the kept months."""
+        first = self.covered_from()
+        return first is not None and moment == month_end(moment) and month_of(moment) >= first
+
+
+def month_reports(
+    ledger: Ledger, scope: Scope, config: PolicyConfig, ends: Sequence[datetime]
+) -> list[tuple[list[RecipientRates], int] | None]:
+    """For each of `ends`: per recipient its rates at that month end, and how many items were
+    unaccounted for then, from the month rows; None for one they do not answer (the engine's
+    `unaccounted_report` does). Equal to that report's `recipients` and `len(unaccounted)`."""
+    scope = checked_scope(scope)
+    if scope.known_at is not None:
+        return [None for _ in ends]
+    table = AccountTable(ledger, config)
+    months = MonthTable(table)
+    answered = [format_time(end) for end in ends if months.answers(end)]
+    if not answered:
+        return [None for _ in ends]
+    where = Where(
+        max(answered),
+        covered_recipients(table, rule_registry(ledger, None).parent, scope),
+        scope.programme,
+        scope.category,
+    )
+    tallied = months.sql.tallies(where, answered)
+    found: list[tuple[list[RecipientRates], int] | None] = []
+    for end in ends:
+        if format_time(end) not in tallied:
+            found.append(None)
+            continue
+        rates, unaccounted = [], 0
+        for recipient, issued, lost, *counts in sorted(tallied[format_time(end)]):
+            rates.append(RecipientRates(recipient, issued, issued - lost, *counts))
+            unaccounted += lost
+        found.append((rates, unaccounted))
+    return found
+
+
+def month_report(
+    ledger: Ledger, scope: Scope, config: PolicyConfig
+) -> tuple[list[RecipientRates], int] | None:
+    """`month_reports` at `scope.as_of` alone."""
+    return month_reports(ledger, scope, config, [scope.as_of])[0]
+
+
+# Following the log: the stored accounts' catch-up, with the month rows of the same items ---------
+
+
+def follow(
+    ledger: Ledger,
+    config: PolicyConfig,
+    table: AccountTable,
+    progress: Progress | None = None,
+) -> int:
+    """The stored accounts' catch-up (`AccountTable.catch_up`) with each chunk's facts read in
+    one query, and the month rows of the same items kept with them. Every item when the month
+    rows do not answer yet (a new table, or a catch-up that moved without them)."""
+    months = MonthTable(table)
+    first = first_month_kept(ledger.clock())
+    every = missing_months(table)
+    done = table.catch_up(chunk_compute(ledger, config, months, first), progress, every=every)
+    if table.position() > 0:
+        months.sql.cover(table.views, months.name, first)
+    return done
+
+
+def missing_months(table: AccountTable) -> bool:
+    """Whether the next catch-up recomputes every item for want of month rows."""
+    return MonthTable(table).covered_from() is None and table.position() > 0
+
+
+def chunk_compute(ledger: Ledger, config: PolicyConfig, months: MonthTable, first: int) -> Compute:
+    """Rows for a chunk of items from their facts read in one query per table (the engine's
+    `account_rows` over them); their month rows from `first` on are written meanwhile."""
+    datastore = months.accounts.views.datastore  # the Ledger's own (policies/accounts.py)
+    since = _start_of(first)
+
+    def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
+        reads = ChunkReads(ledger, items, datastore)
+        rows = account_rows(cast(Ledger, reads), config)(items, policy, size)
+        registry = rule_registry(cast(Ledger, reads), None)
+        found = [
+            (policy, *row, size)
+            for item in items
+            for row in item_month_rows(item, reads.facts(item), registry, config, since)
+        ]
+        found.extend((policy, *settled_row(row), size) for row in rows)
+        months.sql.replace([str(i) for i in items], found, size)
+        return rows
+
+    compute.keeps_months = True  # type: ignore[attr-defined]
+    return compute
+
+
+def item_month_rows(
+    item_id: UUID,
+    recorded: Sequence[Fact],
+    registry: RuleRegistry,
+    config: PolicyConfig,
+    since: datetime,
+) -> list[tuple[Any, ...]]:
+    """The item's rows (`MONTH_COLUMNS` but the policy and computed_at) for the month ends from
+    `since` on at which it had facts after the month end (before its last fact)."""
+    issued = next(f for f in recorded if f.kind == "Issued")
+    rest = sorted(
+        (f for f in recorded if f.kind != "Issued"), key=lambda f: (f.occurred_at, f.log_index)
+    )
+    times = [f.occurred_at for f in rest]
+    last_at = max([issued.occurred_at, *times])
+    fields = issued.fields
+    marking = (str(fields["recipient"]), str(fields["programme"]), str(fields["category"]))
+    issued_at = format_time(issued.occurred_at)
+    rows = []
+    end = month_end(max(issued.occurred_at, since))
+    while end < last_at:
+        k = bisect_right(times, end)
+        account = account_of_case(registry.case(item_id, (issued, *rest[:k]), FOREVER), config)
+        begun = (
+            issued_at if not k or times[k - 1] <= issued.occurred_at else format_time(times[k - 1])
+        )
+        unaccounted = [f.since for f in account.findings if f.unaccounted]
+        overdue = [f.since for f in account.findings if f.rule == "inspection_overdue"]
+        rows.append(
+            (
+                str(item_id),
+                begun,
+                format_time(times[k]),
+                *marking,
+                account.status,
+                issued_at,
+                _text(min(unaccounted, default=None)),
+                _text(min(overdue, default=None)),
+                # every fact of the row is by `begun`, which is by every month end it answers for
+                begun if account.verified_independently else None,
+                begun if account.self_reported else None,
+            )
+        )
+        end = month_end(times[k])
+    return rows
+
+
+def settled_row(account: StoredAccount) -> tuple[Any, ...]:
+    """The item's row for every month end after its last fact: its stored account's."""
+    a = account
+    return (
+        a.item_id,
+        a.last_at,
+        SETTLED,
+        a.recipient,
+        a.programme,
+        a.category,
+        a.status,
+        a.issued_at,
+        a.unaccounted_from,
+        a.overdue_from,
+        a.verified_from,
+        a.self_reported_from,
+    )
+
+
+def _text(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment is not None else None
+
+
+class ChunkReads:
+    """The Ledger as the rules read it, with the facts of a chunk of items read in one query per
+    table instead of one read per item; everything else is the Ledger's own."""
+
+    def __init__(self, ledger: Ledger, items: Sequence[UUID], datastore: Any) -> None:
+        self._ledger = ledger
+        store = ledger.log_store
+        reads = ItemReads(Database(datastore), events=store.sql.events, log=store.sql.log)
+        ids = [item_uuid(i) for i in items]
+        texts = {str(i): i for i in ids}  # the ids as each table stores them: parsed once
+        params = {store._id_param(i): i for i in ids}
+        indexes: dict[UUID, dict[int, int]] = {i: {} for i in ids}
+        for aggregate_id, version, log_index in reads.log_indexes_of(list(texts)):
+            indexes[texts[str(aggregate_id)]][int(version)] = int(log_index)
+        events: dict[UUID, list[Any]] = {i: [] for i in ids}
+        mapper = ledger.events.mapper
+        for originator_id, version, topic, state in reads.events_of(list(params)):
+            item = params[originator_id]
+            stored = StoredEvent(item, int(version), str(topic), bytes(state))
+            events[item].append(mapper.to_domain_event(stored))
+        self._facts = {i: facts_of(events[i], indexes[i]) for i in ids}
+
+    def facts(self, item: UUID | str) -> list[Fact]:
+        found = self._facts.get(item_uuid(item))
+        return found if found is not None else self._ledger.facts(item)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
