@@ -93,4 +93,12 @@ class PastQuery:
     exact: ExactQuery = False
 
 
-PastDep = Annotated[PastQuery, Depends()]
+async def past_query(
+    at: AtQuery, known_at: KnownAtQuery = None, exact: ExactQuery = False
+) -> PastQuery:
+    """`PastQuery` from the query, on the event loop: FastAPI calls a class dependency in its
+    thread pool."""
+    return PastQuery(at, known_at, exact)
+
+
+PastDep = Annotated[PastQuery, Depends(past_query)]
