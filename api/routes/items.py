@@ -4,7 +4,6 @@ the Ledger, shape the answer."""
 from __future__ import annotations
 
 import base64
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -13,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
+from api.deps import FleetDep, LedgerDep, PagingDep, PastDep, ReadScopeDep
 from api.schemas import (
     Body,
     CorrectionIn,
@@ -27,18 +26,17 @@ from api.schemas import (
     ItemOut,
     ItemRecordedOut,
     LossIn,
-    PagingDep,
     ProvedEntryOut,
     ReceiptIn,
     RecoveryIn,
     RouteOptions,
     SightingIn,
     TransferIn,
+    passed_through,
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, Recorded, lists
-from ledger.domain import Action
-from ledger.domain.replay import CustodyState
+from ledger.domain import Action, CustodyState
 from ledger.integrity import decode_entry
 from ledger.readmodels import custody_at
 from ledger.store import LogRow
@@ -91,9 +89,8 @@ ITEM_EVENTS = (
 
 
 def _event_route(event: ItemEvent) -> Callable[..., ItemRecordedOut]:
-    taken = inspect.signature(getattr(Ledger, event.action.value)).parameters
-    if untaken := set(event.body.model_fields) - {"signature"} - set(taken):
-        raise TypeError(f"Ledger.{event.action.value} takes no {sorted(untaken)}")
+    method = getattr(Ledger, event.action.value)
+    passed_through(event.body, method, less={"signature"}, own={"item", "via", "actor"})
 
     def record_event(item_id: UUID, body: Body, write: WriteDep) -> ItemRecordedOut:
         record: Callable[..., Recorded] = getattr(write.ledger, event.action.value)

@@ -57,6 +57,7 @@ from ledger.domain.parties import (
     PartyKind,
 )
 from ledger.domain.replay import (
+    CustodyState,
     Fact,
     facts_of,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "Category",
     "Conflict",
     "CustodyError",
+    "CustodyState",
     "DisposalMethod",
     "Fact",
     "Flag",
