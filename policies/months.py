@@ -57,7 +57,7 @@ SETTLED = format_time(FOREVER)
 def month_end(moment: datetime) -> datetime:
     """The last instant of `moment`'s month (UTC), as the overview's chart names it."""
     first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return _add_months(first, 1) - timedelta(microseconds=1)
+    return add_months(first, 1) - timedelta(microseconds=1)
 
 
 def month_of(moment: datetime) -> int:
@@ -70,7 +70,8 @@ def first_month_kept(now: datetime) -> int:
     return month_of(now) - (MONTHS_KEPT - 1)
 
 
-def _add_months(moment: datetime, months: int) -> datetime:
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` months later (earlier if negative); `moment` is a first."""
     index = moment.year * 12 + moment.month - 1 + months
     return moment.replace(year=index // 12, month=index % 12 + 1)
 

@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
@@ -54,11 +54,11 @@ from policies.engine import (
 )
 from policies.findings import Finding
 from policies.flags import FlagView, flag_views
-from policies.months import month_reports
+from policies.months import MONTHS_KEPT, add_months, month_end, month_reports
 from policies.rules import Registration, independent
 from policies.standing import Selection, Standing, standing
 
-MONTHS = 12
+MONTHS = MONTHS_KEPT
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 STATUSES = tuple(s.value for s in Status)
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -130,17 +130,10 @@ def month_ends(now: datetime, count: int = MONTHS) -> list[tuple[str, datetime]]
     first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     ends = []
     for back in range(count - 1, 0, -1):
-        month_start = _add_months(first, -back)
-        ends.append(
-            (month_start.strftime("%b %Y"), _add_months(month_start, 1) - timedelta(0, 0, 1))
-        )
+        month_start = add_months(first, -back)
+        ends.append((month_start.strftime("%b %Y"), month_end(month_start)))
     ends.append((first.strftime("%b %Y") + " (to date)", now))
     return ends
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
 def parse_time(text: str) -> datetime:

@@ -312,9 +312,9 @@ class MonthRows:
             " SUM(CASE WHEN verified_from <= e.at THEN 1 ELSE 0 END) AS independent,"
             " SUM(CASE WHEN self_reported_from <= e.at THEN 1 ELSE 0 END) AS self_reported"
         )
-        values = ", ".join([f"({p})"] * len(ends))
+        end_rows = ", ".join([f"({p})"] * len(ends))
         found = self.database.read(  # CROSS JOIN: SQLite reads the rows once, not once an end
-            f"WITH e (at) AS (VALUES {values}) SELECT e.at, recipient, {counts}"
+            f"WITH e (at) AS (VALUES {end_rows}) SELECT e.at, recipient, {counts}"
             f" FROM {self.table} CROSS JOIN e WHERE last_at <= e.at AND until_at > e.at"
             f" AND {rows} GROUP BY e.at, recipient",
             [*ends, *params],
