@@ -3,17 +3,18 @@ client's failure limit, api/security.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.schemas import AtQuery, KnownAtQuery
+from api.schemas import AtQuery, Cursor, KnownAtQuery, Limit
 from api.security import counting_failures
 from ledger.application import Ledger, ReadScope
-from ledger.domain import Action, Actor, Unauthenticated
+from ledger.domain import DEFAULT_LIMIT, Action, Actor, Unauthenticated
 from ledger.readmodels import Fleet
 
 _bearer = HTTPBearer(
@@ -102,3 +103,22 @@ async def past_query(
 
 
 PastDep = Annotated[PastQuery, Depends(past_query)]
+
+
+class Paging(TypedDict):
+    """A list route's `limit` and `cursor`, as the listing functions take them (`**paging`)."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging_query(default_limit: int = DEFAULT_LIMIT) -> Callable[..., Paging]:
+    """The dependency that reads `limit` (`default_limit` if not given) and `cursor`."""
+
+    def page_parameters(limit: Limit = default_limit, cursor: Cursor = None) -> Paging:
+        return {"limit": limit, "cursor": cursor}
+
+    return page_parameters
+
+
+PagingDep = Annotated[Paging, Depends(paging_query())]

@@ -8,13 +8,14 @@ reject the obvious early with 422 (docs/api.md, "Limits").
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypedDict
 from uuid import UUID
 
-from fastapi import Depends, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import (
     AfterValidator,
@@ -26,7 +27,7 @@ from pydantic import (
 )
 
 from ledger.application import Recorded
-from ledger.domain import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, InvalidInput, aware_utc
+from ledger.domain import MAX_CURSOR, MAX_LIMIT, InvalidInput, aware_utc
 
 PARTY_ID: dict[str, Any] = {
     "min_length": 1,
@@ -102,23 +103,6 @@ Cursor = Annotated[
 ]
 
 
-class Paging(TypedDict):
-    """A list route's `limit` and `cursor`, as the listing functions take them (`**paging`)."""
-
-    limit: int
-    cursor: str | None
-
-
-def paging_query(default_limit: int = DEFAULT_LIMIT) -> Callable[..., Paging]:
-    """The dependency that reads `limit` (`default_limit` if not given) and `cursor`."""
-
-    def page_parameters(limit: Limit = default_limit, cursor: Cursor = None) -> Paging:
-        return {"limit": limit, "cursor": cursor}
-
-    return page_parameters
-
-
-PagingDep = Annotated[Paging, Depends(paging_query())]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Serial = Annotated[str, Field(min_length=1, max_length=64)]
@@ -169,6 +153,25 @@ ItemStatus = Literal["in_custody", "lost", "disposed"]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+def passed_through(
+    body: type[BaseModel],
+    target: Callable[..., Any],
+    *,
+    less: Iterable[str] = (),
+    own: Iterable[str] = (),
+) -> type[BaseModel]:
+    """`body`, checked as the app is built: a route that passes its fields, less `less`, to
+    `target` by name (`**body.model_dump(exclude=less)`) would otherwise fail at run time, as a
+    500, on a field `target` does not take or one the route passes itself (`own`)."""
+    fields = set(body.model_fields) - set(less)
+    taken = inspect.signature(target).parameters
+    if untaken := fields - set(taken):
+        raise TypeError(f"{target.__qualname__} takes no {sorted(untaken)}")
+    if clash := fields & set(own):
+        raise TypeError(f"{body.__name__} has {sorted(clash)}, which its route passes itself")
+    return body
 
 
 class PartyIn(Body):

@@ -10,8 +10,11 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
-from api.schemas import Paged, PagingDep, PartyIdQuery
+from api.deps import FleetDep, LedgerDep, PagingDep, PastDep, ReadScopeDep
+from api.schemas import (
+    Paged,
+    PartyIdQuery,
+)
 from ledger.domain import aware_utc
 from ledger.readmodels import holdings_page
 

@@ -15,7 +15,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, LedgerDep, fleet_of
-from api.schemas import RECEIPT, Body, InspectionMethodName, PartyId, Serial, Text, Time
+from api.schemas import (
+    RECEIPT,
+    Body,
+    InspectionMethodName,
+    PartyId,
+    Serial,
+    Text,
+    Time,
+    passed_through,
+)
 from ledger.readmodels import Count, Reconciliation, take_inventory
 
 router = APIRouter(prefix="/v1/inventories", tags=["inventories"])
@@ -49,6 +58,9 @@ class InventoryOut(BaseModel):
     not_counted: list[LineOut]
     held_elsewhere: list[LineOut]
     unknown: list[LineOut]
+
+
+passed_through(InventoryIn, Count)
 
 
 @router.post("", status_code=201, response_model=InventoryOut)

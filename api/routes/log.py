@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ActorDep, LedgerDep, ReadScopeDep
+from api.deps import ActorDep, LedgerDep, Paging, ReadScopeDep, paging_query
 from api.schemas import (
     MAX_INDEX,
     NOTE,
@@ -22,8 +22,6 @@ from api.schemas import (
     InclusionProofOut,
     LogEntriesOut,
     LogEntryOut,
-    Paging,
-    paging_query,
 )
 from ledger.application import lists
 from ledger.domain import MAX_LIMIT, Action

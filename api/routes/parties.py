@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, PagingDep
 from api.schemas import (
     AgreementIn,
     AgreementOut,
@@ -17,15 +17,15 @@ from api.schemas import (
     KeyOut,
     KeyRevocationIn,
     KeysOut,
-    PagingDep,
     PartiesOut,
     PartyIdPath,
     PartyIn,
     PartyKeyOut,
     PartyOut,
     RecordedOut,
+    passed_through,
 )
-from ledger.application import lists
+from ledger.application import Ledger, lists
 from ledger.domain import Action
 
 router = APIRouter(prefix="/v1", tags=["registry"])
@@ -37,6 +37,9 @@ def register_party(body: PartyIn, ledger: LedgerDep, actor: ActorDep) -> Recorde
         party_id=body.id, name=body.name, kind=body.kind, parent=body.parent, actor=actor
     )
     return RecordedOut.of(recorded, key=body.id)
+
+
+passed_through(AgreementIn, Ledger.conclude_agreement, less={"id"}, own={"agreement_id", "actor"})
 
 
 @router.post("/agreements", status_code=201, response_model=RecordedOut)

@@ -8,13 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import ActorDep, ExactQuery, LedgerDep, ReadScopeDep
+from api.deps import ActorDep, ExactQuery, LedgerDep, PagingDep, ReadScopeDep
 from api.schemas import (
     FindingOut,
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
-    PagingDep,
     RecipientRatesOut,
     RecordedOut,
     ScanOut,

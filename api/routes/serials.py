@@ -12,8 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 import ledger.readmodels as readmodels
-from api.deps import ActorDep, LedgerDep, fleet_of
-from api.schemas import Paged, Paging, Time, paging_query
+from api.deps import ActorDep, LedgerDep, Paging, fleet_of, paging_query
+from api.schemas import (
+    Paged,
+    Time,
+)
 from ledger.domain import Category, aware_utc
 from ledger.readmodels import SERIAL_PAGE, Candidate, Filters, Found, Pattern, serial_page
 

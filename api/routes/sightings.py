@@ -10,20 +10,20 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, LedgerDep, fleet_of
+from api.deps import ActorDep, LedgerDep, PagingDep, fleet_of
 from api.routes.serials import CandidateOut, candidate_out
 from api.schemas import (
     RECEIPT,
     Body,
     ItemRecordedOut,
     Paged,
-    PagingDep,
     PartyId,
     Serial,
     Sha256Hex,
     Signature,
     Text,
     Time,
+    passed_through,
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, lists
@@ -84,6 +84,9 @@ class SightingOut(BaseModel):
 
 class SightingsOut(Paged):
     sightings: list[SightingOut]
+
+
+passed_through(SightingReportIn, Ledger.record_sighting, less={"signature"}, own={"via", "actor"})
 
 
 @router.post("", status_code=201, response_model=SightingRecordedOut)

@@ -6,8 +6,14 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, LedgerDep
-from api.schemas import PagingDep, RecordedOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
+from api.deps import ActorDep, LedgerDep, PagingDep
+from api.schemas import (
+    RecordedOut,
+    TokenCreatedOut,
+    TokenIn,
+    TokenOut,
+    TokensOut,
+)
 from ledger.application import lists
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])

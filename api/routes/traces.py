@@ -11,14 +11,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, LedgerDep
+from api.deps import ActorDep, LedgerDep, PagingDep
 from api.routes.reports import PolicyDep
 from api.schemas import (
     RECEIPT,
     Body,
     LongText,
     Paged,
-    PagingDep,
     PartyId,
     RecordedOut,
     Sha256Hex,
