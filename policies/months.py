@@ -18,9 +18,11 @@ from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for 
 overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up. The
 tracking table records from which month every item's rows answer (`TRACKING_PREFIX<policy>:months`,
 the largest first month used); a month end before it, an instant that is not a month end, or a
-store whose accounts were caught up without the month rows (the engine's `follow_accounts`,
-`rebuild_accounts`: `AccountTable.catch_up` then forgets the mark, and the follower's next run
-recomputes every item) is answered by the engine's `unaccounted_report` as before.
+store whose accounts were caught up without the month rows (the engine's `follow_accounts`:
+`AccountTable.catch_up` then forgets the mark, and the follower's next run recomputes every item)
+is answered by the engine's `unaccounted_report` as before. `custody readmodels rebuild`
+(`rebuild_accounts`) computes both, as the follower does, and `custody verify` recomputes both and
+compares them (policies/audit.py).
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
-def _start_of(month: int) -> datetime:
+def start_of(month: int) -> datetime:
+    """The first instant of month `month` (year * 12 + month - 1), UTC."""
     return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -161,32 +164,59 @@ def follow(
     return done
 
 
+def rebuild_accounts(ledger: Ledger, config: PolicyConfig, progress: Progress | None = None) -> int:
+    """Drop every policy's stored accounts and month rows, and compute this policy's again as the
+    follower does (`custody readmodels rebuild`); answers how many items."""
+    table = AccountTable(ledger, config)
+    table.clear()
+    return follow(ledger, config, table, progress)
+
+
 def missing_months(table: AccountTable) -> bool:
     """Whether the next catch-up recomputes every item for want of month rows."""
     return MonthTable(table).covered_from() is None and table.position() > 0
 
 
 def chunk_compute(ledger: Ledger, config: PolicyConfig, months: MonthTable, first: int) -> Compute:
-    """Rows for a chunk of items from their facts read in one query per table (the engine's
-    `account_rows` over them); their month rows from `first` on are written meanwhile."""
-    datastore = months.accounts.views.datastore  # the Ledger's own (policies/accounts.py)
-    since = _start_of(first)
+    """Rows for a chunk of items (`chunk_rows`); their month rows from `first` on are written
+    meanwhile."""
+    rows_of = chunk_rows(ledger, config, months.accounts.views.datastore, start_of(first))
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
+        accounts, found = rows_of(items, policy, size)
+        months.sql.replace([str(i) for i in items], found, size)
+        return accounts
+
+    compute.keeps_months = True  # type: ignore[attr-defined]
+    return compute
+
+
+ChunkRows = Callable[[Sequence[UUID], str, int], tuple[list[StoredAccount], list[tuple[Any, ...]]]]
+"""(items, policy fingerprint, log size read before the items are) -> their stored accounts and
+their month rows (in `MONTH_COLUMNS` order)"""
+
+
+def chunk_rows(ledger: Ledger, config: PolicyConfig, datastore: Any, since: datetime) -> ChunkRows:
+    """What the follower writes for a chunk of items, from their facts read in one query per
+    table (`datastore`: the Ledger's own, policies/accounts.py): their stored accounts (the
+    engine's `account_rows` over them) and their month rows for the month ends from `since` on.
+    `custody verify` recomputes both with it (policies/audit.py)."""
+
+    def rows(
+        items: Sequence[UUID], policy: str, size: int
+    ) -> tuple[list[StoredAccount], list[tuple[Any, ...]]]:
         reads = ChunkReads(ledger, items, datastore)
-        rows = account_rows(cast(Ledger, reads), config)(items, policy, size)
+        accounts = account_rows(cast(Ledger, reads), config)(items, policy, size)
         registry = rule_registry(cast(Ledger, reads), None)
         found = [
             (policy, *row, size)
             for item in items
             for row in item_month_rows(item, reads.facts(item), registry, config, since)
         ]
-        found.extend((policy, *settled_row(row), size) for row in rows)
-        months.sql.replace([str(i) for i in items], found, size)
-        return rows
+        found.extend((policy, *settled_row(row), size) for row in accounts)
+        return accounts, found
 
-    compute.keeps_months = True  # type: ignore[attr-defined]
-    return compute
+    return rows
 
 
 def item_month_rows(
