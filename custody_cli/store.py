@@ -29,8 +29,8 @@ from ledger.verification import split_notes, trusted_checkpoints
 from ledger.witness import parse_policy
 from policies.audit import check_accounts
 from policies.config import PolicyConfig, load_policy
-from policies.engine import rebuild_accounts
 from policies.following import follower_of
+from policies.months import rebuild_accounts
 
 
 def init(

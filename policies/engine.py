@@ -140,16 +140,6 @@ def accounts(
             yield _unsettled_account(ledger, row, scope, config, registry, twins)
 
 
-def rebuild_accounts(
-    ledger: Ledger, config: PolicyConfig, progress: Callable[[int], None] | None = None
-) -> int:
-    """Drop every policy's stored accounts and compute this policy's again; answers how many
-    items (`custody readmodels rebuild`)."""
-    table = AccountTable(ledger, config)
-    table.clear()
-    return _catch_up(ledger, config, table, progress, every=True)
-
-
 def follow_accounts(
     ledger: Ledger,
     config: PolicyConfig,
@@ -160,23 +150,12 @@ def follow_accounts(
     """Bring this policy's stored accounts up to date with the log (the follower's step,
     policies/following.py, which keeps its `table` open); answers how many items were
     recomputed."""
-    return _catch_up(ledger, config, table or AccountTable(ledger, config), progress)
+    return (table or AccountTable(ledger, config)).catch_up(_compute(ledger, config), progress)
 
 
 def accounts_position(ledger: Ledger, config: PolicyConfig) -> int:
     """The log size this policy's stored accounts reflect."""
     return AccountTable(ledger, config).position()
-
-
-def _catch_up(
-    ledger: Ledger,
-    config: PolicyConfig,
-    table: AccountTable,
-    progress: Callable[[int], None] | None = None,
-    *,
-    every: bool = False,
-) -> int:
-    return table.catch_up(_compute(ledger, config), progress, every=every)
 
 
 def account_rows(ledger: Ledger, config: PolicyConfig) -> Compute:
