@@ -517,15 +517,7 @@ def _server(side: str, store: str, profile: Path | None = None) -> Iterator[str]
 
 def _send_ledger(client: httpx.Client, plans: Sequence[synth.ItemPlan]) -> None:
     for plan in plans:
-        body = {
-            "serial": plan.serial,
-            "manufacturer": plan.manufacturer,
-            "model": plan.model,
-            "category": plan.category,
-            "agreement": plan.agreement,
-            "recipient": plan.recipient,
-            "occurred_at": plan.issued_at.isoformat(),
-        }
+        body = {**plan.issue, "occurred_at": plan.issued_at.isoformat()}
         item = _post(client, "/v1/items", body)["item_id"]
         for step in plan.steps:
             when = step.occurred_at.isoformat()

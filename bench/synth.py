@@ -17,10 +17,12 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from ledger.application.ledger import Ledger
 from ledger.domain.access import Actor
+from ledger.domain.events import Report
 from ledger.domain.ids import item_id, normalise_serial
 from ledger.domain.items import Item
 from ledger.domain.tokens import Role
@@ -71,6 +73,19 @@ class ItemPlan:
     @property
     def events(self) -> int:
         return 1 + len(self.steps)
+
+    @property
+    def issue(self) -> dict[str, Any]:
+        """The issue as `Ledger.issue` and `POST /v1/items` take it (less the actor)."""
+        return {
+            "serial": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "category": self.category,
+            "agreement": self.agreement,
+            "recipient": self.recipient,
+            "occurred_at": self.issued_at,
+        }
 
 
 def setup(ledger: Ledger) -> str:
@@ -177,16 +192,7 @@ def _plan(
 
 def write_single(ledger: Ledger, plan: ItemPlan) -> UUID:
     """The item and its history through the Ledger's commands, one write per event."""
-    item = ledger.issue(
-        serial=plan.serial,
-        manufacturer=plan.manufacturer,
-        model=plan.model,
-        category=plan.category,
-        agreement=plan.agreement,
-        recipient=plan.recipient,
-        occurred_at=plan.issued_at,
-        actor=ADMIN,
-    ).id
+    item = ledger.issue(**plan.issue, actor=ADMIN).id
     for step in plan.steps:
         if step.kind == "transfer":
             ledger.transfer(item, to=step.value, occurred_at=step.occurred_at, actor=ADMIN)
@@ -209,28 +215,22 @@ def write_single(ledger: Ledger, plan: ItemPlan) -> UUID:
 def aggregate(plan: ItemPlan, now: datetime = NOW) -> Item:
     """The item with its history as the Ledger's commands would build it, not yet saved."""
     actor = ADMIN.party
+    issue = plan.issue  # its field time is the report's
+    report = Report(occurred_at=issue.pop("occurred_at"), actor=actor, signature=None, now=now)
     item = Item.issue(
         item_id=plan.item_id,
-        now=now,
-        serial=plan.serial,
+        **issue,
         normalised_serial=normalise_serial(plan.serial),
         registry_serial=False,
-        manufacturer=plan.manufacturer,
-        model=plan.model,
-        category=plan.category,
-        agreement=plan.agreement,
         programme=AGREEMENTS[plan.agreement][0],
         supplier=SUPPLIER,
-        recipient=plan.recipient,
         details={},
-        occurred_at=plan.issued_at,
-        actor=actor,
-        signature=None,
+        report=report,
     )
     for step in plan.steps:
-        common = {"occurred_at": step.occurred_at, "actor": actor, "signature": None, "now": now}
+        report = Report(occurred_at=step.occurred_at, actor=actor, signature=None, now=now)
         if step.kind == "transfer":
-            item.transfer(to=step.value, from_holder=None, authority=None, **common)
+            item.transfer(to=step.value, from_holder=None, authority=None, report=report)
         elif step.kind == "inspect":
             item.inspect(
                 inspector=INSPECTORATE,
@@ -238,10 +238,10 @@ def aggregate(plan: ItemPlan, now: datetime = NOW) -> Item:
                 method="physical",
                 observed_serial=None,
                 location=None,
-                **common,
+                report=report,
             )
         else:
-            item.report_lost(circumstances=step.value, discovered_at=None, **common)
+            item.report_lost(circumstances=step.value, discovered_at=None, report=report)
     return item
 
 
