@@ -44,24 +44,27 @@ from policies.engine import (
     RecipientRates,
     RuleRegistry,
     Scope,
-    account_of_case,
     account_rows,
+    case_findings,
     checked_scope,
     covered_recipients,
     rule_registry,
+    verified_since,
 )
 
 MONTHS_KEPT = 12
 """The overview's months (api/ui/views.py `MONTHS`): this one and the eleven before it."""
 Progress = Callable[[int], None]
+ONE_MICROSECOND = timedelta(microseconds=1)
 SETTLED = format_time(FOREVER)
 """`until_at` of an item's last row: its facts are all in by then"""
 
 
 def month_end(moment: datetime) -> datetime:
     """The last instant of `moment`'s month (UTC), as the overview's chart names it."""
-    first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return _add_months(first, 1) - timedelta(microseconds=1)
+    utc = moment.astimezone(UTC)
+    year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC) - ONE_MICROSECOND
 
 
 def month_of(moment: datetime) -> int:
@@ -72,11 +75,6 @@ def month_of(moment: datetime) -> int:
 def first_month_kept(now: datetime) -> int:
     """The first month whose end the overview shows at `now`."""
     return month_of(now) - (MONTHS_KEPT - 1)
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
 def start_of(month: int) -> datetime:
@@ -235,31 +233,44 @@ def item_month_rows(
     times = [f.occurred_at for f in rest]
     last_at = max([issued.occurred_at, *times])
     fields = issued.fields
+    head = (str(item_id),)
     marking = (str(fields["recipient"]), str(fields["programme"]), str(fields["category"]))
     issued_at = format_time(issued.occurred_at)
+    texts: dict[int, str] = {}  # the facts' field times as text, each formatted once
+
+    def text(k: int) -> str:
+        found = texts.get(k)
+        if found is None:
+            found = texts[k] = format_time(times[k])
+        return found
+
     rows = []
     end = month_end(max(issued.occurred_at, since))
     while end < last_at:
         k = bisect_right(times, end)
-        account = account_of_case(registry.case(item_id, (issued, *rest[:k]), FOREVER), config)
-        begun = (
-            issued_at if not k or times[k - 1] <= issued.occurred_at else format_time(times[k - 1])
-        )
-        unaccounted = [f.since for f in account.findings if f.unaccounted]
-        overdue = [f.since for f in account.findings if f.rule == "inspection_overdue"]
+        case = registry.case(item_id, (issued, *rest[:k]), FOREVER)
+        status, findings = case_findings(case, config)
+        verified, self_reported = verified_since(case)
+        begun = issued_at if not k or times[k - 1] <= issued.occurred_at else text(k - 1)
+        unaccounted = overdue = None
+        for f in findings:
+            if f.unaccounted and (unaccounted is None or f.since < unaccounted):
+                unaccounted = f.since
+            if f.rule == "inspection_overdue" and (overdue is None or f.since < overdue):
+                overdue = f.since
         rows.append(
             (
-                str(item_id),
+                *head,
                 begun,
-                format_time(times[k]),
+                text(k),
                 *marking,
-                account.status,
+                status,
                 issued_at,
-                _text(min(unaccounted, default=None)),
-                _text(min(overdue, default=None)),
+                _text(unaccounted),
+                _text(overdue),
                 # every fact of the row is by `begun`, which is by every month end it answers for
-                begun if account.verified_independently else None,
-                begun if account.self_reported else None,
+                begun if verified is not None else None,
+                begun if self_reported is not None else None,
             )
         )
         end = month_end(times[k])
