@@ -257,11 +257,11 @@ def trend(ledger: Ledger) -> list[int]:
     return [month[1] for month in found if month is not None]
 
 
-def months_refused(ledger: Ledger, check: str) -> str:
-    """The message of check_accounts' failure, which `check` matches."""
+def months_refused(ledger: Ledger, check: str) -> IntegrityFailure:
+    """check_accounts' failure, whose message `check` matches."""
     with pytest.raises(IntegrityFailure, match=check) as caught:
         check_accounts(ledger, POLICY)
-    return caught.value.message
+    return caught.value
 
 
 def repaired(ledger: Ledger) -> None:
@@ -271,32 +271,36 @@ def repaired(ledger: Ledger) -> None:
     assert trend(ledger) == [0, 1]
 
 
-def test_an_edited_month_row_changes_the_trend_and_the_derived_state_check_names_it(
-    built: tuple[Ledger, UUID, UUID], tables: Tables
-) -> None:
-    ledger, _, lost = built
-    assert trend(ledger) == [0, 1]
-    tables.run(
+TAMPERED = {  # the lost item's rows: January's (in custody then) and the one after its last fact
+    "edited": (
         "UPDATE {p}" + MONTHS + " SET status = 'lost', unaccounted_from = issued_at"
         " WHERE item_id = ? AND until_at < '9999'",
-        str(lost),
-    )
+        [1, 1],  # the loss moved to January in the overview
+        1,
+        "'lost', '2026-01-30T",  # the stored row: lost from its issue
+    ),
+    "dropped": (
+        "DELETE FROM {p}" + MONTHS + " WHERE item_id = ? AND until_at > '9999'",
+        [0, 0],  # February's loss is gone from the overview
+        2,
+        "no row",
+    ),
+}
 
-    assert trend(ledger) == [1, 1]  # the loss moved to January in the overview
-    message = months_refused(ledger, rf"{MONTHS} \(policy .*\) differs from the log")
-    assert f"differs from the log: row 1 of item {lost}: expected (" in message
-    repaired(ledger)
 
-
-def test_a_dropped_month_row_changes_the_trend_and_the_derived_state_check_names_it(
-    built: tuple[Ledger, UUID, UUID], tables: Tables
+@pytest.mark.parametrize("tampering", sorted(TAMPERED))
+def test_an_edited_or_dropped_month_row_changes_the_trend_and_the_derived_state_check_names_it(
+    built: tuple[Ledger, UUID, UUID], tables: Tables, tampering: str
 ) -> None:
     ledger, _, lost = built
-    tables.run("DELETE FROM {p}" + MONTHS + " WHERE item_id = ? AND until_at > '9999'", str(lost))
+    sql, served, row, got = TAMPERED[tampering]
+    assert trend(ledger) == [0, 1]
+    tables.run(sql, str(lost))
 
-    assert trend(ledger) == [0, 0]  # February's loss is gone from the overview
-    message = months_refused(ledger, f"{MONTHS} .* differs from the log: .* got no row")
-    assert f"differs from the log: row 2 of item {lost}: expected (" in message
+    assert trend(ledger) == served
+    refused = months_refused(ledger, rf"{MONTHS} \(policy .*\) differs from the log")
+    assert f"differs from the log: row {row} of item {lost}: expected (" in refused.message
+    assert got in refused.got
     repaired(ledger)
 
 
@@ -316,8 +320,8 @@ def test_an_added_month_row_changes_the_trend_and_the_derived_state_check_names_
     )
 
     assert trend(ledger) == [0, 2]  # counted twice at the end of February
-    message = months_refused(ledger, f"{MONTHS} .* differs from the log: .* expected no row")
-    assert f"differs from the log: row 3 of item {moved}: expected no row, got (" in message
+    refused = months_refused(ledger, f"{MONTHS} .* differs from the log: .* expected no row")
+    assert f"differs from the log: row 3 of item {moved}: expected no row, got (" in refused.message
     stranger = str(uuid4())
     tables.run(
         "UPDATE {p}" + MONTHS + " SET item_id = ? WHERE item_id = ? AND last_at = ?",
