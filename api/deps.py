@@ -3,11 +3,14 @@ client's failure limit, api/security.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.schemas import AtQuery, KnownAtQuery
 from api.security import counting_failures
 from ledger.application import Ledger, ReadScope
 from ledger.domain import Action, Actor, Unauthenticated
@@ -18,7 +21,12 @@ _bearer = HTTPBearer(
 )
 
 
-def get_ledger(request: Request) -> Ledger:
+# The dependencies that only look at the app or the actor are `async`: FastAPI runs a plain `def`
+# one in its thread pool, a hop that cost more than their work (docs/performance.md, "Read models").
+# Whatever reads the store stays a plain `def` (the token check, the routes).
+
+
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
@@ -38,7 +46,7 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
+async def read_scope(ledger: LedgerDep, actor: ActorDep) -> ReadScope:
     """What the caller may read (ledger/application/scope.py): every read route asks it."""
     actor.require(Action.READ)
     return ReadScope(ledger, actor)
@@ -57,8 +65,12 @@ def fleet_of(request: Request, ledger: Ledger) -> Fleet:
     return fleet
 
 
-def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
-    return fleet_of(request, ledger)
+async def get_fleet(request: Request, ledger: LedgerDep) -> Fleet:
+    """`fleet_of`: the app's read models, opened in the thread pool the first time."""
+    fleet: Fleet | None = getattr(request.app.state, "custody_fleet", None)
+    if fleet is not None and fleet.store is ledger.log_store:
+        return fleet
+    return await run_in_threadpool(fleet_of, request, ledger)  # opening them reads the store
 
 
 FleetDep = Annotated[Fleet, Depends(get_fleet)]
@@ -69,3 +81,24 @@ ExactQuery = Annotated[
         " behind the log (`as_of_log_size`)"
     ),
 ]
+
+
+@dataclass(frozen=True)
+class PastQuery:
+    """A question about the past (docs/api.md): custody at field time `at`, as known at
+    recording time `known_at`; `exact` for the reference's answer rather than the read models'."""
+
+    at: AtQuery
+    known_at: KnownAtQuery = None
+    exact: ExactQuery = False
+
+
+async def past_query(
+    at: AtQuery, known_at: KnownAtQuery = None, exact: ExactQuery = False
+) -> PastQuery:
+    """`PastQuery` from the query, on the event loop: FastAPI calls a class dependency in its
+    thread pool."""
+    return PastQuery(at, known_at, exact)
+
+
+PastDep = Annotated[PastQuery, Depends(past_query)]

@@ -14,9 +14,8 @@ catch-up that fails is logged; the next one goes on from the position the last o
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
+from api.clock import BackgroundClock
 from ledger.application import Ledger
 from ledger.readmodels import Follower
 
@@ -34,41 +33,23 @@ def follow(follower: Follower) -> None:
         log.exception("catching the read models up failed; the next write or tick tries again")
 
 
-class FollowerClock:
-    """Catch up in a background thread: when started, when woken, and every `interval` s."""
+class FollowerClock(BackgroundClock):
+    """Catch up in a background thread: when started, when woken (after `SETTLE`, so that the
+    writes of a burst are caught up together), and every `interval` s."""
+
+    kind = "follower"
+    settle = SETTLE
 
     def __init__(self, follower: Follower, interval: float) -> None:
-        if interval <= 0:
-            raise ValueError("a follower clock needs an interval above 0 seconds")
+        super().__init__(interval)
         self.follower = follower
-        self.interval = interval
-        self._woken = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and not self._stopping
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._woken.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._woken.set()
-        if self._thread is not None:
-            self._thread.join()
+    def tick(self) -> None:
+        follow(self.follower)
 
     def _run(self) -> None:
-        while not self._stopping:
-            follow(self.follower)
-            if self._woken.wait(self.interval) and not self._stopping:
-                time.sleep(SETTLE)  # the writes of a burst caught up together
-            self._woken.clear()
+        self.tick()  # as it starts (api/main.py counts on it)
+        super()._run()
 
 
 def listen(ledger: Ledger, follower: Follower, clock: FollowerClock | None) -> None:

@@ -318,7 +318,8 @@ class ItemRecordedOut(BaseModel):
 
 
 class ItemOut(BaseModel):
-    item_id: UUID
+    # Read from the Item aggregate's attributes (`model_validate(item, from_attributes=True)`).
+    item_id: UUID = Field(validation_alias="id")
     version: int
     serial: str
     normalised_serial: str
@@ -504,7 +505,8 @@ class PartiesOut(Paged):
 
 
 class AgreementOut(BaseModel):
-    id: str
+    # Read from the Agreement aggregate's attributes (`model_validate(a, from_attributes=True)`).
+    id: str = Field(validation_alias="agreement_id")
     supplier: str
     programme: str
     authorized_holders: list[str]
@@ -563,7 +565,10 @@ class TokensOut(Paged):
 
 
 class FindingOut(BaseModel):
-    flag_id: UUID
+    # Read from a policies Finding's attributes (`model_validate(finding, from_attributes=True)`),
+    # its `finding_id` as `flag_id`; a FlagOut is built by name.
+    model_config = ConfigDict(validate_by_name=True)
+    flag_id: UUID = Field(validation_alias="finding_id")
     rule: str
     item_id: UUID
     severity: str

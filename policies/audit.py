@@ -119,7 +119,7 @@ class _Accounts:
         self.ledger = ledger
         self.accounts = accounts
         since = FOREVER if first is None else start_of(first)  # FOREVER: no month end before it
-        self.compute = chunk_rows(ledger, config, accounts.views.datastore, since)
+        self.compute = chunk_rows(ledger, config, since)
         self.rows = accounts.sql.items(COMPARED)
         self._computed: tuple[Any, tuple[list[StoredAccount], list[Row]]] | None = None
 

@@ -169,7 +169,8 @@ def _compute(ledger: Ledger, config: PolicyConfig) -> Compute:
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
         registry = rule_registry(ledger, None)
-        return [_stored(ledger, item, config, policy, size, registry) for item in items]
+        facts = ledger.facts_of_items(items)  # two queries for the chunk, not two an item
+        return [_stored(item, facts[item], config, policy, size, registry) for item in items]
 
     return compute
 
@@ -343,7 +344,12 @@ def _chosen_facts(ledger: Ledger, scope: Scope) -> Iterator[tuple[UUID, tuple[Fa
 def _facts_as_of(ledger: Ledger, item_id: UUID, scope: Scope) -> tuple[Fact, ...] | None:
     """The item's facts the rules read: its issue, then what occurred by the date (as known at
     `known_at`) in field-time order; None if it was not issued by then."""
-    facts = [f for f in ledger.facts(item_id) if _known(f, scope) and f.occurred_at <= scope.as_of]
+    return _chosen(ledger.facts(item_id), scope)
+
+
+def _chosen(all_facts: Sequence[Fact], scope: Scope) -> tuple[Fact, ...] | None:
+    """`_facts_as_of` of the item whose facts these are."""
+    facts = [f for f in all_facts if _known(f, scope) and f.occurred_at <= scope.as_of]
     issued = [f for f in facts if f.kind == "Issued"]
     if not issued:
         return None
@@ -499,15 +505,15 @@ def _account_of_row(row: StoredAccount, as_of: str, twins: list[int]) -> ItemAcc
 
 
 def _stored(
-    ledger: Ledger,
     item_id: UUID,
+    all_facts: Sequence[Fact],
     config: PolicyConfig,
     policy: str,
     size: int,
     registry: RuleRegistry,
 ) -> StoredAccount:
     """An item's row: its account over all its facts as of FOREVER, without duplicate serials."""
-    facts = _facts_as_of(ledger, item_id, Scope(as_of=FOREVER))
+    facts = _chosen(all_facts, Scope(as_of=FOREVER))
     assert facts is not None
     fields = facts[0].fields
     case = registry.case(item_id, facts, FOREVER)

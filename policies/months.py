@@ -33,11 +33,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-
 from ledger.application import Ledger
-from ledger.domain import Fact, facts_of, format_time, item_uuid
-from ledger.store import Database, ItemReads, Where
+from ledger.domain import Fact, format_time, item_uuid
+from ledger.store import Where
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount
 from policies.config import PolicyConfig
 from policies.engine import (
@@ -178,7 +176,7 @@ def missing_months(table: AccountTable) -> bool:
 def chunk_compute(ledger: Ledger, config: PolicyConfig, months: MonthTable, first: int) -> Compute:
     """Rows for a chunk of items (`chunk_rows`); their month rows from `first` on are written
     meanwhile."""
-    rows_of = chunk_rows(ledger, config, months.accounts.views.datastore, start_of(first))
+    rows_of = chunk_rows(ledger, config, start_of(first))
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
         accounts, found = rows_of(items, policy, size)
@@ -194,16 +192,16 @@ ChunkRows = Callable[[Sequence[UUID], str, int], tuple[list[StoredAccount], list
 their month rows (in `MONTH_COLUMNS` order)"""
 
 
-def chunk_rows(ledger: Ledger, config: PolicyConfig, datastore: Any, since: datetime) -> ChunkRows:
-    """What the follower writes for a chunk of items, from their facts read in one query per
-    table (`datastore`: the Ledger's own, policies/accounts.py): their stored accounts (the
-    engine's `account_rows` over them) and their month rows for the month ends from `since` on.
-    `custody verify` recomputes both with it (policies/audit.py)."""
+def chunk_rows(ledger: Ledger, config: PolicyConfig, since: datetime) -> ChunkRows:
+    """What the follower writes for a chunk of items, from their facts read in two queries
+    (`ChunkReads`): their stored accounts (the engine's `account_rows` over them) and their month
+    rows for the month ends from `since` on. `custody verify` recomputes both with it
+    (policies/audit.py)."""
 
     def rows(
         items: Sequence[UUID], policy: str, size: int
     ) -> tuple[list[StoredAccount], list[tuple[Any, ...]]]:
-        reads = ChunkReads(ledger, items, datastore)
+        reads = ChunkReads(ledger, items)
         accounts = account_rows(cast(Ledger, reads), config)(items, policy, size)
         registry = rule_registry(cast(Ledger, reads), None)
         found = [
@@ -301,26 +299,18 @@ def _text(moment: datetime | None) -> str | None:
 
 
 class ChunkReads:
-    """The Ledger as the rules read it, with the facts of a chunk of items read in one query per
-    table instead of one read per item; everything else is the Ledger's own."""
+    """The Ledger as the rules read it, with the facts of a chunk of items read in two queries
+    (`Ledger.facts_of_items`) instead of two per item; everything else is the Ledger's own."""
 
-    def __init__(self, ledger: Ledger, items: Sequence[UUID], datastore: Any) -> None:
+    def __init__(self, ledger: Ledger, items: Sequence[UUID]) -> None:
         self._ledger = ledger
-        store = ledger.log_store
-        reads = ItemReads(Database(datastore), events=store.sql.events, log=store.sql.log)
-        ids = [item_uuid(i) for i in items]
-        texts = {str(i): i for i in ids}  # the ids as each table stores them: parsed once
-        params = {store._id_param(i): i for i in ids}
-        indexes: dict[UUID, dict[int, int]] = {i: {} for i in ids}
-        for aggregate_id, version, log_index in reads.log_indexes_of(list(texts)):
-            indexes[texts[str(aggregate_id)]][int(version)] = int(log_index)
-        events: dict[UUID, list[Any]] = {i: [] for i in ids}
-        mapper = ledger.events.mapper
-        for originator_id, version, topic, state in reads.events_of(list(params)):
-            item = params[originator_id]
-            stored = StoredEvent(item, int(version), str(topic), bytes(state))
-            events[item].append(mapper.to_domain_event(stored))
-        self._facts = {i: facts_of(events[i], indexes[i]) for i in ids}
+        self._facts = ledger.facts_of_items([item_uuid(i) for i in items])
+
+    def facts_of_items(self, items: Sequence[UUID]) -> dict[UUID, list[Fact]]:
+        """The chunk's facts as read (the engine's `account_rows` asks for them too)."""
+        missing = [i for i in items if i not in self._facts]
+        found = self._ledger.facts_of_items(missing) if missing else {}
+        return {i: self._facts[i] if i in self._facts else found[i] for i in items}
 
     def facts(self, item: UUID | str) -> list[Fact]:
         found = self._facts.get(item_uuid(item))

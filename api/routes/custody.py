@@ -10,8 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
-from api.schemas import AtQuery, KnownAtQuery, Paged, PagingDep, PartyIdQuery
+from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
+from api.schemas import Paged, PagingDep, PartyIdQuery
 from ledger.domain import aware_utc
 from ledger.readmodels import holdings_page
 
@@ -40,11 +40,9 @@ def holdings(
     ledger: LedgerDep,
     fleet: FleetDep,
     scope: ReadScopeDep,
-    paging: PagingDep,
     holder: PartyIdQuery,
-    at: AtQuery,
-    known_at: KnownAtQuery = None,
-    exact: ExactQuery = False,
+    past: PastDep,
+    paging: PagingDep,
 ) -> HoldingsOut:
     """Every item whose last holder at field time `at` was `holder` (as known at `known_at`),
     with its status then: `in_custody`, `lost` or `disposed`; by serial, `limit` a page. A
@@ -52,10 +50,10 @@ def holdings(
     (`as_of_log_size`); `exact=true` also replays the items with entries they have not applied
     yet."""
     scope.require_holder(holder)
-    at, known_at = aware_utc(at, field="at"), _aware(known_at)
+    at, known_at = aware_utc(past.at, field="at"), _aware(past.known_at)
     ledger.party(holder)
     page, size = holdings_page(
-        ledger, fleet, holder, at=at, known_at=known_at, exact=exact, **paging
+        ledger, fleet, holder, at=at, known_at=known_at, exact=past.exact, **paging
     )
     items = [
         HeldItemOut(item_id=h.item_id, serial=h.serial, category=h.category, status=h.status)

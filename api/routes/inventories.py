@@ -58,31 +58,14 @@ def record(
     """Record the count, an inspection of every item of the book (verified if counted, else
     not_presented), and answer the reconciliation: counted and on the book, on the book and not
     counted, counted but held by another party, counted and unknown to the ledger."""
-    count = Count(
-        recipient=body.recipient,
-        occurred_at=body.occurred_at,
-        method=body.method,
-        serials=body.serials,
-        site=body.site,
-        manufacturer=body.manufacturer,
-        model=body.model,
-    )
+    count = Count(**body.model_dump())  # the request, field for field
     done = take_inventory(ledger, fleet_of(request, ledger), count, actor=actor)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(_csv(done), status_code=201, media_type="text/csv; charset=utf-8")
-    return InventoryOut(
-        inventory_id=done.inventory_id,
-        log_index=done.log_index,
-        receipt=done.receipt,
-        recipient=done.recipient,
-        occurred_at=done.occurred_at,
-        counts=done.counts(),
-        **{status: [_line(line) for line in done.of(status)] for status in done.counts()},
+    lines = {status: done.of(status) for status in done.counts()}  # on_book, not_counted, ...
+    return InventoryOut.model_validate(
+        {**vars(done), "counts": done.counts(), **lines}, from_attributes=True
     )
-
-
-def _line(line: object) -> LineOut:
-    return LineOut.model_validate(line, from_attributes=True)
 
 
 def _csv(done: Reconciliation) -> str:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import ExactQuery, FleetDep, LedgerDep, ReadScopeDep
+from api.deps import FleetDep, LedgerDep, PastDep, ReadScopeDep
 from api.schemas import (
-    AtQuery,
     Body,
     CorrectionIn,
     CustodyOut,
@@ -26,7 +26,6 @@ from api.schemas import (
     ItemIn,
     ItemOut,
     ItemRecordedOut,
-    KnownAtQuery,
     LossIn,
     PagingDep,
     ProvedEntryOut,
@@ -38,7 +37,8 @@ from api.schemas import (
 )
 from api.submissions import WriteDep
 from ledger.application import Ledger, Recorded, lists
-from ledger.domain import Action, Item
+from ledger.domain import Action
+from ledger.domain.replay import CustodyState
 from ledger.integrity import decode_entry
 from ledger.readmodels import custody_at
 from ledger.store import LogRow
@@ -122,7 +122,8 @@ for _event in ITEM_EVENTS:
 
 @router.get("/{item_id}", response_model=ItemOut)
 def item_state(item_id: UUID, ledger: LedgerDep, scope: ReadScopeDep) -> ItemOut:
-    return _item_out(ledger.item(scope.require_item(item_id)))
+    item = ledger.item(scope.require_item(item_id))
+    return ItemOut.model_validate(item, from_attributes=True)
 
 
 @router.get("/{item_id}/history", response_model=HistoryOut)
@@ -154,20 +155,26 @@ def _entry_out(ledger: Ledger, row: LogRow) -> EntryOut:
 
 
 @router.get("/{item_id}/custody", response_model=CustodyOut)
-def custody(
+async def custody(
     item_id: UUID,
     ledger: LedgerDep,
     fleet: FleetDep,
     scope: ReadScopeDep,
-    at: AtQuery,
-    known_at: KnownAtQuery = None,
-    exact: ExactQuery = False,
+    past: PastDep,
 ) -> CustodyOut:
     """Holder and status at field time `at` as known at `known_at`, and the entries the answer
     rests on: from the read models when they have applied every entry of the item, else (or with
     `exact=true`) from the replay, the reference; both answer the same."""
-    scope.require_item(item_id, at=at)
-    state = custody_at(ledger, fleet, item_id, at=at, known_at=known_at, exact=exact)
+
+    # `async`, the store read in one hop to the thread pool: a plain `def` route takes a second
+    # hop for FastAPI's check of the answer against CustodyOut (docs/performance.md, "Read models").
+    def read() -> CustodyState:
+        scope.require_item(item_id, at=past.at)
+        return custody_at(
+            ledger, fleet, item_id, at=past.at, known_at=past.known_at, exact=past.exact
+        )
+
+    state = await run_in_threadpool(read)
     return CustodyOut.model_validate(state, from_attributes=True)
 
 
@@ -201,26 +208,4 @@ def evidence_entries(
         size=page.size,
         entries=[ProvedEntryOut.model_validate(e) for e in page.entries.items],
         next=page.entries.next,
-    )
-
-
-def _item_out(item: Item) -> ItemOut:
-    return ItemOut(
-        item_id=item.id,
-        version=item.version,
-        serial=item.serial,
-        normalised_serial=item.normalised_serial,
-        registry_serial=item.registry_serial,
-        manufacturer=item.manufacturer,
-        model=item.model,
-        category=item.category,
-        agreement=item.agreement,
-        programme=item.programme,
-        supplier=item.supplier,
-        holder=item.holder,
-        status=item.status.value,
-        issued_at=item.issued_at,
-        last_inspection=item.last_inspection,
-        loss=item.loss,
-        details=item.details,
     )

@@ -42,13 +42,7 @@ def register_party(body: PartyIn, ledger: LedgerDep, actor: ActorDep) -> Recorde
 @router.post("/agreements", status_code=201, response_model=RecordedOut)
 def conclude_agreement(body: AgreementIn, ledger: LedgerDep, actor: ActorDep) -> RecordedOut:
     recorded = ledger.conclude_agreement(
-        agreement_id=body.id,
-        supplier=body.supplier,
-        programme=body.programme,
-        authorized_holders=body.authorized_holders,
-        retransfer_requires_consent=body.retransfer_requires_consent,
-        areas=body.areas,
-        actor=actor,
+        agreement_id=body.id, **body.model_dump(exclude={"id"}), actor=actor
     )
     return RecordedOut.of(recorded, key=body.id)
 
@@ -143,17 +137,5 @@ def list_agreements(ledger: LedgerDep, actor: ActorDep, paging: PagingDep) -> Ag
     """Every end-use agreement, in the order concluded."""
     actor.require(Action.READ)
     page = lists.agreements(ledger, **paging)
-    return AgreementsOut(
-        next=page.next,
-        agreements=[
-            AgreementOut(
-                id=a.agreement_id,
-                supplier=a.supplier,
-                programme=a.programme,
-                authorized_holders=list(a.authorized_holders),
-                retransfer_requires_consent=a.retransfer_requires_consent,
-                areas=list(a.areas),
-            )
-            for a in page.items
-        ],
-    )
+    agreements = [AgreementOut.model_validate(a, from_attributes=True) for a in page.items]
+    return AgreementsOut(agreements=agreements, next=page.next)

@@ -14,7 +14,6 @@ from api.schemas import (
     FlagOut,
     FlagResolutionIn,
     FlagsOut,
-    ItemStatus,
     PagingDep,
     RecipientRatesOut,
     RecordedOut,
@@ -176,40 +175,13 @@ def resolve(
 
 
 def _finding_out(f: Finding) -> FindingOut:
-    return FindingOut(
-        flag_id=f.finding_id,
-        rule=f.rule,
-        item_id=f.item_id,
-        severity=f.severity.value,
-        since=f.since,
-        evidence=list(f.evidence),
-        detail=f.detail,
-        cleared_by=f.cleared_by,
-        cleared_by_kinds=list(f.cleared_by_kinds),
-    )
-
-
-ITEM_STATUS: dict[str, ItemStatus] = {
-    "in_custody": "in_custody",
-    "lost": "lost",
-    "disposed": "disposed",
-}
-"""An account's status (text in policies/engine.py) as the literal the schema promises; another
-would be a bug, a KeyError (500), as pydantic's refusal of it was."""
+    return FindingOut.model_validate(f, from_attributes=True)
 
 
 def _item_out(a: ItemAccount) -> UnaccountedItemOut:
-    return UnaccountedItemOut(
-        item_id=a.item_id,
-        serial=a.serial,
-        category=a.category,
-        programme=a.programme,
-        agreement=a.agreement,
-        recipient=a.recipient,
-        holder=a.holder,
-        status=ITEM_STATUS[a.status],
-        reasons=[_finding_out(f) for f in a.reasons],
-    )
+    """The account with its reasons; a status other than the schema's literals would be a bug,
+    pydantic's refusal (500)."""
+    return UnaccountedItemOut.model_validate(a, from_attributes=True)
 
 
 def _rates_out(r: object) -> RecipientRatesOut:

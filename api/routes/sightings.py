@@ -89,15 +89,7 @@ class SightingsOut(Paged):
 @router.post("", status_code=201, response_model=SightingRecordedOut)
 def record(body: SightingReportIn, write: WriteDep) -> SightingRecordedOut:
     recorded = write.ledger.record_sighting(
-        observer=body.observer,
-        location=body.location,
-        occurred_at=body.occurred_at,
-        serial_as_read=body.serial_as_read,
-        manufacturer=body.manufacturer,
-        model=body.model,
-        lot=body.lot,
-        held_by=body.held_by,
-        evidence=body.evidence,
+        **body.model_dump(exclude={"signature"}),  # the report's fields, name for name
         via=write.via(Action.SIGHT),
         actor=write.actor,
     )

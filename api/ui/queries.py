@@ -18,7 +18,8 @@ Limit = Annotated[int, Query(ge=1, le=views.MAX_PAGE_SIZE)]
 
 @dataclass(frozen=True)
 class _Query:
-    """A list's query string, parsed: each field a parameter."""
+    """A list's query string, parsed: each field a parameter (the dataclass is the
+    dependency, `Depends()`)."""
 
     @property
     def params(self) -> dict[str, str]:
@@ -30,14 +31,14 @@ class _Query:
 class ListQuery(_Query):
     """The unaccounted page's query: the date, the filters, the page."""
 
-    as_of: str | None = None
-    recipient: str | None = None
-    programme: str | None = None
-    category: str | None = None
-    show: str | None = None
-    reason: str | None = None
-    severity: str | None = None
-    status: str | None = None
+    as_of: Text = None
+    recipient: Text = None
+    programme: Text = None
+    category: Text = None
+    show: Text = None
+    reason: Text = None
+    severity: Text = None
+    status: Text = None
 
     @property
     def where(self) -> views.Where:
@@ -53,28 +54,17 @@ class ListQuery(_Query):
         )
 
 
-def list_query(
-    as_of: Text = None,
-    recipient: Text = None,
-    programme: Text = None,
-    category: Text = None,
-    show: Text = None,
-    reason: Text = None,
-    severity: Text = None,
-    status: Text = None,
-) -> ListQuery:
-    return ListQuery(as_of, recipient, programme, category, show, reason, severity, status)
-
-
-ListQueryDep = Annotated[ListQuery, Depends(list_query)]
+ListQueryDep = Annotated[ListQuery, Depends()]
 
 
 @dataclass(frozen=True)
 class FlagQuery(_Query):
-    status: str | None = None
-    rule: str | None = None
-    severity: str | None = None
-    recipient: str | None = None
+    """The flags page's query: the filters (by default the open flags)."""
+
+    status: Text = "open"
+    rule: Text = None
+    severity: Text = None
+    recipient: Text = None
 
     @property
     def filters(self) -> views.FlagFilters:
@@ -83,10 +73,4 @@ class FlagQuery(_Query):
         )
 
 
-def flag_query(
-    status: Text = "open", rule: Text = None, severity: Text = None, recipient: Text = None
-) -> FlagQuery:
-    return FlagQuery(status, rule, severity, recipient)
-
-
-FlagQueryDep = Annotated[FlagQuery, Depends(flag_query)]
+FlagQueryDep = Annotated[FlagQuery, Depends()]

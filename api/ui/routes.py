@@ -4,7 +4,7 @@ render a template. Forms POST with a CSRF token and answer with a redirect (303)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
@@ -251,18 +251,30 @@ def resolve(flag_id: str, ledger: LedgerDep, session: SessionDep, form: CheckedF
     return _see_other(f"{UI_PATH}/flags?resolved={flag_id}")
 
 
+@dataclass(frozen=True)
+class ItemName:
+    """How a dashboard URL names an item: by its id, or by its serial with
+    `?manufacturer=&model=` (docs/identity.md)."""
+
+    item_id: str
+    manufacturer: Text = None
+    model: Text = None
+
+
 def _named_item(
-    request: Request,
-    item_id: str,
-    ledger: LedgerDep,
-    session: SessionDep,
-    manufacturer: Text = None,
-    model: Text = None,
+    request: Request, ledger: LedgerDep, session: SessionDep, name: Annotated[ItemName, Depends()]
 ) -> UUID:
-    """The item the URL names, by its id or by its serial with `?manufacturer=&model=`
-    (docs/identity.md), if the caller may read it."""
-    named = _named(request, ledger, session, item_id, manufacturer, model)
-    return _readable(ledger, session).require_item(named)
+    """The id of the item the URL names, if the caller may read it."""
+    item, manufacturer, model = name.item_id, name.manufacturer, name.model
+    if manufacturer is not None or model is not None:
+        if manufacturer is None or model is None:
+            raise InvalidInput("name an item by its serial with both manufacturer and model")
+        fleet = fleet_of(request, ledger)
+        found = resolve_item(
+            ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
+        )
+        item = str(found)
+    return _readable(ledger, session).require_item(item)
 
 
 NamedItemDep = Annotated[UUID, Depends(_named_item)]
@@ -282,27 +294,6 @@ def evidence(found: NamedItemDep, ledger: LedgerDep) -> Response:
         dump_bundle(ledger.evidence(found)),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="evidence-{found}.json"'},
-    )
-
-
-def _named(
-    request: Request,
-    ledger: Ledger,
-    session: Session,
-    item: str,
-    manufacturer: str | None,
-    model: str | None,
-) -> str:
-    """The item id, whether the URL names the item by id or by serial, manufacturer and model."""
-    if manufacturer is None and model is None:
-        return item
-    if manufacturer is None or model is None:
-        raise InvalidInput("name an item by its serial with both manufacturer and model")
-    fleet = fleet_of(request, ledger)
-    return str(
-        resolve_item(
-            ledger, fleet, item, manufacturer=manufacturer, model=model, actor=session.actor
-        )
     )
 
 

@@ -6,6 +6,7 @@ tokens are managed by the party itself or an admin; no issue of an identity anot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from ledger.domain.errors import LimitExceeded, Unauthorised
 from ledger.domain.items import Item
 from ledger.domain.tokens import Role
 from ledger.store.log import LogStore
-from ledger.store.serials import look_alike
+from ledger.store.serials import Issue, Marking, look_alike
 
 
 class Checks:
@@ -53,11 +54,23 @@ class Checks:
         """Who did it is the actor or one of its units; only an admin records for another."""
         require_own(actor, named, parent=lambda p: self.registry.party(p).parent, what=what)
 
-    def no_look_alike(self, manufacturer: str, model: str, serial: str, new_id: UUID) -> None:
+    def no_look_alike(
+        self,
+        manufacturer: str,
+        model: str,
+        serial: str,
+        new_id: UUID,
+        ahead: Mapping[Issue, Marking | None] | None = None,
+    ) -> None:
         """Refuse, before deciding, an issue whose identity in the normal form is another item's
-        (the store refuses it as well, under its write lock: ledger/store/serials.py)."""
-        self.log_store.ensure_serials()
-        found = self.log_store.serials.look_alike_of(manufacturer, model, serial, str(new_id))
+        (the store refuses it as well, under its write lock: ledger/store/serials.py). `ahead`:
+        the index's answers read for a batch's issues when it began, used if it has this one."""
+        issue = (manufacturer, model, serial, str(new_id))
+        if ahead is not None and issue in ahead:
+            found = ahead[issue]
+        else:
+            self.log_store.ensure_serials()
+            found = self.log_store.serials.look_alike_of(*issue)
         if found is not None:
             raise look_alike(
                 {"manufacturer": manufacturer, "model": model, "serial": serial}, found

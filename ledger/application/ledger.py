@@ -29,9 +29,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper, PersistenceError
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import (
+    Aggregate,
+    BaseAggregate,
+    DomainEventProtocol,
+    MutableOrImmutableAggregate,
+)
+from eventsourcing.persistence import Mapper, PersistenceError, Recording
 
 from ledger.application.aggregates import Aggregates
 from ledger.application.checks import Checks, self_or_admin
@@ -167,6 +172,29 @@ class Ledger(Application[UUID]):
             receipts=self.tlog,
         )
 
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """The library's save, the same steps, but an aggregate's pending events are taken
+        without the library's `isinstance` checks against its runtime-checkable Protocols, which
+        in Python 3.11 walk every attribute of the Protocol on each call (7% of a `custody
+        import`'s CPU, two checks for each aggregate and nonce saved)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, kept as it calls it
+        return recordings
+
     def _notify(self, recordings: list[Any]) -> None:
         """The library's hook after a save: tell every `after_save` listener. The save is
         committed; a listener that fails is logged, not the writer's error."""
@@ -176,14 +204,34 @@ class Ledger(Application[UUID]):
             except Exception:
                 log.exception("a listener after a save failed; the save stands")
 
-    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> AbstractContextManager[Batch]:
+    def batch(
+        self,
+        *,
+        nonces: Iterable[tuple[str, str]] = (),
+        issues: Iterable[tuple[str, str, str]] = (),
+    ) -> AbstractContextManager[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
         `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`: the
         (party, nonce) pairs the block's writes will carry, looked up in one query
-        (ledger/application/writes.py)."""
-        return self._writes.batch(nonces=nonces)
+        (ledger/application/writes.py); `issues`: the (manufacturer, model, serial) of the items
+        the block will issue: whether each id is stored is read in that same query, and their
+        look-alikes in one query for 500 issues, instead of two queries each (every issue is still
+        refused if its item exists or a look-alike was issued; ledger/store/serials.py)."""
+        ahead: list[tuple[str, str, str, str]] = []
+        for manufacturer, model, serial in issues:
+            try:
+                new_id = item_id(manufacturer, model, serial)
+            except InvalidInput:
+                continue  # its issue refuses it
+            ahead.append((manufacturer, model, serial, str(new_id)))
+        look_alikes = None
+        if ahead:
+            self.log_store.ensure_serials()
+            look_alikes = self.log_store.serials.look_alikes_of(ahead)
+        new = [UUID(issue[3]) for issue in ahead]
+        return self._writes.batch(nonces=nonces, new=new, look_alikes=look_alikes)
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -421,9 +469,12 @@ class Ledger(Application[UUID]):
         marking = fields.details(details or {})
 
         def command(signature: Signature, now: datetime) -> Aggregate:
-            if self._writes.in_batch() and self._aggregates.exists(new_id):
+            batched = self._writes.in_batch() and not self._writes.unstored(new_id)
+            if batched and self._aggregates.exists(new_id):
                 raise duplicate  # else the store refuses it (version 1 exists): `duplicate` too
-            self._checks.no_look_alike(manufacturer, model, serial, new_id)
+            self._checks.no_look_alike(
+                manufacturer, model, serial, new_id, self._writes.look_alikes()
+            )
             terms = self._registry.agreement(agreement)
             if actor.role is Role.SUPPLIER and terms.supplier != actor.party:
                 raise Unauthorised(
@@ -937,6 +988,20 @@ class Ledger(Application[UUID]):
         """The item's events as plain facts with their log indexes, in recording order."""
         item_id, events = self._item_events(item)
         return facts_of(events, self.log_store.log_indexes_of(item_id))
+
+    def facts_of_items(self, items: Sequence[UUID]) -> dict[UUID, list[Fact]]:
+        """`facts` of each of these items, read in two queries for 500 items instead of two
+        each: their stored events, then their log indexes (which then cover every event read:
+        an event and its entry are stored in one transaction)."""
+        stored = self.log_store.stored_events_of(items)
+        indexes = self.log_store.log_indexes_of_each(items)
+        found: dict[UUID, list[Fact]] = {}
+        for item in items:
+            events = [self.mapper.to_domain_event(event) for event in stored.get(item, ())]
+            if not events or not isinstance(events[0], Item.Issued):
+                raise NotFound(f"item {item} not found")
+            found[item] = facts_of(events, indexes.get(item, {}))
+        return found
 
     def history(self, item: UUID | str) -> list[LogRow]:
         """Every log entry of the item, oldest first, with its exact bytes."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +38,7 @@ from ledger.domain.tokens import Role
 from ledger.integrity.submissions import Submitted, check_claims, verify_signed
 from ledger.store.dialect import BUSY
 from ledger.store.log import Appended, LogStore, Receipt
+from ledger.store.serials import Issue, Marking
 
 Clock = Callable[[], datetime]
 Signature = dict[str, str] | None
@@ -68,6 +69,10 @@ class Batch:
     writes: int = 0
     unused: frozenset[UUID] = frozenset()
     """Nonces found unused when the block began (`Ledger.batch(nonces=...)`)."""
+    unstored: frozenset[UUID] = frozenset()
+    """Aggregates found without a log entry when the block began (`Ledger.batch(issues=...)`)."""
+    look_alikes: Mapping[Issue, Marking | None] = field(default_factory=dict)
+    """The serial index's answer for the issues the block will make, when it began."""
 
     def add(self, aggregate: Aggregate, nonce: Nonce | None) -> Recorded:
         self.pending[aggregate.id] = aggregate
@@ -166,19 +171,32 @@ class WritePath:
         return self.save(aggregate, nonce, exists, lambda: self._replayed(actor, via))
 
     @contextmanager
-    def batch(self, *, nonces: Iterable[tuple[str, str]] = ()) -> Iterator[Batch]:
+    def batch(
+        self,
+        *,
+        nonces: Iterable[tuple[str, str]] = (),
+        new: Iterable[UUID] = (),
+        look_alikes: Mapping[Issue, Marking | None] | None = None,
+    ) -> Iterator[Batch]:
         """Writes inside the block are decided one by one, each seeing the ones before it, and
         saved together in one transaction when the block ends: all of them, or none (an error in
         the block, or a conflict at the end). Inside, writes answer log_index -1; the batch's
         `receipt` has the real ones afterwards. One batch at a time per thread. `nonces`, the
         (party, nonce) pairs the block's writes will carry, are looked up in one query here
         instead of one each; one used meanwhile by another writer makes the batch a Conflict,
-        as any write recorded meanwhile does."""
+        as any write recorded meanwhile does. `new`, the ids of aggregates the block will create,
+        are looked up in the same query, so that `unstored` answers for them without one;
+        `look_alikes`, answered ahead for the issues of the block, are kept for `look_alikes`."""
         if self.batches.open is not None:
             raise ProgrammingError("batches do not nest")
         expected = [nonce_uuid(party, nonce) for party, nonce in nonces]
-        unused = frozenset(expected) - self.log_store.logged(expected)
-        batch = self.batches.open = Batch(unused=unused)
+        created = list(new)
+        logged = self.log_store.logged(expected + created)
+        batch = self.batches.open = Batch(
+            unused=frozenset(expected) - logged,
+            unstored=frozenset(created) - logged,
+            look_alikes=look_alikes or {},
+        )
         try:
             yield batch
         finally:
@@ -187,6 +205,21 @@ class WritePath:
 
     def in_batch(self) -> bool:
         return self.batches.open is not None
+
+    def unstored(self, aggregate_id: UUID) -> bool:
+        """Whether the open batch found no log entry of this aggregate when it began and holds
+        none of its own: it does not exist, without a query. False when not known."""
+        batch = self.batches.open
+        return (
+            batch is not None
+            and aggregate_id in batch.unstored
+            and aggregate_id not in batch.pending
+        )
+
+    def look_alikes(self) -> Mapping[Issue, Marking | None]:
+        """The look-alike checks the open batch answered when it began (none outside one)."""
+        batch = self.batches.open
+        return batch.look_alikes if batch is not None else {}
 
     def save(
         self,

@@ -96,10 +96,12 @@ def marking_form(value: str, *, field: str = "serial", max_length: int = MAX_SER
 
 @lru_cache(maxsize=FORM_CACHE)
 def _form(marked: str) -> str:
-    """The form of a checked marking ('' if nothing is left), kept by the marking alone: a write
-    takes the serial's form as a command (`normalise_serial`) and again for the index of
-    identities (`lenient_form`, with its own `max_length`), and both find it here."""
+    """The form of a marking `check_marking` passed, cached by the marking alone: the same
+    serial's form is asked for with other arguments (the issue's identity, the index's lenient
+    form of the entry), whose results `marking_form`'s own cache keeps apart."""
     text = _folded(unicodedata.normalize("NFKC", marked))
+    if text.isascii():  # the same characters removed, by one table instead of one test each
+        return text.translate(_ASCII_REMOVED)
     return unicodedata.normalize("NFC", "".join(ch for ch in text if _kept(ch)))
 
 
@@ -110,6 +112,11 @@ def _ascii_digit(ch: str) -> str:
 
 def _kept(ch: str) -> bool:
     return unicodedata.category(ch)[0] not in _REMOVED
+
+
+_ASCII_REMOVED = {i: None for i in range(128) if not _kept(chr(i))}
+"""What `_kept` removes of ASCII (every ASCII digit is its own decimal digit, and NFC leaves
+ASCII alone)."""
 
 
 @lru_cache(maxsize=1)
@@ -123,7 +130,7 @@ def _folded(text: str) -> str:
     like; then skeleton, case fold, skeleton, case fold. Three rounds at most reach the fixed point
     for every letter and digit of the BMP (tests/domain/test_serial_form.py checks it)."""
     for _ in range(FOLD_ROUNDS):
-        digits = "".join(_ascii_digit(ch) for ch in text)
+        digits = text if text.isascii() else "".join(_ascii_digit(ch) for ch in text)
         folded = _skeleton(_skeleton(digits.upper()).casefold()).casefold()
         if folded == text:
             break

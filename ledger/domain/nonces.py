@@ -5,6 +5,7 @@ back; a different request under a used nonce is refused. Nonces are log entries 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -12,8 +13,12 @@ from eventsourcing.domain import Aggregate
 from ledger.domain.events import LedgerAggregate, Report, Reported
 from ledger.domain.ids import NAMESPACE
 
+NONCE_CACHE = 4096
 
+
+@lru_cache(maxsize=NONCE_CACHE)
 def nonce_uuid(party: str, nonce: str) -> UUID:
+    """Derived three times for each write of a batch (looked up, checked unused, used)."""
     return uuid5(NAMESPACE, f"nonce:{party}:{nonce}")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +35,7 @@ ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "signature"}
 )
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_CACHE = 1024
 
 Body = dict[str, Any]
 
@@ -92,6 +94,11 @@ def json_value(value: Any, depth: int = 0) -> Any:
     """Map a payload value to the JSON types the canonical form allows; refuse floats."""
     if depth > MAX_DEPTH:
         raise InvalidInput(f"a value nested more than {MAX_DEPTH} levels cannot go into an entry")
+    kind = type(value)
+    if kind is str:  # the common cases first, by exact type; subclasses take the checks below
+        return value
+    if kind is dict:
+        return {_key(k): json_value(v, depth + 1) for k, v in value.items()}
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Enum):
@@ -112,6 +119,14 @@ def json_value(value: Any, depth: int = 0) -> Any:
 
 
 def _key(key: object) -> str:
+    if type(key) is str and _valid_key(key):
+        return key
     if not isinstance(key, str) or not _KEY.match(key):
         raise InvalidInput(f"field name {key!r} must be lower-case ASCII letters, digits and '_'")
     return key
+
+
+@lru_cache(maxsize=KEY_CACHE)
+def _valid_key(key: str) -> bool:
+    """`_KEY` matches it: asked for every field name of every entry, which repeat."""
+    return _KEY.match(key) is not None

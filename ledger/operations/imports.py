@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -72,6 +73,7 @@ TIMES = ("occurred_at", "discovered_at")
 INTEGERS = ("year", "lot_size", "entry")
 LISTS = {"evidence": " ", "witnesses": ";"}
 MAX_ROWS = 5_000_000
+ID_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ def _import_batch(
     """One atomic batch. `issued` holds the ids of the items this import issued (or found issued
     by an earlier run of the file), which rows naming an item by its marking need not look up."""
     stored = 0
-    with ledger.batch(nonces=[(actor.party, _nonce(digest, row)) for row in rows]):
+    nonces = [(actor.party, _nonce(digest, row)) for row in rows]
+    with ledger.batch(nonces=nonces, issues=_issues(rows)):
         for row in rows:
             try:
                 recorded = _apply(ledger, row, actor, digest, issued)
@@ -197,16 +200,25 @@ def _import_batch(
     return stored
 
 
+def _issues(rows: Sequence[Row]) -> list[tuple[str, str, str]]:
+    """The markings of the items the rows issue, for the batch to look their ids and look-alikes
+    up in a query or two instead of two each (each issue still refuses an item that exists or a
+    look-alike: `Ledger.issue`)."""
+    found = []
+    for row in (r for r in rows if r.action == "issue"):
+        marking = tuple(row.fields[k] for k in ("manufacturer", "model", "serial"))
+        if all(type(part) is str for part in marking):
+            found.append((marking[0], marking[1], marking[2]))
+    return found
+
+
 def _nonce(digest: str, row: Row) -> str:
     return f"import-{digest}-{row.line}"
 
 
 def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str, issued: set[str]) -> Any:
     fields = dict(row.fields)
-    via = Submitted(
-        _nonce(digest, row),
-        hashlib.sha256(canonical_json(json_value([row.action, fields]))).hexdigest(),
-    )
+    via = Submitted(_nonce(digest, row), _request_digest(row.action, fields))
     if row.action == "issue":
         details = {k: fields.pop(k) for k in OPTIONAL["issue"][1:] if k in fields}
         recorded = ledger.issue(**fields, details=details, actor=actor, via=via)
@@ -218,6 +230,14 @@ def _apply(ledger: Ledger, row: Row, actor: Actor, digest: str, issued: set[str]
         fields["from_holder"] = fields.pop("from")
     method: Callable[..., Any] = getattr(ledger, row.action)
     return method(item, **fields, actor=actor, via=via)
+
+
+def _request_digest(action: str, fields: Mapping[str, Any]) -> str:
+    """The digest of the row as a request: `json_value` of [action, fields], taking the texts
+    as they are (json_value answers a text itself; the field names are the columns `_row`
+    allowed, all of which it accepts), so that only the times, numbers and lists go through it."""
+    values = {k: v if type(v) is str else json_value(v, 2) for k, v in fields.items()}
+    return hashlib.sha256(canonical_json([action, values])).hexdigest()
 
 
 def _resolved(ledger: Ledger, item: str, marking: tuple[str, str, str] | None) -> str:
@@ -278,8 +298,21 @@ def _item_of(fields: Mapping[str, Any]) -> str:
     if "item_id" in fields:
         return str(fields["item_id"])
     if all(k in fields for k in ("manufacturer", "model", "serial")):
-        return str(item_id(fields["manufacturer"], fields["model"], fields["serial"]))
+        return _item_id(fields["manufacturer"], fields["model"], fields["serial"])
     raise InvalidInput("name the item by item_id, or by manufacturer, model and serial")
+
+
+def _item_id(manufacturer: Any, model: Any, serial: Any) -> str:
+    """`item_id` as text; the rows of one item name it by the same marking, so it is derived
+    once for them all."""
+    if type(manufacturer) is str and type(model) is str and type(serial) is str:
+        return _marked_item_id(manufacturer, model, serial)
+    return str(item_id(manufacturer, model, serial))
+
+
+@lru_cache(maxsize=ID_CACHE)
+def _marked_item_id(manufacturer: str, model: str, serial: str) -> str:
+    return str(item_id(manufacturer, model, serial))
 
 
 def _value(name: str, value: Any) -> Any:
@@ -329,7 +362,7 @@ def _times(rows: Sequence[Row], now: datetime) -> list[Problem]:
                     )
                 )
         if row.action == "issue":
-            key = str(item_id(fields["manufacturer"], fields["model"], fields["serial"]))
+            key = _item_id(fields["manufacturer"], fields["model"], fields["serial"])
             issued.setdefault(key, (fields["occurred_at"], row.line))
             continue
         start, line = issued.get(str(fields["item"]).lower(), (None, 0))

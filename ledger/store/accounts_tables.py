@@ -257,6 +257,27 @@ class MonthRows:
             f"CREATE TABLE IF NOT EXISTS {self.table} ({columns},"
             " PRIMARY KEY (policy, item_id, last_at))",
         ]
+        self.insert = (
+            f"INSERT INTO {self.table} ({', '.join(MONTH_COLUMNS)})"
+            f" VALUES ({d.marks(len(MONTH_COLUMNS))})"
+        )
+        self.delete_all = f"DELETE FROM {self.table}"
+        tracking = d.table(accounts.tracking)
+        self.forget_position = f"DELETE FROM {tracking} WHERE application_name = {self.p}"
+
+    def newer(self, count: int) -> str:
+        """The ones of `count` items whose rows were computed at a larger log size."""
+        return (
+            f"SELECT DISTINCT item_id FROM {self.table} WHERE policy = {self.p}"
+            f" AND item_id IN ({self.dialect.marks(count)}) AND computed_at > {self.p}"
+        )
+
+    def delete(self, count: int) -> str:
+        """Delete the rows of `count` items."""
+        return (
+            f"DELETE FROM {self.table} WHERE policy = {self.p}"
+            f" AND item_id IN ({self.dialect.marks(count)})"
+        )
 
     def create(self) -> None:
         create_tables(self.database, self.create_statements)
@@ -274,28 +295,15 @@ class MonthRows:
         transaction; an item whose rows were computed at a larger log size keeps them."""
         if not items:
             return
-        p, marks = self.p, self.dialect.marks(len(items))
-        mine = f"policy = {p} AND item_id IN ({marks})"
-        insert = (
-            f"INSERT INTO {self.table} ({', '.join(MONTH_COLUMNS)})"
-            f" VALUES ({self.dialect.marks(len(MONTH_COLUMNS))})"
-        )
         with self.database.transaction() as c:
-            c.execute(
-                f"SELECT DISTINCT item_id FROM {self.table} WHERE {mine} AND computed_at > {p}",
-                [self.policy, *items, computed_at],
-            )
+            c.execute(self.newer(len(items)), [self.policy, *items, computed_at])
             newer = {str(values(row)[0]) for row in c.fetchall()}
             kept = [i for i in items if i not in newer]
             if kept:
-                c.execute(
-                    f"DELETE FROM {self.table} WHERE policy = {p}"
-                    f" AND item_id IN ({self.dialect.marks(len(kept))})",
-                    [self.policy, *kept],
-                )
+                c.execute(self.delete(len(kept)), [self.policy, *kept])
             written = [row for row in rows if str(row[1]) not in newer]
             if written:
-                c.executemany(insert, written)
+                c.executemany(self.insert, written)
 
     def tallies(self, where: Where, ends: Sequence[str]) -> dict[str, list[Tally]]:
         """Per month end of `ends` (canonical text) and recipient, counted as `AccountRows.tally`
@@ -329,7 +337,7 @@ class MonthRows:
     def clear(self) -> None:
         """Drop every policy's month-end rows."""
         with self.database.transaction() as c:
-            c.execute(f"DELETE FROM {self.table}")
+            c.execute(self.delete_all)
 
     def covered_from(self, tracker: Tracker, name: str) -> int | None:
         """The first month (year * 12 + month - 1) whose month end the rows answer for every
@@ -346,39 +354,16 @@ class MonthRows:
 
     def forget(self, name: str) -> None:
         """The rows no longer answer for every item (a catch-up moved without them)."""
-        tracking = self.dialect.table(self.accounts.tracking)
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
-            c.execute(f"DELETE FROM {tracking} WHERE application_name = {self.p}", (name,))
+            c.execute(self.forget_position, (name,))
 
 
 class ItemReads:
-    """The stored events and log indexes of many items in one query each (the stored accounts'
-    catch-up reads a chunk of items at a time; `Ledger.facts` reads one)."""
+    """Scans of the log for the stored accounts' catch-up (a chunk's facts are read by
+    `Ledger.facts_of_items`)."""
 
     def __init__(self, database: Database, *, events: str, log: str) -> None:
         self.database, self.events, self.log = database, events, log
-
-    def events_of(self, ids: Sequence[Any]) -> list[Row]:
-        """(originator id, version, topic, state) of the items' stored events, by item and
-        version; `ids` as the events table stores them."""
-        if not ids:
-            return []
-        return self.database.read(
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events}"
-            f" WHERE originator_id IN ({self.database.dialect.marks(len(ids))})"
-            " ORDER BY originator_id, originator_version",
-            list(ids),
-        )
-
-    def log_indexes_of(self, ids: Sequence[str]) -> list[Row]:
-        """(aggregate id, version, log index) of the items' entries."""
-        if not ids:
-            return []
-        return self.database.read(
-            f"SELECT aggregate_id, aggregate_version, log_index FROM {self.log}"
-            f" WHERE aggregate_id IN ({self.database.dialect.marks(len(ids))})",
-            list(ids),
-        )
 
     def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
         """The aggregate ids of the entries that hold any of `needles` (exact bytes of their

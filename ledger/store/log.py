@@ -252,6 +252,14 @@ class Statements:
             f"WHERE aggregate_version = 1 AND aggregate_id IN ({marks})"
         )
 
+    def events_of(self, count: int) -> str:
+        """The library's stored events of `count` aggregates, each aggregate's in version order."""
+        return (
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events} "
+            f"WHERE originator_id IN ({self.dialect.marks(count)}) "
+            "ORDER BY originator_id, originator_version"
+        )
+
     def events_in_notification_order(self, notification_id: str) -> str:
         """Stored events after a notification id, in the order the library recorded them."""
         p, n = self.param, notification_id
@@ -426,6 +434,35 @@ class LogStore:
         """aggregate version -> log index"""
         found = self._read(self.sql.indexes_of, (str(aggregate_id),))
         return {int(r["aggregate_version"]): int(r["log_index"]) for r in found}
+
+    def stored_events_of(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The library's stored events of these aggregates, each one's in version order, read
+        500 aggregates a query (what the library's `select_events` reads for one)."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        for start in range(0, len(aggregate_ids), 500):
+            chunk = [self._id_param(a) for a in aggregate_ids[start : start + 500]]
+            for row in self._read(self.sql.events_of(len(chunk)), chunk):
+                aggregate_id = UUID(str(row["originator_id"]))
+                found.setdefault(aggregate_id, []).append(
+                    StoredEvent(
+                        aggregate_id,
+                        int(row["originator_version"]),
+                        str(row["topic"]),
+                        bytes(row["state"]),
+                    )
+                )
+        return found
+
+    def log_indexes_of_each(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, dict[int, int]]:
+        """`log_indexes_of` each of these aggregates, read 500 aggregates a query."""
+        found: dict[UUID, dict[int, int]] = {}
+        columns = "aggregate_id, aggregate_version, log_index"
+        for start in range(0, len(aggregate_ids), 500):
+            chunk = [str(a) for a in aggregate_ids[start : start + 500]]
+            for row in self._read(self.sql.of_aggregates(len(chunk), columns=columns), chunk):
+                indexes = found.setdefault(UUID(str(row["aggregate_id"])), {})
+                indexes[int(row["aggregate_version"])] = int(row["log_index"])
+        return found
 
     def read_nodes(self, keys: Sequence[Key]) -> Mapping[Key, bytes]:
         """merkle.NodeReader over the stored tree (outside any write transaction)."""

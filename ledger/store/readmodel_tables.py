@@ -105,8 +105,11 @@ class ViewStatements:
         in_field_order = " ORDER BY occurred_at, version"
         self.steps_now = steps_by + in_field_order
         self.steps_known = f"{steps_by} AND recorded_at <= {p}{in_field_order}"
-        self.interval_now = f"{self.interval_at} AND {self.current}"
-        self.interval_known = f"{self.interval_at} AND {self.known}"
+        # One interval at most is in force at (T, R); the newest start at or before T is it, so
+        # the key is read backwards from T and the read stops there, not at every older interval.
+        newest_first = " ORDER BY i.valid_from DESC LIMIT 1"
+        self.interval_now = f"{self.interval_at} AND {self.current}{newest_first}"
+        self.interval_known = f"{self.interval_at} AND {self.known}{newest_first}"
         self.summary = f"SELECT * FROM {summary} WHERE item_id = {p}"
         self.all_rows = {
             INTERVALS_TABLE: f"SELECT item_id, {INTERVAL_COLUMNS} FROM {intervals}"

@@ -49,6 +49,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 ISSUED_TOPIC = "custody:Item.Issued"
 FILL_BATCH = 5000
 IN_CHUNK = 500
+Issue = tuple[str, str, str, str]
+"""(manufacturer, model, serial, item id) of an issue to be checked for a look-alike."""
 COLUMNS = (
     "log_index",
     "item_id",
@@ -326,6 +328,34 @@ class SerialIndex:
         )
         found = self._read(self.sql.same_identity, (*identity, item_id))
         return _marking(found[0]) if found else None
+
+    def look_alikes_of(self, issues: Sequence[Issue]) -> dict[Issue, Marking | None]:
+        """`look_alike_of` each of these (manufacturer, model, serial, item id), read by their
+        serial forms IN_CHUNK at a time instead of one query each: the earliest other item of the
+        same identity, or None. One whose normal form is refused is left out (its own
+        `look_alike_of` refuses it)."""
+        identities: dict[Issue, tuple[str, str, str]] = {}
+        for issue in issues:
+            manufacturer, model, serial, _ = issue
+            try:
+                identities[issue] = (
+                    marking_form(manufacturer, field="manufacturer", max_length=MAX_TEXT),
+                    marking_form(model, field="model", max_length=MAX_TEXT),
+                    marking_form(serial),
+                )
+            except InvalidInput:
+                continue
+        stored: dict[tuple[str, str, str], list[Marking]] = {}
+        for marking in self.by_serials(sorted({form[2] for form in identities.values()})):
+            stored.setdefault(marking.identity, []).append(marking)
+        return {
+            issue: min(
+                (m for m in stored.get(identity, ()) if m.item_id != issue[3]),
+                key=lambda m: m.log_index,
+                default=None,
+            )
+            for issue, identity in identities.items()
+        }
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """The rows of a query over the index (ledger/readmodels/search.py builds them)."""

@@ -532,7 +532,8 @@ def execute_calls(path: Path) -> list[tuple[int, ast.expr]]:
 
 def test_no_statement_is_built_from_values_where_it_is_executed() -> None:
     """Statements are constants or prepared once from table names (ledger/store/log.py `Statements`,
-    ledger/readmodels/models.py `ViewStatements`); values always travel as parameters. An f-string,
+    ledger/store/readmodel_tables.py `ViewStatements`, ledger/store/accounts_tables.py); values
+    always travel as parameters. An f-string,
     `%` or `.format` at an execute call would be the place a value could slip into SQL."""
     built_inline = []
     for path in [*(ROOT / "ledger").rglob("*.py"), *(ROOT / "policies").glob("*.py")]:

@@ -196,3 +196,21 @@ def test_a_row_refused_in_the_first_batch_says_that_nothing_was_stored(tmp_path:
         f"custody: {refused}:line 3: item is already held by unit-1; nothing was stored: fix it"
         " and run the same file again\n"
     )
+
+
+def test_an_issue_of_a_stored_item_or_of_its_look_alike_is_refused_with_its_line(
+    ledger: Ledger,
+) -> None:
+    """The batch reads whether its items exist, and their look-alikes, ahead in one query each:
+    an item stored by an earlier import is still refused, and so is its look-alike."""
+    assert run(ledger, csv_bytes([issue("SN-01")])) == (1, 0, [])
+    again = {**issue("SN-01"), "occurred_at": "2026-01-11T00:00:00Z"}  # another file, same item
+    look_alike = issue("SNO1")  # the letter O where the stored serial has the digit 0
+
+    stored, _, problems = run(ledger, csv_bytes([issue("IMP-0001"), again]))
+    assert (stored, problems[0][:7]) == (0, "line 3:")
+    assert "was issued already" in problems[0]
+    stored, _, problems = run(ledger, csv_bytes([issue("IMP-0001"), look_alike]))
+    assert (stored, problems[0][:7]) == (0, "line 3:")
+    assert "looks like serial 'SN-01'" in problems[0]
+    assert len(list(ledger.item_ids())) == 1

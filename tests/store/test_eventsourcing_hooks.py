@@ -53,6 +53,8 @@ def test_the_record_names_every_hook_the_ledger_overrides_or_calls() -> None:
         "_max_tracking_id",
         "_insert_tracking",
         "_notify",
+        "_record",
+        "_take_snapshots",
     }
 
 
