@@ -32,6 +32,7 @@ from ledger.readmodels.models import follow, open_views, rebuild
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.months import follow as follow_accounts
+from policies.months import rebuild_accounts
 
 RATE_TARGET = 20_000
 """entries/s: catch-up and rebuild (issue 18)"""
@@ -73,9 +74,7 @@ def accounts_rebuild_rate(book: Ledger) -> Rate:
 
 
 def _rebuild_accounts(book: Ledger) -> int:
-    table = AccountTable(book, PolicyConfig())
-    table.clear()
-    return follow_accounts(book, PolicyConfig(), table)
+    return rebuild_accounts(book, PolicyConfig())
 
 
 def _follow_accounts(book: Ledger) -> int:

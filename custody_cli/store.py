@@ -29,8 +29,8 @@ from ledger.verification import split_notes, trusted_checkpoints
 from ledger.witness import parse_policy
 from policies.audit import check_accounts
 from policies.config import PolicyConfig, load_policy
-from policies.engine import rebuild_accounts
 from policies.following import follower_of
+from policies.months import rebuild_accounts
 
 
 def init(
@@ -168,13 +168,11 @@ def verify(
 
 
 def _derived_state(ledger: Ledger, config: Config) -> Iterator[DerivedChecked]:
-    """The read models and the stored accounts of the configured policy, each recomputed from
-    the log (ledger/readmodels/derived.py, policies/audit.py); IntegrityFailure at the first
-    differing row."""
+    """The read models, and the stored accounts and month rows of the configured policy, each
+    recomputed from the log (ledger/readmodels/derived.py, policies/audit.py); IntegrityFailure
+    at the first differing row."""
     yield from check_read_models(ledger)
-    accounts = check_accounts(ledger, load_policy(config.policy))
-    if accounts is not None:
-        yield accounts
+    yield from check_accounts(ledger, load_policy(config.policy))
 
 
 def _derived_line(checked: DerivedChecked) -> str:

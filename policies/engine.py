@@ -140,16 +140,6 @@ def accounts(
             yield _unsettled_account(ledger, row, scope, config, registry, twins)
 
 
-def rebuild_accounts(
-    ledger: Ledger, config: PolicyConfig, progress: Callable[[int], None] | None = None
-) -> int:
-    """Drop every policy's stored accounts and compute this policy's again; answers how many
-    items (`custody readmodels rebuild`)."""
-    table = AccountTable(ledger, config)
-    table.clear()
-    return _catch_up(ledger, config, table, progress, every=True)
-
-
 def follow_accounts(
     ledger: Ledger,
     config: PolicyConfig,
@@ -160,23 +150,12 @@ def follow_accounts(
     """Bring this policy's stored accounts up to date with the log (the follower's step,
     policies/following.py, which keeps its `table` open); answers how many items were
     recomputed."""
-    return _catch_up(ledger, config, table or AccountTable(ledger, config), progress)
+    return (table or AccountTable(ledger, config)).catch_up(_compute(ledger, config), progress)
 
 
 def accounts_position(ledger: Ledger, config: PolicyConfig) -> int:
     """The log size this policy's stored accounts reflect."""
     return AccountTable(ledger, config).position()
-
-
-def _catch_up(
-    ledger: Ledger,
-    config: PolicyConfig,
-    table: AccountTable,
-    progress: Callable[[int], None] | None = None,
-    *,
-    every: bool = False,
-) -> int:
-    return table.catch_up(_compute(ledger, config), progress, every=every)
 
 
 def account_rows(ledger: Ledger, config: PolicyConfig) -> Compute:
@@ -458,9 +437,8 @@ def registrations(ledger: Ledger, known_at: datetime | None) -> Registration:
 
 def account_of_case(case: Case, config: PolicyConfig) -> ItemAccount:
     issued = case.issued.fields
-    status = "lost" if case.open_loss() else "disposed" if case.disposal() else "in_custody"
-    found = tuple(f for rule in RULES.values() for f in rule(case, config) if f.since <= case.as_of)
-    independent, self_reported = _verified_since(case)
+    status, found = case_findings(case, config)
+    independent, self_reported = verified_since(case)
     return ItemAccount(
         case.item_id,
         str(issued["serial"]),
@@ -477,12 +455,23 @@ def account_of_case(case: Case, config: PolicyConfig) -> ItemAccount:
     )
 
 
-def _verified_since(case: Case) -> tuple[datetime | None, datetime | None]:
+def case_findings(case: Case, config: PolicyConfig) -> tuple[str, tuple[Finding, ...]]:
+    """The item's status and the findings begun by the case's date (in rule order): what an
+    account holds besides its marking and holder, and what a month row is made of
+    (policies/months.py)."""
+    status = "lost" if case.open_loss() else "disposed" if case.disposal() else "in_custody"
+    found = tuple(f for rule in RULES.values() for f in rule(case, config) if f.since <= case.as_of)
+    return status, found
+
+
+def verified_since(case: Case) -> tuple[datetime | None, datetime | None]:
     """When the item was first verified by an independent party, and first by a self-report
     (a verified inspection recorded by the holder's side), among the case's facts."""
-    verified = [f for f in case.of("Inspected") if f.fields["result"] == "verified"]
-    independent = [f.occurred_at for f in verified if case.independent(f)]
-    holders = [f.occurred_at for f in verified if not case.independent(f)]
+    independent: list[datetime] = []
+    holders: list[datetime] = []
+    for fact in case.of("Inspected"):
+        if fact.fields["result"] == "verified":
+            (independent if case.independent(fact) else holders).append(fact.occurred_at)
     return min(independent, default=None), min(holders, default=None)
 
 
@@ -540,5 +529,5 @@ def _stored(
         status=account.status,
         issued=(facts[0].occurred_at, facts[0].log_index),
         last_at=max(f.occurred_at for f in facts),
-        verified=_verified_since(case),
+        verified=verified_since(case),
     )

@@ -18,9 +18,11 @@ from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for 
 overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up. The
 tracking table records from which month every item's rows answer (`TRACKING_PREFIX<policy>:months`,
 the largest first month used); a month end before it, an instant that is not a month end, or a
-store whose accounts were caught up without the month rows (the engine's `follow_accounts`,
-`rebuild_accounts`: `AccountTable.catch_up` then forgets the mark, and the follower's next run
-recomputes every item) is answered by the engine's `unaccounted_report` as before.
+store whose accounts were caught up without the month rows (the engine's `follow_accounts`:
+`AccountTable.catch_up` then forgets the mark, and the follower's next run recomputes every item)
+is answered by the engine's `unaccounted_report` as before. `custody readmodels rebuild`
+(`rebuild_accounts`) computes both, as the follower does, and `custody verify` recomputes both and
+compares them (policies/audit.py).
 """
 
 from __future__ import annotations
@@ -40,24 +42,27 @@ from policies.engine import (
     RecipientRates,
     RuleRegistry,
     Scope,
-    account_of_case,
     account_rows,
+    case_findings,
     checked_scope,
     covered_recipients,
     rule_registry,
+    verified_since,
 )
 
 MONTHS_KEPT = 12
 """The overview's months (api/ui/views.py `MONTHS`): this one and the eleven before it."""
 Progress = Callable[[int], None]
+ONE_MICROSECOND = timedelta(microseconds=1)
 SETTLED = format_time(FOREVER)
 """`until_at` of an item's last row: its facts are all in by then"""
 
 
 def month_end(moment: datetime) -> datetime:
     """The last instant of `moment`'s month (UTC), as the overview's chart names it."""
-    first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return add_months(first, 1) - timedelta(microseconds=1)
+    utc = moment.astimezone(UTC)
+    year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC) - ONE_MICROSECOND
 
 
 def month_of(moment: datetime) -> int:
@@ -76,7 +81,8 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=index // 12, month=index % 12 + 1)
 
 
-def _start_of(month: int) -> datetime:
+def start_of(month: int) -> datetime:
+    """The first instant of month `month` (year * 12 + month - 1), UTC."""
     return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -160,31 +166,59 @@ def follow(
     return done
 
 
+def rebuild_accounts(ledger: Ledger, config: PolicyConfig, progress: Progress | None = None) -> int:
+    """Drop every policy's stored accounts and month rows, and compute this policy's again as the
+    follower does (`custody readmodels rebuild`); answers how many items."""
+    table = AccountTable(ledger, config)
+    table.clear()
+    return follow(ledger, config, table, progress)
+
+
 def missing_months(table: AccountTable) -> bool:
     """Whether the next catch-up recomputes every item for want of month rows."""
     return MonthTable(table).covered_from() is None and table.position() > 0
 
 
 def chunk_compute(ledger: Ledger, config: PolicyConfig, months: MonthTable, first: int) -> Compute:
-    """Rows for a chunk of items from their facts read in one query per table (the engine's
-    `account_rows` over them); their month rows from `first` on are written meanwhile."""
-    since = _start_of(first)
+    """Rows for a chunk of items (`chunk_rows`); their month rows from `first` on are written
+    meanwhile."""
+    rows_of = chunk_rows(ledger, config, start_of(first))
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
+        accounts, found = rows_of(items, policy, size)
+        months.sql.replace([str(i) for i in items], found, size)
+        return accounts
+
+    compute.keeps_months = True  # type: ignore[attr-defined]
+    return compute
+
+
+ChunkRows = Callable[[Sequence[UUID], str, int], tuple[list[StoredAccount], list[tuple[Any, ...]]]]
+"""(items, policy fingerprint, log size read before the items are) -> their stored accounts and
+their month rows (in `MONTH_COLUMNS` order)"""
+
+
+def chunk_rows(ledger: Ledger, config: PolicyConfig, since: datetime) -> ChunkRows:
+    """What the follower writes for a chunk of items, from their facts read in two queries
+    (`ChunkReads`): their stored accounts (the engine's `account_rows` over them) and their month
+    rows for the month ends from `since` on. `custody verify` recomputes both with it
+    (policies/audit.py)."""
+
+    def rows(
+        items: Sequence[UUID], policy: str, size: int
+    ) -> tuple[list[StoredAccount], list[tuple[Any, ...]]]:
         reads = ChunkReads(ledger, items)
-        rows = account_rows(cast(Ledger, reads), config)(items, policy, size)
+        accounts = account_rows(cast(Ledger, reads), config)(items, policy, size)
         registry = rule_registry(cast(Ledger, reads), None)
         found = [
             (policy, *row, size)
             for item in items
             for row in item_month_rows(item, reads.facts(item), registry, config, since)
         ]
-        found.extend((policy, *settled_row(row), size) for row in rows)
-        months.sql.replace([str(i) for i in items], found, size)
-        return rows
+        found.extend((policy, *settled_row(row), size) for row in accounts)
+        return accounts, found
 
-    compute.keeps_months = True  # type: ignore[attr-defined]
-    return compute
+    return rows
 
 
 def item_month_rows(
@@ -203,31 +237,44 @@ def item_month_rows(
     times = [f.occurred_at for f in rest]
     last_at = max([issued.occurred_at, *times])
     fields = issued.fields
+    head = (str(item_id),)
     marking = (str(fields["recipient"]), str(fields["programme"]), str(fields["category"]))
     issued_at = format_time(issued.occurred_at)
+    texts: dict[int, str] = {}  # the facts' field times as text, each formatted once
+
+    def text(k: int) -> str:
+        found = texts.get(k)
+        if found is None:
+            found = texts[k] = format_time(times[k])
+        return found
+
     rows = []
     end = month_end(max(issued.occurred_at, since))
     while end < last_at:
         k = bisect_right(times, end)
-        account = account_of_case(registry.case(item_id, (issued, *rest[:k]), FOREVER), config)
-        begun = (
-            issued_at if not k or times[k - 1] <= issued.occurred_at else format_time(times[k - 1])
-        )
-        unaccounted = [f.since for f in account.findings if f.unaccounted]
-        overdue = [f.since for f in account.findings if f.rule == "inspection_overdue"]
+        case = registry.case(item_id, (issued, *rest[:k]), FOREVER)
+        status, findings = case_findings(case, config)
+        verified, self_reported = verified_since(case)
+        begun = issued_at if not k or times[k - 1] <= issued.occurred_at else text(k - 1)
+        unaccounted = overdue = None
+        for f in findings:
+            if f.unaccounted and (unaccounted is None or f.since < unaccounted):
+                unaccounted = f.since
+            if f.rule == "inspection_overdue" and (overdue is None or f.since < overdue):
+                overdue = f.since
         rows.append(
             (
-                str(item_id),
+                *head,
                 begun,
-                format_time(times[k]),
+                text(k),
                 *marking,
-                account.status,
+                status,
                 issued_at,
-                _text(min(unaccounted, default=None)),
-                _text(min(overdue, default=None)),
+                _text(unaccounted),
+                _text(overdue),
                 # every fact of the row is by `begun`, which is by every month end it answers for
-                begun if account.verified_independently else None,
-                begun if account.self_reported else None,
+                begun if verified is not None else None,
+                begun if self_reported is not None else None,
             )
         )
         end = month_end(times[k])

@@ -282,6 +282,14 @@ class MonthRows:
     def create(self) -> None:
         create_tables(self.database, self.create_statements)
 
+    def items(self, columns: Sequence[str], after: str) -> ItemRows:
+        """This policy's rows by item that can answer for a month end after `after` (canonical
+        text): those with a later `until_at` (`custody verify` compares them with the log)."""
+        scope = {"policy": self.policy}
+        return ItemRows(
+            self.database, MONTHS_TABLE, ", ".join(columns), scope=scope, after={"until_at": after}
+        )
+
     def replace(self, items: Sequence[str], rows: Sequence[Row], computed_at: int) -> None:
         """Put `rows` (in `MONTH_COLUMNS` order) in place of the rows of `items`, in one
         transaction; an item whose rows were computed at a larger log size keeps them."""

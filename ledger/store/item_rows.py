@@ -17,7 +17,9 @@ PAGE = 1000
 
 class ItemRows:
     """`columns` (comma separated) of `table`, keyed by `item_id`; with `scope`
-    (column -> value), only the rows that have those values (one policy's accounts)."""
+    (column -> value), only the rows that have those values (one policy's accounts), and with
+    `after` (column -> value), only those whose column is greater (the month rows that answer for
+    a kept month end)."""
 
     def __init__(
         self,
@@ -26,13 +28,15 @@ class ItemRows:
         columns: str,
         *,
         scope: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
     ) -> None:
         self.database = database
         d = database.dialect
         self.table, self.columns, self.param = d.table(table), columns, d.param
-        scope = scope or {}
-        self.scope = " AND ".join([f"{c} = {d.param}" for c in scope] or ["1 = 1"])
-        self.scope_values = list(scope.values())
+        scope, after = scope or {}, after or {}
+        wanted = [f"{c} = {d.param}" for c in scope] + [f"{c} > {d.param}" for c in after]
+        self.scope = " AND ".join(wanted or ["1 = 1"])
+        self.scope_values = [*scope.values(), *after.values()]
 
     def of_items(self, item_ids: Sequence[str]) -> list[Row]:
         """The rows of these items, in no particular order."""

@@ -1,13 +1,14 @@
 """`custody verify`'s derived-state check (ledger/readmodels/derived.py, policies/audit.py) on
-SQLite and
-PostgreSQL: an edit of a custody interval, an item summary or a stored policy account changes what
-/v1/custody or the unaccounted report says while the log stays intact; the derived-state check names
-the first row that differs, and after `custody readmodels rebuild` verify passes again."""
+SQLite and PostgreSQL: an edit of a custody interval, an item summary, a stored policy account or
+a month row (an edited, dropped or added one) changes what /v1/custody, the unaccounted report or
+the overview's trend says while the log stays intact; the derived-state check names the first row
+that differs, and after `custody readmodels rebuild` verify passes again."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,9 +26,13 @@ from ledger.domain.times import format_time
 from ledger.readmodels.derived import check_read_models
 from ledger.readmodels.models import follow, open_views, rebuild
 from ledger.store.accounts_tables import ACCOUNTS_TABLE as ACCOUNTS  # versioned
+from ledger.store.accounts_tables import MONTHS_TABLE as MONTHS
+from policies.accounts import AccountTable
 from policies.audit import check_accounts
 from policies.config import PolicyConfig
-from policies.engine import Scope, follow_accounts, rebuild_accounts, unaccounted_report
+from policies.engine import Scope, follow_accounts, unaccounted_report
+from policies.months import follow as follow_months
+from policies.months import month_end, month_report, rebuild_accounts
 from tests.conftest import SIGNER, Clock
 from tests.programme import ADMIN, ago, issue, register
 from tests.readmodels.test_readmodels import scripted_history
@@ -60,15 +65,16 @@ class Tables:
 
 @pytest.fixture
 def built(store_ledger: Ledger, clock: Clock) -> tuple[Ledger, UUID, UUID]:
-    """The programme, an item moved to unit-2 and one lost; read models and accounts caught up.
-    Answers (ledger, moved item, lost item)."""
+    """The programme, an item moved to unit-2 and one lost (issued on 30 January, moved and lost
+    in February); read models, accounts and month rows caught up. Answers (ledger, moved item,
+    lost item)."""
     ledger = store_ledger
     register(ledger)
     moved, lost = issue(ledger, "AK-0001"), issue(ledger, "AK-0002")
     ledger.transfer(moved, to="unit-2", occurred_at=ago(ledger, days=20), actor=ADMIN)
     ledger.report_lost(lost, circumstances="stolen", occurred_at=ago(ledger, days=10), actor=ADMIN)
     follow(ledger.log_store, open_views(ledger))
-    follow_accounts(ledger, POLICY)  # the follower catches the accounts up
+    follow_months(ledger, POLICY, AccountTable(ledger, POLICY))  # the follower's accounts step
     return ledger, moved, lost
 
 
@@ -99,7 +105,7 @@ def test_the_derived_tables_of_an_untouched_store_match_the_log(
     ledger, _, _ = built
 
     intervals, summaries, entries = check_read_models(ledger)
-    accounts = check_accounts(ledger, POLICY)
+    accounts, months = check_accounts(ledger, POLICY)
 
     size = ledger.log_store.log_size()
     assert (intervals.table, intervals.rows, intervals.position, intervals.behind) == (
@@ -110,7 +116,8 @@ def test_the_derived_tables_of_an_untouched_store_match_the_log(
     )
     assert (summaries.table, summaries.rows) == ("item_summary", 2)
     assert (entries.table, entries.rows) == ("custody_item_entries", 4)
-    assert accounts is not None and accounts.rows == 2 and accounts.behind == 0
+    assert (accounts.rows, accounts.behind) == (2, 0)
+    assert (months.rows, months.behind, months.note) == (4, 0, "")  # January's, and all facts'
 
 
 def test_an_edited_custody_interval_changes_v1_custody_and_the_derived_state_check_names_it(
@@ -231,9 +238,115 @@ def test_an_edited_stored_account_changes_the_report_and_the_derived_state_check
     assert "'lost'" in caught.value.expected and "'in_custody'" in caught.value.got
 
     rebuild_accounts(ledger, POLICY)
-    assert check_accounts(ledger, POLICY) is not None
+    assert [c.rows for c in check_accounts(ledger, POLICY)] == [2, 4]
     repaired = unaccounted_report(ledger, Scope(as_of=clock()), POLICY)
     assert [a.item_id for a in repaired.unaccounted] == [lost]
+
+
+# The month rows (policies/months.py): the overview's trend -----------------------------------
+
+JANUARY, FEBRUARY = (
+    month_end(datetime(2026, 1, 5, tzinfo=UTC)),
+    month_end(datetime(2026, 2, 5, tzinfo=UTC)),
+)
+
+
+def trend(ledger: Ledger) -> list[int]:
+    """The unaccounted count the month rows answer at the ends of January and February."""
+    found = [month_report(ledger, Scope(as_of=end), POLICY) for end in (JANUARY, FEBRUARY)]
+    return [month[1] for month in found if month is not None]
+
+
+def months_refused(ledger: Ledger, check: str) -> IntegrityFailure:
+    """check_accounts' failure, whose message `check` matches."""
+    with pytest.raises(IntegrityFailure, match=check) as caught:
+        check_accounts(ledger, POLICY)
+    return caught.value
+
+
+def repaired(ledger: Ledger) -> None:
+    """After `custody readmodels rebuild` verify passes and the trend is the log's again."""
+    rebuild_accounts(ledger, POLICY)
+    assert [c.rows for c in check_accounts(ledger, POLICY)] == [2, 4]
+    assert trend(ledger) == [0, 1]
+
+
+TAMPERED = {  # the lost item's rows: January's (in custody then) and the one after its last fact
+    "edited": (
+        "UPDATE {p}" + MONTHS + " SET status = 'lost', unaccounted_from = issued_at"
+        " WHERE item_id = ? AND until_at < '9999'",
+        [1, 1],  # the loss moved to January in the overview
+        1,
+        "'lost', '2026-01-30T",  # the stored row: lost from its issue
+    ),
+    "dropped": (
+        "DELETE FROM {p}" + MONTHS + " WHERE item_id = ? AND until_at > '9999'",
+        [0, 0],  # February's loss is gone from the overview
+        2,
+        "no row",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERED))
+def test_an_edited_or_dropped_month_row_changes_the_trend_and_the_derived_state_check_names_it(
+    built: tuple[Ledger, UUID, UUID], tables: Tables, tampering: str
+) -> None:
+    ledger, _, lost = built
+    sql, served, row, got = TAMPERED[tampering]
+    assert trend(ledger) == [0, 1]
+    tables.run(sql, str(lost))
+
+    assert trend(ledger) == served
+    refused = months_refused(ledger, rf"{MONTHS} \(policy .*\) differs from the log")
+    assert f"differs from the log: row {row} of item {lost}: expected (" in refused.message
+    assert got in refused.got
+    repaired(ledger)
+
+
+def test_an_added_month_row_changes_the_trend_and_the_derived_state_check_names_it(
+    built: tuple[Ledger, UUID, UUID], tables: Tables
+) -> None:
+    ledger, moved, lost = built
+    added = format_time(datetime(2026, 2, 10, tzinfo=UTC))
+    tables.run(  # moved, said lost from 10 February on
+        "INSERT INTO {p}" + MONTHS + " SELECT policy, ?, ?, until_at, recipient, programme,"
+        " category, status, issued_at, unaccounted_from, overdue_from, verified_from,"
+        " self_reported_from, computed_at FROM {p}" + MONTHS + " WHERE item_id = ?"
+        " AND until_at > '9999'",
+        str(moved),
+        added,
+        str(lost),
+    )
+
+    assert trend(ledger) == [0, 2]  # counted twice at the end of February
+    refused = months_refused(ledger, f"{MONTHS} .* differs from the log: .* expected no row")
+    assert f"differs from the log: row 3 of item {moved}: expected no row, got (" in refused.message
+    stranger = str(uuid4())
+    tables.run(
+        "UPDATE {p}" + MONTHS + " SET item_id = ? WHERE item_id = ? AND last_at = ?",
+        stranger,
+        str(moved),
+        added,
+    )
+    assert trend(ledger) == [0, 2]  # an item the log never issued, counted
+    months_refused(ledger, f"{MONTHS} .* has rows of item {stranger}, which the log does not")
+    repaired(ledger)
+
+
+def test_month_rows_left_behind_by_a_catch_up_without_them_are_not_compared_and_that_is_told(
+    built: tuple[Ledger, UUID, UUID], tables: Tables
+) -> None:
+    ledger, moved, _ = built
+    ledger.transfer(moved, to="unit-3", occurred_at=ago(ledger, days=1), actor=ADMIN)
+    follow_accounts(ledger, POLICY)  # the engine's catch-up: the overview reads the report
+    tables.run("DELETE FROM {p}" + MONTHS + " WHERE item_id = ?", str(moved))
+
+    accounts, months = check_accounts(ledger, POLICY)
+
+    assert (accounts.rows, months.rows) == (2, 0)
+    assert months.note.startswith("not compared: they answer for no month")
+    assert trend(ledger) == []
 
 
 def test_entries_the_read_models_have_not_caught_up_with_are_not_compared_and_the_lag_is_told(
@@ -244,10 +357,11 @@ def test_entries_the_read_models_have_not_caught_up_with_are_not_compared_and_th
     issue(ledger, "AK-0003")
 
     intervals, summaries, entries = check_read_models(ledger)
-    accounts = check_accounts(ledger, POLICY)
+    accounts, months = check_accounts(ledger, POLICY)
 
     assert (intervals.behind, summaries.behind, entries.behind) == (2, 2, 2)
-    assert accounts is not None and (accounts.behind, accounts.rows) == (2, 1)  # moved: skipped
+    assert (accounts.behind, accounts.rows) == (2, 1)  # moved: skipped
+    assert (months.behind, months.rows) == (2, 2)
 
 
 def test_read_models_followed_a_few_entries_at_a_time_match_their_recomputation(
@@ -302,3 +416,4 @@ def test_custody_verify_names_the_edited_row_exits_1_and_passes_after_readmodels
     assert f"derived: custody_intervals: 4 rows match the log up to entry {size}\n" in passed.stdout
     assert f"derived: item_summary: 2 rows match the log up to entry {size}\n" in passed.stdout
     assert f"derived: {ACCOUNTS} (policy " in passed.stdout
+    assert f"derived: {MONTHS} (policy " in passed.stdout

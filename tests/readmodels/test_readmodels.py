@@ -25,9 +25,13 @@ from ledger.domain.items import Status
 from ledger.domain.replay import custody_at
 from ledger.domain.times import format_time
 from ledger.readmodels.models import CustodyViews, Fleet, follow, open_views, rebuild
+from ledger.store.accounts_tables import MONTH_COLUMNS
 from policies.accounts import AccountTable
+from policies.audit import check_accounts
 from policies.config import PolicyConfig
-from policies.engine import follow_accounts
+from policies.following import accounts_step
+from policies.months import MonthTable, month_end, start_of
+from policies.months import follow as follow_months
 from tests.checks_histories import record
 from tests.conftest import Clock, LedgerFactory
 from tests.programme import ADMIN, UNITS, ago, issue, register
@@ -399,6 +403,13 @@ def stored_rows(ledger: Ledger) -> list[tuple[Any, ...]]:
     return [tuple(v for k, v in vars(r).items() if k != "computed_at") for r in rows]
 
 
+def stored_month_rows(ledger: Ledger) -> list[tuple[Any, ...]]:
+    """Every item's month rows (policies/months.py), but for the log size each was computed at."""
+    columns = [c for c in MONTH_COLUMNS if c != "computed_at"]
+    rows = AccountTable(ledger, PolicyConfig()).months.items(columns, after="")
+    return sorted(rows.of_items([str(i) for i in ledger.item_ids()]))
+
+
 def test_custody_readmodels_rebuild_and_follow_once(
     make_ledger: LedgerFactory, db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -411,11 +422,15 @@ def test_custody_readmodels_rebuild_and_follow_once(
     before, size = views.table_rows(), ledger.log_store.log_size()
     runner = CliRunner()
 
-    follow_accounts(ledger, PolicyConfig())  # the rows a server's follower keeps
+    follow_months(ledger, PolicyConfig(), AccountTable(ledger, PolicyConfig()))  # a server's
     accounts_before, items = stored_rows(ledger), len(list(ledger.item_ids()))
+    months_before = stored_month_rows(ledger)
     rebuilt = runner.invoke(cli_app, ["readmodels", "rebuild", "--db", db_url])
     after_rebuild = views.table_rows()
-    accounts_after = stored_rows(ledger)
+    accounts_after, months_after = stored_rows(ledger), stored_month_rows(ledger)
+    left_to_the_follower = accounts_step(ledger, PolicyConfig()).behind()
+    kept = MonthTable(AccountTable(ledger, PolicyConfig())).covered_from()
+    checked = check_accounts(ledger, PolicyConfig())  # custody verify
     late = issue(ledger, "LATE-1")
     followed = runner.invoke(cli_app, ["readmodels", "follow", "--once", "--db", db_url])
 
@@ -424,6 +439,12 @@ def test_custody_readmodels_rebuild_and_follow_once(
     assert after_rebuild == before
     assert f"rebuilt the stored accounts (docs/policies.md): {items} items" in rebuilt.stdout
     assert len(accounts_before) == items and accounts_after == accounts_before
+    # the month rows too, as the follower keeps them (from the months kept at the command's clock)
+    assert left_to_the_follower == 0 and kept is not None  # the follower recomputes no item again
+    after = format_time(month_end(start_of(kept)))
+    assert len(months_after) >= items  # a settled row each, and the rows of kept month ends
+    assert months_after == [row for row in months_before if row[3] > after]  # until_at
+    assert [(c.rows, c.note) for c in checked] == [(items, ""), (len(months_after), "")]
     assert followed.exit_code == 0, followed.output
     assert f"applied 1 entries; the read models are at {size + 1}" in followed.stdout
     assert views.summary(late) is not None
