@@ -53,6 +53,7 @@ def main() -> None:
     if target:  # uvicorn raises the SIGTERM again once it has shut down: let it pass, then dump
         signal.signal(signal.SIGTERM, lambda *_: None)
     with cProfile.Profile() if target else _Nothing() as main_thread:
+        # http and loop "auto": httptools and uvloop when installed, as under `custody serve`
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     if target:
         stats = pstats.Stats(main_thread)

@@ -91,7 +91,8 @@ def serve_ledger(ledger: Ledger, host: str, port: int) -> None:
     from api.main import configured_app
 
     app_ = configured_app(ledger, Config.from_env())
-    # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only.
+    # X-Forwarded-For is read by api/security.py, from CUSTODY_TRUSTED_PROXIES only. uvicorn's
+    # defaults http="auto" and loop="auto" take httptools and uvloop, installed (decision 0008).
     uvicorn.run(app_, host=host, port=port, log_level="info", proxy_headers=False)
 
 

@@ -31,6 +31,7 @@ def witness(
     state = SQLiteWitnessState(db)
     app_ = create_witness_app(Witness(cosigner, logs, state, system_clock), state)
     out.print(f"witness {cosigner.verifier.vkey} for {', '.join(logs)} on http://{host}:{port}")
+    # httptools and uvloop through uvicorn's defaults, as under `custody serve` (decision 0008)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
