@@ -210,21 +210,29 @@ class AccountTable:
         """Recompute the rows of every item with entries after the position (of every item after
         a party's registration, when this policy has no rows yet, or if `every`). Answers how many
         items were recomputed."""
+        return self.catch_up_to(compute, progress, every=every)[0]
+
+    def catch_up_to(
+        self, compute: Compute, progress: Progress | None = None, *, every: bool = False
+    ) -> tuple[int, int]:
+        """`catch_up`, answering also the position it moved the rows to (or found them at): the
+        month rows are covered only if the position is still that (policies/months.py)."""
         store: LogStore = self.ledger.log_store
         size, position = store.log_size(), self._position()
         if position >= size and not every:
-            return 0
+            return 0, position
         changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
-        if items and not getattr(compute, "keeps_months", False):
-            self.months.forget(self.months_name)  # their items' month rows are left behind
+        forget = self.months_name if items and not getattr(compute, "keeps_months", False) else None
+        if forget is not None:
+            self.months.forget(forget)  # their items' month rows are left behind
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             self._write(compute(chunk, self.policy, size))
             if progress is not None:
                 progress(len(chunk))
-        self._advance(position, size)
-        return len(items)
+        self._advance(position, size, forget)
+        return len(items), size
 
     def clear(self) -> None:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
@@ -270,11 +278,13 @@ class AccountTable:
     def _write(self, accounts: Sequence[StoredAccount]) -> None:
         self.sql.write([_params(account) for account in accounts])
 
-    def _advance(self, start: int, size: int) -> None:
+    def _advance(self, start: int, size: int, forget: str | None) -> None:
         """Move the position from `start` to `size`, only if it is still `start`: if another
         process moved it, that one's rows are as new; if a rebuild cleared it meanwhile, the rows
-        this catch-up did not write are gone and the rebuild must not be told they are there."""
-        self.sql.advance(self.views, self.name, start, size)
+        this catch-up did not write are gone and the rebuild must not be told they are there.
+        `forget` (the month rows' mark, when this catch-up left them behind) is forgotten in the
+        same transaction, so a follower covering them meanwhile is undone."""
+        self.sql.advance(self.views, self.name, start, size, forget=forget)
 
 
 def _params(account: StoredAccount) -> tuple[Any, ...]:

@@ -100,6 +100,8 @@ class AccountRows:
             f"CREATE INDEX IF NOT EXISTS {ACCOUNTS_TABLE}_serial"
             f" ON {self.table} (policy, normalised_serial)",
         ]
+        tracking = d.table(tracking)
+        self.forget_position = f"DELETE FROM {tracking} WHERE application_name = {self.p}"
 
     def create(self) -> None:
         """Create the table and its index if they are missing."""
@@ -208,12 +210,16 @@ class AccountRows:
             c.execute(forget, (tracking_prefix + "%",))
             c.execute(delete)
 
-    def advance(self, tracker: Tracker, name: str, start: int, size: int) -> None:
+    def advance(
+        self, tracker: Tracker, name: str, start: int, size: int, *, forget: str | None = None
+    ) -> None:
         """Move the position `name` from `start` to `size`, only if it is still `start`, under
-        the tracking table's write lock."""
+        the tracking table's write lock; in the same transaction, forget the position `forget`."""
         with self.database.transaction(locking=(self.tracking, "notification_id")) as c:
             if (tracker._max_tracking_id(name, c) or 0) == start < size:
                 tracker._insert_tracking(c, Tracking(name, size))
+            if forget is not None:
+                c.execute(self.forget_position, (forget,))
 
 
 # Month-end accounts (policies/months.py): what each item's account was at past month ends ------
@@ -262,8 +268,6 @@ class MonthRows:
             f" VALUES ({d.marks(len(MONTH_COLUMNS))})"
         )
         self.delete_all = f"DELETE FROM {self.table}"
-        tracking = d.table(accounts.tracking)
-        self.forget_position = f"DELETE FROM {tracking} WHERE application_name = {self.p}"
 
     def newer(self, count: int) -> str:
         """The ones of `count` items whose rows were computed at a larger log size."""
@@ -345,17 +349,23 @@ class MonthRows:
         keep them)."""
         return tracker.max_tracking_id(name)
 
-    def cover(self, tracker: Tracker, name: str, month: int) -> None:
+    def cover(self, tracker: Tracker, name: str, month: int, *, position: tuple[str, int]) -> None:
         """Record that every item's rows answer from `month` on (kept as the largest so far:
-        items computed earlier answer from their own, earlier, first month)."""
+        items computed earlier answer from their own, earlier, first month), only if the stored
+        accounts' position (name, size) is still the one the rows were kept to: a rebuild that
+        cleared it, or a catch-up without the month rows that moved it (and forgot the mark),
+        since then leaves them uncovered."""
+        accounts, size = position
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
+            if (tracker._max_tracking_id(accounts, c) or 0) != size:
+                return
             if (tracker._max_tracking_id(name, c) or 0) < month:
                 tracker._insert_tracking(c, Tracking(name, month))
 
     def forget(self, name: str) -> None:
         """The rows no longer answer for every item (a catch-up moved without them)."""
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
-            c.execute(self.forget_position, (name,))
+            c.execute(self.accounts.forget_position, (name,))
 
 
 class ItemReads:
