@@ -213,17 +213,23 @@ class AccountTable:
         return self.catch_up_to(compute, progress, every=every)[0]
 
     def catch_up_to(
-        self, compute: Compute, progress: Progress | None = None, *, every: bool = False
+        self,
+        compute: Compute,
+        progress: Progress | None = None,
+        *,
+        every: bool = False,
+        keeps_months: bool = False,
     ) -> tuple[int, int]:
         """`catch_up`, answering also the position it moved the rows to (or found them at): the
-        month rows are covered only if the position is still that (policies/months.py)."""
+        month rows are covered only if the position is still that (policies/months.py). Unless
+        `compute` writes the items' month rows too (`keeps_months`), their mark is forgotten."""
         store: LogStore = self.ledger.log_store
         size, position = store.log_size(), self._position()
         if position >= size and not every:
             return 0, position
         changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
-        forget = self.months_name if items and not getattr(compute, "keeps_months", False) else None
+        forget = self.months_name if items and not keeps_months else None
         if forget is not None:
             self.months.forget(forget)  # their items' month rows are left behind
         for start in range(0, len(items), CHUNK):
