@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
@@ -57,14 +58,24 @@ class Where:
     category: str | None = None
 
 
+_CREATED: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+"""Per datastore, the statements of `create_tables` this process saw committed: the tables are
+never dropped while in use, so an overview that builds the stored accounts several times creates
+them once (the rule of ledger/store/serials.py `ready`: set only after the transaction commits)."""
+
+
 def create_tables(database: Database, statements: Sequence[str]) -> None:
     """Run `CREATE ... IF NOT EXISTS` statements in one transaction, once more if another process
-    created the tables meanwhile (PostgreSQL's catalogue)."""
+    created the tables meanwhile (PostgreSQL's catalogue); not again once that committed."""
+    created = _CREATED.setdefault(database.datastore, set())
+    if created.issuperset(statements):
+        return
     for attempt in (1, 2):
         try:
             with database.transaction() as c:
                 for statement in statements:
                     c.execute(statement)
+            created.update(statements)  # committed: the transaction above has ended
             return
         except PersistenceError:
             if attempt == 2:
