@@ -33,13 +33,12 @@ from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.domain import format_time
-from ledger.integrity import canonical_json, decode_entry
+from ledger.integrity import decode_entry
 from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
 from ledger.store import (
     ACCOUNT_COLUMNS,
     AccountRows,
     Database,
-    ItemReads,
     LogStore,
     MonthRows,
     Tally,
@@ -264,22 +263,11 @@ class AccountTable:
                 registered.append(str(cast(dict[str, Any], entry["payload"])["party_id"]))
             elif kind.startswith("custody:Item."):
                 changed.add(row.aggregate_id)
-        if registered:
-            changed |= {UUID(i) for i in self._mentioning(registered)}
+        # the items whose entries name a registered party (as actor or in any field) are the
+        # only ones whose findings its registration can change, since a party's parent is
+        # registered before it (rules.py looks up the parties an item's facts name, and parents)
+        changed |= store.items_mentioning(registered)
         return changed
-
-    def _mentioning(self, parties: Sequence[str]) -> set[str]:
-        """The items whose entries name any of `parties` (as actor or in any field): the only
-        items whose findings a party's registration can change, since a party's parent is
-        registered before it (rules.py looks up the parties an item's facts name, and their
-        parents)."""
-        store = self.ledger.log_store
-        reads = ItemReads(
-            Database(self.views.datastore), events=store.sql.events, log=store.sql.log
-        )
-        return reads.items_mentioning(
-            [canonical_json(p) for p in parties], b'"type":"custody:Item.'
-        )
 
     def _write(self, accounts: Sequence[StoredAccount]) -> None:
         self.sql.write([_params(account) for account in accounts])

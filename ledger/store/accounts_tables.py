@@ -377,27 +377,3 @@ class MonthRows:
         """The rows no longer answer for every item (a catch-up moved without them)."""
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
             c.execute(self.accounts.forget_position, (name,))
-
-
-class ItemReads:
-    """Scans of the log for the stored accounts' catch-up (a chunk's facts are read by
-    `Ledger.facts_of_items`)."""
-
-    def __init__(self, database: Database, *, events: str, log: str) -> None:
-        self.database, self.events, self.log = database, events, log
-
-    def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
-        """The aggregate ids of the entries that hold any of `needles` (exact bytes of their
-        canonical JSON) and `item_type` (an item's entries): one scan of the log."""
-        if not needles:
-            return set()
-        p = self.database.dialect.param
-        found = (
-            "instr(entry, {}) > 0" if self.database.dialect.sqlite else "position({} in entry) > 0"
-        )
-        anyone = " OR ".join([found.format(p)] * len(needles))
-        rows = self.database.read(
-            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE {found.format(p)} AND ({anyone})",
-            [item_type, *needles],
-        )
-        return {str(row[0]) for row in rows}
