@@ -151,16 +151,22 @@ def test_a_catch_up_without_the_month_rows_leaves_them_to_the_report_until_the_f
     agree(programme)
     end = month_end(day(300))
     assert month_report(ledger, Scope(as_of=end), DEFAULT) is not None
-    ledger.inspect(
+    late_entry_followed_without_months(programme)
+    assert month_report(ledger, Scope(as_of=end), DEFAULT) is None
+    assert agree(programme) >= 11
+
+
+def late_entry_followed_without_months(programme: Programme) -> None:
+    """An inspection dated in an earlier month, followed by the engine's own catch-up, which
+    does not keep the month rows."""
+    programme.ledger.inspect(
         programme.ids[in_custody(programme)[0]],
         result="not_presented",
         method="physical",
         occurred_at=day(290),
         actor=INSPECTOR,
     )
-    follow_accounts(ledger, DEFAULT)  # the engine's own catch-up: no month rows
-    assert month_report(ledger, Scope(as_of=end), DEFAULT) is None
-    assert agree(programme) >= 11
+    follow_accounts(programme.ledger, DEFAULT)
 
 
 def meanwhile(monkeypatch: pytest.MonkeyPatch, step: Callable[[], object]) -> None:
@@ -198,17 +204,7 @@ def test_a_catch_up_without_the_month_rows_between_the_catch_up_and_the_cover_wi
     agree(programme)
     end = month_end(day(300))
 
-    def late_entry_followed_without_months() -> None:
-        ledger.inspect(
-            programme.ids[in_custody(programme)[0]],
-            result="not_presented",
-            method="physical",
-            occurred_at=day(290),
-            actor=INSPECTOR,
-        )
-        follow_accounts(ledger, DEFAULT)  # the engine's own catch-up: no month rows
-
-    meanwhile(monkeypatch, late_entry_followed_without_months)
+    meanwhile(monkeypatch, lambda: late_entry_followed_without_months(programme))
     follow(ledger, DEFAULT, AccountTable(ledger, DEFAULT))  # caught up already: only covers
     assert month_report(ledger, Scope(as_of=end), DEFAULT) is None
     assert agree(programme) >= 11
