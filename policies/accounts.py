@@ -33,13 +33,12 @@ from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.domain import format_time
-from ledger.integrity import canonical_json, decode_entry
+from ledger.integrity import decode_entry
 from ledger.readmodels import TRACKING_TABLE, CustodyViews, open_views
 from ledger.store import (
     ACCOUNT_COLUMNS,
     AccountRows,
     Database,
-    ItemReads,
     LogStore,
     MonthRows,
     Tally,
@@ -210,21 +209,35 @@ class AccountTable:
         """Recompute the rows of every item with entries after the position (of every item after
         a party's registration, when this policy has no rows yet, or if `every`). Answers how many
         items were recomputed."""
+        return self.catch_up_to(compute, progress, every=every)[0]
+
+    def catch_up_to(
+        self,
+        compute: Compute,
+        progress: Progress | None = None,
+        *,
+        every: bool = False,
+        keeps_months: bool = False,
+    ) -> tuple[int, int]:
+        """`catch_up`, answering also the position it moved the rows to (or found them at): the
+        month rows are covered only if the position is still that (policies/months.py). Unless
+        `compute` writes the items' month rows too (`keeps_months`), their mark is forgotten."""
         store: LogStore = self.ledger.log_store
         size, position = store.log_size(), self._position()
         if position >= size and not every:
-            return 0
+            return 0, position
         changed = None if every else self._changed(store, position, size)
         items = list(self.ledger.item_ids()) if changed is None else sorted(changed)
-        if items and not getattr(compute, "keeps_months", False):
-            self.months.forget(self.months_name)  # their items' month rows are left behind
+        forget = self.months_name if items and not keeps_months else None
+        if forget is not None:
+            self.months.forget(forget)  # their items' month rows are left behind
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             self._write(compute(chunk, self.policy, size))
             if progress is not None:
                 progress(len(chunk))
-        self._advance(position, size)
-        return len(items)
+        self._advance(position, size, forget)
+        return len(items), size
 
     def clear(self) -> None:
         """Drop every policy's rows and positions (`custody readmodels rebuild`)."""
@@ -250,31 +263,22 @@ class AccountTable:
                 registered.append(str(cast(dict[str, Any], entry["payload"])["party_id"]))
             elif kind.startswith("custody:Item."):
                 changed.add(row.aggregate_id)
-        if registered:
-            changed |= {UUID(i) for i in self._mentioning(registered)}
+        # the items whose entries name a registered party (as actor or in any field) are the
+        # only ones whose findings its registration can change, since a party's parent is
+        # registered before it (rules.py looks up the parties an item's facts name, and parents)
+        changed |= store.items_mentioning(registered)
         return changed
-
-    def _mentioning(self, parties: Sequence[str]) -> set[str]:
-        """The items whose entries name any of `parties` (as actor or in any field): the only
-        items whose findings a party's registration can change, since a party's parent is
-        registered before it (rules.py looks up the parties an item's facts name, and their
-        parents)."""
-        store = self.ledger.log_store
-        reads = ItemReads(
-            Database(self.views.datastore), events=store.sql.events, log=store.sql.log
-        )
-        return reads.items_mentioning(
-            [canonical_json(p) for p in parties], b'"type":"custody:Item.'
-        )
 
     def _write(self, accounts: Sequence[StoredAccount]) -> None:
         self.sql.write([_params(account) for account in accounts])
 
-    def _advance(self, start: int, size: int) -> None:
+    def _advance(self, start: int, size: int, forget: str | None) -> None:
         """Move the position from `start` to `size`, only if it is still `start`: if another
         process moved it, that one's rows are as new; if a rebuild cleared it meanwhile, the rows
-        this catch-up did not write are gone and the rebuild must not be told they are there."""
-        self.sql.advance(self.views, self.name, start, size)
+        this catch-up did not write are gone and the rebuild must not be told they are there.
+        `forget` (the month rows' mark, when this catch-up left them behind) is forgotten in the
+        same transaction, so a follower covering them meanwhile is undone."""
+        self.sql.advance(self.views, self.name, start, size, forget=forget)
 
 
 def _params(account: StoredAccount) -> tuple[Any, ...]:

@@ -160,9 +160,10 @@ def follow(
     months = MonthTable(table)
     first = first_month_kept(ledger.clock())
     every = missing_months(table)
-    done = table.catch_up(chunk_compute(ledger, config, months, first), progress, every=every)
-    if table.position() > 0:
-        months.sql.cover(table.views, months.name, first)
+    compute = chunk_compute(ledger, config, months, first)
+    done, size = table.catch_up_to(compute, progress, every=every, keeps_months=True)
+    if size > 0:  # unless the accounts moved without the month rows since, or were cleared
+        months.sql.cover(table.views, months.name, first, position=(table.name, size))
     return done
 
 
@@ -189,7 +190,6 @@ def chunk_compute(ledger: Ledger, config: PolicyConfig, months: MonthTable, firs
         months.sql.replace([str(i) for i in items], found, size)
         return accounts
 
-    compute.keeps_months = True  # type: ignore[attr-defined]
     return compute
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
@@ -57,14 +58,24 @@ class Where:
     category: str | None = None
 
 
+_CREATED: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+"""Per datastore, the statements of `create_tables` this process saw committed: the tables are
+never dropped while in use, so an overview that builds the stored accounts several times creates
+them once (the rule of ledger/store/serials.py `ready`: set only after the transaction commits)."""
+
+
 def create_tables(database: Database, statements: Sequence[str]) -> None:
     """Run `CREATE ... IF NOT EXISTS` statements in one transaction, once more if another process
-    created the tables meanwhile (PostgreSQL's catalogue)."""
+    created the tables meanwhile (PostgreSQL's catalogue); not again once that committed."""
+    created = _CREATED.setdefault(database.datastore, set())
+    if created.issuperset(statements):
+        return
     for attempt in (1, 2):
         try:
             with database.transaction() as c:
                 for statement in statements:
                     c.execute(statement)
+            created.update(statements)  # committed: the transaction above has ended
             return
         except PersistenceError:
             if attempt == 2:
@@ -100,6 +111,8 @@ class AccountRows:
             f"CREATE INDEX IF NOT EXISTS {ACCOUNTS_TABLE}_serial"
             f" ON {self.table} (policy, normalised_serial)",
         ]
+        tracking = d.table(tracking)
+        self.forget_position = f"DELETE FROM {tracking} WHERE application_name = {self.p}"
 
     def create(self) -> None:
         """Create the table and its index if they are missing."""
@@ -208,12 +221,16 @@ class AccountRows:
             c.execute(forget, (tracking_prefix + "%",))
             c.execute(delete)
 
-    def advance(self, tracker: Tracker, name: str, start: int, size: int) -> None:
+    def advance(
+        self, tracker: Tracker, name: str, start: int, size: int, *, forget: str | None = None
+    ) -> None:
         """Move the position `name` from `start` to `size`, only if it is still `start`, under
-        the tracking table's write lock."""
+        the tracking table's write lock; in the same transaction, forget the position `forget`."""
         with self.database.transaction(locking=(self.tracking, "notification_id")) as c:
             if (tracker._max_tracking_id(name, c) or 0) == start < size:
                 tracker._insert_tracking(c, Tracking(name, size))
+            if forget is not None:
+                c.execute(self.forget_position, (forget,))
 
 
 # Month-end accounts (policies/months.py): what each item's account was at past month ends ------
@@ -262,8 +279,6 @@ class MonthRows:
             f" VALUES ({d.marks(len(MONTH_COLUMNS))})"
         )
         self.delete_all = f"DELETE FROM {self.table}"
-        tracking = d.table(accounts.tracking)
-        self.forget_position = f"DELETE FROM {tracking} WHERE application_name = {self.p}"
 
     def newer(self, count: int) -> str:
         """The ones of `count` items whose rows were computed at a larger log size."""
@@ -345,38 +360,20 @@ class MonthRows:
         keep them)."""
         return tracker.max_tracking_id(name)
 
-    def cover(self, tracker: Tracker, name: str, month: int) -> None:
+    def cover(self, tracker: Tracker, name: str, month: int, *, position: tuple[str, int]) -> None:
         """Record that every item's rows answer from `month` on (kept as the largest so far:
-        items computed earlier answer from their own, earlier, first month)."""
+        items computed earlier answer from their own, earlier, first month), only if the stored
+        accounts' position (name, size) is still the one the rows were kept to: a rebuild that
+        cleared it, or a catch-up without the month rows that moved it (and forgot the mark),
+        since then leaves them uncovered."""
+        accounts, size = position
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
+            if (tracker._max_tracking_id(accounts, c) or 0) != size:
+                return
             if (tracker._max_tracking_id(name, c) or 0) < month:
                 tracker._insert_tracking(c, Tracking(name, month))
 
     def forget(self, name: str) -> None:
         """The rows no longer answer for every item (a catch-up moved without them)."""
         with self.database.transaction(locking=(self.accounts.tracking, "notification_id")) as c:
-            c.execute(self.forget_position, (name,))
-
-
-class ItemReads:
-    """Scans of the log for the stored accounts' catch-up (a chunk's facts are read by
-    `Ledger.facts_of_items`)."""
-
-    def __init__(self, database: Database, *, events: str, log: str) -> None:
-        self.database, self.events, self.log = database, events, log
-
-    def items_mentioning(self, needles: Sequence[bytes], item_type: bytes) -> set[str]:
-        """The aggregate ids of the entries that hold any of `needles` (exact bytes of their
-        canonical JSON) and `item_type` (an item's entries): one scan of the log."""
-        if not needles:
-            return set()
-        p = self.database.dialect.param
-        found = (
-            "instr(entry, {}) > 0" if self.database.dialect.sqlite else "position({} in entry) > 0"
-        )
-        anyone = " OR ".join([found.format(p)] * len(needles))
-        rows = self.database.read(
-            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE {found.format(p)} AND ({anyone})",
-            [item_type, *needles],
-        )
-        return {str(row[0]) for row in rows}
+            c.execute(self.accounts.forget_position, (name,))

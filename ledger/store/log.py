@@ -56,7 +56,7 @@ from psycopg.sql import SQL
 from ledger.domain.errors import Conflict, CustodyError
 from ledger.domain.events import Reported
 from ledger.integrity import merkle
-from ledger.integrity.entries import Body, encode_entry, entry_body
+from ledger.integrity.entries import Body, canonical_json, encode_entry, entry_body
 from ledger.integrity.maproots import committed
 from ledger.integrity.merkle import Key, Node
 from ledger.integrity.receipts import EntryReceipt, receipt_signature
@@ -68,6 +68,8 @@ LOG_TABLE, TREE_TABLE, CHECKPOINT_TABLE = "custody_log", "custody_tree", "custod
 STATEMENT_CACHE = 128
 """Prepared statements each SQLite connection keeps (Python's default; see StatementCachingPool)."""
 NIL = UUID(int=0)
+ITEM_ENTRY = b'"type":"custody:Item.'
+"""What an item's entry, and no other, holds in its canonical JSON: the start of its `type`."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,16 @@ class Statements:
             f"WHERE aggregate_version = 1 AND aggregate_id IN ({marks})"
         )
 
+    def mentioning(self, count: int) -> str:
+        """The aggregate ids of the entries that hold the first parameter and any of `count`
+        more (exact bytes): one scan of the log."""
+        p = self.param
+        found = "instr(entry, {}) > 0" if self.dialect.sqlite else "position({} in entry) > 0"
+        anyone = " OR ".join([found.format(p)] * count)
+        return (
+            f"SELECT DISTINCT aggregate_id FROM {self.log} WHERE {found.format(p)} AND ({anyone})"
+        )
+
     def events_of(self, count: int) -> str:
         """The library's stored events of `count` aggregates, each aggregate's in version order."""
         return (
@@ -420,6 +432,15 @@ class LogStore:
         """The aggregate's newest entry with log_index < `before`, if any."""
         rows = self._read(self.sql.last_of_aggregate, (str(aggregate_id), before))
         return _row(rows[0]) if rows else None
+
+    def items_mentioning(self, parties: Sequence[str]) -> set[UUID]:
+        """The items whose entries name any of `parties` (as actor or in any field: the exact
+        bytes of the id's canonical JSON), in one scan of the log."""
+        if not parties:
+            return set()
+        needles = [canonical_json(party) for party in parties]
+        rows = self._read(self.sql.mentioning(len(needles)), [ITEM_ENTRY, *needles])
+        return {UUID(str(row["aggregate_id"])) for row in rows}
 
     def logged(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
         """Those of `aggregate_ids` that have entries in the log, read 500 at a time."""

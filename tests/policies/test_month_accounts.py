@@ -5,11 +5,16 @@ a party's registration, and in the dashboard's overview (its bars and trend line
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+import pytest
 
 from api.ui import views
 from ledger.application.ledger import Ledger
 from ledger.domain.items import Status
+from ledger.store import MonthRows
 from policies.accounts import AccountTable
 from policies.config import PolicyConfig
 from policies.engine import (
@@ -20,7 +25,7 @@ from policies.engine import (
     reference_report,
 )
 from policies.following import follower_of
-from policies.months import MonthTable, month_end, month_report
+from policies.months import MonthTable, follow, month_end, month_report
 from tests.days import day
 from tests.policies.test_programme_report import ADMIN, INSPECTOR, Programme
 from tests.policies.test_stored_accounts import DEFAULT, STRICT, programme, seen_with_unit_9
@@ -146,13 +151,60 @@ def test_a_catch_up_without_the_month_rows_leaves_them_to_the_report_until_the_f
     agree(programme)
     end = month_end(day(300))
     assert month_report(ledger, Scope(as_of=end), DEFAULT) is not None
-    ledger.inspect(
+    late_entry_followed_without_months(programme)
+    assert month_report(ledger, Scope(as_of=end), DEFAULT) is None
+    assert agree(programme) >= 11
+
+
+def late_entry_followed_without_months(programme: Programme) -> None:
+    """An inspection dated in an earlier month, followed by the engine's own catch-up, which
+    does not keep the month rows."""
+    programme.ledger.inspect(
         programme.ids[in_custody(programme)[0]],
         result="not_presented",
         method="physical",
         occurred_at=day(290),
         actor=INSPECTOR,
     )
-    follow_accounts(ledger, DEFAULT)  # the engine's own catch-up: no month rows
+    follow_accounts(programme.ledger, DEFAULT)
+
+
+def meanwhile(monkeypatch: pytest.MonkeyPatch, step: Callable[[], object]) -> None:
+    """The next `MonthRows.cover` runs after `step`: another process's step that lands between
+    the follower's catch-up and its cover."""
+    cover = MonthRows.cover
+
+    def interleaved(self: MonthRows, *args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(MonthRows, "cover", cover)
+        step()
+        cover(self, *args, **kwargs)
+
+    monkeypatch.setattr(MonthRows, "cover", interleaved)
+
+
+def test_a_rebuild_between_the_catch_up_and_the_cover_leaves_the_months_uncovered(
+    programme: Programme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = programme.ledger
+    programme.record_on(420)
+    meanwhile(monkeypatch, AccountTable(ledger, DEFAULT).clear)  # the rebuild's first step
+    follow(ledger, DEFAULT, AccountTable(ledger, DEFAULT))
+    assert MonthTable(AccountTable(ledger, DEFAULT)).covered_from() is None
+    assert month_report(ledger, Scope(as_of=month_end(day(300))), DEFAULT) is None
+    assert agree(programme) >= 11  # the next run recomputes every item
+
+
+def test_a_catch_up_without_the_month_rows_between_the_catch_up_and_the_cover_wins(
+    programme: Programme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's `follow_accounts` forgets the mark as it moves the position: a follower that
+    covers the rows meanwhile must not put the mark back over rows it did not recompute."""
+    ledger = programme.ledger
+    programme.record_on(420)
+    agree(programme)
+    end = month_end(day(300))
+
+    meanwhile(monkeypatch, lambda: late_entry_followed_without_months(programme))
+    follow(ledger, DEFAULT, AccountTable(ledger, DEFAULT))  # caught up already: only covers
     assert month_report(ledger, Scope(as_of=end), DEFAULT) is None
     assert agree(programme) >= 11

@@ -6,6 +6,7 @@ entries, after a party's registration changes who is authorized, and under anoth
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ import pytest
 
 from ledger.application.ledger import Ledger
 from ledger.domain.items import Status
+from ledger.store import Database
 from policies.accounts import AccountTable, fingerprint
 from policies.config import PolicyConfig
 from policies.engine import (
@@ -216,3 +218,38 @@ def rebuild_rows(ledger: Ledger, items: Sequence[UUID], policy: str, size: int) 
     from policies.engine import _compute
 
     yield from _compute(ledger, DEFAULT)(items, policy, size)
+
+
+class Recording:
+    """A cursor that notes the statements it runs."""
+
+    def __init__(self, cursor: Any, executed: list[str]) -> None:
+        self.cursor, self.executed = cursor, executed
+
+    def execute(self, statement: str, *args: Any) -> Any:
+        self.executed.append(statement)
+        return self.cursor.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def test_the_tables_are_created_once_per_store_not_every_time_the_accounts_are_read(
+    store_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An overview builds an `AccountTable` several times: only the first creates the tables."""
+    executed: list[str] = []
+    transaction = Database.transaction
+
+    @contextmanager
+    def recorded(self: Database, **kwargs: Any) -> Iterator[Any]:
+        with transaction(self, **kwargs) as cursor:
+            yield Recording(cursor, executed)
+
+    monkeypatch.setattr(Database, "transaction", recorded)
+    AccountTable(store_ledger, DEFAULT)
+    assert [s for s in executed if s.startswith("CREATE TABLE")]  # the first one creates them
+    executed.clear()
+    AccountTable(store_ledger, DEFAULT)
+    AccountTable(store_ledger, STRICT)
+    assert not [s for s in executed if "CREATE" in s.upper()]
