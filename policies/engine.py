@@ -168,11 +168,21 @@ def _compute(ledger: Ledger, config: PolicyConfig) -> Compute:
     """Rows for a chunk of items, the parties and agreements looked up once per chunk."""
 
     def compute(items: Sequence[UUID], policy: str, size: int) -> list[StoredAccount]:
-        registry = rule_registry(ledger, None)
         facts = ledger.facts_of_items(items)  # two queries for the chunk, not two an item
-        return [_stored(item, facts[item], config, policy, size, registry) for item in items]
+        return stored_rows(facts, rule_registry(ledger, None), config, policy, size)
 
     return compute
+
+
+def stored_rows(
+    facts: dict[UUID, list[Fact]],
+    registry: RuleRegistry,
+    config: PolicyConfig,
+    policy: str,
+    size: int,
+) -> list[StoredAccount]:
+    """The rows of these items from their facts already read (`Ledger.facts_of_items`)."""
+    return [_stored(item, found, config, policy, size, registry) for item, found in facts.items()]
 
 
 def _twins(serials: dict[str, list[int]], serial: str, issue: int) -> list[int]:

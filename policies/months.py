@@ -13,16 +13,16 @@ query over the rows (`MonthRows.tallies`), counted as the report counts the stor
 
 A past month end changes only when an entry lands for an item with a field time at or before it (a
 late entry, a correction), or a party the item's entries name is registered: either way the stored
-accounts' catch-up recomputes that item, and this module recomputes the same items' month rows
-from the same facts, read once per chunk (`ChunkReads`). Rows are kept only for the month ends the
-overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up. The
-tracking table records from which month every item's rows answer (`TRACKING_PREFIX<policy>:months`,
-the largest first month used); a month end before it, an instant that is not a month end, or a
-store whose accounts were caught up without the month rows (the engine's `follow_accounts`:
-`AccountTable.catch_up` then forgets the mark, and the follower's next run recomputes every item)
-is answered by the engine's `unaccounted_report` as before. `custody readmodels rebuild`
-(`rebuild_accounts`) computes both, as the follower does, and `custody verify` recomputes both and
-compares them (policies/audit.py).
+accounts' catch-up recomputes that item, and this module recomputes the same items' month rows from
+the same facts, read once per chunk (`Ledger.facts_of_items`). Rows are kept only for the month ends
+the overview can ask for: from `MONTHS_KEPT - 1` months before the clock's month at the catch-up.
+The tracking table records from which month every item's rows answer
+(`TRACKING_PREFIX<policy>:months`, the largest first month used); a month end before it, an instant
+that is not a month end, or a store whose accounts were caught up without the month rows (the
+engine's `follow_accounts`: `AccountTable.catch_up` then forgets the mark, and the follower's next
+run recomputes every item) is answered by the engine's `unaccounted_report` as before. `custody
+readmodels rebuild` (`rebuild_accounts`) computes both, as the follower does, and `custody verify`
+recomputes both and compares them (policies/audit.py).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.domain import Fact, format_time, item_uuid
+from ledger.domain import Fact, format_time
 from ledger.store import Where
 from policies.accounts import FOREVER, AccountTable, Compute, StoredAccount
 from policies.config import PolicyConfig
@@ -42,11 +42,11 @@ from policies.engine import (
     RecipientRates,
     RuleRegistry,
     Scope,
-    account_rows,
     case_findings,
     checked_scope,
     covered_recipients,
     rule_registry,
+    stored_rows,
     verified_since,
 )
 
@@ -200,20 +200,20 @@ their month rows (in `MONTH_COLUMNS` order)"""
 
 def chunk_rows(ledger: Ledger, config: PolicyConfig, since: datetime) -> ChunkRows:
     """What the follower writes for a chunk of items, from their facts read in two queries
-    (`ChunkReads`): their stored accounts (the engine's `account_rows` over them) and their month
+    (`Ledger.facts_of_items`): their stored accounts (the engine's `stored_rows`) and their month
     rows for the month ends from `since` on. `custody verify` recomputes both with it
     (policies/audit.py)."""
 
     def rows(
         items: Sequence[UUID], policy: str, size: int
     ) -> tuple[list[StoredAccount], list[tuple[Any, ...]]]:
-        reads = ChunkReads(ledger, items)
-        accounts = account_rows(cast(Ledger, reads), config)(items, policy, size)
-        registry = rule_registry(cast(Ledger, reads), None)
+        facts = ledger.facts_of_items(items)  # two queries for the chunk, not two an item
+        registry = rule_registry(ledger, None)  # the parties looked up once for both
+        accounts = stored_rows(facts, registry, config, policy, size)
         found = [
             (policy, *row, size)
-            for item in items
-            for row in item_month_rows(item, reads.facts(item), registry, config, since)
+            for item, recorded in facts.items()
+            for row in item_month_rows(item, recorded, registry, config, since)
         ]
         found.extend((policy, *settled_row(row), size) for row in accounts)
         return accounts, found
@@ -302,25 +302,3 @@ def settled_row(account: StoredAccount) -> tuple[Any, ...]:
 
 def _text(moment: datetime | None) -> str | None:
     return format_time(moment) if moment is not None else None
-
-
-class ChunkReads:
-    """The Ledger as the rules read it, with the facts of a chunk of items read in two queries
-    (`Ledger.facts_of_items`) instead of two per item; everything else is the Ledger's own."""
-
-    def __init__(self, ledger: Ledger, items: Sequence[UUID]) -> None:
-        self._ledger = ledger
-        self._facts = ledger.facts_of_items([item_uuid(i) for i in items])
-
-    def facts_of_items(self, items: Sequence[UUID]) -> dict[UUID, list[Fact]]:
-        """The chunk's facts as read (the engine's `account_rows` asks for them too)."""
-        missing = [i for i in items if i not in self._facts]
-        found = self._ledger.facts_of_items(missing) if missing else {}
-        return {i: self._facts[i] if i in self._facts else found[i] for i in items}
-
-    def facts(self, item: UUID | str) -> list[Fact]:
-        found = self._facts.get(item_uuid(item))
-        return found if found is not None else self._ledger.facts(item)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ledger, name)
